@@ -1,0 +1,61 @@
+"""Row accounting: every row that leaves an analysis is counted with its reason."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+class RowLedger:
+    """Rows in, rows dropped by reason, rows used; the totals always add up.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows an analysis starts from.
+
+    Examples
+    --------
+    >>> ledger = RowLedger(tickets)
+    >>> answered = ledger.keep(tickets["csat"].notna(), "no survey answer")
+    >>> ledger.table()
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.rows_in = len(frame)
+        self.dropped: dict[str, int] = {}
+
+    def keep(self, mask: pd.Series, reason: str) -> pd.DataFrame:
+        """Keep the rows where ``mask`` is true; count the others under ``reason``.
+
+        Returns the kept rows, which become the ledger's current frame.
+        """
+        mask = mask.reindex(self.frame.index).fillna(False).astype(bool)
+        self.dropped[reason] = self.dropped.get(reason, 0) + int((~mask).sum())
+        self.frame = self.frame[mask]
+        return self.frame
+
+    def require(self, columns: list[str]) -> pd.DataFrame:
+        """Keep rows with a value in every one of ``columns``; count each column's drops separately."""
+        for column in columns:
+            self.keep(self.frame[column].notna(), f"missing {column}")
+        return self.frame
+
+    @property
+    def rows_used(self) -> int:
+        return len(self.frame)
+
+    def as_dict(self) -> dict:
+        """``{"in": n, "used": n, "dropped": {reason: n}}`` with zero-count reasons left out."""
+        return {
+            "in": self.rows_in,
+            "used": self.rows_used,
+            "dropped": {reason: n for reason, n in self.dropped.items() if n},
+        }
+
+    def table(self) -> pd.DataFrame:
+        """Rows in, each reason for dropping, and rows used, as a two-column table."""
+        lines = [("rows in", self.rows_in)]
+        lines += [(f"dropped: {reason}", -n) for reason, n in self.dropped.items() if n]
+        lines.append(("rows used", self.rows_used))
+        return pd.DataFrame(lines, columns=["step", "rows"]).set_index("step")

@@ -1,0 +1,105 @@
+"""The ``study`` command: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from study.schema import DataError
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param takes key=value, got '{pair}'")
+        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return params
+
+
+def _run(args: argparse.Namespace) -> int:
+    from study.report import run_study
+
+    summary = run_study(
+        data_path=args.data, out_dir=args.out, params=_parse_params(args.param),
+        only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
+    )
+    return 1 if summary.failed else 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from study import simulate
+
+    data_file, truth_file = simulate.write(simulate.simulate(rows=args.rows, seed=args.seed), args.out)
+    print(f"study: wrote {args.rows:,} tickets to {data_file} and the true effects to {truth_file}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from study import descriptives
+    from study.dataset import load_tickets
+
+    data = load_tickets(args.data)
+    print(f"{data.source.name}: {data.source.rows:,} rows, fingerprint {data.source.fingerprint}: meets the data contract")
+    print(descriptives.column_report(data.tickets).drop(columns="meaning").to_string())
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from study.report import refresh_notebooks
+
+    refresh_notebooks([name for group in args.only for name in group.split(",") if name] or None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="study", description="Service speed, satisfaction and repeat purchase: run the study, simulate data.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute every analysis notebook and write the HTML reports")
+    run.add_argument("--data", help="ticket file: CSV, Parquet or DuckDB (default: the embedded sample)")
+    run.add_argument("--out", help="report folder (default: reports/latest)")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="notebook parameter, e.g. alpha=0.1 (repeatable)")
+    run.add_argument("--only", action="append", default=[], metavar="NAME",
+                     help="run only these analyses, e.g. 02 or 04_ab_test (repeatable or comma-separated)")
+    run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
+    run.set_defaults(handler=_run)
+
+    simulate = commands.add_parser("simulate", help="write simulated tickets and their truth.json")
+    simulate.add_argument("--rows", type=int, default=40_000, help="number of tickets (default 40000)")
+    simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    simulate.add_argument("--out", required=True, help="data file to write (.parquet or .csv)")
+    simulate.set_defaults(handler=_simulate)
+
+    validate = commands.add_parser("validate", help="check a data file against the data contract")
+    validate.add_argument("--data", required=True, help="ticket file: CSV, Parquet or DuckDB")
+    validate.set_defaults(handler=_validate)
+    refresh = commands.add_parser(
+        "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"
+    )
+    refresh.add_argument("--only", action="append", default=[], metavar="NAME", help="notebooks to refresh")
+    refresh.set_defaults(handler=_refresh)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``study`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (DataError, ValueError) as error:
+        print(f"study: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("study: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

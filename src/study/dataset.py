@@ -1,0 +1,65 @@
+"""Load a ticket file ready for analysis: read, validate, derive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from study import features, io, schema
+
+
+@dataclass(frozen=True)
+class TicketData:
+    """Validated tickets with derived columns and facts about their source.
+
+    Attributes
+    ----------
+    tickets : pandas.DataFrame
+        One row per ticket, contract types, derived columns added.
+    source : study.io.Source
+        File name, fingerprint, rows and columns read.
+    """
+
+    tickets: pd.DataFrame
+    source: io.Source
+
+    def has(self, *columns: str) -> bool:
+        """Whether every one of ``columns`` is present with at least one value."""
+        return all(c in self.tickets.columns and self.tickets[c].notna().any() for c in columns)
+
+    def controls(self, candidates: list[str] | None = None) -> list[str]:
+        """The confounders present in this data with at least two distinct values.
+
+        Parameters
+        ----------
+        candidates : list of str, optional
+            Defaults to :data:`study.schema.CONFOUNDERS`.
+        """
+        candidates = schema.CONFOUNDERS if candidates is None else candidates
+        return [c for c in candidates if c in self.tickets.columns and self.tickets[c].nunique() > 1]
+
+
+def load_tickets(path: str | Path, table: str = "tickets") -> TicketData:
+    """Read, validate and derive a ticket file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet or DuckDB file.
+    table : str
+        Table to read from a DuckDB file.
+
+    Returns
+    -------
+    TicketData
+
+    Raises
+    ------
+    study.schema.DataError
+        When the file is missing, unreadable, or breaks the contract.
+    """
+    frame, source = io.load(path, table=table)
+    tickets = schema.validate(frame, source=source.name)
+    return TicketData(features.derive(tickets), source)

@@ -1,0 +1,323 @@
+"""A/B analysis: sample-ratio check, covariate balance, arm comparisons with lift intervals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from study.accounting import RowLedger
+from study.results import Estimate
+
+
+@dataclass(frozen=True)
+class SampleRatioCheck:
+    """Chi-square test of the split of randomized units against the planned split.
+
+    Attributes
+    ----------
+    counts : dict
+        Units per arm.
+    expected_share : dict
+        Planned share per arm.
+    chi2, p_value : float
+    mismatch : bool
+        True when ``p_value < alpha``: the split is not what the design promised, and effects
+        should not be trusted until the cause is found.
+    alpha : float
+    """
+
+    counts: dict
+    expected_share: dict
+    chi2: float
+    p_value: float
+    mismatch: bool
+    alpha: float
+
+
+def srm_check(units: pd.Series, expected_share: dict[str, float] | None = None, alpha: float = 0.001) -> SampleRatioCheck:
+    """Sample-ratio-mismatch test on one row per randomized unit.
+
+    Parameters
+    ----------
+    units : pandas.Series
+        The arm of each randomized unit (one entry per unit).
+    expected_share : dict, optional
+        Planned share per arm; defaults to an equal split over the arms seen.
+    alpha : float
+        Threshold below which the split is flagged. 0.001 is customary: the check is run on every
+        experiment, and a false alarm stops a launch.
+
+    Returns
+    -------
+    SampleRatioCheck
+    """
+    counts = units.value_counts().sort_index()
+    arms = list(counts.index) if expected_share is None else list(expected_share)
+    if expected_share is None:
+        expected_share = {arm: 1 / len(arms) for arm in arms}
+    observed = np.array([counts.get(arm, 0) for arm in arms], dtype=float)
+    share = np.array([expected_share[arm] for arm in arms], dtype=float)
+    expected = observed.sum() * share / share.sum()
+    chi2, p = stats.chisquare(observed, expected)
+    return SampleRatioCheck(
+        {str(a): int(c) for a, c in zip(arms, observed)}, {str(a): float(s) for a, s in zip(arms, share)},
+        float(chi2), float(p), bool(p < alpha), alpha,
+    )
+
+
+def standardized_mean_differences(units: pd.DataFrame, arm: str, treatment: str, covariates: list[str]) -> pd.DataFrame:
+    """Covariate balance: difference in means over the pooled SD, per covariate.
+
+    Text covariates are expanded to one 0/1 indicator per level. ``|SMD| < 0.1`` is the usual
+    sign of good balance.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        One row per randomized unit.
+    arm : str
+        Arm column.
+    treatment : str
+        Treatment arm's value; every other value counts as control.
+    covariates : list of str
+        Pre-treatment covariates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``control mean``, ``treatment mean``, ``SMD``, indexed by covariate.
+    """
+    treated = (units[arm] == treatment).to_numpy()
+    rows = {}
+    for covariate in covariates:
+        values = units[covariate]
+        if pd.api.types.is_numeric_dtype(values):
+            columns = {covariate: values.astype(float)}
+        else:
+            columns = {f"{covariate}={level}": (values == level).astype(float) for level in sorted(values.dropna().unique())}
+        for name, column in columns.items():
+            x = column.to_numpy()
+            t, c = x[treated & ~np.isnan(x)], x[~treated & ~np.isnan(x)]
+            pooled_sd = np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2)
+            smd = (t.mean() - c.mean()) / pooled_sd if pooled_sd > 0 else 0.0
+            rows[name] = {"control mean": c.mean(), "treatment mean": t.mean(), "SMD": smd}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@dataclass(frozen=True)
+class ArmComparison:
+    """Treatment versus control on one metric.
+
+    Attributes
+    ----------
+    metric : str
+    n_control, n_treatment : int
+        Rows per arm.
+    mean_control, mean_treatment : float
+    difference : Estimate
+        Treatment minus control, in the metric's unit.
+    lift : Estimate
+        Relative lift (treatment / control - 1); interval by the delta method on the log scale.
+    """
+
+    metric: str
+    n_control: int
+    n_treatment: int
+    mean_control: float
+    mean_treatment: float
+    difference: Estimate
+    lift: Estimate
+
+
+def compare_arms(
+    frame: pd.DataFrame,
+    metric: str,
+    arm: str = "variant",
+    control: str = "control",
+    treatment: str = "treatment",
+    cluster: str | None = None,
+    alpha: float = 0.05,
+    label: str | None = None,
+) -> ArmComparison:
+    """Difference in means between two arms, with its interval and p-value, and the relative lift.
+
+    Without ``cluster`` this is Welch's unequal-variance t-test (the regression of the metric on
+    the arm indicator with HC2 errors has exactly Welch's standard error; the t reference uses the
+    Welch-Satterthwaite degrees of freedom). With ``cluster`` (e.g. tickets of customers randomized
+    as a whole) the standard error is cluster-robust (CR1) and the reference is normal.
+    A 0/1 metric gives the difference in proportions with unpooled variance.
+
+    The relative lift's interval comes from the delta method on ``log(mean_t / mean_c)`` with the
+    same covariance, then exponentiated, so it cannot cross -100%.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows with a value of ``metric`` and ``arm`` in ``{control, treatment}``.
+    metric, arm, control, treatment : str
+    cluster : str, optional
+        Column of the randomized unit when rows are finer than units.
+    alpha : float
+    label : str, optional
+        Words for the metric; defaults to its name.
+
+    Returns
+    -------
+    ArmComparison
+    """
+    rows = frame[frame[arm].isin([control, treatment]) & frame[metric].notna()]
+    y = rows[metric].astype(float).to_numpy()
+    treated = (rows[arm] == treatment).to_numpy().astype(float)
+    n_t, n_c = int(treated.sum()), int((1 - treated).sum())
+    if n_t < 2 or n_c < 2:
+        raise ValueError(f"'{metric}': need at least 2 rows per arm, got control {n_c}, treatment {n_t}")
+    design = np.column_stack([np.ones_like(y), treated])
+    if cluster is None:
+        fit = sm.OLS(y, design).fit(cov_type="HC2")
+        var_t, var_c = y[treated == 1].var(ddof=1) / n_t, y[treated == 0].var(ddof=1) / n_c
+        df = (var_t + var_c) ** 2 / (var_t**2 / (n_t - 1) + var_c**2 / (n_c - 1))
+        reference = stats.t(df)
+        se_words = "Welch t-test (unequal variances)"
+    else:
+        groups = pd.factorize(rows[cluster])[0]
+        fit = sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        reference = stats.norm()
+        se_words = f"difference in means, SE clustered by {cluster} (CR1), normal reference"
+    b0, b1 = float(fit.params[0]), float(fit.params[1])
+    cov = np.asarray(fit.cov_params())
+    crit = reference.ppf(1 - alpha / 2)
+
+    se = float(np.sqrt(cov[1, 1]))
+    name = label or metric
+    difference = Estimate(
+        name=f"{metric}_difference", label=f"{name}: treatment minus control", value=b1, se=se,
+        ci_low=b1 - crit * se, ci_high=b1 + crit * se, p_value=float(2 * reference.sf(abs(b1) / se)),
+        n=n_t + n_c, method=se_words, ci_level=1 - alpha,
+    )
+
+    if b0 > 0 and b0 + b1 > 0:
+        gradient = np.array([1 / (b0 + b1) - 1 / b0, 1 / (b0 + b1)])
+        log_ratio, log_se = np.log((b0 + b1) / b0), float(np.sqrt(gradient @ cov @ gradient))
+        lift = Estimate(
+            name=f"{metric}_relative_lift", label=f"{name}: relative lift (treatment / control - 1)",
+            value=float(np.expm1(log_ratio)), se=float(np.exp(log_ratio) * log_se),
+            ci_low=float(np.expm1(log_ratio - crit * log_se)), ci_high=float(np.expm1(log_ratio + crit * log_se)),
+            p_value=float(2 * reference.sf(abs(log_ratio) / log_se)), n=n_t + n_c,
+            method=f"delta method on log(mean_t / mean_c); {se_words}", ci_level=1 - alpha,
+        )
+    else:
+        nan = float("nan")
+        lift = Estimate(f"{metric}_relative_lift", f"{name}: relative lift (undefined: control mean not positive)",
+                        nan, None, None, None, None, n_t + n_c, "not defined", 1 - alpha)
+    return ArmComparison(metric, n_c, n_t, b0, b0 + b1, difference, lift)
+
+
+@dataclass
+class ExperimentUnits:
+    """The rows of an experiment that can be analysed, and what was set aside."""
+
+    rows: pd.DataFrame
+    units: pd.DataFrame
+    ledger: RowLedger
+    units_in_several_arms: int
+
+
+def experiment_rows(
+    tickets: pd.DataFrame, unit: str = "customer_id", arm: str = "variant", arms: tuple[str, str] = ("control", "treatment"),
+    unit_columns: list[str] = (),
+) -> ExperimentUnits:
+    """Keep rows with a known arm whose unit was assigned to one arm only.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+    unit : str
+        Column of the randomized unit.
+    arm : str
+        Arm column.
+    arms : tuple of str
+        Control and treatment values.
+    unit_columns : list of str
+        Unit-level columns (pre-period covariates) to carry into ``units``.
+
+    Returns
+    -------
+    ExperimentUnits
+        Rows kept, one row per unit (first row of each), the row ledger, and how many units
+        appeared in more than one arm (their rows are dropped: their assignment is unknowable).
+    """
+    ledger = RowLedger(tickets)
+    ledger.keep(tickets[arm].notna(), f"no {arm}")
+    rows = ledger.keep(ledger.frame[arm].isin(list(arms)), f"{arm} not one of {', '.join(arms)}")
+    arms_per_unit = rows.groupby(unit)[arm].nunique()
+    mixed = arms_per_unit.index[arms_per_unit > 1]
+    rows = ledger.keep(~rows[unit].isin(mixed), f"{unit} seen in several arms")
+    units = rows.drop_duplicates(unit)[[unit, arm, *unit_columns]].reset_index(drop=True)
+    return ExperimentUnits(rows, units, ledger, int(len(mixed)))
+
+
+PRE_PERIOD_COVARIATES = ["tenure_days", "prior_orders", "pre_spend", "loyalty_tier"]
+
+# metric column -> words; the order is the report's order.
+SLA_METRICS = {
+    "response_log2_hours": "First response time (log2 hours)",
+    "csat": "CSAT (1-5, answered surveys)",
+    "repeat_purchase": "Repeat purchase (share of tickets)",
+    "csat_answered": "Survey response rate",
+    "next_spend": "Spend in the follow-up window",
+}
+
+
+def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> dict[str, ArmComparison]:
+    """Treatment versus control on every SLA metric present, SEs clustered by randomized unit."""
+    return {
+        metric: compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label)
+        for metric, label in SLA_METRICS.items()
+        if metric in rows.columns and rows[metric].notna().any()
+    }
+
+
+def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
+    """One row per metric: arm means, difference with interval and p-value, relative lift with interval."""
+    lines = []
+    for c in comparisons.values():
+        lines.append({
+            "metric": c.difference.label.split(":")[0],
+            "control": c.mean_control, "treatment": c.mean_treatment,
+            "difference": c.difference.value,
+            "difference 95% CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
+            "p-value": "<0.001" if c.difference.p_value < 0.001 else f"{c.difference.p_value:.3f}",
+            "relative lift": f"{c.lift.value:+.1%}" if np.isfinite(c.lift.value) else "–",
+            "lift 95% CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
+            "rows (control / treatment)": f"{c.n_control:,} / {c.n_treatment:,}",
+        })
+    return pd.DataFrame(lines).set_index("metric")
+
+
+def srm_estimate(check: SampleRatioCheck) -> Estimate:
+    """The sample-ratio check as an :class:`Estimate` (chi-square statistic and p-value) for the results file."""
+    return Estimate(
+        "sample_ratio_chi2", "Sample-ratio-mismatch chi-square statistic", check.chi2, None, None, None,
+        check.p_value, int(sum(check.counts.values())), "Pearson chi-square against the planned split",
+        1 - check.alpha, {"counts": check.counts, "expected_share": check.expected_share, "mismatch": check.mismatch},
+    )
+
+
+def srm_table(check: SampleRatioCheck) -> pd.DataFrame:
+    """Units per arm against the planned split, with a total row."""
+    total = sum(check.counts.values())
+    table = pd.DataFrame(
+        {
+            "units": pd.Series(check.counts, dtype=int),
+            "share": {a: n / total for a, n in check.counts.items()},
+            "planned share": check.expected_share,
+        }
+    )
+    table.loc["total"] = [total, 1.0, 1.0]
+    table["units"] = table["units"].astype(int)
+    table.index.name = "arm"
+    return table

@@ -1,0 +1,249 @@
+"""Plain-language findings, written from the estimates of a run (never typed by hand)."""
+
+from __future__ import annotations
+
+from study.results import Estimate
+
+
+def number(value: float, digits: int = 2, signed: bool = False) -> str:
+    """A number with fixed decimals; ``signed`` adds '+' to positives."""
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def pct(value: float, digits: int = 1, signed: bool = False) -> str:
+    """A share as a percentage: 0.123 -> '12.3%'."""
+    return f"{value * 100:+.{digits}f}%" if signed else f"{value * 100:.{digits}f}%"
+
+
+def points(value: float, digits: int = 1, signed: bool = True) -> str:
+    """A probability difference in percentage points: 0.012 -> '+1.2 pp'."""
+    return f"{value * 100:+.{digits}f} pp" if signed else f"{value * 100:.{digits}f} pp"
+
+
+def p_value(p: float | None) -> str:
+    """'p < 0.001' or 'p = 0.012'."""
+    if p is None:
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def with_interval(estimate: Estimate, unit: str = "value", digits: int = 2) -> str:
+    """Value and confidence interval in one phrase, in ``unit`` ('value', 'pp' or 'pct').
+
+    Examples
+    --------
+    '-0.15 (95% CI -0.16 to -0.14)' or '+1.8 pp (95% CI +0.8 to +2.8 pp)'.
+    """
+    level = f"{estimate.ci_level:.0%} CI"
+    if unit == "pp":
+        return (f"{points(estimate.value)} ({level} {points(estimate.ci_low)[:-3]} to "
+                f"{points(estimate.ci_high)})")
+    if unit == "pct":
+        return (f"{pct(estimate.value, signed=True)} ({level} {pct(estimate.ci_low, signed=True)} to "
+                f"{pct(estimate.ci_high, signed=True)})")
+    return (f"{number(estimate.value, digits, signed=True)} ({level} {number(estimate.ci_low, digits, signed=True)} "
+            f"to {number(estimate.ci_high, digits, signed=True)})")
+
+
+def significance(estimate: Estimate) -> str:
+    """'clearly different from zero' or 'not distinguishable from zero' at the interval's level."""
+    excludes_zero = estimate.ci_low > 0 or estimate.ci_high < 0
+    return "clearly different from zero" if excludes_zero else "not distinguishable from zero"
+
+
+def bullet_list(lines: list[str]) -> str:
+    """Markdown bullets."""
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def covers_words(estimate: Estimate, true_value: float) -> str:
+    """'covers' or 'does **not** cover', for a sentence about a known true value."""
+    return "covers" if estimate.covers(true_value) else "does **not** cover"
+
+
+def _controls_words(controls: list[str]) -> str:
+    if not controls:
+        return "no known confounder is present in this data, so only resolution is held fixed"
+    return "issue " + ", ".join(c.replace("_", " ") for c in controls) + " held fixed"
+
+
+def satisfaction(drivers, truth: dict | None = None) -> str:
+    """Findings of :func:`study.models.satisfaction_drivers` as Markdown."""
+    naive = drivers.naive
+    adjusted = drivers.get("csat_per_doubling_adjusted")
+    resolved = drivers.get("csat_resolved_adjusted")
+    day = drivers.get("csat_24h_vs_1h_adjusted")
+    lines = [
+        f"**Speed.** Each doubling of the first response time changes CSAT by {with_interval(adjusted)} points "
+        f"on the 1-5 scale, with resolution and {_controls_words(drivers.controls)} "
+        f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}). "
+        "This is an observational estimate: it adjusts for the confounders we know of, not for ones we do not.",
+    ]
+    if naive.covers(adjusted.value):
+        lines.append(f"**Naive versus adjusted.** The naive slope, nothing held fixed, is {with_interval(naive)}; "
+                     "it agrees with the adjusted estimate within its interval.")
+    else:
+        direction = "overstates" if abs(naive.value) > abs(adjusted.value) else "understates"
+        lines.append(
+            f"**Naive versus adjusted.** The naive slope, nothing held fixed, is {with_interval(naive)}: it "
+            f"{direction} the effect by {abs(naive.value / adjusted.value - 1):.0%}, and its interval excludes the "
+            "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
+            "fast the reply, so part of the naive slope is the issue, not the wait."
+        )
+    if truth is not None:
+        true_value = truth["csat_per_doubling_response_time"]
+        lines.append(
+            f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): the "
+            f"adjusted interval {covers_words(adjusted, true_value)} it; the naive interval "
+            f"{covers_words(naive, true_value)} it."
+        )
+    stronger = "more" if abs(resolved.value) > abs(day.value) else "less"
+    lines.append(
+        f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
+        f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
+        f"Resolution matters {stronger} than a 23-hour difference in speed."
+    )
+    return "## Findings\n\n" + bullet_list(lines)
+
+
+def repeat_purchase(model, truth: dict | None = None) -> str:
+    """Findings of :func:`study.models.repeat_purchase` as Markdown."""
+    total = model.get("repeat_per_doubling_total")
+    direct = model.get("repeat_per_doubling_direct")
+    per_point = model.get("repeat_per_csat_point")
+    resolved = model.get("repeat_resolved_total")
+    lines = [
+        f"**Speed.** Each doubling of the first response time changes the chance of buying again by "
+        f"{with_interval(total, 'pp')} ({total.n:,} tickets, {p_value(total.p_value)}; logit, average marginal effect, "
+        f"{_controls_words(model.controls)}). Observational.",
+        f"**Resolution.** A resolved case goes with {with_interval(resolved, 'pp')} in repeat purchase.",
+        f"**Satisfaction.** Among customers who answered the survey, each CSAT point goes with "
+        f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait changes "
+        f"it by {with_interval(direct, 'pp')}.",
+    ]
+    if total.ci_high < 0 or total.ci_low > 0:
+        through = 1 - direct.value / total.value
+        lines.append(
+            f"**Through satisfaction.** Comparing the two, roughly {through:.0%} of the speed effect on repeat "
+            "purchase runs through satisfaction (a rough split from two models on different rows, without an "
+            "interval; a formal mediation analysis gives the interval)."
+        )
+    if truth is not None:
+        lines.append(
+            f"**Check against the simulation's truth:** total per doubling "
+            f"{points(truth['repeat_total_per_doubling_response_time'], 2)}, direct "
+            f"{points(truth['repeat_direct_per_doubling_response_time'], 2)}, per CSAT point "
+            f"{points(truth['repeat_per_csat_point'], 2)}; of the intervals above, "
+            + ", ".join(
+                f"{name} {covers_words(e, truth[key])} it"
+                for name, e, key in [
+                    ("total", total, "repeat_total_per_doubling_response_time"),
+                    ("direct", direct, "repeat_direct_per_doubling_response_time"),
+                    ("per point", per_point, "repeat_per_csat_point"),
+                ]
+            )
+            + " (the logit is an approximation of the simulation's linear process)."
+        )
+    return "## Findings\n\n" + bullet_list(lines)
+
+
+def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
+    """Findings of the SLA experiment as Markdown.
+
+    Parameters
+    ----------
+    srm : study.experiments.SampleRatioCheck
+    comparisons : dict
+        ``{"csat": ArmComparison, "repeat_purchase": ..., "response_log2_hours": ...}``; entries may
+        be missing.
+    truth : dict, optional
+    """
+    lines = []
+    split = ", ".join(f"{arm} {n:,}" for arm, n in srm.counts.items())
+    if srm.mismatch:
+        lines.append(
+            f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
+            f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first."
+        )
+    else:
+        lines.append(f"**Design check passed.** Customers per arm: {split}; consistent with the planned split "
+                     f"({p_value(srm.p_value)}, chi-square).")
+    speed = comparisons.get("response_log2_hours")
+    if speed is not None:
+        factor = 2 ** (-speed.difference.value)
+        lines.append(f"**The SLA was delivered.** Treated tickets got their first reply {factor:.2f} times faster "
+                     f"(log2 hours {with_interval(speed.difference)}).")
+    csat = comparisons.get("csat")
+    if csat is not None:
+        lines.append(
+            f"**CSAT.** {csat.mean_treatment:.2f} with the faster SLA against {csat.mean_control:.2f} without: "
+            f"{with_interval(csat.difference)} points, {p_value(csat.difference.p_value)}; relative lift "
+            f"{with_interval(csat.lift, 'pct')}. Randomized, so causal for customers who answer the survey."
+        )
+    repeat = comparisons.get("repeat_purchase")
+    if repeat is not None:
+        lines.append(
+            f"**Repeat purchase.** {pct(repeat.mean_treatment)} against {pct(repeat.mean_control)}: "
+            f"{with_interval(repeat.difference, 'pp')}, {p_value(repeat.difference.p_value)}; relative lift "
+            f"{with_interval(repeat.lift, 'pct')}."
+        )
+    if truth is not None and csat is not None and repeat is not None:
+        lines.append(
+            f"**Check against the simulation's truth:** CSAT effect {number(truth['sla_effect_on_csat'], 3, signed=True)} "
+            f"(the interval {covers_words(csat.difference, truth['sla_effect_on_csat'])} it), "
+            f"repeat-purchase effect {points(truth['sla_effect_on_repeat_purchase'], 2)} "
+            f"(the interval {covers_words(repeat.difference, truth['sla_effect_on_repeat_purchase'])} it)."
+        )
+    return "## Findings\n\n" + bullet_list(lines)
+
+
+def overview(tickets, headline: list, by_band, by_resolution) -> str:
+    """Findings of the data overview as Markdown (descriptive only).
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+    headline : list of Estimate
+        :func:`study.descriptives.headline` output.
+    by_band, by_resolution : pandas.DataFrame
+        :func:`study.descriptives.outcomes_by` output for response band and resolution.
+    """
+    facts = {e.name: e for e in headline}
+    csat, answered, repeat = facts["csat_mean"], facts["survey_response_rate"], facts["repeat_purchase_rate"]
+    lines = [
+        f"**The data.** {len(tickets):,} tickets from {tickets['customer_id'].nunique():,} customers"
+        + (f", opened {tickets['created_at'].min():%d %b %Y} to {tickets['created_at'].max():%d %b %Y}"
+           if "created_at" in tickets and tickets["created_at"].notna().any() else "") + ".",
+        f"**Speed.** Half of the tickets got a first reply within "
+        f"{facts['median_first_response_minutes'].value:.0f} minutes; "
+        f"{(tickets['first_response_minutes'] > 1440).mean():.1%} waited more than a day.",
+        f"**Satisfaction.** {pct(answered.value)} of tickets have a CSAT answer; their mean is {csat.value:.2f} "
+        f"(95% CI {csat.ci_low:.2f} to {csat.ci_high:.2f}) on the 1-5 scale. "
+        f"{pct(repeat.value)} of tickets were followed by a repeat purchase.",
+    ]
+    fastest, slowest = by_band.index[0], by_band.index[-1]
+    lines.append(
+        f"**Speed and satisfaction, before any adjustment.** Tickets answered {fastest} have a mean CSAT of "
+        f"{by_band.loc[fastest, 'csat mean']:.2f}, those answered {slowest} {by_band.loc[slowest, 'csat mean']:.2f}; "
+        f"repeat purchase {pct(by_band.loc[fastest, 'repeat_purchase mean'])} against "
+        f"{pct(by_band.loc[slowest, 'repeat_purchase mean'])}. These are raw comparisons: slow tickets are also the "
+        "harder ones, so the analyses that follow hold the known confounders fixed."
+    )
+    if {True, False} <= set(by_resolution.index):
+        lines.append(
+            f"**Resolution.** Resolved cases average CSAT {by_resolution.loc[True, 'csat mean']:.2f} against "
+            f"{by_resolution.loc[False, 'csat mean']:.2f} for unresolved ones."
+        )
+    if answered.value < 1:
+        unanswered_band = by_band["csat answers"] / by_band["tickets"]
+        lines.append(
+            f"**Who answers the survey.** Response rates run from {unanswered_band.min():.0%} to "
+            f"{unanswered_band.max():.0%} across response-time bands: answers are not a random sample of tickets."
+        )
+    return "## Findings\n\n" + bullet_list(lines)
+
+
+def srm(check) -> str:
+    """One sentence on the sample-ratio test."""
+    verdict = "**mismatch: do not trust the effects**" if check.mismatch else "no mismatch"
+    return (f"Chi-square {check.chi2:.2f}, {p_value(check.p_value)}, alarm below p = {check.alpha:g}: {verdict}.")

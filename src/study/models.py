@@ -1,0 +1,376 @@
+"""Regression models of satisfaction and repeat purchase, with tidy estimates.
+
+Formulas are assembled only from the contract's own column names (checked against an allow-list),
+never from names found in a data file: patsy evaluates formula text as Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats
+
+from study import schema
+from study.accounting import RowLedger
+from study.dataset import TicketData
+from study.results import Estimate
+
+DERIVED = {"response_log2_hours", "response_hours", "csat_top2"}
+SPEED = "response_log2_hours"
+HOURS_1_VS_24 = float(np.log2(24))  # doublings between a one-hour and a 24-hour first response
+
+
+def _safe(name: str) -> str:
+    if name not in schema.BY_NAME and name not in DERIVED:
+        raise ValueError(f"'{name}' is not a contract or derived column; refusing to put it in a formula")
+    return name
+
+
+def formula(outcome: str, numeric: list[str], categorical: list[str] = ()) -> str:
+    """Model formula from contract column names; categorical terms enter as dummies.
+
+    Parameters
+    ----------
+    outcome : str
+    numeric : list of str
+        Terms entered as they are (flags as 0/1).
+    categorical : list of str
+        Terms entered as ``C(name)`` (first level is the reference).
+
+    Returns
+    -------
+    str
+    """
+    terms = [_safe(n) for n in numeric] + [f"C({_safe(c)})" for c in categorical]
+    return f"{_safe(outcome)} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) -> pd.DataFrame:
+    """Plain numpy-typed columns for statsmodels: flags and nullable numbers to float, text to str."""
+    out = {}
+    for column in columns:
+        values = tickets[column]
+        if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values):
+            out[column] = values.astype(str).to_numpy()
+        else:
+            out[column] = values.astype(float).to_numpy()
+    frame = pd.DataFrame(out, index=tickets.index)
+    if cluster is not None:
+        frame["_cluster"] = pd.factorize(tickets[cluster])[0]
+    return frame
+
+
+def _cov(frame: pd.DataFrame, cluster: str | None) -> dict:
+    if cluster is None:
+        return {"cov_type": "HC1"}
+    return {"cov_type": "cluster", "cov_kwds": {"groups": frame["_cluster"].to_numpy()}}
+
+
+def _se_words(cluster: str | None) -> str:
+    return f"SE clustered by {cluster}" if cluster else "heteroskedasticity-robust SE (HC1)"
+
+
+def fit_ols(
+    tickets: pd.DataFrame,
+    outcome: str,
+    numeric: list[str],
+    categorical: list[str] = (),
+    cluster: str | None = "customer_id",
+):
+    """Ordinary least squares with robust standard errors.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+        Rows to fit on; none may be missing a model column (use a :class:`RowLedger` first).
+    outcome, numeric, categorical
+        See :func:`formula`.
+    cluster : str or None
+        Column whose values define clusters for cluster-robust (CR1) standard errors; ``None``
+        gives HC1.
+
+    Returns
+    -------
+    statsmodels.regression.linear_model.RegressionResultsWrapper
+    """
+    frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
+    return smf.ols(formula(outcome, list(numeric), list(categorical)), frame).fit(**_cov(frame, cluster))
+
+
+def fit_logit(
+    tickets: pd.DataFrame,
+    outcome: str,
+    numeric: list[str],
+    categorical: list[str] = (),
+    cluster: str | None = "customer_id",
+):
+    """Logistic regression with robust standard errors (see :func:`fit_ols` for the arguments)."""
+    frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
+    model = smf.logit(formula(outcome, list(numeric), list(categorical)), frame)
+    return model.fit(disp=0, maxiter=200, **_cov(frame, cluster))
+
+
+def coefficient(fit, term: str, name: str, label: str, method: str, alpha: float = 0.05, scale: float = 1.0) -> Estimate:
+    """One coefficient of a fitted model as an :class:`Estimate`, optionally rescaled.
+
+    ``scale`` multiplies value, SE and interval (e.g. to express a per-doubling slope as the
+    effect of going from 1 to 24 hours).
+    """
+    low, high = fit.conf_int(alpha=alpha).loc[term]
+    return Estimate(
+        name=name, label=label, value=float(fit.params[term]) * scale, se=float(fit.bse[term]) * abs(scale),
+        ci_low=float(min(low * scale, high * scale)), ci_high=float(max(low * scale, high * scale)),
+        p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method, ci_level=1 - alpha,
+    )
+
+
+def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: str, alpha: float = 0.05) -> list[Estimate]:
+    """Average marginal effects of a logit, on the probability scale (0.01 = 1 percentage point).
+
+    Parameters
+    ----------
+    fit : statsmodels discrete results
+    labels : dict
+        ``{term: (name, label)}`` for the terms to report.
+    method : str
+    alpha : float
+
+    Returns
+    -------
+    list of Estimate
+        One per term in ``labels``, by the delta method with the fit's covariance.
+    """
+    margeff = fit.get_margeff(at="overall", method="dydx")
+    frame = margeff.summary_frame(alpha=alpha)
+    out = []
+    for term, (name, label) in labels.items():
+        row = frame.loc[term]
+        out.append(
+            Estimate(
+                name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]),
+                ci_low=float(row.iloc[4]), ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]),
+                n=int(fit.nobs), method=method, ci_level=1 - alpha,
+            )
+        )
+    return out
+
+
+@dataclass
+class SatisfactionDrivers:
+    """Naive and adjusted regressions of CSAT on response speed and resolution.
+
+    Attributes
+    ----------
+    naive : Estimate
+        Slope of CSAT on log2 first-response hours with nothing held fixed.
+    adjusted : list of Estimate
+        Speed, resolution (and reopen where present) with the known confounders held fixed.
+    controls : list of str
+        Confounders adjusted for.
+    ledger : RowLedger
+        Rows in, dropped by reason, used.
+    fits : dict
+        The statsmodels results, ``{"naive": ..., "adjusted": ...}``.
+    """
+
+    naive: Estimate
+    adjusted: list[Estimate]
+    controls: list[str]
+    ledger: RowLedger
+    fits: dict
+
+    def get(self, name: str) -> Estimate:
+        """The estimate called ``name``."""
+        return next(e for e in [self.naive, *self.adjusted] if e.name == name)
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        return [self.naive, *self.adjusted]
+
+
+def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> SatisfactionDrivers:
+    """Does a faster first response raise CSAT once confounders are held fixed?
+
+    Fits, on the tickets with a survey answer, CSAT on log2 first-response hours alone (naive) and
+    with resolution, reopening and the known confounders (category, channel, loyalty tier, where
+    present). Both models use the same rows. Standard errors are clustered by customer.
+
+    Parameters
+    ----------
+    data : TicketData
+    alpha : float
+        1 - confidence level.
+    cluster : str
+        Cluster column for the standard errors.
+
+    Returns
+    -------
+    SatisfactionDrivers
+    """
+    tickets = data.tickets
+    controls = data.controls()
+    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
+    ledger = RowLedger(tickets)
+    ledger.keep(tickets["csat_answered"], "no survey answer")
+    rows = ledger.require([*flags, *controls])
+    se = _se_words(cluster)
+    naive_fit = fit_ols(rows, "csat", [SPEED], cluster=cluster)
+    adjusted_fit = fit_ols(rows, "csat", [SPEED, *flags], controls, cluster=cluster)
+    naive = coefficient(
+        naive_fit, SPEED, "csat_per_doubling_naive",
+        "CSAT points per doubling of first response time, naive (nothing held fixed)",
+        f"OLS csat ~ log2 response hours; {se}; observational", alpha,
+    )
+    adjusted_method = (
+        f"OLS csat ~ log2 response hours + {' + '.join(flags + controls)}; {se}; observational, adjusted"
+    )
+    adjusted = [
+        coefficient(
+            adjusted_fit, SPEED, "csat_per_doubling_adjusted",
+            "CSAT points per doubling of first response time, adjusted for confounders", adjusted_method, alpha,
+        ),
+        coefficient(
+            adjusted_fit, SPEED, "csat_24h_vs_1h_adjusted",
+            "CSAT points from answering in 24 hours instead of 1 hour, adjusted", adjusted_method, alpha,
+            scale=HOURS_1_VS_24,
+        ),
+        coefficient(
+            adjusted_fit, "resolved", "csat_resolved_adjusted",
+            "CSAT points for a resolved case versus an unresolved one, adjusted", adjusted_method, alpha,
+        ),
+    ]
+    if "reopened" in flags:
+        adjusted.append(
+            coefficient(
+                adjusted_fit, "reopened", "csat_reopened_adjusted",
+                "CSAT points for a reopened case, adjusted", adjusted_method, alpha,
+            )
+        )
+    return SatisfactionDrivers(naive, adjusted, controls, ledger, {"naive": naive_fit, "adjusted": adjusted_fit})
+
+
+def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None) -> pd.DataFrame:
+    """Estimates side by side: value, interval, p-value, rows, and the true value where known."""
+    table = pd.DataFrame(
+        {
+            "estimate": [e.label for e in estimates],
+            "value": [e.value for e in estimates],
+            "95% CI": [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
+            "p-value": [format_p(e.p_value) for e in estimates],
+            "rows": [e.n for e in estimates],
+        }
+    )
+    if truth:
+        table["true value"] = [truth.get(e.name, np.nan) for e in estimates]
+    return table.set_index("estimate")
+
+
+def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
+    """Every coefficient of a fit with SE, interval and p-value (a tidy ``summary()`` without dates)."""
+    ci = fit.conf_int(alpha=alpha)
+    return pd.DataFrame(
+        {
+            "coefficient": fit.params, "SE": fit.bse, "CI low": ci.iloc[:, 0], "CI high": ci.iloc[:, 1],
+            "p-value": [format_p(p) for p in fit.pvalues],
+        }
+    ).rename_axis("term")
+
+
+def format_p(p: float | None) -> str:
+    """p-value as a reader expects it: ``<0.001`` below a thousandth, three decimals otherwise."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+@dataclass
+class RepeatPurchase:
+    """Logit models of repeat purchase: total effects (all tickets) and direct effects (given CSAT).
+
+    Attributes
+    ----------
+    total : list of Estimate
+        Average marginal effects of speed and resolution without CSAT in the model.
+    direct : list of Estimate
+        Average marginal effects of speed, resolution and CSAT among survey respondents.
+    controls : list of str
+    ledgers : dict of RowLedger
+        ``{"total": ..., "direct": ...}``.
+    fits : dict
+    """
+
+    total: list[Estimate]
+    direct: list[Estimate]
+    controls: list[str]
+    ledgers: dict
+    fits: dict
+
+    def get(self, name: str) -> Estimate:
+        return next(e for e in [*self.total, *self.direct] if e.name == name)
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        return [*self.total, *self.direct]
+
+
+def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> RepeatPurchase:
+    """How do speed, resolution and satisfaction relate to buying again?
+
+    Two logits of ``repeat_purchase`` with the known confounders: one on all tickets without CSAT
+    (total associations of speed and resolution), one among survey respondents with CSAT (direct
+    associations, holding satisfaction fixed). Effects are average marginal effects in probability
+    units; standard errors are clustered by customer.
+
+    Parameters
+    ----------
+    data : TicketData
+    alpha : float
+    cluster : str
+
+    Returns
+    -------
+    RepeatPurchase
+    """
+    tickets = data.tickets
+    controls = data.controls()
+    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
+    method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
+
+    total_ledger = RowLedger(tickets)
+    total_rows = total_ledger.require(["repeat_purchase", *flags, *controls])
+    total_fit = fit_logit(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster)
+    total = average_marginal_effects(
+        total_fit,
+        {
+            SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
+            "resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)"),
+        },
+        method, alpha,
+    )
+
+    direct_ledger = RowLedger(tickets)
+    direct_ledger.keep(tickets["csat_answered"], "no survey answer")
+    direct_rows = direct_ledger.require(["repeat_purchase", *flags, *controls])
+    direct_fit = fit_logit(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster)
+    direct = average_marginal_effects(
+        direct_fit,
+        {
+            SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
+            "resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed"),
+            "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
+        },
+        method + ", survey respondents", alpha,
+    )
+    return RepeatPurchase(
+        total, direct, controls, {"total": total_ledger, "direct": direct_ledger},
+        {"total": total_fit, "direct": direct_fit},
+    )
+
+
+def normal_interval(value: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Wald interval ``value ± z * se``."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    return value - z * se, value + z * se

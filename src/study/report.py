@@ -1,0 +1,358 @@
+"""Run the study: execute the notebooks with papermill, export HTML without code, write the index.
+
+A run is written to a staging folder beside the output folder and moved into place at the end, so
+an interrupted run never leaves a half-written report that looks complete.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from study import config, schema
+from study.dataset import load_tickets
+from study.results import write_json_atomic
+
+TEMPLATES = Path(__file__).parent / "templates"
+PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
+
+
+@dataclass
+class AnalysisRun:
+    """What happened to one analysis in a run."""
+
+    name: str
+    title: str
+    status: str = "pending"  # ok, failed or skipped
+    reason: str = ""
+    seconds: float | None = None
+    html: str | None = None
+    rows: dict = field(default_factory=dict)
+    findings_markdown: str = ""
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`run_study`."""
+
+    out_dir: Path
+    runs: list[AnalysisRun]
+    seconds: float
+
+    @property
+    def failed(self) -> list[AnalysisRun]:
+        return [r for r in self.runs if r.status == "failed"]
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
+    """Give each notebook only the parameters it declares; refuse a parameter no notebook declares.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown parameter and the known ones.
+    """
+    declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
+    known = sorted({name for names in declared.values() for name in names} - {"data_path", "results_dir"})
+    for name in params:
+        if name not in known:
+            raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
+    return {stem: {k: v for k, v in params.items() if k in names} for stem, names in declared.items()}
+
+
+def _execute(
+    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str
+) -> tuple[str, str, float]:
+    """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
+
+    The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
+    terminal, so progress lines stay readable and nothing is lost.
+    """
+    import papermill
+
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 2)
+    started = time.perf_counter()
+    status, reason = "ok", ""
+    try:
+        papermill.execute_notebook(
+            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
+    except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
+        status, reason = "failed", f"{type(error).__name__}: {error}"
+    if Path(executed).is_file():
+        export_html(Path(executed), Path(html_path))
+    return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
+
+
+def export_html(executed: Path, html_path: Path) -> Path:
+    """Export an executed notebook to one self-contained HTML file without code or warnings.
+
+    Code cells' inputs and prompts are left out, and stderr output (warnings) is dropped; error
+    outputs stay, so a failed analysis shows where it failed. The template loads nothing from the
+    network.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    exporter = HTMLExporter(
+        template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    title = _title(notebook) or executed.stem
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _title(notebook) -> str:
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return ""
+
+
+def findings_markdown(executed: Path) -> str:
+    """The first Markdown output that starts with '## Findings' in an executed notebook, without its heading."""
+    import nbformat
+
+    if not executed.is_file():
+        return ""
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown", "")
+            if text.startswith("## Findings"):
+                return text.split("\n", 1)[1].strip()
+    return ""
+
+
+def _versions() -> str:
+    found = []
+    for package in PACKAGES:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def run_study(
+    data_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    params: dict | None = None,
+    only: list[str] | None = None,
+    jobs: int | None = None,
+    progress: Callable[[str], None] = print,
+) -> RunSummary:
+    """Execute every analysis notebook on a data set and write the reports.
+
+    Parameters
+    ----------
+    data_path : str or Path, optional
+        Ticket file; defaults to the embedded sample.
+    out_dir : str or Path, optional
+        Report folder; defaults to ``reports/latest``. Replaced as a whole at the end of the run.
+    params : dict, optional
+        Notebook parameters (each notebook receives the ones it declares).
+    only : list of str, optional
+        Analyses to run, by name or number prefix (``02`` or ``02_satisfaction_drivers``).
+    jobs : int, optional
+        Notebooks executed at once; defaults to the number of cores.
+    progress : callable
+        Receives one line per event.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    study.schema.DataError
+        When the data cannot be read or breaks the contract (nothing is run).
+    ValueError
+        For an unknown analysis or parameter.
+    """
+    started_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    data_path = Path(data_path or config.SAMPLE_DATA).resolve()
+    out_dir = Path(out_dir or config.DEFAULT_REPORTS).resolve()
+    params = dict(params or {})
+
+    data = load_tickets(data_path)
+    analyses = _select(only)
+    notebooks = [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses]
+    per_notebook = split_parameters(params, notebooks)
+
+    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for sub in ("notebooks", "results", "logs"):
+        (staging / sub).mkdir(parents=True)
+
+    runs = [AnalysisRun(a.name, a.title) for a in analyses]
+    todo = []
+    for run, analysis in zip(runs, analyses):
+        missing = schema.missing_for(analysis, [c for c in data.tickets.columns if data.tickets[c].notna().any()])
+        if missing:
+            run.status, run.reason = "skipped", f"data has no {', '.join(missing)}"
+        else:
+            todo.append(run)
+    progress(
+        f"study: {len(todo)} of {len(runs)} analyses on {data.source.name} "
+        f"({data.source.rows:,} rows, fingerprint {data.source.fingerprint})"
+    )
+    for run in runs:
+        if run.status == "skipped":
+            progress(f"  skipped {run.name}: {run.reason}")
+
+    workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
+    done = 0
+    if todo:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {
+                pool.submit(
+                    _execute,
+                    str(config.NOTEBOOKS / f"{run.name}.ipynb"),
+                    str(staging / "notebooks" / f"{run.name}.ipynb"),
+                    str(staging / f"{run.name}.html"),
+                    {"data_path": str(data_path), "results_dir": str(staging / "results"), **per_notebook[run.name]},
+                    str(config.NOTEBOOKS),
+                    str(staging / "logs" / f"{run.name}.log"),
+                ): run
+                for run in todo
+            }
+            for future in as_completed(futures):
+                run = futures[future]
+                run.status, run.reason, run.seconds = future.result()
+                done += 1
+                progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
+                         + (f" - {run.reason}" if run.reason else ""))
+
+    for run in runs:
+        if (staging / f"{run.name}.html").is_file():
+            run.html = f"{run.name}.html"
+        results_file = staging / "results" / f"{run.name}.json"
+        if results_file.is_file():
+            run.rows = json.loads(results_file.read_text(encoding="utf-8")).get("rows", {})
+        run.findings_markdown = findings_markdown(staging / "notebooks" / f"{run.name}.ipynb")
+
+    seconds = time.perf_counter() - started
+    facts = {
+        "data file": data.source.name,
+        "data fingerprint (SHA-256)": data.source.fingerprint,
+        "rows read": data.source.rows,
+        "columns": ", ".join(data.source.columns),
+        "parameters": json.dumps(params, sort_keys=True) if params else "defaults of each notebook",
+        "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "duration": f"{seconds:.1f} s",
+        "notebooks at once": workers,
+        "package versions": _versions(),
+    }
+    write_index(staging / "index.html", runs, facts)
+    write_json_atomic(
+        staging / "run.json",
+        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs]},
+    )
+    _replace(staging, out_dir)
+    progress(f"study: reports in {out_dir} ({seconds:.1f} s)"
+             + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
+                if any(r.status == "failed" for r in runs) else ""))
+    return RunSummary(out_dir, runs, seconds)
+
+
+def _select(only: list[str] | None) -> list[schema.Analysis]:
+    if not only:
+        return list(schema.ANALYSES)
+    chosen = []
+    for wanted in only:
+        matches = [a for a in schema.ANALYSES if a.name == wanted or a.name.split("_", 1)[0] == wanted]
+        if not matches:
+            raise ValueError(f"unknown analysis '{wanted}' (analyses: {', '.join(a.name for a in schema.ANALYSES)})")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def _replace(staging: Path, out_dir: Path) -> None:
+    """Swap the finished staging folder into place; the old report survives until the swap."""
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _dropped_words(rows: dict) -> str:
+    """Row accounting of one analysis (or of its several models) in words."""
+    if not rows:
+        return "", "", ""
+    parts = rows.values() if "in" not in rows else [rows]
+    rows_in = "; ".join(f"{p['in']:,}" for p in parts)
+    used = "; ".join(f"{p['used']:,}" for p in parts)
+    dropped = "; ".join(", ".join(f"{n:,} {reason}" for reason, n in p["dropped"].items()) or "none" for p in parts)
+    return rows_in, used, dropped
+
+
+def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
+    """The index page: links, status per analysis, row accounting, findings and run facts."""
+    import jinja2
+    from nbconvert.filters.markdown import markdown2html
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    rows = []
+    for run in runs:
+        rows_in, used, dropped = _dropped_words(run.rows)
+        # Findings text can carry values from the data (arm names): escape before Markdown rendering.
+        findings_html = markdown2html(html.escape(run.findings_markdown)) if run.findings_markdown else ""
+        rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
+                     "findings_html": findings_html})
+    counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
+    sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
+                + (f"; {counts['failed']} failed" if counts["failed"] else "")
+                + (f"; {counts['skipped']} skipped for lack of data" if counts["skipped"] else "") + ".")
+    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
+    """Re-execute the committed notebooks in place with their default parameters.
+
+    Run after changing a notebook or the package, so the outputs nbval compares against are current.
+    Papermill's timing metadata is removed so that a re-run changes only what really changed.
+    """
+    import nbformat
+    import papermill
+
+    for analysis in _select(names):
+        path = config.NOTEBOOKS / f"{analysis.name}.ipynb"
+        started = time.perf_counter()
+        papermill.execute_notebook(str(path), str(path), cwd=str(config.NOTEBOOKS), progress_bar=False)
+        notebook = nbformat.read(path, as_version=4)
+        notebook.metadata.pop("papermill", None)
+        for cell in notebook.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+        nbformat.write(notebook, path)
+        progress(f"  refreshed {path.name} ({time.perf_counter() - started:.1f} s)")

@@ -1,0 +1,238 @@
+"""The data contract: columns, types, ranges, and which analysis needs which columns.
+
+One row per service case (ticket). ``data/README.md`` is the human-readable version of this module;
+a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class DataError(ValueError):
+    """The data cannot be analysed; the message says which column, which values and how many rows."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract.
+
+    Attributes
+    ----------
+    name : str
+        Column name after any column map has been applied.
+    kind : {"id", "text", "time", "number", "integer", "flag"}
+        What the values are.
+    required : bool
+        Whether every data set must have it.
+    low, high : float, optional
+        Allowed range, inclusive.
+    description : str
+        Meaning and unit, for the data dictionary.
+    """
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+    low: float | None = None
+    high: float | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("ticket_id", "id", True, "Unique identifier of the service case."),
+    Column("customer_id", "id", True, "Customer who opened the case; customers may have several cases."),
+    Column("created_at", "time", True, "When the case was opened (ISO timestamp)."),
+    Column("first_response_minutes", "number", True, "Minutes from opening to the first agent reply.", 0, None),
+    Column("resolved", "flag", True, "Whether the case was resolved."),
+    Column("csat", "integer", True, "Satisfaction survey answer, 1-5; empty when the customer did not answer.", 1, 5),
+    Column("repeat_purchase", "flag", True, "Whether the customer bought again within the follow-up window."),
+    Column("agent_id", "id", False, "Agent who handled the case."),
+    Column("channel", "text", False, "Contact channel (e.g. chat, email, phone)."),
+    Column("category", "text", False, "Issue category (e.g. shipping, returns, billing)."),
+    Column("loyalty_tier", "text", False, "Customer loyalty tier (e.g. bronze, silver, gold)."),
+    Column("tenure_days", "number", False, "Days since the customer's first order.", 0, None),
+    Column("prior_orders", "integer", False, "Orders before the period.", 0, None),
+    Column("pre_spend", "number", False, "Customer spend in the pre-period (currency units); CUPED covariate.", 0, None),
+    Column("order_value", "number", False, "Value of the order the case is about (currency units).", 0, None),
+    Column("experiment_id", "text", False, "Experiment the customer was randomized in."),
+    Column("variant", "text", False, "Experiment arm: control or treatment."),
+    Column("resolution_minutes", "number", False, "Minutes from opening to resolution; empty if unresolved.", 0, None),
+    Column("reopened", "flag", False, "Whether the case was reopened after being resolved."),
+    Column("contacts", "integer", False, "Number of customer contacts on the case.", 1, None),
+    Column("quality_score", "number", False, "Quality-assurance rubric score, 0-100.", 0, 100),
+    Column("days_to_next_purchase", "number", False, "Days to the next purchase, censored at the window's end.", 0, None),
+    Column("next_spend", "number", False, "Spend in the follow-up window (currency units).", 0, None),
+)
+BY_NAME = {c.name: c for c in COLUMNS}
+REQUIRED = [c.name for c in COLUMNS if c.required]
+
+# Controls used when present: known confounders of speed and satisfaction.
+CONFOUNDERS = ["category", "channel", "loyalty_tier"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis of the study and the columns it cannot do without."""
+
+    name: str
+    title: str
+    needs: tuple[str, ...]
+
+
+ANALYSES: tuple[Analysis, ...] = (
+    Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
+    Analysis(
+        "02_satisfaction_drivers", "What drives satisfaction",
+        ("csat", "first_response_minutes", "resolved", "customer_id"),
+    ),
+    Analysis(
+        "03_repeat_purchase", "Repeat purchase",
+        ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"),
+    ),
+    Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase")),
+)
+
+
+def missing_for(analysis: Analysis, columns) -> list[str]:
+    """Columns an analysis needs that are absent from ``columns``."""
+    present = set(columns)
+    return [c for c in analysis.needs if c not in present]
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def _where(bad: pd.Series, limit: int = 5) -> str:
+    rows = np.flatnonzero(bad.to_numpy()) + 1  # 1-based data rows, as a spreadsheet user counts them
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return f"row{'s' if rows.size > 1 else ''} {shown}{', ...' if rows.size > limit else ''}"
+
+
+def _examples(values: pd.Series, limit: int = 3) -> str:
+    plain = (v.item() if hasattr(v, "item") else v for v in pd.unique(values)[:limit])
+    return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in plain)
+
+
+def _problem(column: str, bad: pd.Series, values: pd.Series, what: str) -> str:
+    """``column 'x' has 3 values outside 1-5 (e.g. 0, 7) in rows 1, 2, 4``; ``{be}`` in ``what`` agrees with the count."""
+    n = int(bad.sum())
+    what = what.format(be="is" if n == 1 else "are")
+    return f"column '{column}' has {n} value{'s' if n > 1 else ''} {what} (e.g. {_examples(values[bad])}) in {_where(bad)}"
+
+
+def _to_flag(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean"), None
+    text = values.astype("string").str.strip().str.lower()
+    flag = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    flag[text.isin(_TRUE).fillna(False)] = True
+    flag[text.isin(_FALSE).fillna(False)] = False
+    bad = flag.isna() & values.notna()
+    problem = _problem(column, bad, values, "that {be} not yes/no (true/false, 1/0)") if bad.any() else None
+    return flag, problem
+
+
+def _to_number(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(float), None
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna() & (values.astype("string").str.strip() != "")
+    problem = _problem(column, bad, values, "that {be} not a number") if bad.any() else None
+    return numbers.astype(float), problem
+
+
+def _to_time(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values, None
+    times = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = times.isna() & values.notna()
+    problem = _problem(column, bad, values, "that {be} not a date/time") if bad.any() else None
+    return times, problem
+
+
+def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+    """Check a ticket table against the contract and return it with contract types.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tickets with contract column names (after any column map). Unknown columns are kept.
+    source : str
+        Name of the data (file name) used in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with identifiers as strings, flags as booleans, numbers as floats, times as
+        timestamps and ``csat`` as a nullable integer.
+
+    Raises
+    ------
+    DataError
+        When a required column is missing, a value cannot be read as its type or lies outside
+        its range, or ticket ids repeat. The message names the column, the values, how many rows
+        and the first row numbers.
+    """
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
+            + ", ".join(f"'{c}'" for c in missing)
+            + f" (found: {', '.join(map(str, frame.columns[:12]))}{', ...' if frame.shape[1] > 12 else ''})"
+        )
+    if frame.empty:
+        raise DataError(f"{source}: no rows to analyse")
+
+    out = frame.copy()
+    problems: list[str] = []
+    for column in (c for c in COLUMNS if c.name in out.columns):
+        values = out[column.name]
+        problem = None
+        if column.kind in ("id", "text"):
+            converted = values.astype("string").str.strip()
+            if column.kind == "id" and converted.isna().any():
+                problem = f"column '{column.name}' is empty in {int(converted.isna().sum())} rows ({_where(converted.isna())})"
+        elif column.kind == "flag":
+            converted, problem = _to_flag(values, column.name)
+        elif column.kind == "time":
+            converted, problem = _to_time(values, column.name)
+        else:
+            converted, problem = _to_number(values, column.name)
+            if problem is None:
+                problem = _range_problem(column, converted, values)
+            if problem is None and column.kind == "integer":
+                fractional = converted.notna() & (converted != np.round(converted))
+                if fractional.any():
+                    problem = _problem(column.name, fractional, values, "that {be} not a whole number")
+                else:
+                    converted = converted.astype("Int64")
+        if problem:
+            problems.append(problem)
+        else:
+            out[column.name] = converted
+
+    if not problems:
+        duplicated = out["ticket_id"].duplicated(keep=False)
+        if duplicated.any():
+            problems.append(_problem("ticket_id", duplicated, out["ticket_id"], "that {be} repeated"))
+    if problems:
+        raise DataError(f"{source}: " + "; ".join(problems))
+    return out
+
+
+def _range_problem(column: Column, numbers: pd.Series, values: pd.Series) -> str | None:
+    bad = pd.Series(False, index=numbers.index)
+    if column.low is not None:
+        bad |= numbers < column.low
+    if column.high is not None:
+        bad |= numbers > column.high
+    if not bad.any():
+        return None
+    if column.high is None:
+        return _problem(column.name, bad, values, f"below {column.low:g}")
+    return _problem(column.name, bad, values, f"outside {column.low:g}-{column.high:g}")

@@ -1,0 +1,92 @@
+import pandas as pd
+import pytest
+
+from study import config, schema
+from study.schema import DataError
+
+
+def _tickets(**overrides):
+    frame = pd.DataFrame(
+        {
+            "ticket_id": ["T1", "T2", "T3", "T4"],
+            "customer_id": ["C1", "C1", "C2", "C3"],
+            "created_at": ["2026-01-01 10:00", "2026-01-02", "2026-01-03", "2026-01-04"],
+            "first_response_minutes": [5, 60.5, 300, 0],
+            "resolved": ["yes", "no", "Y", "0"],
+            "csat": [5, None, 1, 3],
+            "repeat_purchase": [True, False, True, False],
+        }
+    )
+    for column, values in overrides.items():
+        frame[column] = values
+    return frame
+
+
+def test_valid_data_gets_contract_types():
+    out = schema.validate(_tickets())
+    assert out["resolved"].tolist() == [True, False, True, False]
+    assert str(out["csat"].dtype) == "Int64" and out["csat"].isna().sum() == 1
+    assert pd.api.types.is_datetime64_any_dtype(out["created_at"])
+
+
+def test_missing_required_column_is_named():
+    with pytest.raises(DataError, match=r"tickets.csv: missing required column 'csat'"):
+        schema.validate(_tickets().drop(columns="csat"), source="tickets.csv")
+
+
+def test_out_of_range_values_are_counted_with_rows():
+    with pytest.raises(DataError) as error:
+        schema.validate(_tickets(csat=[0, 7, 3, 7]))
+    message = str(error.value)
+    assert "column 'csat' has 3 values outside 1-5" in message
+    assert "0, 7" in message and "rows 1, 2, 4" in message
+
+
+def test_fractional_csat_is_refused():
+    with pytest.raises(DataError, match=r"'csat' has 1 value that is not a whole number .*3\.5"):
+        schema.validate(_tickets(csat=[5, 3.5, 1, 3]))
+
+
+def test_negative_response_time_is_refused():
+    with pytest.raises(DataError, match=r"'first_response_minutes' has 1 value below 0 \(e.g. -3\) in row 2"):
+        schema.validate(_tickets(first_response_minutes=[1, -3, 2, 2]))
+
+
+def test_unreadable_flag_names_the_value():
+    with pytest.raises(DataError, match=r"'resolved' has 1 value that is not yes/no .*'maybe'"):
+        schema.validate(_tickets(resolved=["yes", "maybe", "no", "no"]))
+
+
+def test_duplicate_ticket_ids_are_refused():
+    with pytest.raises(DataError, match=r"'ticket_id' has 2 values that are repeated"):
+        schema.validate(_tickets(ticket_id=["T1", "T1", "T3", "T4"]))
+
+
+def test_text_in_a_number_column_is_refused():
+    with pytest.raises(DataError, match=r"'first_response_minutes' has 1 value that is not a number .*'fast'"):
+        schema.validate(_tickets(first_response_minutes=["1", "fast", "2", "3"]))
+
+
+def test_empty_table_is_refused():
+    with pytest.raises(DataError, match="no rows"):
+        schema.validate(_tickets().iloc[0:0])
+
+
+def test_unknown_columns_are_kept():
+    assert "note" in schema.validate(_tickets(note=["a", "b", "c", "d"])).columns
+
+
+def test_analyses_only_need_contract_columns():
+    for analysis in schema.ANALYSES:
+        assert set(analysis.needs) <= set(schema.BY_NAME), analysis.name
+
+
+def test_missing_for_lists_absent_columns():
+    ab = next(a for a in schema.ANALYSES if a.name == "04_ab_test")
+    assert schema.missing_for(ab, schema.REQUIRED) == ["variant"]
+
+
+def test_data_dictionary_documents_every_contract_column():
+    dictionary = (config.DATA / "README.md").read_text()
+    for column in schema.COLUMNS:
+        assert f"`{column.name}`" in dictionary, column.name
