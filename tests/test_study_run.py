@@ -1,0 +1,143 @@
+"""End to end: the `study` command on small simulated data, as a user runs it."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from study import config, experiments, schema
+from study.dataset import load_tickets
+
+ANALYSES = [a.name for a in schema.ANALYSES]
+
+
+def study(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "study.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def html_problems(page: str) -> list[str]:
+    problems = []
+    head, _, body = page.partition("<body")
+    if "jp-InputArea-editor" in body or "hl-ipython3" in body:
+        problems.append("code input cell")
+    if 'data-mime-type="application/vnd.jupyter.stderr"' in body:
+        problems.append("error or stderr output")
+    if re.search(r'<(script|link)[^>]+(src|href)="https?://', page):
+        problems.append("external script/style URL")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def default_run(small_study_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "latest"
+    result = study("run", "--data", str(small_study_path), "--out", str(out))
+    return result, out
+
+
+def test_run_writes_four_clean_reports_and_an_index(default_run):
+    result, out = default_run
+    assert result.returncode == 0, result.stderr
+    index = (out / "index.html").read_text()
+    for name in ANALYSES:
+        assert f'href="{name}.html"' in index
+        page = (out / f"{name}.html").read_text()
+        assert html_problems(page) == [], name
+        assert "data:image/png;base64" in page, f"{name} has no figure"
+    assert html_problems(index) == []
+    assert "tickets.parquet" in index and "fingerprint" in index
+
+
+def test_run_prints_progress(default_run):
+    result, _ = default_run
+    assert result.stdout.count(" ok (") == 4
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_results_json_holds_every_key_estimate(default_run):
+    _, out = default_run
+    for name in ANALYSES:
+        payload = json.loads((out / "results" / f"{name}.json").read_text())
+        assert payload["analysis"] == name and payload["data"]["rows"] == 3_000
+        assert payload["estimates"], name
+        for estimate in payload["estimates"]:
+            assert {"name", "value", "se", "ci_low", "ci_high", "p_value", "n", "method"} <= set(estimate)
+        rows = payload["rows"] if "in" in payload["rows"] else next(iter(payload["rows"].values()))
+        assert rows["in"] == rows["used"] + sum(rows["dropped"].values())
+
+
+def test_ab_results_cover_the_truth_of_the_small_simulation(default_run, small_study_path):
+    _, out = default_run
+    truth = json.loads((small_study_path.parent / "truth.json").read_text())
+    estimates = {e["name"]: e for e in json.loads((out / "results" / "04_ab_test.json").read_text())["estimates"]}
+    csat = estimates["csat_difference"]
+    assert csat["ci_low"] <= truth["sla_effect_on_csat"] <= csat["ci_high"]
+
+
+def test_results_json_is_byte_identical_across_runs(default_run, small_study_path, tmp_path):
+    _, out = default_run
+    again = tmp_path / "again"
+    assert study("run", "--data", str(small_study_path), "--out", str(again), "--only", "02").returncode == 0
+    name = "02_satisfaction_drivers.json"
+    assert (again / "results" / name).read_bytes() == (out / "results" / name).read_bytes()
+
+
+def test_a_failing_notebook_is_reported_and_the_others_still_run(small_study_path, tmp_path):
+    out = tmp_path / "failed"
+    result = study("run", "--data", str(small_study_path), "--out", str(out), "--only", "01,04",
+                   "--param", "treatment_share=oops")
+    assert result.returncode == 1
+    assert "04_ab_test: failed" in result.stdout and "01_data_overview: ok" in result.stdout
+    index = (out / "index.html").read_text()
+    assert 'class="failed"' in index and "TypeError" in index
+    assert html_problems((out / "04_ab_test.html").read_text()) == ["error or stderr output"]  # shows where it failed
+    assert (out / "results" / "01_data_overview.json").is_file()
+
+
+def test_an_analysis_without_its_columns_is_skipped_with_the_reason(small_study_path, tmp_path):
+    data = tmp_path / "no_experiment.csv"
+    pd.read_parquet(small_study_path).drop(columns=["variant", "experiment_id"]).to_csv(data, index=False)
+    out = tmp_path / "skipped"
+    result = study("run", "--data", str(data), "--out", str(out), "--only", "04")
+    assert result.returncode == 0, result.stderr
+    index = (out / "index.html").read_text()
+    assert 'class="skipped"' in index and "data has no variant" in index
+
+
+def test_missing_file_is_one_line_naming_it(tmp_path):
+    result = study("run", "--data", "missing.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "missing.csv" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_required_column_is_one_line_naming_it(small_study_path, tmp_path):
+    data = tmp_path / "no_csat.csv"
+    pd.read_parquet(small_study_path).drop(columns=["csat"]).to_csv(data, index=False)
+    result = study("run", "--data", str(data), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "'csat'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_parameter_and_analysis_are_refused(small_study_path):
+    assert "unknown parameter 'alhpa'" in study("run", "--data", str(small_study_path), "--param", "alhpa=0.1").stderr
+    assert "unknown analysis '09'" in study("run", "--data", str(small_study_path), "--only", "09").stderr
+
+
+def test_simulate_and_validate_commands(tmp_path):
+    result = study("simulate", "--rows", "200", "--seed", "3", "--out", str(tmp_path / "s.csv"))
+    assert result.returncode == 0 and (tmp_path / "truth.json").is_file()
+    validated = study("validate", "--data", str(tmp_path / "s.csv"))
+    assert validated.returncode == 0 and "meets the data contract" in validated.stdout
+
+
+def test_embedded_sample_experiment_covers_the_truth():
+    data = load_tickets(config.SAMPLE_DATA)
+    truth = json.loads((config.DATA / "truth.json").read_text())
+    rows = experiments.experiment_rows(data.tickets).rows
+    comparisons = experiments.sla_comparisons(rows)
+    assert comparisons["csat"].difference.covers(truth["sla_effect_on_csat"])
+    assert comparisons["repeat_purchase"].difference.covers(truth["sla_effect_on_repeat_purchase"])
