@@ -271,6 +271,9 @@ SLA_METRICS = {
     "next_spend": "Spend in the follow-up window",
 }
 
+# Metrics whose relative lift is meaningful (a positive level; not a log time).
+LIFT_METRICS = ("csat", "repeat_purchase", "next_spend")
+
 
 def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> dict[str, ArmComparison]:
     """Treatment versus control on every SLA metric present, SEs clustered by randomized unit."""

@@ -17,7 +17,10 @@ def pct(value: float, digits: int = 1, signed: bool = False) -> str:
 
 def points(value: float, digits: int = 1, signed: bool = True) -> str:
     """A probability difference in percentage points: 0.012 -> '+1.2 pp'."""
-    return f"{value * 100:+.{digits}f} pp" if signed else f"{value * 100:.{digits}f} pp"
+    value = value * 100 + 0.0  # + 0.0 turns -0.0 into 0.0
+    if round(value, digits) == 0:
+        value = 0.0
+    return f"{value:+.{digits}f} pp" if signed else f"{value:.{digits}f} pp"
 
 
 def p_value(p: float | None) -> str:
@@ -63,8 +66,10 @@ def covers_words(estimate: Estimate, true_value: float) -> str:
 
 def _controls_words(controls: list[str]) -> str:
     if not controls:
-        return "no known confounder is present in this data, so only resolution is held fixed"
-    return "issue " + ", ".join(c.replace("_", " ") for c in controls) + " held fixed"
+        return "no known confounder present in this data (only resolution held fixed)"
+    names = [{"category": "issue category"}.get(c, c.replace("_", " ")) for c in controls]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listed} held fixed"
 
 
 def satisfaction(drivers, truth: dict | None = None) -> str:
@@ -75,7 +80,7 @@ def satisfaction(drivers, truth: dict | None = None) -> str:
     day = drivers.get("csat_24h_vs_1h_adjusted")
     lines = [
         f"**Speed.** Each doubling of the first response time changes CSAT by {with_interval(adjusted)} points "
-        f"on the 1-5 scale, with resolution and {_controls_words(drivers.controls)} "
+        f"on the 1-5 scale, with resolution held fixed and {_controls_words(drivers.controls)} "
         f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}). "
         "This is an observational estimate: it adjusts for the confounders we know of, not for ones we do not.",
     ]
@@ -247,3 +252,27 @@ def srm(check) -> str:
     """One sentence on the sample-ratio test."""
     verdict = "**mismatch: do not trust the effects**" if check.mismatch else "no mismatch"
     return (f"Chi-square {check.chi2:.2f}, {p_value(check.p_value)}, alarm below p = {check.alpha:g}: {verdict}.")
+
+
+def title_by_group(summary, group_words: str) -> str:
+    """Figure title from :func:`study.descriptives.outcomes_by`: first versus last group's mean CSAT."""
+    first, last = summary.index[0], summary.index[-1]
+    return (f"Mean CSAT {summary.loc[first, 'csat mean']:.2f} for {group_words} {first}, "
+            f"{summary.loc[last, 'csat mean']:.2f} for {last} (unadjusted)")
+
+
+def title_naive_adjusted(naive: Estimate, adjusted: Estimate) -> str:
+    """Figure title stating both slopes."""
+    return f"Naive slope {naive.value:+.2f}, adjusted {adjusted.value:+.2f} CSAT points per doubling of the wait"
+
+
+def title_repeat(total: Estimate, direct: Estimate) -> str:
+    """Figure title stating the total and direct speed effects on repeat purchase."""
+    return f"Per doubling of the wait: {points(total.value)} repeat purchase in total, {points(direct.value)} with CSAT fixed"
+
+
+def title_lifts(comparisons: dict) -> str:
+    """Figure title listing each metric's relative lift."""
+    return "Relative lift: " + ", ".join(
+        f"{c.difference.label.split(' (')[0].split(':')[0]} {pct(c.lift.value, signed=True)}" for c in comparisons.values()
+    )

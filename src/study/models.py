@@ -268,15 +268,28 @@ def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None =
     return table.set_index("estimate")
 
 
+def term_label(term: str) -> str:
+    """A model term in words: ``C(category)[T.billing]`` -> ``category: billing``."""
+    if term.startswith("C(") and ")[T." in term:
+        variable, level = term[2:].split(")[T.", 1)
+        return f"{variable.replace('_', ' ')}: {level.rstrip(']')}"
+    return {"Intercept": "intercept", SPEED: "log2 first response hours"}.get(term, term.replace("_", " "))
+
+
 def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
-    """Every coefficient of a fit with SE, interval and p-value (a tidy ``summary()`` without dates)."""
+    """Every coefficient of a fit with SE, interval and p-value (a tidy ``summary()`` without dates).
+
+    Categorical terms read ``variable: level`` and are measured against the variable's first level.
+    """
     ci = fit.conf_int(alpha=alpha)
     return pd.DataFrame(
         {
-            "coefficient": fit.params, "SE": fit.bse, "CI low": ci.iloc[:, 0], "CI high": ci.iloc[:, 1],
+            "coefficient": fit.params.to_numpy(), "SE": fit.bse.to_numpy(),
+            "CI low": ci.iloc[:, 0].to_numpy(), "CI high": ci.iloc[:, 1].to_numpy(),
             "p-value": [format_p(p) for p in fit.pvalues],
-        }
-    ).rename_axis("term")
+        },
+        index=pd.Index([term_label(t) for t in fit.params.index], name="term"),
+    )
 
 
 def format_p(p: float | None) -> str:
@@ -298,7 +311,7 @@ class RepeatPurchase:
         Average marginal effects of speed, resolution and CSAT among survey respondents.
     controls : list of str
     ledgers : dict of RowLedger
-        ``{"total": ..., "direct": ...}``.
+        ``{"without CSAT": ..., "with CSAT": ...}`` (the total and the direct model).
     fits : dict
     """
 
@@ -365,7 +378,7 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         method + ", survey respondents", alpha,
     )
     return RepeatPurchase(
-        total, direct, controls, {"total": total_ledger, "direct": direct_ledger},
+        total, direct, controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger},
         {"total": total_fit, "direct": direct_fit},
     )
 

@@ -17,6 +17,7 @@ PALETTE = "colorblind"
 def set_style() -> None:
     """Apply the house style to every figure that follows."""
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    pd.set_option("display.max_colwidth", None)  # tables of labels and meanings must not be cut
     plt.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (8, 4.2), "axes.titleweight": "bold"})
     warnings.filterwarnings("ignore", category=FutureWarning, module="seaborn")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="seaborn")
@@ -55,7 +56,7 @@ def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
 
 def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, truth: float | None = None, scale: float = 1.0):
     """Point estimates with their intervals, one row each; a dashed line marks the true value if known."""
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.6 * len(estimates)))
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * len(estimates)))
     y = np.arange(len(estimates))[::-1]
     values = np.array([e.value for e in estimates]) * scale
     low = values - np.array([e.ci_low for e in estimates]) * scale
@@ -65,10 +66,13 @@ def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, trut
         ax.errorbar(v, yi, xerr=[[lo], [hi]], fmt="o", capsize=5, color=c, markersize=8)
     ax.axvline(0, color="grey", linewidth=1)
     if truth is not None:
-        ax.axvline(truth * scale, color="black", linestyle="--", linewidth=1, label="true value (simulation)")
-        ax.legend(loc="best", frameon=False)
+        ax.axvline(truth * scale, color="black", linestyle="--", linewidth=1)
+        ax.annotate("true value (simulation)", xy=(truth * scale, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    ax.set_ylim(-0.6, len(estimates) - 0.4)
     ax.set_yticks(y, [_wrap(e.label) for e in estimates])
-    ax.set(xlabel=xlabel, title=title)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, pad=18 if truth is not None else 6)
     fig.tight_layout()
     return fig
 

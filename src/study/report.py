@@ -262,7 +262,7 @@ def run_study(
     facts = {
         "data file": data.source.name,
         "data fingerprint (SHA-256)": data.source.fingerprint,
-        "rows read": data.source.rows,
+        "rows read": f"{data.source.rows:,}",
         "columns": ", ".join(data.source.columns),
         "parameters": json.dumps(params, sort_keys=True) if params else "defaults of each notebook",
         "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -307,11 +307,16 @@ def _dropped_words(rows: dict) -> str:
     """Row accounting of one analysis (or of its several models) in words."""
     if not rows:
         return "", "", ""
-    parts = rows.values() if "in" not in rows else [rows]
-    rows_in = "; ".join(f"{p['in']:,}" for p in parts)
-    used = "; ".join(f"{p['used']:,}" for p in parts)
-    dropped = "; ".join(", ".join(f"{n:,} {reason}" for reason, n in p["dropped"].items()) or "none" for p in parts)
-    return rows_in, used, dropped
+    parts = {"": rows} if "in" in rows else {f"{model}: ": part for model, part in rows.items()}
+
+    def join(words):
+        return "; ".join(f"{model}{word}" for model, word in zip(parts, words))
+
+    return (
+        join(f"{p['in']:,}" for p in parts.values()),
+        join(f"{p['used']:,}" for p in parts.values()),
+        join(", ".join(f"{n:,} {reason}" for reason, n in p["dropped"].items()) or "none" for p in parts.values()),
+    )
 
 
 def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
