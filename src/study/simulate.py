@@ -318,6 +318,8 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
         "sla_effect_on_csat_all_tickets": float(np.mean(m_t - m_c)),
         "sla_effect_on_repeat_purchase": float(np.mean(repeat_t - repeat_c)),
         "sla_effect_on_next_spend": float(np.mean((repeat_t - repeat_c) * expected_spend)),
+        "csat_mean_all_tickets": float(np.mean(np.where(treated, m_t, m_c))),
+        "csat_mean_respondents": among_respondents(np.where(treated, m_t, m_c), np.where(treated, survey_t, survey_c)),
         "control_csat_mean": among_respondents(m_c, survey_c),
         "control_repeat_rate": float(np.mean(repeat_c)),
         "survey_response_rate": float(np.mean(np.where(treated, survey_t, survey_c))),
