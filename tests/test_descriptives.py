@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from study import descriptives
+
+
+def test_mean_interval_is_the_t_interval():
+    values = pd.Series([1.0, 2.0, 4.0, None, 7.0])
+    mean, half, n = descriptives.mean_interval(values)
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    assert (mean, n) == (x.mean(), 4)
+    assert half == pytest.approx(stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2)
+
+
+def test_mean_interval_of_nothing_and_of_one_value():
+    assert descriptives.mean_interval(pd.Series([], dtype=float))[2] == 0
+    mean, half, n = descriptives.mean_interval(pd.Series([3.0]))
+    assert (mean, n) == (3.0, 1) and np.isnan(half)
+
+
+def test_outcomes_by_group_counts_answers_and_rates(small_data):
+    table = descriptives.outcomes_by(small_data.tickets, "resolved")
+    tickets = small_data.tickets
+    assert table["tickets"].sum() == len(tickets)
+    resolved = tickets[tickets["resolved"]]
+    assert table.loc[True, "csat answers"] == resolved["csat"].notna().sum()
+    assert table.loc[True, "csat mean"] == pytest.approx(resolved["csat"].astype(float).mean())
+    assert table.loc[True, "repeat_purchase mean"] == pytest.approx(resolved["repeat_purchase"].astype(float).mean())
+
+
+def test_headline_facts(small_data):
+    facts = {e.name: e for e in descriptives.headline(small_data.tickets)}
+    tickets = small_data.tickets
+    assert facts["survey_response_rate"].value == pytest.approx(tickets["csat"].notna().mean())
+    assert facts["median_first_response_minutes"].value == tickets["first_response_minutes"].median()
+    assert facts["csat_mean"].ci_low < facts["csat_mean"].value < facts["csat_mean"].ci_high
+
+
+def test_row_accounting_adds_up(small_data):
+    table = descriptives.row_accounting(small_data.tickets, rows_read=len(small_data.tickets))
+    counts = table["count"]
+    assert counts["rows read"] == counts["rows kept"] + counts["rows failing the data contract"]
+    assert counts["  with a CSAT answer"] + counts["  without a CSAT answer"] == counts["rows kept"]
+
+
+def test_column_report_marks_absent_optional_columns(small_data):
+    report = descriptives.column_report(small_data.tickets.drop(columns=["agent_id"]))
+    assert report.loc["agent_id", "present"] == "no" and report.loc["csat", "role"] == "required"
+
+
+def test_display_table_formats_numbers_as_text():
+    table = descriptives.display_table(pd.DataFrame({"rate": [0.1234], "x": [1234.5678], "n": [12345]}), percent=["rate"])
+    assert table.iloc[0].tolist() == ["12.3%", "1,234.568", "12,345"]
+
+
+def test_distribution_quantiles():
+    summary = descriptives.distribution(pd.Series(np.arange(101.0), name="m"))
+    assert summary["50% quantile"] == 50 and summary["count"] == 101 and summary["missing"] == 0

@@ -1,0 +1,106 @@
+"""Helpers behind `study run`: parameters, truth lookup, findings text, figures, index page."""
+
+import json
+
+import matplotlib
+import pytest
+
+from study import cli, config, experiments, findings, models, plots, report, truth
+from study.io import Source
+
+matplotlib.use("Agg")
+
+NOTEBOOKS = sorted(config.NOTEBOOKS.glob("0*.ipynb"))
+
+
+def test_parameters_go_only_to_notebooks_that_declare_them():
+    split = report.split_parameters({"treatment_share": 0.4, "alpha": 0.1}, NOTEBOOKS)
+    assert split["04_ab_test"] == {"treatment_share": 0.4, "alpha": 0.1}
+    assert split["01_data_overview"] == {"alpha": 0.1}
+
+
+def test_every_notebook_declares_documented_typed_parameters():
+    for notebook in NOTEBOOKS:
+        declared = report.notebook_parameters(notebook)
+        assert {"data_path", "alpha", "results_dir"} <= set(declared), notebook.name
+        import papermill
+
+        for name, info in papermill.inspect_notebook(str(notebook)).items():
+            assert info["inferred_type_name"] != "None" and info["help"], (notebook.name, name)
+
+
+def test_cli_parameters_are_typed_values():
+    assert cli._parse_params(["alpha=0.1", "name=abc", "n=3"]) == {"alpha": 0.1, "name": "abc", "n": 3}
+    with pytest.raises(ValueError, match="key=value"):
+        cli._parse_params(["alpha"])
+
+
+def test_truth_is_used_only_for_its_own_data(small_study_path):
+    source = Source("tickets.parquet", "x", 3_000, [])
+    assert truth.for_data(small_study_path, source)["seed"] == 7
+    assert truth.for_data(small_study_path, Source("tickets.parquet", "x", 2_999, [])) is None
+    assert truth.expected_values(None) == {}
+
+
+def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
+    drivers = models.satisfaction_drivers(small_data)
+    text = findings.satisfaction(drivers, truth.for_data(small_study_path, small_data.source))
+    adjusted = drivers.get("csat_per_doubling_adjusted")
+    assert text.startswith("## Findings")
+    assert findings.with_interval(adjusted) in text and "observational" in text
+    assert "simulation's truth" in text
+
+
+def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
+    rows = experiments.experiment_rows(small_data.tickets).rows
+    comparisons = experiments.sla_comparisons(rows)
+    bad_split = experiments.srm_check(rows.drop_duplicates("customer_id")["variant"], {"control": 0.9, "treatment": 0.1})
+    text = findings.ab_test(bad_split, comparisons)
+    assert "Sample ratio mismatch" in text and "do not trust" in text
+    good = findings.ab_test(experiments.srm_check(rows.drop_duplicates("customer_id")["variant"]), comparisons)
+    assert "Design check passed" in good
+
+
+def test_term_labels_read_as_words():
+    assert models.term_label("C(category)[T.billing]") == "category: billing"
+    assert models.term_label("response_log2_hours") == "log2 first response hours"
+
+
+def test_estimate_figure_has_one_point_per_estimate(small_data):
+    drivers = models.satisfaction_drivers(small_data)
+    figure = plots.estimate_comparison(drivers.estimates[:2], "title", "x", truth=-0.15)
+    assert len(figure.axes[0].get_yticklabels()) == 2
+    assert figure.axes[0].get_title() == "title"
+
+
+def test_index_escapes_text_and_links_reports(tmp_path):
+    runs = [report.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
+                               {"in": 10, "used": 8, "dropped": {"no survey answer": 2}}, "- **x** <script>alert(1)</script>"),
+            report.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
+    page = report.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "&lt;b&gt;t.csv&lt;/b&gt;" in page
+    assert 'href="01_data_overview.html"' in page and "data has no variant" in page
+    assert "2 no survey answer" in page
+
+
+def test_findings_are_read_from_an_executed_notebook(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## Findings\n\n- one"})]
+    notebook.cells = [cell]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    assert report.findings_markdown(tmp_path / "n.ipynb") == "- one"
+    assert report.findings_markdown(tmp_path / "absent.ipynb") == ""
+
+
+def test_run_facts_name_the_package_versions():
+    assert "pandas" in report._versions() and "statsmodels" in report._versions()
+
+
+def test_results_rows_in_words():
+    assert report._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
+    words = report._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
+    assert words == ("a: 1; b: 2", "a: 1; b: 1", "a: none; b: 1 y")
