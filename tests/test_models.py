@@ -6,7 +6,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from study import config, models, simulate
-from study.dataset import load_tickets
+from study.dataset import from_frame, load_tickets
 
 
 def _direct_frame(tickets):
@@ -113,9 +113,4 @@ def test_adjusted_interval_covers_the_true_slope_at_the_nominal_rate():
 
 
 def _data_from(tickets):
-    from study import features, schema
-    from study.dataset import TicketData
-    from study.io import Source
-
-    validated = schema.validate(tickets)
-    return TicketData(features.derive(validated), Source("sim", "0" * 16, len(tickets), list(tickets.columns)))
+    return from_frame(tickets, "simulation")

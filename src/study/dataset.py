@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,26 @@ class TicketData:
         """
         candidates = schema.CONFOUNDERS if candidates is None else candidates
         return [c for c in candidates if c in self.tickets.columns and self.tickets[c].nunique() > 1]
+
+
+def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData:
+    """Validate and derive a ticket table that is already in memory (a simulation, a query result).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tickets with contract column names.
+    name : str
+        How messages and reports name the table.
+
+    Returns
+    -------
+    TicketData
+        Its fingerprint hashes the table's values, so the same table gives the same fingerprint.
+    """
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    source = io.Source(name, digest, len(frame), [str(c) for c in frame.columns])
+    return TicketData(features.derive(schema.validate(frame, source=name)), source)
 
 
 def load_tickets(path: str | Path, table: str = "tickets") -> TicketData:

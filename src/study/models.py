@@ -18,7 +18,7 @@ from study.accounting import RowLedger
 from study.dataset import TicketData
 from study.results import Estimate
 
-DERIVED = {"response_log2_hours", "response_hours", "csat_top2"}
+DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
 SPEED = "response_log2_hours"
 HOURS_1_VS_24 = float(np.log2(24))  # doublings between a one-hour and a 24-hour first response
 
@@ -29,7 +29,10 @@ def _safe(name: str) -> str:
     return name
 
 
-def formula(outcome: str, numeric: list[str], categorical: list[str] = ()) -> str:
+def formula(
+    outcome: str, numeric: list[str], categorical: list[str] = (), splines: dict[str, int] | None = None,
+    interactions: list[tuple[str, str]] = (),
+) -> str:
     """Model formula from contract column names; categorical terms enter as dummies.
 
     Parameters
@@ -39,21 +42,33 @@ def formula(outcome: str, numeric: list[str], categorical: list[str] = ()) -> st
         Terms entered as they are (flags as 0/1).
     categorical : list of str
         Terms entered as ``C(name)`` (first level is the reference).
+    splines : dict, optional
+        ``{name: df}``: terms entered as a centred natural cubic regression spline ``cr(name, df=df)``.
+    interactions : list of tuple
+        Pairs entered as a product term ``a:b`` (main effects must be listed in ``numeric``).
 
     Returns
     -------
     str
     """
     terms = [_safe(n) for n in numeric] + [f"C({_safe(c)})" for c in categorical]
+    # Centred so the spline does not duplicate the intercept.
+    terms += [f"cr({_safe(n)}, df={int(df)}, constraints='center')" for n, df in (splines or {}).items()]
+    terms += [f"{_safe(a)}:{_safe(b)}" for a, b in interactions]
     return f"{_safe(outcome)} ~ " + (" + ".join(terms) if terms else "1")
 
 
 def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) -> pd.DataFrame:
-    """Plain numpy-typed columns for statsmodels: flags and nullable numbers to float, text to str."""
+    """Plain numpy-typed columns for statsmodels: flags and nullable numbers to float, text to str.
+
+    Ordered categories (response bands) keep their order, so their first level is the reference.
+    """
     out = {}
     for column in columns:
         values = tickets[column]
-        if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            out[column] = values.cat.remove_unused_categories().array
+        elif pd.api.types.is_string_dtype(values):
             out[column] = values.astype(str).to_numpy()
         else:
             out[column] = values.astype(float).to_numpy()
@@ -79,6 +94,8 @@ def fit_ols(
     numeric: list[str],
     categorical: list[str] = (),
     cluster: str | None = "customer_id",
+    splines: dict[str, int] | None = None,
+    interactions: list[tuple[str, str]] = (),
 ):
     """Ordinary least squares with robust standard errors.
 
@@ -91,13 +108,16 @@ def fit_ols(
     cluster : str or None
         Column whose values define clusters for cluster-robust (CR1) standard errors; ``None``
         gives HC1.
+    splines, interactions
+        See :func:`formula`.
 
     Returns
     -------
     statsmodels.regression.linear_model.RegressionResultsWrapper
     """
-    frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
-    return smf.ols(formula(outcome, list(numeric), list(categorical)), frame).fit(**_cov(frame, cluster))
+    frame = model_frame(tickets, [outcome, *numeric, *categorical, *(splines or {})], cluster)
+    text = formula(outcome, list(numeric), list(categorical), splines, list(interactions))
+    return smf.ols(text, frame).fit(**_cov(frame, cluster))
 
 
 def fit_logit(
@@ -124,7 +144,13 @@ def coefficient(fit, term: str, name: str, label: str, method: str, alpha: float
         name=name, label=label, value=float(fit.params[term]) * scale, se=float(fit.bse[term]) * abs(scale),
         ci_low=float(min(low * scale, high * scale)), ci_high=float(max(low * scale, high * scale)),
         p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method, ci_level=1 - alpha,
+        model=model_text(fit),
     )
+
+
+def model_text(fit) -> str:
+    """The formula a fitted model was built from, if it was built from one."""
+    return str(getattr(fit.model, "formula", "") or "")
 
 
 def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: str, alpha: float = 0.05) -> list[Estimate]:
@@ -152,7 +178,7 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
             Estimate(
                 name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]),
                 ci_low=float(row.iloc[4]), ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]),
-                n=int(fit.nobs), method=method, ci_level=1 - alpha,
+                n=int(fit.nobs), method=method, ci_level=1 - alpha, model=model_text(fit),
             )
         )
     return out
@@ -191,6 +217,32 @@ class SatisfactionDrivers:
         return [self.naive, *self.adjusted]
 
 
+def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, RowLedger, list[str], list[str]]:
+    """The rows every satisfaction model uses: answered surveys with no model variable missing.
+
+    Parameters
+    ----------
+    data : TicketData
+    extra : list of str
+        Further columns the caller's model needs (their missing rows are counted too).
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+    ledger : RowLedger
+    flags : list of str
+        ``resolved`` and, where present, ``reopened``.
+    controls : list of str
+        Confounders present in the data.
+    """
+    controls = data.controls()
+    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
+    ledger = RowLedger(data.tickets)
+    ledger.keep(data.tickets["csat_answered"], "no survey answer")
+    rows = ledger.require([*flags, *controls, *extra])
+    return rows, ledger, flags, controls
+
+
 def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> SatisfactionDrivers:
     """Does a faster first response raise CSAT once confounders are held fixed?
 
@@ -210,12 +262,7 @@ def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "
     -------
     SatisfactionDrivers
     """
-    tickets = data.tickets
-    controls = data.controls()
-    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
-    ledger = RowLedger(tickets)
-    ledger.keep(tickets["csat_answered"], "no survey answer")
-    rows = ledger.require([*flags, *controls])
+    rows, ledger, flags, controls = csat_sample(data)
     se = _se_words(cluster)
     naive_fit = fit_ols(rows, "csat", [SPEED], cluster=cluster)
     adjusted_fit = fit_ols(rows, "csat", [SPEED, *flags], controls, cluster=cluster)

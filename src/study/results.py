@@ -36,6 +36,10 @@ class Estimate:
         How it was computed (model, standard errors, interval method).
     ci_level : float
         Confidence level of the interval.
+    extra : dict
+        Anything else a reader needs (arms, adjusted p-values, counts); left out of JSON when empty.
+    model : str
+        The model in words or as a formula, where the estimate comes from one.
     """
 
     name: str
@@ -49,6 +53,7 @@ class Estimate:
     method: str
     ci_level: float = 0.95
     extra: dict = field(default_factory=dict)
+    model: str = ""
 
     def covers(self, value: float) -> bool:
         """Whether the interval contains ``value``."""
@@ -56,8 +61,9 @@ class Estimate:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        if not out["extra"]:
-            del out["extra"]
+        for optional in ("extra", "model"):
+            if not out[optional]:
+                del out[optional]
         return {k: _plain(v) for k, v in out.items()}
 
 

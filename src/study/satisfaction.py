@@ -1,0 +1,289 @@
+"""Research-grade models of CSAT beyond the headline regression.
+
+Standard-error sensitivity (robust, clustered by customer and by agent), agent fixed effects, an
+ordered logit with average marginal effects on P(CSAT >= 4), the dose-response of response time,
+speed x resolution, and standardized effect sizes. All models use the rows of
+:func:`study.models.csat_sample` and are observational: they adjust for the known confounders only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+from study.dataset import TicketData
+from study.models import SPEED, coefficient, csat_sample, fit_ols, formula, model_frame
+from study.results import Estimate
+
+TOP_TWO = 4  # CSAT of 4 or 5 counts as satisfied
+
+
+@dataclass
+class Skipped:
+    """A section that could not run on this data, and why."""
+
+    section: str
+    reason: str
+
+
+def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.DataFrame:
+    """The adjusted speed and resolution coefficients under each standard-error choice.
+
+    Heteroskedasticity-robust (HC1), clustered by customer, and, where ``agent_id`` exists,
+    clustered by agent and two-way by customer and agent. The coefficients are the same in every
+    row; only their uncertainty changes. With few clusters (agents) the clustered SEs are
+    themselves noisy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (standard error, term): coefficient, SE, CI, clusters.
+    """
+    rows, _, flags, controls = csat_sample(data, extra=["agent_id"] if data.has("agent_id") else [])
+    frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
+    text = formula("csat", [SPEED, *flags], controls)
+    import statsmodels.formula.api as smf
+
+    model = smf.ols(text, frame)
+    customer = pd.factorize(rows["customer_id"])[0]
+    choices = {"heteroskedasticity-robust (HC1)": ("HC1", {}, None), "clustered by customer": ("cluster", {"groups": customer}, customer)}
+    if data.has("agent_id"):
+        agent = pd.factorize(rows["agent_id"])[0]
+        choices["clustered by agent"] = ("cluster", {"groups": agent}, agent)
+        choices["two-way: customer and agent"] = ("cluster", {"groups": np.column_stack([customer, agent])}, None)
+    lines = []
+    for label, (cov_type, kwds, groups) in choices.items():
+        fit = model.fit(cov_type=cov_type, cov_kwds=kwds or None)
+        ci = fit.conf_int(alpha=alpha)
+        for term in (SPEED, "resolved"):
+            lines.append({
+                "standard errors": label, "term": term, "coefficient": fit.params[term], "SE": fit.bse[term],
+                "CI low": ci.loc[term, 0], "CI high": ci.loc[term, 1],
+                "clusters": int(np.unique(groups).size) if groups is not None else None,
+            })
+    return pd.DataFrame(lines).set_index(["term", "standard errors"])
+
+
+def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate] | Skipped:
+    """Speed and resolution effects within agents (agent fixed effects), SEs clustered by customer.
+
+    Agent dummies absorb everything constant about an agent (skill, speed, style); the estimate
+    then compares tickets handled by the same agent.
+    """
+    if not data.has("agent_id") or data.tickets["agent_id"].nunique() < 2:
+        return Skipped("agent fixed effects", "the data has no agent_id (or a single agent)")
+    rows, _, flags, controls = csat_sample(data, extra=["agent_id"])
+    fit = fit_ols(rows, "csat", [SPEED, *flags], [*controls, "agent_id"])
+    method = f"OLS with agent fixed effects ({rows['agent_id'].nunique()} agents); SE clustered by customer_id; observational"
+    return [
+        coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha),
+        coefficient(fit, "resolved", "csat_resolved_agent_fe", "CSAT points for a resolved case, within agents", method, alpha),
+    ]
+
+
+@dataclass
+class OrderedLogit:
+    """Ordered logit of CSAT and its average marginal effects on P(CSAT >= 4).
+
+    Attributes
+    ----------
+    fit : statsmodels OrderedResults
+    effects : list of Estimate
+        Average marginal effect of each term on the probability of a 4 or 5.
+    thresholds : numpy.ndarray
+        Cut points between the CSAT levels.
+    """
+
+    fit: object
+    effects: list[Estimate]
+    thresholds: np.ndarray
+
+
+def _top_two_probability(params: np.ndarray, model: OrderedModel) -> np.ndarray:
+    """P(CSAT >= 4) of every row under ``params``."""
+    k = model.exog.shape[1]
+    thresholds = model.transform_threshold_params(params)
+    cut = thresholds[TOP_TWO - 1]  # between 3 and 4
+    return 1 - stats.logistic.cdf(cut - model.exog @ params[:k])
+
+
+def _top_two_ame(params: np.ndarray, model: OrderedModel, column: int) -> float:
+    k = model.exog.shape[1]
+    thresholds = model.transform_threshold_params(params)
+    density = stats.logistic.pdf(thresholds[TOP_TWO - 1] - model.exog @ params[:k])
+    return float(np.mean(density) * params[column])
+
+
+def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
+    """Ordered logit of CSAT on speed, resolution and controls; AMEs on P(CSAT >= 4).
+
+    Fitted by BFGS (the default Nelder-Mead does not converge with this many terms); SEs
+    clustered by customer. Agent fixed effects are left to the linear model: the ordered logit
+    would need one parameter per agent and converges slowly.
+
+    Returns
+    -------
+    OrderedLogit
+    """
+    rows, _, flags, controls = csat_sample(data)
+    frame = model_frame(rows, ["csat", SPEED, *flags, *controls], "customer_id")
+    design = patsy.dmatrix(formula("csat", [SPEED, *flags], controls).split("~", 1)[1], frame, return_type="dataframe")
+    design = design.drop(columns="Intercept")  # the cut points play the intercept's part
+    levels = pd.Categorical(frame["csat"].astype(int), ordered=True)
+    model = OrderedModel(levels, design, distr="logit")
+    fit = model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster",
+                    cov_kwds={"groups": frame["_cluster"].to_numpy()})
+    params, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
+    crit = stats.norm.ppf(1 - alpha / 2)
+    effects = []
+    for name, label in [(SPEED, "per doubling of first response time"), *[(f, f"for a {f} case") for f in flags]]:
+        column = list(design.columns).index(name)
+        value = _top_two_ame(params, model, column)
+        gradient = _numeric_gradient(lambda p: _top_two_ame(p, model, column), params)
+        se = float(np.sqrt(gradient @ cov @ gradient))
+        effects.append(Estimate(
+            f"top2_{'per_doubling' if name == SPEED else name}_ordered_logit",
+            f"Change in P(CSAT 4 or 5) {label}, ordered logit", value, se, value - crit * se, value + crit * se,
+            float(2 * stats.norm.sf(abs(value / se))), int(fit.nobs),
+            "ordered logit, average marginal effect on P(CSAT >= 4), delta method; SE clustered by customer_id; observational",
+            1 - alpha, model="ordered logit: csat ~ " + " + ".join(design.columns),
+        ))
+    return OrderedLogit(fit, effects, model.transform_threshold_params(params))
+
+
+def _numeric_gradient(function, params: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    gradient = np.empty_like(params)
+    for i in range(params.size):
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        gradient[i] = (function(up) - function(down)) / (2 * step)
+    return gradient
+
+
+@dataclass
+class DoseResponse:
+    """How CSAT changes along the response-time axis, against a one-hour reply.
+
+    Attributes
+    ----------
+    curve : pandas.DataFrame
+        ``hours``, ``effect``, ``ci_low``, ``ci_high``: a natural-spline fit's predicted CSAT
+        difference from a one-hour reply, others held fixed.
+    bands : pandas.DataFrame
+        Each response band's CSAT difference from the fastest band, with its interval.
+    """
+
+    curve: pd.DataFrame
+    bands: pd.DataFrame
+
+
+def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.ndarray | None = None) -> DoseResponse:
+    """Response time entered flexibly: a natural cubic spline in log2 hours, and response bands.
+
+    Parameters
+    ----------
+    data : TicketData
+    alpha : float
+    df : int
+        Degrees of freedom of the spline.
+    hours : numpy.ndarray, optional
+        Where to evaluate the curve; defaults to 10 minutes to 48 hours within the data's range.
+
+    Returns
+    -------
+    DoseResponse
+    """
+    rows, _, flags, controls = csat_sample(data)
+    crit = stats.norm.ppf(1 - alpha / 2)
+    spline_fit = fit_ols(rows, "csat", flags, controls, splines={SPEED: df})
+    observed = rows[SPEED]
+    if hours is None:
+        hours = 2 ** np.linspace(max(np.log2(1 / 6), observed.quantile(0.005)), min(np.log2(48), observed.quantile(0.995)), 40)
+    grid = pd.DataFrame({SPEED: np.log2(hours)})
+    reference = pd.DataFrame({SPEED: [0.0]})  # one hour
+    spline_terms = [t for t in spline_fit.params.index if t.startswith("cr(")]
+    design_info = spline_fit.model.data.model_spec  # patsy's DesignInfo of the fitted formula
+    term = next(t for t in design_info.terms if t.name().startswith("cr("))
+    # Evaluate only the spline's columns (the other terms cancel in a difference), with its fitted knots.
+    subset = design_info.subset([term])
+    basis = np.asarray(patsy.build_design_matrices([subset], grid)[0])
+    base = np.asarray(patsy.build_design_matrices([subset], reference)[0])
+    difference = basis - base
+    beta = spline_fit.params[spline_terms].to_numpy()
+    cov = spline_fit.cov_params().loc[spline_terms, spline_terms].to_numpy()
+    effect = difference @ beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", difference, cov, difference))
+    curve = pd.DataFrame({"hours": hours, "effect": effect, "ci_low": effect - crit * se, "ci_high": effect + crit * se})
+
+    band_fit = fit_ols(rows, "csat", flags, [*controls, "response_band"])
+    levels = list(rows["response_band"].cat.remove_unused_categories().cat.categories)
+    bands = []
+    for level in levels[1:]:
+        term_name = f"C(response_band)[T.{level}]"
+        low, high = band_fit.conf_int(alpha=alpha).loc[term_name]
+        bands.append({"band": level, f"difference from {levels[0]}": band_fit.params[term_name],
+                      "CI low": low, "CI high": high, "rows": int((rows["response_band"] == level).sum())})
+    return DoseResponse(curve, pd.DataFrame(bands).set_index("band"))
+
+
+def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]:
+    """Does a fast answer help when the problem is not solved? Speed slope by resolution outcome.
+
+    One model with a speed x resolved interaction; returns the slope among unresolved cases, the
+    slope among resolved cases, and their difference (the interaction).
+    """
+    rows, _, flags, controls = csat_sample(data)
+    fit = fit_ols(rows, "csat", [SPEED, *flags], controls, interactions=[(SPEED, "resolved")])
+    interaction = f"{SPEED}:resolved"
+    method = "OLS with speed x resolved interaction; SE clustered by customer_id; observational"
+    crit = stats.norm.ppf(1 - alpha / 2)
+    gradient = pd.Series(0.0, index=fit.params.index)
+    gradient[[SPEED, interaction]] = 1.0
+    resolved_slope = float(gradient @ fit.params)
+    resolved_se = float(np.sqrt(gradient @ fit.cov_params() @ gradient))  # var(b1 + b3) with their covariance
+    return [
+        coefficient(fit, SPEED, "csat_per_doubling_unresolved", "CSAT points per doubling of the wait, unresolved cases", method, alpha),
+        Estimate("csat_per_doubling_resolved", "CSAT points per doubling of the wait, resolved cases", resolved_slope,
+                 resolved_se, float(resolved_slope - crit * resolved_se), float(resolved_slope + crit * resolved_se),
+                 float(2 * stats.norm.sf(abs(resolved_slope / resolved_se))), int(fit.nobs), method, 1 - alpha,
+                 model=str(fit.model.formula)),
+        coefficient(fit, interaction, "csat_speed_x_resolved", "Difference in the speed slope, resolved minus unresolved", method, alpha),
+    ]
+
+
+def standardized_effects(data: TicketData, fit=None) -> pd.DataFrame:
+    """Effect sizes of the adjusted model's numeric terms in comparable units.
+
+    For each term: the coefficient (per unit), the term's SD among the rows used, the effect of a
+    one-SD change, and the standardized coefficient (effect of one SD in SDs of CSAT). For speed,
+    one unit is one doubling of the wait (e.g. from 1 to 2 hours).
+    """
+    rows, _, flags, controls = csat_sample(data)
+    fit = fit or fit_ols(rows, "csat", [SPEED, *flags], controls)
+    sd_csat = float(rows["csat"].astype(float).std())
+    lines = []
+    for term, unit in [(SPEED, "one doubling of the wait"), *[(f, f"{f} (yes vs no)") for f in flags]]:
+        sd = float(rows[term].astype(float).std())
+        coefficient_value = float(fit.params[term])
+        lines.append({"term": term, "unit": unit, "effect per unit": coefficient_value, "SD of term": sd,
+                      "effect of one SD": coefficient_value * sd, "standardized coefficient": coefficient_value * sd / sd_csat})
+    return pd.DataFrame(lines).set_index("term")
+
+
+def variance_inflation(data: TicketData) -> pd.DataFrame:
+    """Variance inflation factor of every term of the adjusted model (above 5-10 signals collinearity)."""
+    rows, _, flags, controls = csat_sample(data)
+    frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
+    design = patsy.dmatrix(formula("csat", [SPEED, *flags], controls).split("~", 1)[1], frame, return_type="dataframe")
+    values = design.to_numpy()
+    return pd.DataFrame(
+        {"VIF": [variance_inflation_factor(values, i) for i in range(1, values.shape[1])]},
+        index=pd.Index(design.columns[1:], name="term"),
+    )

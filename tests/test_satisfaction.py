@@ -1,0 +1,147 @@
+"""Research-grade satisfaction models against statsmodels called directly, closed forms and truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from statsmodels.sandbox.regression.gmm import IV2SLS
+
+from study import causal, models, satisfaction, simulate
+from study.dataset import TicketData
+from tests.test_models import _data_from, _direct_frame
+
+ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return _data_from(simulate.simulate(rows=20_000, seed=11).tickets)
+
+
+def _frame(data):
+    frame = _direct_frame(data.tickets)
+    frame["agent_id"] = data.tickets.loc[frame.index, "agent_id"].astype(str)
+    return frame
+
+
+def test_standard_errors_match_statsmodels_and_the_two_way_formula(sample):
+    table = satisfaction.standard_error_sensitivity(sample)
+    frame = _frame(sample)
+    model = smf.ols(ADJUSTED, frame)
+    hc1 = model.fit(cov_type="HC1")
+    speed = table.xs("response_log2_hours")
+    assert speed.loc["heteroskedasticity-robust (HC1)", "SE"] == pytest.approx(hc1.bse["response_log2_hours"], abs=1e-12)
+    assert speed["coefficient"].nunique() == 1
+    customer, agent = pd.factorize(frame["customer_id"])[0], pd.factorize(frame["agent_id"])[0]
+    both = pd.factorize(frame["customer_id"] + "|" + frame["agent_id"])[0]
+    variances = [model.fit(cov_type="cluster", cov_kwds={"groups": g}).bse["response_log2_hours"] ** 2 for g in (customer, agent, both)]
+    # Cameron-Gelbach-Miller: V(two-way) = V(customer) + V(agent) - V(customer x agent).
+    assert speed.loc["two-way: customer and agent", "SE"] == pytest.approx(np.sqrt(variances[0] + variances[1] - variances[2]), rel=1e-3)
+    assert speed.loc["clustered by agent", "clusters"] == 60
+
+
+def test_agent_fixed_effects_match_statsmodels_and_skip_without_agents(sample):
+    estimates = {e.name: e for e in satisfaction.agent_fixed_effects(sample)}
+    frame = _frame(sample)
+    direct = smf.ols(ADJUSTED + " + C(agent_id)", frame).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["customer_id"])[0]})
+    assert estimates["csat_per_doubling_agent_fe"].value == pytest.approx(direct.params["response_log2_hours"], abs=1e-10)
+    assert estimates["csat_per_doubling_agent_fe"].se == pytest.approx(direct.bse["response_log2_hours"], abs=1e-10)
+    no_agents = TicketData(sample.tickets.drop(columns="agent_id"), sample.source)
+    assert "no agent_id" in satisfaction.agent_fixed_effects(no_agents).reason
+
+
+def test_ordered_logit_marginal_effect_is_the_derivative_of_the_predicted_top_two_share(sample):
+    result = satisfaction.ordered_logit(sample)
+    model, params = result.fit.model, np.asarray(result.fit.params)
+    column = list(model.exog_names).index("response_log2_hours")
+    step = 1e-4
+
+    def top_two(exog):
+        return model.predict(params, exog=exog)[:, 3:].sum(axis=1).mean()
+
+    up, down = model.exog.copy(), model.exog.copy()
+    up[:, column] += step
+    down[:, column] -= step
+    derivative = (top_two(up) - top_two(down)) / (2 * step)
+    speed = next(e for e in result.effects if e.name == "top2_per_doubling_ordered_logit")
+    assert speed.value == pytest.approx(derivative, rel=1e-6)
+    assert result.fit.mle_retvals["converged"]
+    assert speed.value < 0 < next(e for e in result.effects if e.name == "top2_resolved_ordered_logit").value
+
+
+def test_dose_response_curve_is_zero_at_one_hour_and_follows_the_linear_truth(sample):
+    result = satisfaction.dose_response(sample, hours=np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0]))
+    curve = result.curve.set_index("hours")
+    assert curve.loc[1.0, "effect"] == pytest.approx(0, abs=1e-12)
+    truth = simulate.CSAT_PER_DOUBLING * np.log2(curve.index.to_numpy())
+    covered = (curve["ci_low"] <= truth) & (truth <= curve["ci_high"])
+    assert covered.sum() >= 5  # the process is linear in log2 hours: the flexible fit should find that
+    assert result.bands.iloc[:, 0].is_monotonic_decreasing
+
+
+def test_speed_slope_by_resolution_adds_up_and_finds_no_interaction(sample):
+    estimates = {e.name: e for e in satisfaction.speed_by_resolution(sample)}
+    assert estimates["csat_per_doubling_resolved"].value == pytest.approx(
+        estimates["csat_per_doubling_unresolved"].value + estimates["csat_speed_x_resolved"].value, abs=1e-12)
+    assert estimates["csat_speed_x_resolved"].covers(0.0)  # the process has no interaction
+
+
+def test_standardized_coefficient_equals_ols_on_standardized_variables(sample):
+    table = satisfaction.standardized_effects(sample)
+    frame = _frame(sample)
+    frame["z_csat"] = (frame["csat"] - frame["csat"].mean()) / frame["csat"].std()
+    frame["z_speed"] = (frame["response_log2_hours"] - frame["response_log2_hours"].mean()) / frame["response_log2_hours"].std()
+    direct = smf.ols(ADJUSTED.replace("csat ~ response_log2_hours", "z_csat ~ z_speed"), frame).fit()
+    assert table.loc["response_log2_hours", "standardized coefficient"] == pytest.approx(direct.params["z_speed"], rel=1e-10)
+
+
+def test_variance_inflation_is_one_over_one_minus_r_squared(sample):
+    vif = satisfaction.variance_inflation(sample)
+    frame = _frame(sample)
+    others = smf.ols("response_log2_hours ~ resolved + reopened + C(category) + C(channel) + C(loyalty_tier)", frame).fit()
+    assert vif.loc["response_log2_hours", "VIF"] == pytest.approx(1 / (1 - others.rsquared), rel=1e-10)
+
+
+def test_iv_without_controls_is_the_ratio_of_the_two_differences():
+    rng = np.random.default_rng(1)
+    z = rng.integers(0, 2, 2_000).astype(float)
+    x = 1 - 0.8 * z + rng.normal(size=2_000)
+    y = 3 - 0.15 * x + rng.normal(size=2_000)
+    value, _, _ = causal.iv_estimate(y, x, z, np.ones((2_000, 1)), np.arange(2_000))
+    ratio = (y[z == 1].mean() - y[z == 0].mean()) / (x[z == 1].mean() - x[z == 0].mean())
+    assert value == pytest.approx(ratio, abs=1e-12)
+
+
+def test_iv_with_controls_matches_statsmodels_two_stage_least_squares():
+    rng = np.random.default_rng(2)
+    n = 3_000
+    w = rng.normal(size=n)
+    z = rng.integers(0, 2, n).astype(float)
+    x = 1 - 0.8 * z + 0.5 * w + rng.normal(size=n)
+    y = 3 - 0.15 * x + 0.3 * w + rng.normal(size=n)
+    exogenous = np.column_stack([np.ones(n), w])
+    value, _, first_stage_f = causal.iv_estimate(y, x, z, exogenous, np.arange(n))
+    direct = IV2SLS(y, np.column_stack([x, exogenous]), np.column_stack([z, exogenous])).fit()
+    assert value == pytest.approx(direct.params[0], abs=1e-10)
+    assert first_stage_f > 100
+
+
+def test_randomized_speed_effect_covers_the_truth_at_the_nominal_rate():
+    """200 small simulated experiments: the IV interval covers -0.15 at 95% ± 3 binomial SEs."""
+    runs, covered = 200, 0
+    for seed in range(runs):
+        data = _data_from(simulate.simulate(rows=2_000, seed=20_000 + seed).tickets)
+        covered += causal.randomized_speed_effect(data).covers(simulate.CSAT_PER_DOUBLING)
+    assert abs(covered / runs - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / runs), covered / runs
+
+
+@pytest.mark.parametrize("seed", [101, 202, 303])
+def test_truth_recovery_at_fifty_thousand_tickets(seed):
+    """Adjusted intervals cover the truth; the naive one excludes it. (The randomized estimate's
+    coverage is checked over many simulations above: at one seed its interval misses 5% of the time.)"""
+    data = _data_from(simulate.simulate(rows=50_000, seed=seed).tickets)
+    drivers = models.satisfaction_drivers(data)
+    truth = simulate.CSAT_PER_DOUBLING
+    assert drivers.get("csat_per_doubling_adjusted").covers(truth)
+    assert drivers.get("csat_resolved_adjusted").covers(simulate.CSAT_RESOLVED)
+    assert not drivers.naive.covers(truth)
