@@ -5,7 +5,7 @@ import json
 import matplotlib
 import pytest
 
-from study import cli, config, experiments, findings, models, plots, report, truth
+from study import cli, config, experiments, findings, models, plots, report, satisfaction, truth
 from study.io import Source
 
 matplotlib.use("Agg")
@@ -43,9 +43,9 @@ def test_truth_is_used_only_for_its_own_data(small_study_path):
 
 
 def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
-    drivers = models.satisfaction_drivers(small_data)
-    text = findings.satisfaction(drivers, truth.for_data(small_study_path, small_data.source))
-    adjusted = drivers.get("csat_per_doubling_adjusted")
+    result = satisfaction.study(small_data, bootstrap=50)
+    text = findings.satisfaction(result, truth.for_data(small_study_path, small_data.source))
+    adjusted = result.drivers.get("csat_per_doubling_adjusted")
     assert text.startswith("## Findings")
     assert findings.with_interval(adjusted) in text and "observational" in text
     assert "simulation's truth" in text

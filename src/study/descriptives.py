@@ -76,7 +76,7 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
         elif pd.api.types.is_float_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,.{digits}f}") for v in values]
         elif pd.api.types.is_integer_dtype(values):
-            out[column] = [f"{v:,}" for v in values]
+            out[column] = [("–" if pd.isna(v) else f"{v:,}") for v in values]
     return out
 
 

@@ -64,23 +64,25 @@ def covers_words(estimate: Estimate, true_value: float) -> str:
     return "covers" if estimate.covers(true_value) else "does **not** cover"
 
 
-def _controls_words(controls: list[str]) -> str:
+def _controls_words(controls: list[str], also: list[str] = ()) -> str:
+    """'resolution, issue category and channel held fixed' from the controls of a model."""
+    names = list(also) + [{"category": "issue category"}.get(c, c.replace("_", " ")) for c in controls]
     if not controls:
-        return "no known confounder present in this data (only resolution held fixed)"
-    names = [{"category": "issue category"}.get(c, c.replace("_", " ")) for c in controls]
+        names.append("no known confounder (none is in this data)")
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"{listed} held fixed"
 
 
-def satisfaction(drivers, truth: dict | None = None) -> str:
-    """Findings of :func:`study.models.satisfaction_drivers` as Markdown."""
+def satisfaction(result, truth: dict | None = None) -> str:
+    """Findings of :func:`study.satisfaction.study` as Markdown."""
+    drivers = result.drivers
     naive = drivers.naive
     adjusted = drivers.get("csat_per_doubling_adjusted")
     resolved = drivers.get("csat_resolved_adjusted")
     day = drivers.get("csat_24h_vs_1h_adjusted")
     lines = [
         f"**Speed.** Each doubling of the first response time changes CSAT by {with_interval(adjusted)} points "
-        f"on the 1-5 scale, with resolution held fixed and {_controls_words(drivers.controls)} "
+        f"on the 1-5 scale, with {_controls_words(drivers.controls, also=['resolution'])} "
         f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}). "
         "This is an observational estimate: it adjusts for the confounders we know of, not for ones we do not.",
     ]
@@ -95,18 +97,55 @@ def satisfaction(drivers, truth: dict | None = None) -> str:
             "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
             "fast the reply, so part of the naive slope is the issue, not the wait."
         )
+    randomized = result.randomized
+    if randomized is not None:
+        def verb(value):
+            return "includes" if randomized.covers(value) else "excludes"
+
+        lines.append(
+            f"**Randomized check.** The SLA experiment, which sped up replies at random, gives {with_interval(randomized)} "
+            f"per doubling. Its interval {verb(adjusted.value)} the adjusted estimate ({number(adjusted.value, signed=True)}) "
+            f"and {verb(naive.value)} the naive one ({number(naive.value, signed=True)}); it is wider, because only the "
+            "speed-up the experiment caused is used."
+        )
     if truth is not None:
         true_value = truth["csat_per_doubling_response_time"]
-        lines.append(
-            f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): the "
-            f"adjusted interval {covers_words(adjusted, true_value)} it; the naive interval "
-            f"{covers_words(naive, true_value)} it."
-        )
+        checks = [f"adjusted interval {covers_words(adjusted, true_value)} it", f"naive interval {covers_words(naive, true_value)} it"]
+        if randomized is not None:
+            checks.append(f"randomized interval {covers_words(randomized, true_value)} it")
+        lines.append(f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): the "
+                     + "; the ".join(checks) + ".")
     stronger = "more" if abs(resolved.value) > abs(day.value) else "less"
     lines.append(
         f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
         f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
         f"Resolution matters {stronger} than a 23-hour difference in speed."
+    )
+    curve = result.dose.curve.set_index("hours")
+    if 0.25 in curve.index and 4.0 in curve.index:
+        lines.append(
+            f"**The first hour.** Against a 1-hour reply, a 15-minute reply is worth "
+            f"{number(curve.loc[0.25, 'effect'], signed=True)} points and a 4-hour reply costs "
+            f"{number(curve.loc[4.0, 'effect'], signed=True)} (flexible spline fit; the figure below shows the whole curve)."
+        )
+    by_outcome = {e.name: e for e in result.interaction}
+    difference = by_outcome["csat_speed_x_resolved"]
+    verdict = ("about as much" if difference.covers(0.0)
+               else ("more" if abs(by_outcome["csat_per_doubling_resolved"].value) > abs(by_outcome["csat_per_doubling_unresolved"].value) else "less"))
+    lines.append(
+        f"**Speed when the problem is not solved.** Speed matters {verdict} when the case is resolved "
+        f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) as when it is not "
+        f"({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference {with_interval(difference)}."
+    )
+    top_two = next(e for e in result.ordered.effects if e.name == "top2_per_doubling_ordered_logit")
+    lines.append(f"**On the share of satisfied customers** (CSAT 4 or 5, ordered logit): each doubling of the wait "
+                 f"changes it by {with_interval(top_two, 'pp')}.")
+    table = result.importance.table
+    leaders = ", ".join(f"{row.label} {row.share_of_explained:.0%}" for row in table.head(3).itertuples())
+    focus = [row.label for row in table.itertuples() if row.quadrant == "concentrate here"]
+    lines.append(
+        f"**Key drivers.** Of the CSAT variation the service attributes explain (R² {result.importance.r_squared:.2f}), "
+        f"{leaders}." + (f" Important and under-performing, so where improvement pays most: {', '.join(focus)}." if focus else "")
     )
     return "## Findings\n\n" + bullet_list(lines)
 
@@ -276,3 +315,9 @@ def title_lifts(comparisons: dict) -> str:
     return "Relative lift: " + ", ".join(
         f"{c.difference.label.split(' (')[0].split(':')[0]} {pct(c.lift.value, signed=True)}" for c in comparisons.values()
     )
+
+
+def title_importance(table) -> str:
+    """Figure title naming the most important attribute and its share."""
+    top = table.iloc[0]
+    return f"{top['label'].capitalize()} accounts for {top['share_of_explained']:.0%} of the explained CSAT variation"

@@ -378,3 +378,18 @@ def key_drivers(
     )
     replicates = pd.DataFrame(boot, columns=[*chosen, "r_squared"])
     return KeyDrivers(table, r_squared, len(rows), ledger, estimates, chosen, replicates, n_clusters, method, notes)
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The key-driver table for readers: importance with its interval, share, performance, quadrant."""
+    return pd.DataFrame(
+        {
+            "share of R²": table["importance"].to_numpy(),
+            "95% CI": [f"{low:.3f} to {high:.3f}" for low, high in zip(table["importance_ci_low"], table["importance_ci_high"])],
+            "share of explained": table["share_of_explained"].to_numpy(),
+            "performance (0-100)": table["performance"].to_numpy(),
+            "performance measure": table["performance_measure"].to_numpy(),
+            "quadrant": table["quadrant"].to_numpy(),
+        },
+        index=pd.Index(table["label"], name="attribute"),
+    )

@@ -86,3 +86,74 @@ def _wrap(text: str, width: int = 42) -> str:
         else:
             line = f"{line} {word}".strip()
     return "\n".join([*lines, line])
+
+
+def dose_response(curve: pd.DataFrame, title: str, truth_slope: float | None = None):
+    """CSAT difference from a one-hour reply along response time, with its 95% band (log-scaled hours)."""
+    fig, ax = plt.subplots()
+    color = sns.color_palette(PALETTE)[0]
+    ax.fill_between(curve["hours"], curve["ci_low"], curve["ci_high"], color=color, alpha=0.25, linewidth=0,
+                    label="95% confidence band")
+    ax.plot(curve["hours"], curve["effect"], color=color, linewidth=2, label="estimate (spline)")
+    if truth_slope is not None:
+        ax.plot(curve["hours"], truth_slope * np.log2(curve["hours"]), color="black", linestyle="--", linewidth=1,
+                label="true effect (simulation)")
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ticks = [h for h in (1 / 6, 0.5, 1, 2, 4, 8, 24, 48) if curve["hours"].min() <= h <= curve["hours"].max()]
+    ax.set_xticks(ticks, [f"{h * 60:.0f} min" if h < 1 else f"{h:g} h" for h in ticks])
+    ax.set(xlabel="first response time (log scale)", ylabel="CSAT difference from a 1-hour reply", title=title)
+    ax.legend(frameon=False, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def importance_performance(table: pd.DataFrame, title: str):
+    """Importance (share of explained CSAT variance) against current performance (0-100), one point per attribute.
+
+    Attributes in the lower right (important, performing poorly) are where improvement pays most.
+    ``table`` is :attr:`study.key_drivers.KeyDrivers.table`.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5))
+    share = table["share_of_explained"] * 100
+    ax.scatter(table["performance"], share, s=90, color=sns.color_palette(PALETTE)[0], zorder=3)
+    for _, row in table.assign(share=share).iterrows():
+        ax.annotate(row["label"], (row["performance"], row["share"]), xytext=(6, 4), textcoords="offset points", fontsize=9)
+    ax.axvline(table["performance"].mean(), color="grey", linestyle=":", linewidth=1)
+    ax.axhline(share.mean(), color="grey", linestyle=":", linewidth=1)
+    ax.set_xlim(0, 105)
+    ax.set_ylim(0, max(share.max() * 1.15, 5))
+    ax.set(xlabel="current performance (0-100, higher is better)", ylabel="importance (% of explained CSAT variance)",
+           title=title)
+    fig.tight_layout()
+    return fig
+
+
+def residuals_by_fitted(fit, bins: int = 20):
+    """Mean residual per bin of fitted values, with a 95% interval: a flat line at zero means no missed curvature."""
+    frame = pd.DataFrame({"fitted": np.asarray(fit.fittedvalues), "residual": np.asarray(fit.resid)})
+    frame["bin"] = pd.qcut(frame["fitted"], bins, duplicates="drop")
+    summary = frame.groupby("bin", observed=True).agg(fitted=("fitted", "mean"), mean=("residual", "mean"),
+                                                      sd=("residual", "std"), n=("residual", "size"))
+    fig, ax = plt.subplots()
+    ax.errorbar(summary["fitted"], summary["mean"], yerr=1.96 * summary["sd"] / np.sqrt(summary["n"]), fmt="o", capsize=3)
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set(xlabel="fitted CSAT", ylabel="mean residual (CSAT points)",
+           title=f"Residuals by fitted value: largest bin mean {summary['mean'].abs().max():.2f} points")
+    fig.tight_layout()
+    return fig
+
+
+def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
+    """Observed share against mean predicted probability per decile of prediction: a logit's calibration."""
+    frame = pd.DataFrame({"observed": np.asarray(observed, dtype=float), "predicted": np.asarray(predicted)})
+    frame["bin"] = pd.qcut(frame["predicted"], bins, duplicates="drop")
+    summary = frame.groupby("bin", observed=True).agg(predicted=("predicted", "mean"), observed=("observed", "mean"))
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    ax.plot(summary["predicted"], summary["observed"], "o-")
+    top = max(summary["predicted"].max(), summary["observed"].max()) * 1.1
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="mean predicted probability", ylabel="observed share",
+           title=f"Calibration: worst decile off by {(summary['observed'] - summary['predicted']).abs().max() * 100:.1f} pp")
+    fig.tight_layout()
+    return fig

@@ -18,7 +18,7 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from study.dataset import TicketData
-from study.models import SPEED, coefficient, csat_sample, fit_ols, formula, model_frame
+from study.models import SPEED, coefficient, csat_sample, fit_ols, formula, model_frame, term_label
 from study.results import Estimate
 
 TOP_TWO = 4  # CSAT of 4 or 5 counts as satisfied
@@ -63,11 +63,12 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
         ci = fit.conf_int(alpha=alpha)
         for term in (SPEED, "resolved"):
             lines.append({
-                "standard errors": label, "term": term, "coefficient": fit.params[term], "SE": fit.bse[term],
+                "standard errors": label, "term": term_label(term), "coefficient": fit.params[term], "SE": fit.bse[term],
                 "CI low": ci.loc[term, 0], "CI high": ci.loc[term, 1],
-                "clusters": int(np.unique(groups).size) if groups is not None else None,
+                "clusters": int(np.unique(groups).size) if groups is not None else pd.NA,
             })
-    return pd.DataFrame(lines).set_index(["term", "standard errors"])
+    table = pd.DataFrame(lines).astype({"clusters": "Int64"})
+    return table.sort_values("term", kind="stable").set_index(["term", "standard errors"])
 
 
 def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate] | Skipped:
@@ -205,7 +206,9 @@ def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.
     spline_fit = fit_ols(rows, "csat", flags, controls, splines={SPEED: df})
     observed = rows[SPEED]
     if hours is None:
-        hours = 2 ** np.linspace(max(np.log2(1 / 6), observed.quantile(0.005)), min(np.log2(48), observed.quantile(0.995)), 40)
+        low, high = max(np.log2(1 / 6), observed.quantile(0.005)), min(np.log2(48), observed.quantile(0.995))
+        # The round values the findings quote (15 min, 1 h, 4 h, 24 h) are always on the grid when in range.
+        hours = np.unique(np.concatenate([2 ** np.linspace(low, high, 40), [h for h in (0.25, 1.0, 4.0, 24.0) if low <= np.log2(h) <= high]]))
     grid = pd.DataFrame({SPEED: np.log2(hours)})
     reference = pd.DataFrame({SPEED: [0.0]})  # one hour
     spline_terms = [t for t in spline_fit.params.index if t.startswith("cr(")]
@@ -272,7 +275,7 @@ def standardized_effects(data: TicketData, fit=None) -> pd.DataFrame:
     for term, unit in [(SPEED, "one doubling of the wait"), *[(f, f"{f} (yes vs no)") for f in flags]]:
         sd = float(rows[term].astype(float).std())
         coefficient_value = float(fit.params[term])
-        lines.append({"term": term, "unit": unit, "effect per unit": coefficient_value, "SD of term": sd,
+        lines.append({"term": term_label(term), "unit": unit, "effect per unit": coefficient_value, "SD of term": sd,
                       "effect of one SD": coefficient_value * sd, "standardized coefficient": coefficient_value * sd / sd_csat})
     return pd.DataFrame(lines).set_index("term")
 
@@ -285,5 +288,84 @@ def variance_inflation(data: TicketData) -> pd.DataFrame:
     values = design.to_numpy()
     return pd.DataFrame(
         {"VIF": [variance_inflation_factor(values, i) for i in range(1, values.shape[1])]},
-        index=pd.Index(design.columns[1:], name="term"),
+        index=pd.Index([term_label(t) for t in design.columns[1:]], name="term"),
+    )
+
+
+@dataclass
+class SatisfactionStudy:
+    """Every model of ``02_satisfaction_drivers``, run once.
+
+    Attributes
+    ----------
+    drivers : study.models.SatisfactionDrivers
+        Naive and adjusted OLS.
+    randomized : Estimate or None
+        The SLA experiment's per-doubling effect (None without an experiment).
+    agent_fixed_effects : list of Estimate or Skipped
+    ordered : OrderedLogit
+    dose : DoseResponse
+    interaction : list of Estimate
+    standard_errors : pandas.DataFrame
+    importance : study.key_drivers.KeyDrivers
+    skipped : list of Skipped
+    """
+
+    drivers: object
+    randomized: Estimate | None
+    agent_fixed_effects: list | Skipped
+    ordered: OrderedLogit
+    dose: DoseResponse
+    interaction: list[Estimate]
+    standard_errors: pd.DataFrame
+    importance: object
+    skipped: list[Skipped]
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        """Every key estimate, for the results file."""
+        out = list(self.drivers.estimates)
+        out += [self.randomized] if self.randomized is not None else []
+        out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
+        out += self.ordered.effects + self.interaction + self.importance.estimates
+        return out
+
+    @property
+    def notes(self) -> list[str]:
+        """What was skipped and why, in words."""
+        return [f"{s.section}: skipped, {s.reason}" for s in self.skipped]
+
+
+def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int = 2026) -> SatisfactionStudy:
+    """Run every satisfaction model on the same rows (see :class:`SatisfactionStudy`).
+
+    Parameters
+    ----------
+    data : TicketData
+    alpha : float
+        1 - confidence level.
+    bootstrap : int
+        Bootstrap replicates of the key-driver intervals.
+    seed : int
+        Seed of the bootstrap.
+    """
+    from study import causal, key_drivers, models
+
+    skipped = []
+    randomized = causal.randomized_speed_effect(data, alpha)
+    if randomized is None:
+        skipped.append(Skipped("randomized estimate", "the data has no experiment (no variant column)"))
+    agent_effects = agent_fixed_effects(data, alpha)
+    if isinstance(agent_effects, Skipped):
+        skipped.append(agent_effects)
+    return SatisfactionStudy(
+        drivers=models.satisfaction_drivers(data, alpha),
+        randomized=randomized,
+        agent_fixed_effects=agent_effects,
+        ordered=ordered_logit(data, alpha),
+        dose=dose_response(data, alpha),
+        interaction=speed_by_resolution(data, alpha),
+        standard_errors=standard_error_sensitivity(data, alpha),
+        importance=key_drivers.key_drivers(data, n_boot=bootstrap, seed=seed, alpha=alpha),
+        skipped=skipped,
     )

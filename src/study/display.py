@@ -1,0 +1,33 @@
+"""Show results in a notebook: tables as formatted text, skipped sections as a note."""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from study.descriptives import display_table
+from study.models import comparison_table
+from study.results import Estimate
+
+
+def show(result, truth: dict[str, float] | None = None, percent: list[str] = (), digits: int = 3) -> None:
+    """Display a table, a list of estimates, or the reason a section was skipped.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame, list of Estimate, or an object with ``section`` and ``reason``
+    truth : dict, optional
+        True values by estimate name (simulated data), shown beside estimates.
+    percent : list of str
+        Table columns to show as percentages.
+    digits : int
+        Decimals of other numbers.
+    """
+    if hasattr(result, "reason") and hasattr(result, "section"):
+        display(Markdown(f"*{result.section.capitalize()} skipped: {result.reason}.*"))
+    elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
+        display(display_table(comparison_table(result, truth), digits=digits))
+    elif isinstance(result, pd.DataFrame):
+        display(display_table(result, percent=list(percent), digits=digits))
+    else:
+        raise TypeError(f"cannot show a {type(result).__name__}")
