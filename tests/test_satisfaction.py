@@ -145,3 +145,15 @@ def test_truth_recovery_at_fifty_thousand_tickets(seed):
     assert drivers.get("csat_per_doubling_adjusted").covers(truth)
     assert drivers.get("csat_resolved_adjusted").covers(simulate.CSAT_RESOLVED)
     assert not drivers.naive.covers(truth)
+
+
+def test_study_runs_without_optional_columns_and_says_what_it_skipped(sample):
+    optional = ["agent_id", "variant", "experiment_id", "reopened", "quality_score", "contacts", "channel", "loyalty_tier"]
+    data = TicketData(sample.tickets.drop(columns=optional), sample.source)
+    result = satisfaction.study(data, bootstrap=20)
+    assert result.randomized is None
+    assert result.drivers.controls == ["category"]
+    assert any("agent fixed effects" in note for note in result.notes)
+    assert any("randomized" in note for note in result.notes)
+    assert set(result.importance.attributes) == {"response_log2_hours", "resolved"}
+    assert result.drivers.get("csat_per_doubling_adjusted").n == result.drivers.ledger.rows_used

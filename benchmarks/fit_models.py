@@ -1,0 +1,59 @@
+"""Benchmark: fitting time of each model of the study on simulated tickets (default 1,000,000).
+
+    .venv/bin/python benchmarks/fit_models.py [--rows N]
+
+Prints one line per model: seconds and rows used. Peak RSS of the whole script is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import resource
+import time
+
+from study import simulate
+from study.dataset import from_frame
+
+# (module, function, keyword arguments): every model the notebooks fit.
+MODELS = [
+    ("study.models", "satisfaction_drivers", {}),
+    ("study.causal", "randomized_speed_effect", {}),
+    ("study.satisfaction", "agent_fixed_effects", {}),
+    ("study.satisfaction", "ordered_logit", {}),
+    ("study.satisfaction", "dose_response", {}),
+    ("study.satisfaction", "speed_by_resolution", {}),
+    ("study.satisfaction", "standard_error_sensitivity", {}),
+    ("study.key_drivers", "key_drivers", {"n_boot": 500}),
+    ("study.models", "repeat_purchase", {}),
+    ("study.mediation", "mediation", {}),
+    ("study.nonresponse", "nonresponse", {}),
+    ("study.survival", "time_to_next_purchase", {}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    tickets = simulate.simulate(rows=args.rows, seed=1).tickets
+    print(f"simulate {args.rows:,} tickets: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    data = from_frame(tickets, "benchmark")
+    print(f"validate and derive: {time.perf_counter() - started:.1f} s")
+    for module, name, kwargs in MODELS:
+        try:
+            function = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            print(f"{module}.{name}: not available")
+            continue
+        started = time.perf_counter()
+        function(data, **kwargs)
+        print(f"{module}.{name}: {time.perf_counter() - started:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
