@@ -78,7 +78,7 @@ def satisfaction(result, truth: dict | None = None) -> str:
     drivers = result.drivers
     naive = drivers.naive
     adjusted = drivers.get("csat_per_doubling_adjusted")
-    resolved = drivers.get("csat_resolved_adjusted")
+    resolved = next((e for e in drivers.adjusted if e.name == "csat_resolved_adjusted"), None)
     day = drivers.get("csat_24h_vs_1h_adjusted")
     lines = [
         f"**Speed.** Each doubling of the first response time changes CSAT by {with_interval(adjusted)} points "
@@ -115,12 +115,13 @@ def satisfaction(result, truth: dict | None = None) -> str:
             checks.append(f"randomized interval {covers_words(randomized, true_value)} it")
         lines.append(f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): the "
                      + "; the ".join(checks) + ".")
-    stronger = "more" if abs(resolved.value) > abs(day.value) else "less"
-    lines.append(
-        f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
-        f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
-        f"Resolution matters {stronger} than a 23-hour difference in speed."
-    )
+    if resolved is not None:
+        stronger = "more" if abs(resolved.value) > abs(day.value) else "less"
+        lines.append(
+            f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
+            f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
+            f"Resolution matters {stronger} than a 23-hour difference in speed."
+        )
     curve = result.dose.curve.set_index("hours")
     if 0.25 in curve.index and 4.0 in curve.index:
         lines.append(
@@ -155,12 +156,12 @@ def repeat_purchase(model, truth: dict | None = None) -> str:
     total = model.get("repeat_per_doubling_total")
     direct = model.get("repeat_per_doubling_direct")
     per_point = model.get("repeat_per_csat_point")
-    resolved = model.get("repeat_resolved_total")
+    resolved = next((e for e in model.total if e.name == "repeat_resolved_total"), None)
     lines = [
         f"**Speed.** Each doubling of the first response time changes the chance of buying again by "
         f"{with_interval(total, 'pp')} ({total.n:,} tickets, {p_value(total.p_value)}; logit, average marginal effect, "
         f"{_controls_words(model.controls)}). Observational.",
-        f"**Resolution.** A resolved case goes with {with_interval(resolved, 'pp')} in repeat purchase.",
+        *([f"**Resolution.** A resolved case goes with {with_interval(resolved, 'pp')} in repeat purchase."] if resolved else []),
         f"**Satisfaction.** Among customers who answered the survey, each CSAT point goes with "
         f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait changes "
         f"it by {with_interval(direct, 'pp')}.",

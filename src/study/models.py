@@ -15,6 +15,7 @@ from scipy import stats
 
 from study import schema
 from study.accounting import RowLedger
+from study.adjustment import adjustment
 from study.dataset import TicketData
 from study.results import Estimate
 
@@ -169,7 +170,8 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
     list of Estimate
         One per term in ``labels``, by the delta method with the fit's covariance.
     """
-    margeff = fit.get_margeff(at="overall", method="dydx")
+    # dummy=True: a 0/1 flag gets the change from 0 to 1, not a derivative.
+    margeff = fit.get_margeff(at="overall", method="dydx", dummy=True)
     frame = margeff.summary_frame(alpha=alpha)
     out = []
     for term, (name, label) in labels.items():
@@ -231,16 +233,16 @@ def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, 
     rows : pandas.DataFrame
     ledger : RowLedger
     flags : list of str
-        ``resolved`` and, where present, ``reopened``.
+        ``resolved`` and ``reopened``, each where present with two values (see
+        :func:`study.adjustment.adjustment`).
     controls : list of str
         Confounders present in the data.
     """
-    controls = data.controls()
-    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
+    held = adjustment(data)
     ledger = RowLedger(data.tickets)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
-    rows = ledger.require([*flags, *controls, *extra])
-    return rows, ledger, flags, controls
+    rows = ledger.require([*held.flags, *held.controls, *extra])
+    return rows, ledger, held.flags, held.controls
 
 
 def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> SatisfactionDrivers:
@@ -284,18 +286,10 @@ def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "
             "CSAT points from answering in 24 hours instead of 1 hour, adjusted", adjusted_method, alpha,
             scale=HOURS_1_VS_24,
         ),
-        coefficient(
-            adjusted_fit, "resolved", "csat_resolved_adjusted",
-            "CSAT points for a resolved case versus an unresolved one, adjusted", adjusted_method, alpha,
-        ),
     ]
-    if "reopened" in flags:
-        adjusted.append(
-            coefficient(
-                adjusted_fit, "reopened", "csat_reopened_adjusted",
-                "CSAT points for a reopened case, adjusted", adjusted_method, alpha,
-            )
-        )
+    labels = {"resolved": "CSAT points for a resolved case versus an unresolved one, adjusted",
+              "reopened": "CSAT points for a reopened case, adjusted"}
+    adjusted += [coefficient(adjusted_fit, flag, f"csat_{flag}_adjusted", labels[flag], adjusted_method, alpha) for flag in flags]
     return SatisfactionDrivers(naive, adjusted, controls, ledger, {"naive": naive_fit, "adjusted": adjusted_fit})
 
 
@@ -395,8 +389,8 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     RepeatPurchase
     """
     tickets = data.tickets
-    controls = data.controls()
-    flags = ["resolved"] + (["reopened"] if data.has("reopened") else [])
+    held = adjustment(data)
+    controls, flags = held.controls, held.flags
     method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
 
     total_ledger = RowLedger(tickets)
@@ -406,7 +400,8 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         total_fit,
         {
             SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
-            "resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)"),
+            **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
+               if "resolved" in flags else {}),
         },
         method, alpha,
     )
@@ -419,7 +414,8 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         direct_fit,
         {
             SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
-            "resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed"),
+            **({"resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed")}
+               if "resolved" in flags else {}),
             "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
         },
         method + ", survey respondents", alpha,
@@ -428,9 +424,3 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         total, direct, controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger},
         {"total": total_fit, "direct": direct_fit},
     )
-
-
-def normal_interval(value: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wald interval ``value ± z * se``."""
-    z = stats.norm.ppf(1 - alpha / 2)
-    return value - z * se, value + z * se

@@ -1,0 +1,112 @@
+"""Benchmark: mediation, non-response and time-to-purchase models against the simulator's truth.
+
+For each seed, simulates 50,000 tickets, runs the three analyses, and prints each estimate with
+its interval, the true value and whether the interval covers it, plus each analysis's wall time.
+Then, unless ``--coverage-runs 0``, repeats the weighted and mediation analyses on many small
+simulations and prints how often their 95% intervals cover the truth. Usage:
+
+    .venv/bin/python benchmarks/truth_recovery_models.py
+    .venv/bin/python benchmarks/truth_recovery_models.py --seeds 1 2 3 4 5 --coverage-runs 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from study import features, mediation, nonresponse, schema, simulate, survival
+from study.dataset import TicketData
+from study.io import Source
+
+
+def ticket_data(tickets) -> TicketData:
+    """Simulated tickets validated and derived, as :func:`study.dataset.load_tickets` would give them."""
+    validated = schema.validate(tickets)
+    return TicketData(features.derive(validated), Source("simulation", "0" * 16, len(tickets), list(tickets.columns)))
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def print_estimates(estimates, expected: dict) -> None:
+    for e in estimates:
+        truth = expected.get(e.name)
+        verdict = "" if truth is None else f"  truth {truth:+.4f}  {'covered' if e.covers(truth) else 'MISSED'}"
+        print(f"    {e.name:42s} {e.value:+.4f}  [{e.ci_low:+.4f}, {e.ci_high:+.4f}]{verdict}")
+
+
+def truth_recovery(seed: int, rows: int) -> None:
+    study = simulate.simulate(rows=rows, seed=seed)
+    data = ticket_data(study.tickets)
+    print(f"seed {seed}, {rows:,} tickets")
+
+    paths, seconds = timed(mediation.speed_through_satisfaction, data)
+    print(f"  mediation ({seconds:.1f} s, {paths.effects[0].extra['replicates']} bootstrap replicates)")
+    print_estimates(paths.estimates, mediation.expected_values(study.truth))
+
+    answers, seconds = timed(nonresponse.survey_nonresponse, data)
+    print(f"  non-response ({seconds:.1f} s)")
+    expected = nonresponse.expected_values(study.truth) | {
+        "survey_response_per_doubling": simulate.RESPONSE_PER_DOUBLING,
+        "survey_response_resolved": -simulate.RESPONSE_UNRESOLVED,
+        "survey_response_reopened": 0.0,
+    }
+    print_estimates(answers.estimates, expected)
+    naive = answers.get("csat_mean_respondents")
+    print(f"    answers' mean CSAT excludes the all-tickets mean {study.truth['csat_mean_all_tickets']:.4f}: "
+          f"{not naive.covers(study.truth['csat_mean_all_tickets'])}")
+    w = answers.weights
+    print(f"    weights {w['smallest weight']:.2f} to {w['largest weight']:.2f}, effective sample "
+          f"{w['effective sample size (Kish)']:.0f} of {w['respondents']:.0f}")
+
+    purchase, seconds = timed(survival.time_to_next_purchase, data)
+    print(f"  time to next purchase ({seconds:.1f} s; no hazard-ratio truth: direction only)")
+    print_estimates(purchase.estimates, {})
+
+
+def coverage(runs: int, rows: int) -> None:
+    """Share of 95% intervals that cover the truth over ``runs`` small simulations."""
+    hits = {"IPW mean CSAT (weights estimated)": 0, "IPW mean CSAT (weights known)": 0,
+            "IPW CSAT slope": 0, "indirect effect (bootstrap)": 0, "proportion mediated (bootstrap)": 0}
+    z = 1.959963984540054
+    started = time.perf_counter()
+    for run in range(runs):
+        study = simulate.simulate(rows=rows, seed=50_000 + run)
+        data = ticket_data(study.tickets)
+        answers = nonresponse.survey_nonresponse(data)
+        mean, target = answers.get("csat_mean_ipw"), study.truth["csat_mean_all_tickets"]
+        hits["IPW mean CSAT (weights estimated)"] += mean.covers(target)
+        hits["IPW mean CSAT (weights known)"] += abs(mean.value - target) <= z * mean.extra["se_weights_known"]
+        hits["IPW CSAT slope"] += answers.get("csat_per_doubling_ipw").covers(study.truth["csat_per_doubling_response_time"])
+        paths = mediation.speed_through_satisfaction(data, replicates=500)
+        expected = mediation.expected_values(study.truth)
+        for label, name in [("indirect effect (bootstrap)", "repeat_per_doubling_indirect_via_csat"),
+                            ("proportion mediated (bootstrap)", "share_of_speed_effect_via_csat")]:
+            hits[label] += paths.get(name).covers(expected[name])
+    tolerance = 2 * np.sqrt(0.95 * 0.05 / runs)
+    print(f"coverage of 95% intervals over {runs} simulations of {rows:,} tickets "
+          f"({time.perf_counter() - started:.0f} s; two binomial SEs = ±{tolerance:.1%})")
+    for label, count in hits.items():
+        print(f"    {label:36s} {count / runs:.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--coverage-runs", type=int, default=200)
+    parser.add_argument("--coverage-rows", type=int, default=5_000)
+    args = parser.parse_args()
+    for seed in args.seeds:
+        truth_recovery(seed, args.rows)
+    if args.coverage_runs:
+        coverage(args.coverage_runs, args.coverage_rows)
+
+
+if __name__ == "__main__":
+    main()
