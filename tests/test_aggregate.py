@@ -1,0 +1,145 @@
+"""Sufficient statistics: pandas and DuckDB give the same sums, from frames, Parquet, CSV and DuckDB tables."""
+
+import dataclasses
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from study import aggregate
+from study.sufficient import CovariateMoments, Metric, Moments, RatioMoments
+from study.unit_checks import drop_flagged_units
+
+ODD = 'spend"; DROP TABLE units; --'
+
+
+@pytest.fixture(scope="module")
+def units():
+    rng = np.random.default_rng(21)
+    n = 4000
+    frame = pd.DataFrame({
+        "customer_id": [f"c{i:05d}" for i in range(n)],
+        "variant": rng.choice(["control", "fast", "faster"], n),
+        "tier": rng.choice(["bronze", "silver", None], n),
+        "channel": rng.choice([1, 2], n),
+        ODD: rng.lognormal(3, 1, n),
+        "orders": rng.poisson(2, n) + 1.0,
+        "bought": rng.random(n) < 0.3,
+        "signup_year": rng.integers(2015, 2026, n).astype(float),
+    })
+    frame.loc[rng.random(n) < 0.05, ODD] = np.nan
+    frame.loc[rng.random(n) < 0.03, "variant"] = None
+    return frame
+
+
+METRICS = [
+    Metric("spend", ODD), Metric("bought", "bought", "proportion"),
+    Metric("spend_per_order", ODD, "ratio", denominator="orders"),
+    Metric("spend_adjusted", ODD, covariate="signup_year"),
+]
+
+
+def _assert_same(left, right):
+    assert set(left.stats) == set(right.stats) and left.units == right.units
+    for key, a in left.stats.items():
+        b = right.stats[key]
+        assert type(a) is type(b) and a.n == b.n, key
+        assert getattr(a, "origin", None) == getattr(b, "origin", None)
+        for f in dataclasses.fields(a):
+            if f.name not in ("n", "origin"):
+                # 1e-9 relative; sums about an origin can be near zero, hence the absolute floor.
+                assert getattr(a, f.name) == pytest.approx(getattr(b, f.name), rel=1e-9, abs=1e-6), (key, f.name)
+
+
+def test_moments_give_numpys_mean_and_variance():
+    values = np.array([3.0, np.nan, 5.0, 10.0, 1.5])
+    m = Moments.from_arrays(values)
+    assert (m.n, m.mean, m.var) == (4, pytest.approx(np.nanmean(values)), pytest.approx(np.nanvar(values, ddof=1)))
+    r = RatioMoments.from_arrays([1.0, 2, 4], [1.0, 1, 3])
+    assert (r.ratio, r.cov) == (pytest.approx(7 / 5), pytest.approx(np.cov([1, 2, 4], [1, 1, 3])[0, 1]))
+
+
+def test_sums_of_parts_are_the_sums_of_the_whole():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=100), rng.normal(size=100)
+    whole = CovariateMoments.from_arrays(x, y, origin=(0.5, -1.0))
+    parts = CovariateMoments.from_arrays(x[:30], y[:30], origin=(0.5, -1.0)) + CovariateMoments.from_arrays(x[30:], y[30:], origin=(0.5, -1.0))
+    for f in dataclasses.fields(whole):
+        assert getattr(parts, f.name) == pytest.approx(getattr(whole, f.name), rel=1e-12)
+    with pytest.raises(ValueError, match="different origins"):
+        _ = whole + CovariateMoments.from_arrays(x, y, origin=(0.0, 0.0))
+
+
+def test_covariate_moments_about_an_origin_give_the_same_means_and_variances():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(2020, 2, 500), rng.normal(50, 5, 500)
+    shifted = CovariateMoments.from_arrays(x, y, origin=(2020.0, 50.0))
+    assert shifted.metric.mean == pytest.approx(y.mean(), rel=1e-12)
+    assert shifted.covariate.var == pytest.approx(x.var(ddof=1), rel=1e-9)
+
+
+@pytest.mark.parametrize("segments", [(), ("tier",), ("tier", "channel")])
+def test_duckdb_on_a_frame_equals_pandas(units, segments):
+    _assert_same(aggregate.aggregate_frame(units, METRICS, segments=segments),
+                 aggregate.aggregate_duckdb(units, METRICS, segments=segments))
+
+
+def test_pandas_sums_are_the_direct_sums(units):
+    result = aggregate.aggregate_frame(units, METRICS)
+    rows = units[(units["variant"] == "fast") & units[ODD].notna()]
+    spend = result.by_arm("spend")["fast"]
+    assert (spend.n, spend.sum, spend.sum_sq) == (len(rows), pytest.approx(rows[ODD].sum()), pytest.approx((rows[ODD] ** 2).sum()))
+    assert result.unit_counts() == units["variant"].value_counts().sort_index().to_dict()
+    assert result.segment_keys() == [()]
+
+
+def test_duckdb_on_parquet_csv_and_a_database_table_equals_pandas(units, tmp_path):
+    expected = aggregate.aggregate_frame(units, METRICS, segments=["tier"])
+    units.to_parquet(tmp_path / "units.parquet")
+    units.to_csv(tmp_path / "units.csv", index=False)
+    with duckdb.connect(str(tmp_path / "units.duckdb")) as connection:
+        connection.register("frame", units)
+        connection.execute("CREATE TABLE units AS SELECT * FROM frame")
+    _assert_same(expected, aggregate.aggregate_duckdb(tmp_path / "units.parquet", METRICS, segments=["tier"]))
+    _assert_same(expected, aggregate.aggregate_duckdb(tmp_path / "units.duckdb", METRICS, segments=["tier"], table="units"))
+    from_csv = aggregate.aggregate_duckdb(tmp_path / "units.csv", METRICS[:3], segments=["tier"])
+    _assert_same(aggregate.aggregate_frame(units, METRICS[:3], segments=["tier"]), from_csv)
+
+
+def test_hostile_names_are_quoted_not_executed(units, tmp_path):
+    path = tmp_path / "units.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.register("frame", units)
+        connection.execute("CREATE TABLE units AS SELECT * FROM frame")
+    result = aggregate.aggregate_duckdb(path, [Metric("spend", ODD)], table="units")
+    assert sum(s.n for s in result.stats.values()) == units.loc[units["variant"].notna(), ODD].notna().sum()
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM units").fetchone()[0] == len(units)
+    assert aggregate.quote('a"b') == '"a""b"'
+
+
+def test_missing_columns_are_named(units):
+    with pytest.raises(ValueError, match="'no_such_column'"):
+        aggregate.aggregate_duckdb(units, [Metric("x", "no_such_column")])
+    with pytest.raises(ValueError, match="'no_such_column'"):
+        aggregate.aggregate_frame(units, [Metric("x", "no_such_column")])
+    with pytest.raises(ValueError, match="not numeric"):
+        aggregate.aggregate_frame(units, [Metric("x", "customer_id")])
+
+
+def test_cleaning_in_sql_matches_cleaning_in_pandas(units):
+    messy = pd.concat([units, units.iloc[:50], units.iloc[50:80].assign(variant="control"), units.iloc[80:90].assign(orders=99.0)])
+    cleaned, ledger = drop_flagged_units(messy, "customer_id")
+    expected = aggregate.aggregate_frame(cleaned, METRICS[:3], segments=["tier"])
+    _assert_same(expected, aggregate.aggregate_duckdb(messy, METRICS[:3], segments=["tier"], clean_unit="customer_id"))
+    assert ledger.rows_used == sum(expected.units.values())
+
+
+def test_a_metric_spec_refuses_impossible_combinations():
+    with pytest.raises(ValueError):
+        Metric("r", "spend", "ratio")
+    with pytest.raises(ValueError):
+        Metric("r", "spend", "ratio", denominator="orders", covariate="pre")
+    with pytest.raises(ValueError):
+        Metric("m", "spend", "median")
