@@ -73,6 +73,8 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
         values = out[column]
         if column in percent:
             out[column] = [("–" if pd.isna(v) else f"{v:.1%}") for v in values]
+        elif "p-value" in str(column) and pd.api.types.is_float_dtype(values):
+            out[column] = ["–" if pd.isna(v) else ("<0.001" if v < 0.001 else f"{v:.3f}") for v in values]
         elif pd.api.types.is_float_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,.{digits}f}") for v in values]
         elif pd.api.types.is_integer_dtype(values):
@@ -133,3 +135,13 @@ def column_report(tickets: pd.DataFrame) -> pd.DataFrame:
             "meaning": column.description,
         })
     return pd.DataFrame(lines).set_index("column")
+
+
+def ledgers_table(rows: dict) -> pd.DataFrame:
+    """Row accounting of several models side by side: ``{model: {"in", "used", "dropped"}}`` to a table."""
+    reasons = sorted({reason for part in rows.values() for reason in part["dropped"]})
+    lines = {
+        model: {"rows in": part["in"], **{f"dropped: {r}": part["dropped"].get(r, 0) for r in reasons}, "rows used": part["used"]}
+        for model, part in rows.items()
+    }
+    return pd.DataFrame.from_dict(lines, orient="index").rename_axis("model")

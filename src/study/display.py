@@ -10,12 +10,17 @@ from study.models import comparison_table
 from study.results import Estimate
 
 
-def show(result, truth: dict[str, float] | None = None, percent: list[str] = (), digits: int = 3) -> None:
+def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
+         digits: int = 3) -> None:
     """Display a table, a list of estimates, or the reason a section was skipped.
 
     Parameters
     ----------
-    result : pandas.DataFrame, list of Estimate, or an object with ``section`` and ``reason``
+    result : pandas.DataFrame, list of Estimate, or an analysis result
+        A result with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``)
+        shows why it was skipped instead.
+    part : str, optional
+        Attribute of ``result`` to show when it was not skipped (e.g. ``"table"``, ``"estimates"``).
     truth : dict, optional
         True values by estimate name (simulated data), shown beside estimates.
     percent : list of str
@@ -25,6 +30,10 @@ def show(result, truth: dict[str, float] | None = None, percent: list[str] = (),
     """
     if hasattr(result, "reason") and hasattr(result, "section"):
         display(Markdown(f"*{result.section.capitalize()} skipped: {result.reason}.*"))
+    elif getattr(result, "skipped", None):
+        display(Markdown(f"*Skipped: {result.skipped}.*"))
+    elif part is not None:
+        show(getattr(result, part), truth=truth, percent=percent, digits=digits)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
         display(display_table(comparison_table(result, truth), digits=digits))
     elif isinstance(result, pd.DataFrame):

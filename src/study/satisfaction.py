@@ -308,6 +308,8 @@ class SatisfactionStudy:
     interaction : list of Estimate
     standard_errors : pandas.DataFrame
     importance : study.key_drivers.KeyDrivers
+    nonresponse : study.nonresponse.SurveyNonresponse
+        Who answers the survey; complete-case versus inverse-probability-weighted CSAT.
     skipped : list of Skipped
     """
 
@@ -319,6 +321,7 @@ class SatisfactionStudy:
     interaction: list[Estimate]
     standard_errors: pd.DataFrame
     importance: object
+    nonresponse: object
     skipped: list[Skipped]
 
     @property
@@ -327,13 +330,16 @@ class SatisfactionStudy:
         out = list(self.drivers.estimates)
         out += [self.randomized] if self.randomized is not None else []
         out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
-        out += self.ordered.effects + self.interaction + self.importance.estimates
+        out += self.ordered.effects + self.interaction + self.importance.estimates + self.nonresponse.estimates
         return out
 
     @property
     def notes(self) -> list[str]:
         """What was skipped and why, in words."""
-        return [f"{s.section}: skipped, {s.reason}" for s in self.skipped]
+        notes = [f"{s.section}: skipped, {s.reason}" for s in self.skipped]
+        if self.nonresponse.skipped:
+            notes.append(f"survey non-response: skipped, {self.nonresponse.skipped}")
+        return notes + [n for n in self.nonresponse.notes if n not in notes]
 
 
 def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int = 2026) -> SatisfactionStudy:
@@ -349,7 +355,7 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     seed : int
         Seed of the bootstrap.
     """
-    from study import causal, key_drivers, models
+    from study import causal, key_drivers, models, nonresponse
 
     skipped = []
     randomized = causal.randomized_speed_effect(data, alpha)
@@ -367,5 +373,6 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         interaction=speed_by_resolution(data, alpha),
         standard_errors=standard_error_sensitivity(data, alpha),
         importance=key_drivers.key_drivers(data, n_boot=bootstrap, seed=seed, alpha=alpha),
+        nonresponse=nonresponse.survey_nonresponse(data, alpha=alpha),
         skipped=skipped,
     )

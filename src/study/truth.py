@@ -46,6 +46,8 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         return {}
     import math
 
+    from study import mediation, nonresponse
+
     per_doubling = truth["csat_per_doubling_response_time"]
     return {
         "csat_per_doubling_naive": per_doubling,
@@ -62,4 +64,12 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         "repeat_purchase_difference": truth["sla_effect_on_repeat_purchase"],
         "response_log2_hours_difference": truth["sla_effect_on_log2_response_hours"],
         "next_spend_difference": truth["sla_effect_on_next_spend"],
+        "csat_per_doubling_agent_fe": per_doubling,
+        "csat_resolved_agent_fe": truth["csat_resolved"],
+        "csat_per_doubling_randomized": per_doubling,
+        "csat_per_doubling_resolved": per_doubling,
+        "csat_per_doubling_unresolved": per_doubling,
+        "csat_speed_x_resolved": 0.0,
+        **mediation.expected_values(truth),
+        **nonresponse.expected_values(truth),
     }
