@@ -104,3 +104,15 @@ def test_results_rows_in_words():
     assert report._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
     words = report._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
     assert words == ("a: 1; b: 2", "a: 1; b: 1", "a: none; b: 1 y")
+
+
+def test_committed_notebooks_hold_the_outputs_nbval_compares():
+    """A code cell without an execution count is not checked by nbval: every one must have run."""
+    import nbformat
+
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+        assert all(c.execution_count is not None for c in code), path.name
+        assert not any(o.output_type == "error" for c in code for o in c.outputs), path.name
+        assert any("parameters" in c.metadata.get("tags", []) for c in code), path.name

@@ -73,7 +73,7 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
         values = out[column]
         if column in percent:
             out[column] = [("–" if pd.isna(v) else f"{v:.1%}") for v in values]
-        elif "p-value" in str(column) and pd.api.types.is_float_dtype(values):
+        elif ("p-value" in str(column) or str(column).startswith("p (")) and pd.api.types.is_numeric_dtype(values):
             out[column] = ["–" if pd.isna(v) else ("<0.001" if v < 0.001 else f"{v:.3f}") for v in values]
         elif pd.api.types.is_float_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,.{digits}f}") for v in values]

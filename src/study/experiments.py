@@ -324,3 +324,121 @@ def srm_table(check: SampleRatioCheck) -> pd.DataFrame:
     table["units"] = table["units"].astype(int)
     table.index.name = "arm"
     return table
+
+
+def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "variant") -> pd.DataFrame:
+    """One row per randomized customer: arm, pre-period covariates and per-customer sums of the outcomes.
+
+    Ticket-level metrics become ratio metrics over customers (e.g. repeat purchases / tickets): their
+    delta-method variance is the cluster-robust variance of the ticket-level mean, so the unit-level
+    engine (:mod:`study.abtest`) analyses the ticket-shaped experiment correctly.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Experiment tickets (:func:`experiment_rows`), each customer in one arm.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tickets``, ``surveys`` (answered), ``csat_sum``, ``repeat_sum``, ``log2_hours_sum`` and,
+        where present, ``next_spend`` (total follow-up spend) and the pre-period covariates.
+    """
+    frame = pd.DataFrame({
+        unit: rows[unit].to_numpy(),
+        arm: rows[arm].to_numpy(),
+        "tickets": 1.0,
+        "surveys": rows["csat"].notna().to_numpy(dtype=float),
+        "csat_sum": rows["csat"].astype(float).fillna(0.0).to_numpy(),
+        "repeat_sum": rows["repeat_purchase"].astype(float).to_numpy(),
+        "log2_hours_sum": rows["response_log2_hours"].to_numpy(dtype=float),
+    })
+    if "next_spend" in rows.columns:
+        frame["next_spend"] = rows["next_spend"].astype(float).fillna(0.0).to_numpy()
+    sums = frame.groupby([unit, arm], sort=True).sum().reset_index()
+    covariates = [c for c in PRE_PERIOD_COVARIATES if c in rows.columns]
+    firsts = rows.drop_duplicates(unit).set_index(unit)[covariates]
+    out = sums.join(firsts, on=unit)
+    out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
+    return out
+
+
+def sla_unit_metrics(customers: pd.DataFrame) -> list:
+    """The SLA experiment's metrics over customers: ticket-level ratios, and customer-level means
+    adjusted by CUPED with pre-period spend where the data has it."""
+    from study.sufficient import Metric
+
+    covariate = "pre_spend" if "pre_spend" in customers.columns else None
+    metrics = [
+        Metric("csat", "csat_sum", "ratio", denominator="surveys", label="CSAT (1-5), per answered survey"),
+        Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
+        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
+        Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
+        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
+    ]
+    if "next_spend" in customers.columns:
+        metrics.append(Metric("customer_spend", "next_spend", covariate=covariate,
+                              label="Follow-up spend per customer (CUPED: pre-period spend)" if covariate else "Follow-up spend per customer"))
+    return metrics
+
+
+def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int = 2026):
+    """Follow-up spend per customer: Welch next to winsorized, trimmed, Mann-Whitney and bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame or Skipped
+        One row per method, or why the section was skipped (no ``next_spend``).
+    """
+    from study import abtest, robust
+    from study.results import Skipped
+
+    if "next_spend" not in customers.columns:
+        return Skipped("heavy-tail comparison of spend", "the data has no next_spend")
+    arms = customers["variant"]
+    effects = robust.robust_effects(
+        customers.loc[arms == "control", "next_spend"], customers.loc[arms == "treatment", "next_spend"],
+        metric="customer_spend", alpha=alpha, seed=seed, label="Follow-up spend per customer",
+    )
+    columns = ["method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
+    return abtest.effects_table(effects)[columns].set_index("method")
+
+
+def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], alpha: float = 0.05):
+    """Every metric within each segment, with Holm and Benjamini-Hochberg p-values over the whole family.
+
+    Returns
+    -------
+    pandas.DataFrame or Skipped
+        Exploratory comparisons, or why there are none (no segment column in the data).
+    """
+    from study import abtest, aggregate
+    from study.results import Skipped
+
+    present = [s for s in segments if s in customers.columns and customers[s].nunique() > 1]
+    if not present:
+        return Skipped("segment breakdown", f"the data has none of the segment columns {', '.join(segments)}")
+    effects = []
+    for segment in present:
+        effects += abtest.compare_metrics(aggregate.aggregate_frame(customers, metrics, segments=[segment]), alpha=alpha)
+    table = abtest.effects_table(abtest.adjust_p_values(effects))
+    columns = ["segment", "metric", "control", "treatment", "estimate", "CI low", "CI high", "p-value", "p (Holm)", "p (BH)"]
+    return table[columns].set_index(["segment", "metric"])
+
+
+def effects_summary(effects: list) -> pd.DataFrame:
+    """The engine's comparisons as a reader wants them: one row per metric, interval and lift in one cell each."""
+    lines = []
+    for e in effects:
+        line = {
+            "metric": e.label or e.metric, "method": e.method_code, "control": e.control_value, "treatment": e.treatment_value,
+            "difference": e.estimate, "95% CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
+            "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
+            "relative lift (95% CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
+                                       if e.lift is not None and np.isfinite(e.lift) else "–"),
+        }
+        if "unadjusted" in e.extra:
+            line["without CUPED"] = e.extra["unadjusted"]["estimate"]
+            line["variance reduction"] = e.extra["variance_reduction"]
+        lines.append(line)
+    return pd.DataFrame(lines).set_index("metric")

@@ -339,11 +339,21 @@ def title_repeat(total: Estimate, direct: Estimate) -> str:
     return f"Per doubling of the wait: {points(total.value)} repeat purchase in total, {points(direct.value)} with CSAT fixed"
 
 
-def title_lifts(comparisons: dict) -> str:
-    """Figure title listing each metric's relative lift."""
-    return "Relative lift: " + ", ".join(
-        f"{c.difference.label.split(' (')[0].split(':')[0]} {pct(c.lift.value, signed=True)}" for c in comparisons.values()
-    )
+def title_lifts(effects: list) -> str:
+    """Figure title listing each metric's relative lift (:class:`study.abstats.Effect`)."""
+    return "Relative lift: " + ", ".join(f"{e.metric.replace('_', ' ')} {pct(e.lift, signed=True)}" for e in effects)
+
+
+def assignment(experiment) -> str:
+    """What the assignment check found and what was done with it (:func:`study.experiments.experiment_rows`)."""
+    dropped = experiment.ledger.as_dict()["dropped"]
+    if not dropped:
+        return "**Assignment check passed.** Every ticket has a known arm, and every customer is in one arm only."
+    parts = [f"{n:,} tickets set aside: {reason}" for reason, n in dropped.items()]
+    several = experiment.units_in_several_arms
+    return ("**Assignment check.** " + "; ".join(parts) + "."
+            + (f" {several:,} customers appeared in more than one arm: their assignment cannot be known, so all their "
+               "tickets are left out." if several else ""))
 
 
 def title_importance(table) -> str:

@@ -157,3 +157,20 @@ def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
            title=f"Calibration: worst decile off by {(summary['observed'] - summary['predicted']).abs().max() * 100:.1f} pp")
     fig.tight_layout()
     return fig
+
+
+def lift_comparison(effects: list, title: str):
+    """Relative lift of each metric with its 95% interval (:class:`study.abstats.Effect`), in percent."""
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * len(effects)))
+    y = np.arange(len(effects))[::-1]
+    colors = sns.color_palette(PALETTE, len(effects))
+    for yi, effect, color in zip(y, effects, colors):
+        value = effect.lift * 100
+        ax.errorbar(value, yi, xerr=[[value - effect.lift_ci_low * 100], [effect.lift_ci_high * 100 - value]],
+                    fmt="o", capsize=5, color=color, markersize=8)
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, [_wrap(e.label or e.metric) for e in effects])
+    ax.set_ylim(-0.6, len(effects) - 0.4)
+    ax.set(xlabel="relative lift, treatment versus control (%)", title=title)
+    fig.tight_layout()
+    return fig

@@ -67,6 +67,14 @@ class Estimate:
         return {k: _plain(v) for k, v in out.items()}
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A section that could not run on this data, and why."""
+
+    section: str
+    reason: str
+
+
 def _plain(value):
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):

@@ -19,17 +19,9 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from study.dataset import TicketData
 from study.models import SPEED, coefficient, csat_sample, fit_ols, formula, model_frame, term_label
-from study.results import Estimate
+from study.results import Estimate, Skipped
 
 TOP_TWO = 4  # CSAT of 4 or 5 counts as satisfied
-
-
-@dataclass
-class Skipped:
-    """A section that could not run on this data, and why."""
-
-    section: str
-    reason: str
 
 
 def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.DataFrame:
