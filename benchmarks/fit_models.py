@@ -26,8 +26,8 @@ MODELS = [
     ("study.satisfaction", "standard_error_sensitivity", {}),
     ("study.key_drivers", "key_drivers", {"n_boot": 500}),
     ("study.models", "repeat_purchase", {}),
-    ("study.mediation", "mediation", {}),
-    ("study.nonresponse", "nonresponse", {}),
+    ("study.mediation", "speed_through_satisfaction", {}),
+    ("study.nonresponse", "survey_nonresponse", {}),
     ("study.survival", "time_to_next_purchase", {}),
 ]
 

@@ -141,3 +141,18 @@ def test_embedded_sample_experiment_covers_the_truth():
     comparisons = experiments.sla_comparisons(rows)
     assert comparisons["csat"].difference.covers(truth["sla_effect_on_csat"])
     assert comparisons["repeat_purchase"].difference.covers(truth["sla_effect_on_repeat_purchase"])
+
+
+def test_models_run_without_optional_columns_and_say_what_they_skipped(small_study_path, tmp_path):
+    data = tmp_path / "lean.csv"
+    optional = ["agent_id", "days_to_next_purchase", "reopened", "variant", "experiment_id", "channel", "quality_score"]
+    pd.read_parquet(small_study_path).drop(columns=optional).to_csv(data, index=False)
+    out = tmp_path / "lean"
+    result = study("run", "--data", str(data), "--out", str(out), "--only", "02,03")
+    assert result.returncode == 0, result.stdout + result.stderr
+    satisfaction = (out / "02_satisfaction_drivers.html").read_text()
+    assert "Agent fixed effects skipped" in satisfaction and html_problems(satisfaction) == []
+    repeat = (out / "03_repeat_purchase.html").read_text()
+    assert "Skipped:" in repeat and "days_to_next_purchase" in repeat and html_problems(repeat) == []
+    notes = json.loads((out / "results" / "02_satisfaction_drivers.json").read_text())["notes"]
+    assert any("agent" in note for note in notes) and any("randomized" in note for note in notes)
