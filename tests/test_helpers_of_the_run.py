@@ -1,6 +1,5 @@
 """Helpers behind `study run`: parameters, truth lookup, findings text, figures, index page."""
 
-import json
 
 import matplotlib
 import pytest

@@ -8,14 +8,13 @@ import pytest
 import statsmodels.api as sm
 
 from study import key_drivers, simulate
-from study.dataset import TicketData
+from study.dataset import TicketData, from_frame
 
-from test_models import _data_from
 
 
 @pytest.fixture(scope="module")
 def simulated():
-    return _data_from(simulate.simulate(rows=20_000, seed=1).tickets)
+    return from_frame(simulate.simulate(rows=20_000, seed=1).tickets)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +138,7 @@ def test_intervals_are_percentiles_of_the_replicates_and_contain_the_estimate(dr
 def test_bootstrap_resamples_customers_with_all_their_tickets():
     """Giving every customer a copy of each ticket changes nothing when customers are resampled,
     and narrows the intervals by about 1/sqrt(2) when tickets are resampled one by one."""
-    data = _data_from(simulate.simulate(rows=4_000, seed=5).tickets)
+    data = from_frame(simulate.simulate(rows=4_000, seed=5).tickets)
     copies = data.tickets.assign(ticket_id=data.tickets["ticket_id"] + "-copy")
     doubled = TicketData(pd.concat([data.tickets, copies], ignore_index=True), data.source)
     single, twice = key_drivers.key_drivers(data, n_boot=300), key_drivers.key_drivers(doubled, n_boot=300)

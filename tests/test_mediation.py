@@ -7,23 +7,17 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.stats.mediation import Mediation
 
-from study import features, mediation, schema, simulate
-from study.dataset import TicketData
-from study.io import Source
+from study import mediation, simulate
+from study.dataset import TicketData, from_frame
 
 REPLICATES = 2000
-
-
-def _data_from(tickets):
-    validated = schema.validate(tickets)
-    return TicketData(features.derive(validated), Source("sim", "0" * 16, len(tickets), list(tickets.columns)))
 
 
 @pytest.fixture(scope="module")
 def large():
     """50,000 simulated tickets (seed 1), their mediation analysis and the truth."""
     study = simulate.simulate(rows=50_000, seed=1)
-    data = _data_from(study.tickets)
+    data = from_frame(study.tickets)
     return data, mediation.speed_through_satisfaction(data, replicates=REPLICATES), study.truth
 
 

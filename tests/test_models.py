@@ -104,13 +104,10 @@ def test_adjusted_interval_covers_the_true_slope_at_the_nominal_rate():
     """
     runs, covered = 300, 0
     for seed in range(runs):
-        data = _data_from(simulate.simulate(rows=1_500, seed=10_000 + seed).tickets)
+        data = from_frame(simulate.simulate(rows=1_500, seed=10_000 + seed).tickets)
         covered += models.satisfaction_drivers(data).get("csat_per_doubling_adjusted").covers(
             simulate.CSAT_PER_DOUBLING
         )
     tolerance = 3 * np.sqrt(0.95 * 0.05 / runs)
     assert abs(covered / runs - 0.95) <= tolerance, covered / runs
 
-
-def _data_from(tickets):
-    return from_frame(tickets, "simulation")

@@ -6,23 +6,17 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from study import features, nonresponse, schema, simulate
-from study.dataset import TicketData
-from study.io import Source
+from study import nonresponse, simulate
+from study.dataset import TicketData, from_frame
 
 CONTROLS = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
-
-
-def _data_from(tickets):
-    validated = schema.validate(tickets)
-    return TicketData(features.derive(validated), Source("sim", "0" * 16, len(tickets), list(tickets.columns)))
 
 
 @pytest.fixture(scope="module")
 def large():
     """50,000 simulated tickets (seed 1), their non-response analysis and the truth."""
     study = simulate.simulate(rows=50_000, seed=1)
-    data = _data_from(study.tickets)
+    data = from_frame(study.tickets)
     return data, nonresponse.survey_nonresponse(data), study.truth
 
 

@@ -7,15 +7,15 @@ import statsmodels.formula.api as smf
 from statsmodels.sandbox.regression.gmm import IV2SLS
 
 from study import causal, models, satisfaction, simulate
-from study.dataset import TicketData
-from tests.test_models import _data_from, _direct_frame
+from study.dataset import TicketData, from_frame
+from tests.test_models import _direct_frame
 
 ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
 
 
 @pytest.fixture(scope="module")
 def sample():
-    return _data_from(simulate.simulate(rows=20_000, seed=11).tickets)
+    return from_frame(simulate.simulate(rows=20_000, seed=11).tickets)
 
 
 def _frame(data):
@@ -130,7 +130,7 @@ def test_randomized_speed_effect_covers_the_truth_at_the_nominal_rate():
     """200 small simulated experiments: the IV interval covers -0.15 at 95% ± 3 binomial SEs."""
     runs, covered = 200, 0
     for seed in range(runs):
-        data = _data_from(simulate.simulate(rows=2_000, seed=20_000 + seed).tickets)
+        data = from_frame(simulate.simulate(rows=2_000, seed=20_000 + seed).tickets)
         covered += causal.randomized_speed_effect(data).covers(simulate.CSAT_PER_DOUBLING)
     assert abs(covered / runs - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / runs), covered / runs
 
@@ -139,7 +139,7 @@ def test_randomized_speed_effect_covers_the_truth_at_the_nominal_rate():
 def test_truth_recovery_at_fifty_thousand_tickets(seed):
     """Adjusted intervals cover the truth; the naive one excludes it. (The randomized estimate's
     coverage is checked over many simulations above: at one seed its interval misses 5% of the time.)"""
-    data = _data_from(simulate.simulate(rows=50_000, seed=seed).tickets)
+    data = from_frame(simulate.simulate(rows=50_000, seed=seed).tickets)
     drivers = models.satisfaction_drivers(data)
     truth = simulate.CSAT_PER_DOUBLING
     assert drivers.get("csat_per_doubling_adjusted").covers(truth)

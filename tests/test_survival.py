@@ -5,20 +5,14 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from study import features, schema, simulate, survival
-from study.dataset import TicketData
-from study.io import Source
-
-
-def _data_from(tickets):
-    validated = schema.validate(tickets)
-    return TicketData(features.derive(validated), Source("sim", "0" * 16, len(tickets), list(tickets.columns)))
+from study import simulate, survival
+from study.dataset import TicketData, from_frame
 
 
 @pytest.fixture(scope="module")
 def large():
     study = simulate.simulate(rows=50_000, seed=1)
-    return survival.time_to_next_purchase(_data_from(study.tickets))
+    return survival.time_to_next_purchase(from_frame(study.tickets))
 
 
 @pytest.fixture(scope="module")
