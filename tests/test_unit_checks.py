@@ -53,3 +53,10 @@ def test_examples_are_capped_and_sorted_and_files_work(tmp_path):
 def test_missing_column_is_named(messy):
     with pytest.raises(ValueError, match="'user'"):
         check_units(messy, "user")
+
+
+def test_inconsistent_assignment_flags_exposure_that_disagrees_with_the_arm():
+    frame = pd.DataFrame({"group": ["control", "control", "treatment", "treatment", "other"],
+                          "page": ["old", "new", "new", "old", "new"]})
+    flags = unit_checks.inconsistent_assignment(frame, "group", "page", {"control": "old", "treatment": "new"})
+    assert flags.tolist() == [False, True, False, True, True]

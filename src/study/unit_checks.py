@@ -164,3 +164,25 @@ def drop_flagged_units(frame: pd.DataFrame, unit: str, arm: str = "variant") -> 
     rows_per_unit = rows.groupby(unit)[unit].transform("size")
     kept = ledger.keep(rows_per_unit == 1, f"{unit} with conflicting rows")
     return kept, ledger
+
+
+def inconsistent_assignment(frame: pd.DataFrame, arm: str, column: str, expected: dict) -> pd.Series:
+    """Rows whose ``column`` disagrees with what their arm should show (e.g. a control user on the new page).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    arm : str
+        Arm column.
+    column : str
+        Column that records what the unit was exposed to.
+    expected : dict
+        Arm value -> the exposure that arm should show (``{"control": "old_page", ...}``).
+
+    Returns
+    -------
+    pandas.Series of bool
+        True where the row's exposure is not its arm's (arms missing from ``expected`` count as
+        inconsistent: their exposure is unknown).
+    """
+    return frame[column].ne(frame[arm].map(expected)).fillna(True)
