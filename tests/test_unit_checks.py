@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from study import unit_checks
 from study.unit_checks import check_units, drop_flagged_units
 
 
