@@ -143,3 +143,13 @@ def test_a_metric_spec_refuses_impossible_combinations():
         Metric("r", "spend", "ratio", denominator="orders", covariate="pre")
     with pytest.raises(ValueError):
         Metric("m", "spend", "median")
+
+
+def test_a_column_name_holding_the_placeholder_stays_a_name():
+    import pandas as pd
+
+    from study.aggregate import DuckDBSource, quote
+
+    frame = pd.DataFrame({"x{relation}": [1.0, 2.0, 3.0]})
+    source = DuckDBSource(frame)
+    assert source.execute(f"SELECT sum({quote('x{relation}')}) FROM {{relation}}")[0][0] == 6.0

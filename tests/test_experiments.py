@@ -135,3 +135,27 @@ def test_lift_interval_covers_the_true_lift_at_the_nominal_rate():
         lift = experiments.compare_arms(frame, "spend").lift
         covered += lift.ci_low <= 0.05 <= lift.ci_high
     assert abs(covered / runs - 0.95) <= 3 * np.sqrt(0.05 * 0.95 / runs), covered / runs
+
+
+def test_balance_with_one_unit_in_an_arm_is_undefined_not_perfect():
+    units = pd.DataFrame({"variant": ["control", "control", "treatment"], "pre_spend": [80.0, 81.0, 25.0]})
+    smd = experiments.standardized_mean_differences(units, "variant", "treatment", ["pre_spend"]).loc["pre_spend", "SMD"]
+    assert np.isnan(smd)
+
+
+def test_units_in_an_unplanned_arm_are_refused():
+    with pytest.raises(ValueError, match="arms the plan does not have: holdout"):
+        experiments.srm_check(pd.Series(["control", "treatment", "holdout"]), {"control": 0.5, "treatment": 0.5})
+
+
+def test_customer_with_unknown_spend_has_unknown_spend_not_zero():
+    rows = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c"], "variant": ["control", "control", "treatment", "treatment"],
+        "csat": pd.array([5, None, 3, 4], dtype="Int64"), "repeat_purchase": [True, False, True, False],
+        "response_log2_hours": [0.0, 1.0, 2.0, -1.0], "next_spend": [10.0, None, 5.0, 0.0], "pre_spend": [None, 7.0, 1.0, 2.0],
+    })
+    customers = experiments.customer_table(rows).set_index("customer_id")
+    assert np.isnan(customers.loc["a", "next_spend"]) and customers.loc["b", "next_spend"] == 5.0
+    assert customers.loc["a", "pre_spend"] == 7.0  # first known value, whatever the row order
+    assert customers.loc["a", "tickets"] == 2 and customers.loc["a", "surveys"] == 1
+    assert "customer_spend" not in [m.name for m in experiments.sla_unit_metrics(customers.reset_index())]

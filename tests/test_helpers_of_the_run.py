@@ -35,9 +35,11 @@ def test_cli_parameters_are_typed_values():
 
 
 def test_truth_is_used_only_for_its_own_data(small_study_path):
-    source = Source("tickets.parquet", "x", 3_000, [])
+    from study.io import fingerprint
+
+    source = Source("tickets.parquet", fingerprint(small_study_path), 3_000, [])
     assert truth.for_data(small_study_path, source)["seed"] == 7
-    assert truth.for_data(small_study_path, Source("tickets.parquet", "x", 2_999, [])) is None
+    assert truth.for_data(small_study_path, Source("tickets.parquet", "0123456789abcdef", 3_000, [])) is None
     assert truth.expected_values(None) == {}
 
 
@@ -74,10 +76,12 @@ def test_estimate_figure_has_one_point_per_estimate(small_data):
 
 def test_index_escapes_text_and_links_reports(tmp_path):
     runs = [report.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
-                               {"in": 10, "used": 8, "dropped": {"no survey answer": 2}}, "- **x** <script>alert(1)</script>"),
+                               {"in": 10, "used": 8, "dropped": {"no survey answer": 2}},
+                               "- **x** <script>alert(1)</script> [click](javascript:alert(1))"),
             report.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
     page = report.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert 'href="javascript' not in page
     assert "&lt;b&gt;t.csv&lt;/b&gt;" in page
     assert 'href="01_data_overview.html"' in page and "data has no variant" in page
     assert "2 no survey answer" in page

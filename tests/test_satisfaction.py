@@ -157,3 +157,32 @@ def test_study_runs_without_optional_columns_and_says_what_it_skipped(sample):
     assert any("randomized" in note for note in result.notes)
     assert set(result.importance.attributes) == {"response_log2_hours", "resolved"}
     assert result.drivers.get("csat_per_doubling_adjusted").n == result.drivers.ledger.rows_used
+
+
+def test_ordered_logit_refuses_a_missing_csat_level(sample):
+    tickets = sample.tickets.copy()
+    ones = tickets["csat"] == 1
+    tickets.loc[ones, "csat"] = pd.NA
+    tickets.loc[ones, "csat_answered"] = False
+    with pytest.raises(ValueError, match="no answer is 1"):
+        satisfaction.ordered_logit(TicketData(tickets, sample.source))
+
+
+def test_ordered_logit_effect_of_a_flag_is_the_change_from_zero_to_one(sample):
+    result = satisfaction.ordered_logit(sample)
+    model, params = result.fit.model, np.asarray(result.fit.params)
+    column = list(model.exog_names).index("resolved")
+    on, off = model.exog.copy(), model.exog.copy()
+    on[:, column], off[:, column] = 1.0, 0.0
+    change = (model.predict(params, exog=on)[:, 3:].sum(axis=1) - model.predict(params, exog=off)[:, 3:].sum(axis=1)).mean()
+    assert next(e for e in result.effects if e.name == "top2_resolved_ordered_logit").value == pytest.approx(change, rel=1e-9)
+
+
+def test_a_flag_constant_among_respondents_is_left_out_with_a_note(sample):
+    tickets = sample.tickets.copy()
+    tickets.loc[tickets["csat_answered"], "resolved"] = True  # varies overall, constant among answers
+    data = TicketData(tickets, sample.source)
+    drivers = models.satisfaction_drivers(data)
+    assert "resolved" not in drivers.fits["adjusted"].params
+    assert isinstance(satisfaction.speed_by_resolution(data), satisfaction.Skipped)
+    assert models.repeat_purchase(data).get("repeat_per_csat_point").n > 0

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import config, simulate
+from study import config, io, simulate
 
 
 def test_same_seed_same_data_and_other_seed_other_data():
@@ -18,7 +18,9 @@ def test_embedded_sample_is_what_the_documented_command_writes():
     study = simulate.simulate(rows=40_000, seed=2026)
     committed = pd.read_parquet(config.SAMPLE_DATA)
     pd.testing.assert_frame_equal(committed, study.tickets, check_dtype=False)
-    assert json.loads((config.DATA / "truth.json").read_text()) == json.loads(json.dumps(study.truth))
+    committed = json.loads((config.DATA / "truth.json").read_text())
+    assert {k: v for k, v in committed.items() if not k.startswith("data_")} == json.loads(json.dumps(study.truth))
+    assert committed["data_fingerprint"] == io.fingerprint(config.SAMPLE_DATA)
 
 
 def test_values_respect_the_contract_ranges():

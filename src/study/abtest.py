@@ -19,29 +19,15 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from study import power as power_analysis
 from study.abstats import Effect, mean_effect, proportion_effect, ratio_effect
 from study.aggregate import Aggregates
 from study.cuped import cuped_effect
-from study.experiments import SampleRatioCheck
+from study.experiments import srm_from_counts  # noqa: F401  re-exported: the design check of a whole experiment
 from study.multitest import ADJUSTMENTS
 from study.results import Estimate
 from study.sufficient import CovariateMoments, Metric
-
-
-def srm_from_counts(counts: dict[str, int], expected_share: dict[str, float] | None = None,
-                    alpha: float = 0.001) -> SampleRatioCheck:
-    """Sample-ratio check from units per arm (e.g. :meth:`Aggregates.unit_counts`); same test as
-    :func:`study.experiments.srm_check` (Pearson chi-square against the planned split)."""
-    arms = sorted(counts) if expected_share is None else list(expected_share)
-    share = {arm: 1 / len(arms) for arm in arms} if expected_share is None else expected_share
-    observed = np.array([counts.get(arm, 0) for arm in arms], dtype=float)
-    planned = np.array([share[arm] for arm in arms], dtype=float)
-    chi2, p = stats.chisquare(observed, observed.sum() * planned / planned.sum())
-    return SampleRatioCheck({str(a): int(c) for a, c in zip(arms, observed)},
-                            {str(a): float(s) for a, s in zip(arms, planned)}, float(chi2), float(p), bool(p < alpha), alpha)
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,

@@ -59,3 +59,16 @@ def _why_left_out(tickets: pd.DataFrame, column: str) -> str:
     if tickets[column].isna().all():
         return "the column is empty"
     return "it takes a single value"
+
+
+def on_rows(held: Adjustment, rows: pd.DataFrame) -> Adjustment:
+    """The adjustment set narrowed to what varies on the rows a model uses.
+
+    A flag or control that is constant there (e.g. every answered case resolved) cannot be
+    estimated; it is left out with a note instead of making the design matrix singular.
+    """
+    keep_flags = [f for f in held.flags if rows[f].nunique() > 1]
+    keep_controls = [c for c in held.controls if rows[c].nunique() > 1]
+    dropped = [c for c in held.flags + held.controls if c not in keep_flags + keep_controls]
+    notes = held.notes + [f"{c} not held fixed: it takes a single value on the rows this model uses" for c in dropped]
+    return Adjustment(keep_flags, keep_controls, notes)

@@ -7,6 +7,8 @@ SQL is built from quoted identifiers only; file names are bound as parameters, n
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,8 +187,14 @@ class DuckDBSource:
             self.connection.execute(f"SET threads = {int(threads)}")
 
     def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
-        """Run ``select`` with ``{relation}`` replaced by the source."""
-        return self.connection.execute(select.replace("{relation}", from_ or self.relation), self.parameters).fetchall()
+        """Run ``select`` with ``{relation}`` replaced by the source.
+
+        Only ``{relation}`` outside double-quoted identifiers is replaced: a column name from the data
+        that happens to contain the placeholder stays a name.
+        """
+        parts = re.split(r'("(?:[^"]|"")*")', select)
+        sql = "".join(p if p.startswith('"') else p.replace("{relation}", from_ or self.relation) for p in parts)
+        return self.connection.execute(sql, self.parameters).fetchall()
 
     def columns(self) -> list[str]:
         return [row[0] for row in self.execute("DESCRIBE SELECT * FROM {relation}")]

@@ -101,12 +101,18 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
     )
 
 
-def speed_effect_table(naive: Estimate, adjusted: Estimate, randomized: Estimate | None, truth: float | None = None) -> pd.DataFrame:
-    """Naive, adjusted and randomized speed effects side by side, in words a stakeholder can follow."""
+def speed_effect_table(
+    naive: Estimate, adjusted: Estimate, randomized: Estimate | None, truth: float | None = None,
+    held_fixed: list[str] = (),
+) -> pd.DataFrame:
+    """Naive, adjusted and randomized speed effects side by side, in words a stakeholder can follow.
+
+    ``held_fixed`` names what the adjusted model holds fixed besides resolution (its controls).
+    """
+    held = ", ".join(["resolution", *(c.replace("_", " ") for c in held_fixed)])
     rows = [
         (naive, "naive", "raw slope; slow tickets are also the hard ones, so it mixes the wait with the issue"),
-        (adjusted, "adjusted (observational)", "compares tickets of the same category, channel and tier; "
-                                               "trusts that no confounder is left out"),
+        (adjusted, "adjusted (observational)", f"compares tickets alike in {held}; trusts that no confounder is left out"),
     ]
     if randomized is not None:
         rows.append((randomized, "randomized (SLA experiment)", "uses only the speed-up the experiment caused; "
@@ -115,7 +121,7 @@ def speed_effect_table(naive: Estimate, adjusted: Estimate, randomized: Estimate
         {
             "estimate": [kind for _, kind, _ in rows],
             "CSAT per doubling of the wait": [e.value for e, _, _ in rows],
-            "95% CI": [f"{e.ci_low:+.3f} to {e.ci_high:+.3f}" for e, _, _ in rows],
+            f"{naive.ci_level:.0%} CI": [f"{e.ci_low:+.3f} to {e.ci_high:+.3f}" for e, _, _ in rows],
             "rows": [e.n for e, _, _ in rows],
             "how to read it": [words for _, _, words in rows],
         }

@@ -55,8 +55,21 @@ def srm_check(units: pd.Series, expected_share: dict[str, float] | None = None, 
     -------
     SampleRatioCheck
     """
-    counts = units.value_counts().sort_index()
-    arms = list(counts.index) if expected_share is None else list(expected_share)
+    return srm_from_counts(units.value_counts().to_dict(), expected_share, alpha)
+
+
+def srm_from_counts(counts: dict, expected_share: dict[str, float] | None = None, alpha: float = 0.001) -> SampleRatioCheck:
+    """Sample-ratio-mismatch test from units per arm (see :func:`srm_check`).
+
+    Raises
+    ------
+    ValueError
+        When units sit in an arm the plan does not have: that is a mismatch no split can test.
+    """
+    arms = sorted(counts) if expected_share is None else list(expected_share)
+    unplanned = sorted(str(a) for a in counts if a not in arms and counts[a])
+    if unplanned:
+        raise ValueError(f"units in arms the plan does not have: {', '.join(unplanned)} (planned: {', '.join(map(str, arms))})")
     if expected_share is None:
         expected_share = {arm: 1 / len(arms) for arm in arms}
     observed = np.array([counts.get(arm, 0) for arm in arms], dtype=float)
@@ -102,8 +115,9 @@ def standardized_mean_differences(units: pd.DataFrame, arm: str, treatment: str,
         for name, column in columns.items():
             x = column.to_numpy()
             t, c = x[treated & ~np.isnan(x)], x[~treated & ~np.isnan(x)]
-            pooled_sd = np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2)
-            smd = (t.mean() - c.mean()) / pooled_sd if pooled_sd > 0 else 0.0
+            # Undefined (fewer than two units in an arm) stays NaN: it must not read as perfect balance.
+            pooled_sd = np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2) if min(t.size, c.size) > 1 else np.nan
+            smd = (t.mean() - c.mean()) / pooled_sd if pooled_sd > 0 else (0.0 if pooled_sd == 0 else np.nan)
             rows[name] = {"control mean": c.mean(), "treatment mean": t.mean(), "SMD": smd}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -272,7 +286,7 @@ SLA_METRICS = {
 }
 
 # Metrics whose relative lift is meaningful (a positive level; not a log time).
-LIFT_METRICS = ("csat", "repeat_purchase", "next_spend")
+LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
 
 
 def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> dict[str, ArmComparison]:
@@ -292,10 +306,10 @@ def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
             "metric": c.difference.label.split(":")[0],
             "control": c.mean_control, "treatment": c.mean_treatment,
             "difference": c.difference.value,
-            "difference 95% CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
+            f"difference {c.difference.ci_level:.0%} CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
             "p-value": "<0.001" if c.difference.p_value < 0.001 else f"{c.difference.p_value:.3f}",
             "relative lift": f"{c.lift.value:+.1%}" if np.isfinite(c.lift.value) else "–",
-            "lift 95% CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
+            f"lift {c.lift.ci_level:.0%} CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
             "rows (control / treatment)": f"{c.n_control:,} / {c.n_treatment:,}",
         })
     return pd.DataFrame(lines).set_index("metric")
@@ -354,10 +368,14 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
         "log2_hours_sum": rows["response_log2_hours"].to_numpy(dtype=float),
     })
     if "next_spend" in rows.columns:
-        frame["next_spend"] = rows["next_spend"].astype(float).fillna(0.0).to_numpy()
-    sums = frame.groupby([unit, arm], sort=True).sum().reset_index()
+        frame["next_spend"] = rows["next_spend"].astype(float).to_numpy()
+    # min_count: a customer with any ticket of unknown spend has unknown spend, not less spend.
+    sums = frame.groupby([unit, arm], sort=True).sum(min_count=1).reset_index()
+    if "next_spend" in frame.columns:
+        unknown = frame["next_spend"].isna().groupby(frame[unit]).any()
+        sums.loc[sums[unit].map(unknown).to_numpy(), "next_spend"] = np.nan
     covariates = [c for c in PRE_PERIOD_COVARIATES if c in rows.columns]
-    firsts = rows.drop_duplicates(unit).set_index(unit)[covariates]
+    firsts = rows.groupby(unit, sort=True)[covariates].first()  # first known value of each customer
     out = sums.join(firsts, on=unit)
     out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
     return out
@@ -376,7 +394,7 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
         Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
         Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
     ]
-    if "next_spend" in customers.columns:
+    if "next_spend" in customers.columns and customers["next_spend"].notna().all():
         metrics.append(Metric("customer_spend", "next_spend", covariate=covariate,
                               label="Follow-up spend per customer (CUPED: pre-period spend)" if covariate else "Follow-up spend per customer"))
     return metrics
@@ -432,9 +450,9 @@ def effects_summary(effects: list) -> pd.DataFrame:
     for e in effects:
         line = {
             "metric": e.label or e.metric, "method": e.method_code, "control": e.control_value, "treatment": e.treatment_value,
-            "difference": e.estimate, "95% CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
+            "difference": e.estimate, f"{1 - e.alpha:.0%} CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
             "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
-            "relative lift (95% CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
+            f"relative lift ({1 - e.alpha:.0%} CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
                                        if e.lift is not None and np.isfinite(e.lift) else "–"),
         }
         if "unadjusted" in e.extra:

@@ -129,15 +129,16 @@ def satisfaction(result, truth: dict | None = None) -> str:
             f"{number(curve.loc[0.25, 'effect'], signed=True)} points and a 4-hour reply costs "
             f"{number(curve.loc[4.0, 'effect'], signed=True)} (flexible spline fit; the figure below shows the whole curve)."
         )
-    by_outcome = {e.name: e for e in result.interaction}
-    difference = by_outcome["csat_speed_x_resolved"]
-    verdict = ("about as much" if difference.covers(0.0)
-               else ("more" if abs(by_outcome["csat_per_doubling_resolved"].value) > abs(by_outcome["csat_per_doubling_unresolved"].value) else "less"))
-    lines.append(
-        f"**Speed when the problem is not solved.** Speed matters {verdict} when the case is resolved "
-        f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) as when it is not "
-        f"({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference {with_interval(difference)}."
-    )
+    by_outcome = {e.name: e for e in result.interaction} if isinstance(result.interaction, list) else {}
+    difference = by_outcome.get("csat_speed_x_resolved")
+    if difference is not None:
+        verdict = ("about as much" if difference.covers(0.0)
+                   else ("more" if abs(by_outcome["csat_per_doubling_resolved"].value) > abs(by_outcome["csat_per_doubling_unresolved"].value) else "less"))
+        lines.append(
+            f"**Speed when the problem is not solved.** Speed matters {verdict} when the case is resolved "
+            f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) as when it is not "
+            f"({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference {with_interval(difference)}."
+        )
     top_two = next(e for e in result.ordered.effects if e.name == "top2_per_doubling_ordered_logit")
     lines.append(f"**On the share of satisfied customers** (CSAT 4 or 5, ordered logit): each doubling of the wait "
                  f"changes it by {with_interval(top_two, 'pp')}.")
@@ -155,7 +156,7 @@ def satisfaction(result, truth: dict | None = None) -> str:
                    f"unresolved ones, so the answers {'over' if direction == 'less' else 'under'}-represent bad experiences. ")
         lines.append(
             f"**Who answers the survey.** {who}Mean CSAT of the answers is {answered.value:.2f}; weighted back to all "
-            f"tickets (inverse probability of answering) it is {weighted.value:.2f} (95% CI {weighted.ci_low:.2f} to "
+            f"tickets (inverse probability of answering) it is {weighted.value:.2f} ({weighted.ci_level:.0%} CI {weighted.ci_low:.2f} to "
             f"{weighted.ci_high:.2f}). The speed slope {moves}: {number(complete.value, signed=True)} among answers, "
             f"{number(weighted_slope.value, signed=True)} weighted."
         )
@@ -192,7 +193,7 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
         lines.append(
             f"**Through satisfaction.** Of the speed effect on repeat purchase among respondents, "
             f"{with_interval(indirect, 'pp')} per doubling runs through CSAT: {pct(share.value, 0)} of the total "
-            f"(95% CI {pct(share.ci_low, 0)} to {pct(share.ci_high, 0)}; mediation analysis, customer bootstrap). "
+            f"({share.ci_level:.0%} CI {pct(share.ci_low, 0)} to {pct(share.ci_high, 0)}; mediation analysis, customer bootstrap). "
             "This split assumes nothing unmeasured drives both CSAT and buying again."
         )
     survival = result.survival
@@ -200,7 +201,7 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
         ratio = survival.get("repurchase_hazard_ratio_per_doubling")
         lines.append(
             f"**Time to the next purchase.** Each doubling of the wait multiplies the rate of buying again by "
-            f"{ratio.value:.3f} (95% CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, censored at the end of "
+            f"{ratio.value:.3f} ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, censored at the end of "
             "the follow-up window)."
         )
     if truth is not None:
@@ -291,7 +292,7 @@ def overview(tickets, headline: list, by_band, by_resolution) -> str:
         f"{facts['median_first_response_minutes'].value:.0f} minutes; "
         f"{(tickets['first_response_minutes'] > 1440).mean():.1%} waited more than a day.",
         f"**Satisfaction.** {pct(answered.value)} of tickets have a CSAT answer; their mean is {csat.value:.2f} "
-        f"(95% CI {csat.ci_low:.2f} to {csat.ci_high:.2f}) on the 1-5 scale. "
+        f"({csat.ci_level:.0%} CI {csat.ci_low:.2f} to {csat.ci_high:.2f}) on the 1-5 scale. "
         f"{pct(repeat.value)} of tickets were followed by a repeat purchase.",
     ]
     fastest, slowest = by_band.index[0], by_band.index[-1]

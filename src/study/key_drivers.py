@@ -385,7 +385,7 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "share of R²": table["importance"].to_numpy(),
-            "95% CI": [f"{low:.3f} to {high:.3f}" for low, high in zip(table["importance_ci_low"], table["importance_ci_high"])],
+            "interval": [f"{low:.3f} to {high:.3f}" for low, high in zip(table["importance_ci_low"], table["importance_ci_high"])],
             "share of explained": table["share_of_explained"].to_numpy(),
             "performance (0-100)": table["performance"].to_numpy(),
             "performance measure": table["performance_measure"].to_numpy(),

@@ -14,7 +14,7 @@ import statsmodels.formula.api as smf
 
 from study import schema
 from study.accounting import RowLedger
-from study.adjustment import adjustment
+from study.adjustment import adjustment, on_rows
 from study.dataset import TicketData
 from study.results import Estimate
 
@@ -241,6 +241,7 @@ def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, 
     ledger = RowLedger(data.tickets)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
     rows = ledger.require([*held.flags, *held.controls, *extra])
+    held = on_rows(held, rows)
     return rows, ledger, held.flags, held.controls
 
 
@@ -298,7 +299,7 @@ def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None =
         {
             "estimate": [e.label for e in estimates],
             "value": [e.value for e in estimates],
-            "95% CI": [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
+            f"{estimates[0].ci_level:.0%} CI" if estimates else "CI": [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
             "p-value": [format_p(e.p_value) for e in estimates],
             "rows": [e.n for e in estimates],
         }
@@ -390,10 +391,16 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     tickets = data.tickets
     held = adjustment(data)
     controls, flags = held.controls, held.flags
-    method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
 
     total_ledger = RowLedger(tickets)
     total_rows = total_ledger.require(["repeat_purchase", *flags, *controls])
+    direct_ledger = RowLedger(tickets)
+    direct_ledger.keep(tickets["csat_answered"], "no survey answer")
+    direct_rows = direct_ledger.require(["repeat_purchase", *flags, *controls])
+    # Both models use what varies among respondents, so their effects stay comparable.
+    held = on_rows(held, direct_rows)
+    controls, flags = held.controls, held.flags
+    method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
     total_fit = fit_logit(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster)
     total = average_marginal_effects(
         total_fit,
@@ -405,9 +412,6 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         method, alpha,
     )
 
-    direct_ledger = RowLedger(tickets)
-    direct_ledger.keep(tickets["csat_answered"], "no survey answer")
-    direct_rows = direct_ledger.require(["repeat_purchase", *flags, *controls])
     direct_fit = fit_logit(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster)
     direct = average_marginal_effects(
         direct_fit,

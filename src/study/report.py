@@ -24,6 +24,7 @@ from study.dataset import load_tickets
 from study.results import write_json_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
+FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
@@ -121,6 +122,7 @@ def export_html(executed: Path, html_path: Path) -> Path:
     exporter = HTMLExporter(
         template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        sanitize_html=True,  # outputs may carry text from the data: no scripts, no javascript: links
     )
     title = _title(notebook) or executed.stem
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
@@ -321,6 +323,7 @@ def _dropped_words(rows: dict) -> str:
 
 def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
     """The index page: links, status per analysis, row accounting, findings and run facts."""
+    import bleach
     import jinja2
     from nbconvert.filters.markdown import markdown2html
 
@@ -328,8 +331,10 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
     rows = []
     for run in runs:
         rows_in, used, dropped = _dropped_words(run.rows)
-        # Findings text can carry values from the data (arm names): escape before Markdown rendering.
-        findings_html = markdown2html(html.escape(run.findings_markdown)) if run.findings_markdown else ""
+        # Findings text can carry values from the data: escape, render, then keep only harmless tags
+        # (no links at all, so no javascript: URL survives).
+        findings_html = bleach.clean(markdown2html(html.escape(run.findings_markdown)), tags=FINDINGS_TAGS,
+                                     attributes={}, strip=True) if run.findings_markdown else ""
         rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
                      "findings_html": findings_html})
     counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}

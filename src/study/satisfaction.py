@@ -53,7 +53,7 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
     for label, (cov_type, kwds, groups) in choices.items():
         fit = model.fit(cov_type=cov_type, cov_kwds=kwds or None)
         ci = fit.conf_int(alpha=alpha)
-        for term in (SPEED, "resolved"):
+        for term in (SPEED, *flags[:1]):
             lines.append({
                 "standard errors": label, "term": term_label(term), "coefficient": fit.params[term], "SE": fit.bse[term],
                 "CI low": ci.loc[term, 0], "CI high": ci.loc[term, 1],
@@ -74,10 +74,10 @@ def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate]
     rows, _, flags, controls = csat_sample(data, extra=["agent_id"])
     fit = fit_ols(rows, "csat", [SPEED, *flags], [*controls, "agent_id"])
     method = f"OLS with agent fixed effects ({rows['agent_id'].nunique()} agents); SE clustered by customer_id; observational"
-    return [
-        coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha),
-        coefficient(fit, "resolved", "csat_resolved_agent_fe", "CSAT points for a resolved case, within agents", method, alpha),
-    ]
+    out = [coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha)]
+    if "resolved" in flags:
+        out.append(coefficient(fit, "resolved", "csat_resolved_agent_fe", "CSAT points for a resolved case, within agents", method, alpha))
+    return out
 
 
 @dataclass
@@ -106,9 +106,15 @@ def _top_two_probability(params: np.ndarray, model: OrderedModel) -> np.ndarray:
     return 1 - stats.logistic.cdf(cut - model.exog @ params[:k])
 
 
-def _top_two_ame(params: np.ndarray, model: OrderedModel, column: int) -> float:
+def _top_two_ame(params: np.ndarray, model: OrderedModel, column: int, flag: bool = False) -> float:
+    """Average marginal effect on P(CSAT >= 4): a derivative, or for a 0/1 flag the change from 0 to 1."""
     k = model.exog.shape[1]
     thresholds = model.transform_threshold_params(params)
+    if flag:
+        exog_on, exog_off = model.exog.copy(), model.exog.copy()
+        exog_on[:, column], exog_off[:, column] = 1.0, 0.0
+        cut = thresholds[TOP_TWO - 1]
+        return float(np.mean(stats.logistic.cdf(cut - exog_off @ params[:k]) - stats.logistic.cdf(cut - exog_on @ params[:k])))
     density = stats.logistic.pdf(thresholds[TOP_TWO - 1] - model.exog @ params[:k])
     return float(np.mean(density) * params[column])
 
@@ -128,7 +134,11 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], "customer_id")
     design = patsy.dmatrix(formula("csat", [SPEED, *flags], controls).split("~", 1)[1], frame, return_type="dataframe")
     design = design.drop(columns="Intercept")  # the cut points play the intercept's part
-    levels = pd.Categorical(frame["csat"].astype(int), ordered=True)
+    # All five levels, so the cut between 3 and 4 is always the third one.
+    levels = pd.Categorical(frame["csat"].astype(int), categories=[1, 2, 3, 4, 5], ordered=True)
+    empty = [level for level, count in zip(levels.categories, np.bincount(levels.codes, minlength=5)) if count == 0]
+    if empty:
+        raise ValueError(f"ordered logit needs every CSAT level; no answer is {', '.join(map(str, empty))}")
     model = OrderedModel(levels, design, distr="logit")
     fit = model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster",
                     cov_kwds={"groups": frame["_cluster"].to_numpy()})
@@ -137,8 +147,9 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
     effects = []
     for name, label in [(SPEED, "per doubling of first response time"), *[(f, f"for a {f} case") for f in flags]]:
         column = list(design.columns).index(name)
-        value = _top_two_ame(params, model, column)
-        gradient = _numeric_gradient(lambda p: _top_two_ame(p, model, column), params)
+        flag = name != SPEED
+        value = _top_two_ame(params, model, column, flag)
+        gradient = _numeric_gradient(lambda p: _top_two_ame(p, model, column, flag), params)
         se = float(np.sqrt(gradient @ cov @ gradient))
         effects.append(Estimate(
             f"top2_{'per_doubling' if name == SPEED else name}_ordered_logit",
@@ -228,13 +239,15 @@ def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.
     return DoseResponse(curve, pd.DataFrame(bands).set_index("band"))
 
 
-def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]:
+def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate] | Skipped:
     """Does a fast answer help when the problem is not solved? Speed slope by resolution outcome.
 
     One model with a speed x resolved interaction; returns the slope among unresolved cases, the
     slope among resolved cases, and their difference (the interaction).
     """
     rows, _, flags, controls = csat_sample(data)
+    if "resolved" not in flags:
+        return Skipped("speed by resolution", "every answered case has the same resolution outcome")
     fit = fit_ols(rows, "csat", [SPEED, *flags], controls, interactions=[(SPEED, "resolved")])
     interaction = f"{SPEED}:resolved"
     method = "OLS with speed x resolved interaction; SE clustered by customer_id; observational"
@@ -297,7 +310,7 @@ class SatisfactionStudy:
     agent_fixed_effects : list of Estimate or Skipped
     ordered : OrderedLogit
     dose : DoseResponse
-    interaction : list of Estimate
+    interaction : list of Estimate or Skipped
     standard_errors : pandas.DataFrame
     importance : study.key_drivers.KeyDrivers
     nonresponse : study.nonresponse.SurveyNonresponse
@@ -310,7 +323,7 @@ class SatisfactionStudy:
     agent_fixed_effects: list | Skipped
     ordered: OrderedLogit
     dose: DoseResponse
-    interaction: list[Estimate]
+    interaction: list[Estimate] | Skipped
     standard_errors: pd.DataFrame
     importance: object
     nonresponse: object
@@ -322,7 +335,8 @@ class SatisfactionStudy:
         out = list(self.drivers.estimates)
         out += [self.randomized] if self.randomized is not None else []
         out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
-        out += self.ordered.effects + self.interaction + self.importance.estimates + self.nonresponse.estimates
+        out += self.ordered.effects + (self.interaction if isinstance(self.interaction, list) else [])
+        out += self.importance.estimates + self.nonresponse.estimates
         return out
 
     @property

@@ -355,6 +355,10 @@ def write(study: SimulatedStudy, out: str | Path) -> tuple[Path, Path]:
         study.tickets.to_csv(out, index=False)
     else:
         raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
+    from study.io import fingerprint
+
     truth_path = out.parent / "truth.json"
-    truth_path.write_text(json.dumps(study.truth, indent=2) + "\n", encoding="utf-8")
+    # The fingerprint ties the truth to this file: a different file beside it is never mistaken for it.
+    truth = {**study.truth, "data_file": out.name, "data_fingerprint": fingerprint(out)}
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return out, truth_path

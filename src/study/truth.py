@@ -13,8 +13,8 @@ TRUTH_FILE = "truth.json"
 def for_data(data_path: str | Path, source: Source) -> dict | None:
     """The ``truth.json`` written by :func:`study.simulate.write` beside ``data_path``, if it belongs to it.
 
-    A truth file is used only when it names the simulator's process and the same row count, so a
-    stray file next to real data is never mistaken for the truth.
+    A truth file is used only when it records this very file's fingerprint, so a stray truth file
+    next to real data (or next to another simulation) is never mistaken for the truth.
 
     Parameters
     ----------
@@ -35,7 +35,7 @@ def for_data(data_path: str | Path, source: Source) -> dict | None:
         truth = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if "dgp_version" not in truth or truth.get("rows") != source.rows:
+    if "dgp_version" not in truth or truth.get("data_fingerprint") != source.fingerprint:
         return None
     return truth
 
