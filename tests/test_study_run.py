@@ -11,7 +11,7 @@ import pytest
 from study import config, experiments, schema
 from study.dataset import load_tickets
 
-ANALYSES = [a.name for a in schema.ANALYSES]
+ANALYSES = [a.name for a in schema.ANALYSES if a.kind == "tickets"]
 
 
 def study(*args, cwd=None):
@@ -25,6 +25,8 @@ def html_problems(page: str) -> list[str]:
         problems.append("code input cell")
     if 'data-mime-type="application/vnd.jupyter.stderr"' in body:
         problems.append("error or stderr output")
+    if "&lt;table" in body or "&lt;h2" in body or "&lt;p&gt;" in body:
+        problems.append("markup shown as text")
     if re.search(r'<(script|link)[^>]+(src|href)="https?://', page):
         problems.append("external script/style URL")
     return problems
@@ -156,3 +158,41 @@ def test_models_run_without_optional_columns_and_say_what_they_skipped(small_stu
     assert "Skipped:" in repeat and "days_to_next_purchase" in repeat and html_problems(repeat) == []
     notes = json.loads((out / "results" / "02_satisfaction_drivers.json").read_text())["notes"]
     assert any("agent" in note for note in notes) and any("randomized" in note for note in notes)
+
+
+def test_an_experiment_table_runs_through_its_column_map(tmp_path):
+    out = tmp_path / "experiment"
+    result = study("run", "--data", str(config.DATA / "examples" / "experiment.csv.gz"),
+                   "--columns", str(config.DATA / "examples" / "experiment_columns.yml"), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "05_experiment_table: ok" in result.stdout and "not a ticket table" in result.stdout
+    page = (out / "05_experiment_table.html").read_text()
+    assert html_problems(page) == [] and "<table" in page
+    payload = json.loads((out / "results" / "05_experiment_table.json").read_text())
+    assert payload["rows"]["dropped"] == {"group and page disagree": 60, "exact duplicate row": 25, "user_id in several arms": 80}
+    names = {e["name"] for e in payload["estimates"]}
+    assert {"converted_effect_treatment_a_vs_control", "spend_effect_treatment_b_vs_control"} <= names
+
+
+REAL = config.ROOT.parent / "shared" / "data" / "real" / "ab_data.csv.xz"
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="the shared real data set is not beside this clone")
+def test_the_real_landing_page_test_runs_with_the_committed_column_map(tmp_path):
+    out = tmp_path / "real"
+    result = study("run", "--data", str(REAL), "--columns", str(config.DATA / "examples" / "ab_landing_page.yml"),
+                   "--only", "05", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    payload = json.loads((out / "results" / "05_experiment_table.json").read_text())
+    assert payload["rows"]["dropped"]["group and landing_page disagree"] == 3_893
+    effect = next(e for e in payload["estimates"] if e["name"] == "converted_effect_treatment_vs_control")
+    assert effect["p_value"] == pytest.approx(0.19, abs=0.005)
+    assert "3,893 group and landing_page disagree" in (out / "05_experiment_table.html").read_text()
+
+
+def test_a_broken_column_map_is_one_line_naming_it(tmp_path):
+    bad = tmp_path / "map.yml"
+    bad.write_text("experiment:\n  unit: user_id\n")
+    result = study("run", "--data", str(config.DATA / "examples" / "experiment.csv.gz"), "--columns", str(bad))
+    assert result.returncode == 2 and "lacks 'arm', 'control', 'metrics'" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -41,6 +41,15 @@ class RowLedger:
             self.keep(self.frame[column].notna(), f"missing {column}")
         return self.frame
 
+    def absorb(self, later: "RowLedger") -> pd.DataFrame:
+        """Continue with a ledger that started from this one's current rows (another module's steps)."""
+        if later.rows_in != self.rows_used:
+            raise ValueError(f"the later ledger starts from {later.rows_in} rows, this one ends with {self.rows_used}")
+        for reason, count in later.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        self.frame = later.frame
+        return self.frame
+
     @property
     def rows_used(self) -> int:
         return len(self.frame)

@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_study(
         data_path=args.data, out_dir=args.out, params=_parse_params(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
+        columns=args.columns,
     )
     return 1 if summary.failed else 0
 
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="NAME",
                      help="run only these analyses, e.g. 02 or 04_ab_test (repeatable or comma-separated)")
     run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
+    run.add_argument("--columns", metavar="MAP.yml",
+                     help="column map; its 'experiment' section describes an experiment table (see data/examples/)")
     run.set_defaults(handler=_run)
 
     simulate = commands.add_parser("simulate", help="write simulated tickets and their truth.json")

@@ -449,7 +449,9 @@ def effects_summary(effects: list) -> pd.DataFrame:
     lines = []
     for e in effects:
         line = {
-            "metric": e.label or e.metric, "method": e.method_code, "control": e.control_value, "treatment": e.treatment_value,
+            "segment": ", ".join(f"{k}={v}" for k, v in e.segment.items()) or "all",
+            "metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}", "method": e.method_code,
+            "control": e.control_value, "treatment": e.treatment_value,
             "difference": e.estimate, f"{1 - e.alpha:.0%} CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
             "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
             f"relative lift ({1 - e.alpha:.0%} CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
@@ -459,4 +461,9 @@ def effects_summary(effects: list) -> pd.DataFrame:
             line["without CUPED"] = e.extra["unadjusted"]["estimate"]
             line["variance reduction"] = e.extra["variance_reduction"]
         lines.append(line)
-    return pd.DataFrame(lines).set_index("metric")
+    table = pd.DataFrame(lines)
+    if (table["segment"] == "all").all():
+        table = table.drop(columns="segment")
+    if table["comparison"].nunique() == 1:
+        table = table.drop(columns="comparison")
+    return table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns])

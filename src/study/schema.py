@@ -76,11 +76,16 @@ CONFOUNDERS = ["category", "channel", "loyalty_tier"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """An analysis of the study and the columns it cannot do without."""
+    """An analysis of the study and the columns it cannot do without.
+
+    ``kind`` is ``tickets`` (the data contract above) or ``experiment`` (any experiment table,
+    described by a column map instead).
+    """
 
     name: str
     title: str
     needs: tuple[str, ...]
+    kind: str = "tickets"
 
 
 ANALYSES: tuple[Analysis, ...] = (
@@ -94,6 +99,7 @@ ANALYSES: tuple[Analysis, ...] = (
         ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"),
     ),
     Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase")),
+    Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
 )
 
 
