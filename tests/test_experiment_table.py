@@ -1,0 +1,53 @@
+import pandas as pd
+import pytest
+
+from study import config, experiment_table, simulate
+from study.schema import DataError
+
+MAP = config.DATA / "examples" / "experiment_columns.yml"
+
+
+@pytest.fixture(scope="module")
+def table():
+    return pd.read_csv(config.DATA / "examples" / "experiment.csv.gz")
+
+
+def test_committed_example_is_what_the_simulator_writes(table):
+    pd.testing.assert_frame_equal(table, simulate.experiment_table(), check_dtype=False)
+
+
+def test_column_map_is_read_with_every_key():
+    mapping = experiment_table.read_map(MAP)
+    assert (mapping.unit, mapping.arm, mapping.control) == ("user_id", "group", "control")
+    assert mapping.metrics == ["converted", "spend"] and mapping.segments == ["device"]
+    assert mapping.exposure_expected["treatment_a"] == "new_a"
+    assert mapping.columns == ["user_id", "group", "converted", "spend", "device", "pre_spend", "page"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("experiment: [1, 2", "not valid YAML"),
+    ("tickets: {}", "no 'experiment' section"),
+    ("experiment: {unit: u, arm: a}", "lacks 'control', 'metrics'"),
+])
+def test_a_broken_map_is_refused_with_its_reason(tmp_path, text, message):
+    path = tmp_path / "map.yml"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        experiment_table.read_map(path)
+
+
+def test_a_map_naming_absent_columns_is_refused(table):
+    mapping = experiment_table.read_map(MAP)
+    with pytest.raises(DataError, match="lacks: 'spend'"):
+        experiment_table.analyse(table.drop(columns="spend"), mapping)
+
+
+def test_every_row_is_accounted_for_and_the_simulated_lift_is_found(table):
+    result = experiment_table.analyse(table, experiment_table.read_map(MAP))
+    rows = result.ledger.as_dict()
+    assert rows["in"] == len(table) == rows["used"] + sum(rows["dropped"].values())
+    assert result.exposure_mismatches == 60 and result.checks.units_in_several_arms == 40
+    converted = {e.treatment: e for e in result.effects if e.metric == "converted"}
+    assert converted["treatment_a"].ci_low <= 0.01 <= converted["treatment_a"].ci_high  # true lift +1 pp
+    assert converted["treatment_b"].ci_low <= 0.0 <= converted["treatment_b"].ci_high  # no effect
+    assert {e.segment["device"] for e in result.segment_effects} == {"mobile", "desktop"}
