@@ -356,7 +356,8 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
     -------
     pandas.DataFrame
         ``tickets``, ``surveys`` (answered), ``csat_sum``, ``repeat_sum``, ``log2_hours_sum`` and,
-        where present, ``next_spend`` (total follow-up spend) and the pre-period covariates.
+        where present, ``next_spend`` (total follow-up spend), the pre-period covariates and
+        ``first_channel`` (the channel of the customer's first ticket, for segments).
     """
     frame = pd.DataFrame({
         unit: rows[unit].to_numpy(),
@@ -377,6 +378,11 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
     covariates = [c for c in PRE_PERIOD_COVARIATES if c in rows.columns]
     firsts = rows.groupby(unit, sort=True)[covariates].first()  # first known value of each customer
     out = sums.join(firsts, on=unit)
+    if "channel" in rows.columns:
+        # A customer's segment is the channel of their first ticket: chosen before any reply, so
+        # before the SLA could act on it.
+        ordered = rows.sort_values("created_at", kind="stable") if "created_at" in rows.columns else rows
+        out = out.join(ordered.groupby(unit, sort=True)["channel"].first().rename("first_channel"), on=unit)
     out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
     return out
 
