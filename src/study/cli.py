@@ -43,7 +43,7 @@ def _validate(args: argparse.Namespace) -> int:
     from study import descriptives
     from study.dataset import load_tickets
 
-    data = load_tickets(args.data)
+    data = load_tickets(args.data, columns=args.columns)
     print(f"{data.source.name}: {data.source.rows:,} rows, fingerprint {data.source.fingerprint}: meets the data contract")
     print(descriptives.column_report(data.tickets).drop(columns="meaning").to_string())
     return 0
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only these analyses, e.g. 02 or 04_ab_test (repeatable or comma-separated)")
     run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
     run.add_argument("--columns", metavar="MAP.yml",
-                     help="column map; its 'experiment' section describes an experiment table (see data/examples/)")
+                     help="column map: its 'tickets' section maps an export onto the data contract, its "
+                          "'experiment' section describes an experiment table (see data/examples/)")
     run.set_defaults(handler=_run)
 
     simulate = commands.add_parser("simulate", help="write simulated tickets and their truth.json")
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a data file against the data contract")
     validate.add_argument("--data", required=True, help="ticket file: CSV, Parquet or DuckDB")
+    validate.add_argument("--columns", metavar="MAP.yml", help="column map whose 'tickets' section maps the export")
     validate.set_defaults(handler=_validate)
     refresh = commands.add_parser(
         "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"

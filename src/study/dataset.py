@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study import features, io, schema
+from study import column_map, features, io, schema
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     return TicketData(features.derive(schema.validate(frame, source=name)), source)
 
 
-def load_tickets(path: str | Path, table: str = "tickets") -> TicketData:
-    """Read, validate and derive a ticket file.
+def load_tickets(path: str | Path, table: str = "tickets", columns: str | Path | None = None) -> TicketData:
+    """Read, map, validate and derive a ticket file.
 
     Parameters
     ----------
@@ -71,6 +71,9 @@ def load_tickets(path: str | Path, table: str = "tickets") -> TicketData:
         CSV, Parquet or DuckDB file.
     table : str
         Table to read from a DuckDB file.
+    columns : str or Path, optional
+        Column map whose ``tickets`` section maps the export onto the contract
+        (:mod:`study.column_map`).
 
     Returns
     -------
@@ -82,5 +85,8 @@ def load_tickets(path: str | Path, table: str = "tickets") -> TicketData:
         When the file is missing, unreadable, or breaks the contract.
     """
     frame, source = io.load(path, table=table)
+    mapping = column_map.read_ticket_map(columns) if columns else None
+    if mapping is not None:
+        frame = column_map.apply(frame, mapping, source=source.name)
     tickets = schema.validate(frame, source=source.name)
     return TicketData(features.derive(tickets), source)

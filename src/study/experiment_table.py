@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from study import abtest, aggregate, experiments, unit_checks
+from study.column_map import read_yaml_section
 from study.accounting import RowLedger
 from study.schema import DataError
 from study.sufficient import Metric
@@ -66,14 +66,8 @@ def read_map(path: str | Path) -> ExperimentMap:
         When the file is missing, not YAML, or lacks a required key; the message names it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such column map")
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise DataError(f"{path.name}: not valid YAML ({str(error).splitlines()[0]})") from None
-    section = content.get("experiment") if isinstance(content, dict) else None
-    if not isinstance(section, dict):
+    section = read_yaml_section(path, "experiment")
+    if section is None:
         raise DataError(f"{path.name}: no 'experiment' section")
     absent = [key for key in ("unit", "arm", "control", "metrics") if not section.get(key)]
     if absent:

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import config, experiment_table, io, schema
+from study import column_map, config, experiment_table, io, schema
 from study.dataset import load_tickets
 from study.results import write_json_atomic
 
@@ -208,14 +208,16 @@ def run_study(
     params = dict(params or {})
 
     columns = Path(columns).resolve() if columns else None
-    mapping = experiment_table.read_map(columns) if columns else None
+    ticket_map = column_map.read_ticket_map(columns) if columns else None
+    has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
+    mapping = experiment_table.read_map(columns) if has_experiment else None
     analyses = _select(only)
     header = io.read_columns(data_path)
-    # With an experiment map, a table without the ticket columns is an experiment table, not a broken
-    # ticket file: the ticket analyses are skipped instead of the run being refused.
-    ticket_table = mapping is None or all(c in header for c in schema.REQUIRED)
+    # With only an experiment map, a table without the ticket columns is an experiment table, not a
+    # broken ticket file: the ticket analyses are skipped instead of the run being refused.
+    ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
     if ticket_table and any(a.kind == "tickets" for a in analyses):
-        data = load_tickets(data_path)
+        data = load_tickets(data_path, columns=columns if ticket_map else None)
         source = data.source
         present = [c for c in data.tickets.columns if data.tickets[c].notna().any()]
     else:
@@ -265,7 +267,7 @@ def run_study(
                     str(staging / "notebooks" / f"{run.name}.ipynb"),
                     str(staging / f"{run.name}.html"),
                     {"data_path": str(data_path), "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if kinds[run.name] == "experiment" else {}),
+                     **({"columns_path": str(columns)} if columns and (kinds[run.name] == "experiment" or ticket_map) else {}),
                      **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),

@@ -392,3 +392,27 @@ def experiment_table(units: int = 10_000, seed: int = 7) -> pd.DataFrame:
     switched["page"] = switched["group"].map(pages)
     copies = table.sample(25, random_state=seed + 1)
     return pd.concat([table, switched, copies], ignore_index=True).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+EXPORT_NAMES = {
+    "ticket_id": "case_number", "customer_id": "account_id", "agent_id": "agent", "created_at": "opened_at",
+    "resolved": "status", "csat": "satisfaction_1_10", "repeat_purchase": "bought_again", "variant": "sla_group",
+}
+
+
+def export_like(tickets: pd.DataFrame) -> pd.DataFrame:
+    """The same tickets as another team's export would hold them, for trying column maps.
+
+    Other names (:data:`EXPORT_NAMES`), other codes (status Solved/Open, bought_again Y/N,
+    sla_group A/B), CSAT on a 1-10 scale (twice the 1-5 answer), the first reply as a timestamp
+    ``first_reply_at`` instead of minutes, and three optional columns left out. Mapped back with
+    ``data/examples/tickets_columns.yml`` it gives the original tickets.
+    """
+    out = tickets.drop(columns=["order_value", "experiment_id", "resolution_minutes"])
+    out["first_reply_at"] = out["created_at"] + pd.to_timedelta(np.round(out["first_response_minutes"] * 60), unit="s")
+    out = out.drop(columns="first_response_minutes")
+    out["resolved"] = np.where(out["resolved"], "Solved", "Open")
+    out["repeat_purchase"] = np.where(out["repeat_purchase"], "Y", "N")
+    out["variant"] = out["variant"].map({"control": "A", "treatment": "B"})
+    out["csat"] = out["csat"] * 2
+    return out.rename(columns=EXPORT_NAMES)

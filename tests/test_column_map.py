@@ -1,0 +1,83 @@
+"""Column maps: another team's export read as the contract gives the same numbers."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from study import column_map, config, experiments, models, simulate
+from study.dataset import from_frame, load_tickets
+from study.schema import DataError
+
+EXPORT = config.DATA / "examples" / "tickets_export.csv"
+MAP = config.DATA / "examples" / "tickets_columns.yml"
+
+
+def test_committed_export_is_the_simulated_sample_seen_by_another_team():
+    committed = pd.read_csv(EXPORT)
+    expected = simulate.export_like(simulate.simulate(rows=3_000, seed=7).tickets)
+    pd.testing.assert_frame_equal(committed, expected.astype(committed.dtypes.to_dict()), check_dtype=False)
+
+
+def test_renamed_recoded_and_trimmed_export_gives_the_same_estimates():
+    original = from_frame(simulate.simulate(rows=3_000, seed=7).tickets)
+    mapped = load_tickets(EXPORT, columns=MAP)
+    for fit in (models.satisfaction_drivers, models.repeat_purchase):
+        for ours, theirs in zip(fit(original).estimates, fit(mapped).estimates):
+            assert (ours.name, ours.n) == (theirs.name, theirs.n)
+            assert theirs.value == pytest.approx(ours.value, abs=1e-12) and theirs.se == pytest.approx(ours.se, abs=1e-12)
+    arms = [experiments.sla_comparisons(experiments.experiment_rows(d.tickets).rows)["csat"] for d in (original, mapped)]
+    assert arms[0].difference.value == pytest.approx(arms[1].difference.value, abs=1e-12)
+
+
+def _map(tmp_path, text):
+    path = tmp_path / "map.yml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tickets: {columns: {satisfaction: csat_score}}", "not contract columns: 'satisfaction'"),
+    ("tickets: {columns: {ticket_id: id, customer_id: id}}", "'id' mapped to two contract columns"),
+    ("tickets: {csat_scale: 1-7}", "csat_scale '1-7' is not one of"),
+    ("tickets: {durations: {first_response_minutes: {from: a}}}", "needs 'from' and 'to'"),
+    ("tickets: [1, 2]", "must be a mapping"),
+])
+def test_a_broken_ticket_map_is_refused_with_its_reason(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        column_map.read_ticket_map(_map(tmp_path, text))
+
+
+def test_csat_off_its_declared_scale_is_named_with_rows():
+    frame = pd.DataFrame({"score": [10, 11, 0, 7]})
+    mapping = column_map.TicketMap(columns={"csat": "score"}, csat_scale="1-10")
+    with pytest.raises(DataError, match=r"'csat' has 2 values outside the declared 1-10 scale \(e.g. 11, 0\) in rows 2, 3"):
+        column_map.apply(frame, mapping)
+
+
+def test_csat_scales_are_binned_as_documented():
+    for scale, answers, expected in [("1-10", [1, 2, 3, 9, 10], [1, 1, 2, 5, 5]), ("0-100", [0, 19, 20, 79, 80, 100], [1, 1, 2, 4, 5, 5])]:
+        out = column_map.apply(pd.DataFrame({"csat": answers}), column_map.TicketMap(csat_scale=scale))
+        assert out["csat"].tolist() == expected
+
+
+def test_a_reply_before_the_ticket_was_opened_is_refused():
+    frame = pd.DataFrame({"opened": ["2026-01-01 10:00", "2026-01-01 10:00"], "reply": ["2026-01-01 10:30", "2026-01-01 09:00"]})
+    mapping = column_map.TicketMap(durations={"first_response_minutes": ("opened", "reply")})
+    with pytest.raises(DataError, match=r"'reply' has 1 value that is before 'opened'.* in row 2"):
+        column_map.apply(frame, mapping)
+    good = column_map.apply(frame.iloc[:1], mapping)
+    assert good["first_response_minutes"].tolist() == [30.0]
+
+
+def test_validate_and_run_read_the_export_through_its_map(tmp_path):
+    command = [sys.executable, "-m", "study.cli"]
+    validated = subprocess.run([*command, "validate", "--data", str(EXPORT), "--columns", str(MAP)], capture_output=True, text=True)
+    assert validated.returncode == 0 and "meets the data contract" in validated.stdout
+    unmapped = subprocess.run([*command, "validate", "--data", str(EXPORT)], capture_output=True, text=True)
+    assert unmapped.returncode == 2 and "missing required columns 'ticket_id'" in unmapped.stderr
+    run = subprocess.run([*command, "run", "--data", str(EXPORT), "--columns", str(MAP), "--only", "01",
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "tickets_columns.yml" in (tmp_path / "out" / "index.html").read_text()
