@@ -45,9 +45,10 @@ def test_row_accounting_adds_up(small_data):
     assert counts["  with a CSAT answer"] + counts["  without a CSAT answer"] == counts["rows kept"]
 
 
-def test_column_report_marks_absent_optional_columns(small_data):
-    report = descriptives.column_report(small_data.tickets.drop(columns=["agent_id"]))
-    assert report.loc["agent_id", "present"] == "no" and report.loc["csat", "role"] == "required"
+def test_column_report_marks_absent_optional_and_mapped_columns(small_data):
+    report = descriptives.column_report(small_data.tickets.drop(columns=["agent_id"]), {"csat": "score"})
+    assert report.loc["agent_id", "status"] == "absent (optional)"
+    assert report.loc["csat", "status"] == "mapped from 'score'" and report.loc["csat", "problem"] == ""
 
 
 def test_display_table_formats_numbers_as_text():

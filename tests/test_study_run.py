@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -196,3 +197,23 @@ def test_a_broken_column_map_is_one_line_naming_it(tmp_path):
     result = study("run", "--data", str(config.DATA / "examples" / "experiment.csv.gz"), "--columns", str(bad))
     assert result.returncode == 2 and "lacks 'arm', 'control', 'metrics'" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_text_from_the_data_shows_as_text_in_the_reports(tmp_path):
+    """Arm names and unit ids are untrusted: a <script> in them must not reach the HTML as markup."""
+    rng = np.random.default_rng(1)
+    evil_arm, evil_unit = "<script>alert(1)</script>", "<img src=x onerror=alert(2)>"
+    table = pd.DataFrame({
+        "user_id": [f"u{i}" for i in range(400)] + [evil_unit, evil_unit],
+        "group": ["control"] * 200 + [evil_arm] * 200 + ["control", "control"],
+        "converted": np.concatenate([rng.integers(0, 2, 400), [0, 1]]),
+    })
+    table.to_csv(tmp_path / "evil.csv", index=False)
+    (tmp_path / "map.yml").write_text("experiment:\n  unit: user_id\n  arm: group\n  control: control\n  metrics: [converted]\n")
+    result = study("run", "--data", str(tmp_path / "evil.csv"), "--columns", str(tmp_path / "map.yml"),
+                   "--only", "05", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for page in ("05_experiment_table.html", "index.html"):
+        body = (tmp_path / "out" / page).read_text().split("<body", 1)[1]
+        assert evil_arm not in body and "<img src=x" not in body, page
+        assert "&lt;script&gt;alert(1)" in body, page

@@ -40,12 +40,17 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from study import descriptives
-    from study.dataset import load_tickets
+    from study.dataset import read_mapped
+    from study.schema import validation_report
 
-    data = load_tickets(args.data, columns=args.columns)
-    print(f"{data.source.name}: {data.source.rows:,} rows, fingerprint {data.source.fingerprint}: meets the data contract")
-    print(descriptives.column_report(data.tickets).drop(columns="meaning").to_string())
+    frame, source, mapped_from = read_mapped(args.data, columns=args.columns)
+    report, blocking = validation_report(frame, mapped_from)
+    print(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
+    print(report.to_string())
+    if blocking:
+        print(f"study: error: {source.name} cannot be analysed: " + "; ".join(blocking), file=sys.stderr)
+        return 2
+    print(f"{source.name}: meets the data contract")
     return 0
 
 

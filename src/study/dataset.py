@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +21,13 @@ class TicketData:
         One row per ticket, contract types, derived columns added.
     source : study.io.Source
         File name, fingerprint, rows and columns read.
+    mapped_from : dict
+        Contract name -> the export's column, for columns a column map renamed.
     """
 
     tickets: pd.DataFrame
     source: io.Source
+    mapped_from: dict = field(default_factory=dict)
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -62,6 +65,26 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     return TicketData(features.derive(schema.validate(frame, source=name)), source)
 
 
+def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None) -> tuple[pd.DataFrame, io.Source, dict]:
+    """Read a ticket file and apply its column map, without validating.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Contract names and codes.
+    source : study.io.Source
+    mapped_from : dict
+        Contract name -> the export's column, for renamed columns.
+    """
+    frame, source = io.load(path, table=table)
+    mapping = column_map.read_ticket_map(columns) if columns else None
+    if mapping is None:
+        return frame, source, {}
+    mapped_from = {k: v for k, v in mapping.columns.items() if v in frame.columns}
+    mapped_from.update({k: f"{a} -> {b}" for k, (a, b) in mapping.durations.items()})
+    return column_map.apply(frame, mapping, source=source.name), source, mapped_from
+
+
 def load_tickets(path: str | Path, table: str = "tickets", columns: str | Path | None = None) -> TicketData:
     """Read, map, validate and derive a ticket file.
 
@@ -84,9 +107,6 @@ def load_tickets(path: str | Path, table: str = "tickets", columns: str | Path |
     study.schema.DataError
         When the file is missing, unreadable, or breaks the contract.
     """
-    frame, source = io.load(path, table=table)
-    mapping = column_map.read_ticket_map(columns) if columns else None
-    if mapping is not None:
-        frame = column_map.apply(frame, mapping, source=source.name)
+    frame, source, mapped_from = read_mapped(path, table, columns)
     tickets = schema.validate(frame, source=source.name)
-    return TicketData(features.derive(tickets), source)
+    return TicketData(features.derive(tickets), source, mapped_from)

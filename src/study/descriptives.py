@@ -120,21 +120,14 @@ def row_accounting(tickets: pd.DataFrame, rows_read: int) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["rows", "count", "note"]).set_index("rows")
 
 
-def column_report(tickets: pd.DataFrame) -> pd.DataFrame:
-    """Every contract column: present or absent, required or optional, and its share missing."""
-    from study.schema import COLUMNS
+def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None) -> pd.DataFrame:
+    """The validation report of ``study validate`` (found, mapped or missing; type; share missing;
+    problems) with each column's meaning."""
+    from study.schema import BY_NAME, validation_report
 
-    lines = []
-    for column in COLUMNS:
-        present = column.name in tickets.columns
-        lines.append({
-            "column": column.name,
-            "role": "required" if column.required else "optional",
-            "present": "yes" if present else "no",
-            "missing": f"{tickets[column.name].isna().mean():.1%}" if present else "–",
-            "meaning": column.description,
-        })
-    return pd.DataFrame(lines).set_index("column")
+    report = validation_report(tickets, mapped_from)[0]
+    report["meaning"] = [BY_NAME[c].description for c in report.index]
+    return report
 
 
 def ledgers_table(rows: dict) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from study.descriptives import display_table
+from study.findings import text
 from study.models import comparison_table
 from study.results import Estimate
 
@@ -29,9 +30,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         Decimals of other numbers.
     """
     if hasattr(result, "reason") and hasattr(result, "section"):
-        display(Markdown(f"*{result.section.capitalize()} skipped: {result.reason}.*"))
+        display(Markdown(f"*{text(result.section.capitalize())} skipped: {text(result.reason)}.*"))
     elif getattr(result, "skipped", None):
-        display(Markdown(f"*Skipped: {result.skipped}.*"))
+        display(Markdown(f"*Skipped: {text(result.skipped)}.*"))
     elif part is not None:
         show(getattr(result, part), truth=truth, percent=percent, digits=digits)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import html
+
 from study.results import Estimate
+
+
+def text(value) -> str:
+    """Text from the data, made safe for Markdown that is rendered as HTML (``<script>`` shows as text)."""
+    return html.escape(str(value), quote=False)
 
 
 def number(value: float, digits: int = 2, signed: bool = False) -> str:
@@ -233,7 +240,7 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
     truth : dict, optional
     """
     lines = []
-    split = ", ".join(f"{arm} {n:,}" for arm, n in srm.counts.items())
+    split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
     if srm.mismatch:
         lines.append(
             f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
@@ -365,8 +372,8 @@ def title_importance(table) -> str:
 
 def experiment_table(result) -> str:
     """Findings of :func:`study.experiment_table.analyse` as Markdown."""
-    srm, mapping = result.srm, result.mapping
-    split = ", ".join(f"{arm} {n:,}" for arm, n in srm.counts.items())
+    srm = result.srm
+    split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
     if srm.mismatch:
         lines = [f"⚠️ **Sample ratio mismatch — do not trust the results below.** Units per arm ({split}) differ from the "
                  f"planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first."]
@@ -375,7 +382,7 @@ def experiment_table(result) -> str:
     rows = result.ledger.as_dict()
     if rows["dropped"]:
         lines.append(f"**Data clean-up.** {rows['in'] - rows['used']:,} of {rows['in']:,} rows set aside: "
-                     + "; ".join(f"{n:,} {reason}" for reason, n in rows["dropped"].items()) + ".")
+                     + "; ".join(f"{n:,} {text(reason)}" for reason, n in rows["dropped"].items()) + ".")
     kinds = {metric.name: metric.kind for metric in result.aggregates.metrics}
     for effect in result.effects:
         holm = effect.adjusted_p_values.get("holm")
@@ -385,7 +392,7 @@ def experiment_table(result) -> str:
         high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 3, signed=True)
         lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
         lines.append(
-            f"**{effect.metric}, {effect.treatment} vs {effect.control}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
+            f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
             f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}."
         )
     lines.append("Randomized comparisons: causal for the units in the experiment. Segment results below are exploratory.")

@@ -6,7 +6,6 @@ an interrupted run never leaves a half-written report that looks complete.
 
 from __future__ import annotations
 
-import html
 import json
 import multiprocessing
 import os
@@ -361,9 +360,9 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
     rows = []
     for run in runs:
         rows_in, used, dropped = _dropped_words(run.rows)
-        # Findings text can carry values from the data: escape, render, then keep only harmless tags
-        # (no links at all, so no javascript: URL survives).
-        findings_html = bleach.clean(markdown2html(html.escape(run.findings_markdown)), tags=FINDINGS_TAGS,
+        # Findings escape the data's text when written (study.findings.text); whatever else reaches
+        # here is rendered and then cut down to harmless tags, with no links (no javascript: URL).
+        findings_html = bleach.clean(markdown2html(run.findings_markdown), tags=FINDINGS_TAGS,
                                      attributes={}, strip=True) if run.findings_markdown else ""
         rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
                      "findings_html": findings_html})

@@ -194,41 +194,88 @@ def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{source}: no rows to analyse")
 
-    out = frame.copy()
-    problems: list[str] = []
-    for column in (c for c in COLUMNS if c.name in out.columns):
-        values = out[column.name]
-        problem = None
-        if column.kind in ("id", "text"):
-            converted = values.astype("string").str.strip()
-            if column.kind == "id" and converted.isna().any():
-                problem = f"column '{column.name}' is empty in {int(converted.isna().sum())} rows ({_where(converted.isna())})"
-        elif column.kind == "flag":
-            converted, problem = _to_flag(values, column.name)
-        elif column.kind == "time":
-            converted, problem = _to_time(values, column.name)
+    out, problems = _convert(frame)
+    if problems:
+        raise DataError(f"{source}: " + "; ".join(problems.values()))
+    return out
+
+
+def _convert_column(column: Column, values: pd.Series) -> tuple[pd.Series, str | None]:
+    """One column in its contract type, or the problem that prevents it."""
+    if column.kind in ("id", "text"):
+        converted = values.astype("string").str.strip()
+        if column.kind == "id" and converted.isna().any():
+            empty = converted.isna()
+            return converted, f"column '{column.name}' is empty in {int(empty.sum())} rows ({_where(empty)})"
+        return converted, None
+    if column.kind == "flag":
+        return _to_flag(values, column.name)
+    if column.kind == "time":
+        return _to_time(values, column.name)
+    converted, problem = _to_number(values, column.name)
+    if problem is None:
+        problem = _range_problem(column, converted, values)
+    if problem is None and column.kind == "integer":
+        fractional = converted.notna() & (converted != np.round(converted))
+        if fractional.any():
+            problem = _problem(column.name, fractional, values, "that {be} not a whole number")
         else:
-            converted, problem = _to_number(values, column.name)
-            if problem is None:
-                problem = _range_problem(column, converted, values)
-            if problem is None and column.kind == "integer":
-                fractional = converted.notna() & (converted != np.round(converted))
-                if fractional.any():
-                    problem = _problem(column.name, fractional, values, "that {be} not a whole number")
-                else:
-                    converted = converted.astype("Int64")
+            converted = converted.astype("Int64")
+    return converted, problem
+
+
+def _convert(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every contract column present in its type, and each column's problem (if any)."""
+    out = frame.copy()
+    problems: dict[str, str] = {}
+    for column in (c for c in COLUMNS if c.name in out.columns):
+        converted, problem = _convert_column(column, out[column.name])
         if problem:
-            problems.append(problem)
+            problems[column.name] = problem
         else:
             out[column.name] = converted
-
-    if not problems:
+    if "ticket_id" in out.columns and "ticket_id" not in problems:
         duplicated = out["ticket_id"].duplicated(keep=False)
         if duplicated.any():
-            problems.append(_problem("ticket_id", duplicated, out["ticket_id"], "that {be} repeated"))
-    if problems:
-        raise DataError(f"{source}: " + "; ".join(problems))
-    return out
+            problems["ticket_id"] = _problem("ticket_id", duplicated, out["ticket_id"], "that {be} repeated")
+    return out, problems
+
+
+def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Per contract column: found, mapped or missing; type; share missing; what is wrong with it.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table with contract names (after any column map).
+    mapped_from : dict, optional
+        Contract name -> the export's column, for columns a column map renamed.
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        One row per contract column.
+    blocking : list of str
+        Problems that stop an analysis (empty: the data can be analysed).
+    """
+    mapped_from = mapped_from or {}
+    _, problems = _convert(frame)
+    lines = []
+    for column in COLUMNS:
+        present = column.name in frame.columns
+        status = ("mapped from " + repr(mapped_from[column.name]) if column.name in mapped_from else "found") if present \
+            else ("MISSING (required)" if column.required else "absent (optional)")
+        lines.append({
+            "column": column.name, "status": status, "type": column.kind,
+            "missing": f"{frame[column.name].isna().mean():.1%}" if present and len(frame) else "–",
+            "problem": problems.get(column.name, "").split(f"column '{column.name}' ", 1)[-1],
+        })
+    absent = [c for c in REQUIRED if c not in frame.columns]
+    blocking = [f"missing required column{'s' if len(absent) > 1 else ''} " + ", ".join(f"'{c}'" for c in absent)] if absent else []
+    blocking += list(problems.values())
+    if frame.empty:
+        blocking.append("no rows to analyse")
+    return pd.DataFrame(lines).set_index("column"), blocking
 
 
 def _range_problem(column: Column, numbers: pd.Series, values: pd.Series) -> str | None:
