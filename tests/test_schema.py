@@ -6,25 +6,24 @@ from study.schema import DataError
 
 
 def _tickets(**overrides):
-    frame = pd.DataFrame(
-        {
-            "ticket_id": ["T1", "T2", "T3", "T4"],
-            "customer_id": ["C1", "C1", "C2", "C3"],
-            "created_at": ["2026-01-01 10:00", "2026-01-02", "2026-01-03", "2026-01-04"],
-            "first_response_minutes": [5, 60.5, 300, 0],
-            "resolved": ["yes", "no", "Y", "0"],
-            "csat": [5, None, 1, 3],
-            "repeat_purchase": [True, False, True, False],
-        }
-    )
+    """Four hand-made rows (what the tests look at) and eight plain ones, to clear the minimum."""
+    columns = {
+        "ticket_id": ["T1", "T2", "T3", "T4"] + [f"T{i}" for i in range(5, 13)],
+        "customer_id": ["C1", "C1", "C2", "C3"] + ["C9"] * 8,
+        "created_at": ["2026-01-01 10:00", "2026-01-02", "2026-01-03", "2026-01-04"] + ["2026-01-05"] * 8,
+        "first_response_minutes": [5, 60.5, 300, 0] + [10] * 8,
+        "resolved": ["yes", "no", "Y", "0"] + ["yes"] * 8,
+        "csat": [5, None, 1, 3] + [4] * 8,
+        "repeat_purchase": [True, False, True, False] + [True] * 8,
+    }
     for column, values in overrides.items():
-        frame[column] = values
-    return frame
+        columns[column] = list(values) + list(columns.get(column, [values[-1]] * 12)[len(values):])
+    return pd.DataFrame(columns)
 
 
 def test_valid_data_gets_contract_types():
     out = schema.validate(_tickets())
-    assert out["resolved"].tolist() == [True, False, True, False]
+    assert out["resolved"].tolist()[:4] == [True, False, True, False]
     assert str(out["csat"].dtype) == "Int64" and out["csat"].isna().sum() == 1
     assert pd.api.types.is_datetime64_any_dtype(out["created_at"])
 
@@ -48,7 +47,7 @@ def test_fractional_csat_is_refused():
 
 
 def test_negative_response_time_is_refused():
-    with pytest.raises(DataError, match=r"'first_response_minutes' has 1 value below 0 \(e.g. -3\) in row 2"):
+    with pytest.raises(DataError, match=r"'first_response_minutes' has 1 value outside 0-525600 \(e.g. -3\) in row 2"):
         schema.validate(_tickets(first_response_minutes=[1, -3, 2, 2]))
 
 
@@ -70,6 +69,11 @@ def test_text_in_a_number_column_is_refused():
 def test_empty_table_is_refused():
     with pytest.raises(DataError, match="no rows"):
         schema.validate(_tickets().iloc[0:0])
+
+
+def test_too_few_rows_are_refused():
+    with pytest.raises(DataError, match="only 3 rows; at least 10"):
+        schema.validate(_tickets().iloc[0:3])
 
 
 def test_unknown_columns_are_kept():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,8 @@ def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
         )
     except UnicodeDecodeError as error:
         raise DataError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
-        raise DataError(f"{path.name}: cannot read as CSV ({str(error).strip()})") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error) as error:
+        raise DataError(f"{path.name}: cannot read as CSV ({str(error).strip() or 'empty file'})") from None
 
 
 def _read_duckdb(path: Path, table: str, limit: int | None = None) -> pd.DataFrame:
@@ -151,5 +152,15 @@ def load(path: str | Path, table: str = "tickets") -> tuple[pd.DataFrame, Source
         frame = _read_csv(path)
     else:
         frame = _read_duckdb(path, table)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]  # spreadsheets add a byte-order mark
+    _refuse_repeated_names(frame.columns, path.name)
     return frame, Source(path.name, fingerprint(path), len(frame), list(frame.columns))
+
+
+def _refuse_repeated_names(columns, name: str) -> None:
+    """pandas renames a repeated CSV header ``x`` to ``x.1``: that is two columns claiming one name."""
+    names = set(columns)
+    repeated = sorted({c.rsplit(".", 1)[0] for c in columns if "." in c and c.rsplit(".", 1)[1].isdigit()
+                       and c.rsplit(".", 1)[0] in names})
+    if repeated:
+        raise DataError(f"{name}: column name(s) {', '.join(repr(r) for r in repeated)} appear more than once in the header")

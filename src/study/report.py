@@ -242,6 +242,12 @@ def run_study(
         else:
             missing = schema.missing_for(analysis, present)
             reason = f"data has no {', '.join(missing)}" if missing else ""
+            if not reason and "variant" in analysis.needs:
+                arms = set(data.tickets["variant"].dropna().unique())
+                absent = [arm for arm in ("control", "treatment") if arm not in arms]
+                if absent:
+                    reason = (f"variant has no {' or '.join(repr(a) for a in absent)} rows (values: "
+                              f"{', '.join(map(repr, sorted(arms)[:5]))}); map the arm names with a column map")
         if reason:
             run.status, run.reason = "skipped", reason
         else:

@@ -42,11 +42,15 @@ class Column:
     high: float | None = None
 
 
+# A first reply or a resolution more than a year after the ticket is a data error, not a slow agent.
+MINUTES_PER_YEAR = 525_600
+MINIMUM_ROWS = 10  # fewer rows cannot support any of the analyses
+
 COLUMNS: tuple[Column, ...] = (
     Column("ticket_id", "id", True, "Unique identifier of the service case."),
     Column("customer_id", "id", True, "Customer who opened the case; customers may have several cases."),
     Column("created_at", "time", True, "When the case was opened (ISO timestamp)."),
-    Column("first_response_minutes", "number", True, "Minutes from opening to the first agent reply.", 0, None),
+    Column("first_response_minutes", "number", True, "Minutes from opening to the first agent reply (at most a year).", 0, MINUTES_PER_YEAR),
     Column("resolved", "flag", True, "Whether the case was resolved."),
     Column("csat", "integer", True, "Satisfaction survey answer, 1-5; empty when the customer did not answer.", 1, 5),
     Column("repeat_purchase", "flag", True, "Whether the customer bought again within the follow-up window."),
@@ -60,7 +64,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("order_value", "number", False, "Value of the order the case is about (currency units).", 0, None),
     Column("experiment_id", "text", False, "Experiment the customer was randomized in."),
     Column("variant", "text", False, "Experiment arm: control or treatment."),
-    Column("resolution_minutes", "number", False, "Minutes from opening to resolution; empty if unresolved.", 0, None),
+    Column("resolution_minutes", "number", False, "Minutes from opening to resolution; empty if unresolved (at most a year).", 0, MINUTES_PER_YEAR),
     Column("reopened", "flag", False, "Whether the case was reopened after being resolved."),
     Column("contacts", "integer", False, "Number of customer contacts on the case.", 1, None),
     Column("quality_score", "number", False, "Quality-assurance rubric score, 0-100.", 0, 100),
@@ -191,8 +195,8 @@ def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
             + ", ".join(f"'{c}'" for c in missing)
             + f" (found: {', '.join(map(str, frame.columns[:12]))}{', ...' if frame.shape[1] > 12 else ''})"
         )
-    if frame.empty:
-        raise DataError(f"{source}: no rows to analyse")
+    if len(frame) < MINIMUM_ROWS:
+        raise DataError(f"{source}: only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else f"{source}: no rows to analyse")
 
     out, problems = _convert(frame)
     if problems:
@@ -234,6 +238,13 @@ def _convert(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
             problems[column.name] = problem
         else:
             out[column.name] = converted
+    for name in REQUIRED:
+        if len(out) and name in out.columns and name not in problems and out[name].isna().all():
+            problems[name] = f"column '{name}' is empty in every row"
+    if "created_at" in out.columns and "created_at" not in problems:
+        future = out["created_at"] > pd.Timestamp.now() + pd.Timedelta(days=1)
+        if future.any():
+            problems["created_at"] = _problem("created_at", future, frame["created_at"], "in the future")
     if "ticket_id" in out.columns and "ticket_id" not in problems:
         duplicated = out["ticket_id"].duplicated(keep=False)
         if duplicated.any():
@@ -273,8 +284,8 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
     absent = [c for c in REQUIRED if c not in frame.columns]
     blocking = [f"missing required column{'s' if len(absent) > 1 else ''} " + ", ".join(f"'{c}'" for c in absent)] if absent else []
     blocking += list(problems.values())
-    if frame.empty:
-        blocking.append("no rows to analyse")
+    if len(frame) < MINIMUM_ROWS:
+        blocking.append(f"only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else "no rows to analyse")
     return pd.DataFrame(lines).set_index("column"), blocking
 
 
