@@ -217,3 +217,38 @@ def test_text_from_the_data_shows_as_text_in_the_reports(tmp_path):
         body = (tmp_path / "out" / page).read_text().split("<body", 1)[1]
         assert evil_arm not in body and "<img src=x" not in body, page
         assert "&lt;script&gt;alert(1)" in body, page
+
+
+def test_a_duckdb_table_or_query_is_analysed_like_a_file(small_study_path, tmp_path):
+    import duckdb
+
+    database = tmp_path / "service.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("frame", pd.read_parquet(small_study_path))
+        con.execute("create table cases as select * from frame")
+    result = study("run", "--data", str(database), "--table", "cases", "--only", "01", "--out", str(tmp_path / "table"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    query = "select * from cases where channel <> 'phone'"
+    result = study("run", "--data", str(database), "--query", query, "--only", "01", "--out", str(tmp_path / "query"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads((tmp_path / "query" / "results" / "01_data_overview.json").read_text())["data"]["rows"]
+    assert rows == int((pd.read_parquet(small_study_path)["channel"] != "phone").sum())
+    bad = study("run", "--data", str(database), "--query", "select * from nowhere", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "the query failed" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, tmp_path, monkeypatch):
+    from study import report
+
+    out = tmp_path / "latest"
+    out.mkdir()
+    (out / "index.html").write_text("the previous report")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_index", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report.run_study(small_study_path, out, only=["01"], progress=lambda line: None)
+    assert (out / "index.html").read_text() == "the previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["latest"]  # no half-written folder left beside it

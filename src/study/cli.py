@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_study(
         data_path=args.data, out_dir=args.out, params=_parse_params(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
-        columns=args.columns,
+        columns=args.columns, table=args.table, query=args.query,
     )
     return 1 if summary.failed else 0
 
@@ -43,7 +43,7 @@ def _validate(args: argparse.Namespace) -> int:
     from study.dataset import read_mapped
     from study.schema import validation_report
 
-    frame, source, mapped_from = read_mapped(args.data, columns=args.columns)
+    frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
     report, blocking = validation_report(frame, mapped_from)
     print(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
     print(report.to_string())
@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="NAME",
                      help="run only these analyses, e.g. 02 or 04_ab_test (repeatable or comma-separated)")
     run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
+    run.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
+    run.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
     run.add_argument("--columns", metavar="MAP.yml",
                      help="column map: its 'tickets' section maps an export onto the data contract, its "
                           "'experiment' section describes an experiment table (see data/examples/)")
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a data file against the data contract")
     validate.add_argument("--data", required=True, help="ticket file: CSV, Parquet or DuckDB")
     validate.add_argument("--columns", metavar="MAP.yml", help="column map whose 'tickets' section maps the export")
+    validate.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
+    validate.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
     validate.set_defaults(handler=_validate)
     refresh = commands.add_parser(
         "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"

@@ -65,7 +65,8 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     return TicketData(features.derive(schema.validate(frame, source=name)), source)
 
 
-def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None) -> tuple[pd.DataFrame, io.Source, dict]:
+def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None,
+                query: str | None = None) -> tuple[pd.DataFrame, io.Source, dict]:
     """Read a ticket file and apply its column map, without validating.
 
     Returns
@@ -76,7 +77,7 @@ def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | 
     mapped_from : dict
         Contract name -> the export's column, for renamed columns.
     """
-    frame, source = io.load(path, table=table)
+    frame, source = io.load(path, table=table, query=query)
     mapping = column_map.read_ticket_map(columns) if columns else None
     if mapping is None:
         return frame, source, {}

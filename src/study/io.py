@@ -106,10 +106,16 @@ def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
         raise DataError(f"{path.name}: cannot read as CSV ({str(error).strip() or 'empty file'})") from None
 
 
-def _read_duckdb(path: Path, table: str, limit: int | None = None) -> pd.DataFrame:
+def _read_duckdb(path: Path, table: str, limit: int | None = None, query: str | None = None) -> pd.DataFrame:
     import duckdb
 
     with duckdb.connect(str(path), read_only=True) as con:
+        if query:
+            try:
+                relation = con.sql(query)
+                return (relation.limit(limit) if limit is not None else relation).df()
+            except duckdb.Error as error:
+                raise DataError(f"{path.name}: the query failed ({str(error).splitlines()[0]})") from None
         tables = [row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()]
         if table not in tables:
             raise DataError(f"{path.name}: no table '{table}' (tables: {', '.join(tables) or 'none'})")
@@ -119,7 +125,7 @@ def _read_duckdb(path: Path, table: str, limit: int | None = None) -> pd.DataFra
         return relation.df()
 
 
-def load(path: str | Path, table: str = "tickets") -> tuple[pd.DataFrame, Source]:
+def load(path: str | Path, table: str = "tickets", query: str | None = None) -> tuple[pd.DataFrame, Source]:
     """Read a data file as it is, with facts about it.
 
     Parameters
@@ -128,6 +134,8 @@ def load(path: str | Path, table: str = "tickets") -> tuple[pd.DataFrame, Source
         CSV (optionally compressed), Parquet or DuckDB database file.
     table : str
         Table to read from a DuckDB file.
+    query : str, optional
+        SQL to run on a DuckDB file instead of reading ``table`` (the file is opened read-only).
 
     Returns
     -------
@@ -151,7 +159,7 @@ def load(path: str | Path, table: str = "tickets") -> tuple[pd.DataFrame, Source
     elif kind == "csv":
         frame = _read_csv(path)
     else:
-        frame = _read_duckdb(path, table)
+        frame = _read_duckdb(path, table, query=query)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]  # spreadsheets add a byte-order mark
     _refuse_repeated_names(frame.columns, path.name)
     return frame, Source(path.name, fingerprint(path), len(frame), list(frame.columns))

@@ -168,6 +168,8 @@ def run_study(
     jobs: int | None = None,
     progress: Callable[[str], None] = print,
     columns: str | Path | None = None,
+    table: str = "tickets",
+    query: str | None = None,
 ) -> RunSummary:
     """Execute every analysis notebook on a data set and write the reports.
 
@@ -183,6 +185,9 @@ def run_study(
         Analyses to run, by name or number prefix (``02`` or ``02_satisfaction_drivers``).
     jobs : int, optional
         Notebooks executed at once; defaults to the number of cores.
+    table, query : str, optional
+        For a DuckDB file: the table to read, or a SQL query to run (read-only). The rows are
+        extracted once to Parquet in the report folder, and every notebook reads that extract.
     columns : str or Path, optional
         Column map (YAML). Its ``experiment`` section describes an experiment table for
         ``05_experiment_table``, which runs only with such a map.
@@ -206,6 +211,22 @@ def run_study(
     out_dir = Path(out_dir or config.DEFAULT_REPORTS).resolve()
     params = dict(params or {})
 
+    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for sub in ("notebooks", "results", "logs"):
+        (staging / sub).mkdir(parents=True)
+    try:
+        return _run_staged(staging, data_path, out_dir, params, only, jobs, progress, columns, table, query,
+                           started, started_at)
+    except BaseException:  # a failed or interrupted run leaves the previous report as it was
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, columns, table, query, started, started_at):
+    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
+    if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
+        data_path = _extract_duckdb(data_path, table, query, staging)
     columns = Path(columns).resolve() if columns else None
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
@@ -224,11 +245,6 @@ def run_study(
         present = source.columns
     notebooks = [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses]
     per_notebook = split_parameters(params, notebooks)
-
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("notebooks", "results", "logs"):
-        (staging / sub).mkdir(parents=True)
 
     runs = [AnalysisRun(a.name, a.title) for a in analyses]
     todo = []
@@ -317,6 +333,15 @@ def run_study(
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
     return RunSummary(out_dir, runs, seconds)
+
+
+def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
+    """Rows of a DuckDB table or query as Parquet in the report folder, named after their origin."""
+    frame, _ = io.load(path, table=table, query=query)
+    (staging / "data").mkdir(exist_ok=True)
+    extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
+    frame.to_parquet(extract, index=False)
+    return extract
 
 
 def _select(only: list[str] | None) -> list[schema.Analysis]:
