@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from study.results import format_p
+
 
 def mean_interval(values: pd.Series, alpha: float = 0.05) -> tuple[float, float, int]:
     """Mean, half-width of its t interval, and count of non-missing values.
@@ -74,7 +76,7 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
         if column in percent:
             out[column] = [("–" if pd.isna(v) else f"{v:.1%}") for v in values]
         elif ("p-value" in str(column) or str(column).startswith("p (")) and pd.api.types.is_numeric_dtype(values):
-            out[column] = ["–" if pd.isna(v) else ("<0.001" if v < 0.001 else f"{v:.3f}") for v in values]
+            out[column] = ["–" if pd.isna(v) else format_p(v) for v in values]
         elif pd.api.types.is_float_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,.{digits}f}") for v in values]
         elif pd.api.types.is_integer_dtype(values):

@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from study.accounting import RowLedger
-from study.results import Estimate
+from study.results import Estimate, format_p
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
             "control": c.mean_control, "treatment": c.mean_treatment,
             "difference": c.difference.value,
             f"difference {c.difference.ci_level:.0%} CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
-            "p-value": "<0.001" if c.difference.p_value < 0.001 else f"{c.difference.p_value:.3f}",
+            "p-value": format_p(c.difference.p_value),
             "relative lift": f"{c.lift.value:+.1%}" if np.isfinite(c.lift.value) else "–",
             f"lift {c.lift.ci_level:.0%} CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
             "rows (control / treatment)": f"{c.n_control:,} / {c.n_treatment:,}",

@@ -16,7 +16,7 @@ from study import schema
 from study.accounting import RowLedger
 from study.adjustment import adjustment, on_rows
 from study.dataset import TicketData
-from study.results import Estimate
+from study.results import Estimate, format_p
 
 DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
 SPEED = "response_log2_hours"
@@ -331,13 +331,6 @@ def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
         },
         index=pd.Index([term_label(t) for t in fit.params.index], name="term"),
     )
-
-
-def format_p(p: float | None) -> str:
-    """p-value as a reader expects it: ``<0.001`` below a thousandth, three decimals otherwise."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 @dataclass

@@ -75,6 +75,13 @@ class Skipped:
     reason: str
 
 
+def format_p(p: float | None) -> str:
+    """p-value as a reader expects it: ``<0.001`` below a thousandth, three decimals otherwise."""
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _plain(value):
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):
