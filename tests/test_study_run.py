@@ -94,6 +94,8 @@ def test_a_failing_notebook_is_reported_and_the_others_still_run(small_study_pat
     assert result.returncode == 1
     assert "04_ab_test: failed" in result.stdout and "01_data_overview: ok" in result.stdout
     index = (out / "index.html").read_text()
+    reasons = {run["name"]: run["reason"] for run in json.loads((out / "run.json").read_text())["analyses"]}
+    assert reasons["04_ab_test"].startswith("TypeError"), reasons  # the notebook's own error, not a kernel hiccup
     assert 'class="failed"' in index and "TypeError" in index
     assert html_problems((out / "04_ab_test.html").read_text()) == ["error or stderr output"]  # shows where it failed
     assert (out / "results" / "01_data_overview.json").is_file()

@@ -24,6 +24,9 @@ from study.results import write_json_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
+# papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
+# beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
+KERNEL_START_SECONDS = 300
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
@@ -95,6 +98,7 @@ def _execute(
     try:
         papermill.execute_notebook(
             notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+            start_timeout=KERNEL_START_SECONDS,
         )
     except papermill.PapermillExecutionError as error:
         status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
@@ -418,7 +422,8 @@ def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], 
     for analysis in _select(names):
         path = config.NOTEBOOKS / f"{analysis.name}.ipynb"
         started = time.perf_counter()
-        papermill.execute_notebook(str(path), str(path), cwd=str(config.NOTEBOOKS), progress_bar=False)
+        papermill.execute_notebook(str(path), str(path), cwd=str(config.NOTEBOOKS), progress_bar=False,
+                                   start_timeout=KERNEL_START_SECONDS)
         notebook = nbformat.read(path, as_version=4)
         notebook.metadata.pop("papermill", None)
         for cell in notebook.cells:
