@@ -404,7 +404,7 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
     counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
     sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
                 + (f"; {counts['failed']} failed" if counts["failed"] else "")
-                + (f"; {counts['skipped']} skipped for lack of data" if counts["skipped"] else "") + ".")
+                + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
     page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence)
     path.write_text(page, encoding="utf-8")
     return path
