@@ -236,11 +236,7 @@ def mean_effect(control: Moments, treatment: Moments, *, metric: str = "metric",
     low, high, p = _inference(estimate, se, df, alpha)
     method = ("welch_t: Welch's unequal-variance t-test, Welch-Satterthwaite df" if reference == "t"
               else "welch_z: unequal-variance standard error, normal reference")
-    lift_fields = {}
-    if lift:
-        lift_df = (welch_df(var_c / control.mean**2, control.n, var_t / treatment.mean**2, treatment.n)
-                   if reference == "t" and control.mean and treatment.mean else INF)
-        lift_fields = log_lift(control.mean, treatment.mean, var_c / control.n, var_t / treatment.n, lift_df, alpha)
+    lift_fields = _welch_log_lift(control.mean, treatment.mean, var_c, var_t, control.n, treatment.n, reference, alpha) if lift else {}
     return Effect(metric, arms[0], arms[1], method, "difference in means (treatment - control)", control.n, treatment.n,
                   control.mean, treatment.mean, estimate, se, low, high, p, df, alpha=alpha, label=label, **lift_fields)
 
@@ -339,13 +335,18 @@ def ratio_effect(control: RatioMoments, treatment: RatioMoments, *, metric: str 
     code = "delta_ratio_welch_t" if reference == "t" else "delta_ratio_z"
     reference_words = "Welch t reference" if reference == "t" else "normal reference"
     method = f"{code}: ratio of sums per arm, delta-method variance, {reference_words}"
-    lift_fields = {}
-    if lift:
-        lift_df = (welch_df(var_c / control.ratio**2, control.n, var_t / treatment.ratio**2, treatment.n)
-                   if reference == "t" and control.ratio and treatment.ratio else INF)
-        lift_fields = log_lift(control.ratio, treatment.ratio, var_c / control.n, var_t / treatment.n, lift_df, alpha)
+    lift_fields = _welch_log_lift(control.ratio, treatment.ratio, var_c, var_t, control.n, treatment.n, reference, alpha) if lift else {}
     return Effect(metric, arms[0], arms[1], method, "difference in ratios (treatment - control)", control.n, treatment.n,
                   control.ratio, treatment.ratio, estimate, se, low, high, p, df, alpha=alpha, label=label, **lift_fields)
+
+
+def _welch_log_lift(control_value: float, treatment_value: float, var_c: float, var_t: float, n_c: int, n_t: int,
+                    reference: str, alpha: float) -> dict:
+    """Relative lift of two arm summaries with per-unit variances ``var_c``, ``var_t``: the log-scale
+    Welch df for a t reference (normal when a summary is zero), then :func:`log_lift`."""
+    lift_df = (welch_df(var_c / control_value**2, n_c, var_t / treatment_value**2, n_t)
+               if reference == "t" and control_value and treatment_value else INF)
+    return log_lift(control_value, treatment_value, var_c / n_c, var_t / n_t, lift_df, alpha)
 
 
 def _need_two(n_control: int, n_treatment: int, metric: str) -> None:
