@@ -150,6 +150,8 @@ def _to_flag(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
 def _to_number(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
     if pd.api.types.is_bool_dtype(values):
         return values.astype(float), None
+    if pd.api.types.is_numeric_dtype(values):  # typed input (Parquet, DuckDB): nothing can be unreadable
+        return values.astype(float), None
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna() & (values.astype("string").str.strip() != "")
     problem = _problem(column, bad, values, "that {be} not a number") if bad.any() else None
