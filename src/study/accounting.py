@@ -12,6 +12,9 @@ class RowLedger:
     ----------
     frame : pandas.DataFrame
         The rows an analysis starts from.
+    set_aside : dict, optional
+        Rows of the source left out before ``frame`` (reason -> count), such as tickets outside a
+        model sample (:attr:`study.dataset.TicketData.set_aside`): they count as rows in and as dropped.
 
     Examples
     --------
@@ -20,10 +23,10 @@ class RowLedger:
     >>> ledger.table()
     """
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, set_aside: dict[str, int] | None = None):
         self.frame = frame
-        self.rows_in = len(frame)
-        self.dropped: dict[str, int] = {}
+        self.dropped: dict[str, int] = dict(set_aside or {})
+        self.rows_in = len(frame) + sum(self.dropped.values())
 
     def keep(self, mask: pd.Series, reason: str) -> pd.DataFrame:
         """Keep the rows where ``mask`` is true; count the others under ``reason``.

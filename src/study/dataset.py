@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from study import column_map, features, io, schema
@@ -23,11 +26,15 @@ class TicketData:
         File name, fingerprint, rows and columns read.
     mapped_from : dict
         Contract name -> the export's column, for columns a column map renamed.
+    set_aside : dict
+        Tickets of the source left out before any analysis, by reason (a model sample), so that
+        row accounting starts from every ticket read.
     """
 
     tickets: pd.DataFrame
     source: io.Source
     mapped_from: dict = field(default_factory=dict)
+    set_aside: dict = field(default_factory=dict)
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -86,28 +93,161 @@ def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | 
     return column_map.apply(frame, mapping, source=source.name), source, mapped_from
 
 
-def load_tickets(path: str | Path, table: str = "tickets", columns: str | Path | None = None) -> TicketData:
+def load_tickets(
+    path: str | Path,
+    table: str = "tickets",
+    columns: str | Path | None = None,
+    *,
+    needed: list[str] | None = None,
+    max_tickets: int | None = None,
+    seed: int = 2026,
+) -> TicketData:
     """Read, map, validate and derive a ticket file.
 
     Parameters
     ----------
     path : str or Path
-        CSV, Parquet or DuckDB file.
+        CSV, Parquet or DuckDB file, or a prepared copy written by :func:`write_prepared`
+        (read as it is: it was validated when it was written).
     table : str
         Table to read from a DuckDB file.
     columns : str or Path, optional
         Column map whose ``tickets`` section maps the export onto the contract
         (:mod:`study.column_map`).
+    needed : list of str, optional
+        For a prepared copy: read only these columns (those absent are ignored). Other files are
+        read whole, because validation needs every column.
+    max_tickets : int, optional
+        Keep at most this many tickets, drawn as whole customers (see :func:`customer_sample`).
+        ``None`` or 0 keeps every ticket.
+    seed : int
+        Seed of that draw.
 
     Returns
     -------
     TicketData
+        With ``set_aside`` counting the tickets left out of the draw.
 
     Raises
     ------
     study.schema.DataError
         When the file is missing, unreadable, or breaks the contract.
     """
+    if is_prepared(path):
+        return _read_prepared(Path(path), needed, max_tickets, seed)
     frame, source, mapped_from = read_mapped(path, table, columns)
     tickets = schema.validate(frame, source=source.name)
-    return TicketData(features.derive(tickets), source, mapped_from)
+    del frame
+    data = TicketData(features.derive(tickets), source, mapped_from)
+    if max_tickets and len(data.tickets) > max_tickets:
+        keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
+        return _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
+    return data
+
+
+def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.Index:
+    """Customers drawn at random until their tickets would exceed ``max_tickets``.
+
+    Whole customers are drawn, not tickets, so that every model keeps all of a customer's tickets
+    and standard errors clustered by customer stay valid. The draw depends only on the set of
+    customers, their ticket counts and ``seed``: the same data and seed give the same sample,
+    whatever the row order.
+
+    Parameters
+    ----------
+    customer_ids : pandas.Series
+        One value per ticket.
+    max_tickets : int
+        Upper bound on the tickets of the drawn customers.
+    seed : int
+        Seed of the random permutation of customers.
+
+    Returns
+    -------
+    pandas.Index
+        The customer ids drawn.
+    """
+    counts = customer_ids.value_counts().sort_index()
+    order = np.random.default_rng(seed).permutation(len(counts))
+    shuffled = counts.iloc[order]
+    return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
+
+
+def sample_reason(max_tickets: int, seed: int) -> str:
+    """The row-accounting reason for tickets left out of a model sample."""
+    return f"outside the model sample (whole customers, at most {max_tickets:,} tickets, seed {seed})"
+
+
+def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:
+    """``kept`` (a customer sample of ``rows`` tickets) with the tickets left out counted."""
+    set_aside = {**data.set_aside, sample_reason(max_tickets, seed): rows - len(kept)}
+    return TicketData(kept.reset_index(drop=True), data.source, data.mapped_from, set_aside)
+
+
+PREPARED_KEY = b"study.prepared"
+
+
+def write_prepared(data: TicketData, path: str | Path) -> Path:
+    """Write validated, derived tickets as Parquet that :func:`load_tickets` reads without checking again.
+
+    ``study run`` validates a data set once and gives every notebook this copy, so a large file
+    is not read, mapped and checked once per notebook. The facts of the original file (name,
+    fingerprint, rows) travel in the Parquet metadata, so results name the original.
+
+    Parameters
+    ----------
+    data : TicketData
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table = pa.Table.from_pandas(data.tickets, preserve_index=False)
+    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
+    pq.write_table(table, path, row_group_size=1 << 20)
+    return path
+
+
+def is_prepared(path: str | Path) -> bool:
+    """Whether ``path`` is a copy written by :func:`write_prepared`."""
+    path = Path(path)
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        return PREPARED_KEY in (pq.read_schema(path).metadata or {})
+    except Exception:  # not Parquet after all: the ordinary path reports it properly
+        return False
+
+
+def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None, seed: int) -> TicketData:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema_ = pq.read_schema(path)
+    facts = json.loads(schema_.metadata[PREPARED_KEY])
+    source = io.Source(**facts["source"])
+    names = [c for c in schema_.names if needed is None or c in needed]
+    rows = pq.ParquetFile(path).metadata.num_rows
+    row_filter = None
+    if max_tickets and rows > max_tickets:
+        customers = pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pandas()
+        drawn = customer_sample(customers, max_tickets, seed)
+        row_filter = pc.field("customer_id").isin(pa_array(drawn))
+    tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
+    data = TicketData(tickets, source, facts["mapped_from"])
+    return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
+
+
+def pa_array(values: pd.Index):
+    """``values`` as a pyarrow array (for a row filter)."""
+    import pyarrow as pa
+
+    return pa.array(values.to_numpy(dtype=object), type=pa.string())

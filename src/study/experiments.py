@@ -275,6 +275,11 @@ def experiment_rows(
 
 
 PRE_PERIOD_COVARIATES = ["tenure_days", "prior_orders", "pre_spend", "loyalty_tier"]
+# What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
+TICKET_COLUMNS = [
+    "customer_id", "variant", "experiment_id", "created_at", "channel", *PRE_PERIOD_COVARIATES,
+    "response_log2_hours", "csat", "csat_answered", "repeat_purchase", "next_spend",
+]
 
 # metric column -> words; the order is the report's order.
 SLA_METRICS = {

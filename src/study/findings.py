@@ -397,3 +397,21 @@ def experiment_table(result) -> str:
         )
     lines.append("Randomized comparisons: causal for the units in the experiment. Segment results below are exploratory.")
     return "## Findings\n\n" + bullet_list(lines)
+
+
+def model_sample(data) -> str:
+    """A note that the models fit on a customer sample, or ``""`` when they use every ticket.
+
+    Parameters
+    ----------
+    data : study.dataset.TicketData
+        As returned by :func:`study.dataset.load_tickets` with ``max_tickets``.
+    """
+    if not data.set_aside:
+        return ""
+    total = len(data.tickets) + sum(data.set_aside.values())
+    reasons = "; ".join(text(reason) for reason in data.set_aside)
+    return (f"**Models fit on a random sample** of {len(data.tickets):,} of {total:,} tickets ({reasons}). "
+            "The data set is larger than the models need for precise estimates, and a sample keeps the run "
+            "fast; the same data and seed give the same sample. Raise `model_tickets` (0 = every ticket) to "
+            "fit on more. The data overview and the SLA experiment use every ticket.")

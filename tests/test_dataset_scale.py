@@ -1,0 +1,84 @@
+"""The large-data path: the validated copy every notebook reads, and the customer sample models fit on."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from study import config, dataset, findings, models
+from study.accounting import RowLedger
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    return dataset.load_tickets(config.SAMPLE_DATA)
+
+
+@pytest.fixture(scope="module")
+def prepared(sample_data, tmp_path_factory):
+    return dataset.write_prepared(sample_data, tmp_path_factory.mktemp("prepared") / "tickets.prepared.parquet")
+
+
+def test_the_prepared_copy_reads_back_exactly_with_the_original_facts(sample_data, prepared):
+    again = dataset.load_tickets(prepared)
+    pd.testing.assert_frame_equal(again.tickets, sample_data.tickets)
+    assert again.source == sample_data.source and again.set_aside == {}
+    assert dataset.is_prepared(prepared) and not dataset.is_prepared(config.SAMPLE_DATA)
+
+
+def test_a_column_mapped_export_keeps_its_mapping_facts(tmp_path):
+    export = config.ROOT / "data" / "examples"
+    data = dataset.load_tickets(export / "tickets_export.csv", columns=export / "tickets_columns.yml")
+    again = dataset.load_tickets(dataset.write_prepared(data, tmp_path / "copy.parquet"))
+    assert again.mapped_from == data.mapped_from and again.mapped_from
+    pd.testing.assert_frame_equal(again.tickets, data.tickets)
+
+
+def test_needed_reads_only_those_columns(prepared):
+    data = dataset.load_tickets(prepared, needed=["customer_id", "csat", "not_a_column"])
+    assert list(data.tickets.columns) == ["customer_id", "csat"]
+
+
+def test_the_sample_takes_whole_customers_up_to_the_cap(sample_data):
+    ids = sample_data.tickets["customer_id"]
+    drawn = dataset.customer_sample(ids, 5_000, seed=1)
+    kept = ids[ids.isin(drawn)]
+    assert 4_900 <= len(kept) <= 5_000  # customers have a few tickets each: the cap is nearly filled
+    assert kept.value_counts().sort_index().equals(ids.value_counts().loc[drawn].sort_index())
+
+
+def test_the_sample_depends_on_the_seed_and_not_on_row_order(sample_data):
+    ids = sample_data.tickets["customer_id"]
+    shuffled = ids.sample(frac=1.0, random_state=0)
+    first = dataset.customer_sample(ids, 5_000, seed=1)
+    assert first.sort_values().equals(dataset.customer_sample(shuffled, 5_000, seed=1).sort_values())
+    assert not first.sort_values().equals(dataset.customer_sample(ids, 5_000, seed=2).sort_values())
+
+
+def test_raw_and_prepared_files_give_the_same_sample_and_count_what_was_left_out(prepared):
+    raw = dataset.load_tickets(config.SAMPLE_DATA, max_tickets=8_000, seed=5)
+    copy = dataset.load_tickets(prepared, max_tickets=8_000, seed=5)
+    pd.testing.assert_frame_equal(raw.tickets, copy.tickets)
+    reason = dataset.sample_reason(8_000, 5)
+    assert raw.set_aside == copy.set_aside == {reason: 40_000 - len(raw.tickets)}
+    assert "Models fit on a random sample" in findings.model_sample(raw)
+    assert findings.model_sample(dataset.load_tickets(prepared)) == ""
+
+
+def test_no_sample_when_the_data_is_within_the_cap(sample_data):
+    assert dataset.load_tickets(config.SAMPLE_DATA, max_tickets=40_000).set_aside == {}
+    assert dataset.load_tickets(config.SAMPLE_DATA, max_tickets=0).set_aside == {}
+
+
+def test_a_ledger_counts_the_tickets_set_aside_before_it():
+    frame = pd.DataFrame({"x": [1.0, None, 3.0]})
+    ledger = RowLedger(frame, {"outside the model sample": 7})
+    ledger.require(["x"])
+    assert ledger.as_dict() == {"in": 10, "used": 2, "dropped": {"outside the model sample": 7, "missing x": 1}}
+
+
+def test_the_adjusted_slope_on_a_sample_still_covers_the_truth():
+    """A 15,000-ticket customer sample of the embedded data: the adjusted speed effect still covers -0.15."""
+    data = dataset.load_tickets(config.SAMPLE_DATA, max_tickets=15_000, seed=11)
+    adjusted = models.satisfaction_drivers(data).get("csat_per_doubling_adjusted")
+    assert adjusted.ci_low <= -0.15 <= adjusted.ci_high
+    assert adjusted.se > 0 and np.isfinite(adjusted.se)
