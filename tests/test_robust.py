@@ -79,3 +79,25 @@ def test_robust_table_puts_the_plain_test_first():
     effects = robust.robust_effects(control, treatment, n_resamples=300)
     assert [e.method_code for e in effects] == ["welch_t", "winsorized_welch_t", "yuen_t", "mann_whitney_u", "bootstrap_percentile"]
     assert effects[0].estimate == pytest.approx(treatment.mean() - control.mean())
+
+
+def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
+    import pandas as pd
+
+    from study import experiments
+
+    rng = np.random.default_rng(3)
+    control, treatment = rng.lognormal(3, 1, 300), rng.lognormal(3, 1, 300)
+    kept = robust.robust_effects(control, treatment, n_resamples=200, bootstrap_max_units=600)
+    left_out = robust.robust_effects(control, treatment, n_resamples=200, bootstrap_max_units=599)
+    assert [e.method_code for e in kept][-1] == "bootstrap_percentile"
+    assert [e.method_code for e in left_out] == [e.method_code for e in kept][:-1]
+    customers = pd.DataFrame({"variant": ["control"] * 300 + ["treatment"] * 300,
+                              "next_spend": np.concatenate([control, treatment])})
+    original = experiments.BOOTSTRAP_MAX_CUSTOMERS
+    try:
+        experiments.BOOTSTRAP_MAX_CUSTOMERS = 599
+        table = experiments.robust_spend_table(customers)
+    finally:
+        experiments.BOOTSTRAP_MAX_CUSTOMERS = original
+    assert table.index[-1] == "bootstrap_percentile: left out above 599 customers" and table.iloc[-1].isna().all()

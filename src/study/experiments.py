@@ -411,8 +411,14 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
     return metrics
 
 
+BOOTSTRAP_MAX_CUSTOMERS = 200_000
+
+
 def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int = 2026):
     """Follow-up spend per customer: Welch next to winsorized, trimmed, Mann-Whitney and bootstrap.
+
+    Above :data:`BOOTSTRAP_MAX_CUSTOMERS` customers the bootstrap row says it was left out (see
+    :func:`study.robust.robust_effects`).
 
     Returns
     -------
@@ -428,9 +434,13 @@ def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int =
     effects = robust.robust_effects(
         customers.loc[arms == "control", "next_spend"], customers.loc[arms == "treatment", "next_spend"],
         metric="customer_spend", alpha=alpha, seed=seed, label="Follow-up spend per customer",
+        bootstrap_max_units=BOOTSTRAP_MAX_CUSTOMERS,
     )
     columns = ["method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
-    return abtest.effects_table(effects)[columns].set_index("method")
+    table = abtest.effects_table(effects)[columns].set_index("method")
+    if "bootstrap_percentile" not in table.index:
+        table.loc[f"bootstrap_percentile: left out above {BOOTSTRAP_MAX_CUSTOMERS:,} customers"] = np.nan
+    return table
 
 
 def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], alpha: float = 0.05):

@@ -18,9 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import column_map, config, experiment_table, io, schema
-from study.dataset import load_tickets
+from study import column_map, config, experiment_table, io, schema, truth
+from study.dataset import load_tickets, write_prepared
 from study.results import write_json_atomic
+from study import summary
 
 TEMPLATES = Path(__file__).parent / "templates"
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
@@ -28,6 +29,8 @@ FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
 # beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
 KERNEL_START_SECONDS = 300
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
+SLOWEST_FIRST = ("02_satisfaction_drivers", "03_repeat_purchase", "04_ab_test")
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
@@ -114,15 +117,55 @@ def export_html(executed: Path, html_path: Path) -> Path:
 
     Code cells' inputs and prompts are left out, and stderr output (warnings) is dropped; error
     outputs stay, so a failed analysis shows where it failed. The template loads nothing from the
-    network.
+    network. Each column of a pandas table is classed ``num`` (numbers, intervals, p-values) or
+    ``text`` / ``prose`` (long text) so that the template's stylesheet can keep numbers on one line and
+    give text the room to wrap readably on a phone.
     """
+    import html
+    import itertools
+    import re
+
     import nbformat
     from nbconvert import HTMLExporter
+
+    # A cell is a number when nothing but digits, signs, separators, "to" (intervals) and units remain.
+    number = re.compile(r"(?:[-+−–—<>≤≥=()%.,\s\d]|to|pp|n/a|nan|inf|(?<=\d)e(?=[-+]?\d))*", re.IGNORECASE)
+
+    def mark(cells: str, tag: str, kinds: list[str], skip: int = 0) -> str:
+        seen, marked = itertools.count(), iter(kinds)
+        return re.sub(f"<{tag}>", lambda _: f"<{tag}>" if next(seen) < skip else f'<{tag} class="{next(marked)}">', cells)
+
+    def class_columns(table: str) -> str:
+        # Only plain pandas tables (bare cells holding text only) are touched; anything else stays as it is.
+        head, found, body = table.partition("<tbody>")
+        rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+        cells = [re.findall(r"<td>([^<]*)</td>", row) for row in rows]
+        if not found or not cells or any(len(c) != row.count("<td") or len(c) != len(cells[0]) for c, row in zip(cells, rows)):
+            return table
+        kinds = []
+        for column in zip(*cells):
+            filled = [text for text in (html.unescape(c).strip() for c in column) if text]
+            if all(number.fullmatch(text) for text in filled):
+                kinds.append("num")
+            else:
+                kinds.append("prose" if max(map(len, filled)) > 30 else "text")
+        body = re.sub(r"<tr>(.*?)</tr>", lambda row: "<tr>" + mark(row.group(1), "td", kinds) + "</tr>", body, flags=re.DOTALL)
+        # The column headers follow the alignment of their column; a header over several columns is left alone.
+        header = re.search(r"<thead>\s*<tr[^>]*>(.*?)</tr>", head, re.DOTALL)
+        if header and "colspan" not in header.group(1):
+            labels = header.group(1).count("<th>")
+            if labels == header.group(1).count("<th") and labels > len(kinds):
+                head = head[:header.start(1)] + mark(header.group(1), "th", kinds, labels - len(kinds)) + head[header.end(1):]
+        return head + found + body
 
     notebook = nbformat.read(executed, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            for output in cell.outputs:
+                if isinstance(output.get("data", {}).get("text/html"), str):
+                    output.data["text/html"] = re.sub(r"<table[^>]*>.*?</table>", lambda t: class_columns(t.group(0)),
+                                                      output.data["text/html"], flags=re.DOTALL)
     exporter = HTMLExporter(
         template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
@@ -240,10 +283,14 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     # With only an experiment map, a table without the ticket columns is an experiment table, not a
     # broken ticket file: the ticket analyses are skipped instead of the run being refused.
     ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
+    prepared = None
     if ticket_table and any(a.kind == "tickets" for a in analyses):
         data = load_tickets(data_path, columns=columns if ticket_map else None)
         source = data.source
         present = [c for c in data.tickets.columns if data.tickets[c].notna().any()]
+        arms = set(data.tickets["variant"].dropna().unique()) if "variant" in data.tickets.columns else set()
+        prepared = _prepare(data, data_path, staging)
+        del data  # a large table must not stay in memory while the notebooks run
     else:
         source = io.load(data_path)[1]
         present = source.columns
@@ -263,7 +310,6 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
             missing = schema.missing_for(analysis, present)
             reason = f"data has no {', '.join(missing)}" if missing else ""
             if not reason and "variant" in analysis.needs:
-                arms = set(data.tickets["variant"].dropna().unique())
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
                 if absent:
                     reason = (f"variant has no {' or '.join(repr(a) for a in absent)} rows (values: "
@@ -291,13 +337,14 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
                     str(config.NOTEBOOKS / f"{run.name}.ipynb"),
                     str(staging / "notebooks" / f"{run.name}.ipynb"),
                     str(staging / f"{run.name}.html"),
-                    {"data_path": str(data_path), "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and (kinds[run.name] == "experiment" or ticket_map) else {}),
+                    {"data_path": str(prepared if kinds[run.name] == "tickets" else data_path),
+                     "results_dir": str(staging / "results"),
+                     **({"columns_path": str(columns)} if columns and kinds[run.name] == "experiment" else {}),
                      **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),
                 ): run
-                for run in todo
+                for run in sorted(todo, key=_slowest_first)
             }
             for future in as_completed(futures):
                 run = futures[future]
@@ -327,16 +374,40 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
         "notebooks at once": workers,
         "package versions": _versions(),
     }
-    write_index(staging / "index.html", runs, facts)
+    executive = summary.for_run(staging / "results", runs)
+    write_index(staging / "index.html", runs, facts, executive)
     write_json_atomic(
         staging / "run.json",
-        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs]},
+        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs],
+         "summary": executive.to_dict()},
     )
+    for copy in (PREPARED_FILE, truth.TRUTH_FILE):
+        (staging / "data" / copy).unlink(missing_ok=True)
+    if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
+        (staging / "data").rmdir()
     _replace(staging, out_dir)
     progress(f"study: reports in {out_dir} ({seconds:.1f} s)"
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
     return RunSummary(out_dir, runs, seconds)
+
+
+def _slowest_first(run: AnalysisRun) -> int:
+    """Start the model notebooks first, so the quick ones fill in beside them instead of after them."""
+    return SLOWEST_FIRST.index(run.name) if run.name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+
+def _prepare(data, data_path: Path, staging: Path) -> Path:
+    """Write the validated tickets once for every notebook (:func:`study.dataset.write_prepared`).
+
+    A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
+    """
+    folder = staging / "data"
+    folder.mkdir(exist_ok=True)
+    truth_file = data_path.parent / truth.TRUTH_FILE
+    if truth_file.is_file():
+        shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
+    return write_prepared(data, folder / PREPARED_FILE)
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
@@ -385,8 +456,12 @@ def _dropped_words(rows: dict) -> str:
     )
 
 
-def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
-    """The index page: links, status per analysis, row accounting, findings and run facts."""
+def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None) -> Path:
+    """The index page: executive summary, links, status per analysis, row accounting, findings and run facts.
+
+    ``executive`` defaults to the summary of the ``results`` folder beside ``path``
+    (:func:`study.summary.for_run`); its text is escaped by the template.
+    """
     import bleach
     import jinja2
     from nbconvert.filters.markdown import markdown2html
@@ -405,7 +480,10 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict) -> Path:
     sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
                 + (f"; {counts['failed']} failed" if counts["failed"] else "")
                 + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
-    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence)
+    if executive is None:
+        executive = summary.for_run(path.parent / "results", runs)
+    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence,
+                                                    executive=executive)
     path.write_text(page, encoding="utf-8")
     return path
 
