@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup report test lab notebooks benchmark clean
+.PHONY: setup report test browser lab notebooks benchmark clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,23 @@ $(STAMP): pyproject.toml requirements.lock
 report: setup
 	$(BIN)/study run
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
+# a network CI may not have. Installed when missing and we may (root or passwordless sudo, apt-get);
+# otherwise say so and go on, since those tests then skip themselves. `make report` never needs it.
+browser:
+	@if [ -x "$${STUDY_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "make: no apt-get to install chromium; the browser tests will be skipped"; \
+	else \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "make: chromium is missing and installing it needs root; the browser tests will be skipped"; exit 0; fi; \
+	  echo "make: installing Debian's chromium for the browser tests"; \
+	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium; } >/dev/null \
+	    || echo "make: could not install chromium; the browser tests will be skipped"; \
+	fi
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -24,6 +24,7 @@ from pathlib import Path
 from study.results import format_p
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
+ERROR_ANCHOR = "papermill-error-cell"  # papermill marks the cell that failed; a failed report may have no Findings
 ANCHOR = "Findings"  # heading id of each report's Findings section (nbconvert derives it from "## Findings")
 
 OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT = (
@@ -614,7 +615,7 @@ def failed_sentence(run: Mapping) -> Sentence:
     where = f"its report {run['html']} shows where" if run.get("html") else "no report was written"
     return Sentence(name, f"{run.get('title') or name} failed{reason}: none of its numbers are in this summary; "
                           f"{where}, and logs/{name}.log has the kernel's messages.",
-                    f"{run['html']}#{ANCHOR}" if run.get("html") else None, (), "failed")
+                    f"{run['html']}#{ERROR_ANCHOR}" if run.get("html") else None, (), "failed")
 
 
 BUILDERS = {OVERVIEW: overview_sentences, DRIVERS: drivers_sentences, REPEAT: repeat_sentences}

@@ -1,0 +1,201 @@
+"""The exported reports as a reader sees them: every page opened in headless Chromium, laptop and phone.
+
+Two runs are checked: the default run on the embedded sample, and a run in which one notebook fails (its
+page shows the error). Each page must load without console or page errors, fetch nothing but its own
+file and data: URLs (a report is one self-contained file), decode every figure, link only to files and
+anchors that exist, and not scroll sideways on a phone. A full-page screenshot of each page at each
+width is saved as build/screenshots/<run>/<page>-<width>.png for people to look at.
+
+The browser is Debian's Chromium (`make test` installs it when it can); set STUDY_CHROMIUM to use another
+executable. Without playwright or the executable these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from study import config, schema
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+
+CHROMIUM = Path(os.environ.get("STUDY_CHROMIUM", "/usr/bin/chromium"))
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)),
+    reason=f"no Chromium at {CHROMIUM} (make test installs Debian's chromium when it can; or set STUDY_CHROMIUM)",
+)
+
+# This machine's closed network otherwise fills the log with refused connections to Google services;
+# --no-sandbox because CI runs as root, where Chromium's sandbox refuses to start.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = config.ROOT / "build" / "screenshots"
+
+WIDTHS = {
+    "laptop": {"viewport": {"width": 1366, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
+}
+TICKET_ANALYSES = [a.name for a in schema.ANALYSES if a.kind == "tickets"]
+FAILED_ONLY = ["01_data_overview", "04_ab_test"]
+PAGES = {
+    "default": ["index", *TICKET_ANALYSES],
+    "failed": ["index", *FAILED_ONLY],
+}
+
+# Everything the page itself can tell about how it rendered, in one round trip.
+INSPECT = """async () => {
+  const images = await Promise.all([...document.images].map(async (img) => {
+    const name = (img.getAttribute('src') || '').slice(0, 40);
+    try { await img.decode(); } catch (error) { return `${name}: ${error}`; }
+    return img.complete && img.naturalWidth > 0 ? null : `${name}: not decoded`;
+  }));
+  const root = document.documentElement;
+  return {
+    title: document.title.trim(),
+    images: document.images.length,
+    undecoded: images.filter(Boolean),
+    wideImages: [...document.images].filter((img) => img.getBoundingClientRect().right > window.innerWidth + 1).length,
+    links: [...document.querySelectorAll('a[href]')].map((a) => a.href),
+    scrollWidth: root.scrollWidth,
+    innerWidth: window.innerWidth,
+  };
+}"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `study run`: its exit status, what it printed and where it wrote."""
+
+    returncode: int
+    output: str
+    out: Path
+
+
+def _start(out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "study.cli", "run", "--out", str(out), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """The default run and a run with a failed notebook, executed side by side to save wall time."""
+    folder = tmp_path_factory.mktemp("browser")
+    started = {
+        "default": _start(folder / "default"),
+        "failed": _start(folder / "failed", "--data", str(small_study_path), "--only", ",".join(FAILED_ONLY),
+                         "--param", "treatment_share=oops"),
+    }
+    finished = {}
+    try:
+        for name, process in started.items():
+            output, _ = process.communicate(timeout=900)
+            finished[name] = Run(process.returncode, output, folder / name)
+    finally:
+        for process in started.values():
+            if process.poll() is None:  # a run that hung must not outlive the tests
+                process.kill()
+                process.wait()
+    for name in finished:
+        shutil.rmtree(SCREENSHOTS / name, ignore_errors=True)  # no stale pictures beside today's
+    return finished
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for every page of the module."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_the_runs_wrote_the_pages_under_test(runs: dict[str, Run]) -> None:
+    assert runs["default"].returncode == 0, runs["default"].output
+    assert runs["failed"].returncode == 1, runs["failed"].output  # 04 fails on purpose, 01 still runs
+    assert "04_ab_test: failed" in runs["failed"].output
+    for name, run in runs.items():
+        assert sorted(p.stem for p in run.out.glob("*.html")) == sorted(PAGES[name]), name
+
+
+def _self_contained(url: str) -> bool:
+    return url.startswith(("file:", "data:"))
+
+
+def _broken_links(links: list[str]) -> list[str]:
+    """Links to a file that does not exist, or to an anchor (#...) that the file does not hold."""
+    broken = []
+    for link in links:
+        parts = urlsplit(link)
+        if parts.scheme != "file":
+            continue
+        target = Path(unquote(parts.path))
+        if not target.is_file():
+            broken.append(link)
+        elif parts.fragment:
+            anchor = unquote(parts.fragment)
+            text = target.read_text(encoding="utf-8")
+            if f'id="{anchor}"' not in text and f'id="{html.escape(anchor)}"' not in text:
+                broken.append(link)
+    return broken
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize(("run_name", "page_name"),
+                         [pytest.param(run, page, id=f"{run}-{page}") for run, pages in PAGES.items() for page in pages])
+def test_page_renders_cleanly(runs: dict[str, Run], browser, run_name: str, page_name: str, width: str) -> None:
+    path = runs[run_name].out / f"{page_name}.html"
+    assert path.is_file(), runs[run_name].output
+    context = browser.new_context(**WIDTHS[width])
+    # A report must not reach the network: refuse anything else before it leaves the browser, and record it.
+    context.route(lambda url: not _self_contained(url), lambda route: route.abort())
+    problems: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text}")
+
+    def on_request(request) -> None:
+        if not _self_contained(request.url):
+            problems.append(f"request: {request.url[:80]}")
+
+    page = context.new_page()
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("request", on_request)
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url[:80]}"))
+    try:
+        page.goto(path.as_uri(), wait_until="load")
+        seen = page.evaluate(INSPECT)
+        shot = SCREENSHOTS / run_name / f"{page_name}-{width}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True, scale="css")
+    finally:
+        context.close()
+
+    assert problems == []
+    assert seen["title"], "the page has no title"
+    assert seen["undecoded"] == []
+    broken = _broken_links(seen["links"])
+    assert not broken, f"links to a missing file or anchor: {broken}"
+    if run_name == "default" and page_name != "index":
+        assert seen["images"] > 0, "a report without a figure"
+    if page_name == "index":
+        linked = {Path(unquote(urlsplit(link).path)).name for link in seen["links"]}
+        assert {f"{name}.html" for name in PAGES[run_name] if name != "index"} <= linked
+    if width == "phone":
+        screen = WIDTHS["phone"]["viewport"]["width"]
+        # A mobile browser widens its layout viewport to fit content that is too wide (or to 980 px without a
+        # viewport tag) and zooms out, so window.innerWidth itself shows the overflow.
+        assert seen["scrollWidth"] <= screen + 1 and seen["innerWidth"] == screen, (
+            f"the page is {seen['scrollWidth']} px wide on a {screen} px phone: it scrolls sideways or shrinks")
+        assert seen["wideImages"] == 0, "a figure is wider than the phone's screen"
