@@ -59,3 +59,45 @@ def test_display_table_formats_numbers_as_text():
 def test_distribution_quantiles():
     summary = descriptives.distribution(pd.Series(np.arange(101.0), name="m"))
     assert summary["50% quantile"] == 50 and summary["count"] == 101 and summary["missing"] == 0
+
+
+def test_display_table_shows_counts_as_integers():
+    # distribution(...).to_frame().T stores count and missing as floats
+    summary = descriptives.distribution(pd.Series([1.5, 2.5, None, 4.0], name="m")).to_frame().T
+    row = descriptives.display_table(summary, digits=1).iloc[0]
+    assert (row["count"], row["missing"], row["mean"]) == ("3", "1", "2.7")
+    # counts as rows of a single float column (the survey-weights table of notebook 02)
+    weights = pd.Series({"tickets": 40000, "respondents": 12420, "mean weight": 3.2209,
+                         "effective sample size (Kish)": 11666.94}, name="w").to_frame()
+    shown = descriptives.display_table(weights, digits=2)["w"]
+    assert shown.tolist() == ["40,000", "12,420", "3.22", "11,666.94"]
+
+
+def test_outcomes_table_has_words_in_headers_and_half_width_in_points(small_data):
+    table = descriptives.outcomes_by(small_data.tickets, "response_band")
+    shown = descriptives.display_table(table, percent=["repeat_purchase mean"])
+    assert list(shown.columns) == ["tickets", "CSAT answers", "mean CSAT (1-5)", "CSAT ± (95% CI)",
+                                   "repeat purchase", "repeat purchase ± (95% CI)"]
+    assert not any("_" in c or "half-width" in c for c in shown.columns)
+    assert shown.index.name == "first response time"
+    first = table.index[0]
+    assert shown["repeat purchase"].iloc[0] == f"{table.loc[first, 'repeat_purchase mean']:.1%}"
+    assert shown["repeat purchase ± (95% CI)"].iloc[0] == f"{100 * table.loc[first, 'repeat_purchase ci half-width']:.1f} pp"
+    assert shown["tickets"].iloc[0] == f"{table.loc[first, 'tickets']:,}"
+    # the frame itself keeps its code names (used by findings and plots)
+    assert "repeat_purchase mean" in table.columns and "csat ci half-width" in table.columns
+
+
+def test_resolution_groups_read_as_words(small_data):
+    from study import findings
+
+    table = descriptives.outcomes_by(small_data.tickets, "resolved")
+    assert list(table.index) == [False, True]  # data unchanged
+    shown = descriptives.display_table(table, percent=["repeat_purchase mean"])
+    assert list(shown.index) == ["unresolved", "resolved"]
+    title = findings.title_by_group(table, "resolved =")
+    assert "unresolved" in title and "False" not in title and "True" not in title
+    assert title == (f"Mean CSAT {table.loc[False, 'csat mean']:.2f} for unresolved tickets, "
+                     f"{table.loc[True, 'csat mean']:.2f} for resolved (unadjusted)")
+    assert descriptives.group_label("resolved", True) == "resolved"
+    assert descriptives.group_label("response_band", "1-4 h") == "1-4 h"

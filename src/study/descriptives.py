@@ -53,7 +53,40 @@ def outcomes_by(tickets: pd.DataFrame, group: str, alpha: float = 0.05) -> pd.Da
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = group
+    out.attrs["ci_level"] = 1 - alpha  # for the "± (95% CI)" headers of display_table
     return out
+
+
+# Words for outcomes_by's columns and groupings in displayed tables (the frame itself keeps code names).
+_OUTCOME_HEADERS = {
+    "csat answers": "CSAT answers",
+    "csat mean": "mean CSAT (1-5)",
+    "csat ci half-width": "CSAT ± ({level} CI)",
+    "repeat_purchase mean": "repeat purchase",
+    "repeat_purchase ci half-width": "repeat purchase ± ({level} CI)",
+}
+_GROUP_NAMES = {"response_band": "first response time", "resolved": "resolution"}
+_FLAG_WORDS = {"resolved": ("unresolved", "resolved")}  # (False, True)
+
+# Labels (column or row) of counts: shown as integers even in a float column.
+_COUNT_LABELS = {"count", "missing", "tickets", "respondents", "csat answers", "customers", "rows", "n"}
+
+
+def group_label(group: str | None, value) -> str:
+    """Words for a value of a grouping column: flags as e.g. 'resolved'/'unresolved', others as text."""
+    if isinstance(value, (bool, np.bool_)):
+        negative, positive = _FLAG_WORDS.get(group, (f"not {str(group).replace('_', ' ')}", str(group).replace("_", " ")))
+        return positive if value else negative
+    return str(value)
+
+
+def _is_count_label(label) -> bool:
+    text = str(label).strip().lower()
+    return text in _COUNT_LABELS or text.startswith(("rows ", "dropped: "))
+
+
+def _whole(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer()
 
 
 def distribution(values: pd.Series, quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)) -> pd.Series:
@@ -69,18 +102,40 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
 
     Text rather than a Styler: a Styler's HTML carries a random id, which would make every run's
     output differ.
+
+    Counts (columns or rows labelled e.g. ``count``, ``missing``, ``tickets``, ``respondents``) show as
+    integers even when stored as floats. For :func:`outcomes_by` tables, a CI half-width is shown in
+    the unit of its mean (percentage points when the mean is a percent column), headers are words,
+    and flag groupings read e.g. 'resolved' / 'unresolved'.
     """
     out = frame.copy()
     for column in out.columns:
         values = out[column]
         if column in percent:
             out[column] = [("–" if pd.isna(v) else f"{v:.1%}") for v in values]
+        elif (str(column).endswith(" ci half-width")
+              and f"{str(column).removesuffix(' ci half-width')} mean" in percent and pd.api.types.is_numeric_dtype(values)):
+            out[column] = [("–" if pd.isna(v) else f"{100 * v:.1f} pp") for v in values]
         elif ("p-value" in str(column) or str(column).startswith("p (")) and pd.api.types.is_numeric_dtype(values):
             out[column] = ["–" if pd.isna(v) else format_p(v) for v in values]
         elif pd.api.types.is_float_dtype(values):
-            out[column] = [("–" if pd.isna(v) else f"{v:,.{digits}f}") for v in values]
+            count_column = _is_count_label(column)
+            out[column] = [
+                "–" if pd.isna(v)
+                else f"{int(v):,}" if (count_column or _is_count_label(row)) and _whole(v)
+                else f"{v:,.{digits}f}"
+                for row, v in zip(out.index, values)
+            ]
         elif pd.api.types.is_integer_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,}") for v in values]
+    if set(_OUTCOME_HEADERS) <= set(out.columns):  # an outcomes_by table
+        level = out.attrs.get("ci_level")
+        level = f"{level:.0%}" if level is not None else "95%"
+        out = out.rename(columns={k: v.format(level=level) for k, v in _OUTCOME_HEADERS.items()})
+        group = out.index.name
+        if pd.api.types.is_bool_dtype(out.index) or all(isinstance(v, (bool, np.bool_)) for v in out.index):
+            out.index = pd.Index([group_label(group, v) for v in out.index], name=group)
+        out.index.name = _GROUP_NAMES.get(group, str(group).replace("_", " ") if group is not None else None)
     return out
 
 

@@ -332,9 +332,17 @@ def srm(check) -> str:
 
 def title_by_group(summary, group_words: str) -> str:
     """Figure title from :func:`study.descriptives.outcomes_by`: first versus last group's mean CSAT."""
+    import numpy as np
+
+    from study.descriptives import group_label
+
     first, last = summary.index[0], summary.index[-1]
-    return (f"Mean CSAT {summary.loc[first, 'csat mean']:.2f} for {group_words} {first}, "
-            f"{summary.loc[last, 'csat mean']:.2f} for {last} (unadjusted)")
+    a, b = summary.loc[first, "csat mean"], summary.loc[last, "csat mean"]
+    if isinstance(first, (bool, np.bool_)):  # a flag: its words ("unresolved", "resolved") say it all
+        group = summary.index.name
+        return (f"Mean CSAT {a:.2f} for {group_label(group, first)} tickets, "
+                f"{b:.2f} for {group_label(group, last)} (unadjusted)")
+    return f"Mean CSAT {a:.2f} for {group_words} {first}, {b:.2f} for {last} (unadjusted)"
 
 
 def title_naive_adjusted(naive: Estimate, adjusted: Estimate) -> str:

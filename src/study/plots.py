@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from study.descriptives import group_label
 from study.results import Estimate
 
 PALETTE = "colorblind"
@@ -47,7 +48,7 @@ def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
         mean = summary[f"{metric} mean"] * scale
         half = summary[f"{metric} ci half-width"] * scale
         ax.errorbar(x, mean, yerr=half, fmt="o", capsize=4, color=sns.color_palette(PALETTE)[0 if metric == "csat" else 1])
-        ax.set_xticks(x, [str(i) for i in summary.index], rotation=20, ha="right")
+        ax.set_xticks(x, [group_label(summary.index.name, i) for i in summary.index], rotation=20, ha="right")
         ax.set(xlabel=group, ylabel=unit)
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
