@@ -82,3 +82,17 @@ def test_the_adjusted_slope_on_a_sample_still_covers_the_truth():
     adjusted = models.satisfaction_drivers(data).get("csat_per_doubling_adjusted")
     assert adjusted.ci_low <= -0.15 <= adjusted.ci_high
     assert adjusted.se > 0 and np.isfinite(adjusted.se)
+
+
+def test_a_large_file_is_validated_in_a_separate_process_with_the_same_result(small_study_path, tmp_path, monkeypatch):
+    from study import report, schema
+
+    monkeypatch.setattr(report, "PREPARE_IN_CHILD_BYTES", 0)
+    summary = report.run_study(small_study_path, tmp_path / "child", only=["01"], progress=lambda line: None)
+    assert [r.status for r in summary.runs] == ["ok"]
+    assert not (tmp_path / "child" / "data").exists()  # the copy is removed after the run
+    broken = tmp_path / "broken.csv"
+    pd.read_parquet(small_study_path).assign(csat="seven").to_csv(broken, index=False)
+    with pytest.raises(schema.DataError, match="csat"):
+        report.run_study(broken, tmp_path / "broken", only=["01"], progress=lambda line: None)
+    assert not (tmp_path / "broken").exists()

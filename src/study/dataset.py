@@ -136,9 +136,9 @@ def load_tickets(
     if is_prepared(path):
         return _read_prepared(Path(path), needed, max_tickets, seed)
     frame, source, mapped_from = read_mapped(path, table, columns)
-    tickets = schema.validate(frame, source=source.name)
-    del frame
-    data = TicketData(features.derive(tickets), source, mapped_from)
+    # The frame was just read and is ours: converting and deriving in place saves two copies of it.
+    tickets = features.derive(schema.validate(frame, source=source.name, copy=False), copy=False)
+    data = TicketData(tickets, source, mapped_from)
     if max_tickets and len(data.tickets) > max_tickets:
         keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
         return _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
@@ -185,6 +185,7 @@ def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, 
 
 
 PREPARED_KEY = b"study.prepared"
+ROWS_PER_GROUP = 1 << 20
 
 
 def write_prepared(data: TicketData, path: str | Path) -> Path:
@@ -207,10 +208,16 @@ def write_prepared(data: TicketData, path: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     path = Path(path)
-    table = pa.Table.from_pandas(data.tickets, preserve_index=False)
     facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
-    pq.write_table(table, path, row_group_size=1 << 20)
+    writer = None
+    # Written a slice at a time, so a 10M-ticket table is not held twice (pandas and Arrow) at once.
+    for start in range(0, max(len(data.tickets), 1), ROWS_PER_GROUP):
+        table = pa.Table.from_pandas(data.tickets.iloc[start:start + ROWS_PER_GROUP], preserve_index=False)
+        if writer is None:
+            schema_ = table.schema.with_metadata({**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
+            writer = pq.ParquetWriter(path, schema_)
+        writer.write_table(table.cast(writer.schema))
+    writer.close()
     return path
 
 

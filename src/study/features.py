@@ -32,7 +32,7 @@ def response_band(minutes: pd.Series) -> pd.Series:
     return pd.cut(minutes, _BAND_EDGES_MINUTES, labels=RESPONSE_BANDS, right=False)
 
 
-def derive(tickets: pd.DataFrame) -> pd.DataFrame:
+def derive(tickets: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
     """Add the columns the analyses use.
 
     Adds ``response_hours``, ``response_log2_hours``, ``response_band``, ``csat_answered`` and
@@ -42,13 +42,15 @@ def derive(tickets: pd.DataFrame) -> pd.DataFrame:
     ----------
     tickets : pandas.DataFrame
         Validated tickets (see :func:`study.schema.validate`).
+    copy : bool
+        ``False`` adds the columns to ``tickets`` itself (a table the caller owns).
 
     Returns
     -------
     pandas.DataFrame
-        A copy with the derived columns.
+        A copy with the derived columns (``tickets`` itself when ``copy`` is false).
     """
-    out = tickets.copy()
+    out = tickets.copy() if copy else tickets
     minutes = out["first_response_minutes"]
     out["response_hours"] = minutes / 60.0
     out["response_log2_hours"] = response_log2_hours(minutes)

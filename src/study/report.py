@@ -30,6 +30,7 @@ FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
 KERNEL_START_SECONDS = 300
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
 PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
+PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
 SLOWEST_FIRST = ("02_satisfaction_drivers", "03_repeat_purchase", "04_ab_test")
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
@@ -285,12 +286,15 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
     prepared = None
     if ticket_table and any(a.kind == "tickets" for a in analyses):
-        data = load_tickets(data_path, columns=columns if ticket_map else None)
-        source = data.source
-        present = [c for c in data.tickets.columns if data.tickets[c].notna().any()]
-        arms = set(data.tickets["variant"].dropna().unique()) if "variant" in data.tickets.columns else set()
-        prepared = _prepare(data, data_path, staging)
-        del data  # a large table must not stay in memory while the notebooks run
+        arguments = (data_path, columns if ticket_map else None, staging)
+        if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
+            # A separate process gives the memory of a large table back to the system when it ends,
+            # instead of it staying with the runner while the notebooks run.
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                facts = pool.submit(_prepare_tickets, *arguments).result()
+        else:
+            facts = _prepare_tickets(*arguments)
+        source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
     else:
         source = io.load(data_path)[1]
         present = source.columns
@@ -397,17 +401,31 @@ def _slowest_first(run: AnalysisRun) -> int:
     return SLOWEST_FIRST.index(run.name) if run.name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
 
-def _prepare(data, data_path: Path, staging: Path) -> Path:
-    """Write the validated tickets once for every notebook (:func:`study.dataset.write_prepared`).
+@dataclass
+class PreparedTickets:
+    """What the runner needs to know of the validated tickets, and where their copy is."""
+
+    source: io.Source
+    present: list[str]
+    arms: set
+    path: Path
+
+
+def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> PreparedTickets:
+    """Validate the tickets once and write the copy every notebook reads (:func:`study.dataset.write_prepared`).
 
     A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
     """
+    data = load_tickets(data_path, columns=columns)
+    tickets = data.tickets
+    present = [c for c in tickets.columns if tickets[c].notna().any()]
+    arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    return write_prepared(data, folder / PREPARED_FILE)
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE))
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:

@@ -167,7 +167,7 @@ def _to_time(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
     return times, problem
 
 
-def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+def validate(frame: pd.DataFrame, source: str = "data", copy: bool = True) -> pd.DataFrame:
     """Check a ticket table against the contract and return it with contract types.
 
     Parameters
@@ -176,6 +176,9 @@ def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
         Tickets with contract column names (after any column map). Unknown columns are kept.
     source : str
         Name of the data (file name) used in messages.
+    copy : bool
+        ``False`` converts the columns of ``frame`` in place: for a table the caller owns and
+        discards, which saves a copy of a large table.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def validate(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
     if len(frame) < MINIMUM_ROWS:
         raise DataError(f"{source}: only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else f"{source}: no rows to analyse")
 
-    out, problems = _convert(frame)
+    out, problems = _convert(frame, copy=copy)
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems.values()))
     return out
@@ -230,9 +233,10 @@ def _convert_column(column: Column, values: pd.Series) -> tuple[pd.Series, str |
     return converted, problem
 
 
-def _convert(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def _convert(frame: pd.DataFrame, copy: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
     """Every contract column present in its type, and each column's problem (if any)."""
-    out = frame.copy()
+    raw_created = frame["created_at"] if "created_at" in frame.columns else None  # messages quote the raw values
+    out = frame.copy() if copy else frame
     problems: dict[str, str] = {}
     for column in (c for c in COLUMNS if c.name in out.columns):
         converted, problem = _convert_column(column, out[column.name])
@@ -246,7 +250,7 @@ def _convert(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     if "created_at" in out.columns and "created_at" not in problems:
         future = out["created_at"] > pd.Timestamp.now() + pd.Timedelta(days=1)
         if future.any():
-            problems["created_at"] = _problem("created_at", future, frame["created_at"], "in the future")
+            problems["created_at"] = _problem("created_at", future, raw_created, "in the future")
     if "ticket_id" in out.columns and "ticket_id" not in problems:
         duplicated = out["ticket_id"].duplicated(keep=False)
         if duplicated.any():
