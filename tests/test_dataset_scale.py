@@ -96,3 +96,15 @@ def test_a_large_file_is_validated_in_a_separate_process_with_the_same_result(sm
     with pytest.raises(schema.DataError, match="csat"):
         report.run_study(broken, tmp_path / "broken", only=["01"], progress=lambda line: None)
     assert not (tmp_path / "broken").exists()
+
+
+def test_the_overview_reads_few_columns_and_still_reports_every_one(sample_data, prepared):
+    from study import descriptives
+
+    full = descriptives.column_report(sample_data.tickets, sample_data.mapped_from)
+    data = dataset.load_tickets(prepared, needed=descriptives.OVERVIEW_COLUMNS)
+    assert set(data.tickets.columns) == set(descriptives.OVERVIEW_COLUMNS)
+    assert "csat" not in data.missing  # read, so described from the values
+    assert data.missing["resolution_minutes"] == pytest.approx(sample_data.tickets["resolution_minutes"].isna().mean())
+    pd.testing.assert_frame_equal(
+        descriptives.column_report(data.tickets, data.mapped_from, missing=data.missing, validated=True), full)

@@ -29,12 +29,16 @@ class TicketData:
     set_aside : dict
         Tickets of the source left out before any analysis, by reason (a model sample), so that
         row accounting starts from every ticket read.
+    missing : dict
+        Share of missing values of the columns of the source that were not read (``needed``), from
+        the file's metadata, so that a data report can still describe them.
     """
 
     tickets: pd.DataFrame
     source: io.Source
     mapped_from: dict = field(default_factory=dict)
     set_aside: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -249,8 +253,25 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         drawn = customer_sample(customers, max_tickets, seed)
         row_filter = pc.field("customer_id").isin(pa_array(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
-    data = TicketData(tickets, source, facts["mapped_from"])
+    data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)))
     return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
+
+
+def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:
+    """Share of nulls of ``columns`` in a Parquet file, from its row-group statistics (no data read)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    rows = max(metadata.num_rows, 1)
+    nulls = dict.fromkeys(columns, 0)
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            if name in nulls:
+                nulls[name] += chunk.statistics.null_count if chunk.is_stats_set else 0
+    return {name: count / rows for name, count in nulls.items()}
 
 
 def pa_array(values: pd.Index):

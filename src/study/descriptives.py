@@ -177,12 +177,29 @@ def row_accounting(tickets: pd.DataFrame, rows_read: int) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["rows", "count", "note"]).set_index("rows")
 
 
-def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None) -> pd.DataFrame:
+# What the data overview reads of the tickets; the column report takes the rest from the file's metadata.
+OVERVIEW_COLUMNS = ["customer_id", "created_at", "first_response_minutes", "response_band", "resolved",
+                    "csat", "csat_answered", "repeat_purchase"]
+
+
+def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None,
+                  missing: dict[str, float] | None = None, validated: bool = False) -> pd.DataFrame:
     """The validation report of ``study validate`` (found, mapped or missing; type; share missing;
-    problems) with each column's meaning."""
+    problems) with each column's meaning.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+    mapped_from : dict, optional
+        Contract name -> the export's column.
+    missing : dict, optional
+        Share missing of the columns not read (:attr:`study.dataset.TicketData.missing`).
+    validated : bool
+        The tickets passed validation already (:func:`study.dataset.load_tickets`): not checked again.
+    """
     from study.schema import BY_NAME, validation_report
 
-    report = validation_report(tickets, mapped_from)[0]
+    report = validation_report(tickets, mapped_from, missing=missing, check=not validated)[0]
     report["meaning"] = [BY_NAME[c].description for c in report.index]
     return report
 

@@ -258,7 +258,8 @@ def _convert(frame: pd.DataFrame, copy: bool = True) -> tuple[pd.DataFrame, dict
     return out, problems
 
 
-def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = None,
+                      missing: dict[str, float] | None = None, check: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Per contract column: found, mapped or missing; type; share missing; what is wrong with it.
 
     Parameters
@@ -267,6 +268,11 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
         The table with contract names (after any column map).
     mapped_from : dict, optional
         Contract name -> the export's column, for columns a column map renamed.
+    missing : dict, optional
+        Share of missing values of columns left unread (:attr:`study.dataset.TicketData.missing`);
+        they count as present.
+    check : bool
+        ``False`` for a table already validated: its values are not checked again.
 
     Returns
     -------
@@ -275,19 +281,21 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
     blocking : list of str
         Problems that stop an analysis (empty: the data can be analysed).
     """
-    mapped_from = mapped_from or {}
-    _, problems = _convert(frame)
+    mapped_from, missing = mapped_from or {}, missing or {}
+    problems = _convert(frame)[1] if check else {}
     lines = []
     for column in COLUMNS:
-        present = column.name in frame.columns
+        loaded = column.name in frame.columns
+        present = loaded or column.name in missing
+        share = (frame[column.name].isna().mean() if loaded else missing[column.name]) if present and len(frame) else None
         status = ("mapped from " + repr(mapped_from[column.name]) if column.name in mapped_from else "found") if present \
             else ("MISSING (required)" if column.required else "absent (optional)")
         lines.append({
             "column": column.name, "status": status, "type": column.kind,
-            "missing": f"{frame[column.name].isna().mean():.1%}" if present and len(frame) else "–",
+            "missing": f"{share:.1%}" if share is not None else "–",
             "problem": problems.get(column.name, "").split(f"column '{column.name}' ", 1)[-1],
         })
-    absent = [c for c in REQUIRED if c not in frame.columns]
+    absent = [c for c in REQUIRED if c not in frame.columns and c not in missing]
     blocking = [f"missing required column{'s' if len(absent) > 1 else ''} " + ", ".join(f"'{c}'" for c in absent)] if absent else []
     blocking += list(problems.values())
     if len(frame) < MINIMUM_ROWS:
