@@ -108,3 +108,21 @@ def test_the_overview_reads_few_columns_and_still_reports_every_one(sample_data,
     assert data.missing["resolution_minutes"] == pytest.approx(sample_data.tickets["resolution_minutes"].isna().mean())
     pd.testing.assert_frame_equal(
         descriptives.column_report(data.tickets, data.mapped_from, missing=data.missing, validated=True), full)
+
+
+def test_a_run_with_a_model_sample_says_so_and_counts_the_tickets_left_out(small_study_path, tmp_path):
+    import json
+
+    from study import report
+
+    out = tmp_path / "sampled"
+    summary = report.run_study(small_study_path, out, only=["02", "03"], params={"model_tickets": 1_500},
+                               progress=lambda line: None)
+    assert [r.status for r in summary.runs] == ["ok", "ok"], [r.reason for r in summary.runs]
+    reason = dataset.sample_reason(1_500, 2026)
+    drivers = json.loads((out / "results" / "02_satisfaction_drivers.json").read_text())
+    assert drivers["rows"]["in"] == 3_000 and 1_400 < 3_000 - drivers["rows"]["dropped"][reason] <= 1_500
+    repeat = json.loads((out / "results" / "03_repeat_purchase.json").read_text())
+    assert all(part["in"] == 3_000 and reason in part["dropped"] for part in repeat["rows"].values())
+    for name in ("02_satisfaction_drivers", "03_repeat_purchase"):
+        assert "Models fit on a random sample" in (out / f"{name}.html").read_text()

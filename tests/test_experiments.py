@@ -159,3 +159,159 @@ def test_customer_with_unknown_spend_has_unknown_spend_not_zero():
     assert customers.loc["a", "pre_spend"] == 7.0  # first known value, whatever the row order
     assert customers.loc["a", "tickets"] == 2 and customers.loc["a", "surveys"] == 1
     assert "customer_spend" not in [m.name for m in experiments.sla_unit_metrics(customers.reset_index())]
+
+
+def _clustered_tickets(rng, customers=400):
+    arm = np.where(rng.random(customers) < 0.5, "treatment", "control")
+    arm[:7] = "holdout"  # rows of another arm are left out
+    owner = np.repeat(np.arange(customers), 1 + rng.poisson(1.5, customers))
+    rng.shuffle(owner)
+    y = 3.0 + 0.2 * (arm[owner] == "treatment") + rng.normal(size=customers)[owner] + rng.exponential(size=owner.size)
+    y[rng.random(owner.size) < 0.1] = np.nan  # rows without the metric are left out
+    return pd.DataFrame({"variant": arm[owner], "y": y, "customer_id": [f"C{c:05d}" for c in owner]})
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_clustered_comparison_matches_statsmodels_called_directly(seed):
+    import statsmodels.api as sm
+
+    frame = _clustered_tickets(np.random.default_rng(seed))
+    result = experiments.compare_arms(frame, "y", cluster="customer_id", alpha=0.1)
+
+    rows = frame[frame.variant.isin(["control", "treatment"]) & frame.y.notna()]
+    design = np.column_stack([np.ones(len(rows)), (rows.variant == "treatment").to_numpy(float)])
+    fit = sm.OLS(rows.y.to_numpy(), design).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(rows.customer_id)[0]})
+    b0, b1 = fit.params
+    cov = fit.cov_params()
+    crit, se = stats.norm.ppf(0.95), np.sqrt(cov[1, 1])
+    difference = result.difference
+    assert (result.mean_control, result.mean_treatment) == (pytest.approx(b0, rel=1e-10), pytest.approx(b0 + b1, rel=1e-10))
+    assert difference.value == pytest.approx(b1, rel=1e-10)
+    assert difference.se == pytest.approx(se, rel=1e-10)
+    assert difference.ci_low == pytest.approx(b1 - crit * se, rel=1e-10)
+    assert difference.ci_high == pytest.approx(b1 + crit * se, rel=1e-10)
+    assert difference.p_value == pytest.approx(2 * stats.norm.sf(abs(b1) / se), rel=1e-10)
+    assert difference.n == len(rows) == result.n_control + result.n_treatment
+
+    gradient = np.array([1 / (b0 + b1) - 1 / b0, 1 / (b0 + b1)])
+    log_ratio, log_se = np.log((b0 + b1) / b0), np.sqrt(gradient @ cov @ gradient)
+    lift = result.lift
+    assert lift.value == pytest.approx(np.expm1(log_ratio), rel=1e-10)
+    assert lift.se == pytest.approx(np.exp(log_ratio) * log_se, rel=1e-10)
+    assert lift.ci_low == pytest.approx(np.expm1(log_ratio - crit * log_se), rel=1e-10)
+    assert lift.ci_high == pytest.approx(np.expm1(log_ratio + crit * log_se), rel=1e-10)
+    assert lift.p_value == pytest.approx(2 * stats.norm.sf(abs(log_ratio) / log_se), rel=1e-10)
+
+
+def test_clustered_comparison_refuses_rows_without_a_cluster():
+    frame = _clustered_tickets(np.random.default_rng(13))
+    frame.loc[3, "customer_id"] = None
+    frame.loc[3, ["variant", "y"]] = ["control", 1.0]
+    with pytest.raises(ValueError, match="no cluster"):
+        experiments.compare_arms(frame, "y", cluster="customer_id")
+
+
+def _reference_customer_table(rows, unit="customer_id", arm="variant"):
+    """customer_table as a plain pandas groupby on the text keys (the former implementation)."""
+    frame = pd.DataFrame({
+        unit: rows[unit].to_numpy(), arm: rows[arm].to_numpy(), "tickets": 1.0,
+        "surveys": rows["csat"].notna().to_numpy(dtype=float),
+        "csat_sum": rows["csat"].astype(float).fillna(0.0).to_numpy(),
+        "repeat_sum": rows["repeat_purchase"].astype(float).to_numpy(),
+        "log2_hours_sum": rows["response_log2_hours"].to_numpy(dtype=float),
+        "next_spend": rows["next_spend"].astype(float).to_numpy(),
+    })
+    sums = frame.groupby([unit, arm], sort=True).sum(min_count=1).reset_index()
+    unknown = frame["next_spend"].isna().groupby(frame[unit]).any()
+    sums.loc[sums[unit].map(unknown).to_numpy(), "next_spend"] = np.nan
+    covariates = [c for c in experiments.PRE_PERIOD_COVARIATES if c in rows.columns]
+    out = sums.join(rows.groupby(unit, sort=True)[covariates].first(), on=unit)
+    ordered = rows.sort_values("created_at", kind="stable")
+    out = out.join(ordered.groupby(unit, sort=True)["channel"].first().rename("first_channel"), on=unit)
+    out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
+    return out
+
+
+def _messy_tickets(unit_dtype="string"):
+    created = pd.to_datetime([
+        "2026-01-05", "2026-01-02", "2026-01-03", None, "2026-01-01", "2026-01-02",
+        "2026-01-01", "2026-01-02", "2026-01-09", "2026-01-01", "2026-01-07", "2026-01-06",
+    ])
+    return pd.DataFrame({
+        # "d" (rows 0, 4, 6, 10): its first two tickets by time are rows 4 and 6, at the same time; "b" has
+        # a ticket without a time (sorted last) and one without a channel; "e" has one ticket.
+        "customer_id": pd.array(["d", "b", "a", "b", "d", "c", "d", "a", "c", "e", "d", "b"], dtype=unit_dtype),
+        "variant": pd.array(["treatment", "control", "treatment", "control", "treatment", "control",
+                             "treatment", "treatment", "control", "control", "treatment", "control"], dtype="string"),
+        "created_at": created,
+        "channel": pd.array(["email", None, "chat", "phone", "chat", "email", "phone", "email", "chat", "phone", "chat", "chat"],
+                            dtype="string"),
+        "csat": pd.array([5, None, 3, 4, None, None, 2, 1, None, None, 4, 5], dtype="Int64"),
+        "repeat_purchase": pd.array([True, False, None, True, None, False, True, None, True, None, False, True], dtype="boolean"),
+        "response_log2_hours": [0.1, -1.0, np.nan, 2.5, 1.0 / 3, 0.7, 1e-3, np.nan, 0.25, np.nan, 7.0, -0.5],
+        # "a" and "d": some spend unknown, so their spend is unknown; "e": all unknown.
+        "next_spend": [10.0, 0.0, 1.5, 2.25, np.nan, 3.0, 0.1, np.nan, 4.0, np.nan, 0.2, 0.3],
+        "pre_spend": [np.nan, 7.0, np.nan, 9.0, 5.0, 1.0, 6.0, 2.0, 8.0, np.nan, 1.0, 3.0],
+        "prior_orders": pd.array([None, 1, 2, 3, 4, None, 5, 6, 7, None, 8, None], dtype="Int64"),
+        "loyalty_tier": pd.array([None, "gold", None, "silver", "bronze", "gold", None, "silver", "gold", None, "gold", None],
+                                 dtype="string"),
+        "tenure_days": np.arange(12.0),
+    })
+
+
+@pytest.mark.parametrize("unit_dtype", ["string", "str", object])
+def test_customer_table_matches_a_pandas_groupby(unit_dtype):
+    rows = _messy_tickets(unit_dtype)
+    customers = experiments.customer_table(rows)
+    pd.testing.assert_frame_equal(customers, _reference_customer_table(rows), check_exact=True)
+    # A ticket without a customer or an arm belongs to no customer row (a groupby leaves it out).
+    unowned = rows.assign(customer_id=rows.customer_id.where(rows.index != 11), variant=rows.variant.where(rows.index != 9))
+    pd.testing.assert_frame_equal(experiments.customer_table(unowned), _reference_customer_table(unowned), check_exact=True)
+    by_customer = customers.set_index("customer_id")
+    assert list(by_customer.index) == ["a", "b", "c", "d", "e"]
+    assert by_customer["next_spend"].isna().tolist() == [True, False, False, True, True]
+    assert by_customer.loc["d", "first_channel"] == "chat"  # row 4: earliest, and first of its tie
+    assert by_customer.loc["b", "first_channel"] == "chat"  # its NaT ticket sorts last; the missing channel is skipped
+    assert by_customer.loc["a", "pre_spend"] == 2.0 and pd.isna(by_customer.loc["e", "prior_orders"])
+    assert np.isnan(by_customer.loc["e", "repeat_sum"]) and by_customer.loc["e", "tickets"] == 1
+
+
+def test_customer_table_on_a_simulation_matches_a_pandas_groupby(small_data):
+    rows = experiments.experiment_rows(small_data.tickets).rows
+    pd.testing.assert_frame_equal(experiments.customer_table(rows), _reference_customer_table(rows), check_exact=True)
+
+
+def test_experiment_rows_match_a_pandas_groupby():
+    tickets = pd.DataFrame({
+        "customer_id": pd.array(["c", "a", None, "b", "a", "c", "d", None, "b", "e", "c"], dtype="string"),
+        "variant": pd.array(["control", "control", "treatment", "holdout", "treatment", "control",
+                             None, "control", "treatment", "treatment", "control"], dtype="string"),
+        "pre_spend": np.arange(11.0),
+    }, index=np.arange(100, 111))
+    experiment = experiments.experiment_rows(tickets, unit_columns=["pre_spend"])
+
+    rows = tickets[tickets.variant.isin(["control", "treatment"]).fillna(False)]
+    arms_per_unit = rows.groupby("customer_id")["variant"].nunique()
+    rows = rows[~rows.customer_id.isin(arms_per_unit.index[arms_per_unit > 1])]
+    pd.testing.assert_frame_equal(experiment.rows, rows)
+    expected_units = rows.drop_duplicates("customer_id")[["customer_id", "variant", "pre_spend"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(experiment.units, expected_units)
+    assert experiment.units_in_several_arms == 1  # "a"; the missing customer is no customer
+    assert experiment.ledger.as_dict() == {"in": 11, "used": 7, "dropped": {
+        "no variant": 1, "variant not one of control, treatment": 1, "customer_id seen in several arms": 2}}
+
+
+def test_group_sums_are_pandas_group_sums_bit_for_bit():
+    """Kahan-compensated like pandas, so rank statistics downstream see the same ties."""
+    rng = np.random.default_rng(14)
+    group = rng.integers(0, 500, 20_000)
+    values = rng.lognormal(0, 3, group.size) * rng.choice([-1, 1], group.size)
+    values[rng.random(group.size) < 0.1] = np.nan
+    values[[5, 17]], group[[5, 17]] = [np.inf, 0.1], 3  # an infinite value; pandas keeps its sum infinite
+    values[group == 7] = np.nan  # a group without a value
+    columns = {"values": values, "complete": np.nan_to_num(values, nan=0.5, posinf=1.0),
+               "whole": np.floor(values * 100), "whole and complete": np.floor(np.nan_to_num(values, nan=0.5, posinf=1.0))}
+    expected = pd.DataFrame(columns).groupby(group).sum(min_count=1).reindex(range(501))  # group 500: no rows
+    sums = experiments._group_sums(group, columns, 501)
+    for name in columns:
+        np.testing.assert_array_equal(sums[name], expected[name].to_numpy(), err_msg=name)

@@ -76,6 +76,22 @@ def test_bootstrap_replicates_are_refits_on_resampled_customers(small):
         np.testing.assert_allclose(fast[replicate], refit.params, rtol=1e-9, atol=1e-12)
 
 
+def test_bootstrap_sums_each_distinct_product_once_and_gives_the_per_system_sums(small):
+    """Shared columns and symmetric x'x summed once: the same coefficients as each system's full cross-products."""
+    mediator, outcome = small.fits["mediator"], small.fits["outcome"]
+    codes = pd.factorize(small.ledger.frame["customer_id"], sort=True)[0]
+    systems = [(mediator.model.exog, mediator.model.endog), (outcome.model.exog, outcome.model.endog)]
+    shared = mediation.cluster_bootstrap_ols(systems, codes, replicates=150, seed=3)
+    rng = np.random.default_rng(3)
+    n_clusters = codes.max() + 1
+    for replicate in range(150):
+        counts = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)[codes].astype(float)
+        for (design, outcome_values), draws in zip(systems, shared):
+            weighted = design * counts[:, None]
+            direct = np.linalg.solve(weighted.T @ design, weighted.T @ outcome_values)
+            np.testing.assert_allclose(draws[replicate], direct, rtol=1e-9, atol=1e-12)
+
+
 def test_bootstrap_is_reproducible_from_its_seed(small_data, small):
     again = mediation.speed_through_satisfaction(small_data, replicates=200)
     pd.testing.assert_frame_equal(small.replicates, again.replicates)

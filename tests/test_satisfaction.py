@@ -1,5 +1,7 @@
 """Research-grade satisfaction models against statsmodels called directly, closed forms and truth."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -186,3 +188,32 @@ def test_a_flag_constant_among_respondents_is_left_out_with_a_note(sample):
     assert "resolved" not in drivers.fits["adjusted"].params
     assert isinstance(satisfaction.speed_by_resolution(data), satisfaction.Skipped)
     assert models.repeat_purchase(data).get("repeat_per_csat_point").n > 0
+
+
+def test_variance_inflation_matches_statsmodels_one_regression_per_column(sample):
+    """The closed form (inverse correlation matrix) against variance_inflation_factor on the adjusted model's design."""
+    from patsy import dmatrix
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    vif = satisfaction.variance_inflation(sample)
+    design = dmatrix(ADJUSTED.split("~", 1)[1], _frame(sample), return_type="dataframe").to_numpy()
+    direct = [variance_inflation_factor(design, i) for i in range(1, design.shape[1])]
+    np.testing.assert_allclose(vif["VIF"].to_numpy(), direct, rtol=1e-10)
+
+
+def test_inflation_factors_of_collinear_and_correlated_columns():
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 3))
+    x[:, 2] = 0.9 * x[:, 0] + 0.3 * rng.normal(size=500)
+    design = np.column_stack([np.ones(500), x])
+    direct = [variance_inflation_factor(design, i) for i in range(1, 4)]
+    np.testing.assert_allclose(satisfaction.inflation_factors(design), direct, rtol=1e-10)
+    collinear = np.column_stack([design, x[:, 0] + x[:, 1]])  # columns 1, 2 and 4 explain each other exactly
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = satisfaction.inflation_factors(collinear)
+        direct = np.array([variance_inflation_factor(collinear, i) for i in range(1, 5)])
+    assert (ours[[0, 1, 3]] > 1e12).all() and (direct[[0, 1, 3]] > 1e12).all()
+    assert ours[2] == pytest.approx(direct[2], rel=1e-10)

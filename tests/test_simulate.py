@@ -19,7 +19,10 @@ def test_embedded_sample_is_what_the_documented_command_writes():
     committed = pd.read_parquet(config.SAMPLE_DATA)
     pd.testing.assert_frame_equal(committed, study.tickets, check_dtype=False)
     committed = json.loads((config.DATA / "truth.json").read_text())
-    assert {k: v for k, v in committed.items() if not k.startswith("data_")} == json.loads(json.dumps(study.truth))
+    written = json.loads(json.dumps(study.truth))
+    assert set(written) == {k for k in committed if not k.startswith("data_")}
+    for key, value in written.items():  # to rounding: numpy's SIMD sums may differ in the last bit between processors
+        assert committed[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
     assert committed["data_fingerprint"] == io.fingerprint(config.SAMPLE_DATA)
 
 

@@ -173,7 +173,7 @@ def test_skipped_analyses_say_nothing_and_failed_ones_one_sentence_with_where_to
     assert failed.kind == "failed" and failed.analysis == "02_satisfaction_drivers"
     assert "failed (TypeError: bad parameter)" in failed.text
     assert "02_satisfaction_drivers.html" in failed.text and "logs/02_satisfaction_drivers.log" in failed.text
-    assert failed.href == "02_satisfaction_drivers.html#Findings"
+    assert failed.href == "02_satisfaction_drivers.html#papermill-error-cell"
 
 
 def test_numbers_in_sentences_match_the_results_dicts():

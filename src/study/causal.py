@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import patsy
 from scipy import stats
 
 from study.dataset import TicketData
+from study.design import design_matrix
 from study.experiments import experiment_rows
 from study.models import SPEED, csat_sample, formula, model_frame
 from study.results import Estimate
@@ -85,7 +85,7 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
     rows, _, flags, controls = csat_sample(data, extra=["variant"])
     rows = experiment_rows(rows).rows
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], "customer_id")
-    exogenous = np.asarray(patsy.dmatrix(formula("csat", flags, controls).split("~", 1)[1], frame))
+    exogenous = design_matrix(frame, formula("csat", flags, controls).split("~", 1)[1]).to_numpy()
     treated = (rows["variant"] == "treatment").to_numpy(dtype=float)
     value, se, first_stage_f = iv_estimate(
         frame["csat"].to_numpy(), frame[SPEED].to_numpy(), treated, exogenous, frame["_cluster"].to_numpy()

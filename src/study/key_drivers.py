@@ -287,7 +287,7 @@ def key_drivers(
     if unknown:
         raise ValueError(f"unknown attribute(s) {unknown}; choose from {ATTRIBUTES}")
     tickets = data.tickets
-    ledger = RowLedger(tickets)
+    ledger = RowLedger(tickets, data.set_aside)
     answered = ledger.keep(tickets["csat_answered"], "no survey answer")
     chosen, notes = _choose_attributes(answered, candidates)
     rows = ledger.require(chosen)
@@ -320,11 +320,10 @@ def key_drivers(
     rng = np.random.default_rng(seed)
     draws = []
     for start in range(0, n_boot, _CHUNK):
-        counts = np.stack(
-            [np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
-             for _ in range(min(_CHUNK, n_boot - start))]
-        )
-        draws.append(decompose(counts.astype(float) @ moments))
+        counts = np.empty((min(_CHUNK, n_boot - start), n_clusters))  # filled in place: no int copy to stack and cast
+        for r in range(len(counts)):
+            counts[r] = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
+        draws.append(decompose(counts @ moments))
     boot = np.vstack(draws)
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     se = boot.std(axis=0, ddof=1)

@@ -159,39 +159,93 @@ def cluster_bootstrap_ols(
         singular (a level drawn by no customer) gives NaN.
     """
     n_clusters = int(clusters.max()) + 1
-    blocks, shapes = [], []
-    for design, outcome in systems:
-        k = design.shape[1]
-        cross = (design[:, :, None] * design[:, None, :]).reshape(len(design), k * k)
-        blocks += [cross, design * outcome[:, None]]
-        shapes.append(k)
-    per_row = np.column_stack(blocks)
+    columns, pairs, products = _shared_products(systems)
     # Sum the cross-products within each customer once; a replicate then needs only counts @ sums.
-    order = np.argsort(clusters, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(clusters[order]) != 0])
-    per_customer = np.add.reduceat(per_row[order], starts, axis=0)
+    per_customer = _cluster_sums(columns, products, clusters)
 
     rng = np.random.default_rng(seed)
     out = [[] for _ in systems]
     for start in range(0, replicates, _CHUNK):
         size = min(_CHUNK, replicates - start)
-        counts = np.stack(
-            [np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters) for _ in range(size)]
-        )
-        totals = counts.astype(float) @ per_customer
-        offset = 0
-        for j, k in enumerate(shapes):
-            xtx = totals[:, offset : offset + k * k].reshape(size, k, k)
-            xty = totals[:, offset + k * k : offset + k * k + k]
-            offset += k * k + k
-            coefficients = np.full((size, k), np.nan)
-            for r in range(size):
-                try:
-                    coefficients[r] = np.linalg.solve(xtx[r], xty[r])
-                except np.linalg.LinAlgError:
-                    pass
-            out[j].append(coefficients)
+        counts = np.empty((size, n_clusters))
+        for r in range(size):
+            counts[r] = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
+        totals = counts @ per_customer
+        for j, (index, outcome_column) in enumerate(pairs):
+            xtx = totals[:, index]  # (size, k, k) gathered from the shared upper-triangle sums
+            xty = totals[:, outcome_column]
+            out[j].append(_solve_each(xtx, xty))
     return [np.vstack(parts) for parts in out]
+
+
+def _shared_products(systems: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list, list]:
+    """The distinct columns of all the designs and outcomes, and the products the systems need.
+
+    The designs usually share most columns (the outcome model is the mediator model plus CSAT),
+    and ``x'x`` is symmetric: each distinct product of two columns is summed once.
+
+    Returns
+    -------
+    columns : numpy.ndarray, (rows, q)
+        Distinct design columns, then each system's outcome.
+    pairs : list of (numpy.ndarray, numpy.ndarray)
+        Per system, the positions in ``products`` of its ``x'x`` (k x k) and of its ``x'y`` (k).
+    products : list of (int, int)
+        Pairs of positions in ``columns`` whose products are summed.
+    """
+    distinct, where = [], []
+    for design, _ in systems:
+        positions = []
+        for column in design.T:
+            match = next((i for i, seen in enumerate(distinct) if np.array_equal(seen, column)), None)
+            if match is None:
+                distinct.append(column)
+                match = len(distinct) - 1
+            positions.append(match)
+        where.append(positions)
+    columns = np.column_stack([*distinct, *(outcome for _, outcome in systems)])
+    products, slot = [], {}
+
+    def position(i: int, j: int) -> int:
+        key = (min(i, j), max(i, j))
+        if key not in slot:
+            slot[key] = len(products)
+            products.append(key)
+        return slot[key]
+
+    pairs = []
+    for s, positions in enumerate(where):
+        outcome = len(distinct) + s
+        xtx = np.array([[position(i, j) for j in positions] for i in positions])
+        pairs.append((xtx, np.array([position(i, outcome) for i in positions])))
+    return columns, pairs, products
+
+
+def _cluster_sums(columns: np.ndarray, products: list[tuple[int, int]], clusters: np.ndarray) -> np.ndarray:
+    """Per-cluster sums of the column products, (G x len(products)), a block of products at a time."""
+    order = np.argsort(clusters, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(clusters[order]) != 0])
+    ordered = columns[order]
+    out = np.empty((len(starts), len(products)))
+    for begin in range(0, len(products), 32):  # bounds the rows x block temporary
+        block = products[begin : begin + 32]
+        left, right = (np.array(side) for side in zip(*block))
+        out[:, begin : begin + len(block)] = np.add.reduceat(ordered[:, left] * ordered[:, right], starts, axis=0)
+    return out
+
+
+def _solve_each(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
+    """Solve a stack of normal equations; a singular one gives NaN instead of failing them all."""
+    try:
+        return np.linalg.solve(xtx, xty[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        coefficients = np.full(xty.shape, np.nan)
+        for r in range(len(xty)):
+            try:
+                coefficients[r] = np.linalg.solve(xtx[r], xty[r])
+            except np.linalg.LinAlgError:
+                pass
+        return coefficients
 
 
 def _bootstrap_estimate(name: str, label: str, value: float, draws: np.ndarray, n: int, method: str,
@@ -236,7 +290,7 @@ def speed_through_satisfaction(
     """
     held = adjustment(data)
     flags, controls, notes = held.flags, held.controls, list(held.notes)
-    ledger = RowLedger(data.tickets)
+    ledger = RowLedger(data.tickets, data.set_aside)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
     rows = ledger.require(["repeat_purchase", *flags, *controls])
     if rows.empty:

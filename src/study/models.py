@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 
 from study import schema
 from study.accounting import RowLedger
 from study.adjustment import adjustment, on_rows
 from study.dataset import TicketData
+from study.design import formula_model
+from study.margins import logit_marginal_effects
+from study.ols import CholeskyOLS
 from study.results import Estimate, format_p
 
 DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
@@ -59,9 +62,11 @@ def formula(
 
 
 def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) -> pd.DataFrame:
-    """Plain numpy-typed columns for statsmodels: flags and nullable numbers to float, text to str.
+    """Plain columns for statsmodels: flags and nullable numbers to float, text to categories.
 
-    Ordered categories (response bands) keep their order, so their first level is the reference.
+    Text becomes a Categorical with its values sorted, the levels patsy gives plain strings (the
+    first is the reference). Ordered categories (response bands) keep their order, so their first
+    level is the reference. With ``cluster``, ``_cluster`` holds its codes 0 .. G - 1 (as floats).
     """
     out = {}
     for column in columns:
@@ -69,12 +74,17 @@ def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) 
         if isinstance(values.dtype, pd.CategoricalDtype):
             out[column] = values.cat.remove_unused_categories().array
         elif pd.api.types.is_string_dtype(values):
-            out[column] = values.astype(str).to_numpy()
+            # Text as a Categorical of its sorted values: the levels, reference and dummies patsy
+            # would derive from plain strings, without patsy testing every value for missingness.
+            text = values.astype(str)
+            out[column] = pd.Categorical(text, categories=sorted(text.unique()))
         else:
             out[column] = values.astype(float).to_numpy()
     frame = pd.DataFrame(out, index=tickets.index)
     if cluster is not None:
-        frame["_cluster"] = pd.factorize(tickets[cluster])[0]
+        # Codes as floats: statsmodels counts the clusters with np.unique, whose hash-based path
+        # for integers (numpy 2.3+) is some twenty times slower than the sort it uses for floats.
+        frame["_cluster"] = pd.factorize(tickets[cluster])[0].astype(float)
     return frame
 
 
@@ -114,10 +124,11 @@ def fit_ols(
     Returns
     -------
     statsmodels.regression.linear_model.RegressionResultsWrapper
+        Of a :class:`study.ols.CholeskyOLS` (statsmodels' ``OLS`` solved by the normal equations).
     """
     frame = model_frame(tickets, [outcome, *numeric, *categorical, *(splines or {})], cluster)
     text = formula(outcome, list(numeric), list(categorical), splines, list(interactions))
-    return smf.ols(text, frame).fit(**_cov(frame, cluster))
+    return formula_model(CholeskyOLS, text, frame).fit(**_cov(frame, cluster))
 
 
 def fit_logit(
@@ -129,7 +140,7 @@ def fit_logit(
 ):
     """Logistic regression with robust standard errors (see :func:`fit_ols` for the arguments)."""
     frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
-    model = smf.logit(formula(outcome, list(numeric), list(categorical)), frame)
+    model = formula_model(sm.Logit, formula(outcome, list(numeric), list(categorical)), frame)
     return model.fit(disp=0, maxiter=200, **_cov(frame, cluster))
 
 
@@ -167,11 +178,11 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
     Returns
     -------
     list of Estimate
-        One per term in ``labels``, by the delta method with the fit's covariance.
+        One per term in ``labels``, by the delta method with the fit's covariance (the numbers of
+        statsmodels' ``get_margeff(at="overall", dummy=True)``; see :mod:`study.margins`).
     """
-    # dummy=True: a 0/1 flag gets the change from 0 to 1, not a derivative.
-    margeff = fit.get_margeff(at="overall", method="dydx", dummy=True)
-    frame = margeff.summary_frame(alpha=alpha)
+    # As get_margeff(dummy=True): a 0/1 flag gets the change from 0 to 1, not a derivative.
+    frame = logit_marginal_effects(fit, list(labels), alpha)
     out = []
     for term, (name, label) in labels.items():
         row = frame.loc[term]
@@ -238,7 +249,7 @@ def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, 
         Confounders present in the data.
     """
     held = adjustment(data)
-    ledger = RowLedger(data.tickets)
+    ledger = RowLedger(data.tickets, data.set_aside)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
     rows = ledger.require([*held.flags, *held.controls, *extra])
     held = on_rows(held, rows)
@@ -385,9 +396,9 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     held = adjustment(data)
     controls, flags = held.controls, held.flags
 
-    total_ledger = RowLedger(tickets)
+    total_ledger = RowLedger(tickets, data.set_aside)
     total_rows = total_ledger.require(["repeat_purchase", *flags, *controls])
-    direct_ledger = RowLedger(tickets)
+    direct_ledger = RowLedger(tickets, data.set_aside)
     direct_ledger.keep(tickets["csat_answered"], "no survey answer")
     direct_rows = direct_ledger.require(["repeat_purchase", *flags, *controls])
     # Both models use what varies among respondents, so their effects stay comparable.

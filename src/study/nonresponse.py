@@ -23,12 +23,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 from scipy import stats
 
 from study.accounting import RowLedger
 from study.adjustment import adjustment
 from study.dataset import TicketData
+from study.design import formula_model
+from study.margins import logit_marginal_effects
 from study.models import SPEED, coefficient, fit_logit, fit_ols, formula, model_frame, model_text, term_label
 from study.results import Estimate
 
@@ -177,9 +179,8 @@ def stacked_covariance(
     """
     influence = ipw_influence(response_design, answered, propensity, outcome_design, residual, estimated_weights)
     codes = pd.factorize(clusters)[0]
-    per_cluster = np.zeros((codes.max() + 1, influence.shape[1]))
-    np.add.at(per_cluster, codes, influence)
-    groups, rows, k = np.unique(codes[answered]).size, int(answered.sum()), outcome_design.shape[1]
+    per_cluster = np.column_stack([np.bincount(codes, weights=column, minlength=codes.max() + 1) for column in influence.T])
+    groups, rows, k = np.count_nonzero(np.bincount(codes[answered])), int(answered.sum()), outcome_design.shape[1]
     factor = groups / (groups - 1) * (rows - 1) / (rows - k)
     return factor * per_cluster.T @ per_cluster
 
@@ -216,7 +217,7 @@ def response_marginal_effects(fit, terms: list[str], method: str, alpha: float =
     list of Estimate
         Delta-method SEs from the fit's (clustered) covariance.
     """
-    frame = fit.get_margeff(at="overall", method="dydx", dummy=True).summary_frame(alpha=alpha)
+    frame = logit_marginal_effects(fit, terms, alpha)  # statsmodels' get_margeff(dummy=True) numbers
     out = []
     for term in terms:
         row = frame.loc[term]
@@ -269,7 +270,7 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     """
     held = adjustment(data)
     flags, controls, notes = held.flags, held.controls, list(held.notes)
-    ledger = RowLedger(data.tickets)
+    ledger = RowLedger(data.tickets, data.set_aside)
     rows = ledger.require([*flags, *controls])
     answered = rows["csat_answered"].to_numpy(dtype=bool)
     terms = 2 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
@@ -298,9 +299,9 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     fits = {
         "response": response,
         "mean_complete_case": fit_ols(respondents, "csat", [], cluster=cluster),
-        "mean_ipw": smf.wls(formula("csat", []), frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
+        "mean_ipw": formula_model(sm.WLS, formula("csat", []), frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
         "slope_complete_case": fit_ols(respondents, "csat", [SPEED, *flags], controls, cluster=cluster),
-        "slope_ipw": smf.wls(slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
+        "slope_ipw": formula_model(sm.WLS, slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
     }
 
     clusters = pd.factorize(rows[cluster])[0]

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from study.accounting import RowLedger
 from study.adjustment import adjustment
+from study.cox import BreslowPHReg
 from study.dataset import TicketData
+from study.design import formula_model
 from study.models import SPEED, formula, model_frame, term_label
 from study.results import Estimate
 
@@ -112,10 +113,11 @@ def fit_cox(rows: pd.DataFrame, numeric: list[str], categorical: list[str], clus
     Returns
     -------
     statsmodels.duration.hazard_regression.PHRegResults
+        Of a :class:`study.cox.BreslowPHReg` (statsmodels' ``PHReg`` with vectorized risk sets).
     """
     frame = model_frame(rows, [TIME, EVENT, *numeric, *categorical], cluster)
-    model = smf.phreg(formula(TIME, list(numeric), list(categorical)), frame,
-                      status=frame[EVENT].to_numpy(), ties="breslow")
+    model = formula_model(BreslowPHReg, formula(TIME, list(numeric), list(categorical)), frame, drop_intercept=True,
+                          status=frame[EVENT].to_numpy(), ties="breslow")
     return model.fit(groups=None if cluster is None else frame["_cluster"].to_numpy())
 
 
@@ -176,7 +178,7 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
     """
     held = adjustment(data)
     flags, controls, notes = held.flags, held.controls, list(held.notes)
-    ledger = RowLedger(data.tickets)
+    ledger = RowLedger(data.tickets, data.set_aside)
     if not data.has(TIME):
         return _skipped(f"the data has no {TIME} column (or it is empty): time to the next purchase is unknown",
                         ledger, flags, controls, notes)
