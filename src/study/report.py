@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import column_map, config, experiment_table, io, schema, truth
+from study import column_map, config, io, schema, truth
 from study.dataset import load_tickets, write_prepared
 from study.results import write_json_atomic
 from study import summary
@@ -278,7 +278,12 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     columns = Path(columns).resolve() if columns else None
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
-    mapping = experiment_table.read_map(columns) if has_experiment else None
+    if has_experiment:
+        from study import experiment_table  # the A/B engine and statsmodels: only imported when asked for
+
+        mapping = experiment_table.read_map(columns)
+    else:
+        mapping = None
     analyses = _select(only)
     header = io.read_columns(data_path)
     # With only an experiment map, a table without the ticket columns is an experiment table, not a
@@ -334,8 +339,9 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     done = 0
     if todo:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_one_blas_thread) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_one_blas_thread)
+        try:
             futures = {
                 pool.submit(
                     _execute,
@@ -357,6 +363,9 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
                 done += 1
                 progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
                          + (f" - {run.reason}" if run.reason else ""))
+        finally:
+            # Idle workers exit while the index is written; an interrupted run drops what has not started.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     for run in runs:
         if (staging / f"{run.name}.html").is_file():
