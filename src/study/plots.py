@@ -71,11 +71,28 @@ def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, trut
         ax.annotate("true value (simulation)", xy=(truth * scale, 1.0), xycoords=("data", "axes fraction"),
                     xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=9)
     ax.set_ylim(-0.6, len(estimates) - 0.4)
-    ax.set_yticks(y, [_wrap(e.label) for e in estimates])
+    ax.set_yticks(y, [_wrap(label, 30) for label in distinct_labels([e.label for e in estimates])])
     ax.set_xlabel(xlabel)
     ax.set_title(title, pad=18 if truth is not None else 6)
     fig.tight_layout()
     return fig
+
+
+def distinct_labels(labels: list[str]) -> list[str]:
+    """Labels without the words they all start with, which the axis title already says.
+
+    ``["CSAT per doubling, naive", "CSAT per doubling, adjusted"]`` becomes ``["naive", "adjusted"]``;
+    labels that share fewer than two leading words, or a lone label, are kept whole.
+    """
+    if len(labels) < 2:
+        return list(labels)
+    split = [label.split() for label in labels]
+    shared = 0
+    while all(len(words) > shared + 1 for words in split) and len({words[shared] for words in split}) == 1:
+        shared += 1
+    if shared < 2:
+        return list(labels)
+    return [" ".join(words[shared:]).lstrip(",;:- ") or label for words, label in zip(split, labels)]
 
 
 def _wrap(text: str, width: int = 42) -> str:
@@ -112,16 +129,22 @@ def dose_response(curve: pd.DataFrame, title: str, truth_slope: float | None = N
 def importance_performance(table: pd.DataFrame, title: str):
     """Importance (share of explained CSAT variance) against current performance (0-100), one point per attribute.
 
-    Attributes in the lower right (important, performing poorly) are where improvement pays most.
+    Attributes in the upper left (important, performing poorly) are where improvement pays most.
     ``table`` is :attr:`study.key_drivers.KeyDrivers.table`.
     """
     fig, ax = plt.subplots(figsize=(8, 5))
     share = table["share_of_explained"] * 100
     ax.scatter(table["performance"], share, s=90, color=sns.color_palette(PALETTE)[0], zorder=3)
     for _, row in table.assign(share=share).iterrows():
-        ax.annotate(row["label"], (row["performance"], row["share"]), xytext=(6, 4), textcoords="offset points", fontsize=9)
-    ax.axvline(table["performance"].mean(), color="grey", linestyle=":", linewidth=1)
-    ax.axhline(share.mean(), color="grey", linestyle=":", linewidth=1)
+        right_half = row["performance"] > 52  # labels of points on the right go left, so none leaves the axes
+        ax.annotate(row["label"], (row["performance"], row["share"]), xytext=(-6 if right_half else 6, 4),
+                    textcoords="offset points", fontsize=9, ha="right" if right_half else "left")
+    mean_performance, mean_share = table["performance"].mean(), share.mean()
+    ax.axvline(mean_performance, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(mean_share, color="grey", linestyle=":", linewidth=1)
+    ax.annotate("average importance", (1, mean_share), xytext=(0, 3), textcoords="offset points", fontsize=8, color="grey")
+    ax.annotate("improve first: important, weaker", (1, 0.97), xycoords=("data", "axes fraction"), va="top",
+                fontsize=8, color="grey", style="italic")
     ax.set_xlim(0, 105)
     ax.set_ylim(0, max(share.max() * 1.15, 5))
     ax.set(xlabel="current performance (0-100, higher is better)", ylabel="importance (% of explained CSAT variance)",
