@@ -315,3 +315,12 @@ def test_group_sums_are_pandas_group_sums_bit_for_bit():
     sums = experiments._group_sums(group, columns, 501)
     for name in columns:
         np.testing.assert_array_equal(sums[name], expected[name].to_numpy(), err_msg=name)
+
+
+def test_codes_given_once_give_the_same_comparison_as_factorizing_per_metric(small_data):
+    rows = experiments.experiment_rows(small_data.tickets).rows
+    codes = pd.factorize(rows["customer_id"])[0]
+    once = experiments.compare_arms(rows, "csat", cluster="customer_id", cluster_codes=codes)
+    again = experiments.compare_arms(rows, "csat", cluster="customer_id")
+    assert once.difference.value == again.difference.value
+    assert once.difference.se == pytest.approx(again.difference.se, rel=1e-12)

@@ -157,6 +157,7 @@ def compare_arms(
     cluster: str | None = None,
     alpha: float = 0.05,
     label: str | None = None,
+    cluster_codes: np.ndarray | None = None,
 ) -> ArmComparison:
     """Difference in means between two arms, with its interval and p-value, and the relative lift.
 
@@ -179,6 +180,9 @@ def compare_arms(
     alpha : float
     label : str, optional
         Words for the metric; defaults to its name.
+    cluster_codes : numpy.ndarray, optional
+        ``pandas.factorize(frame[cluster])[0]``, when the caller compares several metrics on the
+        same rows: factorizing ten million ids once instead of once per metric.
 
     Returns
     -------
@@ -208,7 +212,7 @@ def compare_arms(
         is_treated = treated == 1
         mean_c, mean_t = float(y[~is_treated].mean()), float(y[is_treated].mean())
         b0, b1 = mean_c, mean_t - mean_c
-        codes = pd.factorize(frame[cluster][keep])[0]
+        codes = (pd.factorize(frame[cluster])[0] if cluster_codes is None else np.asarray(cluster_codes))[keep]
         cov = cluster_robust_cov(design, y - np.where(is_treated, mean_t, mean_c), codes)
         reference = stats.norm()
         se_words = f"difference in means, SE clustered by {cluster} (CR1), normal reference"
@@ -361,8 +365,9 @@ LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
 
 def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> dict[str, ArmComparison]:
     """Treatment versus control on every SLA metric present, SEs clustered by randomized unit."""
+    codes = pd.factorize(rows[unit])[0]
     return {
-        metric: compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label)
+        metric: compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label, cluster_codes=codes)
         for metric, label in SLA_METRICS.items()
         if metric in rows.columns and rows[metric].notna().any()
     }

@@ -285,6 +285,8 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     else:
         mapping = None
     analyses = _select(only)
+    # Parameters are checked before the data is read: a typo must not wait for a 10M-row validation.
+    per_notebook = split_parameters(params, [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses])
     header = io.read_columns(data_path)
     # With only an experiment map, a table without the ticket columns is an experiment table, not a
     # broken ticket file: the ticket analyses are skipped instead of the run being refused.
@@ -303,8 +305,6 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     else:
         source = io.load(data_path)[1]
         present = source.columns
-    notebooks = [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses]
-    per_notebook = split_parameters(params, notebooks)
 
     runs = [AnalysisRun(a.name, a.title) for a in analyses]
     todo = []
