@@ -251,7 +251,7 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
     if max_tickets and rows > max_tickets:
         customers = pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pandas()
         drawn = customer_sample(customers, max_tickets, seed)
-        row_filter = pc.field("customer_id").isin(pa_array(drawn))
+        row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)))
     return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
@@ -274,7 +274,7 @@ def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:
     return {name: count / rows for name, count in nulls.items()}
 
 
-def pa_array(values: pd.Index):
+def _arrow_strings(values: pd.Index):
     """``values`` as a pyarrow array (for a row filter)."""
     import pyarrow as pa
 
