@@ -39,7 +39,8 @@ def test_headline_facts(small_data):
 
 
 def test_row_accounting_adds_up(small_data):
-    table = descriptives.row_accounting(small_data.tickets, rows_read=len(small_data.tickets))
+    tickets = small_data.tickets
+    table = descriptives.row_accounting(len(tickets), int(tickets["csat_answered"].sum()), rows_read=len(tickets))
     counts = table["count"]
     assert counts["rows read"] == counts["rows kept"] + counts["rows failing the data contract"]
     assert counts["  with a CSAT answer"] + counts["  without a CSAT answer"] == counts["rows kept"]

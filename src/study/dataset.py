@@ -32,6 +32,9 @@ class TicketData:
     missing : dict
         Share of missing values of the columns of the source that were not read (``needed``), from
         the file's metadata, so that a data report can still describe them.
+    prepared : Path or None
+        The prepared copy (:func:`write_prepared`) these tickets were read from, whole and unsampled,
+        so that aggregates can be computed over the file instead of the columns in memory.
     """
 
     tickets: pd.DataFrame
@@ -39,6 +42,7 @@ class TicketData:
     mapped_from: dict = field(default_factory=dict)
     set_aside: dict = field(default_factory=dict)
     missing: dict = field(default_factory=dict)
+    prepared: Path | None = None
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -185,7 +189,7 @@ def sample_reason(max_tickets: int, seed: int) -> str:
 def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:
     """``kept`` (a customer sample of ``rows`` tickets) with the tickets left out counted."""
     set_aside = {**data.set_aside, sample_reason(max_tickets, seed): rows - len(kept)}
-    return TicketData(kept.reset_index(drop=True), data.source, data.mapped_from, set_aside)
+    return TicketData(kept.reset_index(drop=True), data.source, data.mapped_from, set_aside, data.missing)
 
 
 PREPARED_KEY = b"study.prepared"
@@ -253,7 +257,8 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         drawn = customer_sample(customers, max_tickets, seed)
         row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
-    data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)))
+    data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)),
+                      prepared=path)
     return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
 
 

@@ -162,24 +162,28 @@ def headline(tickets: pd.DataFrame, alpha: float = 0.05) -> list:
     return out
 
 
-def row_accounting(tickets: pd.DataFrame, rows_read: int) -> pd.DataFrame:
-    """Rows read, kept, and how many each kind of analysis can use (and why the others cannot)."""
-    answered = int(tickets["csat_answered"].sum())
+def row_accounting(rows: int, answered: int, rows_read: int) -> pd.DataFrame:
+    """Rows read, kept, and how many each kind of analysis can use (and why the others cannot).
+
+    Parameters
+    ----------
+    rows : int
+        Tickets kept (all of them: a contract breach stops the run instead).
+    answered : int
+        Tickets with a CSAT answer.
+    rows_read : int
+        Rows in the file.
+    """
     lines = [
         ("rows read", rows_read, ""),
-        ("rows failing the data contract", rows_read - len(tickets),
+        ("rows failing the data contract", rows_read - rows,
          "a value breaking the contract stops the run with a message naming it"),
-        ("rows kept", len(tickets), ""),
+        ("rows kept", rows, ""),
         ("  with a CSAT answer", answered, "used by the satisfaction analyses"),
-        ("  without a CSAT answer", len(tickets) - answered,
+        ("  without a CSAT answer", rows - answered,
          "dropped from the satisfaction analyses (no answer); kept for repeat purchase"),
     ]
     return pd.DataFrame(lines, columns=["rows", "count", "note"]).set_index("rows")
-
-
-# What the data overview reads of the tickets; the column report takes the rest from the file's metadata.
-OVERVIEW_COLUMNS = ["customer_id", "created_at", "first_response_minutes", "response_band", "resolved",
-                    "csat", "csat_answered", "repeat_purchase"]
 
 
 def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None,

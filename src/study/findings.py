@@ -278,26 +278,24 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
     return "## Findings\n\n" + bullet_list(lines)
 
 
-def overview(tickets, headline: list, by_band, by_resolution) -> str:
+def overview(facts) -> str:
     """Findings of the data overview as Markdown (descriptive only).
 
     Parameters
     ----------
-    tickets : pandas.DataFrame
-    headline : list of Estimate
-        :func:`study.descriptives.headline` output.
-    by_band, by_resolution : pandas.DataFrame
-        :func:`study.descriptives.outcomes_by` output for response band and resolution.
+    facts : study.overview.Overview
+        :func:`study.overview.summarize` output.
     """
-    facts = {e.name: e for e in headline}
-    csat, answered, repeat = facts["csat_mean"], facts["survey_response_rate"], facts["repeat_purchase_rate"]
+    headline, by_band, by_resolution = facts.headline, facts.by_band, facts.by_resolution
+    estimates = {e.name: e for e in headline}
+    csat, answered, repeat = estimates["csat_mean"], estimates["survey_response_rate"], estimates["repeat_purchase_rate"]
     lines = [
-        f"**The data.** {len(tickets):,} tickets from {tickets['customer_id'].nunique():,} customers"
-        + (f", opened {tickets['created_at'].min():%d %b %Y} to {tickets['created_at'].max():%d %b %Y}"
-           if "created_at" in tickets and tickets["created_at"].notna().any() else "") + ".",
+        f"**The data.** {facts.rows:,} tickets from {facts.customers:,} customers"
+        + (f", opened {facts.first_opened:%d %b %Y} to {facts.last_opened:%d %b %Y}"
+           if facts.first_opened is not None else "") + ".",
         f"**Speed.** Half of the tickets got a first reply within "
-        f"{facts['median_first_response_minutes'].value:.0f} minutes; "
-        f"{(tickets['first_response_minutes'] > 1440).mean():.1%} waited more than a day.",
+        f"{estimates['median_first_response_minutes'].value:.0f} minutes; "
+        f"{facts.over_a_day:.1%} waited more than a day.",
         f"**Satisfaction.** {pct(answered.value)} of tickets have a CSAT answer; their mean is {csat.value:.2f} "
         f"({csat.ci_level:.0%} CI {csat.ci_low:.2f} to {csat.ci_high:.2f}) on the 1-5 scale. "
         f"{pct(repeat.value)} of tickets were followed by a repeat purchase.",

@@ -24,12 +24,20 @@ def set_style() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="seaborn")
 
 
-def response_time_distribution(tickets: pd.DataFrame):
-    """Histogram of first response time on a log axis, with the median marked."""
+def response_time_distribution(histogram: pd.DataFrame, median: float):
+    """Histogram of first response time on a log axis, with the median marked.
+
+    Parameters
+    ----------
+    histogram : pandas.DataFrame
+        ``left``, ``right`` (minutes) and ``tickets`` per bin (:attr:`study.overview.Overview.histogram`).
+    median : float
+        Median first response time in minutes.
+    """
     fig, ax = plt.subplots()
-    minutes = tickets["first_response_minutes"].clip(lower=1)
-    sns.histplot(x=minutes, bins=60, log_scale=True, ax=ax, color=sns.color_palette(PALETTE)[0])
-    median = float(minutes.median())
+    ax.bar(histogram["left"], histogram["tickets"], width=histogram["right"] - histogram["left"], align="edge",
+           color=sns.color_palette(PALETTE)[0], edgecolor="white", linewidth=0.5)
+    ax.set_xscale("log")
     ax.axvline(median, color="black", linestyle="--", linewidth=1)
     ax.set(xlabel="first response time (minutes, log scale)", ylabel="tickets",
            title=f"Half of the tickets get a first reply within {median:.0f} minutes")

@@ -1,0 +1,50 @@
+"""The overview's DuckDB aggregates against the pandas reference in study.descriptives."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from study import dataset, descriptives, overview
+
+
+@pytest.fixture(scope="module")
+def both(small_data, tmp_path_factory):
+    """The overview of the tickets in memory, and of their prepared copy scanned in place."""
+    copy = dataset.write_prepared(small_data, tmp_path_factory.mktemp("overview") / "copy.parquet")
+    on_file = dataset.load_tickets(copy, needed=[])
+    assert on_file.tickets.shape[1] == 0 and on_file.prepared == copy
+    return overview.summarize(small_data), overview.summarize(on_file)
+
+
+def test_group_tables_equal_the_pandas_reference(small_data, both):
+    for facts in both:
+        for table, group in ((facts.by_band, "response_band"), (facts.by_resolution, "resolved")):
+            reference = descriptives.outcomes_by(small_data.tickets, group)
+            pd.testing.assert_frame_equal(table, reference, rtol=1e-12, check_index_type=False)
+            assert list(table.index) == list(reference.index)  # the bands' order, False before True
+
+
+def test_headline_and_distribution_equal_the_pandas_reference(small_data, both):
+    tickets = small_data.tickets
+    for facts in both:
+        for mine, reference in zip(facts.headline, descriptives.headline(tickets), strict=True):
+            assert mine.name == reference.name and mine.n == reference.n
+            assert mine.value == pytest.approx(reference.value, rel=1e-12)
+            if reference.se is not None:
+                assert (mine.se, mine.ci_low, mine.ci_high) == pytest.approx(
+                    (reference.se, reference.ci_low, reference.ci_high), rel=1e-10)
+        pd.testing.assert_series_equal(facts.distribution, descriptives.distribution(tickets["first_response_minutes"]),
+                                       rtol=1e-12, check_dtype=False)
+
+
+def test_counts_dates_and_histogram(small_data, both):
+    tickets = small_data.tickets
+    minutes = tickets["first_response_minutes"].clip(lower=1)
+    for facts in both:
+        assert (facts.rows, facts.customers, facts.answered) == (
+            len(tickets), tickets["customer_id"].nunique(), int(tickets["csat_answered"].sum()))
+        assert (facts.first_opened, facts.last_opened) == (tickets["created_at"].min(), tickets["created_at"].max())
+        assert facts.over_a_day == pytest.approx((tickets["first_response_minutes"] > 1440).mean())
+        edges = np.append(facts.histogram["left"].to_numpy(), facts.histogram["right"].iloc[-1])
+        expected, _ = np.histogram(minutes, bins=edges)  # numpy's closed last bin, as the SQL clamps the maximum
+        assert facts.histogram["tickets"].tolist() == expected.tolist()
