@@ -119,3 +119,16 @@ def test_committed_notebooks_hold_the_outputs_nbval_compares():
         assert all(c.execution_count is not None for c in code), path.name
         assert not any(o.output_type == "error" for c in code for o in c.outputs), path.name
         assert any("parameters" in c.metadata.get("tags", []) for c in code), path.name
+
+
+def test_table_columns_are_classed_numbers_text_or_prose():
+    from study.report import class_table_columns
+
+    table = ('<table><thead><tr><th></th><th>estimate</th><th>meaning</th></tr></thead><tbody>'
+             '<tr><th>speed</th><td>-0.150 (-0.163 to -0.137)</td><td>change in CSAT per doubling of the first wait</td></tr>'
+             '<tr><th>resolved</th><td>&lt;0.001</td><td>short</td></tr></tbody></table>')
+    classed = class_table_columns(table)
+    assert classed.count('<td class="num">') == 2 and classed.count('<td class="prose">') == 2
+    assert '<th class="num">estimate</th>' in classed and "<th></th>" in classed
+    nested = '<table><tbody><tr><td><b>bold</b></td></tr></tbody></table>'
+    assert class_table_columns(nested) == nested  # not a plain table: left as it is

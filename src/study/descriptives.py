@@ -18,10 +18,14 @@ def mean_interval(values: pd.Series, alpha: float = 0.05) -> tuple[float, float,
     n = x.size
     if n == 0:
         return float("nan"), float("nan"), 0
-    if n == 1:
-        return float(x[0]), float("nan"), 1
-    half = stats.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
-    return float(x.mean()), float(half), n
+    return float(x.mean()), t_half_width(x.std(ddof=1) if n > 1 else None, n, alpha), n
+
+
+def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
+    """Half-width of the t interval of a mean from its sample SD and count (NaN below two values)."""
+    if n < 2 or sd is None:
+        return float("nan")
+    return float(stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n))
 
 
 def outcomes_by(tickets: pd.DataFrame, group: str, alpha: float = 0.05) -> pd.DataFrame:

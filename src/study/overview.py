@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from study.dataset import TicketData
+from study.descriptives import t_half_width
 from study.features import RESPONSE_BANDS
 from study.results import Estimate
 
@@ -116,17 +117,11 @@ def _timestamp(value) -> pd.Timestamp | None:
     return None if value is None else pd.Timestamp(value)
 
 
-def _half_width(sd: float | None, n: int, alpha: float) -> float:
-    if n < 2 or sd is None:
-        return float("nan")
-    return float(stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n))
-
-
 def _mean_estimate(connection, name: str, label: str, column: str, alpha: float) -> Estimate:
     n, mean, sd = connection.execute(
         f'SELECT count("{column}"), avg("{column}"::DOUBLE), stddev_samp("{column}"::DOUBLE) FROM tickets').fetchone()
     mean = float("nan") if mean is None else float(mean)
-    half = _half_width(sd, n, alpha) if n != 1 else float("nan")
+    half = t_half_width(sd, n, alpha)
     return Estimate(name, label, mean, half / stats.t.ppf(1 - alpha / 2, max(n - 1, 1)), mean - half, mean + half,
                     None, int(n), "mean, t interval, rows independent", 1 - alpha)
 
@@ -143,9 +138,9 @@ def _outcomes_by(connection, group: str, alpha: float, order: list | None = None
         "tickets": frame.iloc[:, 1].astype(int).to_numpy(),
         "csat answers": frame.iloc[:, 2].astype(int).to_numpy(),
         "csat mean": frame.iloc[:, 3].astype(float).to_numpy(),
-        "csat ci half-width": [_half_width(sd, n, alpha) for sd, n in zip(frame.iloc[:, 4], frame.iloc[:, 2])],
+        "csat ci half-width": [t_half_width(sd, n, alpha) for sd, n in zip(frame.iloc[:, 4], frame.iloc[:, 2])],
         "repeat_purchase mean": frame.iloc[:, 6].astype(float).to_numpy(),
-        "repeat_purchase ci half-width": [_half_width(sd, n, alpha) for sd, n in zip(frame.iloc[:, 7], frame.iloc[:, 5])],
+        "repeat_purchase ci half-width": [t_half_width(sd, n, alpha) for sd, n in zip(frame.iloc[:, 7], frame.iloc[:, 5])],
     }, index=pd.Index(list(frame["value"]), name=group))
     out.attrs["ci_level"] = 1 - alpha
     return out
