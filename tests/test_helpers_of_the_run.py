@@ -4,7 +4,7 @@
 import matplotlib
 import pytest
 
-from study import cli, config, experiments, findings, models, plots, report, satisfaction, truth
+from study import config, parameters, experiments, findings, models, plots, report, satisfaction, truth
 from study.io import Source
 
 matplotlib.use("Agg")
@@ -28,10 +28,14 @@ def test_every_notebook_declares_documented_typed_parameters():
             assert info["inferred_type_name"] != "None" and info["help"], (notebook.name, name)
 
 
-def test_cli_parameters_are_typed_values():
-    assert cli._parse_params(["alpha=0.1", "name=abc", "n=3"]) == {"alpha": 0.1, "name": "abc", "n": 3}
+def test_cli_parameters_are_typed_as_their_notebooks_declare_them():
+    pairs = parameters.parse_pairs(["alpha=0.1", "model_tickets=3000", "segments=loyalty_tier, first_channel"])
+    assert pairs == {"alpha": "0.1", "model_tickets": "3000", "segments": "loyalty_tier, first_channel"}
+    typed = report.split_parameters(pairs, NOTEBOOKS)
+    assert typed["02_satisfaction_drivers"] == {"alpha": 0.1, "model_tickets": 3000}
+    assert typed["04_ab_test"] == {"alpha": 0.1, "segments": ["loyalty_tier", "first_channel"]}
     with pytest.raises(ValueError, match="key=value"):
-        cli._parse_params(["alpha"])
+        parameters.parse_pairs(["alpha"])
 
 
 def test_truth_is_used_only_for_its_own_data(small_study_path):

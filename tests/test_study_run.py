@@ -245,6 +245,7 @@ def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, t
     out = tmp_path / "latest"
     out.mkdir()
     (out / "index.html").write_text("the previous report")
+    (out / "run.json").write_text(json.dumps({"study report": {"files": ["index.html", "run.json"]}}))
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

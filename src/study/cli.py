@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-import yaml
-
+from study.parameters import parse_pairs
 from study.schema import DataError
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param takes key=value, got '{pair}'")
-        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-    return params
+def say(line: str) -> None:
+    """Print a progress line; a reader that went away (``study run | head -1``) does not stop the run.
+
+    After a broken pipe, standard output is pointed at the null device, so the run finishes and its
+    report is written; only the lines nobody reads are lost.
+    """
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(args: argparse.Namespace) -> int:
     from study.report import run_study
 
     summary = run_study(
-        data_path=args.data, out_dir=args.out, params=_parse_params(args.param),
+        data_path=args.data, out_dir=args.out, params=parse_pairs(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
-        columns=args.columns, table=args.table, query=args.query,
+        columns=args.columns, table=args.table, query=args.query, progress=say,
     )
     return 1 if summary.failed else 0
 
@@ -35,7 +37,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from study import simulate
 
     data_file, truth_file = simulate.write(simulate.simulate(rows=args.rows, seed=args.seed), args.out)
-    print(f"study: wrote {args.rows:,} tickets to {data_file} and the true effects to {truth_file}")
+    say(f"study: wrote {args.rows:,} tickets to {data_file} and the true effects to {truth_file}")
     return 0
 
 
@@ -45,19 +47,19 @@ def _validate(args: argparse.Namespace) -> int:
 
     frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
     report, blocking = validation_report(frame, mapped_from)
-    print(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
-    print(report.to_string())
+    say(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
+    say(report.to_string())
     if blocking:
         print(f"study: error: {source.name} cannot be analysed: " + "; ".join(blocking), file=sys.stderr)
         return 2
-    print(f"{source.name}: meets the data contract")
+    say(f"{source.name}: meets the data contract")
     return 0
 
 
 def _refresh(args: argparse.Namespace) -> int:
     from study.report import refresh_notebooks
 
-    refresh_notebooks([name for group in args.only for name in group.split(",") if name] or None)
+    refresh_notebooks([name for group in args.only for name in group.split(",") if name] or None, progress=say)
     return 0
 
 
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (DataError, ValueError) as error:
         print(f"study: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an unwritable or vanished place: one line, not a traceback
+        print(f"study: error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("study: interrupted", file=sys.stderr)

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import column_map, config, io, schema, summary, truth
+from study import column_map, config, io, lifetime, parameters, safe_output, schema, summary, truth
 from study.dataset import load_tickets, write_prepared
 from study.results import write_json_atomic
 
@@ -66,25 +66,31 @@ class RunSummary:
 
 def notebook_parameters(path: Path) -> dict:
     """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
+    return {name: info["default"] for name, info in _inspect(path).items()}
+
+
+def _inspect(path: Path) -> dict:
     import papermill
 
-    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+    return papermill.inspect_notebook(str(path))
 
 
 def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
-    """Give each notebook only the parameters it declares; refuse a parameter no notebook declares.
+    """Give each notebook only the parameters it declares, typed and checked (:mod:`study.parameters`).
 
     Raises
     ------
     ValueError
-        Naming the unknown parameter and the known ones.
+        Naming an unknown parameter and the known ones, or a value of the wrong type or range.
     """
-    declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
-    known = sorted({name for names in declared.values() for name in names} - RUNNER_PARAMETERS)
+    declared = {nb.stem: _inspect(nb) for nb in notebooks}
+    types = {name: info["inferred_type_name"] for infos in declared.values() for name, info in infos.items()}
+    known = sorted(set(types) - RUNNER_PARAMETERS)
     for name in params:
         if name not in known:
             raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
-    return {stem: {k: v for k, v in params.items() if k in names} for stem, names in declared.items()}
+    typed = parameters.check(params, types)
+    return {stem: {k: v for k, v in typed.items() if k in names} for stem, names in declared.items()}
 
 
 def _execute(
@@ -262,26 +268,33 @@ def run_study(
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     data_path = Path(data_path or config.SAMPLE_DATA).resolve()
-    out_dir = Path(out_dir or config.DEFAULT_REPORTS).resolve()
-    params = dict(params or {})
-
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("notebooks", "results", "logs"):
-        (staging / sub).mkdir(parents=True)
+    columns = Path(columns).resolve() if columns else None
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
+    analyses = _select(only)
+    # Parameters and the output folder are checked before the data is read: a typo must not wait
+    # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
+    per_notebook = split_parameters(dict(params or {}), [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses])
+    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
+    safe_output.remove_stale_staging(out_dir)
+    staging = safe_output.new_staging(out_dir)
     try:
-        return _run_staged(staging, data_path, out_dir, params, only, jobs, progress, columns, table, query,
-                           started, started_at)
+        with lifetime.TerminateAsInterrupt():
+            for sub in ("notebooks", "results", "logs"):
+                (staging / sub).mkdir()
+            return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
+                               query, started, started_at)
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
+        lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, columns, table, query, started, started_at):
+def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
+                started_at):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = _extract_duckdb(data_path, table, query, staging)
-    columns = Path(columns).resolve() if columns else None
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
     if has_experiment:
@@ -290,9 +303,6 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
         mapping = experiment_table.read_map(columns)
     else:
         mapping = None
-    analyses = _select(only)
-    # Parameters are checked before the data is read: a typo must not wait for a 10M-row validation.
-    per_notebook = split_parameters(params, [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses])
     header = io.read_columns(data_path)
     # With only an experiment map, a table without the ticket columns is an experiment table, not a
     # broken ticket file: the ticket analyses are skipped instead of the run being refused.
@@ -303,7 +313,8 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_worker_start, initargs=(os.getpid(),)) as pool:
                 facts = pool.submit(_prepare_tickets, *arguments).result()
         else:
             facts = _prepare_tickets(*arguments)
@@ -346,7 +357,7 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     done = 0
     if todo:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_one_blas_thread)
+                                   initializer=_worker_start, initargs=(os.getpid(),))
         try:
             futures = {
                 pool.submit(
@@ -382,13 +393,14 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
         run.findings_markdown = findings_markdown(staging / "notebooks" / f"{run.name}.ipynb")
 
     seconds = time.perf_counter() - started
+    typed = {name: value for chosen in per_notebook.values() for name, value in chosen.items()}
     facts = {
         "data file": source.name,
         "data fingerprint (SHA-256)": source.fingerprint,
         "rows read": f"{source.rows:,}",
         "columns": ", ".join(source.columns),
         "column map": columns.name if columns else "none",
-        "parameters": json.dumps(params, sort_keys=True) if params else "defaults of each notebook",
+        "parameters": json.dumps(typed, sort_keys=True) if typed else "defaults of each notebook",
         "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
         "duration": f"{seconds:.1f} s",
         "notebooks at once": workers,
@@ -396,29 +408,33 @@ def _run_staged(staging, data_path, out_dir, params, only, jobs, progress, colum
     }
     executive = summary.for_run(staging / "results", runs)
     write_index(staging / "index.html", runs, facts, executive)
-    write_json_atomic(
-        staging / "run.json",
-        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs],
-         "summary": executive.to_dict()},
-    )
     for copy in (PREPARED_FILE, truth.TRUTH_FILE):
         (staging / "data" / copy).unlink(missing_ok=True)
     if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
         (staging / "data").rmdir()
-    _replace(staging, out_dir)
+    # run.json names every file of the report: the proof a later run needs before it replaces the folder.
+    written = [f for f in safe_output.files_of(staging) if f != safe_output.STAGING_MARK]
+    write_json_atomic(
+        staging / "run.json",
+        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs],
+         "summary": executive.to_dict(), safe_output.REPORT_MARK: {"files": sorted([*written, "run.json"])}},
+    )
+    safe_output.replace(staging, out_dir)
     progress(f"study: reports in {out_dir} ({seconds:.1f} s)"
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
     return RunSummary(out_dir, runs, seconds)
 
 
-def _one_blas_thread() -> None:
-    """Kernels started by this worker use one BLAS thread.
+def _worker_start(runner: int) -> None:
+    """Set up a worker: it dies with the runner (:func:`study.lifetime.die_with_parent`), and the
+    kernels it starts use one BLAS thread.
 
     With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
     9 times slower beside another kernel). It is set whatever the number of workers, because the
     thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
     """
+    lifetime.die_with_parent(runner)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
 
@@ -474,15 +490,6 @@ def _select(only: list[str] | None) -> list[schema.Analysis]:
             raise ValueError(f"unknown analysis '{wanted}' (analyses: {', '.join(a.name for a in schema.ANALYSES)})")
         chosen += [m for m in matches if m not in chosen]
     return chosen
-
-
-def _replace(staging: Path, out_dir: Path) -> None:
-    """Swap the finished staging folder into place; the old report survives until the swap."""
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _dropped_words(rows: dict) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from study.io import fingerprint
+
 DGP_VERSION = "1"
 
 CATEGORIES = ["shipping", "returns", "billing", "product_defect", "account"]
@@ -332,6 +334,33 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
     }
 
 
+def _refuse_to_overwrite(out: Path) -> None:
+    """Refuse to replace a file that is not an earlier simulation of ours, or another simulation's truth.
+
+    An earlier simulation is proven by the ``truth.json`` beside it, which records its name and
+    fingerprint; anything else at either path belongs to the user.
+
+    Raises
+    ------
+    ValueError
+        Saying which file would be overwritten.
+    """
+    truth_path = out.parent / "truth.json"
+    recorded = {}
+    if truth_path.exists():
+        try:
+            recorded = json.loads(truth_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+        if not isinstance(recorded, dict) or "dgp_version" not in recorded:
+            raise ValueError(f"{truth_path}: exists and is not a simulation's truth; write the simulation to another folder")
+        if recorded.get("data_file") != out.name and (out.parent / str(recorded.get("data_file", ""))).exists():
+            raise ValueError(f"{truth_path}: holds the truth of {recorded.get('data_file')}; write the simulation to another folder")
+    if out.exists():
+        if not out.is_file() or recorded.get("data_file") != out.name or recorded.get("data_fingerprint") != fingerprint(out):
+            raise ValueError(f"{out}: exists and is not an earlier simulation; give a new file name")
+
+
 def write(study: SimulatedStudy, out: str | Path) -> tuple[Path, Path]:
     """Write the tickets (Parquet or CSV, by suffix) and ``truth.json`` beside them.
 
@@ -348,14 +377,14 @@ def write(study: SimulatedStudy, out: str | Path) -> tuple[Path, Path]:
         The data file and the truth file.
     """
     out = Path(out)
+    if out.suffix != ".parquet" and ".csv" not in out.suffixes:
+        raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
+    _refuse_to_overwrite(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         study.tickets.to_parquet(out, index=False, compression="zstd")
-    elif ".csv" in out.suffixes:
-        study.tickets.to_csv(out, index=False)
     else:
-        raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
-    from study.io import fingerprint
+        study.tickets.to_csv(out, index=False)
 
     truth_path = out.parent / "truth.json"
     # The fingerprint ties the truth to this file: a different file beside it is never mistaken for it.

@@ -1,0 +1,150 @@
+"""Notebook parameters from the command line: read as plain values, checked before anything runs.
+
+``--param alpha=0.1`` arrives as text. It is read as a plain scalar (an integer, a number, true /
+false, or else the text itself: no YAML tags, no dates, nothing evaluated), converted to the type
+the notebook's ``parameters`` cell declares, and checked against the allowed range below, so that a
+typo is one line naming the parameter and what it accepts, not a notebook that fails halfway.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+_INTEGER = re.compile(r"[-+]?\d+")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+class ParameterError(ValueError):
+    """A parameter has the wrong type or lies outside its range."""
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The values a parameter accepts: ``low``/``high`` bounds, open or closed, and words for messages."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    words: str = ""
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or not (value > self.high or (self.high_open and value == self.high))
+
+
+ALLOWED = {
+    "alpha": Allowed(0, 0.5, low_open=True, words="a number in (0, 0.5], e.g. 0.05"),
+    "srm_alpha": Allowed(0, 0.5, low_open=True, words="a number in (0, 0.5], e.g. 0.001"),
+    "treatment_share": Allowed(0, 1, low_open=True, high_open=True, words="a share in (0, 1), e.g. 0.5"),
+    "relative_mde": Allowed(0, 10, low_open=True, words="a relative lift in (0, 10], e.g. 0.05 for 5%"),
+    "bootstrap": Allowed(100, 1_000_000, words="a whole number from 100 to 1,000,000"),
+    "replicates": Allowed(100, 1_000_000, words="a whole number from 100 to 1,000,000"),
+    "model_tickets": Allowed(0, None, words="0 (every ticket) or a whole number of at least 1,000"),
+    "seed": Allowed(0, 2**32 - 1, words="a whole number from 0 to 4,294,967,295"),
+}
+
+
+def plain_scalar(text: str) -> int | float | bool | str:
+    """``text`` as an integer, a number, ``true``/``false``, or else the text itself."""
+    stripped = text.strip()
+    if _INTEGER.fullmatch(stripped):
+        return int(stripped)
+    if _NUMBER.fullmatch(stripped):
+        return float(stripped)
+    if stripped.lower() in ("true", "false"):
+        return stripped.lower() == "true"
+    return stripped
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    """``["alpha=0.1", ...]`` as ``{"alpha": "0.1"}``: values stay text until :func:`check` types them.
+
+    Raises
+    ------
+    ParameterError
+        For an item without ``=``, an empty name, or a name given twice.
+    """
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParameterError(f"--param takes key=value, got '{pair[:80]}'")
+        if key in params:
+            raise ParameterError(f"--param {key} is given twice")
+        params[key] = value
+    return params
+
+
+def _typed(name: str, value, kind: str):
+    """``value`` (text from the command line, or a Python value from a caller) as ``kind``."""
+    if kind == "list":
+        if isinstance(value, (list, tuple)):
+            items = [str(v).strip() for v in value]
+        else:
+            text = str(value).strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            items = [part.strip().strip("'\"") for part in text.split(",")] if text.strip() else []
+        if any(not item for item in items):
+            raise ParameterError(f"parameter '{name}' must be a comma-separated list of names, got {str(value)[:80]!r}")
+        return items
+    plain = plain_scalar(value) if isinstance(value, str) else value
+    if kind == "int":
+        if isinstance(plain, float) and plain.is_integer() and abs(plain) < 2**53:
+            plain = int(plain)
+        if isinstance(plain, bool) or not isinstance(plain, int):
+            raise ParameterError(f"parameter '{name}' must be {_words(name, 'a whole number')}, got {str(value)[:80]!r}")
+        return plain
+    if kind == "float":
+        if isinstance(plain, bool) or not isinstance(plain, (int, float)) or not math.isfinite(plain):
+            raise ParameterError(f"parameter '{name}' must be {_words(name, 'a number')}, got {str(value)[:80]!r}")
+        return float(plain)
+    if kind == "bool":
+        if not isinstance(plain, bool):
+            raise ParameterError(f"parameter '{name}' must be true or false, got {str(value)[:80]!r}")
+        return plain
+    return str(value)
+
+
+def _words(name: str, fallback: str) -> str:
+    return ALLOWED[name].words if name in ALLOWED else fallback
+
+
+def check(params: dict, declared: dict[str, str]) -> dict:
+    """The parameters typed as their notebooks declare them and checked against :data:`ALLOWED`.
+
+    Parameters
+    ----------
+    params : dict
+        Name -> value (text from ``--param``, or a Python value).
+    declared : dict
+        Name -> the type a notebook's ``parameters`` cell declares (``float``, ``int``, ``list``,
+        ``str``, ...), as papermill's ``inspect_notebook`` reports it.
+
+    Returns
+    -------
+    dict
+        Name -> value of the declared type.
+
+    Raises
+    ------
+    ParameterError
+        One line naming the parameter, what it accepts and what it got.
+    """
+    typed = {}
+    for name, value in params.items():
+        kind = declared.get(name, "str")
+        kind = "str" if kind.startswith("Optional") else kind
+        converted = _typed(name, value, kind)
+        allowed = ALLOWED.get(name)
+        if allowed is not None and not allowed.admits(converted):
+            raise ParameterError(f"parameter '{name}' must be {allowed.words}, got {str(value)[:80]!r}")
+        if name == "model_tickets" and 0 < converted < 1000:
+            raise ParameterError(f"parameter 'model_tickets' must be {ALLOWED['model_tickets'].words}, got {str(value)[:80]!r}")
+        typed[name] = converted
+    return typed

@@ -1,0 +1,109 @@
+"""A run that is killed, interrupted or loses its reader: no process outlives it, the previous report
+stays whole, and no staging folder stays behind (the next run removes a killed run's)."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def study_process(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "study.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture(scope="module")
+def previous_report(small_study_path, tmp_path_factory):
+    """A folder holding a finished report, to be replaced by the runs below."""
+    parent = tmp_path_factory.mktemp("faults")
+    done = subprocess.run([sys.executable, "-m", "study.cli", "run", "--data", str(small_study_path),
+                           "--out", str(parent / "latest"), "--only", "01"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return parent / "latest"
+
+
+def kernels_started(runner: subprocess.Popen, timeout: float = 120) -> list[psutil.Process]:
+    """Wait until the run's kernels are up; return every process of the run but the runner."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tree = psutil.Process(runner.pid).children(recursive=True)
+        if sum("ipykernel" in " ".join(_cmdline(p)) for p in tree) >= 1:
+            return tree
+        assert runner.poll() is None, runner.communicate()
+        time.sleep(0.1)
+    raise AssertionError("no kernel started")
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_kill_9_of_the_runner_takes_every_process_of_the_run_with_it(small_study_path, previous_report):
+    before = digests(previous_report)
+    runner = study_process("run", "--data", str(small_study_path), "--out", str(previous_report), "--only", "02,03")
+    tree = kernels_started(runner)
+    runner.kill()
+    runner.wait()
+    deadline = time.monotonic() + 5
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(tree), [" ".join(_cmdline(p))[:80] for p in alive(tree)]
+    assert digests(previous_report) == before
+    assert any(name.startswith(".latest.partial-") for name in leftovers(previous_report.parent))
+
+    after = subprocess.run([sys.executable, "-m", "study.cli", "run", "--data", str(small_study_path),
+                            "--out", str(previous_report), "--only", "01"], capture_output=True, text=True)
+    assert after.returncode == 0, after.stderr
+    assert leftovers(previous_report.parent) == []
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_ends_its_processes_and_removes_its_staging(small_study_path, previous_report, signal_number):
+    before = digests(previous_report)
+    runner = study_process("run", "--data", str(small_study_path), "--out", str(previous_report), "--only", "02")
+    tree = kernels_started(runner)
+    runner.send_signal(signal_number)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130 and err.strip().splitlines()[-1] == "study: interrupted", err
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    assert not alive(tree)
+    assert digests(previous_report) == before
+    assert leftovers(previous_report.parent) == []
+
+
+def test_a_reader_that_goes_away_does_not_lose_the_run(small_study_path, tmp_path):
+    """``study run ... | head -1``: the first line is read, the pipe closes, the run still finishes."""
+    out = tmp_path / "report"
+    runner = study_process("run", "--data", str(small_study_path), "--out", str(out), "--only", "01")
+    first = runner.stdout.readline()
+    runner.stdout.close()
+    runner.wait(timeout=300)
+    err = runner.stderr.read()
+    assert first.startswith("study: 1 of 1 analyses")
+    assert runner.returncode == 0, err
+    assert "BrokenPipeError" not in err and "Traceback" not in err
+    assert (out / "index.html").is_file() and (out / "run.json").is_file()
