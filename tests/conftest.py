@@ -1,6 +1,11 @@
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
 import pytest
 
-from study import simulate
+from study import config, simulate
 from study.dataset import load_tickets
 
 
@@ -15,3 +20,27 @@ def small_study_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_data(small_study_path):
     return load_tickets(small_study_path)
+
+
+def notebooks_with_a_planted_failure(folder: Path, analysis: str = "04_ab_test") -> Path:
+    """A copy of the notebooks in which ``analysis`` ends with a cell raising ``TypeError``.
+
+    Parameters are checked before anything runs, so a bad value can no longer make a notebook fail;
+    tests of how a failed analysis is reported plant the failure in a copy instead.
+    """
+    copy = folder / "notebooks"
+    shutil.copytree(config.NOTEBOOKS, copy)
+    path = copy / f"{analysis}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell('raise TypeError("a failure planted by the tests")'))
+    nbformat.write(notebook, path)
+    return copy
+
+
+def study_command(*args: str, notebooks: Path | None = None) -> list[str]:
+    """``study ARGS`` as a command line, optionally running the notebooks of another folder."""
+    if notebooks is None:
+        return [sys.executable, "-m", "study.cli", *args]
+    script = ("import sys; from pathlib import Path; from study import config, cli; "
+              f"config.NOTEBOOKS = Path({str(notebooks)!r}); sys.exit(cli.main(sys.argv[1:]))")
+    return [sys.executable, "-c", script, *args]

@@ -16,7 +16,6 @@ import html
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,6 +23,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from study import config, schema
+
+from conftest import notebooks_with_a_planted_failure, study_command
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 
@@ -81,8 +82,8 @@ class Run:
     out: Path
 
 
-def _start(out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "study.cli", "run", "--out", str(out), *args],
+def _start(out: Path, *args: str, notebooks: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(study_command("run", "--out", str(out), *args, notebooks=notebooks),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -93,7 +94,7 @@ def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     started = {
         "default": _start(folder / "default"),
         "failed": _start(folder / "failed", "--data", str(small_study_path), "--only", ",".join(FAILED_ONLY),
-                         "--param", "treatment_share=oops"),
+                         notebooks=notebooks_with_a_planted_failure(folder)),
     }
     finished = {}
     try:

@@ -12,6 +12,8 @@ import pytest
 from study import config, experiments, schema
 from study.dataset import load_tickets
 
+from conftest import notebooks_with_a_planted_failure, study_command
+
 ANALYSES = [a.name for a in schema.ANALYSES if a.kind == "tickets"]
 
 
@@ -89,8 +91,9 @@ def test_results_json_is_byte_identical_across_runs(default_run, small_study_pat
 
 def test_a_failing_notebook_is_reported_and_the_others_still_run(small_study_path, tmp_path):
     out = tmp_path / "failed"
-    result = study("run", "--data", str(small_study_path), "--out", str(out), "--only", "01,04",
-                   "--param", "treatment_share=oops")
+    command = study_command("run", "--data", str(small_study_path), "--out", str(out), "--only", "01,04",
+                            notebooks=notebooks_with_a_planted_failure(tmp_path))
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 1
     assert "04_ab_test: failed" in result.stdout and "01_data_overview: ok" in result.stdout
     index = (out / "index.html").read_text()
