@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from study import config, schema
@@ -51,7 +53,10 @@ FAILED_ONLY = ["01_data_overview", "04_ab_test"]
 PAGES = {
     "default": ["index", *TICKET_ANALYSES],
     "failed": ["index", *FAILED_ONLY],
+    "hostile": ["index", "05_experiment_table"],
 }
+# An arm, a segment value and a metric name that try to become a link, a remote image and a script.
+HOSTILE_ARM = "[x](javascript:alert(3)) ![t](http://evil.example/t.png)"
 
 # Everything the page itself can tell about how it rendered, in one round trip.
 INSPECT = """async () => {
@@ -87,6 +92,19 @@ def _start(out: Path, *args: str, notebooks: Path | None = None) -> subprocess.P
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _hostile_experiment(folder: Path) -> list[str]:
+    """``--data`` and ``--columns`` of an experiment table whose text tries to become live markup."""
+    rng = np.random.default_rng(11)
+    n = 1_000
+    table = pd.DataFrame({"user_id": [f"u{i}" for i in range(n)], "group": rng.choice(["control", HOSTILE_ARM], n),
+                          "device": rng.choice(["<img src=http://evil.example/i.png>", "![i](http://evil.example/j.png)"], n)})
+    table["converted"] = (rng.random(n) < 0.2).astype(int)
+    table.to_csv(folder / "hostile.csv", index=False)
+    (folder / "hostile.yml").write_text("experiment:\n  unit: user_id\n  arm: group\n  control: control\n"
+                                        "  metrics: [converted]\n  segments: [device]\n")
+    return ["--data", str(folder / "hostile.csv"), "--columns", str(folder / "hostile.yml")]
+
+
 @pytest.fixture(scope="module")
 def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """The default run and a run with a failed notebook, executed side by side to save wall time."""
@@ -95,6 +113,7 @@ def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "default": _start(folder / "default"),
         "failed": _start(folder / "failed", "--data", str(small_study_path), "--only", ",".join(FAILED_ONLY),
                          notebooks=notebooks_with_a_planted_failure(folder)),
+        "hostile": _start(folder / "hostile", "--only", "05", *_hostile_experiment(folder)),
     }
     finished = {}
     try:
@@ -123,6 +142,7 @@ def browser():
 def test_the_runs_wrote_the_pages_under_test(runs: dict[str, Run]) -> None:
     assert runs["default"].returncode == 0, runs["default"].output
     assert runs["failed"].returncode == 1, runs["failed"].output  # 04 fails on purpose, 01 still runs
+    assert runs["hostile"].returncode == 0, runs["hostile"].output
     assert "04_ab_test: failed" in runs["failed"].output
     for name, run in runs.items():
         assert sorted(p.stem for p in run.out.glob("*.html")) == sorted(PAGES[name]), name
@@ -184,6 +204,9 @@ def test_page_renders_cleanly(runs: dict[str, Run], browser, run_name: str, page
         context.close()
 
     assert problems == []
+    assert [link for link in seen["links"] if link.lower().startswith("javascript:")] == []
+    if run_name == "hostile":
+        assert [link for link in seen["links"] if not _self_contained(link)] == []
     assert seen["title"], "the page has no title"
     assert seen["undecoded"] == []
     broken = _broken_links(seen["links"])

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import html
+import re
 
 from study.results import Estimate
 
 
+# Characters that can start Markdown markup inline: emphasis, code, links and images ([, ], !),
+# strikethrough, tables, headings, and the ':' of a bare URL that renderers turn into a link.
+_MARKDOWN = re.compile(r"([\\`*_\[\]!~|#{}:])")
+
+
 def text(value) -> str:
-    """Text from the data, made safe for Markdown that is rendered as HTML (``<script>`` shows as text)."""
-    return html.escape(str(value), quote=False)
+    """Text from the data, shown as the very characters it holds when rendered as Markdown and HTML.
+
+    HTML is escaped (``<script>`` shows as text) and so is Markdown: an arm named
+    ``[x](javascript:alert(1)) ![t](http://example.com/t.png)`` must read as that text, never
+    become a live link or load a remote image.
+    """
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=False))
+    return re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
 
 
 def number(value: float, digits: int = 2, signed: bool = False) -> str:

@@ -19,7 +19,10 @@ def set_style() -> None:
     """Apply the house style to every figure that follows."""
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
     pd.set_option("display.max_colwidth", None)  # tables of labels and meanings must not be cut
-    plt.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (8, 4.2), "axes.titleweight": "bold"})
+    # Labels come from the data: "$" in a category name must print as "$", not start TeX math
+    # (an unbalanced formula would stop the notebook).
+    plt.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (8, 4.2), "axes.titleweight": "bold",
+                         "text.parse_math": False})
     warnings.filterwarnings("ignore", category=FutureWarning, module="seaborn")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="seaborn")
 
