@@ -85,9 +85,18 @@ def check_keys(found: dict, allowed, where: str, name: str) -> None:
     allowed = list(allowed)
     for key in found:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+            close = nearest(str(key), allowed)
+            hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(allowed)}"
             raise DataError(f"{name}: unknown key {_short(key)} in {where} ({hint})")
+
+
+def nearest(word: str, options: list[str]) -> str | None:
+    """The option closest to ``word`` (ignoring case), if any is close: for "did you mean" hints."""
+    folded = {}
+    for option in options:
+        folded.setdefault(str(option).lower(), option)
+    close = difflib.get_close_matches(word.lower(), list(folded), n=1)
+    return folded[close[0]] if close else None
 
 
 def _count_nodes(node, budget: int) -> int:
@@ -218,9 +227,9 @@ def read_ticket_map(path: str | Path) -> TicketMap | None:
             scalar_text(spec[k], f"duration {_short(target)}: {k}", name) for k in DURATION_KEYS)
     unknown = [c for c in [*columns, *values, *durations] if c not in BY_NAME]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(BY_NAME), n=1)
+        close = nearest(unknown[0], list(BY_NAME))
         raise DataError(f"{name}: not contract columns: {', '.join(_short(c) for c in unknown[:5])}"
-                        + (f" (did you mean {close[0]!r}?)" if close else " (see data/README.md)"))
+                        + (f" (did you mean {close!r}?)" if close else " (see data/README.md)"))
     targets = list(columns.values())
     doubled = sorted({t for t in targets if targets.count(t) > 1})
     if doubled:

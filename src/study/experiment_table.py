@@ -23,7 +23,6 @@ the data) before anything is computed.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from study import abtest, aggregate, experiments, unit_checks
-from study.column_map import check_keys, read_yaml_section, scalar_text
+from study.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.accounting import RowLedger
 from study.schema import DataError, _short
 from study.sufficient import Metric
@@ -140,8 +139,8 @@ def _arms_list(arms: list[str]) -> str:
 
 
 def _did_you_mean(value: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(value, options, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = nearest(value, options)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 def check_table(frame: pd.DataFrame, mapping: ExperimentMap, source: str = "data") -> None:

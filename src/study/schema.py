@@ -200,25 +200,35 @@ def _to_time(values: pd.Series, column: str) -> tuple[pd.Series, str | None, str
         return values, _problem(column, values.notna(), values, "that {be} not a date/time"), None
     if pd.api.types.is_numeric_dtype(values):
         return _epoch_times(values.astype(float), values, column)
-    text = values.astype("string").str.strip()
-    given = text.notna() & (text != "")
-    numbers = pd.to_numeric(text.where(given), errors="coerce")
-    if given.any() and numbers[given].notna().all():  # a CSV column of Unix times with empty cells, or text
-        return _epoch_times(numbers.astype(float), values, column)
+    given = values.notna()
+    if given.any() and _is_number(values[given].iloc[0]):
+        # Unix times as text (a CSV column with a stray word, or from a column map): all numbers or none.
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers[given].notna().all():
+            return _epoch_times(numbers.astype(float), values, column)
     note = None
     try:
         times = pd.to_datetime(values, errors="coerce", format="mixed")
     except ValueError:  # several zones, or times with and without one: only UTC can hold them all
         times = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        text = values.astype("string").str.strip()
         zoneless = int((~text.str.contains(_ZONE_SUFFIX, regex=True).fillna(True) & times.notna()).sum())
         note = "time zones converted to UTC" + (
             f"; {zoneless} time{'s' if zoneless > 1 else ''} without a zone read as UTC" if zoneless else "")
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
         note = note or "time zones converted to UTC"
-    bad = times.isna() & values.notna() & given
+    bad = times.isna() & given
     problem = _problem(column, bad, values, "that {be} not a date/time") + _na_hint(values[bad]) if bad.any() else None
     return times, problem, note
+
+
+def _is_number(value) -> bool:
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _epoch_times(numbers: pd.Series, values: pd.Series, column: str) -> tuple[pd.Series, str | None, str | None]:
