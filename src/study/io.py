@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import lzma
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -231,7 +232,7 @@ def _read_duckdb(path: Path, table: str, limit: int | None = None, query: str | 
         if query is not None:
             relation = read_only_query(con, query, name=f"{path.name}: --query")
             try:
-                return (relation.limit(limit) if limit is not None else relation).df()
+                return _frame(relation.limit(limit) if limit is not None else relation)
             except duckdb.Error as error:
                 raise DataError(f"{path.name}: --query failed ({_first_line(error)})") from None
         tables = [row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()]
@@ -242,9 +243,17 @@ def _read_duckdb(path: Path, table: str, limit: int | None = None, query: str | 
         if limit is not None:
             relation = relation.limit(limit)
         try:
-            return relation.df()
+            return _frame(relation)
         except duckdb.Error as error:
             raise DataError(f"{path.name}: cannot read table {table!r} ({_first_line(error)})") from None
+
+
+def _frame(relation) -> pd.DataFrame:
+    """A DuckDB relation as pandas."""
+    with warnings.catch_warnings():
+        # DuckDB 2.0 converts zone-aware timestamps with a pandas call that pandas 3.1 deprecates: not the user's concern.
+        warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop is deprecated")
+        return relation.df()
 
 
 def load(path: str | Path, table: str = "tickets", query: str | None = None,
