@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.schema import DataError
+from study.schema import DataError, _short
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.xz", ".csv.zip", ".csv.bz2", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -309,4 +309,5 @@ def _refuse_repeated_names(columns, name: str) -> None:
     repeated = sorted({c.rsplit(".", 1)[0] for c in columns if "." in c and c.rsplit(".", 1)[1].isdigit()
                        and c.rsplit(".", 1)[0] in names})
     if repeated:
-        raise DataError(f"{name}: column name(s) {', '.join(repr(r) for r in repeated)} appear more than once in the header")
+        shown = ", ".join(_short(r) for r in repeated[:5]) + (", ..." if len(repeated) > 5 else "")
+        raise DataError(f"{name}: column name(s) {shown} appear more than once in the header")

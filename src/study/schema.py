@@ -201,7 +201,8 @@ def _to_time(values: pd.Series, column: str) -> tuple[pd.Series, str | None, str
     if pd.api.types.is_numeric_dtype(values):
         return _epoch_times(values.astype(float), values, column)
     given = values.notna()
-    if given.any() and _is_number(values[given].iloc[0]):
+    present = np.flatnonzero(given.to_numpy())
+    if present.size and _is_number(values.iloc[present[0]]):
         # Unix times as text (a CSV column with a stray word, or from a column map): all numbers or none.
         numbers = pd.to_numeric(values, errors="coerce")
         if numbers[given].notna().all():
@@ -307,7 +308,7 @@ def conform(frame: pd.DataFrame, source: str = "data", copy: bool = True,
         raise DataError(
             f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
             + ", ".join(f"'{c}'" for c in missing)
-            + f" (found: {', '.join(map(str, frame.columns[:12]))}{', ...' if frame.shape[1] > 12 else ''})"
+            + f" (found: {', '.join(_short(str(c), 40).strip(chr(39)) for c in frame.columns[:12])}{', ...' if frame.shape[1] > 12 else ''})"
         )
     if len(frame) < MINIMUM_ROWS:
         raise DataError(f"{source}: only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else f"{source}: no rows to analyse")
