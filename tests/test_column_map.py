@@ -120,3 +120,10 @@ def test_an_unreadable_duration_timestamp_is_named():
     frame = pd.DataFrame({"opened": ["2026-01-01 10:00", "yesterday"], "reply": ["2026-01-01 10:30", "2026-01-01 11:00"]})
     with pytest.raises(DataError, match=r"'opened' has 1 value that is not a date/time \(e.g. 'yesterday'\) in row 2 \(timestamps of first_response_minutes\)"):
         column_map.apply(frame, column_map.TicketMap(durations={"first_response_minutes": ("opened", "reply")}))
+
+
+def test_unquoted_yes_and_no_still_recode_flags(tmp_path):
+    mapping = column_map.read_ticket_map(_map(tmp_path, "tickets: {values: {resolved: {Solved: yes, Open: no}}}"))
+    assert mapping.values == {"resolved": {"Solved": "true", "Open": "false"}}
+    with pytest.raises(DataError, match="list it under missing_values"):
+        column_map.read_ticket_map(_map(tmp_path, "tickets: {values: {csat: {'-': null}}}"))

@@ -187,6 +187,15 @@ def scalar_text(value, what: str, name: str) -> str:
     return str(value)
 
 
+def _recoded(value, what: str, name: str) -> str:
+    """What a code becomes: an unquoted yes/no is a yes/no (``Solved: yes``), nothing is refused."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        raise DataError(f"{name}: {what} is empty; to read a code as missing, list it under missing_values")
+    return scalar_text(value, what, name)
+
+
 def _mapping(value, what: str, name: str) -> dict:
     if value is None:
         return {}
@@ -213,7 +222,7 @@ def read_ticket_map(path: str | Path) -> TicketMap | None:
                for k, v in _mapping(section.get("columns"), "'columns'", name).items()}
     values = {
         scalar_text(k, "a contract name in 'values'", name): {
-            scalar_text(a, f"a code of values: {_short(k)}", name): scalar_text(b, f"values: {_short(k)}: {_short(a)}", name)
+            scalar_text(a, f"a code of values: {_short(k)}", name): _recoded(b, f"values: {_short(k)}: {_short(a)}", name)
             for a, b in _mapping(v, f"values: {_short(k)}", name).items()
         }
         for k, v in _mapping(section.get("values"), "'values'", name).items()
