@@ -81,3 +81,49 @@ def test_validate_and_run_read_the_export_through_its_map(tmp_path):
                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "tickets_columns.yml" in (tmp_path / "out" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tickets: {colums: {csat: score}}", r"unknown key 'colums' in the tickets section \(did you mean 'columns'\?\)"),
+    ("Tickets: {}", r"unknown key 'Tickets' in the column map \(its sections\) \(did you mean 'tickets'\?\)"),
+    ("tickets: {columns: {csat: [a, b]}}", "must be a single name"),
+    ("tickets: {missing_values: [null]}", "is empty; quote it"),
+    ("tickets: {columns: {satisfacton: score}}", r"did you mean 'satisfaction'|not contract columns: 'satisfacton'"),
+])
+def test_unknown_keys_and_odd_values_are_refused(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        column_map.read_ticket_map(_map(tmp_path, text))
+
+
+def test_an_alias_bomb_is_refused_quickly_with_a_short_message(tmp_path):
+    lines = ["a0: &a0 [" + ", ".join(["x"] * 10) + "]"] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    with pytest.raises(DataError) as error:
+        column_map.read_ticket_map(_map(tmp_path, "tickets:\n  values:\n" + "\n".join("    " + line for line in lines)))
+    assert "expands to more than 100,000 values" in str(error.value) and len(str(error.value)) < 200
+
+
+def test_a_permutation_of_names_is_a_rename():
+    frame = pd.DataFrame({"ticket_id": ["C1", "C2"], "customer_id": ["T1", "T2"], "agent_id": ["x", "y"]})
+    mapping = column_map.TicketMap(columns={"ticket_id": "customer_id", "customer_id": "agent_id", "agent_id": "ticket_id"})
+    out = column_map.apply(frame, mapping)
+    assert out[["ticket_id", "customer_id", "agent_id"]].values.tolist() == [["T1", "x", "C1"], ["T2", "y", "C2"]]
+
+
+def test_declared_missing_codes_are_blanked_and_the_frame_is_left_as_it_was():
+    frame = pd.DataFrame({"csat": ["NA", "4", " n/a"], "pre_spend": [-99, 10, 20]})
+    out = column_map.apply(frame, column_map.TicketMap(missing_values=("NA", "n/a", "-99")))
+    assert out["csat"].isna().tolist() == [True, False, True] and out["pre_spend"].isna().tolist() == [True, False, False]
+    assert frame["csat"].tolist() == ["NA", "4", " n/a"]
+
+
+def test_an_unreadable_duration_timestamp_is_named():
+    frame = pd.DataFrame({"opened": ["2026-01-01 10:00", "yesterday"], "reply": ["2026-01-01 10:30", "2026-01-01 11:00"]})
+    with pytest.raises(DataError, match=r"'opened' has 1 value that is not a date/time \(e.g. 'yesterday'\) in row 2 \(timestamps of first_response_minutes\)"):
+        column_map.apply(frame, column_map.TicketMap(durations={"first_response_minutes": ("opened", "reply")}))
+
+
+def test_unquoted_yes_and_no_still_recode_flags(tmp_path):
+    mapping = column_map.read_ticket_map(_map(tmp_path, "tickets: {values: {resolved: {Solved: yes, Open: no}}}"))
+    assert mapping.values == {"resolved": {"Solved": "true", "Open": "false"}}
+    with pytest.raises(DataError, match="list it under missing_values"):
+        column_map.read_ticket_map(_map(tmp_path, "tickets: {values: {csat: {'-': null}}}"))

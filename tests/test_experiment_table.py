@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -51,3 +53,23 @@ def test_every_row_is_accounted_for_and_the_simulated_lift_is_found(table):
     assert converted["treatment_a"].ci_low <= 0.01 <= converted["treatment_a"].ci_high  # true lift +1 pp
     assert converted["treatment_b"].ci_low <= 0.0 <= converted["treatment_b"].ci_high  # no effect
     assert {e.segment["device"] for e in result.segment_effects} == {"mobile", "desktop"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("experiment: {unit: u, arm: a, control: c, metrics: [m], covarate: x}", r"unknown key 'covarate' in the experiment section \(did you mean 'covariate'\?\)"),
+    ("experiment: {unit: u, arm: a, control: c, metrics: [m], planned_shares: {c: 0.5, t: -0.5}}", "every planned share is above 0"),
+    ("experiment: {unit: u, arm: a, control: c, metrics: [m], planned_shares: {c: 0.6, t: 0.6}}", "sum to 1.2, not 1"),
+    ("experiment: {unit: u, arm: a, control: c, metrics: [m], planned_shares: {c: yes, t: 0.5}}", "not a number"),
+])
+def test_unknown_keys_and_impossible_shares_are_refused(tmp_path, text, message):
+    path = tmp_path / "map.yml"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        experiment_table.read_map(path)
+
+
+def test_a_control_arm_absent_from_the_table_names_the_arms(table):
+    mapping = experiment_table.read_map(MAP)
+    with pytest.raises(DataError, match=r"control arm 'ctrl' is not in column 'group' \(arms: 'control', 'treatment_a', 'treatment_b'; did you mean 'control'\?\)"):
+        experiment_table.check_table(table, replace(mapping, control="ctrl", planned_shares=None, exposure_expected=None))
+    assert experiment_table.check_table(table, mapping) is None

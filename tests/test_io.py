@@ -61,3 +61,41 @@ def test_fingerprint_changes_with_content(tmp_path, frame):
 def test_read_columns_does_not_need_rows(tmp_path, frame):
     frame.to_parquet(tmp_path / "t.parquet")
     assert io.read_columns(tmp_path / "t.parquet") == ["ticket_id", "csat"]
+
+
+def test_a_duckdb_file_is_opened_read_only_and_locked_down(tmp_path, frame):
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as con:
+        con.register("frame", frame)
+        con.execute("create table tickets as select *, TIMESTAMPTZ '2026-03-01 10:00:00+02' as created_at from frame")
+    with io._duckdb_connect(tmp_path / "t.duckdb") as con:
+        settings = dict(con.execute(
+            "select name, value from duckdb_settings() where name in ('access_mode', 'enable_external_access', "
+            "'autoinstall_known_extensions', 'autoload_known_extensions', 'lock_configuration')").fetchall())
+    assert settings == {"access_mode": "read_only", "enable_external_access": "false", "autoinstall_known_extensions": "false",
+                        "autoload_known_extensions": "false", "lock_configuration": "true"}
+    # What a query returns still reads, zone-aware times included.
+    rows, _ = io.load(tmp_path / "t.duckdb", query="select ticket_id, created_at from tickets order by ticket_id")
+    assert rows["ticket_id"].tolist() == ["007", "008"] and rows["created_at"].dt.tz is not None
+    assert io.read_columns(tmp_path / "t.duckdb", query="with t as (select csat from tickets) select * from t") == ["csat"]
+
+
+@pytest.mark.parametrize("sql, words", [
+    ("copy tickets to 'x.parquet'", "got COPY"),
+    ("select 1; select 2", "got 2 statements"),
+    ("install httpfs", "got INSTALL"),
+    ("select * from read_text('/etc/hostname')", "may read only the tables"),
+])
+def test_query_refuses_anything_but_one_select(tmp_path, frame, sql, words):
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as con:
+        con.register("frame", frame)
+        con.execute("create table tickets as select * from frame")
+    with pytest.raises(DataError, match=words):
+        io.load(tmp_path / "t.duckdb", query=sql)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.duckdb"]
+
+
+def test_only_empty_cells_are_missing_in_a_csv(tmp_path):
+    (tmp_path / "t.csv").write_text("ticket_id,category,csat\nNA,None,\n008,null,3\n")
+    rows, _ = io.load(tmp_path / "t.csv")
+    assert rows["ticket_id"].tolist() == ["NA", "008"] and rows["category"].tolist() == ["None", "null"]
+    assert rows["csat"].isna().tolist() == [True, False]

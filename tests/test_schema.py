@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -94,3 +96,40 @@ def test_data_dictionary_documents_every_contract_column():
     dictionary = (config.DATA / "README.md").read_text()
     for column in schema.COLUMNS:
         assert f"`{column.name}`" in dictionary, column.name
+
+
+def test_times_with_a_zone_become_naive_utc_with_a_note():
+    out, notes = schema.conform(_tickets(created_at=["2026-01-01T10:00:00+02:00", "2026-01-02T00:30:00-01:00"] + ["2026-01-05T00:00:00Z"] * 10))
+    assert out["created_at"].tolist()[:2] == [pd.Timestamp("2026-01-01 08:00"), pd.Timestamp("2026-01-02 01:30")]
+    assert notes == {"created_at": "time zones converted to UTC"}
+    report = schema.validation_report(_tickets(created_at=["2026-01-01T10:00:00Z"] * 12))[0]
+    assert report.loc["created_at", "note"] == "time zones converted to UTC" and report.loc["created_at", "problem"] == ""
+
+
+def test_unix_seconds_are_read_and_small_numbers_refused():
+    out, notes = schema.conform(_tickets(created_at=[1767261600] * 12))
+    assert out["created_at"][0] == pd.Timestamp("2026-01-01 10:00") and notes["created_at"] == "read as Unix epoch seconds (UTC)"
+    with pytest.raises(DataError, match=r"'created_at' has 3 values that are numbers but not Unix times .* \(e.g. 1, 2, 3\)"):
+        schema.validate(_tickets(created_at=[1, 2, 3] + [1767261600] * 9))
+
+
+@pytest.mark.parametrize("column, value, words", [
+    ("pre_spend", float("inf"), "not a finite number"),
+    ("pre_spend", "-inf", "not a finite number"),
+    ("tenure_days", 1e308, "implausibly large (above 1e12)"),
+    ("prior_orders", 1e300, "implausibly large (above 1e12)"),
+    ("first_response_minutes", 1e308, "outside 0-525600"),
+])
+def test_numbers_must_be_finite_and_plausible(column, value, words):
+    with pytest.raises(DataError, match=re.escape(f"'{column}' has 1 value ") + "(that is )?" + re.escape(words)):
+        schema.validate(_tickets(**{column: [value] + [1] * 11}))
+
+
+def test_a_missing_code_gets_a_hint():
+    with pytest.raises(DataError, match=r"not a number \(e.g. 'NA'\) in row 2 \(declare missing codes in a column map: missing_values: \[NA\]\)"):
+        schema.validate(_tickets(csat=[5, "NA", 1, 3]))
+
+
+def test_repeated_ticket_ids_name_the_map_when_it_renamed_them():
+    with pytest.raises(DataError, match="the column map takes ticket_id from 'customer_id' — is it swapped with customer_id"):
+        schema.validate(_tickets(ticket_id=["T1", "T1", "T3", "T4"]), mapped_from={"ticket_id": "customer_id"})

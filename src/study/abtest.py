@@ -31,7 +31,7 @@ from study.sufficient import CovariateMoments, Metric
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,
-                    continuity: bool = False, reference: str = "t") -> list[Effect]:
+                    continuity: bool = False, reference: str = "t", skipped: dict | None = None) -> list[Effect]:
     """Each treatment arm against ``control`` on each metric, in each segment.
 
     Means use Welch (``reference``), proportions the z-test (``pooled``, ``continuity``), ratio
@@ -43,6 +43,11 @@ def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: flo
     list of Effect
         In segment, metric, treatment-arm order. A segment without the control arm, or a pair with
         fewer than 2 units in an arm, has nothing to compare and is left out of the list.
+
+    With a ``skipped`` dict, a comparison that cannot be estimated (a ratio metric whose denominator
+    is zero in an arm, a metric with one value in both arms, a zero standard error) is left out too,
+    and ``skipped[(segment values, metric name, treatment)]`` says why
+    (:func:`comparison_problem`); without it, such a comparison raises or gives what it gives.
     """
     effects = []
     for segment in aggregates.segment_keys():
@@ -57,8 +62,52 @@ def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: flo
                 if min(pair[0].n, pair[1].n) < 2 or pair[0].n + pair[1].n <= 3:
                     continue
                 common = {"metric": metric.name, "arms": (control, treatment), "alpha": alpha, "label": metric.label or ""}
-                effects.append(replace(_effect(metric, *pair, common, pooled, continuity, reference), segment=segment_words))
+                problem = comparison_problem(metric, *pair, (control, treatment)) if skipped is not None else None
+                effect = None if problem else _effect(metric, *pair, common, pooled, continuity, reference)
+                if skipped is not None and not problem and not (effect.se is not None and np.isfinite(effect.se) and effect.se > 0):
+                    problem = f"{_metric_words(metric)} does not vary within either arm: its standard error is zero"
+                if problem:
+                    skipped[(segment, metric.name, treatment)] = problem
+                    continue
+                effects.append(replace(effect, segment=segment_words))
     return effects
+
+
+def _metric_words(metric: Metric) -> str:
+    words = (metric.label or metric.name).split(",")[0].split(" (")[0]
+    return words if words.startswith("CSAT") else words[:1].lower() + words[1:]
+
+
+def comparison_problem(metric: Metric, control, treatment, arms: tuple[str, str] = ("control", "treatment")) -> str | None:
+    """Why one metric cannot be compared between two arms' statistics, or ``None``.
+
+    A ratio metric needs a positive denominator in each arm (e.g. at least one answered survey); any
+    metric needs some variation: one value in both arms (every repeat purchase false, every CSAT 4)
+    leaves nothing to compare.
+    """
+    if metric.kind == "ratio":
+        for arm, stats_ in zip(arms, (control, treatment)):
+            if not stats_.sum_den > 0:
+                return f"no {metric.denominator or 'denominator'} with a value in the {arm} arm"
+        values = [s.sum_num / s.sum_den for s in (control, treatment)]
+        # Each arm's spread of the numerator around its ratio times the denominator: zero when every
+        # unit has the arm's ratio (every answer the same), and then the delta method has no variance.
+        spreads = [s.sum_num_sq - 2 * v * s.sum_num_den + v * v * s.sum_den_sq for s, v in zip((control, treatment), values)]
+        flat = all(spread <= 1e-12 * (s.sum_num_sq or 1.0) for s, spread in zip((control, treatment), spreads))
+        constant = values[0] == values[1] and flat
+        if flat and not constant:
+            return f"{_metric_words(metric)} does not vary within either arm: its standard error is zero"
+    else:
+        moments = [getattr(s, "metric", s) for s in (control, treatment)]
+        values = [m.mean for m in moments]
+        constant = values[0] == values[1] and all(m.var <= 1e-12 * max(1.0, m.mean ** 2) for m in moments)
+    if not constant:
+        return None
+    value = values[0]
+    if metric.name in ("repeat_purchase", "customer_repeat_rate") and value in (0.0, 1.0):
+        return "no customer bought again" if value == 0 else "every customer bought again"
+    shown = f"{value:g}"
+    return f"{_metric_words(metric)} has one value ({shown}) in both arms: nothing to compare"
 
 
 def _effect(metric: Metric, control, treatment, common: dict, pooled: bool, continuity: bool, reference: str) -> Effect:

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Reasons in words for columns whose missing values are common and have a name readers know.
+MISSING = {
+    "response_log2_hours": "no first response time",
+    "response_hours": "no first response time",
+    "first_response_minutes": "no first response time",
+    "response_band": "no first response time",
+}
+
+
+def missing_reason(column: str) -> str:
+    """Why a row without ``column`` leaves an analysis: ``no first response time``, else ``missing <column>``."""
+    return MISSING.get(column, f"missing {column}")
+
 
 class RowLedger:
     """Rows in, rows dropped by reason, rows used; the totals always add up.
@@ -39,9 +52,10 @@ class RowLedger:
         return self.frame
 
     def require(self, columns: list[str]) -> pd.DataFrame:
-        """Keep rows with a value in every one of ``columns``; count each column's drops separately."""
+        """Keep rows with a value in every one of ``columns``; count each column's drops separately
+        (under :func:`missing_reason`: ``no first response time`` for the response time)."""
         for column in columns:
-            self.keep(self.frame[column].notna(), f"missing {column}")
+            self.keep(self.frame[column].notna(), missing_reason(column))
         return self.frame
 
     def absorb(self, later: "RowLedger") -> pd.DataFrame:

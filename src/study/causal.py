@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from study import degenerate
+from study.adjustment import Adjustment, on_rows
 from study.dataset import TicketData
 from study.design import design_matrix
 from study.experiments import experiment_rows
-from study.models import SPEED, csat_sample, formula, model_frame
-from study.results import Estimate
+from study.models import SPEED, csat_problem, csat_sample, formula, model_frame
+from study.results import Estimate, Skipped
 
 
 def iv_estimate(
@@ -69,7 +71,7 @@ def _cluster_sandwich(bread: np.ndarray, instruments: np.ndarray, residual: np.n
     return correction * bread @ (summed.T @ summed) @ bread.T
 
 
-def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate | None:
+def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate | Skipped | None:
     """CSAT change per doubling of the wait, identified by the SLA's random assignment.
 
     Rows: answered surveys of customers with a single known arm. Controls (resolution, known
@@ -77,13 +79,24 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
 
     Returns
     -------
-    Estimate or None
-        ``None`` when the data has no experiment (no ``variant``).
+    Estimate, Skipped or None
+        ``None`` when the data has no experiment (no ``variant``); Skipped, with the reason, when the
+        answered surveys cannot support the estimate (see :func:`study.models.csat_problem`, and at
+        least two customers in each arm).
     """
     if not data.has("variant"):
         return None
     rows, _, flags, controls = csat_sample(data, extra=["variant"])
     rows = experiment_rows(rows).rows
+    held = on_rows(Adjustment(flags, controls), rows)  # what still varies once mixed customers are set aside
+    flags, controls = held.flags, held.controls
+    customers = rows.drop_duplicates("customer_id")["variant"].value_counts()
+    reason = degenerate.first(
+        csat_problem(rows, flags, controls, numeric=["variant"]),
+        degenerate.arms({arm: int(customers.get(arm, 0)) for arm in ("control", "treatment")}, units="customers with an answer"),
+    )
+    if reason:
+        return Skipped("randomized estimate", reason)
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], "customer_id")
     exogenous = design_matrix(frame, formula("csat", flags, controls).split("~", 1)[1]).to_numpy()
     treated = (rows["variant"] == "treatment").to_numpy(dtype=float)
@@ -99,6 +112,14 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
         1 - alpha, {"first_stage_f": first_stage_f},
         model="csat ~ log2 response hours (instrumented by variant) + " + " + ".join(flags + controls),
     )
+
+
+def speed_effects(drivers, randomized: Estimate | None, truth: float | None = None) -> pd.DataFrame | Skipped:
+    """:func:`speed_effect_table` of a :class:`study.models.SatisfactionDrivers`, or the Skipped it is."""
+    if isinstance(drivers, Skipped):
+        return drivers
+    return speed_effect_table(drivers.naive, drivers.get("csat_per_doubling_adjusted"), randomized, truth,
+                              held_fixed=drivers.controls)
 
 
 def speed_effect_table(

@@ -35,6 +35,11 @@ class TicketData:
     prepared : Path or None
         The prepared copy (:func:`write_prepared`) these tickets were read from, whole and unsampled,
         so that aggregates can be computed over the file instead of the columns in memory.
+    notes : dict
+        Contract column -> how its values were read, when that is worth saying in a column report
+        (``{"created_at": "time zones converted to UTC"}``; see :func:`study.schema.conform`). Kept
+        in the prepared copy, so a notebook reading it shows the same notes
+        (``validation_report(..., notes=data.notes)``).
     """
 
     tickets: pd.DataFrame
@@ -43,6 +48,7 @@ class TicketData:
     set_aside: dict = field(default_factory=dict)
     missing: dict = field(default_factory=dict)
     prepared: Path | None = None
+    notes: dict = field(default_factory=dict)
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -77,7 +83,8 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     """
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
     source = io.Source(name, digest, len(frame), [str(c) for c in frame.columns])
-    return TicketData(features.derive(schema.validate(frame, source=name)), source)
+    tickets, notes = schema.conform(frame, source=name)
+    return TicketData(features.derive(tickets), source, notes=notes)
 
 
 def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None,
@@ -92,8 +99,10 @@ def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | 
     mapped_from : dict
         Contract name -> the export's column, for renamed columns.
     """
-    frame, source = io.load(path, table=table, query=query)
-    mapping = column_map.read_ticket_map(columns) if columns else None
+    mapping = column_map.read_ticket_map(columns) if columns else None  # a broken map is named before the data is read
+    # Identifiers a map renames are read as text too ("007" stays "007", an account "NA" stays "NA").
+    ids = tuple(mapping.columns[c] for c in io.ID_COLUMNS if mapping and c in mapping.columns)
+    frame, source = io.load(path, table=table, query=query, text_columns=ids)
     if mapping is None:
         return frame, source, {}
     mapped_from = {k: v for k, v in mapping.columns.items() if v in frame.columns}
@@ -145,8 +154,8 @@ def load_tickets(
         return _read_prepared(Path(path), needed, max_tickets, seed)
     frame, source, mapped_from = read_mapped(path, table, columns)
     # The frame was just read and is ours: converting and deriving in place saves two copies of it.
-    tickets = features.derive(schema.validate(frame, source=source.name, copy=False), copy=False)
-    data = TicketData(tickets, source, mapped_from)
+    tickets, notes = schema.conform(frame, source=source.name, copy=False, mapped_from=mapped_from)
+    data = TicketData(features.derive(tickets, copy=False), source, mapped_from, notes=notes)
     if max_tickets and len(data.tickets) > max_tickets:
         keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
         return _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
@@ -189,7 +198,8 @@ def sample_reason(max_tickets: int, seed: int) -> str:
 def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:
     """``kept`` (a customer sample of ``rows`` tickets) with the tickets left out counted."""
     set_aside = {**data.set_aside, sample_reason(max_tickets, seed): rows - len(kept)}
-    return TicketData(kept.reset_index(drop=True), data.source, data.mapped_from, set_aside, data.missing)
+    # The sample is not the whole prepared copy: aggregates over that file would describe other tickets.
+    return dataclasses.replace(data, tickets=kept.reset_index(drop=True), set_aside=set_aside, prepared=None)
 
 
 PREPARED_KEY = b"study.prepared"
@@ -216,7 +226,7 @@ def write_prepared(data: TicketData, path: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     path = Path(path)
-    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from}
+    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from, "notes": data.notes}
     writer = None
     # Written a slice at a time, so a 10M-ticket table is not held twice (pandas and Arrow) at once.
     for start in range(0, max(len(data.tickets), 1), ROWS_PER_GROUP):
@@ -258,7 +268,7 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)),
-                      prepared=path)
+                      prepared=path, notes=facts.get("notes", {}))
     return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
 
 

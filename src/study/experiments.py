@@ -363,14 +363,125 @@ SLA_METRICS = {
 LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
 
 
-def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> dict[str, ArmComparison]:
-    """Treatment versus control on every SLA metric present, SEs clustered by randomized unit."""
+class Comparisons(dict):
+    """``{metric: ArmComparison}`` of the metrics that could be compared; ``skipped`` holds
+    ``{metric: reason}`` for the others."""
+
+    def __init__(self, *args, skipped: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skipped = dict(skipped or {})
+
+
+def comparison_problem(rows: pd.DataFrame, metric: str, unit: str = "customer_id", arm: str = "variant",
+                       arms: tuple[str, str] = ("control", "treatment")) -> str | None:
+    """Why treatment and control cannot be compared on ``metric`` over ticket ``rows``, or ``None``:
+    fewer than two customers with a value in an arm, or one value in both arms."""
+    from study import degenerate
+
+    known = rows[rows[metric].notna()]
+    customers = {a: int(known.loc[known[arm] == a, unit].nunique()) for a in arms}
+    words = SLA_METRICS.get(metric, metric).split(" (")[0]
+    words = words if words.startswith("CSAT") else words[:1].lower() + words[1:]
+    reason = degenerate.arms(customers, units=f"customers with {'a CSAT answer' if words == 'CSAT' else 'a known ' + words}")
+    if reason:
+        return reason
+    if metric == "repeat_purchase":
+        return degenerate.bought_again(known)
+    values = known[metric].astype(float).unique()
+    if len(values) < 2:
+        return f"{words} has one value ({values[0]:g}) in both arms: nothing to compare"
+    return None
+
+
+def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> Comparisons:
+    """Treatment versus control on every SLA metric present, SEs clustered by randomized unit.
+
+    A metric that cannot be compared (:func:`comparison_problem`) is left out, with its reason in
+    the result's ``skipped``.
+    """
     codes = pd.factorize(rows[unit])[0]
-    return {
-        metric: compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label, cluster_codes=codes)
-        for metric, label in SLA_METRICS.items()
-        if metric in rows.columns and rows[metric].notna().any()
-    }
+    out, skipped = {}, {}
+    for metric, label in SLA_METRICS.items():
+        if metric not in rows.columns or not rows[metric].notna().any():
+            continue
+        problem = comparison_problem(rows, metric, unit)
+        if problem:
+            skipped[metric] = problem
+            continue
+        comparison = compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label, cluster_codes=codes)
+        if not comparison.difference.se > 0:
+            skipped[metric] = f"{label.split(' (')[0].lower() if metric != 'csat' else 'CSAT'} does not vary within either arm: its standard error is zero"
+            continue
+        out[metric] = comparison
+    return Comparisons(out, skipped=skipped)
+
+
+def comparison_estimates(comparisons: dict) -> list[Estimate]:
+    """Each comparison's difference and lift, for the results file."""
+    return [e for c in comparisons.values() for e in (c.difference, c.lift)]
+
+
+class Effects(list):
+    """The engine's comparisons (:class:`study.abstats.Effect`); ``skipped`` holds ``{metric: reason}``
+    for the whole-experiment comparisons that could not be estimated."""
+
+    def __init__(self, effects=(), skipped: dict | None = None):
+        super().__init__(effects)
+        self.skipped = dict(skipped or {})
+
+
+def sla_effects(aggregates, alpha: float = 0.05) -> Effects:
+    """Every SLA metric compared (:func:`study.abtest.compare_metrics`) with Holm and BH p-values;
+    a metric that cannot be compared is left out with its reason (``skipped``)."""
+    from study import abtest
+
+    skipped = {}
+    effects = abtest.adjust_p_values(abtest.compare_metrics(aggregates, alpha=alpha, skipped=skipped))
+    present = {e.metric for e in effects}
+    reasons = {}
+    for (_, metric, _), reason in skipped.items():
+        if metric not in present:
+            reasons.setdefault(metric, reason)
+    if not effects and not reasons:
+        from study import degenerate
+
+        units = aggregates.unit_counts()
+        reasons["every metric"] = degenerate.arms({arm: int(units.get(arm, 0)) for arm in ("control", "treatment")}) \
+            or "no metric could be compared"
+    return Effects(effects, reasons)
+
+
+def sla_notes(rows: pd.DataFrame, comparisons: Comparisons, effects: Effects) -> list[str]:
+    """What the SLA analysis skipped or left out, in words, for the results file: each comparison
+    skipped with its reason, and the tickets without a first response time."""
+    from study.findings import METRIC_WORDS
+
+    notes = [f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}" for m, r in effects.skipped.items()]
+    notes += [f"ticket-level comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}"
+              for m, r in comparisons.skipped.items()]
+    untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
+    if untimed:
+        notes.append(f"first response time: {untimed:,} tickets with no first response time are left out of its comparison")
+    return notes
+
+
+def sla_power(aggregates, effects: Effects, relative_mde: float = 0.05, alpha: float = 0.05):
+    """:func:`study.abtest.power_table` over the metrics that could be compared (``effects``), as a
+    table indexed by metric, or why there is none."""
+    from dataclasses import replace
+
+    from study import abtest
+    from study.results import Skipped
+
+    compared = {e.metric for e in effects}
+    kept = tuple(m for m in aggregates.metrics if m.name in compared)
+    table = abtest.power_table(replace(aggregates, metrics=kept), relative_mde=relative_mde, alpha=alpha)
+    if table.empty:
+        from study.findings import METRIC_WORDS
+
+        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in effects.skipped.items()) or "no metric to plan for"
+        return Skipped("power", why)
+    return table.set_index("metric")
 
 
 def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
@@ -400,8 +511,12 @@ def srm_estimate(check: SampleRatioCheck) -> Estimate:
 
 
 def srm_table(check: SampleRatioCheck) -> pd.DataFrame:
-    """Units per arm against the planned split, with a total row."""
+    """Units per arm against the planned split, with a total row (Skipped when no unit is left)."""
     total = sum(check.counts.values())
+    if total == 0:
+        from study.results import Skipped
+
+        return Skipped("sample-ratio check", "no customer is left in the experiment to count")
     table = pd.DataFrame(
         {
             "units": pd.Series(check.counts, dtype=int),
@@ -455,7 +570,9 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
         "surveys": rows["csat"].notna().to_numpy(dtype=float),
         "csat_sum": rows["csat"].astype(float).fillna(0.0).to_numpy(),
         "repeat_sum": rows["repeat_purchase"].astype(float).to_numpy(),
-        "log2_hours_sum": rows["response_log2_hours"].to_numpy(dtype=float),
+        # Tickets without a response time count in no response-time average (numerator nor denominator).
+        "log2_hours_sum": rows["response_log2_hours"].fillna(0.0).to_numpy(dtype=float),
+        "timed_tickets": rows["response_log2_hours"].notna().to_numpy(dtype=float),
     }
     if "next_spend" in rows.columns:
         outcomes["next_spend"] = rows["next_spend"].astype(float).to_numpy()
@@ -631,7 +748,7 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
     metrics = [
         Metric("csat", "csat_sum", "ratio", denominator="surveys", label="CSAT (1-5), per answered survey"),
         Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
-        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
+        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="timed_tickets", label="First response (log2 hours), per ticket"),
         Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
         Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
     ]
@@ -658,9 +775,18 @@ def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int =
     from study import abtest, robust
     from study.results import Skipped
 
+    from study import degenerate
+
     if "next_spend" not in customers.columns:
         return Skipped("heavy-tail comparison of spend", "the data has no next_spend")
     arms = customers["variant"]
+    known = customers[customers["next_spend"].notna()]
+    reason = degenerate.first(
+        degenerate.arms({a: int((known["variant"] == a).sum()) for a in ("control", "treatment")}, units="customers with a known spend"),
+        degenerate.constant(known, "next_spend", "nothing to compare"),
+    )
+    if reason:
+        return Skipped("heavy-tail comparison of spend", reason)
     effects = robust.robust_effects(
         customers.loc[arms == "control", "next_spend"], customers.loc[arms == "treatment", "next_spend"],
         metric="customer_spend", alpha=alpha, seed=seed, label="Follow-up spend per customer",
@@ -687,16 +813,30 @@ def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], a
     present = [s for s in segments if s in customers.columns and customers[s].nunique() > 1]
     if not present:
         return Skipped("segment breakdown", f"the data has none of the segment columns {', '.join(segments)}")
-    effects = []
+    effects, skipped = [], {}
     for segment in present:
-        effects += abtest.compare_metrics(aggregate.aggregate_frame(customers, metrics, segments=[segment]), alpha=alpha)
+        effects += abtest.compare_metrics(aggregate.aggregate_frame(customers, metrics, segments=[segment]), alpha=alpha,
+                                          skipped=skipped)
+    if not effects:
+        return Skipped("segment breakdown", "no segment has a metric that can be compared between the arms"
+                       " (each needs at least two customers with a value, and some variation, in each arm)")
     table = abtest.effects_table(abtest.adjust_p_values(effects))
     columns = ["segment", "metric", "control", "treatment", "estimate", "CI low", "CI high", "p-value", "p (Holm)", "p (BH)"]
     return table[columns].set_index(["segment", "metric"])
 
 
-def effects_summary(effects: list) -> pd.DataFrame:
-    """The engine's comparisons as a reader wants them: one row per metric, interval and lift in one cell each."""
+def effects_summary(effects: list):
+    """The engine's comparisons as a reader wants them: one row per metric, interval and lift in one cell each.
+
+    Skipped, with the reasons, when no metric could be compared (:func:`sla_effects`).
+    """
+    if not effects:
+        from study.results import Skipped
+
+        from study.findings import METRIC_WORDS
+
+        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in getattr(effects, "skipped", {}).items())
+        return Skipped("effects", why or "no metric could be compared")
     lines = []
     for e in effects:
         line = {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from study.results import Estimate
+import pandas as pd
+
+from study.results import Estimate, Skipped
 
 
 # Characters that can start Markdown markup inline: emphasis, code, links and images ([, ], !),
@@ -92,8 +94,15 @@ def _controls_words(controls: list[str], also: list[str] = ()) -> str:
     return f"{listed} held fixed"
 
 
+def skipped(section: str, reason: str) -> str:
+    """One finding saying a section was skipped and why (no number is stated for it)."""
+    return f"**{text(section[:1].upper() + section[1:])}: skipped.** {text(reason[:1].upper() + reason[1:])}."
+
+
 def satisfaction(result, truth: dict | None = None) -> str:
-    """Findings of :func:`study.satisfaction.study` as Markdown."""
+    """Findings of :func:`study.satisfaction.study` as Markdown; a skipped section says so, with its reason."""
+    if isinstance(result.drivers, Skipped):
+        return "## Findings\n\n" + bullet_list(_satisfaction_without_drivers(result))
     drivers = result.drivers
     naive = drivers.naive
     adjusted = drivers.get("csat_per_doubling_adjusted")
@@ -141,7 +150,7 @@ def satisfaction(result, truth: dict | None = None) -> str:
             f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
             f"Resolution matters {stronger} than a 23-hour difference in speed."
         )
-    curve = result.dose.curve.set_index("hours")
+    curve = result.dose.curve.set_index("hours") if not isinstance(result.dose, Skipped) else pd.DataFrame()
     if 0.25 in curve.index and 4.0 in curve.index:
         lines.append(
             f"**The first hour.** Against a 1-hour reply, a 15-minute reply is worth "
@@ -158,9 +167,27 @@ def satisfaction(result, truth: dict | None = None) -> str:
             f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) as when it is not "
             f"({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference {with_interval(difference)}."
         )
-    top_two = next(e for e in result.ordered.effects if e.name == "top2_per_doubling_ordered_logit")
-    lines.append(f"**On the share of satisfied customers** (CSAT 4 or 5, ordered logit): each doubling of the wait "
-                 f"changes it by {with_interval(top_two, 'pp')}.")
+    if isinstance(result.ordered, Skipped):
+        lines.append(skipped(result.ordered.section, result.ordered.reason))
+    else:
+        top_two = next(e for e in result.ordered.effects if e.name == "top2_per_doubling_ordered_logit")
+        lines.append(f"**On the share of satisfied customers** (CSAT 4 or 5, ordered logit): each doubling of the wait "
+                     f"changes it by {with_interval(top_two, 'pp')}.")
+    lines += _later_sections(result)
+    return "## Findings\n\n" + bullet_list(lines)
+
+
+def _satisfaction_without_drivers(result) -> list[str]:
+    """The findings when the main models could not run: what was skipped and why, and what still ran."""
+    lines = [skipped(result.drivers.section, result.drivers.reason)]
+    lines += [skipped(s.section, s.reason) for s in result.skipped
+              if s is not result.drivers and s.reason != result.drivers.reason]
+    return lines + _later_sections(result, skipped_said=True)
+
+
+def _later_sections(result, skipped_said: bool = False) -> list[str]:
+    """Survey non-response and key drivers (or why they were skipped)."""
+    lines = []
     nonresponse = result.nonresponse
     if not nonresponse.skipped:
         answered = nonresponse.get("csat_mean_respondents")
@@ -179,6 +206,12 @@ def satisfaction(result, truth: dict | None = None) -> str:
             f"{weighted.ci_high:.2f}). The speed slope {moves}: {number(complete.value, signed=True)} among answers, "
             f"{number(weighted_slope.value, signed=True)} weighted."
         )
+    elif not skipped_said or nonresponse.skipped != getattr(result.drivers, "reason", None):
+        lines.append(skipped("survey non-response", nonresponse.skipped))
+    if isinstance(result.importance, Skipped):
+        if not skipped_said:
+            lines.append(skipped(result.importance.section, result.importance.reason))
+        return lines
     table = result.importance.table
     leaders = ", ".join(f"{row.label} {row.share_of_explained:.0%}" for row in table.head(3).itertuples())
     focus = [row.label for row in table.itertuples() if row.quadrant == "concentrate here"]
@@ -186,25 +219,34 @@ def satisfaction(result, truth: dict | None = None) -> str:
         f"**Key drivers.** Of the CSAT variation the service attributes explain (R² {result.importance.r_squared:.2f}), "
         f"{leaders}." + (f" Important and under-performing, so where improvement pays most: {', '.join(focus)}." if focus else "")
     )
-    return "## Findings\n\n" + bullet_list(lines)
+    return lines
 
 
 def repeat_purchase(result, truth: dict | None = None) -> str:
-    """Findings of :func:`study.repeat.study` as Markdown."""
+    """Findings of :func:`study.repeat.study` as Markdown; a skipped model says so, with its reason."""
     logits = result.logits
     total = logits.get("repeat_per_doubling_total")
     direct = logits.get("repeat_per_doubling_direct")
     per_point = logits.get("repeat_per_csat_point")
     resolved = next((e for e in logits.total if e.name == "repeat_resolved_total"), None)
-    lines = [
-        f"**Speed.** Each doubling of the first response time changes the chance of buying again by "
-        f"{with_interval(total, 'pp')} ({total.n:,} tickets, {p_value(total.p_value)}; logit, average marginal effect, "
-        f"{_controls_words(logits.controls)}). Observational.",
-        *([f"**Resolution.** A resolved case goes with {with_interval(resolved, 'pp')} in repeat purchase."] if resolved else []),
-        f"**Satisfaction.** Among customers who answered the survey, each CSAT point goes with "
-        f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait changes "
-        f"it by {with_interval(direct, 'pp')}.",
-    ]
+    skipped_models = getattr(logits, "skipped_models", {})
+    lines = []
+    if total is not None:
+        lines.append(
+            f"**Speed.** Each doubling of the first response time changes the chance of buying again by "
+            f"{with_interval(total, 'pp')} ({total.n:,} tickets, {p_value(total.p_value)}; logit, average marginal effect, "
+            f"{_controls_words(logits.controls)}). Observational.")
+    else:
+        lines.append(skipped("the logit of repeat purchase without CSAT", skipped_models.get("without CSAT", "not fitted")))
+    if resolved:
+        lines.append(f"**Resolution.** A resolved case goes with {with_interval(resolved, 'pp')} in repeat purchase.")
+    if per_point is not None and direct is not None:
+        lines.append(
+            f"**Satisfaction.** Among customers who answered the survey, each CSAT point goes with "
+            f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait changes "
+            f"it by {with_interval(direct, 'pp')}.")
+    elif skipped_models.get("with CSAT") != skipped_models.get("without CSAT"):
+        lines.append(skipped("the logit of repeat purchase with CSAT", skipped_models.get("with CSAT", "not fitted")))
     mediation = result.mediation
     if not mediation.skipped:
         indirect = mediation.get("repeat_per_doubling_indirect_via_csat")
@@ -215,6 +257,8 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
             f"({share.ci_level:.0%} CI {pct(share.ci_low, 0)} to {pct(share.ci_high, 0)}; mediation analysis, customer bootstrap). "
             "This split assumes nothing unmeasured drives both CSAT and buying again."
         )
+    elif mediation.skipped not in skipped_models.values():
+        lines.append(skipped("mediation through satisfaction", mediation.skipped))
     survival = result.survival
     if not survival.skipped:
         ratio = survival.get("repurchase_hazard_ratio_per_doubling")
@@ -223,21 +267,37 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
             f"{ratio.value:.3f} ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, censored at the end of "
             "the follow-up window)."
         )
+    elif survival.skipped not in skipped_models.values():
+        lines.append(skipped("time to the next purchase", survival.skipped))
     if truth is not None:
         checks = [
-            ("total", total, truth["repeat_total_per_doubling_response_time"]),
-            ("direct", direct, truth["repeat_direct_per_doubling_response_time"]),
-            ("per CSAT point", per_point, truth["repeat_per_csat_point"]),
+            (name, e, truth[key]) for name, e, key in (
+                ("total", total, "repeat_total_per_doubling_response_time"),
+                ("direct", direct, "repeat_direct_per_doubling_response_time"),
+                ("per CSAT point", per_point, "repeat_per_csat_point"),
+            ) if e is not None
         ]
         if not mediation.skipped:
             checks.append(("indirect", mediation.get("repeat_per_doubling_indirect_via_csat"),
                            truth["repeat_indirect_per_doubling_response_time"]))
-        lines.append(
-            "**Check against the simulation's truth:** "
-            + "; ".join(f"{name} {points(value, 2)}: the interval {covers_words(e, value)} it" for name, e, value in checks)
-            + " (the logits approximate the simulation's linear process)."
-        )
+        if checks:
+            lines.append(
+                "**Check against the simulation's truth:** "
+                + "; ".join(f"{name} {points(value, 2)}: the interval {covers_words(e, value)} it" for name, e, value in checks)
+                + " (the logits approximate the simulation's linear process)."
+            )
     return "## Findings\n\n" + bullet_list(lines)
+
+
+METRIC_WORDS = {"csat": "CSAT", "repeat_purchase": "repeat purchase", "response_log2_hours": "first response time",
+                "csat_answered": "survey response", "next_spend": "follow-up spend", "survey_response": "survey response",
+                "customer_repeat_rate": "repeat rate per customer", "customer_spend": "follow-up spend per customer"}
+
+
+def skipped_effects(effects) -> str:
+    """One line per SLA metric the engine could not compare (:func:`study.experiments.sla_effects`), or ``""``."""
+    return bullet_list([skipped(f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}", r)
+                        for m, r in getattr(effects, "skipped", {}).items()])
 
 
 def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
@@ -253,7 +313,9 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
     """
     lines = []
     split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
-    if srm.mismatch:
+    if not sum(srm.counts.values()):
+        lines.append(skipped("sample-ratio check", f"no customer is left in the experiment ({split})"))
+    elif srm.mismatch:
         lines.append(
             f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
             f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first."
@@ -280,6 +342,8 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
             f"{with_interval(repeat.difference, 'pp')}, {p_value(repeat.difference.p_value)}; relative lift "
             f"{with_interval(repeat.lift, 'pct')}."
         )
+    for metric, reason in getattr(comparisons, "skipped", {}).items():
+        lines.append(skipped(f"comparison of {METRIC_WORDS.get(metric, metric.replace('_', ' '))}", reason))
     if truth is not None and csat is not None and repeat is not None:
         lines.append(
             f"**Check against the simulation's truth:** CSAT effect {number(truth['sla_effect_on_csat'], 3, signed=True)} "
@@ -336,6 +400,8 @@ def overview(facts) -> str:
 
 def srm(check) -> str:
     """One sentence on the sample-ratio test."""
+    if not sum(check.counts.values()):
+        return ""
     verdict = "**mismatch: do not trust the effects**" if check.mismatch else "no mismatch"
     return (f"Chi-square {check.chi2:.2f}, {p_value(check.p_value)}, alarm below p = {check.alpha:g}: {verdict}.")
 

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from study import degenerate
 from study.accounting import RowLedger
 from study.dataset import TicketData
-from study.results import Estimate
+from study.results import Estimate, Skipped
 
 OUTCOME = "csat"
 ATTRIBUTES = ["response_log2_hours", "resolved", "reopened", "contacts", "quality_score"]
@@ -379,8 +380,35 @@ def key_drivers(
     return KeyDrivers(table, r_squared, len(rows), ledger, estimates, chosen, replicates, n_clusters, method, notes)
 
 
-def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The key-driver table for readers: importance with its interval, share, performance, quadrant."""
+def key_drivers_or_skipped(data: TicketData, n_boot: int = 500, seed: int = 2026, alpha: float = 0.05,
+                           cluster: str | None = "customer_id") -> KeyDrivers | Skipped:
+    """:func:`key_drivers`, or why it cannot run on this data: no answered survey, CSAT with one value,
+    no attribute that varies, or (with ``cluster``) fewer than two customers to resample."""
+    tickets = data.tickets
+    answered = tickets[tickets["csat_answered"].astype(bool)]
+    chosen, _ = _choose_attributes(answered, ATTRIBUTES)
+    rows = answered.dropna(subset=chosen)
+    reason = degenerate.first(
+        degenerate.no_rows(rows, "answered surveys"),
+        degenerate.constant(rows, OUTCOME, "nothing to explain"),
+        "no service attribute takes two values among the answered surveys"
+        if not [a for a in chosen if rows[a].nunique() >= 2] else None,
+        degenerate.too_few_clusters(rows, cluster, purpose="the customer bootstrap") if cluster else None,
+        degenerate.too_few_rows(rows, len(chosen) + 1, "answered surveys"),
+    )
+    if reason:
+        return Skipped("key drivers", reason)
+    return key_drivers(data, n_boot=n_boot, seed=seed, alpha=alpha, cluster=cluster)
+
+
+def summary_table(table) -> pd.DataFrame | Skipped:
+    """The key-driver table for readers: importance with its interval, share, performance, quadrant.
+
+    ``table`` is :attr:`KeyDrivers.table`, the :class:`KeyDrivers` itself, or a Skipped (returned as it is).
+    """
+    if isinstance(table, Skipped):
+        return table
+    table = getattr(table, "table", table)
     return pd.DataFrame(
         {
             "share of R²": table["importance"].to_numpy(),

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from study import degenerate
 from study.accounting import RowLedger
 from study.adjustment import adjustment
 from study.dataset import TicketData
@@ -292,13 +293,15 @@ def speed_through_satisfaction(
     flags, controls, notes = held.flags, held.controls, list(held.notes)
     ledger = RowLedger(data.tickets, data.set_aside)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
-    rows = ledger.require(["repeat_purchase", *flags, *controls])
+    rows = ledger.require(["repeat_purchase", SPEED, *flags, *controls])
     if rows.empty:
         return _skipped("no survey answer with every model variable", ledger, flags, controls, notes)
-    for outcome in ("csat", "repeat_purchase"):
-        if rows[outcome].nunique() < 2:
-            return _skipped(f"{outcome} takes a single value among the {len(rows)} respondents analysed",
-                            ledger, flags, controls, notes)
+    reason = degenerate.first(
+        degenerate.constant(rows, "csat"), degenerate.bought_again(rows), degenerate.no_variation(rows, SPEED),
+        degenerate.too_few_clusters(rows, cluster, purpose="the customer bootstrap and clustered standard errors"),
+    )
+    if reason:
+        return _skipped(reason, ledger, flags, controls, notes)
     terms = 3 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
     if len(rows) <= terms:
         return _skipped(f"{len(rows)} respondents for {terms} model terms", ledger, flags, controls, notes)

@@ -6,20 +6,20 @@ never from names found in a data file: patsy evaluates formula text as Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from study import schema
+from study import degenerate, schema
 from study.accounting import RowLedger
 from study.adjustment import adjustment, on_rows
 from study.dataset import TicketData
 from study.design import formula_model
 from study.margins import logit_marginal_effects
 from study.ols import CholeskyOLS
-from study.results import Estimate, format_p
+from study.results import Estimate, Skipped, format_p
 
 DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
 SPEED = "response_log2_hours"
@@ -251,9 +251,19 @@ def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, 
     held = adjustment(data)
     ledger = RowLedger(data.tickets, data.set_aside)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
-    rows = ledger.require([*held.flags, *held.controls, *extra])
+    rows = ledger.require([SPEED, *held.flags, *held.controls, *extra])
     held = on_rows(held, rows)
     return rows, ledger, held.flags, held.controls
+
+
+def csat_problem(rows: pd.DataFrame, flags: list[str], controls: list[str], cluster: str | None = "customer_id",
+                 numeric: list[str] = (), categorical: list[str] = ()) -> str | None:
+    """Why a linear model of CSAT on speed, ``flags`` and ``controls`` cannot be estimated on ``rows``, or ``None``.
+
+    See :func:`study.degenerate.model`: no answered survey, CSAT with one value, speed with one value,
+    fewer than two customers to cluster by, or fewer answers than coefficients.
+    """
+    return degenerate.model(rows, "csat", [SPEED, *flags, *numeric], [*controls, *categorical], cluster, "answered surveys")
 
 
 def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> SatisfactionDrivers:
@@ -273,9 +283,13 @@ def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "
 
     Returns
     -------
-    SatisfactionDrivers
+    SatisfactionDrivers or Skipped
+        Skipped, with the reason, when the rows cannot support the models (:func:`csat_problem`).
     """
     rows, ledger, flags, controls = csat_sample(data)
+    reason = csat_problem(rows, flags, controls, cluster)
+    if reason:
+        return Skipped("naive and adjusted models", reason)
     se = _se_words(cluster)
     naive_fit = fit_ols(rows, "csat", [SPEED], cluster=cluster)
     adjusted_fit = fit_ols(rows, "csat", [SPEED, *flags], controls, cluster=cluster)
@@ -365,13 +379,41 @@ class RepeatPurchase:
     controls: list[str]
     ledgers: dict
     fits: dict
+    skipped_models: dict = field(default_factory=dict)
 
-    def get(self, name: str) -> Estimate:
-        return next(e for e in [*self.total, *self.direct] if e.name == name)
+    def get(self, name: str) -> Estimate | None:
+        """The estimate called ``name`` (``None`` when its model was skipped)."""
+        return next((e for e in [*self.total, *self.direct] if e.name == name), None)
 
     @property
     def estimates(self) -> list[Estimate]:
         return [*self.total, *self.direct]
+
+    @property
+    def skipped(self) -> str:
+        """Why neither logit could be fitted (``""`` when at least one was)."""
+        if self.fits:
+            return ""
+        return "; ".join(f"logit {model}: {reason}" for model, reason in self.skipped_models.items())
+
+    @property
+    def complete(self) -> bool:
+        """Whether both logits were fitted."""
+        return {"total", "direct"} <= set(self.fits)
+
+    @property
+    def notes(self) -> list[str]:
+        """Each logit skipped, with its reason."""
+        return [f"logit {model}: skipped, {reason}" for model, reason in self.skipped_models.items()]
+
+    def coefficients(self, model: str = "direct", alpha: float = 0.05) -> pd.DataFrame | Skipped:
+        """Every coefficient of the ``"direct"`` (with CSAT) or ``"total"`` logit, or why it was skipped."""
+        words = {"direct": "with CSAT", "total": "without CSAT"}[model]
+        if model not in self.fits:
+            # Section names are shown capitalized (study.display.show), so they hold no acronym.
+            section = {"direct": "the logit with satisfaction", "total": "the logit without satisfaction"}[model]
+            return Skipped(section, self.skipped_models.get(words, "not fitted"))
+        return coefficient_table(self.fits[model], alpha=alpha)
 
 
 def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> RepeatPurchase:
@@ -397,37 +439,57 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     controls, flags = held.controls, held.flags
 
     total_ledger = RowLedger(tickets, data.set_aside)
-    total_rows = total_ledger.require(["repeat_purchase", *flags, *controls])
+    total_rows = total_ledger.require(["repeat_purchase", SPEED, *flags, *controls])
     direct_ledger = RowLedger(tickets, data.set_aside)
     direct_ledger.keep(tickets["csat_answered"], "no survey answer")
-    direct_rows = direct_ledger.require(["repeat_purchase", *flags, *controls])
+    direct_rows = direct_ledger.require(["repeat_purchase", SPEED, *flags, *controls])
     # Both models use what varies among respondents, so their effects stay comparable.
     held = on_rows(held, direct_rows)
     controls, flags = held.controls, held.flags
     method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
-    total_fit = fit_logit(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster)
-    total = average_marginal_effects(
+    skipped, fits, total, direct = {}, {}, [], []
+    total_problem = degenerate.first(
+        degenerate.model(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster, "tickets"),
+        degenerate.events(total_rows, "repeat_purchase", degenerate.parameters(total_rows, [SPEED, *flags], controls)),
+    )
+    direct_problem = degenerate.first(
+        degenerate.model(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster, "answered surveys"),
+        degenerate.constant(direct_rows, "csat", "its effect on buying again cannot be estimated"),
+        degenerate.events(direct_rows, "repeat_purchase", degenerate.parameters(direct_rows, [SPEED, "csat", *flags], controls),
+                          "answered surveys"),
+    )
+    total_fit = None if total_problem else fit_logit(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster)
+    total_problem = total_problem or degenerate.separated(total_fit)
+    if total_problem:
+        skipped["without CSAT"] = total_problem
+    else:
+        fits["total"] = total_fit
+        total = average_marginal_effects(
         total_fit,
-        {
-            SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
-            **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
-               if "resolved" in flags else {}),
-        },
-        method, alpha,
-    )
+            {
+                SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
+                **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
+                   if "resolved" in flags else {}),
+            },
+            method, alpha,
+        )
 
-    direct_fit = fit_logit(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster)
-    direct = average_marginal_effects(
-        direct_fit,
-        {
-            SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
-            **({"resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed")}
-               if "resolved" in flags else {}),
-            "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
-        },
-        method + ", survey respondents", alpha,
-    )
+    direct_fit = None if direct_problem else fit_logit(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster)
+    direct_problem = direct_problem or degenerate.separated(direct_fit)
+    if direct_problem:
+        skipped["with CSAT"] = direct_problem
+    else:
+        fits["direct"] = direct_fit
+        direct = average_marginal_effects(
+            direct_fit,
+            {
+                SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
+                **({"resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed")}
+                   if "resolved" in flags else {}),
+                "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
+            },
+            method + ", survey respondents", alpha,
+        )
     return RepeatPurchase(
-        total, direct, controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger},
-        {"total": total_fit, "direct": direct_fit},
+        total, direct, controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger}, fits, skipped,
     )

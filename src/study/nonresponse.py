@@ -26,6 +26,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from study import degenerate
 from study.accounting import RowLedger
 from study.adjustment import adjustment
 from study.dataset import TicketData
@@ -93,6 +94,11 @@ class SurveyNonresponse:
     @property
     def estimates(self) -> list[Estimate]:
         return [*self.response, *self.means, *self.slopes]
+
+    @property
+    def weight_table(self) -> pd.DataFrame:
+        """The weight diagnostics as a one-column table."""
+        return self.weights.to_frame()
 
     def get(self, name: str) -> Estimate:
         """The estimate called ``name``."""
@@ -271,7 +277,13 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     held = adjustment(data)
     flags, controls, notes = held.flags, held.controls, list(held.notes)
     ledger = RowLedger(data.tickets, data.set_aside)
-    rows = ledger.require([*flags, *controls])
+    rows = ledger.require([SPEED, *flags, *controls])
+    reason = degenerate.first(
+        degenerate.no_rows(rows, "tickets"), degenerate.no_variation(rows, SPEED), degenerate.too_few_clusters(rows, cluster),
+        degenerate.constant(rows[rows["csat_answered"]], "csat") if rows["csat_answered"].any() else None,
+    )
+    if reason:
+        return _skipped(reason, ledger, flags, controls, notes)
     answered = rows["csat_answered"].to_numpy(dtype=bool)
     terms = 2 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
     if answered.all() or not answered.any():

@@ -35,7 +35,7 @@ class RepeatStudy:
     @property
     def notes(self) -> list[str]:
         """Skipped sections and caveats, in words, without repeats."""
-        notes = []
+        notes = list(self.logits.notes)
         for part, result in (("mediation", self.mediation), ("time to next purchase", self.survival)):
             if result.skipped:
                 notes.append(f"{part}: skipped, {result.skipped}")

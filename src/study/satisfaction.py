@@ -18,7 +18,8 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from study.dataset import TicketData
 from study.design import design_matrix, formula_model
-from study.models import SPEED, coefficient, csat_sample, fit_ols, formula, model_frame, term_label
+from study import degenerate
+from study.models import SPEED, coefficient, csat_problem, csat_sample, fit_ols, formula, model_frame, term_label
 from study.ols import CholeskyOLS
 from study.ordinal import OrderedLogitModel, upper_share_effect
 from study.results import Estimate, Skipped
@@ -26,13 +27,14 @@ from study.results import Estimate, Skipped
 TOP_TWO = 4  # CSAT of 4 or 5 counts as satisfied
 
 
-def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.DataFrame:
+def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.DataFrame | Skipped:
     """The adjusted speed and resolution coefficients under each standard-error choice.
 
     Heteroskedasticity-robust (HC1), clustered by customer, and, where ``agent_id`` exists,
-    clustered by agent and two-way by customer and agent. The coefficients are the same in every
-    row; only their uncertainty changes. With few clusters (agents) the clustered SEs are
-    themselves noisy.
+    clustered by agent and two-way by customer and agent (with at least two agents). The
+    coefficients are the same in every row; only their uncertainty changes. With few clusters
+    (agents) the clustered SEs are themselves noisy. Skipped, with the reason, when the answered
+    surveys cannot support the model (:func:`study.models.csat_problem`).
 
     Returns
     -------
@@ -40,12 +42,15 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
         One row per (standard error, term): coefficient, SE, CI, clusters.
     """
     rows, _, flags, controls = csat_sample(data, extra=["agent_id"] if data.has("agent_id") else [])
+    reason = csat_problem(rows, flags, controls)
+    if reason:
+        return Skipped("standard errors under other assumptions", reason)
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
     # One model, fitted once per covariance: the coefficients are the same in every row.
     model = formula_model(CholeskyOLS, formula("csat", [SPEED, *flags], controls), frame)
     customer = pd.factorize(rows["customer_id"])[0].astype(float)  # float codes: see study.models.model_frame
     choices = {"heteroskedasticity-robust (HC1)": ("HC1", {}, None), "clustered by customer": ("cluster", {"groups": customer}, customer)}
-    if data.has("agent_id"):
+    if data.has("agent_id") and rows["agent_id"].nunique() > 1:  # one agent is one cluster: no SE by agent
         agent = pd.factorize(rows["agent_id"])[0].astype(float)
         choices["clustered by agent"] = ("cluster", {"groups": agent}, agent)
         choices["two-way: customer and agent"] = ("cluster", {"groups": np.column_stack([customer, agent])}, None)
@@ -72,6 +77,10 @@ def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate]
     if not data.has("agent_id") or data.tickets["agent_id"].nunique() < 2:
         return Skipped("agent fixed effects", "the data has no agent_id (or a single agent)")
     rows, _, flags, controls = csat_sample(data, extra=["agent_id"])
+    reason = degenerate.first(csat_problem(rows, flags, controls, categorical=["agent_id"]),
+                              degenerate.too_few_clusters(rows, "agent_id", purpose="agent fixed effects"))
+    if reason:
+        return Skipped("agent fixed effects", reason)
     fit = fit_ols(rows, "csat", [SPEED, *flags], [*controls, "agent_id"])
     method = f"OLS with agent fixed effects ({rows['agent_id'].nunique()} agents); SE clustered by customer_id; observational"
     out = [coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha)]
@@ -99,7 +108,7 @@ class OrderedLogit:
     thresholds: np.ndarray
 
 
-def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
+def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipped:
     """Ordered logit of CSAT on speed, resolution and controls; AMEs on P(CSAT >= 4).
 
     The model is statsmodels' ``OrderedModel`` (logit link) with exact derivatives
@@ -113,9 +122,14 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
 
     Returns
     -------
-    OrderedLogit
+    OrderedLogit or Skipped
+        Skipped, with the reason, when the answered surveys cannot support the model
+        (:func:`study.models.csat_problem`) or a CSAT level has no answer.
     """
     rows, _, flags, controls = csat_sample(data)
+    reason = csat_problem(rows, flags, controls, numeric=["threshold"] * 3)  # four cut points for one intercept
+    if reason:
+        return Skipped("ordered logit", reason)
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], "customer_id")
     design = design_matrix(frame, formula("csat", [SPEED, *flags], controls).split("~", 1)[1])
     design = design.drop(columns="Intercept")  # the cut points play the intercept's part
@@ -123,7 +137,7 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit:
     levels = pd.Categorical(frame["csat"].astype(int), categories=[1, 2, 3, 4, 5], ordered=True)
     empty = [level for level, count in zip(levels.categories, np.bincount(levels.codes, minlength=5)) if count == 0]
     if empty:
-        raise ValueError(f"ordered logit needs every CSAT level; no answer is {', '.join(map(str, empty))}")
+        return Skipped("ordered logit", f"no answer is {', '.join(map(str, empty))}: the ordered logit needs every CSAT level 1-5")
     model = OrderedLogitModel(levels, design)
     fit = model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster",
                     cov_kwds={"groups": frame["_cluster"].to_numpy()})
@@ -159,10 +173,10 @@ class DoseResponse:
     """
 
     curve: pd.DataFrame
-    bands: pd.DataFrame
+    bands: pd.DataFrame | Skipped
 
 
-def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.ndarray | None = None) -> DoseResponse:
+def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.ndarray | None = None) -> DoseResponse | Skipped:
     """Response time entered flexibly: a natural cubic spline in log2 hours, and response bands.
 
     Parameters
@@ -176,9 +190,19 @@ def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.
 
     Returns
     -------
-    DoseResponse
+    DoseResponse or Skipped
+        Skipped, with the reason, when the answered surveys cannot support the spline model; its
+        ``bands`` is Skipped when every answer falls in one response band.
     """
     rows, _, flags, controls = csat_sample(data)
+    distinct = int(rows[SPEED].nunique())
+    reason = degenerate.first(
+        csat_problem(rows, flags, controls, numeric=["spline"] * df),
+        f"first response time takes only {distinct} values: a spline with {df} degrees of freedom needs more"
+        if distinct < df + 2 else None,
+    )
+    if reason:
+        return Skipped("dose-response", reason)
     crit = stats.norm.ppf(1 - alpha / 2)
     spline_fit = fit_ols(rows, "csat", flags, controls, splines={SPEED: df})
     observed = rows[SPEED]
@@ -202,8 +226,14 @@ def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.
     se = np.sqrt(np.einsum("ij,jk,ik->i", difference, cov, difference))
     curve = pd.DataFrame({"hours": hours, "effect": effect, "ci_low": effect - crit * se, "ci_high": effect + crit * se})
 
-    band_fit = fit_ols(rows, "csat", flags, [*controls, "response_band"])
     levels = list(rows["response_band"].cat.remove_unused_categories().cat.categories)
+    band_problem = degenerate.first(
+        f"every answered ticket is in one response band ({levels[0]}): nothing to compare" if len(levels) < 2 else None,
+        csat_problem(rows, flags, controls, categorical=["response_band"]),
+    )
+    if band_problem:
+        return DoseResponse(curve, Skipped("response bands", band_problem))
+    band_fit = fit_ols(rows, "csat", flags, [*controls, "response_band"])
     bands = []
     for level in levels[1:]:
         term_name = f"C(response_band)[T.{level}]"
@@ -220,6 +250,9 @@ def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]
     slope among resolved cases, and their difference (the interaction).
     """
     rows, _, flags, controls = csat_sample(data)
+    reason = csat_problem(rows, flags, controls, numeric=[f"{SPEED}:resolved"])
+    if reason:
+        return Skipped("speed by resolution", reason)
     if "resolved" not in flags:
         return Skipped("speed by resolution", "every answered case has the same resolution outcome")
     fit = fit_ols(rows, "csat", [SPEED, *flags], controls, interactions=[(SPEED, "resolved")])
@@ -240,14 +273,24 @@ def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]
     ]
 
 
-def standardized_effects(data: TicketData, fit=None) -> pd.DataFrame:
+def standardized_effects(data: TicketData, fit=None) -> pd.DataFrame | Skipped:
     """Effect sizes of the adjusted model's numeric terms in comparable units.
 
     For each term: the coefficient (per unit), the term's SD among the rows used, the effect of a
     one-SD change, and the standardized coefficient (effect of one SD in SDs of CSAT). For speed,
     one unit is one doubling of the wait (e.g. from 1 to 2 hours).
+
+    ``fit`` is the adjusted model's fit, or the :class:`study.models.SatisfactionDrivers` (or the
+    Skipped) that holds it; without it the model is fitted here.
     """
+    if isinstance(fit, Skipped):
+        return Skipped("standardized effects", fit.reason)
+    fit = getattr(fit, "fits", {}).get("adjusted") if hasattr(fit, "fits") else fit
     rows, _, flags, controls = csat_sample(data)
+    if fit is None:
+        reason = csat_problem(rows, flags, controls)
+        if reason:
+            return Skipped("standardized effects", reason)
     fit = fit or fit_ols(rows, "csat", [SPEED, *flags], controls)
     sd_csat = float(rows["csat"].astype(float).std())
     lines = []
@@ -291,12 +334,16 @@ def inflation_factors(design: np.ndarray) -> np.ndarray:
                          for i in range(1, varying.shape[1] + 1)])
 
 
-def variance_inflation(data: TicketData) -> pd.DataFrame:
+def variance_inflation(data: TicketData) -> pd.DataFrame | Skipped:
     """Variance inflation factor of every term of the adjusted model (above 5-10 signals collinearity).
 
-    See :func:`inflation_factors`.
+    See :func:`inflation_factors`. Skipped, with the reason, when the answered surveys cannot
+    support the adjusted model (:func:`study.models.csat_problem`).
     """
     rows, _, flags, controls = csat_sample(data)
+    reason = csat_problem(rows, flags, controls)
+    if reason:
+        return Skipped("variance inflation factors", reason)
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
     design = design_matrix(frame, formula("csat", [SPEED, *flags], controls).split("~", 1)[1])
     return pd.DataFrame(
@@ -309,43 +356,62 @@ def variance_inflation(data: TicketData) -> pd.DataFrame:
 class SatisfactionStudy:
     """Every model of ``02_satisfaction_drivers``, run once.
 
+    Each section is its result, or a :class:`study.results.Skipped` with the reason it could not
+    run on this data (one customer, CSAT with one value, too few answers, ...).
+
     Attributes
     ----------
-    drivers : study.models.SatisfactionDrivers
+    drivers : study.models.SatisfactionDrivers or Skipped
         Naive and adjusted OLS.
     randomized : Estimate or None
-        The SLA experiment's per-doubling effect (None without an experiment).
+        The SLA experiment's per-doubling effect (None without an experiment, or when skipped).
     agent_fixed_effects : list of Estimate or Skipped
-    ordered : OrderedLogit
-    dose : DoseResponse
+    ordered : OrderedLogit or Skipped
+    dose : DoseResponse or Skipped
     interaction : list of Estimate or Skipped
-    standard_errors : pandas.DataFrame
-    importance : study.key_drivers.KeyDrivers
+    standard_errors : pandas.DataFrame or Skipped
+    importance : study.key_drivers.KeyDrivers or Skipped
     nonresponse : study.nonresponse.SurveyNonresponse
         Who answers the survey; complete-case versus inverse-probability-weighted CSAT.
     skipped : list of Skipped
+    ledger : RowLedger
+        Rows of the models: answered surveys with every model variable, each row left out counted.
     """
 
     drivers: object
     randomized: Estimate | None
     agent_fixed_effects: list | Skipped
-    ordered: OrderedLogit
-    dose: DoseResponse
+    ordered: OrderedLogit | Skipped
+    dose: DoseResponse | Skipped
     interaction: list[Estimate] | Skipped
-    standard_errors: pd.DataFrame
+    standard_errors: pd.DataFrame | Skipped
     importance: object
     nonresponse: object
     skipped: list[Skipped]
+    ledger: object = None
 
     @property
     def estimates(self) -> list[Estimate]:
         """Every key estimate, for the results file."""
-        out = list(self.drivers.estimates)
+        out = [] if isinstance(self.drivers, Skipped) else list(self.drivers.estimates)
         out += [self.randomized] if self.randomized is not None else []
         out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
-        out += self.ordered.effects + (self.interaction if isinstance(self.interaction, list) else [])
-        out += self.importance.estimates + self.nonresponse.estimates
-        return out
+        out += [] if isinstance(self.ordered, Skipped) else self.ordered.effects
+        out += self.interaction if isinstance(self.interaction, list) else []
+        out += [] if isinstance(self.importance, Skipped) else self.importance.estimates
+        return out + self.nonresponse.estimates
+
+    def has(self, section: str) -> bool:
+        """Whether ``section`` (an attribute: ``"drivers"``, ``"dose"``, ...) ran rather than being skipped."""
+        return not isinstance(getattr(self, section), Skipped)
+
+    def coefficients(self, alpha: float = 0.05) -> pd.DataFrame | Skipped:
+        """Every coefficient of the adjusted model, or why it was skipped."""
+        from study.models import coefficient_table
+
+        if isinstance(self.drivers, Skipped):
+            return Skipped("the adjusted model", self.drivers.reason)
+        return coefficient_table(self.drivers.fits["adjusted"], alpha=alpha)
 
     @property
     def notes(self) -> list[str]:
@@ -375,10 +441,13 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     randomized = causal.randomized_speed_effect(data, alpha)
     if randomized is None:
         skipped.append(Skipped("randomized estimate", "the data has no experiment (no variant column)"))
+    elif isinstance(randomized, Skipped):
+        skipped.append(randomized)
+        randomized = None
     agent_effects = agent_fixed_effects(data, alpha)
     if isinstance(agent_effects, Skipped):
         skipped.append(agent_effects)
-    return SatisfactionStudy(
+    result = SatisfactionStudy(
         drivers=models.satisfaction_drivers(data, alpha),
         randomized=randomized,
         agent_fixed_effects=agent_effects,
@@ -386,7 +455,16 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         dose=dose_response(data, alpha),
         interaction=speed_by_resolution(data, alpha),
         standard_errors=standard_error_sensitivity(data, alpha),
-        importance=key_drivers.key_drivers(data, n_boot=bootstrap, seed=seed, alpha=alpha),
+        importance=key_drivers.key_drivers_or_skipped(data, n_boot=bootstrap, seed=seed, alpha=alpha),
         nonresponse=nonresponse.survey_nonresponse(data, alpha=alpha),
         skipped=skipped,
+        ledger=csat_sample(data)[1],
     )
+    # The sections that could not run, after the two above, in the order of the report.
+    for part in (result.drivers, result.ordered, result.dose, getattr(result.dose, "bands", None),
+                 result.standard_errors, result.importance):
+        if isinstance(part, Skipped):
+            skipped.append(part)
+    if isinstance(result.interaction, Skipped) and not result.interaction.reason.startswith("every answered case"):
+        skipped.append(result.interaction)
+    return result

@@ -84,7 +84,8 @@ class Sentence:
     estimates : tuple of str
         Names of the estimates it quotes (``results/<analysis>.json``).
     kind : str
-        ``finding``, ``check`` (a design check) or ``failed`` (the analysis failed).
+        ``finding``, ``check`` (a design check), ``skipped`` (a section that could not run on this
+        data, with the reason; it states no number) or ``failed`` (the analysis failed).
     """
 
     analysis: str
@@ -285,6 +286,20 @@ def overview_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     return [Sentence(OVERVIEW, text, href, tuple(used))]
 
 
+def skipped_notes(payload: Mapping | None) -> dict[str, str]:
+    """``{section: reason}`` of the notes ``"<section>: skipped, <reason>"`` of a results payload."""
+    out = {}
+    for note in (payload or {}).get("notes") or []:
+        if isinstance(note, str) and ": skipped, " in note:
+            section, reason = note.split(": skipped, ", 1)
+            out.setdefault(section, reason)
+    return out
+
+
+def _skipped_sentence(analysis: str, what: str, reason: str, href: str | None) -> Sentence:
+    return Sentence(analysis, f"{what} was skipped: {reason}.", href, (), "skipped")
+
+
 def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     """02: the adjusted speed effect beside the naive and randomized ones; resolution against speed."""
     found = estimates_by_name(payload)
@@ -322,6 +337,10 @@ def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
             text += f"; a first reply in 24 hours instead of 1 hour {cost}, so {_compare_magnitudes(resolved, day)}"
             used.append("csat_24h_vs_1h_adjusted")
         out.append(Sentence(DRIVERS, text + ".", href, tuple(used)))
+    if not adjusted:
+        reason = skipped_notes(payload).get("naive and adjusted models")
+        if reason:
+            out.append(_skipped_sentence(DRIVERS, "The model of CSAT on response speed (observational)", reason, href))
     return out
 
 
@@ -357,6 +376,12 @@ def repeat_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
             f"({_level(share)} {SHARE(share['ci_low'], bound=True)} to {SHARE(share['ci_high'], bound=True)}) runs "
             "through satisfaction (mediation analysis; it assumes nothing unmeasured drives both CSAT and buying again)."),
             href, ("share_of_speed_effect_via_csat",)))
+    skipped = skipped_notes(payload)
+    if not total and skipped.get("logit without CSAT"):
+        out.append(_skipped_sentence(REPEAT, "The model of repeat purchase on response speed", skipped["logit without CSAT"], href))
+    if not share and skipped.get("mediation") and skipped.get("mediation") != skipped.get("logit without CSAT"):
+        out.append(_skipped_sentence(REPEAT, "The share of the speed effect that runs through satisfaction",
+                                     skipped["mediation"], href))
     return out
 
 
@@ -387,6 +412,9 @@ def srm_sentence(analysis: str, srm: Mapping, threshold: float | None, href: str
     split = ", ".join(f"{arm} {n:,}" for arm, n in counts.items())
     per_arm = f" ({split})" if split else ""
     p = f" ({p_words(srm['p_value'])})" if _finite(srm.get("p_value")) else ""
+    if not _finite(srm.get("value")) or not _finite(srm.get("p_value")):
+        return Sentence(analysis, f"The sample-ratio check was skipped: {units} per arm{per_arm} leave nothing to test.",
+                        href, (), "skipped")
     if srm_broken(srm, threshold):
         text = (f"Sample ratio mismatch: {units} per arm{per_arm} differ from the planned split{p} — the split "
                 "is broken, so the comparisons cannot be trusted until the cause is found.")
@@ -564,6 +592,11 @@ def ab_test_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence], l
                 AB_TEST, lead, (f"raised {words}", f"lowered {words}", f"changed {words}"), effects[metric],
                 _lift_for(found, effects[metric]), units[metric], href,
                 note or (" — randomized, so causal for customers who answer the survey" if metric == "csat" else "")))
+    skipped = skipped_notes(payload)
+    for metric in ("csat", "repeat_purchase"):
+        reason = skipped.get(f"comparison of {METRIC_WORDS[metric]}")
+        if metric not in effects and reason:
+            sentences.append(_skipped_sentence(AB_TEST, f"The SLA's effect on {METRIC_WORDS[metric]}", reason, href))
     verdicts = []
     primary = effects.get(SLA_PRIMARY)
     if primary:

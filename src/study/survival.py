@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from study import degenerate
 from study.accounting import RowLedger
 from study.adjustment import adjustment
 from study.cox import BreslowPHReg
@@ -182,7 +183,13 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
     if not data.has(TIME):
         return _skipped(f"the data has no {TIME} column (or it is empty): time to the next purchase is unknown",
                         ledger, flags, controls, notes)
-    rows = ledger.require([TIME, EVENT, *flags, *controls])
+    rows = ledger.require([TIME, EVENT, SPEED, *flags, *controls])
+    reason = degenerate.first(
+        degenerate.no_rows(rows, "tickets"), degenerate.bought_again(rows, EVENT), degenerate.no_variation(rows, SPEED),
+        degenerate.too_few_clusters(rows, cluster),
+    )
+    if reason:
+        return _skipped(reason, ledger, flags, controls, notes)
     events = int(rows[EVENT].astype(bool).sum())
     terms = 1 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
     if events <= terms:
