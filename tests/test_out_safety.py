@@ -93,6 +93,12 @@ REFUSED = [
     ("out is a symbolic link to the user's work",
      lambda p: ((p / "link").symlink_to(p / "work"), run("--out", "link"))[1], "is a symbolic link"),
     ("out in a place nobody may write", lambda p: run("--out", "/proc/study-report"), "cannot write in /proc"),
+    ("query on a CSV file", lambda p: run("--out", "new", "--query", "select 1"), "--query reads a DuckDB file"),
+    ("control arm not in the experiment table",
+     lambda p: (touch(p / "exp.csv", "user_id,group,converted\nu1,a,0\nu2,b,1\nu3,a,1\n"),
+                touch(p / "exp.yml", "experiment: {unit: user_id, arm: group, control: ctrl, metrics: [converted]}"),
+                ["run", "--data", "exp.csv", "--columns", "exp.yml", "--out", "new"])[-1],
+     "control arm 'ctrl' is not in column 'group' (arms: 'a', 'b')"),
     ("jobs zero", lambda p: run("--out", "new", "--jobs", "0"), "--jobs must be a whole number of at least 1"),
     # Parameters: typed and checked before anything runs.
     ("alpha zero", lambda p: run("--out", "new", "--param", "alpha=0"), "parameter 'alpha' must be a number in (0, 0.5]"),

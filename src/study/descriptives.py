@@ -191,7 +191,8 @@ def row_accounting(rows: int, answered: int, rows_read: int) -> pd.DataFrame:
 
 
 def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None,
-                  missing: dict[str, float] | None = None, validated: bool = False) -> pd.DataFrame:
+                  missing: dict[str, float] | None = None, validated: bool = False,
+                  notes: dict[str, str] | None = None) -> pd.DataFrame:
     """The validation report of ``study validate`` (found, mapped or missing; type; share missing;
     problems) with each column's meaning.
 
@@ -204,10 +205,13 @@ def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = No
         Share missing of the columns not read (:attr:`study.dataset.TicketData.missing`).
     validated : bool
         The tickets passed validation already (:func:`study.dataset.load_tickets`): not checked again.
+    notes : dict, optional
+        What validation did to a column's values (time zones converted to UTC, Unix times read):
+        :attr:`study.dataset.TicketData.notes`.
     """
     from study.schema import BY_NAME, validation_report
 
-    report = validation_report(tickets, mapped_from, missing=missing, check=not validated)[0]
+    report = validation_report(tickets, mapped_from, missing=missing, check=not validated, notes=notes)[0]
     report["meaning"] = [BY_NAME[c].description for c in report.index]
     return report
 

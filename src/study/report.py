@@ -269,6 +269,8 @@ def run_study(
     started = time.perf_counter()
     data_path = Path(data_path or config.SAMPLE_DATA).resolve()
     columns = Path(columns).resolve() if columns else None
+    if query and not data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
+        raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is not one")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
     analyses = _select(only)
@@ -320,8 +322,11 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
     else:
-        source = io.load(data_path)[1]
+        frame, source = io.load(data_path)
         present = source.columns
+        if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
+            experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
+        del frame
 
     runs = [AnalysisRun(a.name, a.title) for a in analyses]
     todo = []
