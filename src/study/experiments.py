@@ -570,9 +570,7 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
         "surveys": rows["csat"].notna().to_numpy(dtype=float),
         "csat_sum": rows["csat"].astype(float).fillna(0.0).to_numpy(),
         "repeat_sum": rows["repeat_purchase"].astype(float).to_numpy(),
-        # Tickets without a response time count in no response-time average (numerator nor denominator).
-        "log2_hours_sum": rows["response_log2_hours"].fillna(0.0).to_numpy(dtype=float),
-        "timed_tickets": rows["response_log2_hours"].notna().to_numpy(dtype=float),
+        "log2_hours_sum": rows["response_log2_hours"].to_numpy(dtype=float),
     }
     if "next_spend" in rows.columns:
         outcomes["next_spend"] = rows["next_spend"].astype(float).to_numpy()
@@ -748,7 +746,7 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
     metrics = [
         Metric("csat", "csat_sum", "ratio", denominator="surveys", label="CSAT (1-5), per answered survey"),
         Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
-        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="timed_tickets", label="First response (log2 hours), per ticket"),
+        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
         Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
         Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
     ]

@@ -278,17 +278,17 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     flags, controls, notes = held.flags, held.controls, list(held.notes)
     ledger = RowLedger(data.tickets, data.set_aside)
     rows = ledger.require([SPEED, *flags, *controls])
+    answered = rows["csat_answered"].to_numpy(dtype=bool)
+    terms = 2 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
+    if answered.all() or not answered.any():
+        return _skipped(f"{'every' if answered.all() else 'no'} ticket has a survey answer; there is no "
+                        "non-response to model", ledger, flags, controls, notes)
     reason = degenerate.first(
         degenerate.no_rows(rows, "tickets"), degenerate.no_variation(rows, SPEED), degenerate.too_few_clusters(rows, cluster),
         degenerate.constant(rows[rows["csat_answered"]], "csat") if rows["csat_answered"].any() else None,
     )
     if reason:
         return _skipped(reason, ledger, flags, controls, notes)
-    answered = rows["csat_answered"].to_numpy(dtype=bool)
-    terms = 2 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
-    if answered.all() or not answered.any():
-        return _skipped(f"{'every' if answered.all() else 'no'} ticket has a survey answer; there is no "
-                        "non-response to model", ledger, flags, controls, notes)
     if answered.sum() <= terms or rows.loc[answered, "csat"].nunique() < 2:
         return _skipped(f"{int(answered.sum())} answers, too few (or all alike) for {terms} model terms",
                         ledger, flags, controls, notes)

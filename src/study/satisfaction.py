@@ -124,7 +124,12 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
     -------
     OrderedLogit or Skipped
         Skipped, with the reason, when the answered surveys cannot support the model
-        (:func:`study.models.csat_problem`) or a CSAT level has no answer.
+        (:func:`study.models.csat_problem`).
+
+    Raises
+    ------
+    ValueError
+        When a CSAT level has no answer (:func:`ordered_logit_or_skipped` skips instead).
     """
     rows, _, flags, controls = csat_sample(data)
     reason = csat_problem(rows, flags, controls, numeric=["threshold"] * 3)  # four cut points for one intercept
@@ -137,7 +142,7 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
     levels = pd.Categorical(frame["csat"].astype(int), categories=[1, 2, 3, 4, 5], ordered=True)
     empty = [level for level, count in zip(levels.categories, np.bincount(levels.codes, minlength=5)) if count == 0]
     if empty:
-        return Skipped("ordered logit", f"no answer is {', '.join(map(str, empty))}: the ordered logit needs every CSAT level 1-5")
+        raise ValueError(f"ordered logit needs every CSAT level; no answer is {', '.join(map(str, empty))}")
     model = OrderedLogitModel(levels, design)
     fit = model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster",
                     cov_kwds={"groups": frame["_cluster"].to_numpy()})
@@ -157,6 +162,15 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
             1 - alpha, model="ordered logit: csat ~ " + " + ".join(design.columns),
         ))
     return OrderedLogit(fit, effects, model.transform_threshold_params(params))
+
+
+def ordered_logit_or_skipped(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipped:
+    """:func:`ordered_logit`, or Skipped with the reason when a CSAT level 1-5 has no answer."""
+    rows = csat_sample(data)[0]
+    empty = sorted(set(range(1, 6)) - set(rows["csat"].dropna().astype(int)))
+    if empty and len(empty) < 5 and rows["csat"].nunique() > 1:
+        return Skipped("ordered logit", f"no answer is {', '.join(map(str, empty))}: the ordered logit needs every CSAT level 1-5")
+    return ordered_logit(data, alpha)
 
 
 @dataclass
@@ -451,7 +465,7 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         drivers=models.satisfaction_drivers(data, alpha),
         randomized=randomized,
         agent_fixed_effects=agent_effects,
-        ordered=ordered_logit(data, alpha),
+        ordered=ordered_logit_or_skipped(data, alpha),
         dose=dose_response(data, alpha),
         interaction=speed_by_resolution(data, alpha),
         standard_errors=standard_error_sensitivity(data, alpha),
