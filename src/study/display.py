@@ -30,7 +30,7 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         Decimals of other numbers.
     """
     if hasattr(result, "reason") and hasattr(result, "section"):
-        display(Markdown(f"*{text(result.section.capitalize())} skipped: {text(result.reason)}.*"))
+        display(Markdown(f"*{text(result.section[:1].upper() + result.section[1:])} skipped: {text(result.reason)}.*"))
     elif getattr(result, "skipped", None):
         display(Markdown(f"*Skipped: {text(result.skipped)}.*"))
     elif part is not None:
