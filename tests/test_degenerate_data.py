@@ -108,7 +108,9 @@ def _outputs(notebook) -> str:
             for kind in ("text/markdown", "text/plain"):
                 value = data.get(kind)
                 if value:
-                    text.append("".join(value) if isinstance(value, list) else value)
+                    value = "".join(value) if isinstance(value, list) else value
+                    # Markdown as a reader sees it: data text is backslash-escaped (study.findings.text).
+                    text.append(re.sub(r"\\(.)", r"\1", value) if kind == "text/markdown" else value)
             if output.get("output_type") == "stream":
                 text.append("".join(output["text"]))
     return "\n".join(text)

@@ -239,7 +239,7 @@ def test_a_duckdb_table_or_query_is_analysed_like_a_file(small_study_path, tmp_p
     rows = json.loads((tmp_path / "query" / "results" / "01_data_overview.json").read_text())["data"]["rows"]
     assert rows == int((pd.read_parquet(small_study_path)["channel"] != "phone").sum())
     bad = study("run", "--data", str(database), "--query", "select * from nowhere", "--out", str(tmp_path / "bad"))
-    assert bad.returncode == 2 and "the query failed" in bad.stderr and bad.stderr.count("\n") == 1
+    assert bad.returncode == 2 and "--query failed" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, tmp_path, monkeypatch):

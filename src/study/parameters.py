@@ -41,8 +41,10 @@ ALLOWED = {
     "srm_alpha": Allowed(0, 0.5, low_open=True, words="a number in (0, 0.5], e.g. 0.001"),
     "treatment_share": Allowed(0, 1, low_open=True, high_open=True, words="a share in (0, 1), e.g. 0.5"),
     "relative_mde": Allowed(0, 10, low_open=True, words="a relative lift in (0, 10], e.g. 0.05 for 5%"),
-    "bootstrap": Allowed(100, 1_000_000, words="a whole number from 100 to 1,000,000"),
-    "replicates": Allowed(100, 1_000_000, words="a whole number from 100 to 1,000,000"),
+    # Fewer than 10 replicates give no percentile interval at all; a few hundred give rough ones,
+    # which is what a quick exploratory run asks for.
+    "bootstrap": Allowed(10, 1_000_000, words="a whole number from 10 to 1,000,000"),
+    "replicates": Allowed(10, 1_000_000, words="a whole number from 10 to 1,000,000"),
     "model_tickets": Allowed(0, None, words="0 (every ticket) or a whole number of at least 1,000"),
     "seed": Allowed(0, 2**32 - 1, words="a whole number from 0 to 4,294,967,295"),
 }
