@@ -315,9 +315,12 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_worker_start, initargs=(os.getpid(),)) as pool:
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_worker_start, initargs=(os.getpid(),))
+            try:
                 facts = pool.submit(_prepare_tickets, *arguments).result()
+            finally:  # not waiting: an interrupted run kills the child instead (study.lifetime.kill_workers)
+                pool.shutdown(wait=False, cancel_futures=True)
         else:
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
