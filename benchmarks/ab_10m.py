@@ -51,8 +51,8 @@ def write_experiment(path: Path, rows: int, seed: int = 2026) -> None:
 
 def analyse(path: Path) -> None:
     """Every step a report needs, timed; run in its own process."""
-    from study import abtest, aggregate, unit_checks
-    from study.sufficient import Metric
+    from study.ab import abtest, aggregate, unit_checks
+    from study.ab.sufficient import Metric
 
     metrics = [
         Metric("next_spend", "next_spend", covariate="pre_spend"),

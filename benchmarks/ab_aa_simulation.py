@@ -2,7 +2,7 @@
 
 Each run draws a unit-level experiment (heavy-tailed spend with a pre-period covariate, spend per
 order, a purchase flag), reduces it to sufficient statistics and analyses it exactly as
-``study.abtest`` does. Prints, per method:
+``study.ab.abtest`` does. Prints, per method:
 
 - the share of A/A runs (no effect) with p < 0.05 — target 5% ± 1 pp;
 - the share of runs with a true +5% lift whose 95% lift interval covers +5% — target 95% ± 1.5 pp.
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from study.abstats import mean_effect, proportion_effect, ratio_effect
-from study.cuped import cuped_effect
-from study.sufficient import CovariateMoments, Moments, RatioMoments, rounded_origin
+from study.ab.abstats import mean_effect, proportion_effect, ratio_effect
+from study.ab.cuped import cuped_effect
+from study.ab.sufficient import CovariateMoments, Moments, RatioMoments, rounded_origin
 
 TRUE_LIFT = 0.05
 

@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from study import causal, models, simulate
-from study.dataset import from_frame
+from study.data import simulate
+from study.regression import causal, models
+from study.data.dataset import from_frame
 
 
 def main() -> None:

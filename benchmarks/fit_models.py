@@ -13,24 +13,24 @@ import importlib
 import resource
 import time
 
-from study import simulate
-from study.dataset import from_frame
+from study.data import simulate
+from study.data.dataset import from_frame
 
 # (module, function, keyword arguments): every model the notebooks fit.
 MODELS = [
-    ("study.models", "satisfaction_drivers", {}),
-    ("study.causal", "randomized_speed_effect", {}),
-    ("study.satisfaction", "agent_fixed_effects", {}),
-    ("study.satisfaction", "ordered_logit", {}),
-    ("study.satisfaction", "variance_inflation", {}),
-    ("study.satisfaction", "dose_response", {}),
-    ("study.satisfaction", "speed_by_resolution", {}),
-    ("study.satisfaction", "standard_error_sensitivity", {}),
-    ("study.key_drivers", "key_drivers", {"n_boot": 500}),
-    ("study.models", "repeat_purchase", {}),
-    ("study.mediation", "speed_through_satisfaction", {}),
-    ("study.nonresponse", "survey_nonresponse", {}),
-    ("study.survival", "time_to_next_purchase", {}),
+    ("study.regression.models", "satisfaction_drivers", {}),
+    ("study.regression.causal", "randomized_speed_effect", {}),
+    ("study.regression.satisfaction", "agent_fixed_effects", {}),
+    ("study.regression.satisfaction", "ordered_logit", {}),
+    ("study.regression.satisfaction", "variance_inflation", {}),
+    ("study.regression.satisfaction", "dose_response", {}),
+    ("study.regression.satisfaction", "speed_by_resolution", {}),
+    ("study.regression.satisfaction", "standard_error_sensitivity", {}),
+    ("study.regression.key_drivers", "key_drivers", {"n_boot": 500}),
+    ("study.regression.models", "repeat_purchase", {}),
+    ("study.regression.mediation", "speed_through_satisfaction", {}),
+    ("study.regression.nonresponse", "survey_nonresponse", {}),
+    ("study.regression.survival", "time_to_next_purchase", {}),
 ]
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import psutil
 
-from study import config, simulate
+from study import config
+from study.data import simulate
 
 
 def tree_rss(process: psutil.Process) -> int:

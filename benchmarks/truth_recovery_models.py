@@ -16,13 +16,14 @@ import time
 
 import numpy as np
 
-from study import features, mediation, nonresponse, schema, simulate, survival
-from study.dataset import TicketData
-from study.io import Source
+from study.data import features, schema, simulate
+from study.regression import mediation, nonresponse, survival
+from study.data.dataset import TicketData
+from study.data.io import Source
 
 
 def ticket_data(tickets) -> TicketData:
-    """Simulated tickets validated and derived, as :func:`study.dataset.load_tickets` would give them."""
+    """Simulated tickets validated and derived, as :func:`study.data.dataset.load_tickets` would give them."""
     validated = schema.validate(tickets)
     return TicketData(features.derive(validated), Source("simulation", "0" * 16, len(tickets), list(tickets.columns)))
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from study import config, simulate
-from study.dataset import load_tickets
+from study import config
+from study.data import simulate
+from study.data.dataset import load_tickets
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 from statsmodels.stats import proportion as sm_proportion
 
-from study import abstats
-from study.results import Estimate
-from study.sufficient import Moments, RatioMoments
+from study.ab import abstats
+from study.core.results import Estimate
+from study.ab.sufficient import Moments, RatioMoments
 
 TOL = 1e-9
 

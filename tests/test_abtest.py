@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import abstats, abtest, aggregate, experiments, multitest, power, results
-from study.cuped import cuped_effect
-from study.io import Source
-from study.sufficient import Metric, Moments
+from study.ab import abstats, abtest, aggregate, experiments, multitest, power
+from study.core import results
+from study.ab.cuped import cuped_effect
+from study.data.io import Source
+from study.ab.sufficient import Metric, Moments
 
 
 @pytest.fixture(scope="module")

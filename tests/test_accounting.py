@@ -1,6 +1,6 @@
 import pandas as pd
 
-from study.accounting import RowLedger
+from study.core.accounting import RowLedger
 
 
 def test_rows_in_equal_rows_used_plus_every_drop():

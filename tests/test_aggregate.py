@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import aggregate
-from study.sufficient import CovariateMoments, Metric, Moments, RatioMoments
-from study.unit_checks import drop_flagged_units
+from study.ab import aggregate
+from study.ab.sufficient import CovariateMoments, Metric, Moments, RatioMoments
+from study.ab.unit_checks import drop_flagged_units
 
 ODD = 'spend"; DROP TABLE units; --'
 
@@ -148,7 +148,7 @@ def test_a_metric_spec_refuses_impossible_combinations():
 def test_a_column_name_holding_the_placeholder_stays_a_name():
     import pandas as pd
 
-    from study.aggregate import DuckDBSource, quote
+    from study.ab.aggregate import DuckDBSource, quote
 
     frame = pd.DataFrame({"x{relation}": [1.0, 2.0, 3.0]})
     source = DuckDBSource(frame)

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import cli, column_map, dataset, experiment_table, schema, simulate
-from study.schema import DataError
+from study import cli
+from study.ab import experiment_table
+from study.data import column_map, dataset, schema, simulate
+from study.data.schema import DataError
 
 BASE = simulate.simulate(rows=200, seed=3).tickets
 
@@ -280,7 +282,7 @@ def test_bad_input_gives_one_clear_line_or_is_read(tmp_path, capsys, builder, wo
 
 
 def test_a_single_arm_skips_the_experiment_with_the_reason(tmp_path):
-    from study.report import run_study
+    from study.report.runner import run_study
 
     data = csv(tmp_path, BASE.assign(variant="control"))
     summary = run_study(data, tmp_path / "out", only=["04"], progress=lambda line: None)

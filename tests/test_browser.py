@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import config, schema
+from study import config
+from study.data import schema
 
 from conftest import notebooks_with_a_planted_failure, study_command
 

@@ -6,9 +6,12 @@ import sys
 import pandas as pd
 import pytest
 
-from study import column_map, config, experiments, models, simulate
-from study.dataset import from_frame, load_tickets
-from study.schema import DataError
+from study import config
+from study.ab import experiments
+from study.data import column_map, simulate
+from study.regression import models
+from study.data.dataset import from_frame, load_tickets
+from study.data.schema import DataError
 
 EXPORT = config.DATA / "examples" / "tickets_export.csv"
 MAP = config.DATA / "examples" / "tickets_columns.yml"

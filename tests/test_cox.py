@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from statsmodels.duration.hazard_regression import PHReg
 
-from study.cox import BreslowPHReg
+from study.stats.cox import BreslowPHReg
 
 
 def _data(n: int = 3_000, seed: int = 3, continuous: bool = False):

@@ -4,8 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import config, dataset, findings, models
-from study.accounting import RowLedger
+from study import config
+from study.data import dataset
+from study.regression import models
+from study.report import findings
+from study.core.accounting import RowLedger
 
 
 @pytest.fixture(scope="module")
@@ -85,21 +88,22 @@ def test_the_adjusted_slope_on_a_sample_still_covers_the_truth():
 
 
 def test_a_large_file_is_validated_in_a_separate_process_with_the_same_result(small_study_path, tmp_path, monkeypatch):
-    from study import report, schema
+    from study.data import schema
+    from study.report import runner
 
-    monkeypatch.setattr(report, "PREPARE_IN_CHILD_BYTES", 0)
-    summary = report.run_study(small_study_path, tmp_path / "child", only=["01"], progress=lambda line: None)
+    monkeypatch.setattr(runner, "PREPARE_IN_CHILD_BYTES", 0)
+    summary = runner.run_study(small_study_path, tmp_path / "child", only=["01"], progress=lambda line: None)
     assert [r.status for r in summary.runs] == ["ok"]
     assert not (tmp_path / "child" / "data").exists()  # the copy is removed after the run
     broken = tmp_path / "broken.csv"
     pd.read_parquet(small_study_path).assign(csat="seven").to_csv(broken, index=False)
     with pytest.raises(schema.DataError, match="csat"):
-        report.run_study(broken, tmp_path / "broken", only=["01"], progress=lambda line: None)
+        runner.run_study(broken, tmp_path / "broken", only=["01"], progress=lambda line: None)
     assert not (tmp_path / "broken").exists()
 
 
 def test_a_report_of_few_columns_read_still_describes_every_one(sample_data, prepared):
-    from study import descriptives
+    from study.data import descriptives
 
     full = descriptives.column_report(sample_data.tickets, sample_data.mapped_from)
     data = dataset.load_tickets(prepared, needed=["csat", "resolved"])
@@ -113,10 +117,10 @@ def test_a_report_of_few_columns_read_still_describes_every_one(sample_data, pre
 def test_a_run_with_a_model_sample_says_so_and_counts_the_tickets_left_out(small_study_path, tmp_path):
     import json
 
-    from study import report
+    from study.report import runner
 
     out = tmp_path / "sampled"
-    summary = report.run_study(small_study_path, out, only=["02", "03"], params={"model_tickets": 1_500},
+    summary = runner.run_study(small_study_path, out, only=["02", "03"], params={"model_tickets": 1_500},
                                progress=lambda line: None)
     assert [r.status for r in summary.runs] == ["ok", "ok"], [r.reason for r in summary.runs]
     reason = dataset.sample_reason(1_500, 2026)

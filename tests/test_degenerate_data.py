@@ -1,7 +1,7 @@
 """Degenerate data never crashes a notebook: each section that cannot run says so, with its reason.
 
 Each case is a small simulation with one thing broken, run through the notebooks it concerns
-(``study.report.run_study`` with ``only``). Each asserts that the notebook did not fail, that the
+(``study.report.runner.run_study`` with ``only``). Each asserts that the notebook did not fail, that the
 section says "skipped" with its reason, that no meaningless "0.0 (0.0 to 0.0)" finding appears, and
 that rows left out are counted.
 """
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import degenerate, simulate
-from study.report import run_study
+from study.core import degenerate
+from study.data import simulate
+from study.report.runner import run_study
 
 ROWS = 400
 FAST = {"02": {"bootstrap": 20}, "03": {"replicates": 20}}  # fewer bootstrap replicates: each notebook's own
@@ -109,7 +110,7 @@ def _outputs(notebook) -> str:
                 value = data.get(kind)
                 if value:
                     value = "".join(value) if isinstance(value, list) else value
-                    # Markdown as a reader sees it: data text is backslash-escaped (study.findings.text).
+                    # Markdown as a reader sees it: data text is backslash-escaped (study.report.findings.text).
                     text.append(re.sub(r"\\(.)", r"\1", value) if kind == "text/markdown" else value)
             if output.get("output_type") == "stream":
                 text.append("".join(output["text"]))

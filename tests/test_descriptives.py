@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from study import descriptives
+from study.data import descriptives
 
 
 def test_mean_interval_is_the_t_interval():
@@ -90,7 +90,7 @@ def test_outcomes_table_has_words_in_headers_and_half_width_in_points(small_data
 
 
 def test_resolution_groups_read_as_words(small_data):
-    from study import findings
+    from study.report import findings
 
     table = descriptives.outcomes_by(small_data.tickets, "resolved")
     assert list(table.index) == [False, True]  # data unchanged

@@ -3,8 +3,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from study import config, experiment_table, simulate
-from study.schema import DataError
+from study import config
+from study.ab import experiment_table
+from study.data import simulate
+from study.data.schema import DataError
 
 MAP = config.DATA / "examples" / "experiment_columns.yml"
 

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from study import experiments
+from study.ab import experiments
 
 
 def _two_arms(rng, n_control, n_treatment, mean_control=10.0, mean_treatment=10.0, sd=3.0):

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from study import features
+from study.data import features
 
 
 def test_log2_hours_counts_doublings_from_one_hour():

@@ -4,8 +4,12 @@
 import matplotlib
 import pytest
 
-from study import config, parameters, experiments, findings, models, plots, report, satisfaction, truth
-from study.io import Source
+from study import config, parameters
+from study.ab import experiments
+from study.regression import models, satisfaction
+from study.core import words
+from study.report import findings, plots, runner, truth
+from study.data.io import Source
 
 matplotlib.use("Agg")
 
@@ -13,14 +17,14 @@ NOTEBOOKS = sorted(config.NOTEBOOKS.glob("0*.ipynb"))
 
 
 def test_parameters_go_only_to_notebooks_that_declare_them():
-    split = report.split_parameters({"treatment_share": 0.4, "alpha": 0.1}, NOTEBOOKS)
+    split = runner.split_parameters({"treatment_share": 0.4, "alpha": 0.1}, NOTEBOOKS)
     assert split["04_ab_test"] == {"treatment_share": 0.4, "alpha": 0.1}
     assert split["01_data_overview"] == {"alpha": 0.1}
 
 
 def test_every_notebook_declares_documented_typed_parameters():
     for notebook in NOTEBOOKS:
-        declared = report.notebook_parameters(notebook)
+        declared = runner.notebook_parameters(notebook)
         assert {"data_path", "alpha", "results_dir"} <= set(declared), notebook.name
         import papermill
 
@@ -31,7 +35,7 @@ def test_every_notebook_declares_documented_typed_parameters():
 def test_cli_parameters_are_typed_as_their_notebooks_declare_them():
     pairs = parameters.parse_pairs(["alpha=0.1", "model_tickets=3000", "segments=loyalty_tier, first_channel"])
     assert pairs == {"alpha": "0.1", "model_tickets": "3000", "segments": "loyalty_tier, first_channel"}
-    typed = report.split_parameters(pairs, NOTEBOOKS)
+    typed = runner.split_parameters(pairs, NOTEBOOKS)
     assert typed["02_satisfaction_drivers"] == {"alpha": 0.1, "model_tickets": 3000}
     assert typed["04_ab_test"] == {"alpha": 0.1, "segments": ["loyalty_tier", "first_channel"]}
     with pytest.raises(ValueError, match="key=value"):
@@ -39,7 +43,7 @@ def test_cli_parameters_are_typed_as_their_notebooks_declare_them():
 
 
 def test_truth_is_used_only_for_its_own_data(small_study_path):
-    from study.io import fingerprint
+    from study.data.io import fingerprint
 
     source = Source("tickets.parquet", fingerprint(small_study_path), 3_000, [])
     assert truth.for_data(small_study_path, source)["seed"] == 7
@@ -52,7 +56,7 @@ def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
     text = findings.satisfaction(result, truth.for_data(small_study_path, small_data.source))
     adjusted = result.drivers.get("csat_per_doubling_adjusted")
     assert text.startswith("## Findings")
-    assert findings.with_interval(adjusted) in text and "observational" in text
+    assert words.with_interval(adjusted) in text and "observational" in text
     assert "simulation's truth" in text
 
 
@@ -79,11 +83,11 @@ def test_estimate_figure_has_one_point_per_estimate(small_data):
 
 
 def test_index_escapes_text_and_links_reports(tmp_path):
-    runs = [report.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
+    runs = [runner.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
                                {"in": 10, "used": 8, "dropped": {"no survey answer": 2}},
                                "- **x** <script>alert(1)</script> [click](javascript:alert(1))"),
-            report.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
-    page = report.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
+            runner.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
+    page = runner.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
     assert "<script>" not in page.split("<body", 1)[1]  # markup from the data is cut, not rendered
     assert 'href="javascript' not in page
     assert "&lt;b&gt;t.csv&lt;/b&gt;" in page
@@ -99,17 +103,17 @@ def test_findings_are_read_from_an_executed_notebook(tmp_path):
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## Findings\n\n- one"})]
     notebook.cells = [cell]
     nbformat.write(notebook, tmp_path / "n.ipynb")
-    assert report.findings_markdown(tmp_path / "n.ipynb") == "- one"
-    assert report.findings_markdown(tmp_path / "absent.ipynb") == ""
+    assert runner.findings_markdown(tmp_path / "n.ipynb") == "- one"
+    assert runner.findings_markdown(tmp_path / "absent.ipynb") == ""
 
 
 def test_run_facts_name_the_package_versions():
-    assert "pandas" in report._versions() and "statsmodels" in report._versions()
+    assert "pandas" in runner._versions() and "statsmodels" in runner._versions()
 
 
 def test_results_rows_in_words():
-    assert report._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
-    words = report._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
+    assert runner._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
+    words = runner._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
     assert words == ("a: 1; b: 2", "a: 1; b: 1", "a: none; b: 1 y")
 
 
@@ -126,7 +130,7 @@ def test_committed_notebooks_hold_the_outputs_nbval_compares():
 
 
 def test_table_columns_are_classed_numbers_text_or_prose():
-    from study.report import class_table_columns
+    from study.report.runner import class_table_columns
 
     table = ('<table><thead><tr><th></th><th>estimate</th><th>meaning</th></tr></thead><tbody>'
              '<tr><th>speed</th><td>-0.150 (-0.163 to -0.137)</td><td>change in CSAT per doubling of the first wait</td></tr>'

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import findings, simulate
+from study.data import simulate
+from study.core import words
 
 LINK = "[x](javascript:alert(3)) ![t](http://evil.example/t.png)"
 HOSTILE = [LINK, "<script>alert(1)</script>", "**bold** _it_ `code` ~~s~~ | a | b |", "$5 off $\\x$ coupon", "www.evil.example"]
@@ -39,7 +40,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_findings_text_renders_as_the_very_characters(value):
     from nbconvert.filters.markdown import markdown2html
 
-    rendered = markdown2html(findings.text(value))
+    rendered = markdown2html(words.text(value))
     assert "<a " not in rendered and "<img" not in rendered and "<script" not in rendered
     assert "<strong>" not in rendered and "<em>" not in rendered and "<code>" not in rendered and "<del>" not in rendered
     assert html.unescape(re.sub(r"</?p>", "", rendered)).strip() == value

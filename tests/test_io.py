@@ -2,8 +2,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from study import io
-from study.schema import DataError
+from study.data import io
+from study.data.schema import DataError
 
 
 @pytest.fixture

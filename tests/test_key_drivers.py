@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from study import key_drivers, simulate
-from study.dataset import TicketData, from_frame
+from study.data import simulate
+from study.regression import key_drivers
+from study.data.dataset import TicketData, from_frame
 
 
 

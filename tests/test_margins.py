@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from study.margins import is_binary, logit_marginal_effects
+from study.stats.margins import is_binary, logit_marginal_effects
 
 
 @pytest.fixture(scope="module")

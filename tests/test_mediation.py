@@ -7,8 +7,9 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.stats.mediation import Mediation
 
-from study import mediation, simulate
-from study.dataset import TicketData, from_frame
+from study.data import simulate
+from study.regression import mediation
+from study.data.dataset import TicketData, from_frame
 
 REPLICATES = 2000
 

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from study import config, models, simulate
-from study.dataset import from_frame, load_tickets
+from study import config
+from study.data import simulate
+from study.regression import models
+from study.data.dataset import from_frame, load_tickets
 
 
 def _direct_frame(tickets):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from study import abtest, multitest
-from study.abstats import mean_effect
-from study.sufficient import Moments
+from study.ab import abtest, multitest
+from study.ab.abstats import mean_effect
+from study.ab.sufficient import Moments
 
 
 @pytest.mark.parametrize("seed", range(20))

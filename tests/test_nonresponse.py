@@ -6,8 +6,9 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from study import nonresponse, simulate
-from study.dataset import TicketData, from_frame
+from study.data import simulate
+from study.regression import nonresponse
+from study.data.dataset import TicketData, from_frame
 
 CONTROLS = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from study.ols import CholeskyOLS
+from study.stats.ols import CholeskyOLS
 
 
 @pytest.fixture(scope="module")

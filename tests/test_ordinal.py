@@ -7,8 +7,8 @@ import statsmodels.api as sm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.tools.numdiff import approx_fprime
 
-from study import ordinal
-from study.ordinal import OrderedLogitModel
+from study.stats import ordinal
+from study.stats.ordinal import OrderedLogitModel
 
 
 def _simulated(levels: int, n: int = 4_000, seed: int = 5):
@@ -26,7 +26,7 @@ def _simulated(levels: int, n: int = 4_000, seed: int = 5):
 
 
 def _fit(model, customers):
-    # The settings of study.satisfaction.ordered_logit.
+    # The settings of study.regression.satisfaction.ordered_logit.
     return model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster", cov_kwds={"groups": customers})
 
 

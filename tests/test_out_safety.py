@@ -18,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from study import cli, config, report, safe_output, simulate
+from study import cli, config
+from study.data import simulate
+from study.report import runner, safe_output
 
 SAMPLE = simulate.simulate(rows=200, seed=3)
 
@@ -155,9 +157,9 @@ def test_an_empty_folder_a_new_folder_and_an_earlier_report_are_written(scratch,
         (staging / "run.json").write_text(json.dumps({safe_output.REPORT_MARK: {"files": [*safe_output_files, "run.json"]}}))
         out = args[1]
         safe_output.replace(staging, out)
-        return report.RunSummary(out, [], 0.0)
+        return runner.RunSummary(out, [], 0.0)
 
-    monkeypatch.setattr(report, "_run_staged", fake_run)
+    monkeypatch.setattr(runner, "_run_staged", fake_run)
     (scratch / "empty").mkdir()
     fake_report(scratch / "old")
     before = {k: v for k, v in snapshot(scratch).items() if not k.startswith("old/")}
@@ -249,7 +251,7 @@ def test_no_user_file_outside_a_proven_report_is_ever_touched(tmp_path_factory, 
         (staging / "index.html").write_text("new")
         (staging / "run.json").write_text(json.dumps({safe_output.REPORT_MARK: {"files": ["index.html", "run.json"]}}))
         safe_output.replace(staging, out)
-        return report.RunSummary(out, [], 0.0)
+        return runner.RunSummary(out, [], 0.0)
 
     # --out: anything in the tree (folders, files, reports, the data's folder, the root) or a new path.
     existing = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
@@ -259,7 +261,7 @@ def test_no_user_file_outside_a_proven_report_is_ever_touched(tmp_path_factory, 
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        with mock.patch.object(report, "_run_staged", fake_run), mock.patch.object(report, "split_parameters", lambda *a: {}):
+        with mock.patch.object(runner, "_run_staged", fake_run), mock.patch.object(runner, "split_parameters", lambda *a: {}):
             status = cli.main(["run", "--data", str(data), "--out", str(out)])
     finally:
         os.chdir(cwd)

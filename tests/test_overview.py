@@ -1,10 +1,10 @@
-"""The overview's DuckDB aggregates against the pandas reference in study.descriptives."""
+"""The overview's DuckDB aggregates against the pandas reference in study.data.descriptives."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from study import dataset, descriptives, overview
+from study.data import dataset, descriptives, overview
 
 
 @pytest.fixture(scope="module")

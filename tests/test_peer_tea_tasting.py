@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import abstats, cuped, multitest, power, robust
-from study.sufficient import CovariateMoments, Moments, RatioMoments, rounded_origin
+from study.ab import abstats, cuped, multitest, power, robust
+from study.ab.sufficient import CovariateMoments, Moments, RatioMoments, rounded_origin
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "peer_tea_tasting.json").read_text())
 SAME_FORMULA = 1e-9

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 
-from study import plots  # noqa: E402
+from study.report import plots  # noqa: E402
 
 
 def test_shared_leading_words_leave_the_labels_and_short_ones_stay_whole():

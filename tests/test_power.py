@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
-from study import abstats, power
-from study.sufficient import Moments
+from study.ab import abstats, power
+from study.ab.sufficient import Moments
 
 GRID = [(0.1, 500, 1.0), (0.25, 80, 2.0), (0.05, 6000, 0.5), (0.4, 12, 1.0)]
 

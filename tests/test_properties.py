@@ -5,8 +5,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from study import io, schema
-from study.schema import DataError
+from study.data import io, schema
+from study.data.schema import DataError
 
 MESSY = st.one_of(
     st.none(), st.integers(-10, 1000), st.floats(allow_nan=True, allow_infinity=True),

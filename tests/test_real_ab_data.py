@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportions_ztest
 
-from study import abtest, aggregate, config, unit_checks
-from study.sufficient import Metric
+from study import config
+from study.ab import abtest, aggregate, unit_checks
+from study.ab.sufficient import Metric
 
 REAL = config.ROOT.parent / "shared" / "data" / "real" / "ab_data.csv.xz"
 pytestmark = pytest.mark.skipif(not REAL.is_file(), reason="the shared real data set is not beside this clone")

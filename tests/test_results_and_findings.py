@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from study import findings
-from study.io import Source
-from study.results import Estimate, write_results
+from study.core import words
+from study.data.io import Source
+from study.core.results import Estimate, write_results
 
 SOURCE = Source("t.parquet", "abcdef0123456789", 10, ["a"])
 
@@ -46,16 +46,16 @@ def test_nothing_is_written_without_a_folder():
 
 @pytest.mark.parametrize("p, text", [(0.0004, "p < 0.001"), (0.0123, "p = 0.012"), (0.5, "p = 0.500"), (None, "p n/a")])
 def test_p_values_read_as_people_expect(p, text):
-    assert findings.p_value(p) == text
+    assert words.p_value(p) == text
 
 
 def test_intervals_in_points_percent_and_values():
     e = _estimate(value=0.018, ci_low=0.008, ci_high=0.028)
-    assert findings.with_interval(e, "pp") == "+1.8 pp (95% CI +0.8 to +2.8 pp)"
-    assert findings.with_interval(e, "pct") == "+1.8% (95% CI +0.8% to +2.8%)"
-    assert findings.with_interval(_estimate()) == "-0.15 (95% CI -0.17 to -0.13)"
+    assert words.with_interval(e, "pp") == "+1.8 pp (95% CI +0.8 to +2.8 pp)"
+    assert words.with_interval(e, "pct") == "+1.8% (95% CI +0.8% to +2.8%)"
+    assert words.with_interval(_estimate()) == "-0.15 (95% CI -0.17 to -0.13)"
 
 
 def test_covers_words_follow_the_interval():
-    assert findings.covers_words(_estimate(), -0.15) == "covers"
-    assert findings.covers_words(_estimate(), -0.20) == "does **not** cover"
+    assert words.covers_words(_estimate(), -0.15) == "covers"
+    assert words.covers_words(_estimate(), -0.20) == "does **not** cover"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from study import robust
-from study.abstats import mean_effect
-from study.sufficient import Moments
+from study.ab import robust
+from study.ab.abstats import mean_effect
+from study.ab.sufficient import Moments
 
 
 def _heavy(seed, n_control=400, n_treatment=500):
@@ -84,7 +84,7 @@ def test_robust_table_puts_the_plain_test_first():
 def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
     import pandas as pd
 
-    from study import experiments
+    from study.ab import experiments
 
     rng = np.random.default_rng(3)
     control, treatment = rng.lognormal(3, 1, 300), rng.lognormal(3, 1, 300)

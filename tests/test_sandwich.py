@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from study.sandwich import cluster_robust_cov
+from study.stats.sandwich import cluster_robust_cov
 
 
 def _clustered(rng, clusters=150):

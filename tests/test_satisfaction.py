@@ -8,8 +8,9 @@ import pytest
 import statsmodels.formula.api as smf
 from statsmodels.sandbox.regression.gmm import IV2SLS
 
-from study import causal, models, satisfaction, simulate
-from study.dataset import TicketData, from_frame
+from study.data import simulate
+from study.regression import causal, models, satisfaction
+from study.data.dataset import TicketData, from_frame
 from tests.test_models import _direct_frame
 
 ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"

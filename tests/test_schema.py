@@ -3,8 +3,9 @@ import re
 import pandas as pd
 import pytest
 
-from study import config, schema
-from study.schema import DataError
+from study import config
+from study.data import schema
+from study.data.schema import DataError
 
 
 def _tickets(**overrides):

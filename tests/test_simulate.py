@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import config, io, simulate
+from study import config
+from study.data import io, simulate
 
 
 def test_same_seed_same_data_and_other_seed_other_data():

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import config, experiments, schema
-from study.dataset import load_tickets
+from study import config
+from study.ab import experiments
+from study.data import schema
+from study.data.dataset import load_tickets
 
 from conftest import notebooks_with_a_planted_failure, study_command
 
@@ -243,7 +245,7 @@ def test_a_duckdb_table_or_query_is_analysed_like_a_file(small_study_path, tmp_p
 
 
 def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, tmp_path, monkeypatch):
-    from study import report
+    from study.report import runner
 
     out = tmp_path / "latest"
     out.mkdir()
@@ -253,8 +255,8 @@ def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, t
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report, "write_index", interrupted)
+    monkeypatch.setattr(runner, "write_index", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        report.run_study(small_study_path, out, only=["01"], progress=lambda line: None)
+        runner.run_study(small_study_path, out, only=["01"], progress=lambda line: None)
     assert (out / "index.html").read_text() == "the previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]  # no half-written folder left beside it

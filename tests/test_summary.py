@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from study import report, summary
-from study.summary import DONT_SHIP, INCONCLUSIVE, SHIP
+from study.report import runner, summary
+from study.report.summary import DONT_SHIP, INCONCLUSIVE, SHIP
 
 
 def estimate(name, value, low, high, p=0.01, **fields):
@@ -228,8 +228,8 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
                "parameters": {"column_map": {"metrics": ["<b>converted</b>"]}}}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "05_experiment_table.json").write_text(json.dumps(payload))
-    runs = [report.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
-    page = report.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
+    runs = [runner.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
+    page = runner.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
     assert "Executive summary" in page and "Ship</span>" in page
     assert "<script>alert" not in page and "<b>converted" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;converted&lt;/b&gt;" in page
@@ -237,8 +237,8 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
 
 
 def test_no_results_no_summary_section(tmp_path):
-    runs = [report.AnalysisRun("04_ab_test", "The SLA experiment", "skipped", reason="data has no variant")]
-    page = report.write_index(tmp_path / "index.html", runs, {}).read_text()
+    runs = [runner.AnalysisRun("04_ab_test", "The SLA experiment", "skipped", reason="data has no variant")]
+    page = runner.write_index(tmp_path / "index.html", runs, {}).read_text()
     assert "Executive summary" not in page
 
 

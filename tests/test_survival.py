@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from study import simulate, survival
-from study.dataset import TicketData, from_frame
+from study.data import simulate
+from study.regression import survival
+from study.data.dataset import TicketData, from_frame
 
 
 @pytest.fixture(scope="module")

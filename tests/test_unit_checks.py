@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from study import unit_checks
-from study.unit_checks import check_units, drop_flagged_units
+from study.ab import unit_checks
+from study.ab.unit_checks import check_units, drop_flagged_units
 
 
 @pytest.fixture

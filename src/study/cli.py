@@ -7,7 +7,7 @@ import os
 import sys
 
 from study.parameters import parse_pairs
-from study.schema import DataError
+from study.data.schema import DataError
 
 
 def say(line: str) -> None:
@@ -23,7 +23,7 @@ def say(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from study.report import run_study
+    from study.report.runner import run_study
 
     summary = run_study(
         data_path=args.data, out_dir=args.out, params=parse_pairs(args.param),
@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from study import simulate
+    from study.data import simulate
 
     data_file, truth_file = simulate.write(simulate.simulate(rows=args.rows, seed=args.seed), args.out)
     say(f"study: wrote {args.rows:,} tickets to {data_file} and the true effects to {truth_file}")
@@ -42,8 +42,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from study.dataset import read_mapped
-    from study.schema import validation_report
+    from study.data.dataset import read_mapped
+    from study.data.schema import validation_report
 
     frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
     report, blocking = validation_report(frame, mapped_from)
@@ -57,7 +57,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from study.report import refresh_notebooks
+    from study.report.runner import refresh_notebooks
 
     refresh_notebooks([name for group in args.only for name in group.split(",") if name] or None, progress=say)
     return 0

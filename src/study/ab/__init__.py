@@ -1,0 +1,1 @@
+"""Experiments: sufficient statistics, aggregation engines, design checks, comparisons, power, the SLA experiment."""

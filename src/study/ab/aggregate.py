@@ -1,0 +1,285 @@
+"""Reduce a unit-level experiment table to sufficient statistics per segment, arm and metric.
+
+Two backends give the same numbers: pandas for a frame in memory, DuckDB for a Parquet or CSV
+file, a table in a DuckDB database, or a frame too (one SQL scan, in parallel, out of core).
+SQL is built from quoted identifiers only; file names are bound as parameters, never pasted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from study.ab.sufficient import CovariateMoments, Metric, Moments, RatioMoments, rounded_origin
+
+Statistics = Moments | RatioMoments | CovariateMoments
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Sufficient statistics keyed by (segment values, arm, metric name).
+
+    Attributes
+    ----------
+    arm : str
+        Arm column.
+    segments : tuple of str
+        Segment columns; ``()`` for the whole experiment, whose key is then ``()``.
+    metrics : tuple of Metric
+    stats : dict
+        ``(segment values, arm, metric name) -> Moments | RatioMoments | CovariateMoments``.
+    units : dict
+        ``(segment values, arm) -> rows`` (units) in that arm, whatever their metric values.
+    """
+
+    arm: str
+    segments: tuple[str, ...]
+    metrics: tuple[Metric, ...]
+    stats: dict
+    units: dict
+
+    def segment_keys(self) -> list[tuple]:
+        """Segment values present, sorted (missing values last)."""
+        return sorted({key[0] for key in self.units}, key=_sort_key)
+
+    def arm_names(self, segment: tuple = ()) -> list[str]:
+        return sorted(arm for seg, arm in self.units if seg == segment)
+
+    def by_arm(self, metric: str, segment: tuple = ()) -> dict[str, Statistics]:
+        """One metric's statistics in each arm of one segment."""
+        return {arm: s for (seg, arm, name), s in self.stats.items() if seg == segment and name == metric}
+
+    def unit_counts(self, segment: tuple = ()) -> dict[str, int]:
+        """Units per arm in one segment (for the sample-ratio check)."""
+        return {arm: n for (seg, arm), n in sorted(self.units.items()) if seg == segment}
+
+
+def _sort_key(values: tuple) -> tuple:
+    return tuple((v is None, str(v)) for v in values)
+
+
+def _plain(value):
+    """numpy/pandas scalars to Python, missing to None, so both backends give identical keys."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    series = frame[column]
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        raise ValueError(f"column '{column}' is {series.dtype}, not numeric or yes/no")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_columns(available: Iterable[str], arm: str, metrics: Sequence[Metric], segments: Sequence[str]) -> None:
+    available = set(available)
+    wanted = [arm, *segments, *(c for m in metrics for c in m.columns)]
+    missing = [c for c in dict.fromkeys(wanted) if c not in available]
+    if missing:
+        raise ValueError(f"column(s) {', '.join(repr(c) for c in missing)} not in the data "
+                         f"(it has {', '.join(sorted(available)[:20])}{'…' if len(available) > 20 else ''})")
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names must be unique, got {names}")
+
+
+def aggregate_frame(frame: pd.DataFrame, metrics: Sequence[Metric], arm: str = "variant",
+                    segments: Sequence[str] = ()) -> Aggregates:
+    """Sufficient statistics of a unit-level frame with pandas.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per randomized unit (check with :func:`study.ab.unit_checks.check_units` first).
+    metrics : sequence of Metric
+    arm : str
+        Arm column; rows without an arm are left out.
+    segments : sequence of str
+        Columns to break the results down by (``GROUP BY``); missing values form their own segment.
+
+    Returns
+    -------
+    Aggregates
+    """
+    metrics, segments = tuple(metrics), tuple(segments)
+    _check_columns(frame.columns, arm, metrics, segments)
+    frame = frame[frame[arm].notna()]
+    origins = _frame_origins(frame, metrics)
+    stats, units = {}, {}
+    keys = [arm, *segments]
+    for key, rows in frame.groupby(keys, dropna=False, sort=False, observed=True):
+        arm_value, *segment_values = (_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
+        segment = tuple(segment_values)
+        units[(segment, str(arm_value))] = len(rows)
+        for metric in metrics:
+            columns = [_numeric(rows, c) for c in metric.columns]
+            origin = origins.get(metric.name)
+            stats[(segment, str(arm_value), metric.name)] = metric.statistics.from_arrays(*columns, origin=origin)
+    return Aggregates(arm, segments, metrics, stats, units)
+
+
+def _frame_origins(frame: pd.DataFrame, metrics: Sequence[Metric]) -> dict[str, tuple[float, float]]:
+    origins = {}
+    for metric in metrics:
+        if metric.statistics is CovariateMoments:
+            x, y = (_numeric(frame, c) for c in metric.columns)
+            both = ~np.isnan(x) & ~np.isnan(y)
+            origins[metric.name] = (rounded_origin(float(x[both].mean())) if both.any() else 0.0,
+                                    rounded_origin(float(y[both].mean())) if both.any() else 0.0)
+    return origins
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier in double quotes, inner quotes doubled: safe for any column name."""
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+class DuckDBSource:
+    """A relation to aggregate: a frame, a Parquet/CSV file, or a table of a DuckDB database.
+
+    Parameters
+    ----------
+    source : pandas.DataFrame, str or Path
+        The data; a ``.duckdb``/``.db`` file needs ``table``.
+    table : str, optional
+        Table name inside a DuckDB database file (or in ``connection``).
+    connection : duckdb.DuckDBPyConnection, optional
+        An open connection holding ``table``.
+    threads : int, optional
+        DuckDB threads; ``None`` leaves DuckDB's default (all cores).
+    """
+
+    def __init__(self, source: pd.DataFrame | str | Path | None = None, table: str | None = None,
+                 connection: duckdb.DuckDBPyConnection | None = None, threads: int | None = None):
+        self.parameters: list = []
+        if connection is not None:
+            if table is None:
+                raise ValueError("a connection needs the name of its table")
+            self.connection, self.relation = connection, quote(table)
+        elif isinstance(source, pd.DataFrame):
+            self.connection = duckdb.connect()
+            self.connection.register("experiment_frame", source)
+            self.relation = "experiment_frame"
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise FileNotFoundError(f"{path.name}: no such file")
+            name = path.name.lower()
+            if name.endswith((".duckdb", ".ddb", ".db")):
+                if table is None:
+                    raise ValueError(f"{path.name}: name the table to read")
+                self.connection, self.relation = duckdb.connect(str(path), read_only=True), quote(table)
+            elif name.endswith((".parquet", ".pq")):
+                self.connection, self.relation, self.parameters = duckdb.connect(), "read_parquet(?)", [str(path)]
+            elif ".csv" in name or name.endswith((".tsv", ".txt")):
+                self.connection, self.relation, self.parameters = duckdb.connect(), "read_csv(?)", [str(path)]
+            else:
+                raise ValueError(f"{path.name}: unknown file type; use Parquet, CSV or DuckDB")
+        if threads is not None:
+            self.connection.execute(f"SET threads = {int(threads)}")
+
+    def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
+        """Run ``select`` with ``{relation}`` replaced by the source.
+
+        Only ``{relation}`` outside double-quoted identifiers is replaced: a column name from the data
+        that happens to contain the placeholder stays a name.
+        """
+        parts = re.split(r'("(?:[^"]|"")*")', select)
+        sql = "".join(p if p.startswith('"') else p.replace("{relation}", from_ or self.relation) for p in parts)
+        return self.connection.execute(sql, self.parameters).fetchall()
+
+    def columns(self) -> list[str]:
+        return [row[0] for row in self.execute("DESCRIBE SELECT * FROM {relation}")]
+
+
+def clean_units_sql(relation: str, unit: str, arm: str) -> str:
+    """The relation's rows with an arm and a unit, without exact duplicates and without units that
+    still have several rows.
+
+    After exact duplicates collapse, a unit with several rows either sits in several arms or has
+    conflicting values: its assignment or outcome is unknowable, so it is left out (the same rule as
+    :func:`study.ab.unit_checks.drop_flagged_units`).
+    """
+    u, a = quote(unit), quote(arm)
+    return (f"(SELECT * FROM (SELECT DISTINCT * FROM {relation} WHERE {a} IS NOT NULL AND {u} IS NOT NULL) "
+            f"QUALIFY COUNT(*) OVER (PARTITION BY {u}) = 1)")
+
+
+def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: Sequence[Metric], arm: str = "variant",
+                     segments: Sequence[str] = (), table: str | None = None, clean_unit: str | None = None) -> Aggregates:
+    """Sufficient statistics by one DuckDB scan of a frame, a Parquet/CSV file or a DuckDB table.
+
+    Sums use DuckDB's ``fsum`` (compensated summation), which matches an exact sum to the last
+    digit or two, whatever the thread scheduling.
+
+    Parameters
+    ----------
+    source : pandas.DataFrame, str, Path or DuckDBSource
+    metrics : sequence of Metric
+    arm : str
+    segments : sequence of str
+    table : str, optional
+        Table inside a DuckDB database file.
+    clean_unit : str, optional
+        Unit column: when given, exact duplicate rows are collapsed and units with several rows left
+        out before aggregating (see :func:`clean_units_sql`).
+
+    Returns
+    -------
+    Aggregates
+        Equal to :func:`aggregate_frame` on the same rows.
+    """
+    metrics, segments = tuple(metrics), tuple(segments)
+    src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
+    _check_columns(src.columns(), arm, metrics, segments)
+    relation = clean_units_sql(src.relation, clean_unit, arm) if clean_unit else src.relation
+    origins = _sql_origins(src, relation, arm, metrics)
+
+    selects = [f"{quote(arm)} AS arm_value", *(f"{quote(s)} AS segment_{i}" for i, s in enumerate(segments)), "COUNT(*)"]
+    layout = []
+    for m, metric in enumerate(metrics):
+        columns = [f"CAST({quote(c)} AS DOUBLE)" for c in metric.columns]
+        origin = origins.get(metric.name)
+        if origin is not None:
+            columns = [f"({c} - {float(o)!r})" for c, o in zip(columns, origin)]
+        present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in metric.columns)
+        selects.append(f"COUNT(*) FILTER (WHERE {present})")
+        for powers in metric.statistics.TERMS.values():
+            product = " * ".join(c for c, p in zip(columns, powers) for _ in range(p))
+            selects.append(f"COALESCE(fsum({product}) FILTER (WHERE {present}), 0)")
+        layout.append((metric, len(metric.statistics.TERMS)))
+    group = ", ".join(str(i + 1) for i in range(1 + len(segments)))
+    sql = f"SELECT {', '.join(selects)} FROM {{relation}} WHERE {quote(arm)} IS NOT NULL GROUP BY {group}"
+
+    stats, units = {}, {}
+    for row in src.execute(sql, from_=relation):
+        arm_value, segment = str(row[0]), tuple(_plain(v) for v in row[1:1 + len(segments)])
+        units[(segment, arm_value)] = int(row[1 + len(segments)])
+        position = 2 + len(segments)
+        for metric, width in layout:
+            n, sums = int(row[position]), [float(v) for v in row[position + 1:position + 1 + width]]
+            extra = {"origin": origins[metric.name]} if metric.name in origins else {}
+            sums_by_name = dict(zip(metric.statistics.TERMS, sums))
+            stats[(segment, arm_value, metric.name)] = metric.statistics(n, **sums_by_name, **extra)
+            position += 1 + width
+    return Aggregates(arm, segments, metrics, stats, units)
+
+
+def _sql_origins(src: DuckDBSource, relation: str, arm: str, metrics: Sequence[Metric]) -> dict[str, tuple[float, float]]:
+    wanted = [m for m in metrics if m.statistics is CovariateMoments]
+    if not wanted:
+        return {}
+    selects = []
+    for metric in wanted:
+        present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in metric.columns)
+        selects += [f"AVG(CAST({quote(c)} AS DOUBLE)) FILTER (WHERE {present})" for c in metric.columns]
+    (row,) = src.execute(f"SELECT {', '.join(selects)} FROM {{relation}} WHERE {quote(arm)} IS NOT NULL", from_=relation)
+    return {m.name: (rounded_origin(row[2 * i] or 0.0), rounded_origin(row[2 * i + 1] or 0.0)) for i, m in enumerate(wanted)}

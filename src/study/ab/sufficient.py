@@ -1,0 +1,231 @@
+"""Sufficient statistics of one arm: the sums every A/B statistic is computed from.
+
+A backend (pandas or DuckDB, see :mod:`study.ab.aggregate`) reduces each arm to a handful of sums;
+:mod:`study.ab.abstats`, :mod:`study.ab.cuped` and :mod:`study.ab.power` work from those sums only, so the
+same maths serves a 1,000-row frame and a 10-million-row Parquet file.
+
+Each class lists its sums in ``TERMS``: field name -> power of each of its columns, e.g.
+``"sum_xy": (1, 1)`` is the sum of ``x * y`` over the arm's rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import ClassVar, Literal
+
+import numpy as np
+
+MetricKind = Literal["mean", "proportion", "ratio"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What to aggregate for one metric, and how to compare it.
+
+    Parameters
+    ----------
+    name : str
+        Name in tables and results.
+    column : str
+        Value column; for a ratio metric, the numerator (e.g. spend).
+    kind : {"mean", "proportion", "ratio"}
+        ``proportion`` needs a 0/1 column; ``ratio`` needs ``denominator``.
+    denominator : str, optional
+        Denominator column of a ratio metric (e.g. orders, for spend per order).
+    covariate : str, optional
+        Pre-period covariate for CUPED / regression adjustment (means and proportions only).
+    label : str, optional
+        Words for the metric, with its unit; defaults to ``name``.
+    """
+
+    name: str
+    column: str
+    kind: MetricKind = "mean"
+    denominator: str | None = None
+    covariate: str | None = None
+    label: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("mean", "proportion", "ratio"):
+            raise ValueError(f"metric '{self.name}': kind must be mean, proportion or ratio, not {self.kind!r}")
+        if (self.kind == "ratio") != (self.denominator is not None):
+            raise ValueError(f"metric '{self.name}': a denominator is needed for, and only for, a ratio metric")
+        if self.kind == "ratio" and self.covariate is not None:
+            raise ValueError(f"metric '{self.name}': covariate adjustment of ratio metrics is not supported")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns read, in the order of the statistics class's ``TERMS`` powers."""
+        if self.kind == "ratio":
+            return (self.column, self.denominator)
+        if self.covariate is not None:
+            return (self.covariate, self.column)
+        return (self.column,)
+
+    @property
+    def statistics(self) -> type[Moments] | type[RatioMoments] | type[CovariateMoments]:
+        """The sufficient-statistics class this metric is aggregated into."""
+        if self.kind == "ratio":
+            return RatioMoments
+        return Moments if self.covariate is None else CovariateMoments
+
+
+class _Sums:
+    """Shared behaviour: construction from arrays and addition of independent samples."""
+
+    TERMS: ClassVar[dict[str, tuple[int, ...]]]
+
+    @classmethod
+    def from_arrays(cls, *columns, origin: tuple[float, ...] | None = None):
+        """Sums over the rows where every column has a value.
+
+        Parameters
+        ----------
+        *columns : array-like
+            One array per column, in the order of ``TERMS``' powers.
+        origin : tuple of float, optional
+            Only for :class:`CovariateMoments`: the point the sums are taken about.
+        """
+        values = [np.asarray(c, dtype=float) for c in columns]
+        keep = np.logical_and.reduce([~np.isnan(v) for v in values])
+        if origin is not None:
+            values = [v - o for v, o in zip(values, origin)]
+        values = [v[keep] for v in values]
+        sums = {name: float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0)))
+                for name, powers in cls.TERMS.items()}
+        extra = {} if origin is None else {"origin": tuple(float(o) for o in origin)}
+        return cls(n=int(keep.sum()), **sums, **extra)
+
+    def __add__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        if getattr(self, "origin", None) != getattr(other, "origin", None):
+            raise ValueError("cannot add sums taken about different origins")
+        merged = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "origin"}
+        if hasattr(self, "origin"):
+            merged["origin"] = self.origin
+        return type(self)(**merged)
+
+
+@dataclass(frozen=True)
+class Moments(_Sums):
+    """n, sum and sum of squares of one metric in one arm.
+
+    The variance comes from ``sum_sq - sum**2 / n``; its relative rounding error is about
+    ``1e-16 * (mean / sd)**2``, negligible for business metrics (spend, counts, 0/1 outcomes).
+    """
+
+    n: int
+    sum: float
+    sum_sq: float
+
+    TERMS: ClassVar[dict[str, tuple[int, ...]]] = {"sum": (1,), "sum_sq": (2,)}
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.n if self.n else math.nan
+
+    @property
+    def var(self) -> float:
+        """Sample variance (denominator ``n - 1``)."""
+        if self.n < 2:
+            return math.nan
+        return max(self.sum_sq - self.sum * self.sum / self.n, 0.0) / (self.n - 1)
+
+
+@dataclass(frozen=True)
+class RatioMoments(_Sums):
+    """Sums of a ratio metric's numerator and denominator in one arm (e.g. spend and orders per customer).
+
+    The metric is ``sum_num / sum_den``: total spend over total orders, each customer (the randomized
+    unit) contributing one row.
+    """
+
+    n: int
+    sum_num: float
+    sum_num_sq: float
+    sum_den: float
+    sum_den_sq: float
+    sum_num_den: float
+
+    TERMS: ClassVar[dict[str, tuple[int, ...]]] = {
+        "sum_num": (1, 0), "sum_num_sq": (2, 0), "sum_den": (0, 1), "sum_den_sq": (0, 2), "sum_num_den": (1, 1),
+    }
+
+    @property
+    def numerator(self) -> Moments:
+        return Moments(self.n, self.sum_num, self.sum_num_sq)
+
+    @property
+    def denominator(self) -> Moments:
+        return Moments(self.n, self.sum_den, self.sum_den_sq)
+
+    @property
+    def cov(self) -> float:
+        """Sample covariance of numerator and denominator (denominator ``n - 1``)."""
+        return (self.sum_num_den - self.sum_num * self.sum_den / self.n) / (self.n - 1)
+
+    @property
+    def ratio(self) -> float:
+        return self.sum_num / self.sum_den
+
+
+@dataclass(frozen=True)
+class CovariateMoments(_Sums):
+    """Sums of a metric ``y`` and its pre-period covariate ``x`` in one arm, for regression adjustment.
+
+    The first six sums (``n``, ``sum_y``, ``sum_y2``, ``sum_x``, ``sum_x2``, ``sum_xy``) give the
+    CUPED estimate; the higher-order ones give its heteroskedasticity-robust (HC1) standard error
+    exactly, not only asymptotically (the sandwich needs sums of squared residuals times ``x`` and
+    ``x**2``). Sums are taken about ``origin = (x0, y0)``, a rounded overall mean, because raw
+    fourth powers of a covariate far from zero (a year, a timestamp) would lose every digit.
+    """
+
+    n: int
+    sum_x: float
+    sum_x2: float
+    sum_x3: float
+    sum_x4: float
+    sum_y: float
+    sum_xy: float
+    sum_x2y: float
+    sum_x3y: float
+    sum_y2: float
+    sum_xy2: float
+    sum_x2y2: float
+    origin: tuple[float, float] = (0.0, 0.0)
+
+    TERMS: ClassVar[dict[str, tuple[int, ...]]] = {
+        "sum_x": (1, 0), "sum_x2": (2, 0), "sum_x3": (3, 0), "sum_x4": (4, 0),
+        "sum_y": (0, 1), "sum_xy": (1, 1), "sum_x2y": (2, 1), "sum_x3y": (3, 1),
+        "sum_y2": (0, 2), "sum_xy2": (1, 2), "sum_x2y2": (2, 2),
+    }
+
+    def power_sum(self, x_power: int, y_power: int) -> float:
+        """Sum of ``x**x_power * y**y_power`` (about the origin)."""
+        if (x_power, y_power) == (0, 0):
+            return float(self.n)
+        for name, powers in self.TERMS.items():
+            if powers == (x_power, y_power):
+                return getattr(self, name)
+        raise KeyError((x_power, y_power))
+
+    @property
+    def metric(self) -> Moments:
+        """The metric's own moments (about zero), on the same rows."""
+        y0 = self.origin[1]
+        return Moments(self.n, self.sum_y + self.n * y0, self.sum_y2 + 2 * y0 * self.sum_y + self.n * y0 * y0)
+
+    @property
+    def covariate(self) -> Moments:
+        """The covariate's own moments (about zero), on the same rows."""
+        x0 = self.origin[0]
+        return Moments(self.n, self.sum_x + self.n * x0, self.sum_x2 + 2 * x0 * self.sum_x + self.n * x0 * x0)
+
+
+def rounded_origin(mean: float) -> float:
+    """A mean rounded to three significant digits: the same origin whichever backend computed the mean."""
+    if not math.isfinite(mean) or mean == 0:
+        return 0.0
+    return float(f"{mean:.3g}")

@@ -1,0 +1,188 @@
+"""Design checks of a unit-level experiment table: one row per randomized unit, in one arm.
+
+:func:`check_units` counts what breaks that promise and gives examples, by one DuckDB pass over a
+frame, a file or a table; :func:`drop_flagged_units` applies the rule below to a frame and
+accounts for every row. (Ticket-shaped data, several rows per customer by design, is handled by
+:func:`study.ab.experiments.experiment_rows`.)
+
+The rule: rows without an arm or a unit are left out; exact duplicate rows (every column equal)
+collapse to one; a unit that still has several rows is left out, whether its rows sit in several
+arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from study.core.accounting import RowLedger
+from study.ab.aggregate import DuckDBSource, quote
+
+EXAMPLES = 5
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n:,} {singular if n == 1 else plural}"
+
+
+@dataclass(frozen=True)
+class UnitChecks:
+    """What a unit-level table holds against the one-row-per-unit promise.
+
+    Attributes
+    ----------
+    unit, arm : str
+        Column names.
+    rows : int
+        Rows in the table.
+    rows_without_arm, rows_without_unit : int
+    exact_duplicate_rows : int
+        Rows identical in every column to another row (the copies, not the originals).
+    units : int
+        Distinct units with an arm.
+    units_in_several_arms : int
+    units_with_conflicting_rows : int
+        Units with several different rows, all in one arm.
+    rows_left_out : int
+        Rows the rule leaves out in total (each reason above).
+    examples_several_arms, examples_conflicting_rows : list of str
+        Up to five unit identifiers each, in sorted order.
+    """
+
+    unit: str
+    arm: str
+    rows: int
+    rows_without_arm: int
+    rows_without_unit: int
+    exact_duplicate_rows: int
+    units: int
+    units_in_several_arms: int
+    units_with_conflicting_rows: int
+    rows_of_flagged_units: int
+    examples_several_arms: list[str]
+    examples_conflicting_rows: list[str]
+
+    @property
+    def rows_left_out(self) -> int:
+        return self.rows_without_arm + self.rows_without_unit + self.exact_duplicate_rows + self.rows_of_flagged_units
+
+    @property
+    def clean(self) -> bool:
+        return self.rows_left_out == 0
+
+    def summary(self) -> str:
+        """What was found and what is done about it, in sentences for a report."""
+        if self.clean:
+            return f"All {self.rows:,} rows have an arm and a {self.unit}, and each {self.unit} appears once, in one arm."
+        parts = []
+        if self.rows_without_arm:
+            parts.append(f"{_count(self.rows_without_arm, 'row has', 'rows have')} no {self.arm}: left out.")
+        if self.rows_without_unit:
+            parts.append(f"{_count(self.rows_without_unit, 'row has', 'rows have')} no {self.unit}: left out.")
+        if self.exact_duplicate_rows:
+            copies = _count(self.exact_duplicate_rows, "row is an exact copy", "rows are exact copies")
+            parts.append(f"{copies} of another row: counted once.")
+        if self.units_in_several_arms:
+            parts.append(f"{_count(self.units_in_several_arms, 'unit appears', 'units appear')} in several arms (e.g. "
+                         f"{', '.join(self.examples_several_arms)}): their assignment is unknowable, so they are left out.")
+        if self.units_with_conflicting_rows:
+            conflicting = _count(self.units_with_conflicting_rows, "unit has", "units have")
+            parts.append(f"{conflicting} several different rows in one arm (e.g. "
+                         f"{', '.join(self.examples_conflicting_rows)}): their outcome is ambiguous, so they are left out.")
+        parts.append(f"In all {self.rows_left_out:,} of {self.rows:,} rows are left out.")
+        return " ".join(parts)
+
+
+def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm: str = "variant",
+                table: str | None = None) -> UnitChecks:
+    """Count duplicate units and units in several arms of a unit-level table.
+
+    Parameters
+    ----------
+    source : pandas.DataFrame, str, Path or DuckDBSource
+        The table (a frame, a Parquet/CSV file, or a DuckDB file with ``table``).
+    unit : str
+        Column of the randomized unit.
+    arm : str
+        Arm column.
+    table : str, optional
+
+    Returns
+    -------
+    UnitChecks
+    """
+    src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
+    missing = [c for c in (unit, arm) if c not in src.columns()]
+    if missing:
+        raise ValueError(f"column(s) {', '.join(repr(c) for c in missing)} not in the data")
+    u, a = quote(unit), quote(arm)
+    (rows, no_arm, no_unit), = src.execute(
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {a} IS NULL), "
+        f"COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) FROM {{relation}}")
+    kept = f"(SELECT * FROM {{relation}} WHERE {a} IS NOT NULL AND {u} IS NOT NULL)"
+    # MIN = MAX instead of COUNT(DISTINCT): "one arm or several" is all that is needed, and it is cheaper.
+    per_unit = (f"(SELECT {u} AS unit_value, COUNT(*) AS unit_rows, "
+                f"CASE WHEN MIN({a}) = MAX({a}) THEN 1 ELSE 2 END AS unit_arms "
+                f"FROM (SELECT DISTINCT * FROM {kept}) GROUP BY 1)")
+    example = "CAST(unit_value AS VARCHAR)"
+    (distinct_rows, units, several_arms, conflicting, flagged_rows, examples_arms, examples_rows), = src.execute(
+        f"SELECT SUM(unit_rows), COUNT(*), COUNT(*) FILTER (WHERE unit_arms > 1), "
+        f"COUNT(*) FILTER (WHERE unit_arms = 1 AND unit_rows > 1), "
+        f"COALESCE(SUM(unit_rows) FILTER (WHERE unit_rows > 1), 0), "
+        f"MIN({example}, {EXAMPLES}) FILTER (WHERE unit_arms > 1), "
+        f"MIN({example}, {EXAMPLES}) FILTER (WHERE unit_arms = 1 AND unit_rows > 1) FROM {per_unit}")
+    return UnitChecks(
+        unit, arm, int(rows), int(no_arm), int(no_unit), int(rows - no_arm - no_unit - (distinct_rows or 0)), int(units),
+        int(several_arms), int(conflicting), int(flagged_rows),
+        sorted(examples_arms or []), sorted(examples_rows or []),
+    )
+
+
+def drop_flagged_units(frame: pd.DataFrame, unit: str, arm: str = "variant") -> tuple[pd.DataFrame, RowLedger]:
+    """Apply the module's rule to a frame: one row per unit, each in one arm.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    unit, arm : str
+
+    Returns
+    -------
+    (pandas.DataFrame, RowLedger)
+        The rows kept, and the ledger of rows in, dropped by reason, and used.
+    """
+    ledger = RowLedger(frame)
+    ledger.keep(frame[arm].notna(), f"no {arm}")
+    ledger.keep(ledger.frame[unit].notna(), f"no {unit}")
+    ledger.keep(~ledger.frame.duplicated(keep="first"), "exact duplicate row")
+    rows = ledger.frame
+    arms_per_unit = rows.groupby(unit)[arm].transform("nunique")
+    ledger.keep(arms_per_unit == 1, f"{unit} in several arms")
+    rows = ledger.frame
+    rows_per_unit = rows.groupby(unit)[unit].transform("size")
+    kept = ledger.keep(rows_per_unit == 1, f"{unit} with conflicting rows")
+    return kept, ledger
+
+
+def inconsistent_assignment(frame: pd.DataFrame, arm: str, column: str, expected: dict) -> pd.Series:
+    """Rows whose ``column`` disagrees with what their arm should show (e.g. a control user on the new page).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    arm : str
+        Arm column.
+    column : str
+        Column that records what the unit was exposed to.
+    expected : dict
+        Arm value -> the exposure that arm should show (``{"control": "old_page", ...}``).
+
+    Returns
+    -------
+    pandas.Series of bool
+        True where the row's exposure is not its arm's (arms missing from ``expected`` count as
+        inconsistent: their exposure is unknown).
+    """
+    return frame[column].ne(frame[arm].map(expected)).fillna(True)

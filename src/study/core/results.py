@@ -1,0 +1,176 @@
+"""Tidy estimates and the machine-readable results file of each analysis."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Source:
+    """Facts about a data file, for the report and the results.
+
+    Attributes
+    ----------
+    name : str
+        The file name as given (no folders, so reports do not leak machine paths).
+    fingerprint : str
+        First 16 hex digits of the SHA-256 of the file's bytes.
+    rows : int
+        Rows read.
+    columns : list of str
+        Columns read.
+    """
+
+    name: str
+    fingerprint: str
+    rows: int
+    columns: list[str]
+
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One key number of an analysis, with its uncertainty.
+
+    Attributes
+    ----------
+    name : str
+        Stable machine name, e.g. ``csat_per_doubling_adjusted``.
+    label : str
+        What it is, in words, with its unit.
+    value : float
+        Point estimate.
+    se : float or None
+        Standard error.
+    ci_low, ci_high : float or None
+        Confidence interval bounds (level in ``ci_level``).
+    p_value : float or None
+        Two-sided p-value of the null of no effect, where one applies.
+    n : int
+        Rows used.
+    method : str
+        How it was computed (model, standard errors, interval method).
+    ci_level : float
+        Confidence level of the interval.
+    extra : dict
+        Anything else a reader needs (arms, adjusted p-values, counts); left out of JSON when empty.
+    model : str
+        The model in words or as a formula, where the estimate comes from one.
+    """
+
+    name: str
+    label: str
+    value: float
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n: int
+    method: str
+    ci_level: float = 0.95
+    extra: dict = field(default_factory=dict)
+    model: str = ""
+
+    def covers(self, value: float) -> bool:
+        """Whether the interval contains ``value``."""
+        return self.ci_low <= value <= self.ci_high
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for optional in ("extra", "model"):
+            if not out[optional]:
+                del out[optional]
+        return {k: _plain(v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A section that could not run on this data, and why."""
+
+    section: str
+    reason: str
+
+
+def format_p(p: float | None) -> str:
+    """p-value as a reader expects it: ``<0.001`` below a thousandth, three decimals otherwise."""
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _plain(value):
+    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: str | Path, payload: dict) -> Path:
+    """Write JSON so that a reader sees the old file or the whole new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_plain(payload), indent=2, ensure_ascii=False) + "\n"
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are for sharing
+    os.replace(tmp, path)
+    return path
+
+
+def write_results(
+    results_dir: str | Path | None,
+    analysis: str,
+    estimates: list[Estimate],
+    source: Source,
+    parameters: dict,
+    rows: dict,
+    notes: list[str] | None = None,
+) -> dict:
+    """Assemble an analysis's results and write ``<results_dir>/<analysis>.json``.
+
+    Nothing volatile (times, folders) goes in, so the same data and parameters give the same bytes.
+
+    Parameters
+    ----------
+    results_dir : str, Path or None
+        Folder to write to; ``None`` only assembles (interactive use).
+    analysis : str
+        Analysis name, e.g. ``02_satisfaction_drivers``.
+    estimates : list of Estimate
+    source : Source
+        The data's name, fingerprint and row count.
+    parameters : dict
+        The notebook's parameters.
+    rows : dict
+        Row accounting (:meth:`study.core.accounting.RowLedger.as_dict`).
+    notes : list of str, optional
+        Skipped sections and caveats, in words.
+
+    Returns
+    -------
+    dict
+        The payload written.
+    """
+    payload = {
+        "analysis": analysis,
+        "data": {"file": source.name, "fingerprint": source.fingerprint, "rows": source.rows},
+        "parameters": {k: v for k, v in parameters.items() if k != "results_dir"},
+        "rows": rows,
+        "estimates": [e.to_dict() for e in estimates],
+        "notes": notes or [],
+    }
+    if results_dir is not None:
+        write_json_atomic(Path(results_dir) / f"{analysis}.json", payload)
+    return _plain(payload)

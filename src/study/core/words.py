@@ -1,0 +1,91 @@
+"""The phrase toolkit: numbers, intervals, p-values and data text in the words every report uses.
+
+Every wing that writes a sentence takes its phrases from here, so a value reads the same in a
+notebook's Findings, a design check and the executive summary.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from study.core.results import Estimate
+
+# Characters that can start Markdown markup inline: emphasis, code, links and images ([, ], !),
+# strikethrough, tables, headings, and the ':' of a bare URL that renderers turn into a link.
+_MARKDOWN = re.compile(r"([\\`*_\[\]!~|#{}:])")
+
+
+def text(value) -> str:
+    """Text from the data, shown as the very characters it holds when rendered as Markdown and HTML.
+
+    HTML is escaped (``<script>`` shows as text) and so is Markdown: an arm named
+    ``[x](javascript:alert(1)) ![t](http://example.com/t.png)`` must read as that text, never
+    become a live link or load a remote image.
+    """
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=False))
+    return re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
+
+
+def number(value: float, digits: int = 2, signed: bool = False) -> str:
+    """A number with fixed decimals; ``signed`` adds '+' to positives."""
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def pct(value: float, digits: int = 1, signed: bool = False) -> str:
+    """A share as a percentage: 0.123 -> '12.3%'."""
+    return f"{value * 100:+.{digits}f}%" if signed else f"{value * 100:.{digits}f}%"
+
+
+def points(value: float, digits: int = 1, signed: bool = True) -> str:
+    """A probability difference in percentage points: 0.012 -> '+1.2 pp'."""
+    value = value * 100 + 0.0  # + 0.0 turns -0.0 into 0.0
+    if round(value, digits) == 0:
+        value = 0.0
+    return f"{value:+.{digits}f} pp" if signed else f"{value:.{digits}f} pp"
+
+
+def p_value(p: float | None) -> str:
+    """'p < 0.001' or 'p = 0.012'."""
+    if p is None:
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def with_interval(estimate: Estimate, unit: str = "value", digits: int = 2) -> str:
+    """Value and confidence interval in one phrase, in ``unit`` ('value', 'pp' or 'pct').
+
+    Examples
+    --------
+    '-0.15 (95% CI -0.16 to -0.14)' or '+1.8 pp (95% CI +0.8 to +2.8 pp)'.
+    """
+    level = f"{estimate.ci_level:.0%} CI"
+    if unit == "pp":
+        return (f"{points(estimate.value)} ({level} {points(estimate.ci_low)[:-3]} to "
+                f"{points(estimate.ci_high)})")
+    if unit == "pct":
+        return (f"{pct(estimate.value, signed=True)} ({level} {pct(estimate.ci_low, signed=True)} to "
+                f"{pct(estimate.ci_high, signed=True)})")
+    return (f"{number(estimate.value, digits, signed=True)} ({level} {number(estimate.ci_low, digits, signed=True)} "
+            f"to {number(estimate.ci_high, digits, signed=True)})")
+
+
+def significance(estimate: Estimate) -> str:
+    """'clearly different from zero' or 'not distinguishable from zero' at the interval's level."""
+    excludes_zero = estimate.ci_low > 0 or estimate.ci_high < 0
+    return "clearly different from zero" if excludes_zero else "not distinguishable from zero"
+
+
+def bullet_list(lines: list[str]) -> str:
+    """Markdown bullets."""
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def covers_words(estimate: Estimate, true_value: float) -> str:
+    """'covers' or 'does **not** cover', for a sentence about a known true value."""
+    return "covers" if estimate.covers(true_value) else "does **not** cover"
+
+
+METRIC_WORDS = {"csat": "CSAT", "repeat_purchase": "repeat purchase", "response_log2_hours": "first response time",
+                "csat_answered": "survey response", "next_spend": "follow-up spend", "survey_response": "survey response",
+                "customer_repeat_rate": "repeat rate per customer", "customer_spend": "follow-up spend per customer"}

@@ -1,0 +1,296 @@
+"""Load a ticket file ready for analysis: read, validate, derive."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from study.data import column_map, features, io, schema
+
+
+@dataclass(frozen=True)
+class TicketData:
+    """Validated tickets with derived columns and facts about their source.
+
+    Attributes
+    ----------
+    tickets : pandas.DataFrame
+        One row per ticket, contract types, derived columns added.
+    source : study.core.results.Source
+        File name, fingerprint, rows and columns read.
+    mapped_from : dict
+        Contract name -> the export's column, for columns a column map renamed.
+    set_aside : dict
+        Tickets of the source left out before any analysis, by reason (a model sample), so that
+        row accounting starts from every ticket read.
+    missing : dict
+        Share of missing values of the columns of the source that were not read (``needed``), from
+        the file's metadata, so that a data report can still describe them.
+    prepared : Path or None
+        The prepared copy (:func:`write_prepared`) these tickets were read from, whole and unsampled,
+        so that aggregates can be computed over the file instead of the columns in memory.
+    notes : dict
+        Contract column -> how its values were read, when that is worth saying in a column report
+        (``{"created_at": "time zones converted to UTC"}``; see :func:`study.data.schema.conform`). Kept
+        in the prepared copy, so a notebook reading it shows the same notes
+        (``validation_report(..., notes=data.notes)``).
+    """
+
+    tickets: pd.DataFrame
+    source: io.Source
+    mapped_from: dict = field(default_factory=dict)
+    set_aside: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
+    prepared: Path | None = None
+    notes: dict = field(default_factory=dict)
+
+    def has(self, *columns: str) -> bool:
+        """Whether every one of ``columns`` is present with at least one value."""
+        return all(c in self.tickets.columns and self.tickets[c].notna().any() for c in columns)
+
+    def controls(self, candidates: list[str] | None = None) -> list[str]:
+        """The confounders present in this data with at least two distinct values.
+
+        Parameters
+        ----------
+        candidates : list of str, optional
+            Defaults to :data:`study.data.schema.CONFOUNDERS`.
+        """
+        candidates = schema.CONFOUNDERS if candidates is None else candidates
+        return [c for c in candidates if c in self.tickets.columns and self.tickets[c].nunique() > 1]
+
+
+def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData:
+    """Validate and derive a ticket table that is already in memory (a simulation, a query result).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tickets with contract column names.
+    name : str
+        How messages and reports name the table.
+
+    Returns
+    -------
+    TicketData
+        Its fingerprint hashes the table's values, so the same table gives the same fingerprint.
+    """
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    source = io.Source(name, digest, len(frame), [str(c) for c in frame.columns])
+    tickets, notes = schema.conform(frame, source=name)
+    return TicketData(features.derive(tickets), source, notes=notes)
+
+
+def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None,
+                query: str | None = None) -> tuple[pd.DataFrame, io.Source, dict]:
+    """Read a ticket file and apply its column map, without validating.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Contract names and codes.
+    source : study.core.results.Source
+    mapped_from : dict
+        Contract name -> the export's column, for renamed columns.
+    """
+    mapping = column_map.read_ticket_map(columns) if columns else None  # a broken map is named before the data is read
+    # Identifiers a map renames are read as text too ("007" stays "007", an account "NA" stays "NA").
+    ids = tuple(mapping.columns[c] for c in io.ID_COLUMNS if mapping and c in mapping.columns)
+    frame, source = io.load(path, table=table, query=query, text_columns=ids)
+    if mapping is None:
+        return frame, source, {}
+    mapped_from = {k: v for k, v in mapping.columns.items() if v in frame.columns}
+    mapped_from.update({k: f"{a} -> {b}" for k, (a, b) in mapping.durations.items()})
+    return column_map.apply(frame, mapping, source=source.name), source, mapped_from
+
+
+def load_tickets(
+    path: str | Path,
+    table: str = "tickets",
+    columns: str | Path | None = None,
+    *,
+    needed: list[str] | None = None,
+    max_tickets: int | None = None,
+    seed: int = 2026,
+) -> TicketData:
+    """Read, map, validate and derive a ticket file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet or DuckDB file, or a prepared copy written by :func:`write_prepared`
+        (read as it is: it was validated when it was written).
+    table : str
+        Table to read from a DuckDB file.
+    columns : str or Path, optional
+        Column map whose ``tickets`` section maps the export onto the contract
+        (:mod:`study.data.column_map`).
+    needed : list of str, optional
+        For a prepared copy: read only these columns (those absent are ignored). Other files are
+        read whole, because validation needs every column.
+    max_tickets : int, optional
+        Keep at most this many tickets, drawn as whole customers (see :func:`customer_sample`).
+        ``None`` or 0 keeps every ticket.
+    seed : int
+        Seed of that draw.
+
+    Returns
+    -------
+    TicketData
+        With ``set_aside`` counting the tickets left out of the draw.
+
+    Raises
+    ------
+    study.data.schema.DataError
+        When the file is missing, unreadable, or breaks the contract.
+    """
+    if is_prepared(path):
+        return _read_prepared(Path(path), needed, max_tickets, seed)
+    frame, source, mapped_from = read_mapped(path, table, columns)
+    # The frame was just read and is ours: converting and deriving in place saves two copies of it.
+    tickets, notes = schema.conform(frame, source=source.name, copy=False, mapped_from=mapped_from)
+    data = TicketData(features.derive(tickets, copy=False), source, mapped_from, notes=notes)
+    if max_tickets and len(data.tickets) > max_tickets:
+        keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
+        return _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
+    return data
+
+
+def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.Index:
+    """Customers drawn at random until their tickets would exceed ``max_tickets``.
+
+    Whole customers are drawn, not tickets, so that every model keeps all of a customer's tickets
+    and standard errors clustered by customer stay valid. The draw depends only on the set of
+    customers, their ticket counts and ``seed``: the same data and seed give the same sample,
+    whatever the row order.
+
+    Parameters
+    ----------
+    customer_ids : pandas.Series
+        One value per ticket.
+    max_tickets : int
+        Upper bound on the tickets of the drawn customers.
+    seed : int
+        Seed of the random permutation of customers.
+
+    Returns
+    -------
+    pandas.Index
+        The customer ids drawn.
+    """
+    counts = customer_ids.value_counts().sort_index()
+    order = np.random.default_rng(seed).permutation(len(counts))
+    shuffled = counts.iloc[order]
+    return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
+
+
+def sample_reason(max_tickets: int, seed: int) -> str:
+    """The row-accounting reason for tickets left out of a model sample."""
+    return f"outside the model sample (whole customers, at most {max_tickets:,} tickets, seed {seed})"
+
+
+def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:
+    """``kept`` (a customer sample of ``rows`` tickets) with the tickets left out counted."""
+    set_aside = {**data.set_aside, sample_reason(max_tickets, seed): rows - len(kept)}
+    # The sample is not the whole prepared copy: aggregates over that file would describe other tickets.
+    return dataclasses.replace(data, tickets=kept.reset_index(drop=True), set_aside=set_aside, prepared=None)
+
+
+PREPARED_KEY = b"study.prepared"
+ROWS_PER_GROUP = 1 << 20
+
+
+def write_prepared(data: TicketData, path: str | Path) -> Path:
+    """Write validated, derived tickets as Parquet that :func:`load_tickets` reads without checking again.
+
+    ``study run`` validates a data set once and gives every notebook this copy, so a large file
+    is not read, mapped and checked once per notebook. The facts of the original file (name,
+    fingerprint, rows) travel in the Parquet metadata, so results name the original.
+
+    Parameters
+    ----------
+    data : TicketData
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from, "notes": data.notes}
+    writer = None
+    # Written a slice at a time, so a 10M-ticket table is not held twice (pandas and Arrow) at once.
+    for start in range(0, max(len(data.tickets), 1), ROWS_PER_GROUP):
+        table = pa.Table.from_pandas(data.tickets.iloc[start:start + ROWS_PER_GROUP], preserve_index=False)
+        if writer is None:
+            schema_ = table.schema.with_metadata({**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
+            writer = pq.ParquetWriter(path, schema_)
+        writer.write_table(table.cast(writer.schema))
+    writer.close()
+    return path
+
+
+def is_prepared(path: str | Path) -> bool:
+    """Whether ``path`` is a copy written by :func:`write_prepared`."""
+    path = Path(path)
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        return PREPARED_KEY in (pq.read_schema(path).metadata or {})
+    except Exception:  # not Parquet after all: the ordinary path reports it properly
+        return False
+
+
+def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None, seed: int) -> TicketData:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema_ = pq.read_schema(path)
+    facts = json.loads(schema_.metadata[PREPARED_KEY])
+    source = io.Source(**facts["source"])
+    names = [c for c in schema_.names if needed is None or c in needed]
+    rows = pq.ParquetFile(path).metadata.num_rows
+    row_filter = None
+    if max_tickets and rows > max_tickets:
+        customers = pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pandas()
+        drawn = customer_sample(customers, max_tickets, seed)
+        row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
+    tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
+    data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)),
+                      prepared=path, notes=facts.get("notes", {}))
+    return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
+
+
+def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:
+    """Share of nulls of ``columns`` in a Parquet file, from its row-group statistics (no data read)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    rows = max(metadata.num_rows, 1)
+    nulls = dict.fromkeys(columns, 0)
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            if name in nulls:
+                nulls[name] += chunk.statistics.null_count if chunk.is_stats_set else 0
+    return {name: count / rows for name, count in nulls.items()}
+
+
+def _arrow_strings(values: pd.Index):
+    """``values`` as a pyarrow array (for a row filter)."""
+    import pyarrow as pa
+
+    return pa.array(values.to_numpy(dtype=object), type=pa.string())

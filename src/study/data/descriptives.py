@@ -1,0 +1,226 @@
+"""Descriptive tables: outcomes by group, distributions, data facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from study.core.results import format_p
+
+
+def mean_interval(values: pd.Series, alpha: float = 0.05) -> tuple[float, float, int]:
+    """Mean, half-width of its t interval, and count of non-missing values.
+
+    The interval treats rows as independent; it describes the data, it is not an effect estimate.
+    """
+    x = values.dropna().astype(float).to_numpy()
+    n = x.size
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    return float(x.mean()), t_half_width(x.std(ddof=1) if n > 1 else None, n, alpha), n
+
+
+def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
+    """Half-width of the t interval of a mean from its sample SD and count (NaN below two values)."""
+    if n < 2 or sd is None:
+        return float("nan")
+    return float(stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n))
+
+
+def outcomes_by(tickets: pd.DataFrame, group: str, alpha: float = 0.05) -> pd.DataFrame:
+    """Tickets, mean CSAT and repeat-purchase rate per value of ``group``, with interval half-widths.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+        Validated tickets with derived columns.
+    group : str
+        Column to group by (e.g. ``response_band``, ``resolved``).
+    alpha : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group value, in the group's order; columns ``tickets``, ``csat answers``,
+        ``csat mean``, ``csat ci half-width``, ``repeat_purchase mean``,
+        ``repeat_purchase ci half-width``.
+    """
+    rows = {}
+    for value, part in tickets.groupby(group, observed=True, sort=True):
+        csat_mean, csat_half, answers = mean_interval(part["csat"], alpha)
+        repeat_mean, repeat_half, _ = mean_interval(part["repeat_purchase"], alpha)
+        rows[value] = {
+            "tickets": len(part), "csat answers": answers,
+            "csat mean": csat_mean, "csat ci half-width": csat_half,
+            "repeat_purchase mean": repeat_mean, "repeat_purchase ci half-width": repeat_half,
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = group
+    out.attrs["ci_level"] = 1 - alpha  # for the "± (95% CI)" headers of display_table
+    return out
+
+
+# Words for outcomes_by's columns and groupings in displayed tables (the frame itself keeps code names).
+_OUTCOME_HEADERS = {
+    "csat answers": "CSAT answers",
+    "csat mean": "mean CSAT (1-5)",
+    "csat ci half-width": "CSAT ± ({level} CI)",
+    "repeat_purchase mean": "repeat purchase",
+    "repeat_purchase ci half-width": "repeat purchase ± ({level} CI)",
+}
+_GROUP_NAMES = {"response_band": "first response time", "resolved": "resolution"}
+_FLAG_WORDS = {"resolved": ("unresolved", "resolved")}  # (False, True)
+
+# Labels (column or row) of counts: shown as integers even in a float column.
+_COUNT_LABELS = {"count", "missing", "tickets", "respondents", "csat answers", "customers", "rows", "n"}
+
+
+def group_label(group: str | None, value) -> str:
+    """Words for a value of a grouping column: flags as e.g. 'resolved'/'unresolved', others as text."""
+    if isinstance(value, (bool, np.bool_)):
+        negative, positive = _FLAG_WORDS.get(group, (f"not {str(group).replace('_', ' ')}", str(group).replace("_", " ")))
+        return positive if value else negative
+    return str(value)
+
+
+def _is_count_label(label) -> bool:
+    text = str(label).strip().lower()
+    return text in _COUNT_LABELS or text.startswith(("rows ", "dropped: "))
+
+
+def _whole(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer()
+
+
+def distribution(values: pd.Series, quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)) -> pd.Series:
+    """Count, missing, mean and quantiles of a numeric column."""
+    x = values.astype(float)
+    summary = {"count": int(x.notna().sum()), "missing": int(x.isna().sum()), "mean": x.mean()}
+    summary.update({f"{q:.0%} quantile": x.quantile(q) for q in quantiles})
+    return pd.Series(summary, name=values.name)
+
+
+def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3) -> pd.DataFrame:
+    """A copy with numbers as fixed-decimal text (percent columns as '12.3%'), for stable display.
+
+    Text rather than a Styler: a Styler's HTML carries a random id, which would make every run's
+    output differ.
+
+    Counts (columns or rows labelled e.g. ``count``, ``missing``, ``tickets``, ``respondents``) show as
+    integers even when stored as floats. For :func:`outcomes_by` tables, a CI half-width is shown in
+    the unit of its mean (percentage points when the mean is a percent column), headers are words,
+    and flag groupings read e.g. 'resolved' / 'unresolved'.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if column in percent:
+            out[column] = [("–" if pd.isna(v) else f"{v:.1%}") for v in values]
+        elif (str(column).endswith(" ci half-width")
+              and f"{str(column).removesuffix(' ci half-width')} mean" in percent and pd.api.types.is_numeric_dtype(values)):
+            out[column] = [("–" if pd.isna(v) else f"{100 * v:.1f} pp") for v in values]
+        elif ("p-value" in str(column) or str(column).startswith("p (")) and pd.api.types.is_numeric_dtype(values):
+            out[column] = ["–" if pd.isna(v) else format_p(v) for v in values]
+        elif pd.api.types.is_float_dtype(values):
+            count_column = _is_count_label(column)
+            out[column] = [
+                "–" if pd.isna(v)
+                else f"{int(v):,}" if (count_column or _is_count_label(row)) and _whole(v)
+                else f"{v:,.{digits}f}"
+                for row, v in zip(out.index, values)
+            ]
+        elif pd.api.types.is_integer_dtype(values):
+            out[column] = [("–" if pd.isna(v) else f"{v:,}") for v in values]
+    if set(_OUTCOME_HEADERS) <= set(out.columns):  # an outcomes_by table
+        level = out.attrs.get("ci_level")
+        level = f"{level:.0%}" if level is not None else "95%"
+        out = out.rename(columns={k: v.format(level=level) for k, v in _OUTCOME_HEADERS.items()})
+        group = out.index.name
+        if pd.api.types.is_bool_dtype(out.index) or all(isinstance(v, (bool, np.bool_)) for v in out.index):
+            out.index = pd.Index([group_label(group, v) for v in out.index], name=group)
+        out.index.name = _GROUP_NAMES.get(group, str(group).replace("_", " ") if group is not None else None)
+    return out
+
+
+def headline(tickets: pd.DataFrame, alpha: float = 0.05) -> list:
+    """Headline facts of the data as estimates: mean CSAT, survey response rate, repeat-purchase rate
+    and median first response time.
+
+    Intervals are t intervals that treat tickets as independent: descriptive, not causal.
+    """
+    from study.core.results import Estimate
+
+    out = []
+    for name, label, column in [
+        ("csat_mean", "Mean CSAT of answered surveys (1-5)", "csat"),
+        ("survey_response_rate", "Share of tickets with a CSAT answer", "csat_answered"),
+        ("repeat_purchase_rate", "Share of tickets followed by a repeat purchase", "repeat_purchase"),
+    ]:
+        mean, half, n = mean_interval(tickets[column], alpha)
+        out.append(Estimate(name, label, mean, half / stats.t.ppf(1 - alpha / 2, max(n - 1, 1)),
+                            mean - half, mean + half, None, n, "mean, t interval, rows independent", 1 - alpha))
+    minutes = tickets["first_response_minutes"]
+    out.append(Estimate("median_first_response_minutes", "Median first response time (minutes)",
+                        float(minutes.median()), None, None, None, None, int(minutes.notna().sum()), "median", 1 - alpha))
+    return out
+
+
+def row_accounting(rows: int, answered: int, rows_read: int) -> pd.DataFrame:
+    """Rows read, kept, and how many each kind of analysis can use (and why the others cannot).
+
+    Parameters
+    ----------
+    rows : int
+        Tickets kept (all of them: a contract breach stops the run instead).
+    answered : int
+        Tickets with a CSAT answer.
+    rows_read : int
+        Rows in the file.
+    """
+    lines = [
+        ("rows read", rows_read, ""),
+        ("rows failing the data contract", rows_read - rows,
+         "a value breaking the contract stops the run with a message naming it"),
+        ("rows kept", rows, ""),
+        ("  with a CSAT answer", answered, "used by the satisfaction analyses"),
+        ("  without a CSAT answer", rows - answered,
+         "dropped from the satisfaction analyses (no answer); kept for repeat purchase"),
+    ]
+    return pd.DataFrame(lines, columns=["rows", "count", "note"]).set_index("rows")
+
+
+def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = None,
+                  missing: dict[str, float] | None = None, validated: bool = False,
+                  notes: dict[str, str] | None = None) -> pd.DataFrame:
+    """The validation report of ``study validate`` (found, mapped or missing; type; share missing;
+    problems) with each column's meaning.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame
+    mapped_from : dict, optional
+        Contract name -> the export's column.
+    missing : dict, optional
+        Share missing of the columns not read (:attr:`study.data.dataset.TicketData.missing`).
+    validated : bool
+        The tickets passed validation already (:func:`study.data.dataset.load_tickets`): not checked again.
+    notes : dict, optional
+        What validation did to a column's values (time zones converted to UTC, Unix times read):
+        :attr:`study.data.dataset.TicketData.notes`.
+    """
+    from study.data.schema import BY_NAME, validation_report
+
+    report = validation_report(tickets, mapped_from, missing=missing, check=not validated, notes=notes)[0]
+    report["meaning"] = [BY_NAME[c].description for c in report.index]
+    return report
+
+
+def ledgers_table(rows: dict) -> pd.DataFrame:
+    """Row accounting of several models side by side: ``{model: {"in", "used", "dropped"}}`` to a table."""
+    reasons = sorted({reason for part in rows.values() for reason in part["dropped"]})
+    lines = {
+        model: {"rows in": part["in"], **{f"dropped: {r}": part["dropped"].get(r, 0) for r in reasons}, "rows used": part["used"]}
+        for model, part in rows.items()
+    }
+    return pd.DataFrame.from_dict(lines, orient="index").rename_axis("model")

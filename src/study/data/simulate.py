@@ -1,0 +1,447 @@
+"""Synthetic service tickets with a documented data-generating process.
+
+The simulator is the study's measuring instrument: it writes data that carries the traps of real
+service data, together with the true effects, so every analysis can be checked against the truth.
+The process is documented in ``data/README.md``; the constants below are that document in code.
+
+Design choice: conditional expectations are *exactly linear* in the causes. CSAT is drawn as
+``1 + Binomial(4, (m - 1) / 4)`` with every component of ``m`` bounded so that ``m`` stays inside
+[1, 5]; repeat purchase is a Bernoulli draw whose probability is linear and bounded inside (0, 1).
+Linear regressions with the right controls are therefore unbiased for the stated coefficients, and
+the truth needs no approximation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from study.data.io import fingerprint
+
+DGP_VERSION = "1"
+
+CATEGORIES = ["shipping", "returns", "billing", "product_defect", "account"]
+CATEGORY_SHARE = [0.35, 0.20, 0.15, 0.20, 0.10]
+CHANNELS = ["chat", "email", "phone"]
+CHANNEL_SHARE = [0.45, 0.35, 0.20]
+TIERS = ["bronze", "silver", "gold"]
+TIER_SHARE = [0.60, 0.30, 0.10]
+
+# First response time: log-minutes around one hour, shifted by these amounts.
+CATEGORY_DELAY = {"shipping": 0.0, "returns": 0.2, "billing": 0.3, "product_defect": 0.9, "account": -0.1}
+CHANNEL_DELAY = {"chat": -1.2, "email": 0.6, "phone": -0.8}
+TIER_DELAY = {"bronze": 0.0, "silver": -0.3, "gold": -0.6}
+RESPONSE_NOISE_SD = 0.9
+# Nobody is answered in under 4 minutes (routing, reading): minutes = 4 + log-normal, capped at 72 hours.
+RESPONSE_FLOOR_MINUTES = 4.0
+RESPONSE_CAP_MINUTES = 72 * 60.0
+
+# CSAT mean m (points on the 1-5 scale).
+CSAT_BASE = 3.05
+CSAT_PER_DOUBLING = -0.15  # effect of doubling the first response time
+CSAT_RESOLVED = 0.80
+CSAT_REOPENED = -0.30
+CSAT_CATEGORY = {"shipping": 0.0, "returns": -0.10, "billing": -0.15, "product_defect": -0.35, "account": 0.05}
+CSAT_CHANNEL = {"chat": 0.10, "email": 0.0, "phone": 0.05}
+CSAT_TIER = {"bronze": 0.0, "silver": 0.05, "gold": 0.10}
+CSAT_AGENT_SKILL = 0.10  # times agent skill in [-1, 1]
+CSAT_CUSTOMER_SPREAD = 0.20  # customer effect uniform in [-spread, spread]
+
+# Resolution (probability, linear).
+RESOLVED_BASE = 0.85
+RESOLVED_CATEGORY = {"shipping": 0.0, "returns": -0.05, "billing": -0.10, "product_defect": -0.25, "account": 0.03}
+RESOLVED_AGENT_SKILL = 0.05
+REOPEN_BASE = 0.08
+REOPEN_DEFECT = 0.06
+
+# Survey response: unhappy experiences answer more often (depends on what the customer lived).
+RESPONSE_BASE = 0.30
+RESPONSE_UNRESOLVED = 0.15
+RESPONSE_PER_DOUBLING = 0.03
+
+# Repeat purchase within the follow-up window (probability, linear).
+FOLLOW_UP_DAYS = 90
+REPEAT_BASE = 0.30
+REPEAT_PER_CSAT_POINT = 0.06  # per CSAT point above 3
+REPEAT_PER_DOUBLING = -0.01  # direct effect of speed, not through satisfaction
+REPEAT_RESOLVED = 0.05
+REPEAT_TIER = {"bronze": 0.0, "silver": 0.05, "gold": 0.12}
+REPEAT_CUSTOMER_SPREAD = 0.08
+
+# The randomized SLA experiment: treated customers' tickets are answered twice as fast.
+EXPERIMENT_ID = "sla-2026h1"
+SLA_SPEEDUP = 2.0
+SURVEY_DATES = ("2026-01-01", "2026-07-01")
+
+
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """Simulated tickets with the truth they were drawn from.
+
+    Attributes
+    ----------
+    tickets : pandas.DataFrame
+        One row per ticket, columns as in the data contract (``data/README.md``).
+    truth : dict
+        True effects; see :func:`true_effects`.
+    """
+
+    tickets: pd.DataFrame
+    truth: dict
+
+
+def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:
+    tier = rng.choice(TIERS, size=n_customers, p=TIER_SHARE)
+    tier_rank = pd.Series(tier).map({t: i for i, t in enumerate(TIERS)}).to_numpy()
+    purchase_propensity = rng.uniform(-REPEAT_CUSTOMER_SPREAD, REPEAT_CUSTOMER_SPREAD, n_customers)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1, n_customers + 1)],
+            "loyalty_tier": tier,
+            "tenure_days": np.round(rng.gamma(2.0, 150.0 * (1 + tier_rank))).astype(int),
+            "prior_orders": rng.poisson(1.0 + 2.0 * tier_rank),
+            # Pre-period spend shares the latent purchase propensity: the CUPED covariate.
+            "pre_spend": np.round(
+                np.exp(4.0 + 0.4 * tier_rank + 6.0 * purchase_propensity + rng.normal(0, 0.5, n_customers)), 2
+            ),
+            "variant": np.where(rng.random(n_customers) < 0.5, "treatment", "control"),
+            "_csat_effect": rng.uniform(-CSAT_CUSTOMER_SPREAD, CSAT_CUSTOMER_SPREAD, n_customers),
+            "_purchase_propensity": purchase_propensity,
+        }
+    )
+
+
+def _lookup(values: np.ndarray, table: dict) -> np.ndarray:
+    return pd.Series(values).map(table).to_numpy(dtype=float)
+
+
+def _response_minutes(log_minutes: np.ndarray) -> np.ndarray:
+    return np.minimum(RESPONSE_FLOOR_MINUTES + np.exp(log_minutes), RESPONSE_CAP_MINUTES)
+
+
+def _csat_mean(log2_hours, resolved, reopened, category, channel, tier, agent_skill, customer_effect):
+    return (
+        CSAT_BASE
+        + CSAT_PER_DOUBLING * log2_hours
+        + CSAT_RESOLVED * resolved
+        + CSAT_REOPENED * reopened
+        + _lookup(category, CSAT_CATEGORY)
+        + _lookup(channel, CSAT_CHANNEL)
+        + _lookup(tier, CSAT_TIER)
+        + CSAT_AGENT_SKILL * agent_skill
+        + customer_effect
+    )
+
+
+def _repeat_probability(csat_points, log2_hours, resolved, tier, propensity):
+    return (
+        REPEAT_BASE
+        + REPEAT_PER_CSAT_POINT * (csat_points - 3.0)
+        + REPEAT_PER_DOUBLING * log2_hours
+        + REPEAT_RESOLVED * resolved
+        + _lookup(tier, REPEAT_TIER)
+        + propensity
+    )
+
+
+def _survey_probability(log2_hours, resolved):
+    return RESPONSE_BASE + RESPONSE_UNRESOLVED * (1 - resolved) + RESPONSE_PER_DOUBLING * log2_hours
+
+
+def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> SimulatedStudy:
+    """Draw ``rows`` tickets from the documented data-generating process.
+
+    Parameters
+    ----------
+    rows : int
+        Number of tickets.
+    seed : int
+        Seed of the random generator; the same seed gives the same data.
+    n_agents : int
+        Number of service agents.
+
+    Returns
+    -------
+    SimulatedStudy
+        The tickets and their true effects.
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be at least 1, got {rows}")
+    rng = np.random.default_rng(seed)
+
+    # Customers have 1 + Poisson(0.6) tickets: draw enough customers, then cut to `rows` tickets.
+    n_customers = max(1, int(rows / 1.6) + 10)
+    customers = _draw_customers(rng, n_customers)
+    per_customer = 1 + rng.poisson(0.6, n_customers)
+    owner = np.repeat(np.arange(n_customers), per_customer)
+    while owner.size < rows:  # rare: too few tickets drawn for a tiny sample
+        owner = np.concatenate([owner, rng.integers(0, n_customers, rows - owner.size)])
+    owner = np.sort(owner[:rows])
+    t = customers.iloc[owner].reset_index(drop=True)
+
+    agent_skill = rng.uniform(-1, 1, n_agents)
+    agent_speed = rng.normal(0, 0.25, n_agents)  # independent of skill: agents cluster, not confound
+    agent = rng.integers(0, n_agents, rows)
+
+    category = rng.choice(CATEGORIES, size=rows, p=CATEGORY_SHARE)
+    channel = rng.choice(CHANNELS, size=rows, p=CHANNEL_SHARE)
+    tier = t["loyalty_tier"].to_numpy()
+    treated = (t["variant"] == "treatment").to_numpy()
+
+    # Potential first response times under control and treatment share the same noise.
+    log_minutes_control = (
+        np.log(60.0)
+        + _lookup(category, CATEGORY_DELAY)
+        + _lookup(channel, CHANNEL_DELAY)
+        + _lookup(tier, TIER_DELAY)
+        + agent_speed[agent]
+        + rng.normal(0, RESPONSE_NOISE_SD, rows)
+    )
+    minutes_control = _response_minutes(log_minutes_control)
+    minutes_treated = _response_minutes(log_minutes_control - np.log(SLA_SPEEDUP))
+    first_response_minutes = np.where(treated, minutes_treated, minutes_control)
+
+    p_resolved = (
+        RESOLVED_BASE + _lookup(category, RESOLVED_CATEGORY) + RESOLVED_AGENT_SKILL * agent_skill[agent]
+    )
+    resolved = rng.random(rows) < p_resolved
+    reopened = resolved & (rng.random(rows) < REOPEN_BASE + REOPEN_DEFECT * (category == "product_defect"))
+    contacts = 1 + rng.poisson(0.3 + 0.8 * ~resolved + 0.5 * reopened)
+    work_minutes = np.exp(np.log(90.0) + 0.5 * _lookup(category, CATEGORY_DELAY) + rng.normal(0, 0.8, rows))
+    resolution_minutes = np.where(resolved, first_response_minutes + work_minutes * contacts, np.nan)
+    quality_score = np.clip(np.round(70 + 10 * agent_skill[agent] + rng.normal(0, 8, rows)), 0, 100)
+
+    def csat_mean(minutes):
+        return _csat_mean(
+            np.log2(minutes / 60.0), resolved, reopened, category, channel, tier,
+            agent_skill[agent], t["_csat_effect"].to_numpy(),
+        )
+
+    m_control, m_treated = csat_mean(minutes_control), csat_mean(minutes_treated)
+    m = np.where(treated, m_treated, m_control)
+    csat_all = 1 + rng.binomial(4, (m - 1) / 4)
+
+    log2_hours = np.log2(first_response_minutes / 60.0)
+    answered = rng.random(rows) < _survey_probability(log2_hours, resolved)
+
+    propensity = t["_purchase_propensity"].to_numpy()
+    p_repeat = _repeat_probability(csat_all, log2_hours, resolved, tier, propensity)
+    repeat = rng.random(rows) < p_repeat
+    days_to_next = np.where(
+        repeat, np.minimum(FOLLOW_UP_DAYS, 1 + np.floor(rng.exponential(25.0, rows))), FOLLOW_UP_DAYS
+    ).astype(int)
+    spend_log_mean = np.log(40.0) + 0.3 * np.log(t["pre_spend"].to_numpy())
+    next_spend = np.where(repeat, np.round(np.exp(spend_log_mean + rng.normal(0, 0.8, rows)), 2), 0.0)
+
+    start, end = (pd.Timestamp(d).value for d in SURVEY_DATES)
+    created_at = pd.to_datetime(np.sort(rng.integers(start, end, rows)), unit="ns").floor("s")
+    created_at = created_at[rng.permutation(rows)]
+
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": [f"T{i:07d}" for i in range(1, rows + 1)],
+            "customer_id": t["customer_id"].to_numpy(),
+            "agent_id": [f"A{a + 1:03d}" for a in agent],
+            "created_at": created_at,
+            "channel": channel,
+            "category": category,
+            "loyalty_tier": tier,
+            "tenure_days": t["tenure_days"].to_numpy(),
+            "prior_orders": t["prior_orders"].to_numpy(),
+            "pre_spend": t["pre_spend"].to_numpy(),
+            "order_value": np.round(np.exp(np.log(60.0) + rng.normal(0, 0.7, rows)), 2),
+            "experiment_id": EXPERIMENT_ID,
+            "variant": t["variant"].to_numpy(),
+            "first_response_minutes": np.round(first_response_minutes, 1),
+            "resolution_minutes": np.round(resolution_minutes, 1),
+            "resolved": resolved,
+            "reopened": reopened,
+            "contacts": contacts,
+            "quality_score": quality_score,
+            "csat": pd.Series(csat_all, dtype="Int64").where(answered).array,
+            "repeat_purchase": repeat,
+            "days_to_next_purchase": days_to_next,
+            "next_spend": next_spend,
+        }
+    ).sort_values("created_at", kind="stable", ignore_index=True)
+
+    truth = true_effects(
+        seed=seed,
+        rows=rows,
+        treated=treated,
+        minutes=(minutes_control, minutes_treated),
+        csat_means=(m_control, m_treated),
+        resolved=resolved,
+        tier=tier,
+        propensity=propensity,
+        spend_log_mean=spend_log_mean,
+    )
+    return SimulatedStudy(tickets=tickets, truth=truth)
+
+
+def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean) -> dict:
+    """True effects of the process, exact in expectation over the outcome noise.
+
+    The structural coefficients are the constants of the process. The experiment's effects are
+    averages over this sample's tickets of the difference between each ticket's expected outcome
+    under treatment and under control (the SLA halves the wait beyond the 4-minute floor, so the
+    first response time falls by a little less than one doubling).
+    """
+    log2_c, log2_t = (np.log2(x / 60.0) for x in minutes)
+    m_c, m_t = csat_means
+    survey_c, survey_t = _survey_probability(log2_c, resolved), _survey_probability(log2_t, resolved)
+    repeat_c = _repeat_probability(m_c, log2_c, resolved, tier, propensity)
+    repeat_t = _repeat_probability(m_t, log2_t, resolved, tier, propensity)
+    expected_spend = np.exp(spend_log_mean + 0.8**2 / 2)
+
+    def among_respondents(values, weights):
+        return float(np.sum(values * weights) / np.sum(weights))
+
+    return {
+        "dgp_version": DGP_VERSION,
+        "seed": seed,
+        "rows": rows,
+        "csat_per_doubling_response_time": CSAT_PER_DOUBLING,
+        "csat_resolved": CSAT_RESOLVED,
+        "csat_reopened": CSAT_REOPENED,
+        "repeat_per_csat_point": REPEAT_PER_CSAT_POINT,
+        "repeat_direct_per_doubling_response_time": REPEAT_PER_DOUBLING,
+        "repeat_indirect_per_doubling_response_time": CSAT_PER_DOUBLING * REPEAT_PER_CSAT_POINT,
+        "repeat_total_per_doubling_response_time": REPEAT_PER_DOUBLING + CSAT_PER_DOUBLING * REPEAT_PER_CSAT_POINT,
+        "repeat_direct_resolved": REPEAT_RESOLVED,
+        "repeat_total_resolved": REPEAT_RESOLVED + CSAT_RESOLVED * REPEAT_PER_CSAT_POINT,
+        "sla_speedup_factor": SLA_SPEEDUP,
+        "sla_effect_on_log2_response_hours": float(np.mean(log2_t - log2_c)),
+        "sla_effect_on_csat": among_respondents(m_t, survey_t) - among_respondents(m_c, survey_c),
+        "sla_effect_on_csat_all_tickets": float(np.mean(m_t - m_c)),
+        "sla_effect_on_repeat_purchase": float(np.mean(repeat_t - repeat_c)),
+        "sla_effect_on_next_spend": float(np.mean((repeat_t - repeat_c) * expected_spend)),
+        "csat_mean_all_tickets": float(np.mean(np.where(treated, m_t, m_c))),
+        "csat_mean_respondents": among_respondents(np.where(treated, m_t, m_c), np.where(treated, survey_t, survey_c)),
+        "control_csat_mean": among_respondents(m_c, survey_c),
+        "control_repeat_rate": float(np.mean(repeat_c)),
+        "survey_response_rate": float(np.mean(np.where(treated, survey_t, survey_c))),
+        "notes": (
+            "CSAT effects are in points on the 1-5 scale, repeat-purchase effects in probability "
+            "(0.01 = 1 percentage point); 'per doubling' is per doubling of the first response time. "
+            "sla_effect_on_csat is among survey respondents, which is what an A/B comparison of "
+            "answered surveys estimates."
+        ),
+    }
+
+
+def _refuse_to_overwrite(out: Path) -> None:
+    """Refuse to replace a file that is not an earlier simulation of ours, or another simulation's truth.
+
+    An earlier simulation is proven by the ``truth.json`` beside it, which records its name and
+    fingerprint; anything else at either path belongs to the user.
+
+    Raises
+    ------
+    ValueError
+        Saying which file would be overwritten.
+    """
+    truth_path = out.parent / "truth.json"
+    recorded = {}
+    if truth_path.exists():
+        try:
+            recorded = json.loads(truth_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+        if not isinstance(recorded, dict) or "dgp_version" not in recorded:
+            raise ValueError(f"{truth_path}: exists and is not a simulation's truth; write the simulation to another folder")
+        if recorded.get("data_file") != out.name and (out.parent / str(recorded.get("data_file", ""))).exists():
+            raise ValueError(f"{truth_path}: holds the truth of {recorded.get('data_file')}; write the simulation to another folder")
+    if out.exists():
+        if not out.is_file() or recorded.get("data_file") != out.name or recorded.get("data_fingerprint") != fingerprint(out):
+            raise ValueError(f"{out}: exists and is not an earlier simulation; give a new file name")
+
+
+def write(study: SimulatedStudy, out: str | Path) -> tuple[Path, Path]:
+    """Write the tickets (Parquet or CSV, by suffix) and ``truth.json`` beside them.
+
+    Parameters
+    ----------
+    study : SimulatedStudy
+        Output of :func:`simulate`.
+    out : str or Path
+        Data file to write: ``.parquet`` or ``.csv`` (optionally ``.csv.gz``).
+
+    Returns
+    -------
+    tuple of Path
+        The data file and the truth file.
+    """
+    out = Path(out)
+    if out.suffix != ".parquet" and ".csv" not in out.suffixes:
+        raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
+    _refuse_to_overwrite(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        study.tickets.to_parquet(out, index=False, compression="zstd")
+    else:
+        study.tickets.to_csv(out, index=False)
+
+    truth_path = out.parent / "truth.json"
+    # The fingerprint ties the truth to this file: a different file beside it is never mistaken for it.
+    truth = {**study.truth, "data_file": out.name, "data_fingerprint": fingerprint(out)}
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return out, truth_path
+
+
+def experiment_table(units: int = 10_000, seed: int = 7) -> pd.DataFrame:
+    """A unit-level experiment table with the mess real exports have, for trying the experiment path.
+
+    One row per user: ``user_id``, ``group`` (control, treatment_a, treatment_b; planned 50/25/25),
+    ``page`` (the page the user saw), ``device``, ``pre_spend``, ``converted`` (0/1) and ``spend``.
+    True effects: treatment_a raises conversion from 10% to 11% (so spend per user rises with it; spend
+    per buyer is unchanged); treatment_b changes nothing. The mess: 40 users appear in two groups, 25 rows are exact copies, and 60 rows
+    show the page of the other group.
+    """
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["control", "treatment_a", "treatment_b"], size=units, p=[0.5, 0.25, 0.25])
+    propensity = rng.normal(0, 1, units)
+    pre_spend = np.round(np.exp(3.5 + 0.6 * propensity + rng.normal(0, 0.5, units)), 2)
+    converted = rng.random(units) < np.where(group == "treatment_a", 0.11, 0.10)
+    spend = np.where(converted, np.round(np.exp(3.8 + 0.5 * propensity + rng.normal(0, 0.9, units)), 2), 0.0)
+    pages = {"control": "old", "treatment_a": "new_a", "treatment_b": "new_b"}
+    table = pd.DataFrame({
+        "user_id": [f"U{i:06d}" for i in range(units)], "group": group, "page": pd.Series(group).map(pages).to_numpy(),
+        "device": rng.choice(["mobile", "desktop"], size=units, p=[0.6, 0.4]), "pre_spend": pre_spend,
+        "converted": converted.astype(int), "spend": spend,
+    })
+    wrong_page = rng.choice(units, 60, replace=False)
+    table.loc[wrong_page, "page"] = table.loc[wrong_page, "group"].map({"control": "new_a", "treatment_a": "old", "treatment_b": "old"})
+    switched = table.sample(40, random_state=seed).assign(group=lambda t: t["group"].map(
+        {"control": "treatment_a", "treatment_a": "control", "treatment_b": "control"}))
+    switched["page"] = switched["group"].map(pages)
+    copies = table.sample(25, random_state=seed + 1)
+    return pd.concat([table, switched, copies], ignore_index=True).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+EXPORT_NAMES = {
+    "ticket_id": "case_number", "customer_id": "account_id", "agent_id": "agent", "created_at": "opened_at",
+    "resolved": "status", "csat": "satisfaction_1_10", "repeat_purchase": "bought_again", "variant": "sla_group",
+}
+
+
+def export_like(tickets: pd.DataFrame) -> pd.DataFrame:
+    """The same tickets as another team's export would hold them, for trying column maps.
+
+    Other names (:data:`EXPORT_NAMES`), other codes (status Solved/Open, bought_again Y/N,
+    sla_group A/B), CSAT on a 1-10 scale (twice the 1-5 answer), the first reply as a timestamp
+    ``first_reply_at`` instead of minutes, and three optional columns left out. Mapped back with
+    ``data/examples/tickets_columns.yml`` it gives the original tickets.
+    """
+    out = tickets.drop(columns=["order_value", "experiment_id", "resolution_minutes"])
+    out["first_reply_at"] = out["created_at"] + pd.to_timedelta(np.round(out["first_response_minutes"] * 60), unit="s")
+    out = out.drop(columns="first_response_minutes")
+    out["resolved"] = np.where(out["resolved"], "Solved", "Open")
+    out["repeat_purchase"] = np.where(out["repeat_purchase"], "Y", "N")
+    out["variant"] = out["variant"].map({"control": "A", "treatment": "B"})
+    out["csat"] = out["csat"] * 2
+    return out.rename(columns=EXPORT_NAMES)

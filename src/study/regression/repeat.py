@@ -1,0 +1,71 @@
+"""Every model of ``03_repeat_purchase``, run once: logits, mediation through CSAT, time to next purchase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from study.regression import mediation, models, survival
+from study.data.dataset import TicketData
+from study.core.results import Estimate
+
+
+@dataclass
+class RepeatStudy:
+    """Repeat-purchase models on one data set.
+
+    Attributes
+    ----------
+    logits : study.regression.models.RepeatPurchase
+        Average marginal effects with and without CSAT in the model.
+    mediation : study.regression.mediation.SpeedMediation
+        Speed's effect split into the part through CSAT and the rest.
+    survival : study.regression.survival.TimeToNextPurchase
+        Hazard ratios of buying again (or why it was skipped).
+    """
+
+    logits: models.RepeatPurchase
+    mediation: mediation.SpeedMediation
+    survival: survival.TimeToNextPurchase
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        """Every key estimate, for the results file."""
+        return [*self.logits.estimates, *self.mediation.estimates, *self.survival.estimates]
+
+    @property
+    def notes(self) -> list[str]:
+        """Skipped sections and caveats, in words, without repeats."""
+        notes = list(self.logits.notes)
+        for part, result in (("mediation", self.mediation), ("time to next purchase", self.survival)):
+            if result.skipped:
+                notes.append(f"{part}: skipped, {result.skipped}")
+            notes += [n for n in result.notes if n not in notes]
+        return notes
+
+    @property
+    def rows(self) -> dict:
+        """Row accounting of each model."""
+        rows = {f"logit {name}": ledger.as_dict() for name, ledger in self.logits.ledgers.items()}
+        rows["mediation"] = self.mediation.ledger.as_dict()
+        rows["time to next purchase"] = self.survival.ledger.as_dict()
+        return rows
+
+
+def study(data: TicketData, alpha: float = 0.05, replicates: int = 2000, seed: int = 2026) -> RepeatStudy:
+    """Run every repeat-purchase model (see :class:`RepeatStudy`).
+
+    Parameters
+    ----------
+    data : TicketData
+    alpha : float
+        1 - confidence level.
+    replicates : int
+        Customer-bootstrap replicates of the mediation intervals.
+    seed : int
+        Seed of the bootstrap.
+    """
+    return RepeatStudy(
+        logits=models.repeat_purchase(data, alpha),
+        mediation=mediation.speed_through_satisfaction(data, alpha=alpha, replicates=replicates, seed=seed),
+        survival=survival.time_to_next_purchase(data, alpha=alpha),
+    )

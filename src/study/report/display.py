@@ -1,0 +1,43 @@
+"""Show results in a notebook: tables as formatted text, skipped sections as a note."""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from study.data.descriptives import display_table
+from study.report.findings import text
+from study.regression.models import comparison_table
+from study.core.results import Estimate
+
+
+def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
+         digits: int = 3) -> None:
+    """Display a table, a list of estimates, or the reason a section was skipped.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame, list of Estimate, or an analysis result
+        A result with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``)
+        shows why it was skipped instead.
+    part : str, optional
+        Attribute of ``result`` to show when it was not skipped (e.g. ``"table"``, ``"estimates"``).
+    truth : dict, optional
+        True values by estimate name (simulated data), shown beside estimates.
+    percent : list of str
+        Table columns to show as percentages.
+    digits : int
+        Decimals of other numbers.
+    """
+    if hasattr(result, "reason") and hasattr(result, "section"):
+        display(Markdown(f"*{text(result.section[:1].upper() + result.section[1:])} skipped: {text(result.reason)}.*"))
+    elif getattr(result, "skipped", None):
+        display(Markdown(f"*Skipped: {text(result.skipped)}.*"))
+    elif part is not None:
+        show(getattr(result, part), truth=truth, percent=percent, digits=digits)
+    elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
+        display(display_table(comparison_table(result, truth), digits=digits))
+    elif isinstance(result, pd.DataFrame):
+        display(display_table(result, percent=list(percent), digits=digits))
+    else:
+        raise TypeError(f"cannot show a {type(result).__name__}")

@@ -1,0 +1,211 @@
+"""Figures in one house style: seaborn, colour-blind-safe palette, titles that state the finding."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from study.data.descriptives import group_label
+from study.core.results import Estimate
+
+PALETTE = "colorblind"
+
+
+def set_style() -> None:
+    """Apply the house style to every figure that follows."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    pd.set_option("display.max_colwidth", None)  # tables of labels and meanings must not be cut
+    # Labels come from the data: "$" in a category name must print as "$", not start TeX math
+    # (an unbalanced formula would stop the notebook).
+    plt.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (8, 4.2), "axes.titleweight": "bold",
+                         "text.parse_math": False})
+    warnings.filterwarnings("ignore", category=FutureWarning, module="seaborn")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="seaborn")
+
+
+def response_time_distribution(histogram: pd.DataFrame, median: float):
+    """Histogram of first response time on a log axis, with the median marked.
+
+    Parameters
+    ----------
+    histogram : pandas.DataFrame
+        ``left``, ``right`` (minutes) and ``tickets`` per bin (:attr:`study.data.overview.Overview.histogram`).
+    median : float
+        Median first response time in minutes.
+    """
+    fig, ax = plt.subplots()
+    ax.bar(histogram["left"], histogram["tickets"], width=histogram["right"] - histogram["left"], align="edge",
+           color=sns.color_palette(PALETTE)[0], edgecolor="white", linewidth=0.5)
+    ax.set_xscale("log")
+    ax.axvline(median, color="black", linestyle="--", linewidth=1)
+    ax.set(xlabel="first response time (minutes, log scale)", ylabel="tickets",
+           title=f"Half of the tickets get a first reply within {median:.0f} minutes")
+    fig.tight_layout()
+    return fig
+
+
+def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
+    """Two panels: mean CSAT and repeat-purchase rate per group, with 95% intervals.
+
+    ``summary`` is :func:`study.data.descriptives.outcomes_by` output.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    x = np.arange(len(summary))
+    for ax, (metric, unit, scale) in zip(axes, [("csat", "mean CSAT (1-5)", 1), ("repeat_purchase", "repeat purchase (%)", 100)]):
+        mean = summary[f"{metric} mean"] * scale
+        half = summary[f"{metric} ci half-width"] * scale
+        ax.errorbar(x, mean, yerr=half, fmt="o", capsize=4, color=sns.color_palette(PALETTE)[0 if metric == "csat" else 1])
+        ax.set_xticks(x, [group_label(summary.index.name, i) for i in summary.index], rotation=20, ha="right")
+        ax.set(xlabel=group, ylabel=unit)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, truth: float | None = None, scale: float = 1.0):
+    """Point estimates with their intervals, one row each; a dashed line marks the true value if known."""
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * len(estimates)))
+    y = np.arange(len(estimates))[::-1]
+    values = np.array([e.value for e in estimates]) * scale
+    low = values - np.array([e.ci_low for e in estimates]) * scale
+    high = np.array([e.ci_high for e in estimates]) * scale - values
+    colors = sns.color_palette(PALETTE, len(estimates))
+    for yi, v, lo, hi, c in zip(y, values, low, high, colors):
+        ax.errorbar(v, yi, xerr=[[lo], [hi]], fmt="o", capsize=5, color=c, markersize=8)
+    ax.axvline(0, color="grey", linewidth=1)
+    if truth is not None:
+        ax.axvline(truth * scale, color="black", linestyle="--", linewidth=1)
+        ax.annotate("true value (simulation)", xy=(truth * scale, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    ax.set_ylim(-0.6, len(estimates) - 0.4)
+    ax.set_yticks(y, [_wrap(label, 30) for label in distinct_labels([e.label for e in estimates])])
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, pad=18 if truth is not None else 6)
+    fig.tight_layout()
+    return fig
+
+
+def distinct_labels(labels: list[str]) -> list[str]:
+    """Labels without the words they all start with, which the axis title already says.
+
+    ``["CSAT per doubling, naive", "CSAT per doubling, adjusted"]`` becomes ``["naive", "adjusted"]``;
+    labels that share fewer than two leading words, or a lone label, are kept whole.
+    """
+    if len(labels) < 2:
+        return list(labels)
+    split = [label.split() for label in labels]
+    shared = 0
+    while all(len(words) > shared + 1 for words in split) and len({words[shared] for words in split}) == 1:
+        shared += 1
+    if shared < 2:
+        return list(labels)
+    return [" ".join(words[shared:]).lstrip(",;:- ") or label for words, label in zip(split, labels)]
+
+
+def _wrap(text: str, width: int = 42) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
+
+
+def dose_response(curve: pd.DataFrame, title: str, truth_slope: float | None = None):
+    """CSAT difference from a one-hour reply along response time, with its 95% band (log-scaled hours)."""
+    fig, ax = plt.subplots()
+    color = sns.color_palette(PALETTE)[0]
+    ax.fill_between(curve["hours"], curve["ci_low"], curve["ci_high"], color=color, alpha=0.25, linewidth=0,
+                    label="95% confidence band")
+    ax.plot(curve["hours"], curve["effect"], color=color, linewidth=2, label="estimate (spline)")
+    if truth_slope is not None:
+        ax.plot(curve["hours"], truth_slope * np.log2(curve["hours"]), color="black", linestyle="--", linewidth=1,
+                label="true effect (simulation)")
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ticks = [h for h in (1 / 6, 0.5, 1, 2, 4, 8, 24, 48) if curve["hours"].min() <= h <= curve["hours"].max()]
+    ax.set_xticks(ticks, [f"{h * 60:.0f} min" if h < 1 else f"{h:g} h" for h in ticks])
+    ax.set(xlabel="first response time (log scale)", ylabel="CSAT difference from a 1-hour reply", title=title)
+    ax.legend(frameon=False, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def importance_performance(table: pd.DataFrame, title: str):
+    """Importance (share of explained CSAT variance) against current performance (0-100), one point per attribute.
+
+    Attributes in the upper left (important, performing poorly) are where improvement pays most.
+    ``table`` is :attr:`study.regression.key_drivers.KeyDrivers.table`.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5))
+    share = table["share_of_explained"] * 100
+    ax.scatter(table["performance"], share, s=90, color=sns.color_palette(PALETTE)[0], zorder=3)
+    for _, row in table.assign(share=share).iterrows():
+        right_half = row["performance"] > 52  # labels of points on the right go left, so none leaves the axes
+        ax.annotate(row["label"], (row["performance"], row["share"]), xytext=(-6 if right_half else 6, 4),
+                    textcoords="offset points", fontsize=9, ha="right" if right_half else "left")
+    mean_performance, mean_share = table["performance"].mean(), share.mean()
+    ax.axvline(mean_performance, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(mean_share, color="grey", linestyle=":", linewidth=1)
+    ax.annotate("average importance", (1, mean_share), xytext=(0, 3), textcoords="offset points", fontsize=8, color="grey")
+    ax.annotate("improve first: important, weaker", (1, 0.97), xycoords=("data", "axes fraction"), va="top",
+                fontsize=8, color="grey", style="italic")
+    ax.set_xlim(0, 105)
+    ax.set_ylim(0, max(share.max() * 1.15, 5))
+    ax.set(xlabel="current performance (0-100, higher is better)", ylabel="importance (% of explained CSAT variance)",
+           title=title)
+    fig.tight_layout()
+    return fig
+
+
+def residuals_by_fitted(fit, bins: int = 20):
+    """Mean residual per bin of fitted values, with a 95% interval: a flat line at zero means no missed curvature."""
+    frame = pd.DataFrame({"fitted": np.asarray(fit.fittedvalues), "residual": np.asarray(fit.resid)})
+    frame["bin"] = pd.qcut(frame["fitted"], bins, duplicates="drop")
+    summary = frame.groupby("bin", observed=True).agg(fitted=("fitted", "mean"), mean=("residual", "mean"),
+                                                      sd=("residual", "std"), n=("residual", "size"))
+    fig, ax = plt.subplots()
+    ax.errorbar(summary["fitted"], summary["mean"], yerr=1.96 * summary["sd"] / np.sqrt(summary["n"]), fmt="o", capsize=3)
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set(xlabel="fitted CSAT", ylabel="mean residual (CSAT points)",
+           title=f"Residuals by fitted value: largest bin mean {summary['mean'].abs().max():.2f} points")
+    fig.tight_layout()
+    return fig
+
+
+def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
+    """Observed share against mean predicted probability per decile of prediction: a logit's calibration."""
+    frame = pd.DataFrame({"observed": np.asarray(observed, dtype=float), "predicted": np.asarray(predicted)})
+    frame["bin"] = pd.qcut(frame["predicted"], bins, duplicates="drop")
+    summary = frame.groupby("bin", observed=True).agg(predicted=("predicted", "mean"), observed=("observed", "mean"))
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    ax.plot(summary["predicted"], summary["observed"], "o-")
+    top = max(summary["predicted"].max(), summary["observed"].max()) * 1.1
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="mean predicted probability", ylabel="observed share",
+           title=f"Calibration: worst decile off by {(summary['observed'] - summary['predicted']).abs().max() * 100:.1f} pp")
+    fig.tight_layout()
+    return fig
+
+
+def lift_comparison(effects: list, title: str):
+    """Relative lift of each metric with its 95% interval (:class:`study.ab.abstats.Effect`), in percent."""
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * len(effects)))
+    y = np.arange(len(effects))[::-1]
+    colors = sns.color_palette(PALETTE, len(effects))
+    for yi, effect, color in zip(y, effects, colors):
+        value = effect.lift * 100
+        ax.errorbar(value, yi, xerr=[[value - effect.lift_ci_low * 100], [effect.lift_ci_high * 100 - value]],
+                    fmt="o", capsize=5, color=color, markersize=8)
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, [_wrap(e.label or e.metric) for e in effects])
+    ax.set_ylim(-0.6, len(effects) - 0.4)
+    ax.set(xlabel="relative lift, treatment versus control (%)", title=title)
+    fig.tight_layout()
+    return fig

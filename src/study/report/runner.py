@@ -1,0 +1,573 @@
+"""Run the study: execute the notebooks with papermill, export HTML without code, write the index.
+
+A run is written to a staging folder beside the output folder and moved into place at the end, so
+an interrupted run never leaves a half-written report that looks complete.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from study import config, parameters
+from study.data import column_map, io, schema
+from study.report import lifetime, safe_output, summary, truth
+from study.data.dataset import load_tickets, write_prepared
+from study.core.results import write_json_atomic
+
+TEMPLATES = Path(__file__).parent / "templates"
+FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
+# papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
+# beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
+KERNEL_START_SECONDS = 300
+RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
+PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
+SLOWEST_FIRST = ("02_satisfaction_drivers", "03_repeat_purchase", "04_ab_test")
+PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
+
+
+@dataclass
+class AnalysisRun:
+    """What happened to one analysis in a run."""
+
+    name: str
+    title: str
+    status: str = "pending"  # ok, failed or skipped
+    reason: str = ""
+    seconds: float | None = None
+    html: str | None = None
+    rows: dict = field(default_factory=dict)
+    findings_markdown: str = ""
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`run_study`."""
+
+    out_dir: Path
+    runs: list[AnalysisRun]
+    seconds: float
+
+    @property
+    def failed(self) -> list[AnalysisRun]:
+        return [r for r in self.runs if r.status == "failed"]
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
+    return {name: info["default"] for name, info in _inspect(path).items()}
+
+
+def _inspect(path: Path) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
+    """Give each notebook only the parameters it declares, typed and checked (:mod:`study.parameters`).
+
+    Raises
+    ------
+    ValueError
+        Naming an unknown parameter and the known ones, or a value of the wrong type or range.
+    """
+    declared = {nb.stem: _inspect(nb) for nb in notebooks}
+    types = {name: info["inferred_type_name"] for infos in declared.values() for name, info in infos.items()}
+    known = sorted(set(types) - RUNNER_PARAMETERS)
+    for name in params:
+        if name not in known:
+            raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
+    typed = parameters.check(params, types)
+    return {stem: {k: v for k, v in typed.items() if k in names} for stem, names in declared.items()}
+
+
+def _execute(
+    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str
+) -> tuple[str, str, float]:
+    """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
+
+    The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
+    terminal, so progress lines stay readable and nothing is lost.
+    """
+    import papermill
+
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 2)
+    started = time.perf_counter()
+    status, reason = "ok", ""
+    try:
+        papermill.execute_notebook(
+            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+            start_timeout=KERNEL_START_SECONDS,
+        )
+    except papermill.PapermillExecutionError as error:
+        status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
+    except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
+        status, reason = "failed", f"{type(error).__name__}: {error}"
+    if Path(executed).is_file():
+        export_html(Path(executed), Path(html_path))
+    return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
+
+
+def export_html(executed: Path, html_path: Path) -> Path:
+    """Export an executed notebook to one self-contained HTML file without code or warnings.
+
+    Code cells' inputs and prompts are left out, and stderr output (warnings) is dropped; error
+    outputs stay, so a failed analysis shows where it failed. The template loads nothing from the
+    network. Each column of a pandas table is classed ``num`` (numbers, intervals, p-values) or
+    ``text`` / ``prose`` (long text) so that the template's stylesheet can keep numbers on one line and
+    give text the room to wrap readably on a phone.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            for output in cell.outputs:
+                if isinstance(output.get("data", {}).get("text/html"), str):
+                    output.data["text/html"] = re.sub(r"<table[^>]*>.*?</table>", lambda t: class_table_columns(t.group(0)),
+                                                      output.data["text/html"], flags=re.DOTALL)
+    exporter = HTMLExporter(
+        template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    title = _title(notebook) or executed.stem
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+# A cell is a number when nothing but digits, signs, separators, "to" (intervals) and units remain.
+_NUMBER = re.compile(r"(?:[-+−–—<>≤≥=()%.,\s\d]|to|pp|n/a|nan|inf|(?<=\d)e(?=[-+]?\d))*", re.IGNORECASE)
+
+
+def _mark(cells: str, tag: str, kinds: list[str], skip: int = 0) -> str:
+    """Give the ``<tag>`` cells after the first ``skip`` the classes ``kinds``, in order."""
+    seen, marked = itertools.count(), iter(kinds)
+    return re.sub(f"<{tag}>", lambda _: f"<{tag}>" if next(seen) < skip else f'<{tag} class="{next(marked)}">', cells)
+
+
+def class_table_columns(table: str) -> str:
+    """A pandas HTML table with each column classed ``num``, ``text`` or ``prose`` (text over 30 characters).
+
+    Only plain tables (bare cells holding text only, the same number in every row) are touched;
+    anything else is returned as it is. Column headers take their column's class, unless a header
+    spans several columns.
+    """
+    head, found, body = table.partition("<tbody>")
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    cells = [re.findall(r"<td>([^<]*)</td>", row) for row in rows]
+    if not found or not cells or any(len(c) != row.count("<td") or len(c) != len(cells[0]) for c, row in zip(cells, rows)):
+        return table
+    kinds = []
+    for column in zip(*cells):
+        filled = [text for text in (html.unescape(c).strip() for c in column) if text]
+        if all(_NUMBER.fullmatch(text) for text in filled):
+            kinds.append("num")
+        else:
+            kinds.append("prose" if max(map(len, filled)) > 30 else "text")
+    body = re.sub(r"<tr>(.*?)</tr>", lambda row: "<tr>" + _mark(row.group(1), "td", kinds) + "</tr>", body, flags=re.DOTALL)
+    header = re.search(r"<thead>\s*<tr[^>]*>(.*?)</tr>", head, re.DOTALL)
+    if header and "colspan" not in header.group(1):
+        labels = header.group(1).count("<th>")
+        if labels == header.group(1).count("<th") and labels > len(kinds):
+            head = head[:header.start(1)] + _mark(header.group(1), "th", kinds, labels - len(kinds)) + head[header.end(1):]
+    return head + found + body
+
+
+def _title(notebook) -> str:
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return ""
+
+
+def findings_markdown(executed: Path) -> str:
+    """The first Markdown output that starts with '## Findings' in an executed notebook, without its heading."""
+    import nbformat
+
+    if not executed.is_file():
+        return ""
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown", "")
+            if text.startswith("## Findings"):
+                return text.split("\n", 1)[1].strip()
+    return ""
+
+
+def _versions() -> str:
+    found = []
+    for package in PACKAGES:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def run_study(
+    data_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    params: dict | None = None,
+    only: list[str] | None = None,
+    jobs: int | None = None,
+    progress: Callable[[str], None] = print,
+    columns: str | Path | None = None,
+    table: str = "tickets",
+    query: str | None = None,
+) -> RunSummary:
+    """Execute every analysis notebook on a data set and write the reports.
+
+    Parameters
+    ----------
+    data_path : str or Path, optional
+        Ticket file; defaults to the embedded sample.
+    out_dir : str or Path, optional
+        Report folder; defaults to ``reports/latest``. Replaced as a whole at the end of the run.
+    params : dict, optional
+        Notebook parameters (each notebook receives the ones it declares).
+    only : list of str, optional
+        Analyses to run, by name or number prefix (``02`` or ``02_satisfaction_drivers``).
+    jobs : int, optional
+        Notebooks executed at once; defaults to the number of cores.
+    table, query : str, optional
+        For a DuckDB file: the table to read, or a SQL query to run (read-only). The rows are
+        extracted once to Parquet in the report folder, and every notebook reads that extract.
+    columns : str or Path, optional
+        Column map (YAML). Its ``experiment`` section describes an experiment table for
+        ``05_experiment_table``, which runs only with such a map.
+    progress : callable
+        Receives one line per event.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    study.data.schema.DataError
+        When the data cannot be read or breaks the contract (nothing is run).
+    ValueError
+        For an unknown analysis or parameter.
+    """
+    started_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    data_path = Path(data_path or config.SAMPLE_DATA).resolve()
+    columns = Path(columns).resolve() if columns else None
+    if query and not data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
+        raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is not one")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
+    analyses = _select(only)
+    # Parameters and the output folder are checked before the data is read: a typo must not wait
+    # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
+    per_notebook = split_parameters(dict(params or {}), [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses])
+    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
+    safe_output.remove_stale_staging(out_dir)
+    staging = safe_output.new_staging(out_dir)
+    try:
+        with lifetime.TerminateAsInterrupt():
+            for sub in ("notebooks", "results", "logs"):
+                (staging / sub).mkdir()
+            return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
+                               query, started, started_at)
+    except BaseException:  # a failed or interrupted run leaves the previous report as it was
+        lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
+                started_at):
+    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
+    if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
+        data_path = _extract_duckdb(data_path, table, query, staging)
+    ticket_map = column_map.read_ticket_map(columns) if columns else None
+    has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
+    if has_experiment:
+        from study.ab import experiment_table  # the A/B engine and statsmodels: only imported when asked for
+
+        mapping = experiment_table.read_map(columns)
+    else:
+        mapping = None
+    header = io.read_columns(data_path)
+    # With only an experiment map, a table without the ticket columns is an experiment table, not a
+    # broken ticket file: the ticket analyses are skipped instead of the run being refused.
+    ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
+    prepared = None
+    if ticket_table and any(a.kind == "tickets" for a in analyses):
+        arguments = (data_path, columns if ticket_map else None, staging)
+        if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
+            # A separate process gives the memory of a large table back to the system when it ends,
+            # instead of it staying with the runner while the notebooks run.
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_worker_start, initargs=(os.getpid(),))
+            try:
+                facts = pool.submit(_prepare_tickets, *arguments).result()
+            finally:  # not waiting: an interrupted run kills the child instead (study.report.lifetime.kill_workers)
+                pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            facts = _prepare_tickets(*arguments)
+        source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
+    else:
+        frame, source = io.load(data_path)
+        present = source.columns
+        if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
+            experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
+        del frame
+
+    runs = [AnalysisRun(a.name, a.title) for a in analyses]
+    todo = []
+    for run, analysis in zip(runs, analyses):
+        if analysis.kind == "experiment":
+            missing = mapping.missing(present) if mapping else []
+            reason = ("needs a column map with an 'experiment' section (--columns)" if mapping is None
+                      else f"data has no {', '.join(missing)}" if missing else "")
+        elif not ticket_table:
+            reason = "not a ticket table (the column map describes an experiment table)"
+        else:
+            missing = schema.missing_for(analysis, present)
+            reason = f"data has no {', '.join(missing)}" if missing else ""
+            if not reason and "variant" in analysis.needs:
+                absent = [arm for arm in ("control", "treatment") if arm not in arms]
+                if absent:
+                    reason = (f"variant has no {' or '.join(repr(a) for a in absent)} rows (values: "
+                              f"{', '.join(map(repr, sorted(arms)[:5]))}); map the arm names with a column map")
+        if reason:
+            run.status, run.reason = "skipped", reason
+        else:
+            todo.append(run)
+    progress(
+        f"study: {len(todo)} of {len(runs)} analyses on {source.name} "
+        f"({source.rows:,} rows, fingerprint {source.fingerprint})"
+    )
+    for run in runs:
+        if run.status == "skipped":
+            progress(f"  skipped {run.name}: {run.reason}")
+
+    kinds = {a.name: a.kind for a in analyses}
+    workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
+    done = 0
+    if todo:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
+        try:
+            futures = {
+                pool.submit(
+                    _execute,
+                    str(config.NOTEBOOKS / f"{run.name}.ipynb"),
+                    str(staging / "notebooks" / f"{run.name}.ipynb"),
+                    str(staging / f"{run.name}.html"),
+                    {"data_path": str(prepared if kinds[run.name] == "tickets" else data_path),
+                     "results_dir": str(staging / "results"),
+                     **({"columns_path": str(columns)} if columns and kinds[run.name] == "experiment" else {}),
+                     **per_notebook[run.name]},
+                    str(config.NOTEBOOKS),
+                    str(staging / "logs" / f"{run.name}.log"),
+                ): run
+                for run in sorted(todo, key=_slowest_first)
+            }
+            for future in as_completed(futures):
+                run = futures[future]
+                run.status, run.reason, run.seconds = future.result()
+                done += 1
+                progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
+                         + (f" - {run.reason}" if run.reason else ""))
+        finally:
+            # Idle workers exit while the index is written; an interrupted run drops what has not started.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    for run in runs:
+        if (staging / f"{run.name}.html").is_file():
+            run.html = f"{run.name}.html"
+        results_file = staging / "results" / f"{run.name}.json"
+        if results_file.is_file():
+            run.rows = json.loads(results_file.read_text(encoding="utf-8")).get("rows", {})
+        run.findings_markdown = findings_markdown(staging / "notebooks" / f"{run.name}.ipynb")
+
+    seconds = time.perf_counter() - started
+    typed = {name: value for chosen in per_notebook.values() for name, value in chosen.items()}
+    facts = {
+        "data file": source.name,
+        "data fingerprint (SHA-256)": source.fingerprint,
+        "rows read": f"{source.rows:,}",
+        "columns": ", ".join(source.columns),
+        "column map": columns.name if columns else "none",
+        "parameters": json.dumps(typed, sort_keys=True) if typed else "defaults of each notebook",
+        "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "duration": f"{seconds:.1f} s",
+        "notebooks at once": workers,
+        "package versions": _versions(),
+    }
+    executive = summary.for_run(staging / "results", runs)
+    write_index(staging / "index.html", runs, facts, executive)
+    for copy in (PREPARED_FILE, truth.TRUTH_FILE):
+        (staging / "data" / copy).unlink(missing_ok=True)
+    if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
+        (staging / "data").rmdir()
+    # run.json names every file of the report: the proof a later run needs before it replaces the folder.
+    written = [f for f in safe_output.files_of(staging) if f != safe_output.STAGING_MARK]
+    write_json_atomic(
+        staging / "run.json",
+        {"facts": facts, "analyses": [{k: v for k, v in asdict(r).items() if k != "findings_markdown"} for r in runs],
+         "summary": executive.to_dict(), safe_output.REPORT_MARK: {"files": sorted([*written, "run.json"])}},
+    )
+    safe_output.replace(staging, out_dir)
+    progress(f"study: reports in {out_dir} ({seconds:.1f} s)"
+             + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
+                if any(r.status == "failed" for r in runs) else ""))
+    return RunSummary(out_dir, runs, seconds)
+
+
+def _worker_start(runner: int) -> None:
+    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
+    kernels it starts use one BLAS thread.
+
+    With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
+    9 times slower beside another kernel). It is set whatever the number of workers, because the
+    thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
+    """
+    lifetime.die_with_parent(runner)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def _slowest_first(run: AnalysisRun) -> int:
+    """Start the model notebooks first, so the quick ones fill in beside them instead of after them."""
+    return SLOWEST_FIRST.index(run.name) if run.name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+
+@dataclass
+class PreparedTickets:
+    """What the runner needs to know of the validated tickets, and where their copy is."""
+
+    source: io.Source
+    present: list[str]
+    arms: set
+    path: Path
+
+
+def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> PreparedTickets:
+    """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
+
+    A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
+    """
+    data = load_tickets(data_path, columns=columns)
+    tickets = data.tickets
+    present = [c for c in tickets.columns if tickets[c].notna().any()]
+    arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
+    folder = staging / "data"
+    folder.mkdir(exist_ok=True)
+    truth_file = data_path.parent / truth.TRUTH_FILE
+    if truth_file.is_file():
+        shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE))
+
+
+def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
+    """Rows of a DuckDB table or query as Parquet in the report folder, named after their origin."""
+    frame, _ = io.load(path, table=table, query=query)
+    (staging / "data").mkdir(exist_ok=True)
+    extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
+    frame.to_parquet(extract, index=False)
+    return extract
+
+
+def _select(only: list[str] | None) -> list[schema.Analysis]:
+    if not only:
+        return list(schema.ANALYSES)
+    chosen = []
+    for wanted in only:
+        matches = [a for a in schema.ANALYSES if a.name == wanted or a.name.split("_", 1)[0] == wanted]
+        if not matches:
+            raise ValueError(f"unknown analysis '{wanted}' (analyses: {', '.join(a.name for a in schema.ANALYSES)})")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def _dropped_words(rows: dict) -> str:
+    """Row accounting of one analysis (or of its several models) in words."""
+    if not rows:
+        return "", "", ""
+    parts = {"": rows} if "in" in rows else {f"{model}: ": part for model, part in rows.items()}
+
+    def join(words):
+        return "; ".join(f"{model}{word}" for model, word in zip(parts, words))
+
+    return (
+        join(f"{p['in']:,}" for p in parts.values()),
+        join(f"{p['used']:,}" for p in parts.values()),
+        join(", ".join(f"{n:,} {reason}" for reason, n in p["dropped"].items()) or "none" for p in parts.values()),
+    )
+
+
+def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None) -> Path:
+    """The index page: executive summary, links, status per analysis, row accounting, findings and run facts.
+
+    ``executive`` defaults to the summary of the ``results`` folder beside ``path``
+    (:func:`study.report.summary.for_run`); its text is escaped by the template.
+    """
+    import bleach
+    import jinja2
+    from nbconvert.filters.markdown import markdown2html
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    rows = []
+    for run in runs:
+        rows_in, used, dropped = _dropped_words(run.rows)
+        # Findings escape the data's text when written (study.report.findings.text); whatever else reaches
+        # here is rendered and then cut down to harmless tags, with no links (no javascript: URL).
+        findings_html = bleach.clean(markdown2html(run.findings_markdown), tags=FINDINGS_TAGS,
+                                     attributes={}, strip=True) if run.findings_markdown else ""
+        rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
+                     "findings_html": findings_html})
+    counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
+    sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
+                + (f"; {counts['failed']} failed" if counts["failed"] else "")
+                + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
+    if executive is None:
+        executive = summary.for_run(path.parent / "results", runs)
+    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence,
+                                                    executive=executive)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
+    """Re-execute the committed notebooks in place with their default parameters.
+
+    Run after changing a notebook or the package, so the outputs nbval compares against are current.
+    Papermill's timing metadata is removed so that a re-run changes only what really changed.
+    """
+    import nbformat
+    import papermill
+
+    for analysis in _select(names):
+        path = config.NOTEBOOKS / f"{analysis.name}.ipynb"
+        started = time.perf_counter()
+        papermill.execute_notebook(str(path), str(path), cwd=str(config.NOTEBOOKS), progress_bar=False,
+                                   start_timeout=KERNEL_START_SECONDS)
+        notebook = nbformat.read(path, as_version=4)
+        notebook.metadata.pop("papermill", None)
+        for cell in notebook.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+        nbformat.write(notebook, path)
+        progress(f"  refreshed {path.name} ({time.perf_counter() - started:.1f} s)")

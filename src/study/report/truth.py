@@ -1,0 +1,75 @@
+"""The simulator's true effects, found beside a simulated data file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from study.data.io import Source
+
+TRUTH_FILE = "truth.json"
+
+
+def for_data(data_path: str | Path, source: Source) -> dict | None:
+    """The ``truth.json`` written by :func:`study.data.simulate.write` beside ``data_path``, if it belongs to it.
+
+    A truth file is used only when it records this very file's fingerprint, so a stray truth file
+    next to real data (or next to another simulation) is never mistaken for the truth.
+
+    Parameters
+    ----------
+    data_path : str or Path
+        The data file analysed.
+    source : study.core.results.Source
+        Facts of the data as read.
+
+    Returns
+    -------
+    dict or None
+        The true effects, or ``None`` for data that is not a simulation.
+    """
+    path = Path(data_path).parent / TRUTH_FILE
+    if not path.is_file():
+        return None
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if "dgp_version" not in truth or truth.get("data_fingerprint") != source.fingerprint:
+        return None
+    return truth
+
+
+def expected_values(truth: dict | None) -> dict[str, float]:
+    """The true value of each named estimate of the analyses, where the simulation defines one."""
+    if not truth:
+        return {}
+    import math
+
+    from study.regression import mediation, nonresponse
+
+    per_doubling = truth["csat_per_doubling_response_time"]
+    return {
+        "csat_per_doubling_naive": per_doubling,
+        "csat_per_doubling_adjusted": per_doubling,
+        "csat_24h_vs_1h_adjusted": per_doubling * math.log2(24),
+        "csat_resolved_adjusted": truth["csat_resolved"],
+        "csat_reopened_adjusted": truth["csat_reopened"],
+        "repeat_per_doubling_total": truth["repeat_total_per_doubling_response_time"],
+        "repeat_per_doubling_direct": truth["repeat_direct_per_doubling_response_time"],
+        "repeat_per_csat_point": truth["repeat_per_csat_point"],
+        "repeat_resolved_direct": truth["repeat_direct_resolved"],
+        "repeat_resolved_total": truth["repeat_total_resolved"],
+        "csat_difference": truth["sla_effect_on_csat"],
+        "repeat_purchase_difference": truth["sla_effect_on_repeat_purchase"],
+        "response_log2_hours_difference": truth["sla_effect_on_log2_response_hours"],
+        "next_spend_difference": truth["sla_effect_on_next_spend"],
+        "csat_per_doubling_agent_fe": per_doubling,
+        "csat_resolved_agent_fe": truth["csat_resolved"],
+        "csat_per_doubling_randomized": per_doubling,
+        "csat_per_doubling_resolved": per_doubling,
+        "csat_per_doubling_unresolved": per_doubling,
+        "csat_speed_x_resolved": 0.0,
+        **mediation.expected_values(truth),
+        **nonresponse.expected_values(truth),
+    }
