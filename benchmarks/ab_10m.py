@@ -51,7 +51,7 @@ def write_experiment(path: Path, rows: int, seed: int = 2026) -> None:
 
 def analyse(path: Path) -> None:
     """Every step a report needs, timed; run in its own process."""
-    from study.ab import abtest, aggregate, unit_checks
+    from study.ab import abtest, aggregate, design, unit_checks
     from study.ab.sufficient import Metric
 
     metrics = [
@@ -73,7 +73,7 @@ def analyse(path: Path) -> None:
     by_tier = step("aggregate in DuckDB, by tier", lambda: aggregate.aggregate_duckdb(path, metrics, segments=["tier"]))
     effects = step("statistics (effects, CUPED, Holm/BH, SRM, power)", lambda: (
         abtest.adjust_p_values(abtest.compare_metrics(whole) + abtest.compare_metrics(by_tier)),
-        abtest.srm_from_counts(whole.unit_counts()), abtest.power_table(whole)))[0]
+        design.srm_from_counts(whole.unit_counts()), abtest.power_table(whole)))[0]
     total = sum(seconds for _, seconds in steps)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"units checked: {checks.rows:,} rows, {checks.units:,} units, clean: {checks.clean}")

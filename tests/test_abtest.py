@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.ab import abstats, abtest, aggregate, experiments, multitest, power
+from study.ab import abstats, abtest, aggregate, design, multitest, power
 from study.core import results
 from study.ab.cuped import cuped_effect
 from study.data.io import Source
@@ -69,18 +69,18 @@ def test_table_shows_adjusted_and_unadjusted_side_by_side_with_adjusted_p(units)
 
 def test_srm_from_counts_is_srm_check(units):
     aggregates = aggregate.aggregate_frame(units, METRICS[:1])
-    from_counts = abtest.srm_from_counts(aggregates.unit_counts())
-    direct = experiments.srm_check(units["variant"])
+    from_counts = design.srm_from_counts(aggregates.unit_counts())
+    direct = design.srm_check(units["variant"])
     assert from_counts == direct
-    flagged = abtest.srm_from_counts({"control": 495_000, "treatment": 505_000})
-    assert flagged.mismatch and not abtest.srm_from_counts({"control": 500_300, "treatment": 499_700}).mismatch
+    flagged = design.srm_from_counts({"control": 495_000, "treatment": 505_000})
+    assert flagged.mismatch and not design.srm_from_counts({"control": 500_300, "treatment": 499_700}).mismatch
 
 
 def test_balance_from_aggregates_is_the_standardized_mean_difference(units):
     aggregates = aggregate.aggregate_frame(units, [Metric("pre_spend", "pre_spend")])
     table = abtest.balance_table(aggregates, ["pre_spend"])
     two_arms = units[units["variant"].isin(["control", "fast"])]
-    direct = experiments.standardized_mean_differences(two_arms, "variant", "fast", ["pre_spend"])
+    direct = design.standardized_mean_differences(two_arms, "variant", "fast", ["pre_spend"])
     assert table.loc[("pre_spend", "fast"), "SMD"] == pytest.approx(direct.loc["pre_spend", "SMD"], rel=1e-9)
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from study import config
-from study.ab import experiments
+from study.ab import experiments, sla
 from study.data import column_map, simulate
 from study.regression import models
 from study.data.dataset import from_frame, load_tickets
@@ -30,7 +30,7 @@ def test_renamed_recoded_and_trimmed_export_gives_the_same_estimates():
         for ours, theirs in zip(fit(original).estimates, fit(mapped).estimates):
             assert (ours.name, ours.n) == (theirs.name, theirs.n)
             assert theirs.value == pytest.approx(ours.value, abs=1e-12) and theirs.se == pytest.approx(ours.se, abs=1e-12)
-    arms = [experiments.sla_comparisons(experiments.experiment_rows(d.tickets).rows)["csat"] for d in (original, mapped)]
+    arms = [sla.sla_comparisons(experiments.experiment_rows(d.tickets).rows)["csat"] for d in (original, mapped)]
     assert arms[0].difference.value == pytest.approx(arms[1].difference.value, abs=1e-12)
 
 

@@ -6,7 +6,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from study.ab import experiments
+from study.ab import design, experiments, sla
+from study.ab.customers import _group_sums, customer_table
 
 
 def _two_arms(rng, n_control, n_treatment, mean_control=10.0, mean_treatment=10.0, sd=3.0):
@@ -82,7 +83,7 @@ def test_clustered_comparison_matches_the_cr1_sandwich():
 
 def test_srm_flags_a_505_495_split_at_one_million():
     units = pd.Series(["treatment"] * 505_000 + ["control"] * 495_000)
-    check = experiments.srm_check(units, {"control": 0.5, "treatment": 0.5})
+    check = design.srm_check(units, {"control": 0.5, "treatment": 0.5})
     assert check.mismatch and check.p_value < 1e-20
     assert check.chi2 == pytest.approx((5_000**2 / 500_000) * 2)
 
@@ -90,15 +91,15 @@ def test_srm_flags_a_505_495_split_at_one_million():
 def test_srm_passes_a_fair_split_and_honours_a_planned_unequal_one():
     rng = np.random.default_rng(6)
     fair = pd.Series(np.where(rng.random(1_000_000) < 0.5, "treatment", "control"))
-    assert not experiments.srm_check(fair).mismatch
+    assert not design.srm_check(fair).mismatch
     planned = pd.Series(np.where(rng.random(100_000) < 0.2, "treatment", "control"))
-    assert not experiments.srm_check(planned, {"control": 0.8, "treatment": 0.2}).mismatch
-    assert experiments.srm_check(planned, {"control": 0.5, "treatment": 0.5}).mismatch
+    assert not design.srm_check(planned, {"control": 0.8, "treatment": 0.2}).mismatch
+    assert design.srm_check(planned, {"control": 0.5, "treatment": 0.5}).mismatch
 
 
 def test_standardized_mean_difference_is_difference_over_pooled_sd():
     units = pd.DataFrame({"variant": ["control"] * 3 + ["treatment"] * 3, "tenure": [1.0, 2, 3, 2, 3, 4], "tier": list("aabbab")})
-    table = experiments.standardized_mean_differences(units, "variant", "treatment", ["tenure", "tier"])
+    table = design.standardized_mean_differences(units, "variant", "treatment", ["tenure", "tier"])
     assert table.loc["tenure", "SMD"] == pytest.approx(1.0)
     assert set(table.index) == {"tenure", "tier=a", "tier=b"}
 
@@ -139,13 +140,13 @@ def test_lift_interval_covers_the_true_lift_at_the_nominal_rate():
 
 def test_balance_with_one_unit_in_an_arm_is_undefined_not_perfect():
     units = pd.DataFrame({"variant": ["control", "control", "treatment"], "pre_spend": [80.0, 81.0, 25.0]})
-    smd = experiments.standardized_mean_differences(units, "variant", "treatment", ["pre_spend"]).loc["pre_spend", "SMD"]
+    smd = design.standardized_mean_differences(units, "variant", "treatment", ["pre_spend"]).loc["pre_spend", "SMD"]
     assert np.isnan(smd)
 
 
 def test_units_in_an_unplanned_arm_are_refused():
     with pytest.raises(ValueError, match="arms the plan does not have: holdout"):
-        experiments.srm_check(pd.Series(["control", "treatment", "holdout"]), {"control": 0.5, "treatment": 0.5})
+        design.srm_check(pd.Series(["control", "treatment", "holdout"]), {"control": 0.5, "treatment": 0.5})
 
 
 def test_customer_with_unknown_spend_has_unknown_spend_not_zero():
@@ -154,11 +155,11 @@ def test_customer_with_unknown_spend_has_unknown_spend_not_zero():
         "csat": pd.array([5, None, 3, 4], dtype="Int64"), "repeat_purchase": [True, False, True, False],
         "response_log2_hours": [0.0, 1.0, 2.0, -1.0], "next_spend": [10.0, None, 5.0, 0.0], "pre_spend": [None, 7.0, 1.0, 2.0],
     })
-    customers = experiments.customer_table(rows).set_index("customer_id")
+    customers = customer_table(rows).set_index("customer_id")
     assert np.isnan(customers.loc["a", "next_spend"]) and customers.loc["b", "next_spend"] == 5.0
     assert customers.loc["a", "pre_spend"] == 7.0  # first known value, whatever the row order
     assert customers.loc["a", "tickets"] == 2 and customers.loc["a", "surveys"] == 1
-    assert "customer_spend" not in [m.name for m in experiments.sla_unit_metrics(customers.reset_index())]
+    assert "customer_spend" not in [m.name for m in sla.sla_unit_metrics(customers.reset_index())]
 
 
 def _clustered_tickets(rng, customers=400):
@@ -224,7 +225,7 @@ def _reference_customer_table(rows, unit="customer_id", arm="variant"):
     sums = frame.groupby([unit, arm], sort=True).sum(min_count=1).reset_index()
     unknown = frame["next_spend"].isna().groupby(frame[unit]).any()
     sums.loc[sums[unit].map(unknown).to_numpy(), "next_spend"] = np.nan
-    covariates = [c for c in experiments.PRE_PERIOD_COVARIATES if c in rows.columns]
+    covariates = [c for c in sla.PRE_PERIOD_COVARIATES if c in rows.columns]
     out = sums.join(rows.groupby(unit, sort=True)[covariates].first(), on=unit)
     ordered = rows.sort_values("created_at", kind="stable")
     out = out.join(ordered.groupby(unit, sort=True)["channel"].first().rename("first_channel"), on=unit)
@@ -262,11 +263,11 @@ def _messy_tickets(unit_dtype="string"):
 @pytest.mark.parametrize("unit_dtype", ["string", "str", object])
 def test_customer_table_matches_a_pandas_groupby(unit_dtype):
     rows = _messy_tickets(unit_dtype)
-    customers = experiments.customer_table(rows)
+    customers = customer_table(rows)
     pd.testing.assert_frame_equal(customers, _reference_customer_table(rows), check_exact=True)
     # A ticket without a customer or an arm belongs to no customer row (a groupby leaves it out).
     unowned = rows.assign(customer_id=rows.customer_id.where(rows.index != 11), variant=rows.variant.where(rows.index != 9))
-    pd.testing.assert_frame_equal(experiments.customer_table(unowned), _reference_customer_table(unowned), check_exact=True)
+    pd.testing.assert_frame_equal(customer_table(unowned), _reference_customer_table(unowned), check_exact=True)
     by_customer = customers.set_index("customer_id")
     assert list(by_customer.index) == ["a", "b", "c", "d", "e"]
     assert by_customer["next_spend"].isna().tolist() == [True, False, False, True, True]
@@ -278,7 +279,7 @@ def test_customer_table_matches_a_pandas_groupby(unit_dtype):
 
 def test_customer_table_on_a_simulation_matches_a_pandas_groupby(small_data):
     rows = experiments.experiment_rows(small_data.tickets).rows
-    pd.testing.assert_frame_equal(experiments.customer_table(rows), _reference_customer_table(rows), check_exact=True)
+    pd.testing.assert_frame_equal(customer_table(rows), _reference_customer_table(rows), check_exact=True)
 
 
 def test_experiment_rows_match_a_pandas_groupby():
@@ -312,7 +313,7 @@ def test_group_sums_are_pandas_group_sums_bit_for_bit():
     columns = {"values": values, "complete": np.nan_to_num(values, nan=0.5, posinf=1.0),
                "whole": np.floor(values * 100), "whole and complete": np.floor(np.nan_to_num(values, nan=0.5, posinf=1.0))}
     expected = pd.DataFrame(columns).groupby(group).sum(min_count=1).reindex(range(501))  # group 500: no rows
-    sums = experiments._group_sums(group, columns, 501)
+    sums = _group_sums(group, columns, 501)
     for name in columns:
         np.testing.assert_array_equal(sums[name], expected[name].to_numpy(), err_msg=name)
 

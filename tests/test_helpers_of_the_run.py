@@ -5,7 +5,7 @@ import matplotlib
 import pytest
 
 from study import config, parameters
-from study.ab import experiments
+from study.ab import design, experiments, sla
 from study.regression import models, satisfaction
 from study.core import words
 from study.report import findings, plots, runner, truth
@@ -62,11 +62,11 @@ def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
 
 def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
     rows = experiments.experiment_rows(small_data.tickets).rows
-    comparisons = experiments.sla_comparisons(rows)
-    bad_split = experiments.srm_check(rows.drop_duplicates("customer_id")["variant"], {"control": 0.9, "treatment": 0.1})
+    comparisons = sla.sla_comparisons(rows)
+    bad_split = design.srm_check(rows.drop_duplicates("customer_id")["variant"], {"control": 0.9, "treatment": 0.1})
     text = findings.ab_test(bad_split, comparisons)
     assert "Sample ratio mismatch" in text and "do not trust" in text
-    good = findings.ab_test(experiments.srm_check(rows.drop_duplicates("customer_id")["variant"]), comparisons)
+    good = findings.ab_test(design.srm_check(rows.drop_duplicates("customer_id")["variant"]), comparisons)
     assert "Design check passed" in good
 
 

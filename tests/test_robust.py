@@ -84,7 +84,7 @@ def test_robust_table_puts_the_plain_test_first():
 def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
     import pandas as pd
 
-    from study.ab import experiments
+    from study.ab import sla
 
     rng = np.random.default_rng(3)
     control, treatment = rng.lognormal(3, 1, 300), rng.lognormal(3, 1, 300)
@@ -94,10 +94,10 @@ def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
     assert [e.method_code for e in left_out] == [e.method_code for e in kept][:-1]
     customers = pd.DataFrame({"variant": ["control"] * 300 + ["treatment"] * 300,
                               "next_spend": np.concatenate([control, treatment])})
-    original = experiments.BOOTSTRAP_MAX_CUSTOMERS
+    original = sla.BOOTSTRAP_MAX_CUSTOMERS
     try:
-        experiments.BOOTSTRAP_MAX_CUSTOMERS = 599
-        table = experiments.robust_spend_table(customers)
+        sla.BOOTSTRAP_MAX_CUSTOMERS = 599
+        table = sla.robust_spend_table(customers)
     finally:
-        experiments.BOOTSTRAP_MAX_CUSTOMERS = original
+        sla.BOOTSTRAP_MAX_CUSTOMERS = original
     assert table.index[-1] == "bootstrap_percentile: left out above 599 customers" and table.iloc[-1].isna().all()

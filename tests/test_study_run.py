@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from study import config
-from study.ab import experiments
+from study.ab import experiments, sla
 from study.data import schema
 from study.data.dataset import load_tickets
 
@@ -148,7 +148,7 @@ def test_embedded_sample_experiment_covers_the_truth():
     data = load_tickets(config.SAMPLE_DATA)
     truth = json.loads((config.DATA / "truth.json").read_text())
     rows = experiments.experiment_rows(data.tickets).rows
-    comparisons = experiments.sla_comparisons(rows)
+    comparisons = sla.sla_comparisons(rows)
     assert comparisons["csat"].difference.covers(truth["sla_effect_on_csat"])
     assert comparisons["repeat_purchase"].difference.covers(truth["sla_effect_on_repeat_purchase"])
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 
 from scipy import stats
 
-from study.core.results import Estimate
 from study.ab.sufficient import Moments, RatioMoments
+from study.core.results import Estimate
 
 INF = float("inf")
 NAN = float("nan")

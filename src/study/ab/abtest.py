@@ -2,11 +2,10 @@
 segment; adjusted p-values; sample ratio and balance; power; tables and results-file estimates.
 
 Typical use on a unit-level table (one row per randomized customer)::
-
     checks = unit_checks.check_units(path, unit="customer_id")
     metrics = [Metric("spend", "next_spend", covariate="pre_spend"), Metric("bought", "repeat_purchase", "proportion")]
     aggregates = aggregate.aggregate_duckdb(path, metrics, clean_unit="customer_id")
-    srm = abtest.srm_from_counts(aggregates.unit_counts())
+    srm = design.srm_from_counts(aggregates.unit_counts())
     effects = abtest.adjust_p_values(abtest.compare_metrics(aggregates))
     abtest.effects_table(effects); abtest.power_table(aggregates)
     results = abtest.estimates(effects)
@@ -24,10 +23,10 @@ from study.ab import power as power_analysis
 from study.ab.abstats import Effect, mean_effect, proportion_effect, ratio_effect
 from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
-from study.ab.experiments import srm_from_counts  # noqa: F401  re-exported: the design check of a whole experiment
 from study.ab.multitest import ADJUSTMENTS
-from study.core.results import Estimate
 from study.ab.sufficient import CovariateMoments, Metric
+from study.core.results import Estimate, Skipped
+from study.core.words import METRIC_WORDS
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,
@@ -181,7 +180,7 @@ def estimates(effects: Sequence[Effect]) -> list[Estimate]:
 def balance_table(aggregates: Aggregates, covariates: Sequence[str], control: str = "control",
                   segment: tuple = ()) -> pd.DataFrame:
     """Standardized mean differences of pre-period covariates from the aggregates (each covariate
-    aggregated as a mean metric), same definition as :func:`study.ab.experiments.standardized_mean_differences`:
+    aggregated as a mean metric), same definition as :func:`study.ab.design.standardized_mean_differences`:
     difference in means over ``sqrt((var_t + var_c) / 2)``."""
     lines = {}
     for covariate in covariates:
@@ -229,3 +228,34 @@ def power_table(aggregates: Aggregates, control: str = "control", relative_mde: 
                 "method": plan.method.split(":")[0],
             })
     return pd.DataFrame(lines)
+
+
+def effects_summary(effects: list):
+    """The engine's comparisons as a reader wants them: one row per metric, interval and lift in one cell each.
+
+    Skipped, with the reasons, when no metric could be compared (:func:`sla_effects`).
+    """
+    if not effects:
+        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in getattr(effects, "skipped", {}).items())
+        return Skipped("effects", why or "no metric could be compared")
+    lines = []
+    for e in effects:
+        line = {
+            "segment": ", ".join(f"{k}={v}" for k, v in e.segment.items()) or "all",
+            "metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}", "method": e.method_code,
+            "control": e.control_value, "treatment": e.treatment_value,
+            "difference": e.estimate, f"{1 - e.alpha:.0%} CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
+            "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
+            f"relative lift ({1 - e.alpha:.0%} CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
+                                       if e.lift is not None and np.isfinite(e.lift) else "–"),
+        }
+        if "unadjusted" in e.extra:
+            line["without CUPED"] = e.extra["unadjusted"]["estimate"]
+            line["variance reduction"] = e.extra["variance_reduction"]
+        lines.append(line)
+    table = pd.DataFrame(lines)
+    if (table["segment"] == "all").all():
+        table = table.drop(columns="segment")
+    if table["comparison"].nunique() == 1:
+        table = table.drop(columns="comparison")
+    return table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns])

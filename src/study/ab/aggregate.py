@@ -8,7 +8,6 @@ SQL is built from quoted identifiers only; file names are bound as parameters, n
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from study.ab.sufficient import CovariateMoments, Metric, Moments, RatioMoments, rounded_origin
+from study.ab.sufficient import (
+    CovariateMoments,
+    Metric,
+    Moments,
+    RatioMoments,
+    rounded_origin,
+)
 
 Statistics = Moments | RatioMoments | CovariateMoments
 

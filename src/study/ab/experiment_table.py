@@ -29,11 +29,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, experiments, unit_checks
-from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
-from study.core.accounting import RowLedger
-from study.data.schema import DataError, _short
+from study.ab import abtest, aggregate, design, unit_checks
 from study.ab.sufficient import Metric
+from study.core.accounting import RowLedger
+from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
+from study.data.schema import DataError, _short
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure")
 EXPOSURE_KEYS = ("column", "expected")
@@ -200,7 +200,7 @@ class ExperimentResult:
     ledger: RowLedger
     exposure_mismatches: int
     checks: unit_checks.UnitChecks
-    srm: experiments.SampleRatioCheck
+    srm: design.SampleRatioCheck
     aggregates: aggregate.Aggregates
     effects: list
     segment_effects: list
@@ -208,7 +208,7 @@ class ExperimentResult:
     @property
     def estimates(self) -> list:
         """Every comparison and the sample-ratio test, for the results file."""
-        return [experiments.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects)]
+        return [design.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects)]
 
 
 def metric_specs(frame: pd.DataFrame, mapping: ExperimentMap) -> list[Metric]:
@@ -244,7 +244,7 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
                         f"trusted are set aside ({', '.join(f'{k}: {v:,}' for k, v in ledger.as_dict()['dropped'].items())})")
     metrics = metric_specs(clean, mapping)
     aggregates = aggregate.aggregate_frame(clean, metrics, arm=mapping.arm)
-    srm = experiments.srm_from_counts(aggregates.unit_counts(), mapping.planned_shares, srm_alpha)
+    srm = design.srm_from_counts(aggregates.unit_counts(), mapping.planned_shares, srm_alpha)
     effects = abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha))
     segment_effects = []
     for segment in mapping.segments:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from scipy import optimize, stats
 
-from study.core.results import Estimate
 from study.ab.sufficient import Moments
+from study.core.results import Estimate
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.core.accounting import RowLedger
 from study.ab.aggregate import DuckDBSource, quote
+from study.core.accounting import RowLedger
 
 EXAMPLES = 5
 

@@ -214,7 +214,7 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
 
 
 def skipped_effects(effects) -> str:
-    """One line per SLA metric the engine could not compare (:func:`study.ab.experiments.sla_effects`), or ``""``."""
+    """One line per SLA metric the engine could not compare (:func:`study.ab.sla.sla_effects`), or ``""``."""
     return bullet_list([skipped(f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}", r)
                         for m, r in getattr(effects, "skipped", {}).items()])
 
@@ -224,7 +224,7 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
 
     Parameters
     ----------
-    srm : study.ab.experiments.SampleRatioCheck
+    srm : study.ab.design.SampleRatioCheck
     comparisons : dict
         ``{"csat": ArmComparison, "repeat_purchase": ..., "response_log2_hours": ...}``; entries may
         be missing.

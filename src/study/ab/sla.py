@@ -1,0 +1,242 @@
+"""The faster-response SLA experiment of notebook 04: its metrics, comparisons, effects, power and tables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from study.ab import abtest, aggregate, robust
+from study.ab.customers import PRE_PERIOD_COVARIATES
+from study.ab.experiments import ArmComparison, compare_arms
+from study.ab.sufficient import Metric
+from study.core import degenerate
+from study.core.results import Estimate, Skipped, format_p
+from study.core.words import METRIC_WORDS
+
+# What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
+TICKET_COLUMNS = [
+    "customer_id", "variant", "experiment_id", "created_at", "channel", *PRE_PERIOD_COVARIATES,
+    "response_log2_hours", "csat", "csat_answered", "repeat_purchase", "next_spend",
+]
+
+
+# metric column -> words; the order is the report's order.
+SLA_METRICS = {
+    "response_log2_hours": "First response time (log2 hours)",
+    "csat": "CSAT (1-5, answered surveys)",
+    "repeat_purchase": "Repeat purchase (share of tickets)",
+    "csat_answered": "Survey response rate",
+    "next_spend": "Spend in the follow-up window",
+}
+
+
+# Metrics whose relative lift is meaningful (a positive level; not a log time).
+LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
+
+
+class Comparisons(dict):
+    """``{metric: ArmComparison}`` of the metrics that could be compared; ``skipped`` holds
+    ``{metric: reason}`` for the others."""
+
+    def __init__(self, *args, skipped: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skipped = dict(skipped or {})
+
+
+def comparison_problem(rows: pd.DataFrame, metric: str, unit: str = "customer_id", arm: str = "variant",
+                       arms: tuple[str, str] = ("control", "treatment")) -> str | None:
+    """Why treatment and control cannot be compared on ``metric`` over ticket ``rows``, or ``None``:
+    fewer than two customers with a value in an arm, or one value in both arms."""
+
+    known = rows[rows[metric].notna()]
+    customers = {a: int(known.loc[known[arm] == a, unit].nunique()) for a in arms}
+    words = SLA_METRICS.get(metric, metric).split(" (")[0]
+    words = words if words.startswith("CSAT") else words[:1].lower() + words[1:]
+    reason = degenerate.arms(customers, units=f"customers with {'a CSAT answer' if words == 'CSAT' else 'a known ' + words}")
+    if reason:
+        return reason
+    if metric == "repeat_purchase":
+        return degenerate.bought_again(known)
+    values = known[metric].astype(float).unique()
+    if len(values) < 2:
+        return f"{words} has one value ({values[0]:g}) in both arms: nothing to compare"
+    return None
+
+
+def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> Comparisons:
+    """Treatment versus control on every SLA metric present, SEs clustered by randomized unit.
+
+    A metric that cannot be compared (:func:`comparison_problem`) is left out, with its reason in
+    the result's ``skipped``.
+    """
+    codes = pd.factorize(rows[unit])[0]
+    out, skipped = {}, {}
+    for metric, label in SLA_METRICS.items():
+        if metric not in rows.columns or not rows[metric].notna().any():
+            continue
+        problem = comparison_problem(rows, metric, unit)
+        if problem:
+            skipped[metric] = problem
+            continue
+        comparison = compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label, cluster_codes=codes)
+        if not comparison.difference.se > 0:
+            skipped[metric] = f"{label.split(' (')[0].lower() if metric != 'csat' else 'CSAT'} does not vary within either arm: its standard error is zero"
+            continue
+        out[metric] = comparison
+    return Comparisons(out, skipped=skipped)
+
+
+def comparison_estimates(comparisons: dict) -> list[Estimate]:
+    """Each comparison's difference and lift, for the results file."""
+    return [e for c in comparisons.values() for e in (c.difference, c.lift)]
+
+
+class Effects(list):
+    """The engine's comparisons (:class:`study.ab.abstats.Effect`); ``skipped`` holds ``{metric: reason}``
+    for the whole-experiment comparisons that could not be estimated."""
+
+    def __init__(self, effects=(), skipped: dict | None = None):
+        super().__init__(effects)
+        self.skipped = dict(skipped or {})
+
+
+def sla_effects(aggregates, alpha: float = 0.05) -> Effects:
+    """Every SLA metric compared (:func:`study.ab.abtest.compare_metrics`) with Holm and BH p-values;
+    a metric that cannot be compared is left out with its reason (``skipped``)."""
+
+    skipped = {}
+    effects = abtest.adjust_p_values(abtest.compare_metrics(aggregates, alpha=alpha, skipped=skipped))
+    present = {e.metric for e in effects}
+    reasons = {}
+    for (_, metric, _), reason in skipped.items():
+        if metric not in present:
+            reasons.setdefault(metric, reason)
+    if not effects and not reasons:
+        units = aggregates.unit_counts()
+        reasons["every metric"] = degenerate.arms({arm: int(units.get(arm, 0)) for arm in ("control", "treatment")}) \
+            or "no metric could be compared"
+    return Effects(effects, reasons)
+
+
+def sla_notes(rows: pd.DataFrame, comparisons: Comparisons, effects: Effects) -> list[str]:
+    """What the SLA analysis skipped or left out, in words, for the results file: each comparison
+    skipped with its reason, and the tickets without a first response time."""
+
+    notes = [f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}" for m, r in effects.skipped.items()]
+    notes += [f"ticket-level comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}"
+              for m, r in comparisons.skipped.items()]
+    untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
+    if untimed:
+        notes.append(f"first response time: {untimed:,} tickets with no first response time are left out of its comparison")
+    return notes
+
+
+def sla_power(aggregates, effects: Effects, relative_mde: float = 0.05, alpha: float = 0.05):
+    """:func:`study.ab.abtest.power_table` over the metrics that could be compared (``effects``), as a
+    table indexed by metric, or why there is none."""
+
+    compared = {e.metric for e in effects}
+    kept = tuple(m for m in aggregates.metrics if m.name in compared)
+    table = abtest.power_table(replace(aggregates, metrics=kept), relative_mde=relative_mde, alpha=alpha)
+    if table.empty:
+        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in effects.skipped.items()) or "no metric to plan for"
+        return Skipped("power", why)
+    return table.set_index("metric")
+
+
+def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
+    """One row per metric: arm means, difference with interval and p-value, relative lift with interval."""
+    lines = []
+    for c in comparisons.values():
+        lines.append({
+            "metric": c.difference.label.split(":")[0],
+            "control": c.mean_control, "treatment": c.mean_treatment,
+            "difference": c.difference.value,
+            f"difference {c.difference.ci_level:.0%} CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
+            "p-value": format_p(c.difference.p_value),
+            "relative lift": f"{c.lift.value:+.1%}" if np.isfinite(c.lift.value) else "–",
+            f"lift {c.lift.ci_level:.0%} CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
+            "rows (control / treatment)": f"{c.n_control:,} / {c.n_treatment:,}",
+        })
+    return pd.DataFrame(lines).set_index("metric")
+
+
+def sla_unit_metrics(customers: pd.DataFrame) -> list:
+    """The SLA experiment's metrics over customers: ticket-level ratios, and customer-level means
+    adjusted by CUPED with pre-period spend where the data has it."""
+
+    covariate = "pre_spend" if "pre_spend" in customers.columns else None
+    metrics = [
+        Metric("csat", "csat_sum", "ratio", denominator="surveys", label="CSAT (1-5), per answered survey"),
+        Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
+        Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
+        Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
+        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
+    ]
+    if "next_spend" in customers.columns and customers["next_spend"].notna().all():
+        metrics.append(Metric("customer_spend", "next_spend", covariate=covariate,
+                              label="Follow-up spend per customer (CUPED: pre-period spend)" if covariate else "Follow-up spend per customer"))
+    return metrics
+
+
+BOOTSTRAP_MAX_CUSTOMERS = 200_000
+
+
+def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int = 2026):
+    """Follow-up spend per customer: Welch next to winsorized, trimmed, Mann-Whitney and bootstrap.
+
+    Above :data:`BOOTSTRAP_MAX_CUSTOMERS` customers the bootstrap row says it was left out (see
+    :func:`study.ab.robust.robust_effects`).
+
+    Returns
+    -------
+    pandas.DataFrame or Skipped
+        One row per method, or why the section was skipped (no ``next_spend``).
+    """
+
+    if "next_spend" not in customers.columns:
+        return Skipped("heavy-tail comparison of spend", "the data has no next_spend")
+    arms = customers["variant"]
+    known = customers[customers["next_spend"].notna()]
+    reason = degenerate.first(
+        degenerate.arms({a: int((known["variant"] == a).sum()) for a in ("control", "treatment")}, units="customers with a known spend"),
+        degenerate.constant(known, "next_spend", "nothing to compare"),
+    )
+    if reason:
+        return Skipped("heavy-tail comparison of spend", reason)
+    effects = robust.robust_effects(
+        customers.loc[arms == "control", "next_spend"], customers.loc[arms == "treatment", "next_spend"],
+        metric="customer_spend", alpha=alpha, seed=seed, label="Follow-up spend per customer",
+        bootstrap_max_units=BOOTSTRAP_MAX_CUSTOMERS,
+    )
+    columns = ["method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
+    table = abtest.effects_table(effects)[columns].set_index("method")
+    if "bootstrap_percentile" not in table.index:
+        table.loc[f"bootstrap_percentile: left out above {BOOTSTRAP_MAX_CUSTOMERS:,} customers"] = np.nan
+    return table
+
+
+def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], alpha: float = 0.05):
+    """Every metric within each segment, with Holm and Benjamini-Hochberg p-values over the whole family.
+
+    Returns
+    -------
+    pandas.DataFrame or Skipped
+        Exploratory comparisons, or why there are none (no segment column in the data).
+    """
+
+    present = [s for s in segments if s in customers.columns and customers[s].nunique() > 1]
+    if not present:
+        return Skipped("segment breakdown", f"the data has none of the segment columns {', '.join(segments)}")
+    effects, skipped = [], {}
+    for segment in present:
+        effects += abtest.compare_metrics(aggregate.aggregate_frame(customers, metrics, segments=[segment]), alpha=alpha,
+                                          skipped=skipped)
+    if not effects:
+        return Skipped("segment breakdown", "no segment has a metric that can be compared between the arms"
+                       " (each needs at least two customers with a value, and some variation, in each arm)")
+    table = abtest.effects_table(abtest.adjust_p_values(effects))
+    columns = ["segment", "metric", "control", "treatment", "estimate", "CI low", "CI high", "p-value", "p (Holm)", "p (BH)"]
+    return table[columns].set_index(["segment", "metric"])
