@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from study.data import simulate
-from study.regression import causal, models
 from study.data.dataset import from_frame
+from study.regression import causal, models
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from study.data import features, schema, simulate
-from study.regression import mediation, nonresponse, survival
 from study.data.dataset import TicketData
 from study.data.io import Source
+from study.regression import mediation, nonresponse, survival
 
 
 def ticket_data(tickets) -> TicketData:

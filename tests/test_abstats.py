@@ -9,8 +9,8 @@ from scipy import stats
 from statsmodels.stats import proportion as sm_proportion
 
 from study.ab import abstats
-from study.core.results import Estimate
 from study.ab.sufficient import Moments, RatioMoments
+from study.core.results import Estimate
 
 TOL = 1e-9
 

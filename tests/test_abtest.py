@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from study.ab import abstats, abtest, aggregate, design, multitest, power
-from study.core import results
 from study.ab.cuped import cuped_effect
-from study.data.io import Source
 from study.ab.sufficient import Metric, Moments
+from study.core import results
+from study.data.io import Source
 
 
 @pytest.fixture(scope="module")

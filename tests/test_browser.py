@@ -23,11 +23,10 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 import pytest
-
-from study import config
-from study.data import schema
-
 from conftest import notebooks_with_a_planted_failure, study_command
+
+from study import analyses, config
+from study.data import schema
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 
@@ -49,7 +48,7 @@ WIDTHS = {
     "laptop": {"viewport": {"width": 1366, "height": 900}},
     "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
 }
-TICKET_ANALYSES = [a.name for a in schema.ANALYSES if a.kind == "tickets"]
+TICKET_ANALYSES = [a.name for a in analyses.ANALYSES if a.kind == "tickets"]
 FAILED_ONLY = ["01_data_overview", "04_ab_test"]
 PAGES = {
     "default": ["index", *TICKET_ANALYSES],

@@ -9,9 +9,9 @@ import pytest
 from study import config
 from study.ab import experiments, sla
 from study.data import column_map, simulate
-from study.regression import models
 from study.data.dataset import from_frame, load_tickets
 from study.data.schema import DataError
+from study.regression import models
 
 EXPORT = config.DATA / "examples" / "tickets_export.csv"
 MAP = config.DATA / "examples" / "tickets_columns.yml"

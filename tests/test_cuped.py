@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
+from study.ab.abstats import mean_effect
 from study.ab.cuped import cuped_effect
 from study.ab.sufficient import CovariateMoments, Moments, rounded_origin
-from study.ab.abstats import mean_effect
 
 
 def _experiment(seed, n_control, n_treatment, covariate_level=0.0, effect=0.7):

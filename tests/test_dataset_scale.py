@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from study import config
+from study.core.accounting import RowLedger
 from study.data import dataset
 from study.regression import models
 from study.report import findings
-from study.core.accounting import RowLedger
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pytest
 
 from study import config, parameters
 from study.ab import design, experiments, sla
-from study.regression import models, satisfaction
 from study.core import words
-from study.report import findings, plots, runner, truth
 from study.data.io import Source
+from study.regression import models, satisfaction
+from study.report import findings, plots, runner, truth
 
 matplotlib.use("Agg")
 

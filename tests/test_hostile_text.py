@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.data import simulate
 from study.core import words
+from study.data import simulate
 
 LINK = "[x](javascript:alert(3)) ![t](http://evil.example/t.png)"
 HOSTILE = [LINK, "<script>alert(1)</script>", "**bold** _it_ `code` ~~s~~ | a | b |", "$5 off $\\x$ coupon", "www.evil.example"]

@@ -8,9 +8,8 @@ import pytest
 import statsmodels.api as sm
 
 from study.data import simulate
-from study.regression import key_drivers
 from study.data.dataset import TicketData, from_frame
-
+from study.regression import key_drivers
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.mediation import Mediation
 
 from study.data import simulate
-from study.regression import mediation
 from study.data.dataset import TicketData, from_frame
+from study.regression import mediation
 
 REPLICATES = 2000
 

@@ -7,8 +7,8 @@ import statsmodels.formula.api as smf
 
 from study import config
 from study.data import simulate
-from study.regression import models
 from study.data.dataset import from_frame, load_tickets
+from study.regression import models
 
 
 def _direct_frame(tickets):

@@ -7,8 +7,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from study.data import simulate
-from study.regression import nonresponse
 from study.data.dataset import TicketData, from_frame
+from study.regression import nonresponse
 
 CONTROLS = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
 

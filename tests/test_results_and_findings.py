@@ -4,8 +4,8 @@ import math
 import pytest
 
 from study.core import words
-from study.data.io import Source
 from study.core.results import Estimate, write_results
+from study.data.io import Source
 
 SOURCE = Source("t.parquet", "abcdef0123456789", 10, ["a"])
 

@@ -9,8 +9,8 @@ import statsmodels.formula.api as smf
 from statsmodels.sandbox.regression.gmm import IV2SLS
 
 from study.data import simulate
-from study.regression import causal, models, satisfaction
 from study.data.dataset import TicketData, from_frame
+from study.regression import causal, models, satisfaction
 from tests.test_models import _direct_frame
 
 ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"

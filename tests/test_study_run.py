@@ -8,15 +8,14 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import notebooks_with_a_planted_failure, study_command
 
-from study import config
+from study import analyses, config
 from study.ab import experiments, sla
 from study.data import schema
 from study.data.dataset import load_tickets
 
-from conftest import notebooks_with_a_planted_failure, study_command
-
-ANALYSES = [a.name for a in schema.ANALYSES if a.kind == "tickets"]
+ANALYSES = [a.name for a in analyses.ANALYSES if a.kind == "tickets"]
 
 
 def study(*args, cwd=None):

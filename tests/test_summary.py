@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from study.report import runner, summary
 from study.report.summary import DONT_SHIP, INCONCLUSIVE, SHIP
 

@@ -6,8 +6,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from study.data import simulate
-from study.regression import survival
 from study.data.dataset import TicketData, from_frame
+from study.regression import survival
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from study.parameters import parse_pairs
 from study.data.schema import DataError
+from study.parameters import parse_pairs
 
 
 def say(line: str) -> None:

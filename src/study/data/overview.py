@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.data.descriptives import t_half_width
 from study.data.features import RESPONSE_BANDS
-from study.core.results import Estimate
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
 _HEADLINE = [

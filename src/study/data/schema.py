@@ -78,41 +78,6 @@ REQUIRED = [c.name for c in COLUMNS if c.required]
 CONFOUNDERS = ["category", "channel", "loyalty_tier"]
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """An analysis of the study and the columns it cannot do without.
-
-    ``kind`` is ``tickets`` (the data contract above) or ``experiment`` (any experiment table,
-    described by a column map instead).
-    """
-
-    name: str
-    title: str
-    needs: tuple[str, ...]
-    kind: str = "tickets"
-
-
-ANALYSES: tuple[Analysis, ...] = (
-    Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
-    Analysis(
-        "02_satisfaction_drivers", "What drives satisfaction",
-        ("csat", "first_response_minutes", "resolved", "customer_id"),
-    ),
-    Analysis(
-        "03_repeat_purchase", "Repeat purchase",
-        ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"),
-    ),
-    Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase")),
-    Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
-)
-
-
-def missing_for(analysis: Analysis, columns) -> list[str]:
-    """Columns an analysis needs that are absent from ``columns``."""
-    present = set(columns)
-    return [c for c in analysis.needs if c not in present]
-
-
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 

@@ -12,13 +12,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from study.core import degenerate
-from study.regression.adjustment import Adjustment, on_rows
-from study.data.dataset import TicketData
-from study.stats.design import design_matrix
 from study.ab.experiments import experiment_rows
-from study.regression.models import SPEED, csat_problem, csat_sample, formula, model_frame
+from study.core import degenerate
 from study.core.results import Estimate, Skipped
+from study.data.dataset import TicketData
+from study.regression.adjustment import Adjustment, on_rows
+from study.regression.models import (
+    SPEED,
+    csat_problem,
+    csat_sample,
+    formula,
+    model_frame,
+)
+from study.stats.design import design_matrix
 
 
 def iv_estimate(

@@ -25,8 +25,8 @@ from scipy import sparse
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.data.dataset import TicketData
 from study.core.results import Estimate, Skipped
+from study.data.dataset import TicketData
 
 OUTCOME = "csat"
 ATTRIBUTES = ["response_log2_hours", "resolved", "reopened", "contacts", "quality_score"]

@@ -42,10 +42,10 @@ from scipy import stats
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.regression.adjustment import adjustment
-from study.data.dataset import TicketData
-from study.regression.models import SPEED, coefficient, fit_ols, format_p, model_text
 from study.core.results import Estimate
+from study.data.dataset import TicketData
+from study.regression.adjustment import adjustment
+from study.regression.models import SPEED, coefficient, fit_ols, format_p, model_text
 
 _CHUNK = 100  # replicates per matrix product; bounds memory at about 100 x customers floats
 

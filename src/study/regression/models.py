@@ -13,14 +13,14 @@ import pandas as pd
 import statsmodels.api as sm
 
 from study.core import degenerate
-from study.data import schema
 from study.core.accounting import RowLedger
-from study.regression.adjustment import adjustment, on_rows
+from study.core.results import Estimate, Skipped, format_p
+from study.data import schema
 from study.data.dataset import TicketData
+from study.regression.adjustment import adjustment, on_rows
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
 from study.stats.ols import CholeskyOLS
-from study.core.results import Estimate, Skipped, format_p
 
 DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
 SPEED = "response_log2_hours"

@@ -28,12 +28,21 @@ from scipy import stats
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.regression.adjustment import adjustment
+from study.core.results import Estimate
 from study.data.dataset import TicketData
+from study.regression.adjustment import adjustment
+from study.regression.models import (
+    SPEED,
+    coefficient,
+    fit_logit,
+    fit_ols,
+    formula,
+    model_frame,
+    model_text,
+    term_label,
+)
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
-from study.regression.models import SPEED, coefficient, fit_logit, fit_ols, formula, model_frame, model_text, term_label
-from study.core.results import Estimate
 
 NAMES = {
     "mean_complete_case": "csat_mean_respondents",

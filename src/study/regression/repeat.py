@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from study.regression import mediation, models, survival
-from study.data.dataset import TicketData
 from study.core.results import Estimate
+from study.data.dataset import TicketData
+from study.regression import mediation, models, survival
 
 
 @dataclass

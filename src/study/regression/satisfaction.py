@@ -16,13 +16,22 @@ import patsy
 from scipy import stats
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-from study.data.dataset import TicketData
-from study.stats.design import design_matrix, formula_model
 from study.core import degenerate
-from study.regression.models import SPEED, coefficient, csat_problem, csat_sample, fit_ols, formula, model_frame, term_label
+from study.core.results import Estimate, Skipped
+from study.data.dataset import TicketData
+from study.regression.models import (
+    SPEED,
+    coefficient,
+    csat_problem,
+    csat_sample,
+    fit_ols,
+    formula,
+    model_frame,
+    term_label,
+)
+from study.stats.design import design_matrix, formula_model
 from study.stats.ols import CholeskyOLS
 from study.stats.ordinal import OrderedLogitModel, upper_share_effect
-from study.core.results import Estimate, Skipped
 
 TOP_TWO = 4  # CSAT of 4 or 5 counts as satisfied
 

@@ -29,12 +29,12 @@ from statsmodels.duration.survfunc import SurvfuncRight
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.regression.adjustment import adjustment
-from study.stats.cox import BreslowPHReg
-from study.data.dataset import TicketData
-from study.stats.design import formula_model
-from study.regression.models import SPEED, formula, model_frame, term_label
 from study.core.results import Estimate
+from study.data.dataset import TicketData
+from study.regression.adjustment import adjustment
+from study.regression.models import SPEED, formula, model_frame, term_label
+from study.stats.cox import BreslowPHReg
+from study.stats.design import formula_model
 
 TIME, EVENT = "days_to_next_purchase", "repeat_purchase"
 HORIZONS = [30, 60, 90]  # days at which the share of customers who bought again is tabled

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown, display
 
-from study.data.descriptives import display_table
-from study.report.findings import text
-from study.regression.models import comparison_table
 from study.core.results import Estimate
+from study.data.descriptives import display_table
+from study.regression.models import comparison_table
+from study.report.findings import text
 
 
 def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),

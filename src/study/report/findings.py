@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 
 from study.core.results import Estimate, Skipped
-from study.core.words import (METRIC_WORDS, bullet_list, covers_words, number, p_value, pct, points, text, with_interval)
+from study.core.words import (
+    METRIC_WORDS,
+    bullet_list,
+    covers_words,
+    number,
+    p_value,
+    pct,
+    points,
+    text,
+    with_interval,
+)
 
 
 def _controls_words(controls: list[str], also: list[str] = ()) -> str:

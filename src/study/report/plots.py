@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from study.data.descriptives import group_label
 from study.core.results import Estimate
+from study.data.descriptives import group_label
 
 PALETTE = "colorblind"
 

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 from study import config, parameters
-from study.data import column_map, io, schema
-from study.report import lifetime, safe_output, summary, truth
-from study.data.dataset import load_tickets, write_prepared
+from study.analyses import missing_for, select
 from study.core.results import write_json_atomic
+from study.data import column_map, io, schema
+from study.data.dataset import load_tickets, write_prepared
+from study.report import lifetime, safe_output, summary, truth
 
 TEMPLATES = Path(__file__).parent / "templates"
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
@@ -35,7 +36,6 @@ KERNEL_START_SECONDS = 300
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
 PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
-SLOWEST_FIRST = ("02_satisfaction_drivers", "03_repeat_purchase", "04_ab_test")
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
@@ -275,10 +275,10 @@ def run_study(
         raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is not one")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
-    analyses = _select(only)
+    analyses = select(only)
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
-    per_notebook = split_parameters(dict(params or {}), [config.NOTEBOOKS / f"{a.name}.ipynb" for a in analyses])
+    per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
     out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
@@ -302,7 +302,9 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
     if has_experiment:
-        from study.ab import experiment_table  # the A/B engine and statsmodels: only imported when asked for
+        from study.ab import (
+            experiment_table,  # the A/B engine and statsmodels: only imported when asked for
+        )
 
         mapping = experiment_table.read_map(columns)
     else:
@@ -343,7 +345,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
         else:
-            missing = schema.missing_for(analysis, present)
+            missing = missing_for(analysis, present)
             reason = f"data has no {', '.join(missing)}" if missing else ""
             if not reason and "variant" in analysis.needs:
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
@@ -362,7 +364,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         if run.status == "skipped":
             progress(f"  skipped {run.name}: {run.reason}")
 
-    kinds = {a.name: a.kind for a in analyses}
+    registered = {a.name: a for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     done = 0
     if todo:
@@ -372,17 +374,17 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             futures = {
                 pool.submit(
                     _execute,
-                    str(config.NOTEBOOKS / f"{run.name}.ipynb"),
+                    str(registered[run.name].notebook),
                     str(staging / "notebooks" / f"{run.name}.ipynb"),
                     str(staging / f"{run.name}.html"),
-                    {"data_path": str(prepared if kinds[run.name] == "tickets" else data_path),
+                    {"data_path": str(prepared if registered[run.name].kind == "tickets" else data_path),
                      "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and kinds[run.name] == "experiment" else {}),
+                     **({"columns_path": str(columns)} if columns and registered[run.name].kind == "experiment" else {}),
                      **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),
                 ): run
-                for run in sorted(todo, key=_slowest_first)
+                for run in sorted(todo, key=lambda run: registered[run.name].start)
             }
             for future in as_completed(futures):
                 run = futures[future]
@@ -449,11 +451,6 @@ def _worker_start(runner: int) -> None:
         os.environ.setdefault(name, "1")
 
 
-def _slowest_first(run: AnalysisRun) -> int:
-    """Start the model notebooks first, so the quick ones fill in beside them instead of after them."""
-    return SLOWEST_FIRST.index(run.name) if run.name in SLOWEST_FIRST else len(SLOWEST_FIRST)
-
-
 @dataclass
 class PreparedTickets:
     """What the runner needs to know of the validated tickets, and where their copy is."""
@@ -488,18 +485,6 @@ def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) ->
     extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
     frame.to_parquet(extract, index=False)
     return extract
-
-
-def _select(only: list[str] | None) -> list[schema.Analysis]:
-    if not only:
-        return list(schema.ANALYSES)
-    chosen = []
-    for wanted in only:
-        matches = [a for a in schema.ANALYSES if a.name == wanted or a.name.split("_", 1)[0] == wanted]
-        if not matches:
-            raise ValueError(f"unknown analysis '{wanted}' (analyses: {', '.join(a.name for a in schema.ANALYSES)})")
-        chosen += [m for m in matches if m not in chosen]
-    return chosen
 
 
 def _dropped_words(rows: dict) -> str:
@@ -559,8 +544,8 @@ def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], 
     import nbformat
     import papermill
 
-    for analysis in _select(names):
-        path = config.NOTEBOOKS / f"{analysis.name}.ipynb"
+    for analysis in select(names):
+        path = analysis.notebook
         started = time.perf_counter()
         papermill.execute_notebook(str(path), str(path), cwd=str(config.NOTEBOOKS), progress_bar=False,
                                    start_timeout=KERNEL_START_SECONDS)

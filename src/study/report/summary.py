@@ -21,15 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from study.analyses import AB_TEST, DRIVERS, EXPERIMENT, OVERVIEW, REPEAT
 from study.core.results import format_p
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
 ERROR_ANCHOR = "papermill-error-cell"  # papermill marks the cell that failed; a failed report may have no Findings
 ANCHOR = "Findings"  # heading id of each report's Findings section (nbconvert derives it from "## Findings")
 
-OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT = (
-    "01_data_overview", "02_satisfaction_drivers", "03_repeat_purchase", "04_ab_test", "05_experiment_table",
-)
 # The SLA experiment (04): CSAT is the primary metric; buying again and spending are guardrails.
 SLA_PRIMARY = "csat"
 SLA_GUARDRAILS = ("repeat_purchase", "customer_repeat_rate", "customer_spend")

@@ -1,0 +1,81 @@
+"""The registry of the study's analyses: each one's notebook, title, needed columns and start order.
+
+Everything that lists analyses (the runner, ``--only``, the executive summary, the tests) reads
+this one tuple, so a new analysis is registered here once, beside its notebook ``notebooks/NAME.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from study import config
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis of the study and the columns it cannot do without.
+
+    Attributes
+    ----------
+    name : str
+        Its notebook's name, ``NN_words``; ``NN`` alone selects it in ``--only``.
+    title : str
+        How the index names it.
+    needs : tuple of str
+        Contract columns without which it is skipped (with that reason).
+    kind : {"tickets", "experiment"}
+        ``tickets`` reads the data contract; ``experiment`` reads any experiment table through the
+        ``experiment`` section of a column map.
+    start : int
+        Start order in a run: the slowest notebooks start first, so the quick ones fill in beside them.
+    """
+
+    name: str
+    title: str
+    needs: tuple[str, ...]
+    kind: str = "tickets"
+    start: int = 9
+
+    @property
+    def notebook(self) -> Path:
+        """The notebook that runs it."""
+        return config.NOTEBOOKS / f"{self.name}.ipynb"
+
+
+ANALYSES: tuple[Analysis, ...] = (
+    Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
+    Analysis("02_satisfaction_drivers", "What drives satisfaction",
+             ("csat", "first_response_minutes", "resolved", "customer_id"), start=0),
+    Analysis("03_repeat_purchase", "Repeat purchase",
+             ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"), start=1),
+    Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase"),
+             start=2),
+    Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
+)
+OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT = (a.name for a in ANALYSES)
+
+
+def missing_for(analysis: Analysis, columns) -> list[str]:
+    """Columns an analysis needs that are absent from ``columns``."""
+    present = set(columns)
+    return [c for c in analysis.needs if c not in present]
+
+
+def select(only: list[str] | None = None) -> list[Analysis]:
+    """The analyses named in ``only`` (by name or number prefix: ``02`` or ``02_satisfaction_drivers``), or all.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not registered, listing those that are.
+    """
+    if not only:
+        return list(ANALYSES)
+    chosen = []
+    for wanted in only:
+        matches = [a for a in ANALYSES if a.name == wanted or a.name.split("_", 1)[0] == wanted]
+        if not matches:
+            raise ValueError(f"unknown analysis '{wanted}' (analyses: {', '.join(a.name for a in ANALYSES)})")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
