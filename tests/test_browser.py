@@ -26,7 +26,6 @@ import pytest
 from conftest import notebooks_with_a_planted_failure, study_command
 
 from study import analyses, config
-from study.data import schema
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 

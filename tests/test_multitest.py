@@ -1,35 +1,24 @@
-"""Holm and Benjamini-Hochberg against statsmodels' multipletests, and families of comparisons."""
+"""Adjusted p-values of a set of comparisons (statsmodels' multipletests): a worked example, and families."""
 
 import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from study.ab import abtest, multitest
+from study.ab import abtest
 from study.ab.abstats import mean_effect
 from study.ab.sufficient import Moments
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_adjustments_match_multipletests(seed):
-    rng = np.random.default_rng(seed)
-    m = int(rng.integers(1, 30))
-    p = rng.random(m) ** 3
-    p[rng.random(m) < 0.25] = p[0]  # ties
-    assert multitest.holm(p) == pytest.approx(multipletests(p, method="holm")[1], abs=1e-12)
-    assert multitest.benjamini_hochberg(p) == pytest.approx(multipletests(p, method="fdr_bh")[1], abs=1e-12)
+def _with_p_values(p_values):
+    base = mean_effect(Moments.from_arrays(np.arange(10.0)), Moments.from_arrays(np.arange(10.0) + 1), metric="m")
+    return [base.__class__(**{**base.__dict__, "metric": f"m{i}", "p_value": p}) for i, p in enumerate(p_values)]
 
 
 def test_known_small_example():
-    p = [0.01, 0.04, 0.03, 0.20]
-    assert list(multitest.holm(p)) == pytest.approx([0.04, 0.09, 0.09, 0.20])
-    assert list(multitest.benjamini_hochberg(p)) == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
-
-
-def test_invalid_p_values_are_refused():
-    with pytest.raises(ValueError):
-        multitest.holm([0.1, 1.2])
-    with pytest.raises(ValueError):
-        multitest.benjamini_hochberg([np.nan])
+    """Holm: the i-th smallest p times m - i + 1, made monotone; BH: times m / i, made monotone from the top."""
+    adjusted = abtest.adjust_p_values(_with_p_values([0.01, 0.04, 0.03, 0.20]))
+    assert [e.adjusted_p_values["holm"] for e in adjusted] == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    assert [e.adjusted_p_values["benjamini_hochberg"] for e in adjusted] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
 
 
 def _effects():

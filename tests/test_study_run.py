@@ -12,7 +12,6 @@ from conftest import notebooks_with_a_planted_failure, study_command
 
 from study import analyses, config
 from study.ab import experiments, sla
-from study.data import schema
 from study.data.dataset import load_tickets
 
 ANALYSES = [a.name for a in analyses.ANALYSES if a.kind == "tickets"]

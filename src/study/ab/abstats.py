@@ -62,7 +62,7 @@ class Effect:
     segment : dict
         Segment column -> value, ``{}`` for the whole experiment.
     adjusted_p_values : dict
-        Method -> adjusted p-value (see :mod:`study.ab.multitest`).
+        Method -> adjusted p-value (see :func:`study.ab.abtest.adjust_p_values`).
     extra : dict
         Method-specific facts (CUPED's unadjusted estimate and variance reduction, cut-offs...).
     label : str

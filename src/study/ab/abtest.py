@@ -18,12 +18,12 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from study.ab import power as power_analysis
 from study.ab.abstats import Effect, mean_effect, proportion_effect, ratio_effect
 from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
-from study.ab.multitest import ADJUSTMENTS
 from study.ab.sufficient import CovariateMoments, Metric
 from study.core.results import Estimate, Skipped
 from study.core.words import METRIC_WORDS
@@ -119,6 +119,12 @@ def _effect(metric: Metric, control, treatment, common: dict, pooled: bool, cont
     return mean_effect(control, treatment, reference=reference, **common)
 
 
+# Adjusted p-values, by the name results carry -> statsmodels' method: Holm controls the family-wise
+# error rate under any dependence, Benjamini-Hochberg the false discovery rate (independent or
+# positively dependent tests).
+ADJUSTMENTS = {"holm": "holm", "benjamini_hochberg": "fdr_bh"}
+
+
 def adjust_p_values(effects: Sequence[Effect], family: Callable[[Effect], Hashable] | None = None) -> list[Effect]:
     """Holm and Benjamini-Hochberg adjusted p-values within each family of comparisons.
 
@@ -143,7 +149,7 @@ def adjust_p_values(effects: Sequence[Effect], family: Callable[[Effect], Hashab
             groups.setdefault(family(e) if family else "all", []).append(i)
     for members in groups.values():
         p = [effects[i].p_value for i in members]
-        adjusted = {name: adjust(p) for name, adjust in ADJUSTMENTS.items()}
+        adjusted = {name: multipletests(p, method=method)[1] for name, method in ADJUSTMENTS.items()}
         for j, i in enumerate(members):
             effects[i] = effects[i].with_adjusted_p_values(
                 **{name: float(values[j]) for name, values in adjusted.items()}, family_size=len(members))
