@@ -25,6 +25,7 @@ from study.regression.models import (
     model_frame,
 )
 from study.stats.design import design_matrix
+from study.stats.sandwich import sandwich_cov
 
 
 def iv_estimate(
@@ -57,24 +58,13 @@ def iv_estimate(
     zx_inverse = np.linalg.inv(instruments.T @ regressors)
     beta = zx_inverse @ instruments.T @ y
     residual = y - regressors @ beta
-    n, k = regressors.shape
-    cov = _cluster_sandwich(zx_inverse, instruments, residual, clusters, n, k)
+    cov = sandwich_cov(zx_inverse, instruments * residual[:, None], clusters)
 
     first_inverse = np.linalg.inv(instruments.T @ instruments)
     first_beta = first_inverse @ instruments.T @ endogenous
-    first_cov = _cluster_sandwich(first_inverse, instruments, endogenous - instruments @ first_beta, clusters, n, k)
+    first_cov = sandwich_cov(first_inverse, instruments * (endogenous - instruments @ first_beta)[:, None], clusters)
     first_stage_f = float(first_beta[0] ** 2 / first_cov[0, 0])
     return float(beta[0]), float(np.sqrt(cov[0, 0])), first_stage_f
-
-
-def _cluster_sandwich(bread: np.ndarray, instruments: np.ndarray, residual: np.ndarray, clusters: np.ndarray, n: int, k: int) -> np.ndarray:
-    scores = instruments * residual[:, None]
-    order = np.argsort(clusters, kind="stable")
-    _, starts = np.unique(clusters[order], return_index=True)
-    summed = np.add.reduceat(scores[order], starts, axis=0)
-    groups = summed.shape[0]
-    correction = groups / (groups - 1) * (n - 1) / (n - k)
-    return correction * bread @ (summed.T @ summed) @ bread.T
 
 
 def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate | Skipped | None:
@@ -107,7 +97,7 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
     exogenous = design_matrix(frame, formula("csat", flags, controls).split("~", 1)[1]).to_numpy()
     treated = (rows["variant"] == "treatment").to_numpy(dtype=float)
     value, se, first_stage_f = iv_estimate(
-        frame["csat"].to_numpy(), frame[SPEED].to_numpy(), treated, exogenous, frame["_cluster"].to_numpy()
+        frame["csat"].to_numpy(), frame[SPEED].to_numpy(), treated, exogenous, frame["_cluster"].to_numpy().astype(np.int64)
     )
     crit = stats.norm.ppf(1 - alpha / 2)
     return Estimate(

@@ -43,6 +43,7 @@ from study.regression.models import (
 )
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
+from study.stats.sandwich import cluster_sums, cr1_factor
 
 NAMES = {
     "mean_complete_case": "csat_mean_respondents",
@@ -194,10 +195,9 @@ def stacked_covariance(
     """
     influence = ipw_influence(response_design, answered, propensity, outcome_design, residual, estimated_weights)
     codes = pd.factorize(clusters)[0]
-    per_cluster = np.column_stack([np.bincount(codes, weights=column, minlength=codes.max() + 1) for column in influence.T])
-    groups, rows, k = np.count_nonzero(np.bincount(codes[answered])), int(answered.sum()), outcome_design.shape[1]
-    factor = groups / (groups - 1) * (rows - 1) / (rows - k)
-    return factor * per_cluster.T @ per_cluster
+    per_cluster, _ = cluster_sums(influence, codes)
+    groups = np.count_nonzero(np.bincount(codes[answered]))  # the weighted regression's clusters: respondents'
+    return cr1_factor(groups, int(answered.sum()), outcome_design.shape[1]) * per_cluster.T @ per_cluster
 
 
 def _weighted_estimate(fit, term: str, covariance: np.ndarray, name: str, label: str, method: str, alpha: float,

@@ -54,26 +54,77 @@ def cluster_robust_cov(
     """
     design = np.asarray(design, dtype=float)
     residual = np.asarray(residual, dtype=float)
-    codes = np.asarray(codes)
-    if design.ndim != 2 or residual.shape != (design.shape[0],) or codes.shape != residual.shape:
+    if design.ndim != 2 or residual.shape != (design.shape[0],):
         raise ValueError(
-            f"design must be (N, K) with N residuals and N cluster codes; got design {design.shape}, "
-            f"residual {residual.shape}, codes {codes.shape}"
+            f"design must be (N, K) with N residuals; got design {design.shape}, residual {residual.shape}"
         )
+    return sandwich_cov(np.linalg.inv(design.T @ design), design * residual[:, None], codes)
+
+
+def sandwich_cov(bread: npt.ArrayLike, scores: npt.ArrayLike, codes: npt.ArrayLike) -> np.ndarray:
+    """CR1 sandwich ``c B (sum_g s_g s_g') B'`` for any estimating equation with per-row ``scores``.
+
+    Least squares has ``B = (X'X)^-1`` and scores ``x_i e_i`` (:func:`cluster_robust_cov`); a
+    just-identified instrumental-variables fit has ``B = (Z'X)^-1`` and scores ``z_i e_i``. The
+    factor is ``c = G/(G-1) (N-1)/(N-K)`` (:func:`cr1_factor`).
+
+    Parameters
+    ----------
+    bread : array_like, shape (K, K)
+    scores : array_like, shape (N, K)
+    codes : array_like of int, shape (N,)
+        Cluster of each row (see :func:`cluster_sums`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (K, K)
+    """
+    bread = np.asarray(bread, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    summed, clusters = cluster_sums(scores, codes)
+    n, k = scores.shape
+    return cr1_factor(clusters, n, k) * (bread @ (summed.T @ summed) @ bread.T)
+
+
+def cluster_sums(scores: npt.ArrayLike, codes: npt.ArrayLike) -> tuple[np.ndarray, int]:
+    """Per-cluster sums of per-row scores, and the number of clusters that have rows.
+
+    Parameters
+    ----------
+    scores : array_like, shape (N, K)
+    codes : array_like of int, shape (N,)
+        Cluster of each row as a non-negative integer, e.g. the codes of :func:`pandas.factorize`.
+        Codes need not be contiguous.
+
+    Returns
+    -------
+    sums : numpy.ndarray, shape (max code + 1, K)
+        Row ``g`` sums the scores of cluster ``g`` (zero for an unused code).
+    clusters : int
+
+    Raises
+    ------
+    ValueError
+        When the shapes disagree, a row has no cluster (a negative code, which is how
+        :func:`pandas.factorize` marks a missing label), or there are fewer than two clusters.
+    """
+    scores = np.asarray(scores, dtype=float)
+    codes = np.asarray(codes)
+    if scores.ndim != 2 or codes.shape != (scores.shape[0],):
+        raise ValueError(f"scores must be (N, K) with N cluster codes; got scores {scores.shape}, codes {codes.shape}")
     if not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"cluster codes must be integers (see pandas.factorize), got {codes.dtype}")
-    n, k = design.shape
-    if n and codes.min() < 0:
+    if codes.size and codes.min() < 0:
         raise ValueError(f"{int((codes < 0).sum())} rows have no cluster (negative code)")
     rows_per_cluster = np.bincount(codes)
     clusters = int(np.count_nonzero(rows_per_cluster))
     if clusters < 2:
         raise ValueError(f"need at least 2 clusters for a cluster-robust covariance, got {clusters}")
-    # s_g for every cluster code: one bincount per column of the design.
-    scores = np.column_stack(
-        [np.bincount(codes, weights=design[:, j] * residual, minlength=rows_per_cluster.size) for j in range(k)]
-    )
-    meat = scores.T @ scores
-    bread = np.linalg.inv(design.T @ design)
-    correction = clusters / (clusters - 1) * (n - 1) / (n - k)
-    return correction * (bread @ meat @ bread)
+    sums = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=rows_per_cluster.size)
+                            for j in range(scores.shape[1])])
+    return sums, clusters
+
+
+def cr1_factor(clusters: int, rows: int, parameters: int) -> float:
+    """Stata's and statsmodels' small-sample factor of a clustered covariance: G/(G-1) (N-1)/(N-K)."""
+    return clusters / (clusters - 1) * (rows - 1) / (rows - parameters)
