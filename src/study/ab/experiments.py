@@ -12,7 +12,7 @@ from scipy import stats
 from study.ab.customers import first_appearances
 from study.core.accounting import RowLedger
 from study.core.results import Estimate
-from study.stats.sandwich import cluster_robust_cov
+from study.stats.cluster import cluster_robust_cov
 
 
 @dataclass(frozen=True)

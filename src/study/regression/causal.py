@@ -24,8 +24,8 @@ from study.regression.models import (
     formula,
     model_frame,
 )
+from study.stats.cluster import sandwich_cov
 from study.stats.design import design_matrix
-from study.stats.sandwich import sandwich_cov
 
 
 def iv_estimate(

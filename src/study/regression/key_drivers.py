@@ -27,6 +27,7 @@ from study.core import degenerate
 from study.core.accounting import RowLedger
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
+from study.stats.cluster import cluster_bootstrap
 
 OUTCOME = "csat"
 ATTRIBUTES = ["response_log2_hours", "resolved", "reopened", "contacts", "quality_score"]
@@ -54,7 +55,6 @@ QUADRANTS = {
 # Singular values below this fraction of the largest count as zero: a bootstrap replicate in which
 # an attribute happens to be constant then simply gets no R² from it.
 _RCOND = 1e-12
-_CHUNK = 100  # replicates per matrix product; bounds memory at about 100 x customers floats
 
 
 def performance_score(attribute: str, values: pd.Series) -> float:
@@ -318,14 +318,7 @@ def key_drivers(
         return np.column_stack([subset_r2 @ to_shares, subset_r2[:, -1]])
 
     point = decompose(moments.sum(axis=0, keepdims=True))[0]
-    rng = np.random.default_rng(seed)
-    draws = []
-    for start in range(0, n_boot, _CHUNK):
-        counts = np.empty((min(_CHUNK, n_boot - start), n_clusters))  # filled in place: no int copy to stack and cast
-        for r in range(len(counts)):
-            counts[r] = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
-        draws.append(decompose(counts @ moments))
-    boot = np.vstack(draws)
+    boot = np.vstack(cluster_bootstrap(moments, n_boot, seed, decompose))
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     se = boot.std(axis=0, ddof=1)
 

@@ -46,8 +46,7 @@ from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
 from study.regression.models import SPEED, coefficient, fit_ols, format_p, model_text
-
-_CHUNK = 100  # replicates per matrix product; bounds memory at about 100 x customers floats
+from study.stats.cluster import cluster_bootstrap
 
 NAMES = {
     "indirect": "repeat_per_doubling_indirect_via_csat",
@@ -159,24 +158,16 @@ def cluster_bootstrap_ols(
         Per system, a (replicates x k) array of coefficients; a replicate whose design is
         singular (a level drawn by no customer) gives NaN.
     """
-    n_clusters = int(clusters.max()) + 1
     columns, pairs, products = _shared_products(systems)
     # Sum the cross-products within each customer once; a replicate then needs only counts @ sums.
     per_customer = _cluster_sums(columns, products, clusters)
 
-    rng = np.random.default_rng(seed)
-    out = [[] for _ in systems]
-    for start in range(0, replicates, _CHUNK):
-        size = min(_CHUNK, replicates - start)
-        counts = np.empty((size, n_clusters))
-        for r in range(size):
-            counts[r] = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
-        totals = counts @ per_customer
-        for j, (index, outcome_column) in enumerate(pairs):
-            xtx = totals[:, index]  # (size, k, k) gathered from the shared upper-triangle sums
-            xty = totals[:, outcome_column]
-            out[j].append(_solve_each(xtx, xty))
-    return [np.vstack(parts) for parts in out]
+    def coefficients(totals: np.ndarray) -> list[np.ndarray]:
+        # x'x (replicates, k, k) and x'y gathered from the shared upper-triangle sums
+        return [_solve_each(totals[:, index], totals[:, outcome_column]) for index, outcome_column in pairs]
+
+    chunks = cluster_bootstrap(per_customer, replicates, seed, coefficients)
+    return [np.vstack([chunk[j] for chunk in chunks]) for j in range(len(systems))]
 
 
 def _shared_products(systems: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list, list]:

@@ -41,9 +41,9 @@ from study.regression.models import (
     model_text,
     term_label,
 )
+from study.stats.cluster import cluster_sums, cr1_factor
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
-from study.stats.sandwich import cluster_sums, cr1_factor
 
 NAMES = {
     "mean_complete_case": "csat_mean_respondents",

@@ -1,4 +1,4 @@
-"""Cluster-robust (sandwich) covariance of least-squares coefficients, in closed form.
+"""Inference for clustered rows: the CR1 sandwich covariance in closed form, and the cluster bootstrap.
 
 statsmodels' ``fit(cov_type="cluster")`` gives the same matrix, but through a full fit object and
 a sort of the cluster labels; on ten million rows the closed form with :func:`numpy.bincount` is
@@ -7,8 +7,13 @@ many times faster and needs only the design, the residuals and integer cluster c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
+
+T = TypeVar("T")
 
 
 def cluster_robust_cov(
@@ -128,3 +133,41 @@ def cluster_sums(scores: npt.ArrayLike, codes: npt.ArrayLike) -> tuple[np.ndarra
 def cr1_factor(clusters: int, rows: int, parameters: int) -> float:
     """Stata's and statsmodels' small-sample factor of a clustered covariance: G/(G-1) (N-1)/(N-K)."""
     return clusters / (clusters - 1) * (rows - 1) / (rows - parameters)
+
+
+def cluster_bootstrap(per_cluster: npt.ArrayLike, replicates: int, seed: int,
+                      statistic: Callable[[np.ndarray], T], chunk: int = 100) -> list[T]:
+    """A statistic of bootstrap replicates that draw whole clusters (customers) with replacement.
+
+    A replicate's totals are ``counts @ per_cluster``, where ``counts`` says how often each cluster
+    was drawn: any statistic computed from sums over rows (cross-products for least squares,
+    moments for a covariance) is evaluated without touching the rows again. Clusters are drawn with
+    ``numpy.random.default_rng(seed)``, so the same sums, seed and ``replicates`` give the same
+    replicates; draws are made ``chunk`` replicates at a time, bounding memory at about
+    ``chunk x clusters`` numbers.
+
+    Parameters
+    ----------
+    per_cluster : array_like, shape (G, Q)
+        Sums over each cluster's rows (clusters in a fixed order, e.g. sorted ids).
+    replicates : int
+    seed : int
+    statistic : callable
+        Maps a (replicates in the chunk, Q) array of totals to the chunk's results.
+    chunk : int
+
+    Returns
+    -------
+    list
+        ``statistic``'s result for each chunk, in order (stack them with :func:`numpy.vstack`).
+    """
+    per_cluster = np.asarray(per_cluster, dtype=float)
+    clusters = per_cluster.shape[0]
+    rng = np.random.default_rng(seed)
+    results = []
+    for start in range(0, replicates, chunk):
+        counts = np.empty((min(chunk, replicates - start), clusters))  # filled in place: no int copy to cast
+        for r in range(len(counts)):
+            counts[r] = np.bincount(rng.integers(0, clusters, clusters), minlength=clusters)
+        results.append(statistic(counts @ per_cluster))
+    return results
