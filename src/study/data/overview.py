@@ -40,11 +40,13 @@ class Overview:
     over_a_day : float
         Share of tickets whose first reply took more than 24 hours.
     headline : list of Estimate
-        As :func:`study.data.descriptives.headline`.
+        Mean CSAT of answered surveys, survey response rate and repeat-purchase rate with t intervals
+        that treat tickets as independent (descriptive), and the median first response time.
     by_band, by_resolution : pandas.DataFrame
-        As :func:`study.data.descriptives.outcomes_by` for ``response_band`` and ``resolved``.
+        Per ``response_band`` / ``resolved`` value: ``tickets``, ``csat answers``, ``csat mean``,
+        ``csat ci half-width``, ``repeat_purchase mean``, ``repeat_purchase ci half-width``.
     distribution : pandas.Series
-        As :func:`study.data.descriptives.distribution` of ``first_response_minutes``.
+        Count, missing, mean and quantiles of ``first_response_minutes``.
     histogram : pandas.DataFrame
         ``left``, ``right`` (minutes) and ``tickets`` of log-spaced bins of the first response time.
     """

@@ -335,7 +335,7 @@ def srm(check) -> str:
 
 
 def title_by_group(summary, group_words: str) -> str:
-    """Figure title from :func:`study.data.descriptives.outcomes_by`: first versus last group's mean CSAT."""
+    """Figure title from an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`): first versus last group's mean CSAT."""
     import numpy as np
 
     from study.data.descriptives import group_label

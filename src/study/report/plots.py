@@ -51,7 +51,7 @@ def response_time_distribution(histogram: pd.DataFrame, median: float):
 def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
     """Two panels: mean CSAT and repeat-purchase rate per group, with 95% intervals.
 
-    ``summary`` is :func:`study.data.descriptives.outcomes_by` output.
+    ``summary`` is an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`) output.
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     x = np.arange(len(summary))
