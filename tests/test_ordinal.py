@@ -26,7 +26,7 @@ def _simulated(levels: int, n: int = 4_000, seed: int = 5):
 
 
 def _fit(model, customers):
-    # The settings of study.regression.satisfaction.ordered_logit.
+    # The settings of study.regression.csat.ordered_logit.
     return model.fit(method="bfgs", disp=False, maxiter=1000, cov_type="cluster", cov_kwds={"groups": customers})
 
 

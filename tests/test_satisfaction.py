@@ -10,7 +10,7 @@ from statsmodels.sandbox.regression.gmm import IV2SLS
 
 from study.data import simulate
 from study.data.dataset import TicketData, from_frame
-from study.regression import causal, models, satisfaction
+from study.regression import causal, csat, models, satisfaction
 from tests.test_models import _direct_frame
 
 ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
@@ -28,7 +28,7 @@ def _frame(data):
 
 
 def test_standard_errors_match_statsmodels_and_the_two_way_formula(sample):
-    table = satisfaction.standard_error_sensitivity(sample)
+    table = csat.standard_error_sensitivity(sample)
     frame = _frame(sample)
     model = smf.ols(ADJUSTED, frame)
     hc1 = model.fit(cov_type="HC1")
@@ -44,17 +44,17 @@ def test_standard_errors_match_statsmodels_and_the_two_way_formula(sample):
 
 
 def test_agent_fixed_effects_match_statsmodels_and_skip_without_agents(sample):
-    estimates = {e.name: e for e in satisfaction.agent_fixed_effects(sample)}
+    estimates = {e.name: e for e in csat.agent_fixed_effects(sample)}
     frame = _frame(sample)
     direct = smf.ols(ADJUSTED + " + C(agent_id)", frame).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["customer_id"])[0]})
     assert estimates["csat_per_doubling_agent_fe"].value == pytest.approx(direct.params["response_log2_hours"], abs=1e-10)
     assert estimates["csat_per_doubling_agent_fe"].se == pytest.approx(direct.bse["response_log2_hours"], abs=1e-10)
     no_agents = TicketData(sample.tickets.drop(columns="agent_id"), sample.source)
-    assert "no agent_id" in satisfaction.agent_fixed_effects(no_agents).reason
+    assert "no agent_id" in csat.agent_fixed_effects(no_agents).reason
 
 
 def test_ordered_logit_marginal_effect_is_the_derivative_of_the_predicted_top_two_share(sample):
-    result = satisfaction.ordered_logit(sample)
+    result = csat.ordered_logit(sample)
     model, params = result.fit.model, np.asarray(result.fit.params)
     column = list(model.exog_names).index("response_log2_hours")
     step = 1e-4
@@ -73,7 +73,7 @@ def test_ordered_logit_marginal_effect_is_the_derivative_of_the_predicted_top_tw
 
 
 def test_dose_response_curve_is_zero_at_one_hour_and_follows_the_linear_truth(sample):
-    result = satisfaction.dose_response(sample, hours=np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0]))
+    result = csat.dose_response(sample, hours=np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0]))
     curve = result.curve.set_index("hours")
     assert curve.loc[1.0, "effect"] == pytest.approx(0, abs=1e-12)
     truth = simulate.CSAT_PER_DOUBLING * np.log2(curve.index.to_numpy())
@@ -83,14 +83,14 @@ def test_dose_response_curve_is_zero_at_one_hour_and_follows_the_linear_truth(sa
 
 
 def test_speed_slope_by_resolution_adds_up_and_finds_no_interaction(sample):
-    estimates = {e.name: e for e in satisfaction.speed_by_resolution(sample)}
+    estimates = {e.name: e for e in csat.speed_by_resolution(sample)}
     assert estimates["csat_per_doubling_resolved"].value == pytest.approx(
         estimates["csat_per_doubling_unresolved"].value + estimates["csat_speed_x_resolved"].value, abs=1e-12)
     assert estimates["csat_speed_x_resolved"].covers(0.0)  # the process has no interaction
 
 
 def test_standardized_coefficient_equals_ols_on_standardized_variables(sample):
-    table = satisfaction.standardized_effects(sample)
+    table = csat.standardized_effects(sample)
     frame = _frame(sample)
     frame["z_csat"] = (frame["csat"] - frame["csat"].mean()) / frame["csat"].std()
     frame["z_speed"] = (frame["response_log2_hours"] - frame["response_log2_hours"].mean()) / frame["response_log2_hours"].std()
@@ -99,7 +99,7 @@ def test_standardized_coefficient_equals_ols_on_standardized_variables(sample):
 
 
 def test_variance_inflation_is_one_over_one_minus_r_squared(sample):
-    vif = satisfaction.variance_inflation(sample)
+    vif = csat.variance_inflation(sample)
     frame = _frame(sample)
     others = smf.ols("response_log2_hours ~ resolved + reopened + C(category) + C(channel) + C(loyalty_tier)", frame).fit()
     assert vif.loc[models.term_label(models.SPEED), "VIF"] == pytest.approx(1 / (1 - others.rsquared), rel=1e-10)
@@ -168,11 +168,11 @@ def test_ordered_logit_refuses_a_missing_csat_level(sample):
     tickets.loc[ones, "csat"] = pd.NA
     tickets.loc[ones, "csat_answered"] = False
     with pytest.raises(ValueError, match="no answer is 1"):
-        satisfaction.ordered_logit(TicketData(tickets, sample.source))
+        csat.ordered_logit(TicketData(tickets, sample.source))
 
 
 def test_ordered_logit_effect_of_a_flag_is_the_change_from_zero_to_one(sample):
-    result = satisfaction.ordered_logit(sample)
+    result = csat.ordered_logit(sample)
     model, params = result.fit.model, np.asarray(result.fit.params)
     column = list(model.exog_names).index("resolved")
     on, off = model.exog.copy(), model.exog.copy()
@@ -187,7 +187,7 @@ def test_a_flag_constant_among_respondents_is_left_out_with_a_note(sample):
     data = TicketData(tickets, sample.source)
     drivers = models.satisfaction_drivers(data)
     assert "resolved" not in drivers.fits["adjusted"].params
-    assert isinstance(satisfaction.speed_by_resolution(data), satisfaction.Skipped)
+    assert isinstance(csat.speed_by_resolution(data), csat.Skipped)
     assert models.repeat_purchase(data).get("repeat_per_csat_point").n > 0
 
 
@@ -196,7 +196,7 @@ def test_variance_inflation_matches_statsmodels_one_regression_per_column(sample
     from patsy import dmatrix
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-    vif = satisfaction.variance_inflation(sample)
+    vif = csat.variance_inflation(sample)
     design = dmatrix(ADJUSTED.split("~", 1)[1], _frame(sample), return_type="dataframe").to_numpy()
     direct = [variance_inflation_factor(design, i) for i in range(1, design.shape[1])]
     np.testing.assert_allclose(vif["VIF"].to_numpy(), direct, rtol=1e-10)
@@ -210,11 +210,11 @@ def test_inflation_factors_of_collinear_and_correlated_columns():
     x[:, 2] = 0.9 * x[:, 0] + 0.3 * rng.normal(size=500)
     design = np.column_stack([np.ones(500), x])
     direct = [variance_inflation_factor(design, i) for i in range(1, 4)]
-    np.testing.assert_allclose(satisfaction.inflation_factors(design), direct, rtol=1e-10)
+    np.testing.assert_allclose(csat.inflation_factors(design), direct, rtol=1e-10)
     collinear = np.column_stack([design, x[:, 0] + x[:, 1]])  # columns 1, 2 and 4 explain each other exactly
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ours = satisfaction.inflation_factors(collinear)
+        ours = csat.inflation_factors(collinear)
         direct = np.array([variance_inflation_factor(collinear, i) for i in range(1, 5)])
     assert (ours[[0, 1, 3]] > 1e12).all() and (direct[[0, 1, 3]] > 1e12).all()
     assert ours[2] == pytest.approx(direct[2], rel=1e-10)
