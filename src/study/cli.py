@@ -22,6 +22,8 @@ def say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+# The handlers import what they need when called: `study --help` and `study validate` must not pay
+# for papermill, nbconvert and the analyses.
 def _run(args: argparse.Namespace) -> int:
     from study.report.runner import run_study
 

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from study.core.results import format_p
+from study.data.schema import BY_NAME, validation_report
 
 
 def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
@@ -133,8 +134,6 @@ def column_report(tickets: pd.DataFrame, mapped_from: dict[str, str] | None = No
         What validation did to a column's values (time zones converted to UTC, Unix times read):
         :attr:`study.data.dataset.TicketData.notes`.
     """
-    from study.data.schema import BY_NAME, validation_report
-
     report = validation_report(tickets, mapped_from, missing=missing, check=not validated, notes=notes)[0]
     report["meaning"] = [BY_NAME[c].description for c in report.index]
     return report

@@ -16,6 +16,7 @@ from study.core.words import (
     text,
     with_interval,
 )
+from study.data.descriptives import group_label
 
 
 def _controls_words(controls: list[str], also: list[str] = ()) -> str:
@@ -337,8 +338,6 @@ def srm(check) -> str:
 def title_by_group(summary, group_words: str) -> str:
     """Figure title from an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`): first versus last group's mean CSAT."""
     import numpy as np
-
-    from study.data.descriptives import group_label
 
     first, last = summary.index[0], summary.index[-1]
     a, b = summary.loc[first, "csat mean"], summary.loc[last, "csat mean"]

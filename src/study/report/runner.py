@@ -302,9 +302,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
     if has_experiment:
-        from study.ab import (
-            experiment_table,  # the A/B engine and statsmodels: only imported when asked for
-        )
+        # The A/B engine imports statsmodels (1.2 s, paid again by every worker): only when a map asks for it.
+        from study.ab import experiment_table
 
         mapping = experiment_table.read_map(columns)
     else:

@@ -46,6 +46,8 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         return {}
     import math
 
+    # Here, not at the top: the runner imports this module for TRUTH_FILE, and its workers must not
+    # pay for statsmodels (which these modules import) before a kernel needs it.
     from study.regression import mediation, nonresponse
 
     per_doubling = truth["csat_per_doubling_response_time"]
