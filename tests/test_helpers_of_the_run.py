@@ -9,7 +9,7 @@ from study.ab import design, experiments, sla
 from study.core import words
 from study.data.io import Source
 from study.regression import models, satisfaction
-from study.report import findings, plots, runner, truth
+from study.report import export, findings, index, plots, runner, truth
 
 matplotlib.use("Agg")
 
@@ -17,14 +17,14 @@ NOTEBOOKS = sorted(config.NOTEBOOKS.glob("0*.ipynb"))
 
 
 def test_parameters_go_only_to_notebooks_that_declare_them():
-    split = runner.split_parameters({"treatment_share": 0.4, "alpha": 0.1}, NOTEBOOKS)
+    split = parameters.split_parameters({"treatment_share": 0.4, "alpha": 0.1}, NOTEBOOKS)
     assert split["04_ab_test"] == {"treatment_share": 0.4, "alpha": 0.1}
     assert split["01_data_overview"] == {"alpha": 0.1}
 
 
 def test_every_notebook_declares_documented_typed_parameters():
     for notebook in NOTEBOOKS:
-        declared = runner.notebook_parameters(notebook)
+        declared = parameters.notebook_parameters(notebook)
         assert {"data_path", "alpha", "results_dir"} <= set(declared), notebook.name
         import papermill
 
@@ -35,7 +35,7 @@ def test_every_notebook_declares_documented_typed_parameters():
 def test_cli_parameters_are_typed_as_their_notebooks_declare_them():
     pairs = parameters.parse_pairs(["alpha=0.1", "model_tickets=3000", "segments=loyalty_tier, first_channel"])
     assert pairs == {"alpha": "0.1", "model_tickets": "3000", "segments": "loyalty_tier, first_channel"}
-    typed = runner.split_parameters(pairs, NOTEBOOKS)
+    typed = parameters.split_parameters(pairs, NOTEBOOKS)
     assert typed["02_satisfaction_drivers"] == {"alpha": 0.1, "model_tickets": 3000}
     assert typed["04_ab_test"] == {"alpha": 0.1, "segments": ["loyalty_tier", "first_channel"]}
     with pytest.raises(ValueError, match="key=value"):
@@ -83,11 +83,11 @@ def test_estimate_figure_has_one_point_per_estimate(small_data):
 
 
 def test_index_escapes_text_and_links_reports(tmp_path):
-    runs = [runner.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
+    runs = [index.AnalysisRun("01_data_overview", "Overview", "ok", "", 1.0, "01_data_overview.html",
                                {"in": 10, "used": 8, "dropped": {"no survey answer": 2}},
                                "- **x** <script>alert(1)</script> [click](javascript:alert(1))"),
-            runner.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
-    page = runner.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
+            index.AnalysisRun("04_ab_test", "AB", "skipped", "data has no variant")]
+    page = index.write_index(tmp_path / "index.html", runs, {"data file": "<b>t.csv</b>"}).read_text()
     assert "<script>" not in page.split("<body", 1)[1]  # markup from the data is cut, not rendered
     assert 'href="javascript' not in page
     assert "&lt;b&gt;t.csv&lt;/b&gt;" in page
@@ -103,8 +103,8 @@ def test_findings_are_read_from_an_executed_notebook(tmp_path):
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## Findings\n\n- one"})]
     notebook.cells = [cell]
     nbformat.write(notebook, tmp_path / "n.ipynb")
-    assert runner.findings_markdown(tmp_path / "n.ipynb") == "- one"
-    assert runner.findings_markdown(tmp_path / "absent.ipynb") == ""
+    assert export.findings_markdown(tmp_path / "n.ipynb") == "- one"
+    assert export.findings_markdown(tmp_path / "absent.ipynb") == ""
 
 
 def test_run_facts_name_the_package_versions():
@@ -112,8 +112,8 @@ def test_run_facts_name_the_package_versions():
 
 
 def test_results_rows_in_words():
-    assert runner._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
-    words = runner._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
+    assert index._dropped_words({"in": 10, "used": 8, "dropped": {"x": 2}}) == ("10", "8", "2 x")
+    words = index._dropped_words({"a": {"in": 1, "used": 1, "dropped": {}}, "b": {"in": 2, "used": 1, "dropped": {"y": 1}}})
     assert words == ("a: 1; b: 2", "a: 1; b: 1", "a: none; b: 1 y")
 
 
@@ -130,7 +130,7 @@ def test_committed_notebooks_hold_the_outputs_nbval_compares():
 
 
 def test_table_columns_are_classed_numbers_text_or_prose():
-    from study.report.runner import class_table_columns
+    from study.report.export import class_table_columns
 
     table = ('<table><thead><tr><th></th><th>estimate</th><th>meaning</th></tr></thead><tbody>'
              '<tr><th>speed</th><td>-0.150 (-0.163 to -0.137)</td><td>change in CSAT per doubling of the first wait</td></tr>'

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from study.report import runner, summary
+from study.report import index, summary
 from study.report.summary import DONT_SHIP, INCONCLUSIVE, SHIP
 
 
@@ -226,8 +226,8 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
                "parameters": {"column_map": {"metrics": ["<b>converted</b>"]}}}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "05_experiment_table.json").write_text(json.dumps(payload))
-    runs = [runner.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
-    page = runner.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
+    runs = [index.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
+    page = index.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
     assert "Executive summary" in page and "Ship</span>" in page
     assert "<script>alert" not in page and "<b>converted" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;converted&lt;/b&gt;" in page
@@ -235,8 +235,8 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
 
 
 def test_no_results_no_summary_section(tmp_path):
-    runs = [runner.AnalysisRun("04_ab_test", "The SLA experiment", "skipped", reason="data has no variant")]
-    page = runner.write_index(tmp_path / "index.html", runs, {}).read_text()
+    runs = [index.AnalysisRun("04_ab_test", "The SLA experiment", "skipped", reason="data has no variant")]
+    page = index.write_index(tmp_path / "index.html", runs, {}).read_text()
     assert "Executive summary" not in page
 
 

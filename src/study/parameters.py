@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 _INTEGER = re.compile(r"[-+]?\d+")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -150,3 +151,35 @@ def check(params: dict, declared: dict[str, str]) -> dict:
             raise ParameterError(f"parameter 'model_tickets' must be {ALLOWED['model_tickets'].words}, got {str(value)[:80]!r}")
         typed[name] = converted
     return typed
+
+
+RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
+    return {name: info["default"] for name, info in _inspect(path).items()}
+
+
+def _inspect(path: Path) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
+    """Give each notebook only the parameters it declares, typed and checked (:func:`check`).
+
+    Raises
+    ------
+    ValueError
+        Naming an unknown parameter and the known ones, or a value of the wrong type or range.
+    """
+    declared = {nb.stem: _inspect(nb) for nb in notebooks}
+    types = {name: info["inferred_type_name"] for infos in declared.values() for name, info in infos.items()}
+    known = sorted(set(types) - RUNNER_PARAMETERS)
+    for name in params:
+        if name not in known:
+            raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
+    typed = check(params, types)
+    return {stem: {k: v for k, v in typed.items() if k in names} for stem, names in declared.items()}

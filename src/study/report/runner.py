@@ -6,51 +6,42 @@ an interrupted run never leaves a half-written report that looks complete.
 
 from __future__ import annotations
 
-import html
-import itertools
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from study import config, parameters
+from study import config
 from study.analyses import missing_for, select
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
+from study.parameters import split_parameters
 from study.report import lifetime, safe_output, summary, truth
+from study.report.export import export_html, findings_markdown
+from study.report.index import AnalysisRun, write_index
 
-TEMPLATES = Path(__file__).parent / "templates"
-FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
 # papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
 # beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
 KERNEL_START_SECONDS = 300
-RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+
+
+
+
 PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
+
+
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
+
+
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
-
-
-@dataclass
-class AnalysisRun:
-    """What happened to one analysis in a run."""
-
-    name: str
-    title: str
-    status: str = "pending"  # ok, failed or skipped
-    reason: str = ""
-    seconds: float | None = None
-    html: str | None = None
-    rows: dict = field(default_factory=dict)
-    findings_markdown: str = ""
 
 
 @dataclass
@@ -64,35 +55,6 @@ class RunSummary:
     @property
     def failed(self) -> list[AnalysisRun]:
         return [r for r in self.runs if r.status == "failed"]
-
-
-def notebook_parameters(path: Path) -> dict:
-    """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
-    return {name: info["default"] for name, info in _inspect(path).items()}
-
-
-def _inspect(path: Path) -> dict:
-    import papermill
-
-    return papermill.inspect_notebook(str(path))
-
-
-def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
-    """Give each notebook only the parameters it declares, typed and checked (:mod:`study.parameters`).
-
-    Raises
-    ------
-    ValueError
-        Naming an unknown parameter and the known ones, or a value of the wrong type or range.
-    """
-    declared = {nb.stem: _inspect(nb) for nb in notebooks}
-    types = {name: info["inferred_type_name"] for infos in declared.values() for name, info in infos.items()}
-    known = sorted(set(types) - RUNNER_PARAMETERS)
-    for name in params:
-        if name not in known:
-            raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
-    typed = parameters.check(params, types)
-    return {stem: {k: v for k, v in typed.items() if k in names} for stem, names in declared.items()}
 
 
 def _execute(
@@ -121,95 +83,6 @@ def _execute(
     if Path(executed).is_file():
         export_html(Path(executed), Path(html_path))
     return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
-
-
-def export_html(executed: Path, html_path: Path) -> Path:
-    """Export an executed notebook to one self-contained HTML file without code or warnings.
-
-    Code cells' inputs and prompts are left out, and stderr output (warnings) is dropped; error
-    outputs stay, so a failed analysis shows where it failed. The template loads nothing from the
-    network. Each column of a pandas table is classed ``num`` (numbers, intervals, p-values) or
-    ``text`` / ``prose`` (long text) so that the template's stylesheet can keep numbers on one line and
-    give text the room to wrap readably on a phone.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-            for output in cell.outputs:
-                if isinstance(output.get("data", {}).get("text/html"), str):
-                    output.data["text/html"] = re.sub(r"<table[^>]*>.*?</table>", lambda t: class_table_columns(t.group(0)),
-                                                      output.data["text/html"], flags=re.DOTALL)
-    exporter = HTMLExporter(
-        template_name="study_report", extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-    )
-    title = _title(notebook) or executed.stem
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    html_path.write_text(body, encoding="utf-8")
-    return html_path
-
-
-# A cell is a number when nothing but digits, signs, separators, "to" (intervals) and units remain.
-_NUMBER = re.compile(r"(?:[-+−–—<>≤≥=()%.,\s\d]|to|pp|n/a|nan|inf|(?<=\d)e(?=[-+]?\d))*", re.IGNORECASE)
-
-
-def _mark(cells: str, tag: str, kinds: list[str], skip: int = 0) -> str:
-    """Give the ``<tag>`` cells after the first ``skip`` the classes ``kinds``, in order."""
-    seen, marked = itertools.count(), iter(kinds)
-    return re.sub(f"<{tag}>", lambda _: f"<{tag}>" if next(seen) < skip else f'<{tag} class="{next(marked)}">', cells)
-
-
-def class_table_columns(table: str) -> str:
-    """A pandas HTML table with each column classed ``num``, ``text`` or ``prose`` (text over 30 characters).
-
-    Only plain tables (bare cells holding text only, the same number in every row) are touched;
-    anything else is returned as it is. Column headers take their column's class, unless a header
-    spans several columns.
-    """
-    head, found, body = table.partition("<tbody>")
-    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
-    cells = [re.findall(r"<td>([^<]*)</td>", row) for row in rows]
-    if not found or not cells or any(len(c) != row.count("<td") or len(c) != len(cells[0]) for c, row in zip(cells, rows)):
-        return table
-    kinds = []
-    for column in zip(*cells):
-        filled = [text for text in (html.unescape(c).strip() for c in column) if text]
-        if all(_NUMBER.fullmatch(text) for text in filled):
-            kinds.append("num")
-        else:
-            kinds.append("prose" if max(map(len, filled)) > 30 else "text")
-    body = re.sub(r"<tr>(.*?)</tr>", lambda row: "<tr>" + _mark(row.group(1), "td", kinds) + "</tr>", body, flags=re.DOTALL)
-    header = re.search(r"<thead>\s*<tr[^>]*>(.*?)</tr>", head, re.DOTALL)
-    if header and "colspan" not in header.group(1):
-        labels = header.group(1).count("<th>")
-        if labels == header.group(1).count("<th") and labels > len(kinds):
-            head = head[:header.start(1)] + _mark(header.group(1), "th", kinds, labels - len(kinds)) + head[header.end(1):]
-    return head + found + body
-
-
-def _title(notebook) -> str:
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("# "):
-            return cell.source.splitlines()[0][2:].strip()
-    return ""
-
-
-def findings_markdown(executed: Path) -> str:
-    """The first Markdown output that starts with '## Findings' in an executed notebook, without its heading."""
-    import nbformat
-
-    if not executed.is_file():
-        return ""
-    for cell in nbformat.read(executed, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            text = output.get("data", {}).get("text/markdown", "")
-            if text.startswith("## Findings"):
-                return text.split("\n", 1)[1].strip()
-    return ""
 
 
 def _versions() -> str:
@@ -484,54 +357,6 @@ def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) ->
     extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
     frame.to_parquet(extract, index=False)
     return extract
-
-
-def _dropped_words(rows: dict) -> str:
-    """Row accounting of one analysis (or of its several models) in words."""
-    if not rows:
-        return "", "", ""
-    parts = {"": rows} if "in" in rows else {f"{model}: ": part for model, part in rows.items()}
-
-    def join(words):
-        return "; ".join(f"{model}{word}" for model, word in zip(parts, words))
-
-    return (
-        join(f"{p['in']:,}" for p in parts.values()),
-        join(f"{p['used']:,}" for p in parts.values()),
-        join(", ".join(f"{n:,} {reason}" for reason, n in p["dropped"].items()) or "none" for p in parts.values()),
-    )
-
-
-def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None) -> Path:
-    """The index page: executive summary, links, status per analysis, row accounting, findings and run facts.
-
-    ``executive`` defaults to the summary of the ``results`` folder beside ``path``
-    (:func:`study.report.summary.for_run`); its text is escaped by the template.
-    """
-    import bleach
-    import jinja2
-    from nbconvert.filters.markdown import markdown2html
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    rows = []
-    for run in runs:
-        rows_in, used, dropped = _dropped_words(run.rows)
-        # Findings escape the data's text when written (study.report.findings.text); whatever else reaches
-        # here is rendered and then cut down to harmless tags, with no links (no javascript: URL).
-        findings_html = bleach.clean(markdown2html(run.findings_markdown), tags=FINDINGS_TAGS,
-                                     attributes={}, strip=True) if run.findings_markdown else ""
-        rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
-                     "findings_html": findings_html})
-    counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
-    sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
-                + (f"; {counts['failed']} failed" if counts["failed"] else "")
-                + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
-    if executive is None:
-        executive = summary.for_run(path.parent / "results", runs)
-    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence,
-                                                    executive=executive)
-    path.write_text(page, encoding="utf-8")
-    return path
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:

@@ -696,7 +696,7 @@ def summarize(results: Mapping[str, Mapping], runs: Sequence[Mapping] | None = N
 
 
 def for_run(results_dir: str | Path, runs: Sequence) -> ExecutiveSummary:
-    """:func:`summarize` on a run's results folder; ``runs`` are :class:`study.report.runner.AnalysisRun` or mappings."""
+    """:func:`summarize` on a run's results folder; ``runs`` are :class:`study.report.index.AnalysisRun` or mappings."""
     plain = [run if isinstance(run, Mapping) else
              {key: getattr(run, key, None) for key in ("name", "title", "status", "reason", "html")} for run in runs]
     return summarize(read_results(results_dir), plain)
