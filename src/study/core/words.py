@@ -89,3 +89,29 @@ def covers_words(estimate: Estimate, true_value: float) -> str:
 METRIC_WORDS = {"csat": "CSAT", "repeat_purchase": "repeat purchase", "response_log2_hours": "first response time",
                 "csat_answered": "survey response", "next_spend": "follow-up spend", "survey_response": "survey response",
                 "customer_repeat_rate": "repeat rate per customer", "customer_spend": "follow-up spend per customer"}
+
+
+def _magnitudes(low: float, high: float) -> tuple[float, float]:
+    """The interval of ``|effect|`` implied by an interval of the effect (from 0 when it includes zero)."""
+    low_size, high_size = abs(low), abs(high)
+    return (0.0 if low <= 0 <= high else min(low_size, high_size)), max(low_size, high_size)
+
+
+def resolution_versus_speed(resolved: tuple[float, float], day: tuple[float, float]) -> str:
+    """Which matters more for CSAT, resolving the case or a 24-hour instead of a 1-hour first reply.
+
+    The rule every report uses: one matters more only when the intervals of the two effects'
+    sizes do not overlap; otherwise the data cannot tell, and the sentence says so.
+
+    Parameters
+    ----------
+    resolved, day : tuple of float
+        ``(ci_low, ci_high)`` of the resolution effect and of the 24-hour-versus-1-hour effect.
+    """
+    resolved_low, resolved_high = _magnitudes(*resolved)
+    day_low, day_high = _magnitudes(*day)
+    if resolved_low > day_high:
+        return "resolution matters more than a 23-hour difference in speed (the intervals do not overlap)"
+    if resolved_high < day_low:
+        return "a 23-hour difference in speed matters more than resolution (the intervals do not overlap)"
+    return "the intervals overlap: these estimates do not say whether resolution or a 23-hour difference in speed matters more"

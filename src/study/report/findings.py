@@ -13,6 +13,7 @@ from study.core.words import (
     p_value,
     pct,
     points,
+    resolution_versus_speed,
     text,
     with_interval,
 )
@@ -78,11 +79,11 @@ def satisfaction(result, truth: dict | None = None) -> str:
         lines.append(f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): the "
                      + "; the ".join(checks) + ".")
     if resolved is not None:
-        stronger = "more" if abs(resolved.value) > abs(day.value) else "less"
+        verdict = resolution_versus_speed((resolved.ci_low, resolved.ci_high), (day.ci_low, day.ci_high))
         lines.append(
             f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
-            f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}. "
-            f"Resolution matters {stronger} than a 23-hour difference in speed."
+            f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}: "
+            f"{verdict}."
         )
     curve = result.dose.curve.set_index("hours") if not isinstance(result.dose, Skipped) else pd.DataFrame()
     if 0.25 in curve.index and 4.0 in curve.index:

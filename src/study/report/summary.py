@@ -23,6 +23,7 @@ from pathlib import Path
 
 from study.analyses import AB_TEST, DRIVERS, EXPERIMENT, OVERVIEW, REPEAT
 from study.core.results import format_p
+from study.core.words import resolution_versus_speed
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
 ERROR_ANCHOR = "papermill-error-cell"  # papermill marks the cell that failed; a failed report may have no Findings
@@ -332,7 +333,7 @@ def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
             day_sign = direction(day)
             cost = (f"costs {oriented(day, CSAT_POINTS, -1, with_level=True)}" if day_sign < 0 else
                     f"changes CSAT by {oriented(day, CSAT_POINTS, 0, with_level=True)}")
-            text += f"; a first reply in 24 hours instead of 1 hour {cost}, so {_compare_magnitudes(resolved, day)}"
+            text += f"; a first reply in 24 hours instead of 1 hour {cost}, so {resolution_versus_speed(_interval(resolved), _interval(day))}"
             used.append("csat_24h_vs_1h_adjusted")
         out.append(Sentence(DRIVERS, text + ".", href, tuple(used)))
     if not adjusted:
@@ -342,19 +343,8 @@ def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     return out
 
 
-def _magnitude_interval(estimate: Mapping) -> tuple[float, float]:
-    low, high = abs(estimate["ci_low"]), abs(estimate["ci_high"])
-    return (0.0 if direction(estimate) == 0 else min(low, high)), max(low, high)
-
-
-def _compare_magnitudes(resolved: Mapping, day: Mapping) -> str:
-    r_low, r_high = _magnitude_interval(resolved)
-    d_low, d_high = _magnitude_interval(day)
-    if r_low > d_high:
-        return "resolution matters more than a 23-hour difference in speed (the intervals do not overlap)"
-    if r_high < d_low:
-        return "a 23-hour difference in speed matters more than resolution (the intervals do not overlap)"
-    return "the intervals overlap: these estimates do not say whether resolution or a 23-hour difference in speed matters more"
+def _interval(estimate: Mapping) -> tuple[float, float]:
+    return estimate["ci_low"], estimate["ci_high"]
 
 
 def repeat_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
