@@ -62,7 +62,7 @@ def test_covers_words_follow_the_interval():
 
 
 @pytest.mark.parametrize("resolved, day, words_expected", [
-    ((0.75, 0.83), (-0.75, -0.63), "resolution matters more"),
+    ((0.76, 0.83), (-0.75, -0.63), "resolution matters more"),
     ((0.20, 0.30), (-0.75, -0.63), "speed matters more than resolution"),
     ((0.60, 0.80), (-0.75, -0.63), "the intervals overlap"),
     ((-0.05, 0.10), (-0.02, 0.03), "the intervals overlap"),
