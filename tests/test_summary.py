@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from study.report import index, summary
-from study.report.summary import DONT_SHIP, INCONCLUSIVE, SHIP
+from study.report.verdict import DONT_SHIP, INCONCLUSIVE, SHIP
 
 
 def estimate(name, value, low, high, p=0.01, **fields):
