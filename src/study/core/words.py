@@ -86,8 +86,9 @@ def covers_words(estimate: Estimate, true_value: float) -> str:
     return "covers" if estimate.covers(true_value) else "does **not** cover"
 
 
+# Metric names in words, in every report (notebook Findings, tables and the executive summary).
 METRIC_WORDS = {"csat": "CSAT", "repeat_purchase": "repeat purchase", "response_log2_hours": "first response time",
-                "csat_answered": "survey response", "next_spend": "follow-up spend", "survey_response": "survey response",
+                "csat_answered": "survey response rate", "next_spend": "follow-up spend", "survey_response": "survey response rate",
                 "customer_repeat_rate": "repeat rate per customer", "customer_spend": "follow-up spend per customer"}
 
 

@@ -16,10 +16,6 @@ ERROR_ANCHOR = "papermill-error-cell"  # papermill marks the cell that failed; a
 ANCHOR = "Findings"  # heading id of each report's Findings section (nbconvert derives it from "## Findings")
 
 
-METRIC_WORDS = {
-    "csat": "CSAT", "repeat_purchase": "repeat purchase", "customer_repeat_rate": "repeat rate per customer",
-    "customer_spend": "follow-up spend per customer", "survey_response": "survey response rate",
-}
 
 
 CONTROL_WORDS = {
@@ -87,15 +83,15 @@ class Sentence:
     kind: str = "finding"
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def usable(estimate: Mapping | None, interval: bool = True) -> bool:
     """Whether an estimate has a finite value (and, with ``interval``, finite bounds)."""
-    if not estimate or not _finite(estimate.get("value")):
+    if not estimate or not finite(estimate.get("value")):
         return False
-    return not interval or (_finite(estimate.get("ci_low")) and _finite(estimate.get("ci_high")))
+    return not interval or (finite(estimate.get("ci_low")) and finite(estimate.get("ci_high")))
 
 
 def estimates_by_name(payload: Mapping | None) -> dict[str, dict]:
@@ -105,7 +101,7 @@ def estimates_by_name(payload: Mapping | None) -> dict[str, dict]:
     return {str(e["name"]): e for e in payload.get("estimates") or [] if isinstance(e, Mapping) and "name" in e}
 
 
-def _get(found: Mapping[str, dict], name: str) -> dict | None:
+def get(found: Mapping[str, dict], name: str) -> dict | None:
     estimate = found.get(name)
     return estimate if usable(estimate) else None
 
@@ -126,9 +122,9 @@ def read_results(folder: str | Path) -> dict[str, dict]:
     return out
 
 
-def _level(estimate: Mapping) -> str:
+def interval_level(estimate: Mapping) -> str:
     level = estimate.get("ci_level")
-    return f"{level if _finite(level) else 0.95:.0%} CI"
+    return f"{level if finite(level) else 0.95:.0%} CI"
 
 
 def p_words(p: float | None) -> str:
@@ -153,7 +149,7 @@ def change(estimate: Mapping, unit: Unit, up: str, down: str, flat: str, *, with
     'lowers CSAT by 0.15 points (95% CI 0.14 to 0.16)' for -0.15 (-0.16 to -0.14), and
     'changes CSAT by +0.02 points (95% CI -0.01 to +0.05)' for an interval that includes zero.
     """
-    level = f"{_level(estimate)} " if with_level else ""
+    level = f"{interval_level(estimate)} " if with_level else ""
     sign = direction(estimate)
     if sign == 0:
         return (f"{flat} by {unit(estimate['value'], signed=True)} ({level}{unit(estimate['ci_low'], True, True)} to "
@@ -166,7 +162,7 @@ def change(estimate: Mapping, unit: Unit, up: str, down: str, flat: str, *, with
 def oriented(estimate: Mapping, unit: Unit, sign: int, with_level: bool = False) -> str:
     """Value and interval read the same way as a main estimate of sign ``sign`` (magnitudes when it is
     not zero, so 'lowers by 0.15' sits next to '0.20 (0.19 to 0.21)'), signed otherwise."""
-    level = f"{_level(estimate)} " if with_level else ""
+    level = f"{interval_level(estimate)} " if with_level else ""
     if sign == 0:
         return (f"{unit(estimate['value'], signed=True)} ({level}{unit(estimate['ci_low'], True, True)} to "
                 f"{unit(estimate['ci_high'], True, True)})")
@@ -190,7 +186,7 @@ def controls_words(model: str, focus: str = "response_log2_hours") -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _holding(estimate: Mapping, focus: str = "response_log2_hours") -> str:
+def holding(estimate: Mapping, focus: str = "response_log2_hours") -> str:
     controls = controls_words(str(estimate.get("model", "")), focus)
     return f", holding {controls} fixed" if controls else ""
 
@@ -205,10 +201,10 @@ def skipped_notes(payload: Mapping | None) -> dict[str, str]:
     return out
 
 
-def _skipped_sentence(analysis: str, what: str, reason: str, href: str | None) -> Sentence:
+def skipped_sentence(analysis: str, what: str, reason: str, href: str | None) -> Sentence:
     return Sentence(analysis, f"{what} was skipped: {reason}.", href, (), "skipped")
 
 
-def _first_upper(text: str) -> str:
+def first_upper(text: str) -> str:
     """Capitalize a sentence that starts with our own words (callers never start one with data)."""
     return text[:1].upper() + text[1:]

@@ -30,16 +30,16 @@ from study.report.sentences import (
     PP,
     SHARE,
     Sentence,
-    _get,
-    _holding,
-    _level,
-    _skipped_sentence,
     change,
     direction,
     estimates_by_name,
+    get,
+    holding,
+    interval_level,
     oriented,
     read_results,
     skipped_notes,
+    skipped_sentence,
 )
 from study.report.verdict import Verdict, ab_test_parts, experiment_parts
 
@@ -72,15 +72,15 @@ def _href(analysis: str, runs: Mapping[str, Mapping]) -> str | None:
 def overview_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     """01: mean CSAT and the repeat-purchase rate, the baseline the other numbers move."""
     found = estimates_by_name(payload)
-    csat, answered, repeat = (_get(found, n) for n in ("csat_mean", "survey_response_rate", "repeat_purchase_rate"))
+    csat, answered, repeat = (get(found, n) for n in ("csat_mean", "survey_response_rate", "repeat_purchase_rate"))
     parts, used = [], []
     if csat:
         share = f" among the {PCT(answered['value'])} of tickets with a survey answer" if answered else ""
-        parts.append(f"mean CSAT is {csat['value']:.2f} on the 1-5 scale ({_level(csat)} {csat['ci_low']:.2f} to "
+        parts.append(f"mean CSAT is {csat['value']:.2f} on the 1-5 scale ({interval_level(csat)} {csat['ci_low']:.2f} to "
                      f"{csat['ci_high']:.2f}){share}")
         used += ["csat_mean"] + (["survey_response_rate"] if answered else [])
     if repeat:
-        parts.append(f"{PCT(repeat['value'])} of tickets ({_level(repeat)} {PCT(repeat['ci_low'], bound=True)} to "
+        parts.append(f"{PCT(repeat['value'])} of tickets ({interval_level(repeat)} {PCT(repeat['ci_low'], bound=True)} to "
                      f"{PCT(repeat['ci_high'], bound=True)}) were followed by a repeat purchase")
         used.append("repeat_purchase_rate")
     if not parts:
@@ -93,32 +93,32 @@ def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     """02: the adjusted speed effect beside the naive and randomized ones; resolution against speed."""
     found = estimates_by_name(payload)
     out = []
-    adjusted = _get(found, "csat_per_doubling_adjusted")
+    adjusted = get(found, "csat_per_doubling_adjusted")
     if adjusted:
         sign = direction(adjusted)
         text = (f"Each doubling of first response time "
                 f"{change(adjusted, CSAT_POINTS, 'raises CSAT', 'lowers CSAT', 'changes CSAT')} on the 1-5 scale"
-                f"{_holding(adjusted)} — observational")
+                f"{holding(adjusted)} — observational")
         used = ["csat_per_doubling_adjusted"]
         others = []
-        naive = _get(found, "csat_per_doubling_naive")
+        naive = get(found, "csat_per_doubling_naive")
         if naive:
             others.append(f"the naive comparison (nothing held fixed) gives {oriented(naive, PLAIN, sign)}")
             used.append("csat_per_doubling_naive")
-        randomized = _get(found, "csat_per_doubling_randomized")
+        randomized = get(found, "csat_per_doubling_randomized")
         if randomized:
             others.append(f"the randomized estimate from the SLA experiment is {oriented(randomized, PLAIN, sign)}")
             used.append("csat_per_doubling_randomized")
         if others:
             text += "; " + ", and ".join(others)
         out.append(Sentence(DRIVERS, text + ".", href, tuple(used)))
-    resolved = _get(found, "csat_resolved_adjusted")
+    resolved = get(found, "csat_resolved_adjusted")
     if resolved:
         text = (f"Resolving the customer's problem "
-                f"{change(resolved, CSAT_POINTS, 'raises CSAT', 'lowers CSAT', 'changes CSAT')}{_holding(resolved, 'resolved')} "
+                f"{change(resolved, CSAT_POINTS, 'raises CSAT', 'lowers CSAT', 'changes CSAT')}{holding(resolved, 'resolved')} "
                 "— observational")
         used = ["csat_resolved_adjusted"]
-        day = _get(found, "csat_24h_vs_1h_adjusted")
+        day = get(found, "csat_24h_vs_1h_adjusted")
         if day:
             day_sign = direction(day)
             cost = (f"costs {oriented(day, CSAT_POINTS, -1, with_level=True)}" if day_sign < 0 else
@@ -129,7 +129,7 @@ def drivers_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     if not adjusted:
         reason = skipped_notes(payload).get("naive and adjusted models")
         if reason:
-            out.append(_skipped_sentence(DRIVERS, "The model of CSAT on response speed (observational)", reason, href))
+            out.append(skipped_sentence(DRIVERS, "The model of CSAT on response speed (observational)", reason, href))
     return out
 
 
@@ -141,24 +141,24 @@ def repeat_sentences(payload: Mapping, href: str | None) -> list[Sentence]:
     """03: repeat purchase per doubling of the wait, and the share of it that runs through CSAT."""
     found = estimates_by_name(payload)
     out = []
-    total = _get(found, "repeat_per_doubling_total")
+    total = get(found, "repeat_per_doubling_total")
     if total:
         out.append(Sentence(REPEAT, (
             "Each doubling of first response time "
             f"{change(total, PP, 'raises the chance of a repeat purchase', 'lowers the chance of a repeat purchase', 'changes the chance of a repeat purchase')}"
-            f"{_holding(total)} — observational."), href, ("repeat_per_doubling_total",)))
-    share = _get(found, "share_of_speed_effect_via_csat")
+            f"{holding(total)} — observational."), href, ("repeat_per_doubling_total",)))
+    share = get(found, "share_of_speed_effect_via_csat")
     if share:
         out.append(Sentence(REPEAT, (
             f"Of the speed effect on repeat purchase among survey respondents, {SHARE(share['value'])} "
-            f"({_level(share)} {SHARE(share['ci_low'], bound=True)} to {SHARE(share['ci_high'], bound=True)}) runs "
+            f"({interval_level(share)} {SHARE(share['ci_low'], bound=True)} to {SHARE(share['ci_high'], bound=True)}) runs "
             "through satisfaction (mediation analysis; it assumes nothing unmeasured drives both CSAT and buying again)."),
             href, ("share_of_speed_effect_via_csat",)))
     skipped = skipped_notes(payload)
     if not total and skipped.get("logit without CSAT"):
-        out.append(_skipped_sentence(REPEAT, "The model of repeat purchase on response speed", skipped["logit without CSAT"], href))
+        out.append(skipped_sentence(REPEAT, "The model of repeat purchase on response speed", skipped["logit without CSAT"], href))
     if not share and skipped.get("mediation") and skipped.get("mediation") != skipped.get("logit without CSAT"):
-        out.append(_skipped_sentence(REPEAT, "The share of the speed effect that runs through satisfaction",
+        out.append(skipped_sentence(REPEAT, "The share of the speed effect that runs through satisfaction",
                                      skipped["mediation"], href))
     return out
 

@@ -6,23 +6,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from study.analyses import AB_TEST, EXPERIMENT
+from study.core.words import METRIC_WORDS
 from study.report.sentences import (
     CSAT_POINTS,
-    METRIC_WORDS,
     PCT,
     PLAIN,
     PP,
     Sentence,
     Unit,
-    _finite,
-    _first_upper,
-    _level,
-    _skipped_sentence,
     change,
     direction,
     estimates_by_name,
+    finite,
+    first_upper,
+    interval_level,
     p_words,
     skipped_notes,
+    skipped_sentence,
     usable,
 )
 
@@ -82,12 +82,12 @@ def srm_broken(srm: Mapping | None, threshold: float | None = None) -> bool:
     p = srm.get("p_value")
     if threshold is None:
         threshold = 1 - (srm.get("ci_level") or 0.999)
-    return _finite(p) and p < threshold
+    return finite(p) and p < threshold
 
 
 def _srm_threshold(payload: Mapping) -> float | None:
     alpha = (payload.get("parameters") or {}).get("srm_alpha")
-    return float(alpha) if _finite(alpha) else None
+    return float(alpha) if finite(alpha) else None
 
 
 def srm_sentence(analysis: str, srm: Mapping, threshold: float | None, href: str | None, units: str) -> Sentence:
@@ -95,8 +95,8 @@ def srm_sentence(analysis: str, srm: Mapping, threshold: float | None, href: str
     counts = (srm.get("extra") or {}).get("counts") or {}
     split = ", ".join(f"{arm} {n:,}" for arm, n in counts.items())
     per_arm = f" ({split})" if split else ""
-    p = f" ({p_words(srm['p_value'])})" if _finite(srm.get("p_value")) else ""
-    if not _finite(srm.get("value")) or not _finite(srm.get("p_value")):
+    p = f" ({p_words(srm['p_value'])})" if finite(srm.get("p_value")) else ""
+    if not finite(srm.get("value")) or not finite(srm.get("p_value")):
         return Sentence(analysis, f"The sample-ratio check was skipped: {units} per arm{per_arm} leave nothing to test.",
                         href, (), "skipped")
     if srm_broken(srm, threshold):
@@ -137,7 +137,7 @@ def _unit_of(effect: Mapping, known: Mapping[str, Unit] | None = None) -> Unit:
     if known and metric in known:
         return known[metric]
     values = list(((effect.get("extra") or {}).get("value_by_arm") or {}).values())
-    if values and all(_finite(v) and 0 <= v <= 1 for v in values):
+    if values and all(finite(v) and 0 <= v <= 1 for v in values):
         return PP
     return PLAIN3
 
@@ -151,16 +151,16 @@ def effect_sentence(analysis: str, lead: str, verbs: tuple[str, str, str], effec
     control, treatment = _arms(effect)
     text = f"{lead} {change(effect, unit, *verbs)}"
     values = (effect.get("extra") or {}).get("value_by_arm") or {}
-    if _finite(values.get(control)) and _finite(values.get(treatment)):
+    if finite(values.get(control)) and finite(values.get(treatment)):
         show = PCT if unit is PP else (lambda v: f"{v:.{unit.digits}f}")
         text += f", from {show(values[control])} to {show(values[treatment])}"
     used = [effect["name"]]
     if lift:
-        text += (f" — a {PCT(lift['value'], signed=True)} relative lift ({_level(lift)} "
+        text += (f" — a {PCT(lift['value'], signed=True)} relative lift ({interval_level(lift)} "
                  f"{PCT(lift['ci_low'], True, True)} to {PCT(lift['ci_high'], True, True)})")
         used.append(lift["name"])
     p = effect.get("p_value")
-    text += (f", {p_words(p)}" if _finite(p) else "") + f"{note}."
+    text += (f", {p_words(p)}" if finite(p) else "") + f"{note}."
     return Sentence(analysis, text, href, tuple(used))
 
 
@@ -226,7 +226,7 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     if srm_broken(srm, srm_threshold):
         alarm = srm_threshold if srm_threshold is not None else 1 - (srm.get("ci_level") or 0.999)
         why = (f", {p_words(srm['p_value'])} against the planned split, alarm below p = {alarm:g}"
-               if _finite(srm.get("p_value")) else "")
+               if finite(srm.get("p_value")) else "")
         return Verdict(decision=INCONCLUSIVE, reason=(
             f"The split is broken (sample ratio mismatch{why}), so the comparison cannot be trusted; "
             "find the cause before reading any effect."), **common)
@@ -241,15 +241,15 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     if sign > 0:
         guard = (f", and no guardrail ({', '.join(words for _, words in checked)}) was significantly harmed"
                  if checked else " (the results hold no guardrail metric)")
-        return Verdict(decision=SHIP, reason=f"{_first_upper(moved)}, an interval entirely above zero{guard}.", **common)
+        return Verdict(decision=SHIP, reason=f"{first_upper(moved)}, an interval entirely above zero{guard}.", **common)
     if sign < 0:
-        return Verdict(decision=DONT_SHIP, reason=f"{_first_upper(moved)}, an interval entirely below zero.", **common)
+        return Verdict(decision=DONT_SHIP, reason=f"{first_upper(moved)}, an interval entirely below zero.", **common)
     detect = ""
     if mde:
         detect = (f"; this experiment could reliably detect only effects of about {unit(abs(mde['value']))} or more "
                   "(minimum detectable effect), so a smaller effect may be there unseen")
     return Verdict(decision=INCONCLUSIVE, reason=(
-        f"{_first_upper(moved)}: the interval includes zero, so the data cannot tell a gain from a loss"
+        f"{first_upper(moved)}: the interval includes zero, so the data cannot tell a gain from a loss"
         f"{detect}."), **common)
 
 
@@ -275,7 +275,7 @@ def ab_test_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence], l
     for metric in ("csat", "repeat_purchase"):
         reason = skipped.get(f"comparison of {METRIC_WORDS[metric]}")
         if metric not in effects and reason:
-            sentences.append(_skipped_sentence(AB_TEST, f"The SLA's effect on {METRIC_WORDS[metric]}", reason, href))
+            sentences.append(skipped_sentence(AB_TEST, f"The SLA's effect on {METRIC_WORDS[metric]}", reason, href))
     verdicts = []
     primary = effects.get(SLA_PRIMARY)
     if primary:
