@@ -7,7 +7,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from patsy import dmatrix
 
-from study.regression.models import SPEED, csat_sample, formula, model_frame
+from study.regression.fitting import SPEED, formula, model_frame
+from study.regression.models import csat_sample
 from study.stats.design import design_matrix, formula_model
 
 CONTROLS = ["category", "channel", "loyalty_tier"]

@@ -8,7 +8,7 @@ from study import config, parameters
 from study.ab import design, experiments, sla
 from study.core import words
 from study.data.io import Source
-from study.regression import models, satisfaction
+from study.regression import fitting, models, satisfaction
 from study.report import export, findings, index, plots, runner, truth
 
 matplotlib.use("Agg")
@@ -71,8 +71,8 @@ def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
 
 
 def test_term_labels_read_as_words():
-    assert models.term_label("C(category)[T.billing]") == "category: billing"
-    assert models.term_label("response_log2_hours") == "log2 first response hours"
+    assert fitting.term_label("C(category)[T.billing]") == "category: billing"
+    assert fitting.term_label("response_log2_hours") == "log2 first response hours"
 
 
 def test_estimate_figure_has_one_point_per_estimate(small_data):

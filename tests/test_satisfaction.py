@@ -10,7 +10,7 @@ from statsmodels.sandbox.regression.gmm import IV2SLS
 
 from study.data import simulate
 from study.data.dataset import TicketData, from_frame
-from study.regression import causal, csat, models, satisfaction
+from study.regression import causal, csat, fitting, models, satisfaction
 from tests.test_models import _direct_frame
 
 ADJUSTED = "csat ~ response_log2_hours + resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
@@ -32,7 +32,7 @@ def test_standard_errors_match_statsmodels_and_the_two_way_formula(sample):
     frame = _frame(sample)
     model = smf.ols(ADJUSTED, frame)
     hc1 = model.fit(cov_type="HC1")
-    speed = table.xs(models.term_label(models.SPEED))
+    speed = table.xs(fitting.term_label(fitting.SPEED))
     assert speed.loc["heteroskedasticity-robust (HC1)", "SE"] == pytest.approx(hc1.bse["response_log2_hours"], abs=1e-12)
     assert speed["coefficient"].nunique() == 1
     customer, agent = pd.factorize(frame["customer_id"])[0], pd.factorize(frame["agent_id"])[0]
@@ -95,14 +95,14 @@ def test_standardized_coefficient_equals_ols_on_standardized_variables(sample):
     frame["z_csat"] = (frame["csat"] - frame["csat"].mean()) / frame["csat"].std()
     frame["z_speed"] = (frame["response_log2_hours"] - frame["response_log2_hours"].mean()) / frame["response_log2_hours"].std()
     direct = smf.ols(ADJUSTED.replace("csat ~ response_log2_hours", "z_csat ~ z_speed"), frame).fit()
-    assert table.loc[models.term_label(models.SPEED), "standardized coefficient"] == pytest.approx(direct.params["z_speed"], rel=1e-10)
+    assert table.loc[fitting.term_label(fitting.SPEED), "standardized coefficient"] == pytest.approx(direct.params["z_speed"], rel=1e-10)
 
 
 def test_variance_inflation_is_one_over_one_minus_r_squared(sample):
     vif = csat.variance_inflation(sample)
     frame = _frame(sample)
     others = smf.ols("response_log2_hours ~ resolved + reopened + C(category) + C(channel) + C(loyalty_tier)", frame).fit()
-    assert vif.loc[models.term_label(models.SPEED), "VIF"] == pytest.approx(1 / (1 - others.rsquared), rel=1e-10)
+    assert vif.loc[fitting.term_label(fitting.SPEED), "VIF"] == pytest.approx(1 / (1 - others.rsquared), rel=1e-10)
 
 
 def test_iv_without_controls_is_the_ratio_of_the_two_differences():

@@ -17,13 +17,8 @@ from study.core import degenerate
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
 from study.regression.adjustment import Adjustment, on_rows
-from study.regression.models import (
-    SPEED,
-    csat_problem,
-    csat_sample,
-    formula,
-    model_frame,
-)
+from study.regression.fitting import SPEED, formula, model_frame
+from study.regression.models import csat_problem, csat_sample
 from study.stats.cluster import sandwich_cov
 from study.stats.design import design_matrix
 

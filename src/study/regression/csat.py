@@ -19,16 +19,15 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from study.core import degenerate
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
-from study.regression.models import (
+from study.regression.fitting import (
     SPEED,
     coefficient,
-    csat_problem,
-    csat_sample,
     fit_ols,
     formula,
     model_frame,
     term_label,
 )
+from study.regression.models import csat_problem, csat_sample
 from study.stats.design import design_matrix, formula_model
 from study.stats.ols import CholeskyOLS
 from study.stats.ordinal import OrderedLogitModel, upper_share_effect
@@ -57,7 +56,7 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
     frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
     # One model, fitted once per covariance: the coefficients are the same in every row.
     model = formula_model(CholeskyOLS, formula("csat", [SPEED, *flags], controls), frame)
-    customer = pd.factorize(rows["customer_id"])[0].astype(float)  # float codes: see study.regression.models.model_frame
+    customer = pd.factorize(rows["customer_id"])[0].astype(float)  # float codes: see study.regression.fitting.model_frame
     choices = {"heteroskedasticity-robust (HC1)": ("HC1", {}, None), "clustered by customer": ("cluster", {"groups": customer}, customer)}
     if data.has("agent_id") and rows["agent_id"].nunique() > 1:  # one agent is one cluster: no SE by agent
         agent = pd.factorize(rows["agent_id"])[0].astype(float)

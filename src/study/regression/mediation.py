@@ -42,10 +42,10 @@ from scipy import stats
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.results import Estimate
+from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
-from study.regression.models import SPEED, coefficient, fit_ols, format_p, model_text
+from study.regression.fitting import SPEED, coefficient, fit_ols, model_text
 from study.stats.cluster import cluster_bootstrap
 
 NAMES = {

@@ -10,191 +10,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.results import Estimate, Skipped, format_p
-from study.data import schema
+from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment, on_rows
-from study.stats.design import formula_model
-from study.stats.margins import logit_marginal_effects
-from study.stats.ols import CholeskyOLS
+from study.regression.fitting import (
+    SPEED,
+    _se_words,
+    average_marginal_effects,
+    coefficient,
+    coefficient_table,
+    fit_logit,
+    fit_ols,
+)
 
-DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
-SPEED = "response_log2_hours"
 HOURS_1_VS_24 = float(np.log2(24))  # doublings between a one-hour and a 24-hour first response
-
-
-def _safe(name: str) -> str:
-    if name not in schema.BY_NAME and name not in DERIVED:
-        raise ValueError(f"'{name}' is not a contract or derived column; refusing to put it in a formula")
-    return name
-
-
-def formula(
-    outcome: str, numeric: list[str], categorical: list[str] = (), splines: dict[str, int] | None = None,
-    interactions: list[tuple[str, str]] = (),
-) -> str:
-    """Model formula from contract column names; categorical terms enter as dummies.
-
-    Parameters
-    ----------
-    outcome : str
-    numeric : list of str
-        Terms entered as they are (flags as 0/1).
-    categorical : list of str
-        Terms entered as ``C(name)`` (first level is the reference).
-    splines : dict, optional
-        ``{name: df}``: terms entered as a centred natural cubic regression spline ``cr(name, df=df)``.
-    interactions : list of tuple
-        Pairs entered as a product term ``a:b`` (main effects must be listed in ``numeric``).
-
-    Returns
-    -------
-    str
-    """
-    terms = [_safe(n) for n in numeric] + [f"C({_safe(c)})" for c in categorical]
-    # Centred so the spline does not duplicate the intercept.
-    terms += [f"cr({_safe(n)}, df={int(df)}, constraints='center')" for n, df in (splines or {}).items()]
-    terms += [f"{_safe(a)}:{_safe(b)}" for a, b in interactions]
-    return f"{_safe(outcome)} ~ " + (" + ".join(terms) if terms else "1")
-
-
-def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) -> pd.DataFrame:
-    """Plain columns for statsmodels: flags and nullable numbers to float, text to categories.
-
-    Text becomes a Categorical with its values sorted, the levels patsy gives plain strings (the
-    first is the reference). Ordered categories (response bands) keep their order, so their first
-    level is the reference. With ``cluster``, ``_cluster`` holds its codes 0 .. G - 1 (as floats).
-    """
-    out = {}
-    for column in columns:
-        values = tickets[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            out[column] = values.cat.remove_unused_categories().array
-        elif pd.api.types.is_string_dtype(values):
-            # Text as a Categorical of its sorted values: the levels, reference and dummies patsy
-            # would derive from plain strings, without patsy testing every value for missingness.
-            text = values.astype(str)
-            out[column] = pd.Categorical(text, categories=sorted(text.unique()))
-        else:
-            out[column] = values.astype(float).to_numpy()
-    frame = pd.DataFrame(out, index=tickets.index)
-    if cluster is not None:
-        # Codes as floats: statsmodels counts the clusters with np.unique, whose hash-based path
-        # for integers (numpy 2.3+) is some twenty times slower than the sort it uses for floats.
-        frame["_cluster"] = pd.factorize(tickets[cluster])[0].astype(float)
-    return frame
-
-
-def _cov(frame: pd.DataFrame, cluster: str | None) -> dict:
-    if cluster is None:
-        return {"cov_type": "HC1"}
-    return {"cov_type": "cluster", "cov_kwds": {"groups": frame["_cluster"].to_numpy()}}
-
-
-def _se_words(cluster: str | None) -> str:
-    return f"SE clustered by {cluster}" if cluster else "heteroskedasticity-robust SE (HC1)"
-
-
-def fit_ols(
-    tickets: pd.DataFrame,
-    outcome: str,
-    numeric: list[str],
-    categorical: list[str] = (),
-    cluster: str | None = "customer_id",
-    splines: dict[str, int] | None = None,
-    interactions: list[tuple[str, str]] = (),
-):
-    """Ordinary least squares with robust standard errors.
-
-    Parameters
-    ----------
-    tickets : pandas.DataFrame
-        Rows to fit on; none may be missing a model column (use a :class:`RowLedger` first).
-    outcome, numeric, categorical
-        See :func:`formula`.
-    cluster : str or None
-        Column whose values define clusters for cluster-robust (CR1) standard errors; ``None``
-        gives HC1.
-    splines, interactions
-        See :func:`formula`.
-
-    Returns
-    -------
-    statsmodels.regression.linear_model.RegressionResultsWrapper
-        Of a :class:`study.stats.ols.CholeskyOLS` (statsmodels' ``OLS`` solved by the normal equations).
-    """
-    frame = model_frame(tickets, [outcome, *numeric, *categorical, *(splines or {})], cluster)
-    text = formula(outcome, list(numeric), list(categorical), splines, list(interactions))
-    return formula_model(CholeskyOLS, text, frame).fit(**_cov(frame, cluster))
-
-
-def fit_logit(
-    tickets: pd.DataFrame,
-    outcome: str,
-    numeric: list[str],
-    categorical: list[str] = (),
-    cluster: str | None = "customer_id",
-):
-    """Logistic regression with robust standard errors (see :func:`fit_ols` for the arguments)."""
-    frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
-    model = formula_model(sm.Logit, formula(outcome, list(numeric), list(categorical)), frame)
-    return model.fit(disp=0, maxiter=200, **_cov(frame, cluster))
-
-
-def coefficient(fit, term: str, name: str, label: str, method: str, alpha: float = 0.05, scale: float = 1.0) -> Estimate:
-    """One coefficient of a fitted model as an :class:`Estimate`, optionally rescaled.
-
-    ``scale`` multiplies value, SE and interval (e.g. to express a per-doubling slope as the
-    effect of going from 1 to 24 hours).
-    """
-    low, high = fit.conf_int(alpha=alpha).loc[term]
-    return Estimate(
-        name=name, label=label, value=float(fit.params[term]) * scale, se=float(fit.bse[term]) * abs(scale),
-        ci_low=float(min(low * scale, high * scale)), ci_high=float(max(low * scale, high * scale)),
-        p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method, ci_level=1 - alpha,
-        model=model_text(fit),
-    )
-
-
-def model_text(fit) -> str:
-    """The formula a fitted model was built from, if it was built from one."""
-    return str(getattr(fit.model, "formula", "") or "")
-
-
-def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: str, alpha: float = 0.05) -> list[Estimate]:
-    """Average marginal effects of a logit, on the probability scale (0.01 = 1 percentage point).
-
-    Parameters
-    ----------
-    fit : statsmodels discrete results
-    labels : dict
-        ``{term: (name, label)}`` for the terms to report.
-    method : str
-    alpha : float
-
-    Returns
-    -------
-    list of Estimate
-        One per term in ``labels``, by the delta method with the fit's covariance (the numbers of
-        statsmodels' ``get_margeff(at="overall", dummy=True)``; see :mod:`study.stats.margins`).
-    """
-    # As get_margeff(dummy=True): a 0/1 flag gets the change from 0 to 1, not a derivative.
-    frame = logit_marginal_effects(fit, list(labels), alpha)
-    out = []
-    for term, (name, label) in labels.items():
-        row = frame.loc[term]
-        out.append(
-            Estimate(
-                name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]),
-                ci_low=float(row.iloc[4]), ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]),
-                n=int(fit.nobs), method=method, ci_level=1 - alpha, model=model_text(fit),
-            )
-        )
-    return out
 
 
 @dataclass
@@ -317,46 +149,6 @@ def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "
               "reopened": "CSAT points for a reopened case, adjusted"}
     adjusted += [coefficient(adjusted_fit, flag, f"csat_{flag}_adjusted", labels[flag], adjusted_method, alpha) for flag in flags]
     return SatisfactionDrivers(naive, adjusted, controls, ledger, {"naive": naive_fit, "adjusted": adjusted_fit})
-
-
-def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None) -> pd.DataFrame:
-    """Estimates side by side: value, interval, p-value, rows, and the true value where known."""
-    table = pd.DataFrame(
-        {
-            "estimate": [e.label for e in estimates],
-            "value": [e.value for e in estimates],
-            f"{estimates[0].ci_level:.0%} CI" if estimates else "CI": [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
-            "p-value": [format_p(e.p_value) for e in estimates],
-            "rows": [e.n for e in estimates],
-        }
-    )
-    if truth:
-        table["true value"] = [truth.get(e.name, np.nan) for e in estimates]
-    return table.set_index("estimate")
-
-
-def term_label(term: str) -> str:
-    """A model term in words: ``C(category)[T.billing]`` -> ``category: billing``."""
-    if term.startswith("C(") and ")[T." in term:
-        variable, level = term[2:].split(")[T.", 1)
-        return f"{variable.replace('_', ' ')}: {level.rstrip(']')}"
-    return {"Intercept": "intercept", SPEED: "log2 first response hours"}.get(term, term.replace("_", " "))
-
-
-def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
-    """Every coefficient of a fit with SE, interval and p-value (a tidy ``summary()`` without dates).
-
-    Categorical terms read ``variable: level`` and are measured against the variable's first level.
-    """
-    ci = fit.conf_int(alpha=alpha)
-    return pd.DataFrame(
-        {
-            "coefficient": fit.params.to_numpy(), "SE": fit.bse.to_numpy(),
-            "CI low": ci.iloc[:, 0].to_numpy(), "CI high": ci.iloc[:, 1].to_numpy(),
-            "p-value": [format_p(p) for p in fit.pvalues],
-        },
-        index=pd.Index([term_label(t) for t in fit.params.index], name="term"),
-    )
 
 
 @dataclass

@@ -31,7 +31,7 @@ from study.core.accounting import RowLedger
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
-from study.regression.models import (
+from study.regression.fitting import (
     SPEED,
     coefficient,
     fit_logit,

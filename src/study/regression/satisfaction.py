@@ -8,7 +8,7 @@ import pandas as pd
 
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
-from study.regression import causal, key_drivers, models, nonresponse
+from study.regression import causal, fitting, key_drivers, models, nonresponse
 from study.regression.csat import (
     DoseResponse,
     OrderedLogit,
@@ -78,7 +78,7 @@ class SatisfactionStudy:
         """Every coefficient of the adjusted model, or why it was skipped."""
         if isinstance(self.drivers, Skipped):
             return Skipped("the adjusted model", self.drivers.reason)
-        return models.coefficient_table(self.drivers.fits["adjusted"], alpha=alpha)
+        return fitting.coefficient_table(self.drivers.fits["adjusted"], alpha=alpha)
 
     @property
     def notes(self) -> list[str]:

@@ -32,7 +32,7 @@ from study.core.accounting import RowLedger
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
-from study.regression.models import SPEED, formula, model_frame, term_label
+from study.regression.fitting import SPEED, formula, model_frame, term_label
 from study.stats.cox import BreslowPHReg
 from study.stats.design import formula_model
 
@@ -106,7 +106,7 @@ def fit_cox(rows: pd.DataFrame, numeric: list[str], categorical: list[str], clus
     rows : pandas.DataFrame
         Tickets with no model variable missing.
     numeric, categorical : list of str
-        Covariates (see :func:`study.regression.models.formula`); no intercept is fitted.
+        Covariates (see :func:`study.regression.fitting.formula`); no intercept is fitted.
     cluster : str or None
         Column whose values define groups for the robust covariance; ``None`` keeps the
         model-based covariance.

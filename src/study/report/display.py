@@ -7,7 +7,7 @@ from IPython.display import Markdown, display
 
 from study.core.results import Estimate
 from study.data.descriptives import display_table
-from study.regression.models import comparison_table
+from study.regression.fitting import comparison_table
 from study.report.findings import text
 
 

@@ -36,7 +36,7 @@ def design_matrix(frame: pd.DataFrame, rhs: str) -> pd.DataFrame:
     Parameters
     ----------
     frame : pandas.DataFrame
-        Model columns; text as pandas Categoricals (see :func:`study.regression.models.model_frame`).
+        Model columns; text as pandas Categoricals (see :func:`study.regression.fitting.model_frame`).
     rhs : str
         Right-hand side of a formula.
 
