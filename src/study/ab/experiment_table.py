@@ -33,7 +33,8 @@ from study.ab import abtest, aggregate, design, unit_checks
 from study.ab.sufficient import Metric
 from study.core.accounting import RowLedger
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
-from study.data.schema import DataError, _short
+from study.data.convert import short
+from study.data.schema import DataError
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure")
 EXPOSURE_KEYS = ("column", "expected")
@@ -87,11 +88,11 @@ def read_map(path: str | Path) -> ExperimentMap:
         raise DataError(f"{name}: the experiment section lacks {', '.join(repr(k) for k in absent)}")
     exposure = section.get("exposure") or {}
     if not isinstance(exposure, dict):
-        raise DataError(f"{name}: exposure must be a mapping with 'column' and 'expected', not {_short(exposure)}")
+        raise DataError(f"{name}: exposure must be a mapping with 'column' and 'expected', not {short(exposure)}")
     check_keys(exposure, EXPOSURE_KEYS, "exposure", name)
     expected = exposure.get("expected") or {}
     if not isinstance(expected, dict):
-        raise DataError(f"{name}: exposure: expected must map each arm to what it saw, not {_short(expected)}")
+        raise DataError(f"{name}: exposure: expected must map each arm to what it saw, not {short(expected)}")
     return ExperimentMap(
         unit=scalar_text(section["unit"], "unit", name), arm=scalar_text(section["arm"], "arm", name),
         control=scalar_text(section["control"], "control", name),
@@ -100,7 +101,7 @@ def read_map(path: str | Path) -> ExperimentMap:
         segments=_names(section.get("segments"), "segments", name),
         planned_shares=_planned_shares(section.get("planned_shares"), name),
         exposure_column=scalar_text(exposure["column"], "exposure: column", name) if exposure.get("column") is not None else None,
-        exposure_expected={scalar_text(k, "an arm of exposure: expected", name): scalar_text(v, f"exposure: expected: {_short(k)}", name)
+        exposure_expected={scalar_text(k, "an arm of exposure: expected", name): scalar_text(v, f"exposure: expected: {short(k)}", name)
                            for k, v in expected.items()} or None,
     )
 
@@ -118,14 +119,14 @@ def _planned_shares(value, name: str) -> dict[str, float] | None:
         return None
     if not isinstance(value, dict) or not value:
         raise DataError(f"{name}: planned_shares maps each arm to its planned share "
-                        f"(e.g. {{control: 0.5, treatment: 0.5}}), not {_short(value)}")
+                        f"(e.g. {{control: 0.5, treatment: 0.5}}), not {short(value)}")
     shares = {}
     for arm, share in value.items():
         arm = scalar_text(arm, "an arm of planned_shares", name)
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share):
-            raise DataError(f"{name}: planned_shares: {_short(arm)} is {_short(share)}, not a number")
+            raise DataError(f"{name}: planned_shares: {short(arm)} is {short(share)}, not a number")
         if share <= 0:
-            raise DataError(f"{name}: planned_shares: {_short(arm)} is {share:g}; every planned share is above 0 "
+            raise DataError(f"{name}: planned_shares: {short(arm)} is {share:g}; every planned share is above 0 "
                             "(leave an arm that got no units out of the plan)")
         shares[arm] = float(share)
     total = sum(shares.values())
@@ -135,7 +136,7 @@ def _planned_shares(value, name: str) -> dict[str, float] | None:
 
 
 def _arms_list(arms: list[str]) -> str:
-    return ", ".join(_short(a, 40) for a in arms[:8]) + (", ..." if len(arms) > 8 else "")
+    return ", ".join(short(a, 40) for a in arms[:8]) + (", ..." if len(arms) > 8 else "")
 
 
 def _did_you_mean(value: str, options: list[str]) -> str:
@@ -166,16 +167,16 @@ def check_table(frame: pd.DataFrame, mapping: ExperimentMap, source: str = "data
     """
     missing = mapping.missing(frame.columns)
     if missing:
-        raise DataError(f"{source}: the column map names columns the data lacks: {', '.join(_short(c) for c in missing)}")
+        raise DataError(f"{source}: the column map names columns the data lacks: {', '.join(short(c) for c in missing)}")
     arms = sorted({str(a) for a in pd.unique(frame[mapping.arm].dropna())})
     column = f"column {mapping.arm!r}"
     if not arms:
         raise DataError(f"{source}: {column} has no arm in any row")
     if mapping.control not in arms:
-        raise DataError(f"{source}: control arm {_short(mapping.control)} is not in {column} "
+        raise DataError(f"{source}: control arm {short(mapping.control)} is not in {column} "
                         f"(arms: {_arms_list(arms)}{_did_you_mean(mapping.control, arms)})")
     if len(arms) < 2:
-        raise DataError(f"{source}: {column} holds only the control arm {_short(mapping.control)}: there is no treatment to compare")
+        raise DataError(f"{source}: {column} holds only the control arm {short(mapping.control)}: there is no treatment to compare")
     if mapping.planned_shares:
         unplanned = [a for a in arms if a not in mapping.planned_shares]
         absent = [a for a in mapping.planned_shares if a not in arms]
@@ -240,7 +241,7 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
     checks = unit_checks.check_units(ledger.frame, unit=mapping.unit, arm=mapping.arm)
     clean = ledger.absorb(unit_checks.drop_flagged_units(ledger.frame, mapping.unit, mapping.arm)[1])
     if mapping.control not in {str(a) for a in pd.unique(clean[mapping.arm].dropna())}:
-        raise DataError(f"no row of the control arm {_short(mapping.control)} is left once the rows that cannot be "
+        raise DataError(f"no row of the control arm {short(mapping.control)} is left once the rows that cannot be "
                         f"trusted are set aside ({', '.join(f'{k}: {v:,}' for k, v in ledger.as_dict()['dropped'].items())})")
     metrics = metric_specs(clean, mapping)
     aggregates = aggregate.aggregate_frame(clean, metrics, arm=mapping.arm)

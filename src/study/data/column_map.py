@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from study.data.schema import BY_NAME, DataError, _problem, _short, _to_number, _to_time
+from study.data.convert import describe_problem, short, to_number, to_time
+from study.data.schema import BY_NAME, DataError
 
 # Other CSAT scales, binned onto 1-5 in equal-width bands (documented in data/README.md): a 1-10
 # answer x becomes ceil(x / 2); a 0-100 answer x becomes 1 + min(4, floor(x / 20)).
@@ -87,7 +88,7 @@ def check_keys(found: dict, allowed, where: str, name: str) -> None:
         if key not in allowed:
             close = nearest(str(key), allowed)
             hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(allowed)}"
-            raise DataError(f"{name}: unknown key {_short(key)} in {where} ({hint})")
+            raise DataError(f"{name}: unknown key {short(key)} in {where} ({hint})")
 
 
 def nearest(word: str, options: list[str]) -> str | None:
@@ -183,7 +184,7 @@ def scalar_text(value, what: str, name: str) -> str:
         raise DataError(f"{name}: {what} is {'empty' if value is None else 'read as yes/no'}; "
                         "quote it (e.g. \"NA\", \"no\")")
     if not isinstance(value, (str, int, float)):
-        raise DataError(f"{name}: {what} must be a single name or code, not {_short(value)}")
+        raise DataError(f"{name}: {what} must be a single name or code, not {short(value)}")
     return str(value)
 
 
@@ -200,7 +201,7 @@ def _mapping(value, what: str, name: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise DataError(f"{name}: {what} must be a mapping (key: value), not {_short(value)}")
+        raise DataError(f"{name}: {what} must be a mapping (key: value), not {short(value)}")
     return value
 
 
@@ -218,34 +219,34 @@ def read_ticket_map(path: str | Path) -> TicketMap | None:
         return None
     name = Path(path).name
     check_keys(section, TICKET_KEYS, "the tickets section", name)
-    columns = {scalar_text(k, "a contract name in 'columns'", name): scalar_text(v, f"columns: {_short(k)}", name)
+    columns = {scalar_text(k, "a contract name in 'columns'", name): scalar_text(v, f"columns: {short(k)}", name)
                for k, v in _mapping(section.get("columns"), "'columns'", name).items()}
     values = {
         scalar_text(k, "a contract name in 'values'", name): {
-            scalar_text(a, f"a code of values: {_short(k)}", name): _recoded(b, f"values: {_short(k)}: {_short(a)}", name)
-            for a, b in _mapping(v, f"values: {_short(k)}", name).items()
+            scalar_text(a, f"a code of values: {short(k)}", name): _recoded(b, f"values: {short(k)}: {short(a)}", name)
+            for a, b in _mapping(v, f"values: {short(k)}", name).items()
         }
         for k, v in _mapping(section.get("values"), "'values'", name).items()
     }
     durations = {}
     for target, spec in _mapping(section.get("durations"), "'durations'", name).items():
         if not isinstance(spec, dict) or not set(DURATION_KEYS) <= set(spec):
-            raise DataError(f"{name}: duration {_short(target)} needs 'from' and 'to' columns")
-        check_keys(spec, DURATION_KEYS, f"duration {_short(target)}", name)
+            raise DataError(f"{name}: duration {short(target)} needs 'from' and 'to' columns")
+        check_keys(spec, DURATION_KEYS, f"duration {short(target)}", name)
         durations[scalar_text(target, "a duration", name)] = tuple(
-            scalar_text(spec[k], f"duration {_short(target)}: {k}", name) for k in DURATION_KEYS)
+            scalar_text(spec[k], f"duration {short(target)}: {k}", name) for k in DURATION_KEYS)
     unknown = [c for c in [*columns, *values, *durations] if c not in BY_NAME]
     if unknown:
         close = nearest(unknown[0], list(BY_NAME))
-        raise DataError(f"{name}: not contract columns: {', '.join(_short(c) for c in unknown[:5])}"
+        raise DataError(f"{name}: not contract columns: {', '.join(short(c) for c in unknown[:5])}"
                         + (f" (did you mean {close!r}?)" if close else " (see data/README.md)"))
     targets = list(columns.values())
     doubled = sorted({t for t in targets if targets.count(t) > 1})
     if doubled:
-        raise DataError(f"{name}: export column(s) {', '.join(_short(t) for t in doubled[:5])} mapped to two contract columns")
+        raise DataError(f"{name}: export column(s) {', '.join(short(t) for t in doubled[:5])} mapped to two contract columns")
     scale = scalar_text(section.get("csat_scale", "1-5"), "csat_scale", name)
     if scale not in CSAT_SCALES:
-        raise DataError(f"{name}: csat_scale {_short(scale)} is not one of {', '.join(CSAT_SCALES)}")
+        raise DataError(f"{name}: csat_scale {short(scale)} is not one of {', '.join(CSAT_SCALES)}")
     codes = section.get("missing_values")
     codes = [] if codes is None else codes if isinstance(codes, list) else [codes]
     missing_values = tuple(dict.fromkeys(scalar_text(c, "a code in missing_values", name).strip() for c in codes))
@@ -287,22 +288,22 @@ def apply(frame: pd.DataFrame, mapping: TicketMap, source: str = "data") -> pd.D
     missing = [c for c in [*mapping.columns.values(), *(c for pair in mapping.durations.values() for c in pair)]
                if c not in frame.columns]
     if missing:
-        raise DataError(f"{source}: the column map names columns the data lacks: {', '.join(_short(c) for c in dict.fromkeys(missing))}")
+        raise DataError(f"{source}: the column map names columns the data lacks: {', '.join(short(c) for c in dict.fromkeys(missing))}")
     if mapping.missing_values:
         frame = _blank_missing_codes(frame, mapping.missing_values)
     # Durations read the export's own timestamp columns, before any renaming. A timestamp that cannot
     # be read stops the run: it would otherwise become an empty response time that nobody counted.
     durations = {}
     for target, (start, end) in mapping.durations.items():
-        began, problem, _ = _to_time(frame[start], start)
-        ended, problem_end, _ = _to_time(frame[end], end)
+        began, problem, _ = to_time(frame[start], start)
+        ended, problem_end, _ = to_time(frame[end], end)
         if problem or problem_end:
             raise DataError(f"{source}: " + "; ".join(p for p in (problem, problem_end) if p)
                             + f" (timestamps of {target})")
         minutes = (ended - began).dt.total_seconds() / 60
         backwards = minutes < 0
         if backwards.any():
-            raise DataError(f"{source}: " + _problem(end, backwards, frame[end], f"that {{be}} before '{start}'"))
+            raise DataError(f"{source}: " + describe_problem(end, backwards, frame[end], f"that {{be}} before '{start}'"))
         durations[target] = minutes
     # An export column that already has a contract name the map takes from elsewhere gives way,
     # unless the map renames it too: then the names are swapped (ticket_id <-> customer_id).
@@ -315,17 +316,17 @@ def apply(frame: pd.DataFrame, mapping: TicketMap, source: str = "data") -> pd.D
             out[column] = text.map(lambda v: codes.get(v, v) if isinstance(v, str) else v)
     if "csat" in out.columns and mapping.csat_scale != "1-5":
         low, high, to_five = CSAT_SCALES[mapping.csat_scale]
-        answers, problem = _to_number(out["csat"], "csat")
+        answers, problem = to_number(out["csat"], "csat")
         if problem:
             raise DataError(f"{source}: {problem}")
         off = answers.notna() & ((answers < low) | (answers > high))
         if off.any():
-            raise DataError(f"{source}: " + _problem("csat", off, out["csat"], f"outside the declared {mapping.csat_scale} scale"))
+            raise DataError(f"{source}: " + describe_problem("csat", off, out["csat"], f"outside the declared {mapping.csat_scale} scale"))
         # A 7.5 on 1-10 would be binned to 4 without a word, while 3.5 on 1-5 is refused: every scale
         # takes whole answers only.
         fractional = answers.notna() & (answers != np.round(answers))
         if fractional.any():
-            raise DataError(f"{source}: " + _problem("csat", fractional, out["csat"],
+            raise DataError(f"{source}: " + describe_problem("csat", fractional, out["csat"],
                                                      f"that {{be}} not a whole number on the declared {mapping.csat_scale} scale"))
         out["csat"] = to_five(answers)
     for target, minutes in durations.items():

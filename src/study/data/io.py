@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from study.core.results import Source  # noqa: F401  (io.Source: the facts of what was read)
-from study.data.schema import DataError, _short
+from study.data.convert import short
+from study.data.schema import DataError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.xz", ".csv.zip", ".csv.bz2", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -287,5 +288,5 @@ def _refuse_repeated_names(columns, name: str) -> None:
     repeated = sorted({c.rsplit(".", 1)[0] for c in columns if "." in c and c.rsplit(".", 1)[1].isdigit()
                        and c.rsplit(".", 1)[0] in names})
     if repeated:
-        shown = ", ".join(_short(r) for r in repeated[:5]) + (", ..." if len(repeated) > 5 else "")
+        shown = ", ".join(short(r) for r in repeated[:5]) + (", ..." if len(repeated) > 5 else "")
         raise DataError(f"{name}: column name(s) {shown} appear more than once in the header")

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study.data.convert import (
+    IMPLAUSIBLY_LARGE,
+    describe_problem,
+    rows_where,
+    short,
+    to_flag,
+    to_number,
+    to_time,
+)
+
 
 class DataError(ValueError):
     """The data cannot be analysed; the message says which column, which values and how many rows."""
@@ -44,7 +54,10 @@ class Column:
 
 # A first reply or a resolution more than a year after the ticket is a data error, not a slow agent.
 MINUTES_PER_YEAR = 525_600
+
+
 MINIMUM_ROWS = 10  # fewer rows cannot support any of the analyses
+
 
 COLUMNS: tuple[Column, ...] = (
     Column("ticket_id", "id", True, "Unique identifier of the service case."),
@@ -71,142 +84,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("days_to_next_purchase", "number", False, "Days to the next purchase, censored at the window's end.", 0, None),
     Column("next_spend", "number", False, "Spend in the follow-up window (currency units).", 0, None),
 )
+
+
 BY_NAME = {c.name: c for c in COLUMNS}
+
+
 REQUIRED = [c.name for c in COLUMNS if c.required]
+
 
 # Controls used when present: known confounders of speed and satisfaction.
 CONFOUNDERS = ["category", "channel", "loyalty_tier"]
-
-
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
-
-
-def _where(bad: pd.Series, limit: int = 5) -> str:
-    rows = np.flatnonzero(bad.to_numpy()) + 1  # 1-based data rows, as a spreadsheet user counts them
-    shown = ", ".join(str(r) for r in rows[:limit])
-    return f"row{'s' if rows.size > 1 else ''} {shown}{', ...' if rows.size > limit else ''}"
-
-
-def _examples(values: pd.Series, limit: int = 3) -> str:
-    plain = (v.item() if hasattr(v, "item") else v for v in pd.unique(values)[:limit])
-    return ", ".join(_short(v) for v in plain)
-
-
-def _problem(column: str, bad: pd.Series, values: pd.Series, what: str) -> str:
-    """``column 'x' has 3 values outside 1-5 (e.g. 0, 7) in rows 1, 2, 4``; ``{be}`` in ``what`` agrees with the count."""
-    n = int(bad.sum())
-    what = what.format(be="is" if n == 1 else "are")
-    return f"column '{column}' has {n} value{'s' if n > 1 else ''} {what} (e.g. {_examples(values[bad])}) in {_where(bad)}"
-
-
-# pandas' default missing-value codes. CSV cells holding them are values (the category ``None``, the
-# channel ``NA``); where they fail as a number, flag or time the message says how to declare them.
-NA_CODES = frozenset({
-    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
-    "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
-# No count, amount or duration of a ticket comes near this: a larger number is a unit or export error
-# (and 1e308 would overflow the first sum of squares).
-IMPLAUSIBLY_LARGE = 1e12  # messages say "above 1e12"
-# Unix times before this are not times of service tickets: small numbers are row numbers or codes.
-EARLIEST_EPOCH_TIME = pd.Timestamp("1990-01-01")
-# Epoch unit by magnitude of the median value: seconds reach 1e11 only in the year 5138, milliseconds
-# 1e14 in 5138 too, and so on, so the ranges cannot overlap for dates after 1973.
-_EPOCH_UNITS = ((1e11, "s", "seconds"), (1e14, "ms", "milliseconds"), (1e17, "us", "microseconds"),
-                (np.inf, "ns", "nanoseconds"))
-# A time zone written after a time: Z, UTC, GMT, +02, +0200 or +02:00.
-_ZONE_SUFFIX = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
-
-
-def _na_hint(bad_values: pd.Series) -> str:
-    """A hint when a value that failed is one of pandas' default missing codes (an R export's ``NA``)."""
-    codes = sorted({str(v).strip() for v in bad_values.dropna().unique()[:1000]} & NA_CODES)
-    if not codes:
-        return ""
-    return f" (declare missing codes in a column map: missing_values: [{', '.join(codes[:3])}])"
-
-
-def _to_flag(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype("boolean"), None
-    text = values.astype("string").str.strip().str.lower()
-    flag = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    flag[text.isin(_TRUE).fillna(False)] = True
-    flag[text.isin(_FALSE).fillna(False)] = False
-    bad = flag.isna() & values.notna()
-    problem = _problem(column, bad, values, "that {be} not yes/no (true/false, 1/0)") + _na_hint(values[bad]) if bad.any() else None
-    return flag, problem
-
-
-def _to_number(values: pd.Series, column: str) -> tuple[pd.Series, str | None]:
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float), None
-    if pd.api.types.is_numeric_dtype(values):  # typed input (Parquet, DuckDB): nothing can be unreadable
-        return values.astype(float), None
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna() & (values.astype("string").str.strip() != "")
-    problem = _problem(column, bad, values, "that {be} not a number") + _na_hint(values[bad]) if bad.any() else None
-    return numbers.astype(float), problem
-
-
-def _to_time(values: pd.Series, column: str) -> tuple[pd.Series, str | None, str | None]:
-    """Times as naive UTC timestamps, the problem that prevents it, and a note on how they were read.
-
-    Times with a zone (``Z``, ``+02:00``, a zone-aware column) are converted to UTC and the zone
-    dropped, so that every time compares with every other; numbers are Unix times, their unit
-    told by their magnitude.
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        if getattr(values.dt, "tz", None) is None:
-            return values, None, None
-        return values.dt.tz_convert("UTC").dt.tz_localize(None), None, "time zones converted to UTC"
-    if pd.api.types.is_bool_dtype(values):
-        return values, _problem(column, values.notna(), values, "that {be} not a date/time"), None
-    if pd.api.types.is_numeric_dtype(values):
-        return _epoch_times(values.astype(float), values, column)
-    given = values.notna()
-    present = np.flatnonzero(given.to_numpy())
-    if present.size and _is_number(values.iloc[present[0]]):
-        # Unix times as text (a CSV column with a stray word, or from a column map): all numbers or none.
-        numbers = pd.to_numeric(values, errors="coerce")
-        if numbers[given].notna().all():
-            return _epoch_times(numbers.astype(float), values, column)
-    note = None
-    try:
-        times = pd.to_datetime(values, errors="coerce", format="mixed")
-    except ValueError:  # several zones, or times with and without one: only UTC can hold them all
-        times = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-        text = values.astype("string").str.strip()
-        zoneless = int((~text.str.contains(_ZONE_SUFFIX, regex=True).fillna(True) & times.notna()).sum())
-        note = "time zones converted to UTC" + (
-            f"; {zoneless} time{'s' if zoneless > 1 else ''} without a zone read as UTC" if zoneless else "")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-        note = note or "time zones converted to UTC"
-    bad = times.isna() & given
-    problem = _problem(column, bad, values, "that {be} not a date/time") + _na_hint(values[bad]) if bad.any() else None
-    return times, problem, note
-
-
-def _is_number(value) -> bool:
-    try:
-        float(str(value).strip())
-    except ValueError:
-        return False
-    return True
-
-
-def _epoch_times(numbers: pd.Series, values: pd.Series, column: str) -> tuple[pd.Series, str | None, str | None]:
-    """Unix times (seconds, milliseconds, microseconds or nanoseconds since 1970, UTC) as naive UTC timestamps."""
-    present = numbers.dropna()
-    magnitude = float(np.median(np.abs(present))) if len(present) else 0.0
-    unit, unit_name = next((u, name) for limit, u, name in _EPOCH_UNITS if magnitude < limit)
-    finite = numbers.where(np.isfinite(numbers))
-    times = pd.to_datetime(finite, unit=unit, errors="coerce", utc=True).dt.tz_localize(None)
-    bad = numbers.notna() & (times.isna() | (times < EARLIEST_EPOCH_TIME))
-    problem = _problem(column, bad, values, "that {be} numbers but not Unix times (seconds/ms since 1970)") if bad.any() else None
-    return times, problem, f"read as Unix epoch {unit_name} (UTC)"
 
 
 def validate(frame: pd.DataFrame, source: str = "data", copy: bool = True,
@@ -273,7 +160,7 @@ def conform(frame: pd.DataFrame, source: str = "data", copy: bool = True,
         raise DataError(
             f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
             + ", ".join(f"'{c}'" for c in missing)
-            + f" (found: {', '.join(_short(str(c), 40).strip(chr(39)) for c in frame.columns[:12])}{', ...' if frame.shape[1] > 12 else ''})"
+            + f" (found: {', '.join(short(str(c), 40).strip(chr(39)) for c in frame.columns[:12])}{', ...' if frame.shape[1] > 12 else ''})"
         )
     if len(frame) < MINIMUM_ROWS:
         raise DataError(f"{source}: only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else f"{source}: no rows to analyse")
@@ -290,28 +177,28 @@ def _convert_column(column: Column, values: pd.Series) -> tuple[pd.Series, str |
         converted = values.astype("string").str.strip()
         if column.kind == "id" and converted.isna().any():
             empty = converted.isna()
-            return converted, f"column '{column.name}' is empty in {int(empty.sum())} rows ({_where(empty)})", None
+            return converted, f"column '{column.name}' is empty in {int(empty.sum())} rows ({rows_where(empty)})", None
         return converted, None, None
     if column.kind == "flag":
-        return (*_to_flag(values, column.name), None)
+        return (*to_flag(values, column.name), None)
     if column.kind == "time":
-        return _to_time(values, column.name)
-    converted, problem = _to_number(values, column.name)
+        return to_time(values, column.name)
+    converted, problem = to_number(values, column.name)
     if problem is None:
         infinite = pd.Series(np.isinf(converted.to_numpy()), index=converted.index)
         if infinite.any():
-            problem = _problem(column.name, infinite, values, "that {be} not a finite number")
+            problem = describe_problem(column.name, infinite, values, "that {be} not a finite number")
     if problem is None:
         problem = _range_problem(column, converted, values)
     if problem is None and column.high is None:
         # Columns without an upper bound still have a plausible one; 1e308 overflows the first sum of squares.
         huge = converted.abs() > IMPLAUSIBLY_LARGE
         if huge.any():
-            problem = _problem(column.name, huge, values, "that {be} implausibly large (above 1e12)")
+            problem = describe_problem(column.name, huge, values, "that {be} implausibly large (above 1e12)")
     if problem is None and column.kind == "integer":
         fractional = converted.notna() & (converted != np.round(converted))
         if fractional.any():
-            problem = _problem(column.name, fractional, values, "that {be} not a whole number")
+            problem = describe_problem(column.name, fractional, values, "that {be} not a whole number")
         else:
             converted = converted.astype("Int64")
     return converted, problem, None
@@ -339,11 +226,11 @@ def _convert(frame: pd.DataFrame, copy: bool = True,
         # Times are naive UTC by now (zones converted), so they compare with the UTC clock.
         future = out["created_at"] > pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
         if future.any():
-            problems["created_at"] = _problem("created_at", future, raw_created, "in the future")
+            problems["created_at"] = describe_problem("created_at", future, raw_created, "in the future")
     if "ticket_id" in out.columns and "ticket_id" not in problems:
         duplicated = out["ticket_id"].duplicated(keep=False)
         if duplicated.any():
-            problems["ticket_id"] = _problem("ticket_id", duplicated, out["ticket_id"], "that {be} repeated") \
+            problems["ticket_id"] = describe_problem("ticket_id", duplicated, out["ticket_id"], "that {be} repeated") \
                 + _renamed_hint("ticket_id", mapped_from or {})
     return out, problems, notes
 
@@ -353,17 +240,8 @@ def _renamed_hint(column: str, mapped_from: dict[str, str]) -> str:
     origin = mapped_from.get(column)
     if origin is None or origin == column:
         return ""
-    hint = f"; the column map takes {column} from {_short(origin)}"
+    hint = f"; the column map takes {column} from {short(origin)}"
     return hint + (f" — is it swapped with {origin}?" if origin in BY_NAME else " — is that the right column?")
-
-
-def _short(value, limit: int = 60) -> str:
-    """A value from a user's file for a message: text quoted (``repr``), anything else as printed, cut to
-    ``limit`` characters so that a 10 MB cell still gives one short line."""
-    text = repr(value) if isinstance(value, str) else str(value)
-    if len(text) <= limit:
-        return text
-    return text[:limit - 4] + "...'" if text[0] == "'" else text[:limit - 3] + "..."
 
 
 def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = None,
@@ -428,5 +306,5 @@ def _range_problem(column: Column, numbers: pd.Series, values: pd.Series) -> str
     if not bad.any():
         return None
     if column.high is None:
-        return _problem(column.name, bad, values, f"below {column.low:g}")
-    return _problem(column.name, bad, values, f"outside {column.low:g}-{column.high:g}")
+        return describe_problem(column.name, bad, values, f"below {column.low:g}")
+    return describe_problem(column.name, bad, values, f"outside {column.low:g}-{column.high:g}")
