@@ -8,7 +8,7 @@ import pytest
 
 from study import config
 from study.ab import experiments, sla
-from study.data import column_map, simulate
+from study.data import column_map, examples, simulate
 from study.data.dataset import from_frame, load_tickets
 from study.data.schema import DataError
 from study.regression import models
@@ -19,7 +19,7 @@ MAP = config.DATA / "examples" / "tickets_columns.yml"
 
 def test_committed_export_is_the_simulated_sample_seen_by_another_team():
     committed = pd.read_csv(EXPORT)
-    expected = simulate.export_like(simulate.simulate(rows=3_000, seed=7).tickets)
+    expected = examples.export_like(simulate.simulate(rows=3_000, seed=7).tickets)
     pd.testing.assert_frame_equal(committed, expected.astype(committed.dtypes.to_dict()), check_dtype=False)
 
 

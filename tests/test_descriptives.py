@@ -5,6 +5,7 @@ import reference_descriptives
 from scipy import stats
 
 from study.data import descriptives
+from study.report import titles
 
 
 def test_mean_interval_is_the_t_interval():
@@ -91,13 +92,12 @@ def test_outcomes_table_has_words_in_headers_and_half_width_in_points(small_data
 
 
 def test_resolution_groups_read_as_words(small_data):
-    from study.report import findings
 
     table = reference_descriptives.outcomes_by(small_data.tickets, "resolved")
     assert list(table.index) == [False, True]  # data unchanged
     shown = descriptives.display_table(table, percent=["repeat_purchase mean"])
     assert list(shown.index) == ["unresolved", "resolved"]
-    title = findings.title_by_group(table, "resolved =")
+    title = titles.title_by_group(table, "resolved =")
     assert "unresolved" in title and "False" not in title and "True" not in title
     assert title == (f"Mean CSAT {table.loc[False, 'csat mean']:.2f} for unresolved tickets, "
                      f"{table.loc[True, 'csat mean']:.2f} for resolved (unadjusted)")

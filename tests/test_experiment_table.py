@@ -5,7 +5,7 @@ import pytest
 
 from study import config
 from study.ab import experiment_table
-from study.data import simulate
+from study.data import examples
 from study.data.schema import DataError
 
 MAP = config.DATA / "examples" / "experiment_columns.yml"
@@ -17,7 +17,7 @@ def table():
 
 
 def test_committed_example_is_what_the_simulator_writes(table):
-    pd.testing.assert_frame_equal(table, simulate.experiment_table(), check_dtype=False)
+    pd.testing.assert_frame_equal(table, examples.experiment_table(), check_dtype=False)
 
 
 def test_column_map_is_read_with_every_key():

@@ -10,6 +10,7 @@ import statsmodels.api as sm
 from study.data import simulate
 from study.data.dataset import TicketData, from_frame
 from study.regression import key_drivers
+from study.stats import shapley
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_shares_add_up_to_the_full_r_squared_of_statsmodels_ols(simulated, drive
 def test_two_predictors_match_the_closed_form():
     frame = _correlated_frame(2)
     r1, r2, r12 = (_ols_r_squared(frame, "y", p) for p in (["x0"], ["x1"], ["x0", "x1"]))
-    shares = key_drivers.r_squared_shares(frame, "y", ["x0", "x1"])
+    shares = shapley.r_squared_shares(frame, "y", ["x0", "x1"])
     assert shares["x0"] == pytest.approx((r1 + (r12 - r2)) / 2, abs=1e-10)
     assert shares["x1"] == pytest.approx((r2 + (r12 - r1)) / 2, abs=1e-10)
 
@@ -75,7 +76,7 @@ def test_shares_match_brute_force_over_every_order_of_entry(k):
         for position, name in enumerate(order):
             gains[name] += r2[frozenset(order[: position + 1])] - r2[frozenset(order[:position])]
     expected = pd.Series({name: total / len(orders) for name, total in gains.items()})
-    shares = key_drivers.r_squared_shares(frame, "y", names)
+    shares = shapley.r_squared_shares(frame, "y", names)
     np.testing.assert_allclose(shares[names].to_numpy(), expected[names].to_numpy(), rtol=0, atol=1e-10)
 
 
@@ -87,7 +88,7 @@ def test_uncorrelated_predictors_get_their_squared_standardized_coefficients():
     x = basis[:, 1:] * np.array([2.0, 0.5, 7.0])
     y = x @ np.array([1.0, -3.0, 0.2]) + rng.normal(size=rows)
     frame = pd.DataFrame(np.column_stack([x, y]), columns=["x0", "x1", "x2", "y"])
-    shares = key_drivers.r_squared_shares(frame, "y", ["x0", "x1", "x2"])
+    shares = shapley.r_squared_shares(frame, "y", ["x0", "x1", "x2"])
     fit = sm.OLS(y, sm.add_constant(x)).fit()
     standardized = fit.params[1:] * x.std(axis=0) / y.std()
     squared_correlation = [np.corrcoef(x[:, j], y)[0, 1] ** 2 for j in range(3)]

@@ -32,7 +32,6 @@ class Source:
     columns: list[str]
 
 
-
 @dataclass(frozen=True)
 class Estimate:
     """One key number of an analysis, with its uncertainty.

@@ -17,20 +17,29 @@ unresolved cases, say) shares in that cause's credit. Read it with ``02_satisfac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import factorial
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
 from study.stats.cluster import cluster_bootstrap
+from study.stats.shapley import (
+    RCOND,
+    cluster_moments,
+    covariances,
+    shapley_matrix,
+    subset_r_squared,
+)
 
 OUTCOME = "csat"
+
+
 ATTRIBUTES = ["response_log2_hours", "resolved", "reopened", "contacts", "quality_score"]
+
+
 LABELS = {
     "response_log2_hours": "first response time (log2 hours)",
     "resolved": "case resolved",
@@ -38,6 +47,8 @@ LABELS = {
     "contacts": "number of customer contacts",
     "quality_score": "QA score",
 }
+
+
 # Performance on a 0-100 scale where higher is better, whatever the attribute's own direction.
 PERFORMANCE = {
     "response_log2_hours": "% of tickets answered within 1 hour",
@@ -46,15 +57,14 @@ PERFORMANCE = {
     "contacts": "% of tickets closed with a single contact",
     "quality_score": "mean QA score (0-100)",
 }
+
+
 QUADRANTS = {
     (True, False): "concentrate here",
     (True, True): "keep up the good work",
     (False, False): "low priority",
     (False, True): "possible overkill",
 }
-# Singular values below this fraction of the largest count as zero: a bootstrap replicate in which
-# an attribute happens to be constant then simply gets no R² from it.
-_RCOND = 1e-12
 
 
 def performance_score(attribute: str, values: pd.Series) -> float:
@@ -82,93 +92,6 @@ def performance_score(attribute: str, values: pd.Series) -> float:
     if attribute == "quality_score":
         return float(values.mean())
     return float(100.0 * good[attribute](values).mean())
-
-
-def subset_r_squared(covariance: np.ndarray) -> np.ndarray:
-    """R² of the OLS of the outcome on every subset of the predictors, from their covariance.
-
-    Parameters
-    ----------
-    covariance : numpy.ndarray, shape (..., k + 1, k + 1)
-        Covariance (or correlation) matrices of the k predictors and, last, the outcome; leading
-        dimensions are a stack (e.g. bootstrap replicates).
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., 2**k)
-        Entry ``m`` is the R² of the model with the predictors whose bits are set in ``m``
-        (bit j = predictor j); entry 0, the empty model, is 0.
-    """
-    k = covariance.shape[-1] - 1
-    outcome_variance = covariance[..., k, k]
-    out = np.zeros(covariance.shape[:-2] + (2**k,))
-    for mask in range(1, 2**k):
-        members = [j for j in range(k) if mask >> j & 1]
-        block = covariance[..., members, :][..., :, members]
-        with_outcome = covariance[..., members, k]
-        inverse = np.linalg.pinv(block, rcond=_RCOND, hermitian=True)
-        explained = np.einsum("...i,...ij,...j->...", with_outcome, inverse, with_outcome)
-        out[..., mask] = explained / outcome_variance
-    return out
-
-
-def shapley_matrix(k: int) -> np.ndarray:
-    """Linear map from subset R² to Shapley shares: ``shares = subset_r2 @ shapley_matrix(k)``.
-
-    Predictor j gets, for every subset S without it, weight |S|! (k - |S| - 1)! / k! times
-    R²(S + j) - R²(S): the mean over subset sizes of the mean gain within a size.
-
-    Returns
-    -------
-    numpy.ndarray, shape (2**k, k)
-    """
-    weights = np.zeros((2**k, k))
-    for mask in range(2**k):
-        size = bin(mask).count("1")
-        for j in range(k):
-            if not mask >> j & 1:
-                w = factorial(size) * factorial(k - size - 1) / factorial(k)
-                weights[mask | 1 << j, j] += w
-                weights[mask, j] -= w
-    return weights
-
-
-def r_squared_shares(frame: pd.DataFrame, outcome: str, predictors: list[str]) -> pd.Series:
-    """Shapley shares of the R² of ``outcome ~ predictors`` (OLS with intercept) on numeric rows.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Numeric columns without missing values.
-    outcome : str
-    predictors : list of str
-
-    Returns
-    -------
-    pandas.Series
-        One share per predictor, indexed by name; they sum to the full model's R².
-    """
-    values = frame[[*predictors, outcome]].to_numpy(dtype=float)
-    covariance = np.cov(values, rowvar=False)
-    return pd.Series(subset_r_squared(covariance) @ shapley_matrix(len(predictors)), index=predictors)
-
-
-def _cluster_moments(values: np.ndarray, codes: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Per-cluster count, sums and cross-products: the sufficient statistics of a covariance."""
-    rows, width = values.shape
-    per_row = np.column_stack(
-        [np.ones(rows), values, (values[:, :, None] * values[:, None, :]).reshape(rows, width * width)]
-    )
-    membership = sparse.csr_matrix((np.ones(rows), (codes, np.arange(rows))), shape=(n_clusters, rows))
-    return np.asarray(membership @ per_row)
-
-
-def _covariances(totals: np.ndarray, width: int) -> np.ndarray:
-    """Covariance matrices (divisor n) from stacked totals of count, sums and cross-products."""
-    count = totals[:, :1]
-    mean = totals[:, 1 : 1 + width] / count
-    cross = (totals[:, 1 + width :] / count).reshape(-1, width, width)
-    return cross - mean[:, :, None] * mean[:, None, :]
 
 
 @dataclass
@@ -309,12 +232,12 @@ def key_drivers(
     else:
         codes, uniques = pd.factorize(rows[cluster], sort=True)  # sorted: row order cannot change the draws
         n_clusters = len(uniques)
-    moments = _cluster_moments(values, codes, n_clusters)
+    moments = cluster_moments(values, codes, n_clusters)
     width, k = len(chosen) + 1, len(chosen)
     to_shares = shapley_matrix(k)
 
     def decompose(totals: np.ndarray) -> np.ndarray:
-        subset_r2 = subset_r_squared(_covariances(totals, width))
+        subset_r2 = subset_r_squared(covariances(totals, width))
         return np.column_stack([subset_r2 @ to_shares, subset_r2[:, -1]])
 
     point = decompose(moments.sum(axis=0, keepdims=True))[0]
@@ -322,8 +245,8 @@ def key_drivers(
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     se = boot.std(axis=0, ddof=1)
 
-    covariance = _covariances(moments.sum(axis=0, keepdims=True), width)[0]
-    coefficients = np.linalg.pinv(covariance[:k, :k], rcond=_RCOND, hermitian=True) @ covariance[:k, k]
+    covariance = covariances(moments.sum(axis=0, keepdims=True), width)[0]
+    coefficients = np.linalg.pinv(covariance[:k, :k], rcond=RCOND, hermitian=True) @ covariance[:k, k]
     r_squared = float(point[-1])
     level = f"{1 - alpha:.0%}"
     resampled = f"{cluster} clusters" if cluster else "tickets"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from study.core.results import Estimate, Skipped
+from study.core.results import Skipped
 from study.core.words import (
     METRIC_WORDS,
     bullet_list,
@@ -17,7 +17,6 @@ from study.core.words import (
     text,
     with_interval,
 )
-from study.data.descriptives import group_label
 
 
 def _controls_words(controls: list[str], also: list[str] = ()) -> str:
@@ -336,34 +335,6 @@ def srm(check) -> str:
     return (f"Chi-square {check.chi2:.2f}, {p_value(check.p_value)}, alarm below p = {check.alpha:g}: {verdict}.")
 
 
-def title_by_group(summary, group_words: str) -> str:
-    """Figure title from an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`): first versus last group's mean CSAT."""
-    import numpy as np
-
-    first, last = summary.index[0], summary.index[-1]
-    a, b = summary.loc[first, "csat mean"], summary.loc[last, "csat mean"]
-    if isinstance(first, (bool, np.bool_)):  # a flag: its words ("unresolved", "resolved") say it all
-        group = summary.index.name
-        return (f"Mean CSAT {a:.2f} for {group_label(group, first)} tickets, "
-                f"{b:.2f} for {group_label(group, last)} (unadjusted)")
-    return f"Mean CSAT {a:.2f} for {group_words} {first}, {b:.2f} for {last} (unadjusted)"
-
-
-def title_naive_adjusted(naive: Estimate, adjusted: Estimate) -> str:
-    """Figure title stating both slopes."""
-    return f"Naive slope {naive.value:+.2f}, adjusted {adjusted.value:+.2f} CSAT points per doubling of the wait"
-
-
-def title_repeat(total: Estimate, direct: Estimate) -> str:
-    """Figure title stating the total and direct speed effects on repeat purchase."""
-    return f"Per doubling of the wait: {points(total.value)} repeat purchase in total, {points(direct.value)} with CSAT fixed"
-
-
-def title_lifts(effects: list) -> str:
-    """Figure title listing each metric's relative lift (:class:`study.ab.abstats.Effect`)."""
-    return "Relative lift: " + ", ".join(f"{e.metric.replace('_', ' ')} {pct(e.lift, signed=True)}" for e in effects)
-
-
 def assignment(experiment) -> str:
     """What the assignment check found and what was done with it (:func:`study.ab.experiments.experiment_rows`)."""
     dropped = experiment.ledger.as_dict()["dropped"]
@@ -374,12 +345,6 @@ def assignment(experiment) -> str:
     return ("**Assignment check.** " + "; ".join(parts) + "."
             + (f" {several:,} customers appeared in more than one arm: their assignment cannot be known, so all their "
                "tickets are left out." if several else ""))
-
-
-def title_importance(table) -> str:
-    """Figure title naming the most important attribute and its share."""
-    top = table.iloc[0]
-    return f"{top['label'].capitalize()} accounts for {top['share_of_explained']:.0%} of the explained CSAT variation"
 
 
 def experiment_table(result) -> str:

@@ -33,8 +33,6 @@ from study.report.index import AnalysisRun, write_index
 KERNEL_START_SECONDS = 300
 
 
-
-
 PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
 
 

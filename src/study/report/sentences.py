@@ -16,8 +16,6 @@ ERROR_ANCHOR = "papermill-error-cell"  # papermill marks the cell that failed; a
 ANCHOR = "Findings"  # heading id of each report's Findings section (nbconvert derives it from "## Findings")
 
 
-
-
 CONTROL_WORDS = {
     "resolved": "resolution", "reopened": "reopening", "category": "issue category", "loyalty_tier": "loyalty tier",
     "agent_id": "agent", "csat": "CSAT", "response_log2_hours": "first response time",
