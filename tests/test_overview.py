@@ -42,7 +42,7 @@ def test_counts_dates_and_histogram(small_data, both):
     tickets = small_data.tickets
     minutes = tickets["first_response_minutes"].clip(lower=1)
     for facts in both:
-        assert (facts.rows, facts.customers, facts.answered) == (
+        assert (facts.tickets, facts.customers, facts.answered) == (
             len(tickets), tickets["customer_id"].nunique(), int(tickets["csat_answered"].sum()))
         assert (facts.first_opened, facts.last_opened) == (tickets["created_at"].min(), tickets["created_at"].max())
         assert facts.over_a_day == pytest.approx((tickets["first_response_minutes"] > 1440).mean())

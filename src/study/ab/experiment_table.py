@@ -23,15 +23,20 @@ the data) before anything is computed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
 from study.ab import abtest, aggregate, design, unit_checks
 from study.ab.sufficient import Metric
+from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
+from study.core.results import Skipped, Source
+from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.data.convert import short
 from study.data.schema import DataError
@@ -195,8 +200,13 @@ def check_table(frame: pd.DataFrame, mapping: ExperimentMap, source: str = "data
 
 @dataclass
 class ExperimentResult:
-    """An experiment table analysed: what was set aside, the design checks, every comparison."""
+    """An experiment table analysed: what was set aside, the design checks, every comparison.
 
+    ``source`` and ``parameters`` (``alpha``, ``srm_alpha``, ``relative_mde``, the column map) are
+    set by :func:`from_files`, which reads the table and its map.
+    """
+
+    name: ClassVar[str] = EXPERIMENT
     mapping: ExperimentMap
     ledger: RowLedger
     exposure_mismatches: int
@@ -205,6 +215,36 @@ class ExperimentResult:
     aggregates: aggregate.Aggregates
     effects: list
     segment_effects: list
+    source: Source | None = None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def rows(self) -> dict:
+        return self.ledger.as_dict()
+
+    @property
+    def notes(self) -> list[str]:
+        return []
+
+    def srm_table(self) -> pd.DataFrame:
+        """Units per arm against the planned split."""
+        return design.srm_table(self.srm)
+
+    def effects_summary(self) -> pd.DataFrame | Skipped:
+        """One row per comparison of a treatment arm with control on a metric."""
+        return abtest.effects_summary(self.effects)
+
+    def power(self) -> pd.DataFrame:
+        """Power of each comparison and the units the next experiment needs, one row per metric."""
+        return abtest.power_table(self.aggregates, control=self.mapping.control,
+                                  relative_mde=self.parameters.get("relative_mde", 0.05),
+                                  alpha=self.parameters.get("alpha", 0.05)).set_index("metric")
+
+    def segments(self) -> pd.DataFrame | Skipped:
+        """Exploratory comparisons by segment, or why there are none."""
+        if not self.segment_effects:
+            return Skipped("segment breakdown", "the column map names no segment")
+        return abtest.effects_summary(self.segment_effects)
 
     @property
     def estimates(self) -> list:
@@ -254,3 +294,23 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
         )
     return ExperimentResult(mapping, ledger, mismatches, checks, srm, aggregates, effects,
                             abtest.adjust_p_values(segment_effects))
+
+
+def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,
+               relative_mde: float = 0.05) -> ExperimentResult:
+    """Read an experiment table and its column map and analyse it (:func:`analyse`).
+
+    Parameters
+    ----------
+    data_path : str or Path
+        CSV, Parquet or DuckDB file, one row per randomized unit.
+    columns_path : str or Path
+        Column map with an ``experiment`` section (:func:`read_map`).
+    alpha, srm_alpha, relative_mde : float
+        1 - confidence level; sample-ratio alarm threshold; lift the next experiment should detect.
+    """
+    table, source = io.load(data_path)
+    mapping = read_map(columns_path)
+    result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
+    parameters = {"alpha": alpha, "srm_alpha": srm_alpha, "relative_mde": relative_mde, "column_map": vars(mapping)}
+    return dataclasses.replace(result, source=source, parameters=parameters)

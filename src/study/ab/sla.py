@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from study.ab import abtest, aggregate, robust
-from study.ab.customers import PRE_PERIOD_COVARIATES
-from study.ab.experiments import ArmComparison, compare_arms
+from study.ab.aggregate import Aggregates
+from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
+from study.ab.design import (
+    SampleRatioCheck,
+    srm_check,
+    srm_estimate,
+    srm_table,
+    standardized_mean_differences,
+)
+from study.ab.experiments import (
+    ArmComparison,
+    ExperimentUnits,
+    compare_arms,
+    experiment_rows,
+)
 from study.ab.sufficient import Metric
+from study.analyses import AB_TEST
 from study.core import degenerate
-from study.core.results import Estimate, Skipped, format_p
+from study.core.results import Estimate, Skipped, Source, format_p
 from study.core.words import METRIC_WORDS
+from study.data.dataset import TicketData
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
@@ -240,3 +256,115 @@ def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], a
     table = abtest.effects_table(abtest.adjust_p_values(effects))
     columns = ["segment", "metric", "control", "treatment", "estimate", "CI low", "CI high", "p-value", "p (Holm)", "p (BH)"]
     return table[columns].set_index(["segment", "metric"])
+
+
+@dataclass
+class SlaExperiment:
+    """The faster-response SLA experiment of a ticket table, analysed once for notebook 04.
+
+    Attributes
+    ----------
+    experiment : study.ab.experiments.ExperimentUnits
+        Tickets of customers with one known arm, one row per customer, and the rows set aside.
+    covariates : list of str
+        Pre-period covariates present (balance and CUPED).
+    srm : study.ab.design.SampleRatioCheck
+    comparisons : Comparisons
+        Ticket-level arm comparisons, clustered by customer.
+    customers : pandas.DataFrame
+        One row per randomized customer (:func:`study.ab.customers.customer_table`).
+    metrics : list of Metric
+    aggregates : study.ab.aggregate.Aggregates
+    effects : Effects
+        Customer-level comparisons with lifts, CUPED and adjusted p-values.
+    source : Source
+    parameters : dict
+        ``alpha``, ``treatment_share``, ``srm_alpha``, ``relative_mde`` and ``segments``.
+    """
+
+    name: ClassVar[str] = AB_TEST
+    experiment: ExperimentUnits
+    covariates: list[str]
+    srm: SampleRatioCheck
+    comparisons: Comparisons
+    customers: pd.DataFrame
+    metrics: list
+    aggregates: Aggregates
+    effects: Effects
+    source: Source
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        """The sample-ratio test, every ticket-level comparison and every customer-level effect."""
+        return [srm_estimate(self.srm)] + comparison_estimates(self.comparisons) + abtest.estimates(self.effects)
+
+    @property
+    def rows(self) -> dict:
+        return self.experiment.ledger.as_dict()
+
+    @property
+    def notes(self) -> list[str]:
+        return sla_notes(self.experiment.rows, self.comparisons, self.effects)
+
+    @property
+    def lifts(self) -> list:
+        """The effects whose relative lift the report draws."""
+        return [e for e in self.effects if e.metric in LIFT_METRICS]
+
+    def srm_table(self) -> pd.DataFrame:
+        """Units per arm against the planned split (:func:`study.ab.design.srm_table`)."""
+        return srm_table(self.srm)
+
+    def effects_summary(self) -> pd.DataFrame | Skipped:
+        """One row per customer-level effect (:func:`study.ab.abtest.effects_summary`)."""
+        return abtest.effects_summary(self.effects)
+
+    def balance(self) -> pd.DataFrame:
+        """Standardized mean differences of the pre-period covariates between the arms."""
+        return standardized_mean_differences(self.experiment.units, "variant", "treatment", self.covariates)
+
+    def power(self):
+        """Power of this experiment and the sample the next one needs (see :func:`sla_power`)."""
+        return sla_power(self.aggregates, self.effects, relative_mde=self.parameters["relative_mde"],
+                         alpha=self.parameters["alpha"])
+
+    def robust_spend(self):
+        """Follow-up spend compared by methods robust to heavy tails (:func:`robust_spend_table`)."""
+        return robust_spend_table(self.customers, alpha=self.parameters["alpha"])
+
+    def segment_table(self):
+        """Exploratory effects by segment (:func:`segment_table`)."""
+        return segment_table(self.customers, self.metrics, self.parameters["segments"], alpha=self.parameters["alpha"])
+
+
+def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float = 0.5, srm_alpha: float = 0.001,
+                   relative_mde: float = 0.05, segments: list[str] = ("loyalty_tier", "first_channel")) -> SlaExperiment:
+    """Analyse the SLA experiment of a ticket table: design checks, ticket- and customer-level comparisons.
+
+    Parameters
+    ----------
+    data : TicketData
+        Tickets with ``variant`` (load them with ``needed=TICKET_COLUMNS``).
+    alpha : float
+        1 - confidence level.
+    treatment_share : float
+        Planned share of customers in the treatment arm.
+    srm_alpha : float
+        Sample-ratio-mismatch alarm threshold.
+    relative_mde : float
+        Relative lift the next experiment should detect, for its sample-size plan.
+    segments : list of str
+        Customer-level columns of the exploratory segments.
+    """
+    covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
+    experiment = experiment_rows(data.tickets, unit_columns=covariates)
+    srm = srm_check(experiment.units["variant"], {"control": 1 - treatment_share, "treatment": treatment_share},
+                    alpha=srm_alpha)
+    customers = customer_table(experiment.rows)
+    metrics = sla_unit_metrics(customers)
+    aggregates = aggregate.aggregate_frame(customers, metrics)
+    parameters = {"alpha": alpha, "treatment_share": treatment_share, "srm_alpha": srm_alpha,
+                  "relative_mde": relative_mde, "segments": list(segments)}
+    return SlaExperiment(experiment, covariates, srm, sla_comparisons(experiment.rows, alpha=alpha), customers, metrics,
+                         aggregates, sla_effects(aggregates, alpha=alpha), data.source, parameters)

@@ -8,6 +8,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,41 @@ def write_results(
     if results_dir is not None:
         write_json_atomic(Path(results_dir) / f"{analysis}.json", payload)
     return _plain(payload)
+
+
+class AnalysisResult(Protocol):
+    """What every analysis returns: the notebook, the results file and the summary read this one object.
+
+    Attributes
+    ----------
+    name : str
+        The analysis (:data:`study.analyses.ANALYSES`), which names its results file.
+    source : Source
+        The data it was computed on.
+    parameters : dict
+        The parameters it was computed with, as the results file records them.
+    estimates : list of Estimate
+    rows : dict
+        Row accounting (:meth:`study.core.accounting.RowLedger.as_dict`, or one per model).
+    notes : list of str
+        Skipped sections and caveats, in words.
+    """
+
+    name: str
+    source: Source
+    parameters: dict
+
+    @property
+    def estimates(self) -> list[Estimate]: ...
+
+    @property
+    def rows(self) -> dict: ...
+
+    @property
+    def notes(self) -> list[str]: ...
+
+
+def save(result: AnalysisResult, results_dir: str | Path | None) -> dict:
+    """Write ``<results_dir>/<result.name>.json`` (:func:`write_results`); ``None`` only assembles it."""
+    return write_results(results_dir, result.name, result.estimates, result.source, result.parameters, result.rows,
+                         result.notes)

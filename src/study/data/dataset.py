@@ -40,6 +40,9 @@ class TicketData:
         (``{"created_at": "time zones converted to UTC"}``; see :func:`study.data.schema.conform`). Kept
         in the prepared copy, so a notebook reading it shows the same notes
         (``validation_report(..., notes=data.notes)``).
+    max_tickets : int or None
+        The model-sample bound these tickets were loaded with (``load_tickets(max_tickets=...)``;
+        0: every ticket), so that results can report the parameter they were made with.
     """
 
     tickets: pd.DataFrame
@@ -49,6 +52,7 @@ class TicketData:
     missing: dict = field(default_factory=dict)
     prepared: Path | None = None
     notes: dict = field(default_factory=dict)
+    max_tickets: int | None = None
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""
@@ -151,15 +155,16 @@ def load_tickets(
         When the file is missing, unreadable, or breaks the contract.
     """
     if is_prepared(path):
-        return _read_prepared(Path(path), needed, max_tickets, seed)
-    frame, source, mapped_from = read_mapped(path, table, columns)
-    # The frame was just read and is ours: converting and deriving in place saves two copies of it.
-    tickets, notes = schema.conform(frame, source=source.name, copy=False, mapped_from=mapped_from)
-    data = TicketData(features.derive(tickets, copy=False), source, mapped_from, notes=notes)
-    if max_tickets and len(data.tickets) > max_tickets:
-        keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
-        return _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
-    return data
+        data = _read_prepared(Path(path), needed, max_tickets, seed)
+    else:
+        frame, source, mapped_from = read_mapped(path, table, columns)
+        # The frame was just read and is ours: converting and deriving in place saves two copies of it.
+        tickets, notes = schema.conform(frame, source=source.name, copy=False, mapped_from=mapped_from)
+        data = TicketData(features.derive(tickets, copy=False), source, mapped_from, notes=notes)
+        if max_tickets and len(data.tickets) > max_tickets:
+            keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
+            data = _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
+    return dataclasses.replace(data, max_tickets=max_tickets)
 
 
 def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.Index:

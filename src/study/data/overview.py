@@ -8,14 +8,16 @@ versions, which the tests use as the reference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from study.core.results import Estimate
+from study.analyses import OVERVIEW
+from study.core.results import Estimate, Source
 from study.data.dataset import TicketData
 from study.data.descriptives import t_half_width
 from study.data.features import RESPONSE_BANDS
@@ -34,7 +36,7 @@ class Overview:
 
     Attributes
     ----------
-    rows, customers, answered : int
+    tickets, customers, answered : int
         Tickets, distinct customers, tickets with a CSAT answer.
     first_opened, last_opened : pandas.Timestamp or None
     over_a_day : float
@@ -49,9 +51,14 @@ class Overview:
         Count, missing, mean and quantiles of ``first_response_minutes``.
     histogram : pandas.DataFrame
         ``left``, ``right`` (minutes) and ``tickets`` of log-spaced bins of the first response time.
+    source : Source
+        The data described.
+    parameters : dict
+        ``{"alpha": ...}``, the level of every interval.
     """
 
-    rows: int
+    name: ClassVar[str] = OVERVIEW
+    tickets: int
     customers: int
     answered: int
     first_opened: pd.Timestamp | None
@@ -62,6 +69,22 @@ class Overview:
     by_resolution: pd.DataFrame
     distribution: pd.Series
     histogram: pd.DataFrame
+    source: Source | None = None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def estimates(self) -> list[Estimate]:
+        """The headline facts, for the results file."""
+        return self.headline
+
+    @property
+    def rows(self) -> dict:
+        """Row accounting: every ticket read is described; none is left out."""
+        return {"in": self.source.rows, "used": self.tickets, "dropped": {}}
+
+    @property
+    def notes(self) -> list[str]:
+        return []
 
 
 def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60) -> Overview:
@@ -108,6 +131,7 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60) -> Overview
         int(rows), int(customers), int(answered), _timestamp(first), _timestamp(last), float(over_a_day or 0.0),
         headline, _outcomes_by(connection, "response_band", alpha, order=RESPONSE_BANDS),
         _outcomes_by(connection, "resolved", alpha), distribution, _histogram(connection, bins),
+        data.source, {"alpha": alpha},
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from study.core.results import Estimate
+from study.analyses import REPEAT
+from study.core.results import Estimate, Source
 from study.data.dataset import TicketData
 from study.regression import mediation, models, survival
 
@@ -21,11 +23,17 @@ class RepeatStudy:
         Speed's effect split into the part through CSAT and the rest.
     survival : study.regression.survival.TimeToNextPurchase
         Hazard ratios of buying again (or why it was skipped).
+    source : Source
+    parameters : dict
+        ``alpha``, ``replicates``, ``seed`` and the ``model_tickets`` the data was loaded with.
     """
 
+    name: ClassVar[str] = REPEAT
     logits: models.RepeatPurchase
     mediation: mediation.SpeedMediation
     survival: survival.TimeToNextPurchase
+    source: Source | None = None
+    parameters: dict = field(default_factory=dict)
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -68,4 +76,6 @@ def study(data: TicketData, alpha: float = 0.05, replicates: int = 2000, seed: i
         logits=models.repeat_purchase(data, alpha),
         mediation=mediation.speed_through_satisfaction(data, alpha=alpha, replicates=replicates, seed=seed),
         survival=survival.time_to_next_purchase(data, alpha=alpha),
+        source=data.source,
+        parameters={"alpha": alpha, "replicates": replicates, "seed": seed, "model_tickets": data.max_tickets},
     )

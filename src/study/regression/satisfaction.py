@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pandas as pd
 
-from study.core.results import Estimate, Skipped
+from study.analyses import DRIVERS
+from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
 from study.regression import causal, fitting, key_drivers, models, nonresponse
 from study.regression.csat import (
@@ -18,6 +20,8 @@ from study.regression.csat import (
     ordered_logit_or_skipped,
     speed_by_resolution,
     standard_error_sensitivity,
+    standardized_effects,
+    variance_inflation,
 )
 
 
@@ -45,7 +49,15 @@ class SatisfactionStudy:
     skipped : list of Skipped
     ledger : RowLedger
         Rows of the models: answered surveys with every model variable, each row left out counted.
+    inflation, standardized : pandas.DataFrame or Skipped
+        Variance inflation factors of the adjusted model's design; standardized effect sizes.
+    source : Source
+        The data the models were fitted on.
+    parameters : dict
+        ``alpha``, ``bootstrap``, ``seed`` and the ``model_tickets`` the data was loaded with.
     """
+
+    name: ClassVar[str] = DRIVERS
 
     drivers: object
     randomized: Estimate | None
@@ -58,6 +70,23 @@ class SatisfactionStudy:
     nonresponse: object
     skipped: list[Skipped]
     ledger: object = None
+    inflation: pd.DataFrame | Skipped | None = None
+    standardized: pd.DataFrame | Skipped | None = None
+    source: Source | None = None
+    parameters: dict = field(default_factory=dict)
+
+    def speed_effects(self, truth_slope: float | None = None) -> pd.DataFrame | Skipped:
+        """Naive, adjusted and randomized slopes in one table (:func:`study.regression.causal.speed_effects`)."""
+        return causal.speed_effects(self.drivers, self.randomized, truth_slope)
+
+    def importance_table(self) -> pd.DataFrame | Skipped:
+        """The key drivers' shares of explained variance (:func:`study.regression.key_drivers.summary_table`)."""
+        return key_drivers.summary_table(self.importance)
+
+    @property
+    def rows(self) -> dict:
+        """Row accounting of the models (:attr:`ledger`)."""
+        return self.ledger.as_dict()
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -124,6 +153,9 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         nonresponse=nonresponse.survey_nonresponse(data, alpha=alpha),
         skipped=skipped,
         ledger=csat_sample(data)[1],
+        inflation=variance_inflation(data),
+        source=data.source,
+        parameters={"alpha": alpha, "bootstrap": bootstrap, "seed": seed, "model_tickets": data.max_tickets},
     )
     # The sections that could not run, after the two above, in the order of the report.
     for part in (result.drivers, result.ordered, result.dose, getattr(result.dose, "bands", None),
@@ -132,4 +164,5 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
             skipped.append(part)
     if isinstance(result.interaction, Skipped) and not result.interaction.reason.startswith("every answered case"):
         skipped.append(result.interaction)
+    result.standardized = standardized_effects(data, result.drivers)
     return result

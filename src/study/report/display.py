@@ -17,9 +17,10 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
 
     Parameters
     ----------
-    result : pandas.DataFrame, list of Estimate, or an analysis result
-        A result with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``)
-        shows why it was skipped instead.
+    result : str, pandas.DataFrame, list of Estimate, or an analysis result
+        Text is shown as Markdown (findings are written in it; an empty text shows nothing). A result
+        with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``) shows why it
+        was skipped instead.
     part : str, optional
         Attribute of ``result`` to show when it was not skipped (e.g. ``"table"``, ``"estimates"``).
     truth : dict, optional
@@ -29,7 +30,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     digits : int
         Decimals of other numbers.
     """
-    if hasattr(result, "reason") and hasattr(result, "section"):
+    if isinstance(result, str):
+        display(Markdown(result))
+    elif hasattr(result, "reason") and hasattr(result, "section"):
         display(Markdown(f"*{text(result.section[:1].upper() + result.section[1:])} skipped: {text(result.reason)}.*"))
     elif getattr(result, "skipped", None):
         display(Markdown(f"*Skipped: {text(result.skipped)}.*"))

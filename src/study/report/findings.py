@@ -295,7 +295,7 @@ def overview(facts) -> str:
     estimates = {e.name: e for e in headline}
     csat, answered, repeat = estimates["csat_mean"], estimates["survey_response_rate"], estimates["repeat_purchase_rate"]
     lines = [
-        f"**The data.** {facts.rows:,} tickets from {facts.customers:,} customers"
+        f"**The data.** {facts.tickets:,} tickets from {facts.customers:,} customers"
         + (f", opened {facts.first_opened:%d %b %Y} to {facts.last_opened:%d %b %Y}"
            if facts.first_opened is not None else "") + ".",
         f"**Speed.** Half of the tickets got a first reply within "
@@ -392,3 +392,8 @@ def model_sample(data) -> str:
             "The data set is larger than the models need for precise estimates, and a sample keeps the run "
             "fast; the same data and seed give the same sample. Raise `model_tickets` (0 = every ticket) to "
             "fit on more. The data overview and the SLA experiment use every ticket.")
+
+
+def unit_checks(result) -> str:
+    """What the unit checks of an experiment table found, in words (:meth:`study.ab.unit_checks.UnitChecks.summary`)."""
+    return text(result.checks.summary())

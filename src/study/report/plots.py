@@ -11,6 +11,7 @@ import seaborn as sns
 
 from study.core.results import Estimate
 from study.data.descriptives import group_label
+from study.report import titles
 
 PALETTE = "colorblind"
 
@@ -209,3 +210,32 @@ def lift_comparison(effects: list, title: str):
     ax.set(xlabel="relative lift, treatment versus control (%)", title=title)
     fig.tight_layout()
     return fig
+
+
+def speed_estimates(result, truth_slope: float | None = None):
+    """Naive, adjusted and randomized CSAT slopes of notebook 02 side by side (nothing when the models were skipped).
+
+    Parameters
+    ----------
+    result : study.regression.satisfaction.SatisfactionStudy
+    truth_slope : float, optional
+        The simulation's true slope, drawn as a line.
+    """
+    if not result.has("drivers"):
+        return None
+    naive, adjusted = result.drivers.naive, result.drivers.get("csat_per_doubling_adjusted")
+    return estimate_comparison(
+        [e for e in (naive, adjusted, result.randomized) if e], title=titles.title_naive_adjusted(naive, adjusted),
+        xlabel="change in CSAT (1-5) per doubling of first response time", truth=truth_slope,
+    )
+
+
+def repeat_estimates(result):
+    """Total and direct effect of speed on repeat purchase (notebook 03), in percentage points; nothing when skipped."""
+    if not result.logits.complete:
+        return None
+    total, direct = result.logits.get("repeat_per_doubling_total"), result.logits.get("repeat_per_doubling_direct")
+    return estimate_comparison(
+        [total, direct], title=titles.title_repeat(total, direct),
+        xlabel="change in repeat purchase (percentage points) per doubling of first response time", scale=100,
+    )
