@@ -89,7 +89,7 @@ CASES = {
     "three CSAT answers": (_few_answers, ["02", "03", "04"], {
         "02": ["only 3 answered surveys for a model with"],
         "03": ["only 3 answered surveys for a model with"],
-        "04": ["Customers with a CSAT answer per arm"],
+        "04": ["Comparison of CSAT: skipped"],
     }),
     "twelve tickets": (_few_rows, ["02", "03", "04"], {
         "03": ["too few for a logit with"],

@@ -3,82 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-from statsmodels.stats.proportion import proportions_ztest
 
 from study.ab import design, experiments, sla
+from study.ab.abstats import ratio_effect
 from study.ab.customers import _group_sums, customer_table
-
-
-def _two_arms(rng, n_control, n_treatment, mean_control=10.0, mean_treatment=10.0, sd=3.0):
-    return pd.DataFrame(
-        {
-            "variant": ["control"] * n_control + ["treatment"] * n_treatment,
-            "spend": np.concatenate(
-                [rng.normal(mean_control, sd, n_control), rng.normal(mean_treatment, 1.5 * sd, n_treatment)]
-            ),
-        }
-    )
-
-
-def test_unclustered_comparison_is_welchs_t_test():
-    frame = _two_arms(np.random.default_rng(1), 80, 130, mean_treatment=11.0)
-    result = experiments.compare_arms(frame, "spend")
-    control, treatment = (frame.loc[frame.variant == arm, "spend"] for arm in ("control", "treatment"))
-    reference = stats.ttest_ind(treatment, control, equal_var=False)
-    assert result.difference.value == pytest.approx(treatment.mean() - control.mean(), abs=1e-12)
-    assert result.difference.p_value == pytest.approx(reference.pvalue, abs=1e-10)
-    low, high = reference.confidence_interval(0.95)
-    assert (result.difference.ci_low, result.difference.ci_high) == (pytest.approx(low, abs=1e-10), pytest.approx(high, abs=1e-10))
-
-
-def test_proportions_difference_uses_the_unpooled_variance():
-    rng = np.random.default_rng(2)
-    frame = pd.DataFrame({"variant": ["control"] * 4000 + ["treatment"] * 4000,
-                          "bought": np.concatenate([rng.random(4000) < 0.30, rng.random(4000) < 0.33]).astype(float)})
-    result = experiments.compare_arms(frame, "bought")
-    p = frame.groupby("variant")["bought"].mean()
-    n = frame.groupby("variant")["bought"].count()
-    # Welch on 0/1 data: p(1-p)/(n-1) per arm.
-    unpooled_se = np.sqrt(p["treatment"] * (1 - p["treatment"]) / (n["treatment"] - 1) + p["control"] * (1 - p["control"]) / (n["control"] - 1))
-    assert result.difference.se == pytest.approx(unpooled_se, rel=1e-10)
-    # Agrees closely with statsmodels' pooled z-test at this size (different convention, same conclusion).
-    pooled_p = proportions_ztest(frame.groupby("variant")["bought"].sum()[["treatment", "control"]], n[["treatment", "control"]])[1]
-    assert result.difference.p_value == pytest.approx(pooled_p, rel=0.02)
-
-
-def test_lift_interval_is_the_delta_method_on_the_log_ratio():
-    frame = _two_arms(np.random.default_rng(4), 500, 700, mean_treatment=10.8)
-    lift = experiments.compare_arms(frame, "spend").lift
-    control, treatment = (frame.loc[frame.variant == arm, "spend"] for arm in ("control", "treatment"))
-    log_ratio = np.log(treatment.mean() / control.mean())
-    log_se = np.sqrt(
-        treatment.var() / len(treatment) / treatment.mean() ** 2 + control.var() / len(control) / control.mean() ** 2
-    )
-    crit = stats.t.ppf(0.975, stats.ttest_ind(treatment, control, equal_var=False).df)
-    assert lift.value == pytest.approx(np.expm1(log_ratio), abs=1e-12)
-    assert lift.ci_low == pytest.approx(np.expm1(log_ratio - crit * log_se), abs=1e-10)
-    assert lift.ci_high == pytest.approx(np.expm1(log_ratio + crit * log_se), abs=1e-10)
-
-
-def test_clustered_comparison_matches_the_cr1_sandwich():
-    rng = np.random.default_rng(5)
-    customers = 300
-    arm = np.where(rng.random(customers) < 0.5, "treatment", "control")
-    per_customer = 1 + rng.poisson(1.0, customers)
-    owner = np.repeat(np.arange(customers), per_customer)
-    y = rng.normal(size=customers)[owner] + rng.normal(size=owner.size)
-    frame = pd.DataFrame({"variant": arm[owner], "y": y, "customer_id": owner})
-    result = experiments.compare_arms(frame, "y", cluster="customer_id")
-
-    treated = (arm[owner] == "treatment").astype(float)
-    design = np.column_stack([np.ones_like(y), treated])
-    bread = np.linalg.inv(design.T @ design)
-    residual = y - design @ (bread @ design.T @ y)
-    meat = sum(np.outer(s, s) for s in (design[owner == g].T @ residual[owner == g] for g in range(customers)))
-    n, k, g = owner.size, 2, customers
-    se = np.sqrt((g / (g - 1) * (n - 1) / (n - k) * bread @ meat @ bread)[1, 1])
-    assert result.difference.se == pytest.approx(se, rel=1e-10)
+from study.ab.sufficient import RatioMoments
 
 
 def test_srm_flags_a_505_495_split_at_one_million():
@@ -113,31 +42,6 @@ def test_units_in_several_arms_are_set_aside_and_counted():
     assert sorted(experiment.units["customer_id"]) == ["b", "c"]
 
 
-def test_aa_clustered_comparisons_reject_at_the_nominal_rate():
-    """1,000 A/A experiments with clustered rows: the 5% test rejects 5% ± 3 binomial SEs (±2.1 pp)."""
-    rng = np.random.default_rng(7)
-    runs, rejections = 1_000, 0
-    customers = 200
-    for _ in range(runs):
-        arm = np.where(rng.random(customers) < 0.5, "treatment", "control")
-        owner = np.repeat(np.arange(customers), 1 + rng.poisson(1.0, customers))
-        y = rng.normal(size=customers)[owner] + rng.normal(size=owner.size)
-        frame = pd.DataFrame({"variant": arm[owner], "y": y, "customer_id": owner})
-        rejections += experiments.compare_arms(frame, "y", cluster="customer_id").difference.p_value < 0.05
-    assert abs(rejections / runs - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / runs), rejections / runs
-
-
-def test_lift_interval_covers_the_true_lift_at_the_nominal_rate():
-    """1,000 experiments with a true lift of +5%: the 95% lift interval covers it 95% ± 3 SEs."""
-    rng = np.random.default_rng(8)
-    runs, covered = 1_000, 0
-    for _ in range(runs):
-        frame = _two_arms(rng, 400, 400, mean_control=20.0, mean_treatment=21.0, sd=6.0)
-        lift = experiments.compare_arms(frame, "spend").lift
-        covered += lift.ci_low <= 0.05 <= lift.ci_high
-    assert abs(covered / runs - 0.95) <= 3 * np.sqrt(0.05 * 0.95 / runs), covered / runs
-
-
 def test_balance_with_one_unit_in_an_arm_is_undefined_not_perfect():
     units = pd.DataFrame({"variant": ["control", "control", "treatment"], "pre_spend": [80.0, 81.0, 25.0]})
     smd = design.standardized_mean_differences(units, "variant", "treatment", ["pre_spend"]).loc["pre_spend", "SMD"]
@@ -170,46 +74,6 @@ def _clustered_tickets(rng, customers=400):
     y = 3.0 + 0.2 * (arm[owner] == "treatment") + rng.normal(size=customers)[owner] + rng.exponential(size=owner.size)
     y[rng.random(owner.size) < 0.1] = np.nan  # rows without the metric are left out
     return pd.DataFrame({"variant": arm[owner], "y": y, "customer_id": [f"C{c:05d}" for c in owner]})
-
-
-@pytest.mark.parametrize("seed", [11, 12])
-def test_clustered_comparison_matches_statsmodels_called_directly(seed):
-    import statsmodels.api as sm
-
-    frame = _clustered_tickets(np.random.default_rng(seed))
-    result = experiments.compare_arms(frame, "y", cluster="customer_id", alpha=0.1)
-
-    rows = frame[frame.variant.isin(["control", "treatment"]) & frame.y.notna()]
-    design = np.column_stack([np.ones(len(rows)), (rows.variant == "treatment").to_numpy(float)])
-    fit = sm.OLS(rows.y.to_numpy(), design).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(rows.customer_id)[0]})
-    b0, b1 = fit.params
-    cov = fit.cov_params()
-    crit, se = stats.norm.ppf(0.95), np.sqrt(cov[1, 1])
-    difference = result.difference
-    assert (result.mean_control, result.mean_treatment) == (pytest.approx(b0, rel=1e-10), pytest.approx(b0 + b1, rel=1e-10))
-    assert difference.value == pytest.approx(b1, rel=1e-10)
-    assert difference.se == pytest.approx(se, rel=1e-10)
-    assert difference.ci_low == pytest.approx(b1 - crit * se, rel=1e-10)
-    assert difference.ci_high == pytest.approx(b1 + crit * se, rel=1e-10)
-    assert difference.p_value == pytest.approx(2 * stats.norm.sf(abs(b1) / se), rel=1e-10)
-    assert difference.n == len(rows) == result.n_control + result.n_treatment
-
-    gradient = np.array([1 / (b0 + b1) - 1 / b0, 1 / (b0 + b1)])
-    log_ratio, log_se = np.log((b0 + b1) / b0), np.sqrt(gradient @ cov @ gradient)
-    lift = result.lift
-    assert lift.value == pytest.approx(np.expm1(log_ratio), rel=1e-10)
-    assert lift.se == pytest.approx(np.exp(log_ratio) * log_se, rel=1e-10)
-    assert lift.ci_low == pytest.approx(np.expm1(log_ratio - crit * log_se), rel=1e-10)
-    assert lift.ci_high == pytest.approx(np.expm1(log_ratio + crit * log_se), rel=1e-10)
-    assert lift.p_value == pytest.approx(2 * stats.norm.sf(abs(log_ratio) / log_se), rel=1e-10)
-
-
-def test_clustered_comparison_refuses_rows_without_a_cluster():
-    frame = _clustered_tickets(np.random.default_rng(13))
-    frame.loc[3, "customer_id"] = None
-    frame.loc[3, ["variant", "y"]] = ["control", 1.0]
-    with pytest.raises(ValueError, match="no cluster"):
-        experiments.compare_arms(frame, "y", cluster="customer_id")
 
 
 def _reference_customer_table(rows, unit="customer_id", arm="variant"):
@@ -318,10 +182,58 @@ def test_group_sums_are_pandas_group_sums_bit_for_bit():
         np.testing.assert_array_equal(sums[name], expected[name].to_numpy(), err_msg=name)
 
 
-def test_codes_given_once_give_the_same_comparison_as_factorizing_per_metric(small_data):
-    rows = experiments.experiment_rows(small_data.tickets).rows
-    codes = pd.factorize(rows["customer_id"])[0]
-    once = experiments.compare_arms(rows, "csat", cluster="customer_id", cluster_codes=codes)
-    again = experiments.compare_arms(rows, "csat", cluster="customer_id")
-    assert once.difference.value == again.difference.value
-    assert once.difference.se == pytest.approx(again.difference.se, rel=1e-12)
+def _customer_sums(rng, customers=300, effect=0.2):
+    """Tickets of customers randomized as units: per customer, the sum of a ticket metric and the ticket count."""
+    arm = np.where(rng.random(customers) < 0.5, "treatment", "control")
+    owner = np.repeat(np.arange(customers), 1 + rng.poisson(1.5, customers))
+    y = 3.0 + effect * (arm[owner] == "treatment") + rng.normal(size=customers)[owner] + rng.exponential(size=owner.size)
+    return arm, owner, y, np.bincount(owner, weights=y), np.bincount(owner).astype(float)
+
+
+def _ratio_effect(arm, num, den, alpha=0.05):
+    control, treatment = arm == "control", arm == "treatment"
+    return ratio_effect(RatioMoments.from_arrays(num[control], den[control]),
+                        RatioMoments.from_arrays(num[treatment], den[treatment]), alpha=alpha)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_the_sla_engine_is_the_ticket_level_difference_with_customer_clustered_errors(seed):
+    """The customer-level ratio of sums is the ticket-level difference in means (statsmodels OLS), and its
+    delta-method variance is the cluster sandwich with each arm's n/(n-1) in place of CR1's overall factor."""
+    import statsmodels.api as sm
+
+    arm, owner, y, num, den = _customer_sums(np.random.default_rng(seed))
+    effect = _ratio_effect(arm, num, den)
+    treated = (arm[owner] == "treatment").astype(float)
+    fit = sm.OLS(y, np.column_stack([np.ones(y.size), treated])).fit(cov_type="cluster", cov_kwds={"groups": owner})
+    assert effect.estimate == pytest.approx(fit.params[1], rel=1e-10)
+    variance = 0.0
+    for name in ("control", "treatment"):
+        members = arm == name
+        residual = y - np.where(treated == 1, fit.params.sum(), fit.params[0])
+        scores = np.bincount(owner, weights=residual)[members]
+        n = int(members.sum())
+        variance += n / (n - 1) * (scores ** 2).sum() / den[members].sum() ** 2
+    assert effect.se == pytest.approx(np.sqrt(variance), rel=1e-10)
+    # Against statsmodels' CR1 the two small-sample factors differ by O(1/customers).
+    assert effect.se == pytest.approx(fit.bse[1], rel=3 / len(arm))
+
+
+def test_aa_customer_level_comparisons_of_ticket_metrics_reject_at_the_nominal_rate():
+    """1,000 A/A experiments with several tickets per customer: the 5% test rejects 5% ± 3 binomial SEs (±2.1 pp)."""
+    rng = np.random.default_rng(7)
+    runs = 1_000
+    rejections = sum(_ratio_effect(arm, num, den).p_value < 0.05
+                     for arm, _, _, num, den in (_customer_sums(rng, customers=200, effect=0.0) for _ in range(runs)))
+    assert abs(rejections / runs - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / runs), rejections / runs
+
+
+def test_the_customer_level_lift_interval_covers_the_true_lift_at_the_nominal_rate():
+    """1,000 experiments with a true effect of +0.2 on a mean of 4 (lift +5%): the 95% interval covers it 95% ± 3 SEs."""
+    rng = np.random.default_rng(8)
+    runs, covered = 1_000, 0
+    for _ in range(runs):
+        arm, _, _, num, den = _customer_sums(rng, customers=400)
+        effect = _ratio_effect(arm, num, den)
+        covered += effect.lift_ci_low <= 0.05 <= effect.lift_ci_high
+    assert abs(covered / runs - 0.95) <= 3 * np.sqrt(0.05 * 0.95 / runs), covered / runs

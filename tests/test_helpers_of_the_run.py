@@ -5,7 +5,7 @@ import matplotlib
 import pytest
 
 from study import config, parameters
-from study.ab import design, experiments, sla
+from study.ab import design, sla
 from study.core import words
 from study.data.io import Source
 from study.regression import fitting, models, satisfaction
@@ -61,13 +61,13 @@ def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
 
 
 def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
-    rows = experiments.experiment_rows(small_data.tickets).rows
-    comparisons = sla.sla_comparisons(rows)
-    bad_split = design.srm_check(rows.drop_duplicates("customer_id")["variant"], {"control": 0.9, "treatment": 0.1})
-    text = findings.ab_test(bad_split, comparisons)
+    experiment = sla.sla_experiment(small_data)
+    units = experiment.experiment.units["variant"]
+    bad_split = design.srm_check(units, {"control": 0.9, "treatment": 0.1})
+    text = findings.ab_test(bad_split, experiment.effects)
     assert "Sample ratio mismatch" in text and "do not trust" in text
-    good = findings.ab_test(design.srm_check(rows.drop_duplicates("customer_id")["variant"]), comparisons)
-    assert "Design check passed" in good
+    good = findings.ab_test(design.srm_check(units), experiment.effects)
+    assert "Design check passed" in good and "**CSAT.**" in good and "**Repeat purchase.**" in good
 
 
 def test_term_labels_read_as_words():

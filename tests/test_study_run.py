@@ -11,7 +11,7 @@ import pytest
 from conftest import notebooks_with_a_planted_failure, study_command
 
 from study import analyses, config
-from study.ab import experiments, sla
+from study.ab import sla
 from study.data.dataset import load_tickets
 
 ANALYSES = [a.name for a in analyses.ANALYSES if a.kind == "tickets"]
@@ -77,7 +77,7 @@ def test_ab_results_cover_the_truth_of_the_small_simulation(default_run, small_s
     _, out = default_run
     truth = json.loads((small_study_path.parent / "truth.json").read_text())
     estimates = {e["name"]: e for e in json.loads((out / "results" / "04_ab_test.json").read_text())["estimates"]}
-    csat = estimates["csat_difference"]
+    csat = estimates["csat_effect_treatment_vs_control"]
     assert csat["ci_low"] <= truth["sla_effect_on_csat"] <= csat["ci_high"]
 
 
@@ -145,10 +145,9 @@ def test_simulate_and_validate_commands(tmp_path):
 def test_embedded_sample_experiment_covers_the_truth():
     data = load_tickets(config.SAMPLE_DATA)
     truth = json.loads((config.DATA / "truth.json").read_text())
-    rows = experiments.experiment_rows(data.tickets).rows
-    comparisons = sla.sla_comparisons(rows)
-    assert comparisons["csat"].difference.covers(truth["sla_effect_on_csat"])
-    assert comparisons["repeat_purchase"].difference.covers(truth["sla_effect_on_repeat_purchase"])
+    effects = {e.metric: e for e in sla.sla_experiment(data).effects if not e.segment}
+    assert effects["csat"].difference_estimate().covers(truth["sla_effect_on_csat"])
+    assert effects["repeat_purchase"].difference_estimate().covers(truth["sla_effect_on_repeat_purchase"])
 
 
 def test_models_run_without_optional_columns_and_say_what_they_skipped(small_study_path, tmp_path):

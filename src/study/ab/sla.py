@@ -19,15 +19,13 @@ from study.ab.design import (
     standardized_mean_differences,
 )
 from study.ab.experiments import (
-    ArmComparison,
     ExperimentUnits,
-    compare_arms,
     experiment_rows,
 )
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
-from study.core.results import Estimate, Skipped, Source, format_p
+from study.core.results import Estimate, Skipped, Source
 from study.core.words import METRIC_WORDS
 from study.data.dataset import TicketData
 
@@ -37,76 +35,8 @@ TICKET_COLUMNS = [
     "response_log2_hours", "csat", "csat_answered", "repeat_purchase", "next_spend",
 ]
 
-
-# metric column -> words; the order is the report's order.
-SLA_METRICS = {
-    "response_log2_hours": "First response time (log2 hours)",
-    "csat": "CSAT (1-5, answered surveys)",
-    "repeat_purchase": "Repeat purchase (share of tickets)",
-    "csat_answered": "Survey response rate",
-    "next_spend": "Spend in the follow-up window",
-}
-
-
 # Metrics whose relative lift is meaningful (a positive level; not a log time).
 LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
-
-
-class Comparisons(dict):
-    """``{metric: ArmComparison}`` of the metrics that could be compared; ``skipped`` holds
-    ``{metric: reason}`` for the others."""
-
-    def __init__(self, *args, skipped: dict | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.skipped = dict(skipped or {})
-
-
-def comparison_problem(rows: pd.DataFrame, metric: str, unit: str = "customer_id", arm: str = "variant",
-                       arms: tuple[str, str] = ("control", "treatment")) -> str | None:
-    """Why treatment and control cannot be compared on ``metric`` over ticket ``rows``, or ``None``:
-    fewer than two customers with a value in an arm, or one value in both arms."""
-
-    known = rows[rows[metric].notna()]
-    customers = {a: int(known.loc[known[arm] == a, unit].nunique()) for a in arms}
-    words = SLA_METRICS.get(metric, metric).split(" (")[0]
-    words = words if words.startswith("CSAT") else words[:1].lower() + words[1:]
-    reason = degenerate.arms(customers, units=f"customers with {'a CSAT answer' if words == 'CSAT' else 'a known ' + words}")
-    if reason:
-        return reason
-    if metric == "repeat_purchase":
-        return degenerate.bought_again(known)
-    values = known[metric].astype(float).unique()
-    if len(values) < 2:
-        return f"{words} has one value ({values[0]:g}) in both arms: nothing to compare"
-    return None
-
-
-def sla_comparisons(rows: pd.DataFrame, unit: str = "customer_id", alpha: float = 0.05) -> Comparisons:
-    """Treatment versus control on every SLA metric present, SEs clustered by randomized unit.
-
-    A metric that cannot be compared (:func:`comparison_problem`) is left out, with its reason in
-    the result's ``skipped``.
-    """
-    codes = pd.factorize(rows[unit])[0]
-    out, skipped = {}, {}
-    for metric, label in SLA_METRICS.items():
-        if metric not in rows.columns or not rows[metric].notna().any():
-            continue
-        problem = comparison_problem(rows, metric, unit)
-        if problem:
-            skipped[metric] = problem
-            continue
-        comparison = compare_arms(rows, metric, cluster=unit, alpha=alpha, label=label, cluster_codes=codes)
-        if not comparison.difference.se > 0:
-            skipped[metric] = f"{label.split(' (')[0].lower() if metric != 'csat' else 'CSAT'} does not vary within either arm: its standard error is zero"
-            continue
-        out[metric] = comparison
-    return Comparisons(out, skipped=skipped)
-
-
-def comparison_estimates(comparisons: dict) -> list[Estimate]:
-    """Each comparison's difference and lift, for the results file."""
-    return [e for c in comparisons.values() for e in (c.difference, c.lift)]
 
 
 class Effects(list):
@@ -136,13 +66,10 @@ def sla_effects(aggregates, alpha: float = 0.05) -> Effects:
     return Effects(effects, reasons)
 
 
-def sla_notes(rows: pd.DataFrame, comparisons: Comparisons, effects: Effects) -> list[str]:
+def sla_notes(rows: pd.DataFrame, effects: Effects) -> list[str]:
     """What the SLA analysis skipped or left out, in words, for the results file: each comparison
     skipped with its reason, and the tickets without a first response time."""
-
     notes = [f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}" for m, r in effects.skipped.items()]
-    notes += [f"ticket-level comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}"
-              for m, r in comparisons.skipped.items()]
     untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
     if untimed:
         notes.append(f"first response time: {untimed:,} tickets with no first response time are left out of its comparison")
@@ -160,23 +87,6 @@ def sla_power(aggregates, effects: Effects, relative_mde: float = 0.05, alpha: f
         why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in effects.skipped.items()) or "no metric to plan for"
         return Skipped("power", why)
     return table.set_index("metric")
-
-
-def comparison_table(comparisons: dict[str, ArmComparison]) -> pd.DataFrame:
-    """One row per metric: arm means, difference with interval and p-value, relative lift with interval."""
-    lines = []
-    for c in comparisons.values():
-        lines.append({
-            "metric": c.difference.label.split(":")[0],
-            "control": c.mean_control, "treatment": c.mean_treatment,
-            "difference": c.difference.value,
-            f"difference {c.difference.ci_level:.0%} CI": f"{c.difference.ci_low:.3f} to {c.difference.ci_high:.3f}",
-            "p-value": format_p(c.difference.p_value),
-            "relative lift": f"{c.lift.value:+.1%}" if np.isfinite(c.lift.value) else "–",
-            f"lift {c.lift.ci_level:.0%} CI": (f"{c.lift.ci_low:+.1%} to {c.lift.ci_high:+.1%}" if c.lift.ci_low is not None else "–"),
-            "rows (control / treatment)": f"{c.n_control:,} / {c.n_treatment:,}",
-        })
-    return pd.DataFrame(lines).set_index("metric")
 
 
 def sla_unit_metrics(customers: pd.DataFrame) -> list:
@@ -269,8 +179,6 @@ class SlaExperiment:
     covariates : list of str
         Pre-period covariates present (balance and CUPED).
     srm : study.ab.design.SampleRatioCheck
-    comparisons : Comparisons
-        Ticket-level arm comparisons, clustered by customer.
     customers : pandas.DataFrame
         One row per randomized customer (:func:`study.ab.customers.customer_table`).
     metrics : list of Metric
@@ -286,7 +194,6 @@ class SlaExperiment:
     experiment: ExperimentUnits
     covariates: list[str]
     srm: SampleRatioCheck
-    comparisons: Comparisons
     customers: pd.DataFrame
     metrics: list
     aggregates: Aggregates
@@ -296,8 +203,8 @@ class SlaExperiment:
 
     @property
     def estimates(self) -> list[Estimate]:
-        """The sample-ratio test, every ticket-level comparison and every customer-level effect."""
-        return [srm_estimate(self.srm)] + comparison_estimates(self.comparisons) + abtest.estimates(self.effects)
+        """The sample-ratio test and every customer-level effect with its lift."""
+        return [srm_estimate(self.srm)] + abtest.estimates(self.effects)
 
     @property
     def rows(self) -> dict:
@@ -305,7 +212,7 @@ class SlaExperiment:
 
     @property
     def notes(self) -> list[str]:
-        return sla_notes(self.experiment.rows, self.comparisons, self.effects)
+        return sla_notes(self.experiment.rows, self.effects)
 
     @property
     def lifts(self) -> list:
@@ -366,5 +273,5 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
     aggregates = aggregate.aggregate_frame(customers, metrics)
     parameters = {"alpha": alpha, "treatment_share": treatment_share, "srm_alpha": srm_alpha,
                   "relative_mde": relative_mde, "segments": list(segments)}
-    return SlaExperiment(experiment, covariates, srm, sla_comparisons(experiment.rows, alpha=alpha), customers, metrics,
-                         aggregates, sla_effects(aggregates, alpha=alpha), data.source, parameters)
+    return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, sla_effects(aggregates, alpha=alpha),
+                         data.source, parameters)

@@ -223,21 +223,16 @@ def repeat_purchase(result, truth: dict | None = None) -> str:
     return "## Findings\n\n" + bullet_list(lines)
 
 
-def skipped_effects(effects) -> str:
-    """One line per SLA metric the engine could not compare (:func:`study.ab.sla.sla_effects`), or ``""``."""
-    return bullet_list([skipped(f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}", r)
-                        for m, r in getattr(effects, "skipped", {}).items()])
-
-
-def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
-    """Findings of the SLA experiment as Markdown.
+def ab_test(srm, effects, truth: dict | None = None) -> str:
+    """Findings of the SLA experiment as Markdown, from the customer-level comparisons that also feed its table,
+    its figure, its results file and the index.
 
     Parameters
     ----------
     srm : study.ab.design.SampleRatioCheck
-    comparisons : dict
-        ``{"csat": ArmComparison, "repeat_purchase": ..., "response_log2_hours": ...}``; entries may
-        be missing.
+    effects : study.ab.sla.Effects
+        Customer-level effects (:func:`study.ab.sla.sla_effects`); ``effects.skipped`` names those that
+        could not be estimated.
     truth : dict, optional
     """
     lines = []
@@ -252,33 +247,33 @@ def ab_test(srm, comparisons: dict, truth: dict | None = None) -> str:
     else:
         lines.append(f"**Design check passed.** Customers per arm: {split}; consistent with the planned split "
                      f"({p_value(srm.p_value)}, chi-square).")
-    speed = comparisons.get("response_log2_hours")
+    whole = {e.metric: e for e in effects if not e.segment}
+    speed = whole.get("response_log2_hours")
     if speed is not None:
-        factor = 2 ** (-speed.difference.value)
-        lines.append(f"**The SLA was delivered.** Treated tickets got their first reply {factor:.2f} times faster "
-                     f"(log2 hours {with_interval(speed.difference)}).")
-    csat = comparisons.get("csat")
+        lines.append(f"**The SLA was delivered.** Treated tickets got their first reply {2 ** (-speed.estimate):.2f} times "
+                     f"faster (log2 hours {with_interval(speed.difference_estimate())}).")
+    csat = whole.get("csat")
     if csat is not None:
         lines.append(
-            f"**CSAT.** {csat.mean_treatment:.2f} with the faster SLA against {csat.mean_control:.2f} without: "
-            f"{with_interval(csat.difference)} points, {p_value(csat.difference.p_value)}; relative lift "
-            f"{with_interval(csat.lift, 'pct')}. Randomized, so causal for customers who answer the survey."
+            f"**CSAT.** {csat.treatment_value:.2f} with the faster SLA against {csat.control_value:.2f} without: "
+            f"{with_interval(csat.difference_estimate())} points, {p_value(csat.p_value)}; relative lift "
+            f"{with_interval(csat.lift_estimate(), 'pct')}. Randomized, so causal for customers who answer the survey."
         )
-    repeat = comparisons.get("repeat_purchase")
+    repeat = whole.get("repeat_purchase")
     if repeat is not None:
         lines.append(
-            f"**Repeat purchase.** {pct(repeat.mean_treatment)} against {pct(repeat.mean_control)}: "
-            f"{with_interval(repeat.difference, 'pp')}, {p_value(repeat.difference.p_value)}; relative lift "
-            f"{with_interval(repeat.lift, 'pct')}."
+            f"**Repeat purchase.** {pct(repeat.treatment_value)} against {pct(repeat.control_value)}: "
+            f"{with_interval(repeat.difference_estimate(), 'pp')}, {p_value(repeat.p_value)}; relative lift "
+            f"{with_interval(repeat.lift_estimate(), 'pct')}."
         )
-    for metric, reason in getattr(comparisons, "skipped", {}).items():
+    for metric, reason in getattr(effects, "skipped", {}).items():
         lines.append(skipped(f"comparison of {METRIC_WORDS.get(metric, metric.replace('_', ' '))}", reason))
     if truth is not None and csat is not None and repeat is not None:
         lines.append(
             f"**Check against the simulation's truth:** CSAT effect {number(truth['sla_effect_on_csat'], 3, signed=True)} "
-            f"(the interval {covers_words(csat.difference, truth['sla_effect_on_csat'])} it), "
+            f"(the interval {covers_words(csat.difference_estimate(), truth['sla_effect_on_csat'])} it), "
             f"repeat-purchase effect {points(truth['sla_effect_on_repeat_purchase'], 2)} "
-            f"(the interval {covers_words(repeat.difference, truth['sla_effect_on_repeat_purchase'])} it)."
+            f"(the interval {covers_words(repeat.difference_estimate(), truth['sla_effect_on_repeat_purchase'])} it)."
         )
     return "## Findings\n\n" + bullet_list(lines)
 
