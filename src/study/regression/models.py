@@ -258,7 +258,7 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     else:
         fits["total"] = total_fit
         total = average_marginal_effects(
-        total_fit,
+            total_fit,
             {
                 SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
                 **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
