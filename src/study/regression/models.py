@@ -240,7 +240,7 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     held = on_rows(held, direct_rows)
     controls, flags = held.controls, held.flags
     method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
-    skipped, fits, total, direct = {}, {}, [], []
+    skipped, fits, effects = {}, {}, {"total": [], "direct": []}
     total_problem = degenerate.first(
         degenerate.model(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster, "tickets"),
         degenerate.events(total_rows, "repeat_purchase", degenerate.parameters(total_rows, [SPEED, *flags], controls)),
@@ -251,38 +251,28 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         degenerate.events(direct_rows, "repeat_purchase", degenerate.parameters(direct_rows, [SPEED, "csat", *flags], controls),
                           "answered surveys"),
     )
-    total_fit = None if total_problem else fit_logit(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster)
-    total_problem = total_problem or degenerate.separated(total_fit)
-    if total_problem:
-        skipped["without CSAT"] = total_problem
-    else:
-        fits["total"] = total_fit
-        total = average_marginal_effects(
-            total_fit,
-            {
-                SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
-                **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
-                   if "resolved" in flags else {}),
-            },
-            method, alpha,
-        )
-
-    direct_fit = None if direct_problem else fit_logit(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster)
-    direct_problem = direct_problem or degenerate.separated(direct_fit)
-    if direct_problem:
-        skipped["with CSAT"] = direct_problem
-    else:
-        fits["direct"] = direct_fit
-        direct = average_marginal_effects(
-            direct_fit,
-            {
-                SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
-                **({"resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed")}
-                   if "resolved" in flags else {}),
-                "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
-            },
-            method + ", survey respondents", alpha,
-        )
+    total_labels = {
+        SPEED: ("repeat_per_doubling_total", "Change in repeat-purchase probability per doubling of first response time (total)"),
+        **({"resolved": ("repeat_resolved_total", "Change in repeat-purchase probability for a resolved case (total)")}
+           if "resolved" in flags else {}),
+    }
+    direct_labels = {
+        SPEED: ("repeat_per_doubling_direct", "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed"),
+        **({"resolved": ("repeat_resolved_direct", "Change in repeat-purchase probability for a resolved case, CSAT held fixed")}
+           if "resolved" in flags else {}),
+        "csat": ("repeat_per_csat_point", "Change in repeat-purchase probability per CSAT point"),
+    }
+    for key, section, rows, regressors, problem, labels, words in (
+        ("total", "without CSAT", total_rows, [SPEED, *flags], total_problem, total_labels, method),
+        ("direct", "with CSAT", direct_rows, [SPEED, "csat", *flags], direct_problem, direct_labels, method + ", survey respondents"),
+    ):
+        fit = None if problem else fit_logit(rows, "repeat_purchase", regressors, controls, cluster)
+        problem = problem or degenerate.separated(fit)
+        if problem:
+            skipped[section] = problem
+            continue
+        fits[key] = fit
+        effects[key] = average_marginal_effects(fit, labels, words, alpha)
     return RepeatPurchase(
-        total, direct, controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger}, fits, skipped,
+        effects["total"], effects["direct"], controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger}, fits, skipped,
     )
