@@ -156,11 +156,6 @@ def check(params: dict, declared: dict[str, str]) -> dict:
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
 
 
-def notebook_parameters(path: Path) -> dict:
-    """Parameters a notebook declares in its ``parameters`` cell, ``{name: default text}``."""
-    return {name: info["default"] for name, info in _inspect(path).items()}
-
-
 def _inspect(path: Path) -> dict:
     import papermill
 
