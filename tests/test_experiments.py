@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.ab import design, experiments, sla
+from study.ab import design, sla
+from study.data import experiment as experiments
 from study.ab.abstats import ratio_effect
 from study.ab.customers import _group_sums, customer_table
 from study.ab.sufficient import RatioMoments

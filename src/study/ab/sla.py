@@ -18,7 +18,7 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
-from study.ab.experiments import (
+from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
@@ -174,7 +174,7 @@ class SlaExperiment:
 
     Attributes
     ----------
-    experiment : study.ab.experiments.ExperimentUnits
+    experiment : study.data.experiment.ExperimentUnits
         Tickets of customers with one known arm, one row per customer, and the rows set aside.
     covariates : list of str
         Pre-period covariates present (balance and CUPED).

@@ -3,7 +3,7 @@
 :func:`check_units` counts what breaks that promise and gives examples, by one DuckDB pass over a
 frame, a file or a table; :func:`drop_flagged_units` applies the rule below to a frame and
 accounts for every row. (Ticket-shaped data, several rows per customer by design, is handled by
-:func:`study.ab.experiments.experiment_rows`.)
+:func:`study.data.experiment.experiment_rows`.)
 
 The rule: rows without an arm or a unit are left out; exact duplicate rows (every column equal)
 collapse to one; a unit that still has several rows is left out, whether its rows sit in several

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from study.ab.experiments import experiment_rows
+from study.data.experiment import experiment_rows
 from study.core import degenerate
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData

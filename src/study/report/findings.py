@@ -331,7 +331,7 @@ def srm(check) -> str:
 
 
 def assignment(experiment) -> str:
-    """What the assignment check found and what was done with it (:func:`study.ab.experiments.experiment_rows`)."""
+    """What the assignment check found and what was done with it (:func:`study.data.experiment.experiment_rows`)."""
     dropped = experiment.ledger.as_dict()["dropped"]
     if not dropped:
         return "**Assignment check passed.** Every ticket has a known arm, and every customer is in one arm only."
