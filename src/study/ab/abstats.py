@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from scipy import stats
 
 from study.ab.sufficient import Moments, RatioMoments
+from study.core.inference import critical_value, wald_p_value
 from study.core.results import Estimate
 
 INF = float("inf")
@@ -152,17 +153,12 @@ def welch_df(var_control: float, n_control: float, var_treatment: float, n_treat
     return (a + b) ** 2 / denominator if denominator > 0 else NAN
 
 
-def _reference(df: float):
-    return stats.norm() if math.isinf(df) else stats.t(df)
-
-
 def _inference(estimate: float, se: float, df: float, alpha: float) -> tuple[float | None, float | None, float | None]:
     """Interval and two-sided p-value of ``estimate`` with standard error ``se``."""
     if not (se > 0 and math.isfinite(se)) or math.isnan(df):
         return None, None, None
-    reference = _reference(df)
-    half = float(reference.ppf(1 - alpha / 2)) * se
-    return estimate - half, estimate + half, float(2 * reference.sf(abs(estimate) / se))
+    half = critical_value(alpha, df) * se
+    return estimate - half, estimate + half, wald_p_value(estimate, se, df)
 
 
 def log_lift(control_value: float, treatment_value: float, var_control_value: float, var_treatment_value: float,
@@ -282,7 +278,7 @@ def proportion_effect(control: Moments, treatment: Moments, *, metric: str = "me
     correction = 0.5 * (1 / n_c + 1 / n_t) if continuity else 0.0
     p_value = float(2 * stats.norm.sf(max(abs(estimate) - correction, 0.0) / test_se)) if test_se > 0 else None
     if se > 0:
-        half = float(stats.norm.ppf(1 - alpha / 2)) * se + correction
+        half = critical_value(alpha) * se + correction
         low, high = max(estimate - half, -1.0), min(estimate + half, 1.0)
     else:
         low = high = None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from study.core.inference import critical_value
 from study.core.results import format_p
 from study.data.schema import BY_NAME, validation_report
 
@@ -14,7 +14,7 @@ def t_half_width(sd: float | None, n: int, alpha: float = 0.05) -> float:
     """Half-width of the t interval of a mean from its sample SD and count (NaN below two values)."""
     if n < 2 or sd is None:
         return float("nan")
-    return float(stats.t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n))
+    return float(critical_value(alpha, n - 1) * sd / np.sqrt(n))
 
 
 # Words for the columns of outcomes-by-group tables and groupings in displayed tables (the frame itself keeps code names).

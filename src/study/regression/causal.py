@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from study.data.experiment import experiment_rows
 from study.core import degenerate
+from study.core.inference import critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
+from study.data.experiment import experiment_rows
 from study.regression.adjustment import Adjustment, on_rows
 from study.regression.fitting import SPEED, formula, model_frame
 from study.regression.models import csat_problem, csat_sample
@@ -94,10 +94,10 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
     value, se, first_stage_f = iv_estimate(
         frame["csat"].to_numpy(), frame[SPEED].to_numpy(), treated, exogenous, frame["_cluster"].to_numpy().astype(np.int64)
     )
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = critical_value(alpha)
     return Estimate(
         "csat_per_doubling_randomized", "CSAT points per doubling of first response time, from the SLA experiment",
-        value, se, float(value - crit * se), float(value + crit * se), float(2 * stats.norm.sf(abs(value / se))), len(rows),
+        value, se, float(value - crit * se), float(value + crit * se), wald_p_value(value, se), len(rows),
         "instrumental variables: SLA assignment as instrument for log2 response hours; SE clustered by customer_id; "
         f"randomized (first-stage F = {first_stage_f:.0f})",
         1 - alpha, {"first_stage_f": first_stage_f},

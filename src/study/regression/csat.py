@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import stats
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from study.core import degenerate
+from study.core.inference import critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
 from study.regression.fitting import (
@@ -156,7 +156,7 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
                     cov_kwds={"groups": frame["_cluster"].to_numpy()})
     params, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
     exog = np.asarray(model.exog, dtype=float)
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = critical_value(alpha)
     effects = []
     for name, label in [(SPEED, "per doubling of first response time"), *[(f, f"for a {f} case") for f in flags]]:
         column = list(design.columns).index(name)
@@ -165,7 +165,7 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
         effects.append(Estimate(
             f"top2_{'per_doubling' if name == SPEED else name}_ordered_logit",
             f"Change in P(CSAT 4 or 5) {label}, ordered logit", value, se, value - crit * se, value + crit * se,
-            float(2 * stats.norm.sf(abs(value / se))), int(fit.nobs),
+            wald_p_value(value, se), int(fit.nobs),
             "ordered logit, average marginal effect on P(CSAT >= 4), delta method; SE clustered by customer_id; observational",
             1 - alpha, model="ordered logit: csat ~ " + " + ".join(design.columns),
         ))
@@ -225,7 +225,7 @@ def dose_response(data: TicketData, alpha: float = 0.05, df: int = 4, hours: np.
     )
     if reason:
         return Skipped("dose-response", reason)
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = critical_value(alpha)
     spline_fit = fit_ols(rows, "csat", flags, controls, splines={SPEED: df})
     observed = rows[SPEED]
     if hours is None:
@@ -280,7 +280,7 @@ def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]
     fit = fit_ols(rows, "csat", [SPEED, *flags], controls, interactions=[(SPEED, "resolved")])
     interaction = f"{SPEED}:resolved"
     method = "OLS with speed x resolved interaction; SE clustered by customer_id; observational"
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = critical_value(alpha)
     gradient = pd.Series(0.0, index=fit.params.index)
     gradient[[SPEED, interaction]] = 1.0
     resolved_slope = float(gradient @ fit.params)
@@ -289,7 +289,7 @@ def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]
         coefficient(fit, SPEED, "csat_per_doubling_unresolved", "CSAT points per doubling of the wait, unresolved cases", method, alpha),
         Estimate("csat_per_doubling_resolved", "CSAT points per doubling of the wait, resolved cases", resolved_slope,
                  resolved_se, float(resolved_slope - crit * resolved_se), float(resolved_slope + crit * resolved_se),
-                 float(2 * stats.norm.sf(abs(resolved_slope / resolved_se))), int(fit.nobs), method, 1 - alpha,
+                 wald_p_value(resolved_slope, resolved_se), int(fit.nobs), method, 1 - alpha,
                  model=str(fit.model.formula)),
         coefficient(fit, interaction, "csat_speed_x_resolved", "Difference in the speed slope, resolved minus unresolved", method, alpha),
     ]

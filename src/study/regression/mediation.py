@@ -38,10 +38,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
+from study.core.inference import wald_p_value
 from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -245,7 +245,7 @@ def _bootstrap_estimate(name: str, label: str, value: float, draws: np.ndarray, 
     draws = draws[np.isfinite(draws)]
     se = float(np.std(draws, ddof=1))
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    p_value = float(2 * stats.norm.sf(abs(value / se))) if se > 0 else None
+    p_value = wald_p_value(value, se) if se > 0 else None
     return Estimate(
         name=name, label=label, value=float(value), se=se, ci_low=float(low), ci_high=float(high),
         p_value=p_value, n=n, method=method, ci_level=1 - alpha, extra={"replicates": int(draws.size)}, model=model,

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
+from study.core.inference import critical_value, wald_p_value
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -204,10 +204,10 @@ def _weighted_estimate(fit, term: str, covariance: np.ndarray, name: str, label:
                        test_zero: bool) -> Estimate:
     column = fit.model.exog_names.index(term)
     value, se = float(fit.params[term]), float(np.sqrt(covariance[column, column]))
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = critical_value(alpha)
     return Estimate(
         name=name, label=label, value=value, se=se, ci_low=value - z * se, ci_high=value + z * se,
-        p_value=float(2 * stats.norm.sf(abs(value / se))) if test_zero else None, n=int(fit.nobs), method=method,
+        p_value=wald_p_value(value, se) if test_zero else None, n=int(fit.nobs), method=method,
         ci_level=1 - alpha, extra={"se_weights_known": float(fit.bse[term])}, model=model_text(fit),
     )
 

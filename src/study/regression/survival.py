@@ -29,6 +29,7 @@ from statsmodels.duration.survfunc import SurvfuncRight
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
+from study.core.inference import critical_value
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -136,7 +137,7 @@ def _hazard_ratio(fit, term: str, alpha: float, method: str) -> Estimate:
 
 
 def _bought_by(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = critical_value(alpha)
     lines = []
     for band, group in rows.groupby("response_band", observed=True, sort=True):
         curve = SurvfuncRight(group[TIME].to_numpy(dtype=float), group[EVENT].to_numpy(dtype=float))

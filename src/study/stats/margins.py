@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import expit
+
+from study.core.inference import critical_value, wald_p_value
 
 COLUMNS = ["dy/dx", "Std. Err.", "z", "Pr(>|z|)", "Conf. Int. Low", "Cont. Int. Hi."]
 
@@ -80,11 +81,11 @@ def logit_marginal_effects(fit, terms: list[str], alpha: float = 0.05) -> pd.Dat
     params, exog = np.asarray(fit.params, dtype=float), np.asarray(fit.model.exog, dtype=float)
     cov = np.asarray(fit.cov_params())
     names = list(fit.model.exog_names)
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = critical_value(alpha)
     rows = []
     for term in terms:
         value, gradient = logit_effect(params, exog, names.index(term))
         se = float(np.sqrt(gradient @ cov @ gradient))
         z = value / se
-        rows.append([value, se, z, 2 * stats.norm.sf(abs(z)), value - crit * se, value + crit * se])
+        rows.append([value, se, z, wald_p_value(value, se), value - crit * se, value + crit * se])
     return pd.DataFrame(rows, index=pd.Index(terms), columns=COLUMNS)
