@@ -8,7 +8,6 @@ from study import config
 from study.core.accounting import RowLedger
 from study.data import dataset
 from study.regression import models
-from study.report import findings
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +62,8 @@ def test_raw_and_prepared_files_give_the_same_sample_and_count_what_was_left_out
     pd.testing.assert_frame_equal(raw.tickets, copy.tickets)
     reason = dataset.sample_reason(8_000, 5)
     assert raw.set_aside == copy.set_aside == {reason: 40_000 - len(raw.tickets)}
-    assert "Models fit on a random sample" in findings.model_sample(raw)
-    assert findings.model_sample(dataset.load_tickets(prepared)) == ""
+    assert "Models fit on a random sample" in raw.sample_note()
+    assert dataset.load_tickets(prepared).sample_note() == ""
 
 
 def test_no_sample_when_the_data_is_within_the_cap(sample_data):

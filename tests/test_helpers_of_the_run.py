@@ -6,10 +6,11 @@ import pytest
 
 from study import config, parameters
 from study.ab import design, sla
+from study.ab import findings as ab_findings
 from study.core import words
 from study.data.io import Source
 from study.regression import fitting, models, satisfaction
-from study.report import export, findings, index, plots, runner, truth
+from study.report import index, plots, runner, sentences, truth
 
 matplotlib.use("Agg")
 
@@ -53,21 +54,32 @@ def test_truth_is_used_only_for_its_own_data(small_study_path):
 
 def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
     result = satisfaction.study(small_data, bootstrap=50)
-    text = findings.satisfaction(result, truth.for_data(small_study_path, small_data.source))
+    found = result.findings(truth.for_data(small_study_path, small_data.source))
+    text = found.markdown()
     adjusted = result.drivers.get("csat_per_doubling_adjusted")
     assert text.startswith("## Findings")
     assert words.with_interval(adjusted) in text and "observational" in text
     assert "simulation's truth" in text
+    # every finding names estimates the results file holds, and quotes the value of the first
+    names = {e.name: e for e in result.estimates}
+    for finding in found:
+        assert set(finding.estimates) <= set(names), finding
+        if finding.estimates and finding.kind == "finding":
+            value = names[finding.estimates[0]].value
+            assert any(form in finding.text for form in (words.number(value, signed=True), words.number(value), words.points(value))), finding
+    assert [f.kind for f in found if f.kind == "truth"] == ["truth"] and not any(f.headline for f in found if f.kind == "truth")
 
 
 def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
     experiment = sla.sla_experiment(small_data)
     units = experiment.experiment.units["variant"]
     bad_split = design.srm_check(units, {"control": 0.9, "treatment": 0.1})
-    text = findings.ab_test(bad_split, experiment.effects)
-    assert "Sample ratio mismatch" in text and "do not trust" in text
-    good = findings.ab_test(design.srm_check(units), experiment.effects)
+    bad = ab_findings.ab_test(bad_split, experiment.effects)
+    assert "Sample ratio mismatch" in bad.markdown() and "do not trust" in bad.markdown()
+    assert bad[0].kind == "warning" and bad[0].headline
+    good = ab_findings.ab_test(design.srm_check(units), experiment.effects).markdown()
     assert "Design check passed" in good and "**CSAT.**" in good and "**Repeat purchase.**" in good
+    assert experiment.findings().markdown() == good
 
 
 def test_term_labels_read_as_words():
@@ -95,16 +107,10 @@ def test_index_escapes_text_and_links_reports(tmp_path):
     assert "2 no survey answer" in page
 
 
-def test_findings_are_read_from_an_executed_notebook(tmp_path):
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## Findings\n\n- one"})]
-    notebook.cells = [cell]
-    nbformat.write(notebook, tmp_path / "n.ipynb")
-    assert export.findings_markdown(tmp_path / "n.ipynb") == "- one"
-    assert export.findings_markdown(tmp_path / "absent.ipynb") == ""
+def test_the_index_takes_findings_from_the_results_file_as_the_notebook_wrote_them():
+    payload = {"findings": [{"text": "**One.** first", "headline": True}, {"text": "second"}, {"bad": 1}, "junk"]}
+    assert sentences.findings_markdown(payload) == "- **One.** first\n- second"
+    assert sentences.findings_markdown({}) == "" and sentences.findings_markdown(None) == ""
 
 
 def test_run_facts_name_the_package_versions():

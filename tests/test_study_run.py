@@ -73,6 +73,32 @@ def test_results_json_holds_every_key_estimate(default_run):
         assert rows["in"] == rows["used"] + sum(rows["dropped"].values())
 
 
+def test_a_finding_is_written_once_and_read_by_the_notebook_the_results_the_index_and_the_summary(default_run):
+    import nbformat
+
+    _, out = default_run
+    run = json.loads((out / "run.json").read_text())
+    index = (out / "index.html").read_text()
+    headlines = []
+    for name in ANALYSES:
+        payload = json.loads((out / "results" / f"{name}.json").read_text())
+        findings, names = payload["findings"], {e["name"] for e in payload["estimates"]}
+        assert findings and any(f["headline"] for f in findings), name
+        for finding in findings:
+            assert set(finding["estimates"]) <= names, (name, finding)
+        # the notebook showed exactly these bullets under its Findings heading
+        shown = [output["data"]["text/markdown"] for cell in nbformat.read(out / "notebooks" / f"{name}.ipynb", 4).cells
+                 for output in cell.get("outputs", []) if output.get("data", {}).get("text/markdown", "").startswith("## Findings")]
+        assert shown == ["## Findings\n\n" + "\n".join(f"- {f['text']}" for f in findings)], name
+        headlines += [(name, f["text"]) for f in findings if f["headline"]]
+        # the index shows every finding (rendered), its bold lead included
+        for finding in findings:
+            lead = re.match(r"\*\*(.+?)\*\*", finding["text"])
+            if lead:
+                assert f"<strong>{lead.group(1)}</strong>" in index, (name, lead.group(1))
+    assert [(s["analysis"], s["text"]) for s in run["summary"]["sentences"]] == headlines
+
+
 def test_ab_results_cover_the_truth_of_the_small_simulation(default_run, small_study_path):
     _, out = default_run
     truth = json.loads((small_study_path.parent / "truth.json").read_text())

@@ -1,4 +1,4 @@
-"""The executive summary: sentences and verdicts from results dicts, and their place on the index page."""
+"""The executive summary: headline findings and verdicts from results dicts, and their place on the index page."""
 
 import json
 import subprocess
@@ -65,11 +65,21 @@ def test_srm_p_below_its_threshold_is_a_mismatch_even_without_the_flag():
     assert one_verdict({"04_ab_test": payload}).decision == SHIP
 
 
-def test_srm_mismatch_beats_a_clear_win_and_is_said_in_the_check_sentence():
-    executive = summary.summarize({"04_ab_test": ab_payload(check=srm(mismatch=True, p=1e-6))})
-    check = next(s for s in executive.sentences if s.kind == "check")
-    assert check.text.startswith("Sample ratio mismatch") and "p < 0.001" in check.text
-    assert all("split is broken" in s.text for s in executive.sentences if s.kind == "finding")
+def test_the_summary_quotes_the_headline_findings_each_analysis_wrote():
+    payload = ab_payload(check=srm(mismatch=True, p=1e-6))
+    payload["findings"] = [
+        {"text": "⚠️ **Sample ratio mismatch — do not trust the results below.** p < 0.001", "estimates": ["sample_ratio_chi2"],
+         "kind": "warning", "headline": True},
+        {"text": "**The SLA was delivered.** detail", "estimates": [], "kind": "finding", "headline": False},
+        {"text": "**CSAT.** +0.15", "estimates": ["csat_effect_treatment_vs_control"], "kind": "made-up", "headline": True},
+        {"text": None, "headline": True}, "junk",
+    ]
+    executive = summary.summarize({"04_ab_test": payload})
+    assert [s.text for s in executive.sentences] == [payload["findings"][0]["text"], "**CSAT.** +0.15"]
+    assert [s.kind for s in executive.sentences] == ["warning", "finding"]  # an unknown kind is read as a finding
+    assert executive.sentences[0].estimates == ("sample_ratio_chi2",)
+    assert all(s.href == "04_ab_test.html#Findings" for s in executive.sentences)
+    assert one_verdict({"04_ab_test": payload}).decision == INCONCLUSIVE
 
 
 def test_ship_when_primary_is_above_zero_and_no_guardrail_harmed():
@@ -129,31 +139,16 @@ def test_experiment_table_primary_is_the_first_mapped_metric_with_a_verdict_per_
     a, b = by_arm["experiment table, a vs control"], by_arm["experiment table, b vs control"]
     assert a.decision == SHIP and a.primary == "converted_effect_a_vs_control" and a.guardrails == ("spend_effect_a_vs_control",)
     assert b.decision == DONT_SHIP and b.harmed == ("spend_effect_b_vs_control",)  # spend fell: a harmed guardrail
-    texts = [s.text for s in executive.sentences]
-    assert any("Arm a against control: the primary metric, converted, rose by 2.0 percentage points (95% CI 0.5 to 3.5), "
-               "from 10.0% to 12.0% — a +20.0% relative lift (95% CI +5.0% to +35.0%)" in t for t in texts), texts
-    assert not any("mobile" in t for t in texts)  # segments are exploratory: not in the summary
+    assert "rose by 2.0 percentage points (95% CI 0.5 to 3.5)" in a.reason
+    assert not any("mobile" in v.reason for v in executive.verdicts)  # segments are exploratory: not in the verdict
 
 
 # --- what is left out, what is said --------------------------------------------------------------
 
-def test_missing_estimates_are_left_out_never_invented():
-    drivers = {"estimates": [
-        estimate("csat_per_doubling_adjusted", -0.15, -0.16, -0.14),
-        estimate("csat_per_doubling_naive", -0.20, -0.21, -0.19),
-        estimate("csat_per_doubling_randomized", None, None, None),  # NaN written as null
-        estimate("csat_resolved_adjusted", 0.79, 0.75, 0.83),  # no 24h-vs-1h estimate
-    ]}
-    payload = ab_payload(repeat=None)
-    payload["estimates"] = [e for e in payload["estimates"] if "relative_lift" not in e["name"]]
-    executive = summary.summarize({"02_satisfaction_drivers": drivers, "04_ab_test": payload,
-                                   "03_repeat_purchase": {"estimates": []}})
-    drivers_text = " ".join(s.text for s in executive.sentences if s.analysis == "02_satisfaction_drivers")
-    assert "naive" in drivers_text and "randomized" not in drivers_text and "24 hours" not in drivers_text
-    ab_text = " ".join(s.text for s in executive.sentences if s.analysis == "04_ab_test")
-    assert "CSAT" in ab_text and "repeat purchase" not in ab_text and "relative lift" not in ab_text
-    assert not any(s.analysis == "03_repeat_purchase" for s in executive.sentences)
-    # no primary estimate: no verdict
+def test_nothing_is_invented_for_an_analysis_without_findings_or_a_primary_estimate():
+    executive = summary.summarize({"02_satisfaction_drivers": {"estimates": [estimate("csat_per_doubling_adjusted", -0.15, -0.16, -0.14)]},
+                                   "03_repeat_purchase": {"estimates": [], "findings": []}})
+    assert executive.sentences == [] and executive.verdicts == []
     assert summary.summarize({"04_ab_test": ab_payload(csat=None)}).verdicts == []
 
 
@@ -169,46 +164,9 @@ def test_skipped_analyses_say_nothing_and_failed_ones_one_sentence_with_where_to
     assert executive.verdicts == []
     [failed] = executive.sentences
     assert failed.kind == "failed" and failed.analysis == "02_satisfaction_drivers"
-    assert "failed (TypeError: bad parameter)" in failed.text
-    assert "02_satisfaction_drivers.html" in failed.text and "logs/02_satisfaction_drivers.log" in failed.text
+    assert "failed (TypeError\\: bad parameter)" in failed.text  # Markdown-escaped: it is the kernel's text
+    assert "02\\_satisfaction\\_drivers.html" in failed.text and "logs/02\\_satisfaction\\_drivers.log" in failed.text
     assert failed.href == "02_satisfaction_drivers.html#papermill-error-cell"
-
-
-def test_numbers_in_sentences_match_the_results_dicts():
-    results = {
-        "01_data_overview": {"estimates": [estimate("csat_mean", 3.5869, 3.568, 3.6059), estimate("survey_response_rate", 0.3105, 0.306, 0.315),
-                                           estimate("repeat_purchase_rate", 0.4167, 0.4119, 0.4216)]},
-        "02_satisfaction_drivers": {"estimates": [
-            estimate("csat_per_doubling_naive", -0.2037, -0.2142, -0.1933),
-            estimate("csat_per_doubling_adjusted", -0.1497, -0.1628, -0.1366,
-                     model="csat ~ response_log2_hours + resolved + C(category) + C(channel) + C(loyalty_tier)"),
-            estimate("csat_per_doubling_randomized", -0.1718, -0.2104, -0.1333),
-            estimate("csat_resolved_adjusted", 0.7931, 0.7545, 0.8317, model="csat ~ response_log2_hours + resolved"),
-            estimate("csat_24h_vs_1h_adjusted", -0.6864, -0.7463, -0.6264),
-        ]},
-        "03_repeat_purchase": {"estimates": [
-            estimate("repeat_per_doubling_total", -0.0188, -0.0228, -0.0148, model="repeat_purchase ~ response_log2_hours + C(channel)"),
-            estimate("share_of_speed_effect_via_csat", 0.6237, 0.4019, 1.2620, p=None),
-        ]},
-        "04_ab_test": ab_payload(),
-    }
-    texts = {s.text for s in summary.summarize(results).sentences}
-    expected = [
-        "mean CSAT is 3.59 on the 1-5 scale (95% CI 3.57 to 3.61) among the 31.1% of tickets with a survey answer",
-        "41.7% of tickets (95% CI 41.2% to 42.2%) were followed by a repeat purchase",
-        "Each doubling of first response time lowers CSAT by 0.15 points (95% CI 0.14 to 0.16) on the 1-5 scale, "
-        "holding resolution, issue category, channel and loyalty tier fixed — observational; the naive comparison "
-        "(nothing held fixed) gives 0.20 (0.19 to 0.21), and the randomized estimate from the SLA experiment is 0.17 (0.13 to 0.21).",
-        "Resolving the customer's problem raises CSAT by 0.79 points (95% CI 0.75 to 0.83), holding first response time fixed",
-        "a first reply in 24 hours instead of 1 hour costs 0.69 points (95% CI 0.63 to 0.75), so resolution matters more",
-        "lowers the chance of a repeat purchase by 1.9 percentage points (95% CI 1.5 to 2.3), holding channel fixed — observational.",
-        "62% (95% CI 40% to 126%) runs through satisfaction",
-        "customers per arm (control 5,000, treatment 5,010) are consistent with the planned split (p = 0.500)",
-        "raised CSAT by 0.15 points (95% CI 0.11 to 0.19), from 3.51 to 3.66 — a +4.3% relative lift (95% CI +3.2% to +5.4%), p = 0.010",
-        "raised repeat purchase by 1.6 percentage points (95% CI 0.6 to 2.6), from 40.9% to 42.5% — a +4.0% relative lift",
-    ]
-    for piece in expected:
-        assert any(piece in text for text in texts), (piece, texts)
 
 
 def test_summary_is_plain_json_for_run_json():
@@ -223,14 +181,17 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
     estimates = [srm(counts={"control": 500, arm: 505})]
     estimates += comparison("<b>converted</b>", 0.02, 0.01, 0.03, treatment=arm, values=(0.1, 0.12))
     payload = {"analysis": "05_experiment_table", "estimates": estimates,
-               "parameters": {"column_map": {"metrics": ["<b>converted</b>"]}}}
+               "parameters": {"column_map": {"metrics": ["<b>converted</b>"]}},
+               # a finding whose writer forgot to escape: the page still shows no live markup or link
+               "findings": [{"text": f"**{arm}** [x](javascript:alert(1)) <img src=x onerror=alert(1)>", "headline": True}]}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "05_experiment_table.json").write_text(json.dumps(payload))
     runs = [index.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
     page = index.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
     assert "Executive summary" in page and "Ship</span>" in page
-    assert "<script>alert" not in page and "<b>converted" not in page
+    assert "<script>alert" not in page and "<b>converted" not in page and "javascript:" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;converted&lt;/b&gt;" in page
+    assert "<strong>" in page  # the finding's emphasis is rendered
     assert 'href="05_experiment_table.html#Findings"' in page
 
 

@@ -6,8 +6,9 @@ The public API a notebook calls, in the order of an analysis::
 
     data = study.load("tickets.parquet")                  # read, map, validate, derive
     result = study.satisfaction(data, alpha=0.05)         # or repeat_purchase, sla_experiment, overview, ...
-    study.show(study.findings.satisfaction(result))       # Findings in words, tables, skipped sections
-    study.save(result, "results/")                        # the results JSON
+    findings = result.findings()                          # its conclusions in words, each naming its estimates
+    study.show(findings)                                  # findings, tables, skipped sections
+    study.save(result, "results/", findings)              # the results JSON, findings included
 
 Names are loaded when first used, so ``import study`` (and the ``study`` command) stays light.
 """
@@ -31,7 +32,6 @@ _API = {
     "show": "study.report.display:show",
     "save": "study.core.results:save",
     "Skipped": "study.core.results:Skipped",
-    "findings": "study.report.findings",
     "titles": "study.report.titles",
     "plots": "study.report.plots",
     "tables": "study.data.descriptives",

@@ -31,10 +31,11 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, design, unit_checks
+from study.ab import abtest, aggregate, design, findings, unit_checks
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
+from study.core.findings import Findings
 from study.core.results import Skipped, Source
 from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
@@ -225,6 +226,24 @@ class ExperimentResult:
     @property
     def notes(self) -> list[str]:
         return []
+
+    def findings(self, truth: dict | None = None) -> Findings:
+        """The experiment table in words: design checks and every comparison; ``truth`` is not used.
+
+        Parameters
+        ----------
+        truth : dict, optional
+            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
+        """
+        return findings.experiment_table(self)
+
+    def srm_sentence(self) -> str:
+        """The sample-ratio test in one sentence, with its alarm level."""
+        return findings.srm(self.srm)
+
+    def unit_checks_sentence(self) -> str:
+        """What the unit checks found (:meth:`study.ab.unit_checks.UnitChecks.summary`), data text escaped."""
+        return findings.unit_checks(self)
 
     def srm_table(self) -> pd.DataFrame:
         """Units per arm against the planned split."""

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from study.ab import abtest, aggregate, robust
+from study.ab import abtest, aggregate, findings, robust
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
 from study.ab.design import (
@@ -18,16 +18,17 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
+from study.ab.sufficient import Metric
+from study.analyses import AB_TEST
+from study.core import degenerate
+from study.core.findings import Findings
+from study.core.results import Estimate, Skipped, Source
+from study.core.words import METRIC_WORDS
+from study.data.dataset import TicketData
 from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
-from study.ab.sufficient import Metric
-from study.analyses import AB_TEST
-from study.core import degenerate
-from study.core.results import Estimate, Skipped, Source
-from study.core.words import METRIC_WORDS
-from study.data.dataset import TicketData
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
@@ -213,6 +214,24 @@ class SlaExperiment:
     @property
     def notes(self) -> list[str]:
         return sla_notes(self.experiment.rows, self.effects)
+
+    def findings(self, truth: dict | None = None) -> Findings:
+        """The experiment in words: the design check, whether the SLA was delivered, its effects.
+
+        Parameters
+        ----------
+        truth : dict, optional
+            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
+        """
+        return findings.ab_test(self.srm, self.effects, truth)
+
+    def srm_sentence(self) -> str:
+        """The sample-ratio test in one sentence, with its alarm level."""
+        return findings.srm(self.srm)
+
+    def assignment_sentence(self) -> str:
+        """What the assignment check found and what was done with it."""
+        return findings.assignment(self.experiment)
 
     @property
     def lifts(self) -> list:

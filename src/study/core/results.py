@@ -137,6 +137,7 @@ def write_results(
     parameters: dict,
     rows: dict,
     notes: list[str] | None = None,
+    findings: list | None = None,
 ) -> dict:
     """Assemble an analysis's results and write ``<results_dir>/<analysis>.json``.
 
@@ -157,6 +158,9 @@ def write_results(
         Row accounting (:meth:`study.core.accounting.RowLedger.as_dict`).
     notes : list of str, optional
         Skipped sections and caveats, in words.
+    findings : list of study.core.findings.Finding, optional
+        The analysis's conclusions in words, as the notebook showed them; the index page and the
+        executive summary quote them from here.
 
     Returns
     -------
@@ -170,6 +174,7 @@ def write_results(
         "rows": rows,
         "estimates": [e.to_dict() for e in estimates],
         "notes": notes or [],
+        "findings": [f.to_dict() for f in findings or []],
     }
     if results_dir is not None:
         write_json_atomic(Path(results_dir) / f"{analysis}.json", payload)
@@ -192,6 +197,11 @@ class AnalysisResult(Protocol):
         Row accounting (:meth:`study.core.accounting.RowLedger.as_dict`, or one per model).
     notes : list of str
         Skipped sections and caveats, in words.
+
+    Methods
+    -------
+    findings(truth=None)
+        Its conclusions in words (:class:`study.core.findings.Findings`), each naming the estimates it quotes.
     """
 
     name: str
@@ -207,8 +217,19 @@ class AnalysisResult(Protocol):
     @property
     def notes(self) -> list[str]: ...
 
+    def findings(self, truth: dict | None = None) -> list: ...
 
-def save(result: AnalysisResult, results_dir: str | Path | None) -> dict:
-    """Write ``<results_dir>/<result.name>.json`` (:func:`write_results`); ``None`` only assembles it."""
+
+def save(result: AnalysisResult, results_dir: str | Path | None, findings: list | None = None) -> dict:
+    """Write ``<results_dir>/<result.name>.json`` (:func:`write_results`); ``None`` only assembles it.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    results_dir : str, Path or None
+    findings : study.core.findings.Findings, optional
+        The findings the notebook showed (e.g. with a check against a simulation's truth); by default
+        ``result.findings()``.
+    """
     return write_results(results_dir, result.name, result.estimates, result.source, result.parameters, result.rows,
-                         result.notes)
+                         result.notes, result.findings() if findings is None else findings)

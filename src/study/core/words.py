@@ -7,9 +7,12 @@ notebook's Findings, a design check and the executive summary.
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from study.core.results import Estimate
+from study.core.results import Estimate, format_p
 
 # Characters that can start Markdown markup inline: emphasis, code, links and images ([, ], !),
 # strikethrough, tables, headings, and the ':' of a bare URL that renderers turn into a link.
@@ -39,17 +42,15 @@ def pct(value: float, digits: int = 1, signed: bool = False) -> str:
 
 def points(value: float, digits: int = 1, signed: bool = True) -> str:
     """A probability difference in percentage points: 0.012 -> '+1.2 pp'."""
-    value = value * 100 + 0.0  # + 0.0 turns -0.0 into 0.0
-    if round(value, digits) == 0:
-        value = 0.0
-    return f"{value:+.{digits}f} pp" if signed else f"{value:.{digits}f} pp"
+    return Unit(100.0, digits, " pp")(value, signed=signed)
 
 
 def p_value(p: float | None) -> str:
-    """'p < 0.001' or 'p = 0.012'."""
-    if p is None:
+    """'p < 0.001', 'p = 0.012' or 'p n/a' (:func:`study.core.results.format_p`)."""
+    written = format_p(p)
+    if written == "n/a":
         return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return f"p < {written[1:]}" if written.startswith("<") else f"p = {written}"
 
 
 def with_interval(estimate: Estimate, unit: str = "value", digits: int = 2) -> str:
@@ -116,3 +117,73 @@ def resolution_versus_speed(resolved: tuple[float, float], day: tuple[float, flo
     if resolved_high < day_low:
         return "a 23-hour difference in speed matters more than resolution (the intervals do not overlap)"
     return "the intervals overlap: these estimates do not say whether resolution or a 23-hour difference in speed matters more"
+
+
+# Phrases of estimates as the results file holds them (mappings with value, ci_low, ci_high, ci_level).
+
+@dataclass(frozen=True)
+class Unit:
+    """How to write a quantity: ``scale`` multiplies the value, ``suffix`` follows the point estimate
+    and ``bound_suffix`` each bound of its interval (e.g. 0.016 -> '1.6 percentage points')."""
+
+    scale: float = 1.0
+    digits: int = 2
+    suffix: str = ""
+    bound_suffix: str = ""
+
+    def __call__(self, value: float, signed: bool = False, bound: bool = False) -> str:
+        value = value * self.scale + 0.0  # + 0.0 turns -0.0 into 0.0
+        if round(value, self.digits) == 0:
+            value = 0.0
+        written = f"{value:+.{self.digits}f}" if signed else f"{value:.{self.digits}f}"
+        return written + (self.bound_suffix if bound else self.suffix)
+
+
+CSAT_POINTS = Unit(1.0, 2, " points")
+
+
+PP = Unit(100.0, 1, " percentage points")
+
+
+PCT = Unit(100.0, 1, "%", "%")
+
+
+PLAIN = Unit(1.0, 2)
+
+
+def interval_level(estimate: Mapping) -> str:
+    """'95% CI' at the estimate's level (95% when the file does not say)."""
+    level = estimate.get("ci_level")
+    known = isinstance(level, (int, float)) and not isinstance(level, bool) and math.isfinite(level)
+    return f"{level if known else 0.95:.0%} CI"
+
+
+def direction(estimate: Mapping) -> int:
+    """+1 when the interval lies entirely above zero, -1 entirely below, 0 when it includes zero."""
+    if estimate["ci_low"] > 0:
+        return 1
+    if estimate["ci_high"] < 0:
+        return -1
+    return 0
+
+
+def change(estimate: Mapping, unit: Unit, up: str, down: str, flat: str, *, with_level: bool = True) -> str:
+    """A change with its interval, the verb carrying the sign when the interval excludes zero.
+
+    ``change(e, CSAT_POINTS, 'raises CSAT', 'lowers CSAT', 'changes CSAT')`` gives
+    'lowers CSAT by 0.15 points (95% CI 0.14 to 0.16)' for -0.15 (-0.16 to -0.14), and
+    'changes CSAT by +0.02 points (95% CI -0.01 to +0.05)' for an interval that includes zero.
+    """
+    level = f"{interval_level(estimate)} " if with_level else ""
+    sign = direction(estimate)
+    if sign == 0:
+        return (f"{flat} by {unit(estimate['value'], signed=True)} ({level}{unit(estimate['ci_low'], True, True)} to "
+                f"{unit(estimate['ci_high'], True, True)})")
+    verb, k = (up, 1) if sign > 0 else (down, -1)
+    low, high = sorted((k * estimate["ci_low"], k * estimate["ci_high"]))
+    return f"{verb} by {unit(k * estimate['value'])} ({level}{unit(low, bound=True)} to {unit(high, bound=True)})"
+
+
+def first_upper(text: str) -> str:
+    """Capitalize a sentence that starts with our own words (callers never start one with data)."""
+    return text[:1].upper() + text[1:]

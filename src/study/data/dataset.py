@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study.data import column_map, features, io, schema
+from study.data import column_map, features, findings, io, schema
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ class TicketData:
     prepared: Path | None = None
     notes: dict = field(default_factory=dict)
     max_tickets: int | None = None
+
+    def sample_note(self) -> str:
+        """A note that the models fit on a customer sample, or ``""`` when they use every ticket."""
+        return findings.model_sample(self)
 
     def has(self, *columns: str) -> bool:
         """Whether every one of ``columns`` is present with at least one value."""

@@ -14,10 +14,12 @@ from typing import ClassVar
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from study.analyses import OVERVIEW
+from study.core.findings import Findings
+from study.core.inference import critical_value
 from study.core.results import Estimate, Source
+from study.data import findings
 from study.data.dataset import TicketData
 from study.data.descriptives import t_half_width
 from study.data.features import RESPONSE_BANDS
@@ -86,6 +88,16 @@ class Overview:
     def notes(self) -> list[str]:
         return []
 
+    def findings(self, truth: dict | None = None) -> Findings:
+        """The overview in words (descriptive: nothing is adjusted); ``truth`` is not used.
+
+        Parameters
+        ----------
+        truth : dict, optional
+            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
+        """
+        return findings.overview(self)
+
 
 def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60) -> Overview:
     """The overview's figures in a few DuckDB scans.
@@ -148,7 +160,7 @@ def _mean_estimate(connection, name: str, label: str, column: str, alpha: float)
         f'SELECT count("{column}"), avg("{column}"::DOUBLE), stddev_samp("{column}"::DOUBLE) FROM tickets').fetchone()
     mean = float("nan") if mean is None else float(mean)
     half = t_half_width(sd, n, alpha)
-    return Estimate(name, label, mean, half / stats.t.ppf(1 - alpha / 2, max(n - 1, 1)), mean - half, mean + half,
+    return Estimate(name, label, mean, half / critical_value(alpha, max(n - 1, 1)), mean - half, mean + half,
                     None, int(n), "mean, t interval, rows independent", 1 - alpha)
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from study.analyses import REPEAT
+from study.core.findings import Findings
 from study.core.results import Estimate, Source
 from study.data.dataset import TicketData
-from study.regression import mediation, models, survival
+from study.regression import findings, mediation, models, survival
 
 
 @dataclass
@@ -39,6 +40,16 @@ class RepeatStudy:
     def estimates(self) -> list[Estimate]:
         """Every key estimate, for the results file."""
         return [*self.logits.estimates, *self.mediation.estimates, *self.survival.estimates]
+
+    def findings(self, truth: dict | None = None) -> Findings:
+        """Repeat purchase in words; a skipped model says so, with its reason.
+
+        Parameters
+        ----------
+        truth : dict, optional
+            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
+        """
+        return findings.repeat_purchase(self, truth)
 
     @property
     def notes(self) -> list[str]:

@@ -8,9 +8,10 @@ from typing import ClassVar
 import pandas as pd
 
 from study.analyses import DRIVERS
+from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
-from study.regression import causal, fitting, key_drivers, models, nonresponse
+from study.regression import causal, findings, fitting, key_drivers, models, nonresponse
 from study.regression.csat import (
     DoseResponse,
     OrderedLogit,
@@ -98,6 +99,16 @@ class SatisfactionStudy:
         out += self.interaction if isinstance(self.interaction, list) else []
         out += [] if isinstance(self.importance, Skipped) else self.importance.estimates
         return out + self.nonresponse.estimates
+
+    def findings(self, truth: dict | None = None) -> Findings:
+        """What drives satisfaction, in words; a skipped section says so, with its reason.
+
+        Parameters
+        ----------
+        truth : dict, optional
+            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
+        """
+        return findings.satisfaction(self, truth)
 
     def has(self, section: str) -> bool:
         """Whether ``section`` (an attribute: ``"drivers"``, ``"dose"``, ...) ran rather than being skipped."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown, display
 
+from study.core.findings import Findings
 from study.core.results import Estimate
+from study.core.words import text
 from study.data.descriptives import display_table
 from study.regression.fitting import comparison_table
-from study.report.findings import text
 
 
 def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
@@ -17,8 +18,8 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
 
     Parameters
     ----------
-    result : str, pandas.DataFrame, list of Estimate, or an analysis result
-        Text is shown as Markdown (findings are written in it; an empty text shows nothing). A result
+    result : str, Findings, pandas.DataFrame, list of Estimate, or an analysis result
+        Text and findings are shown as Markdown (an empty text shows nothing). A result
         with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``) shows why it
         was skipped instead.
     part : str, optional
@@ -32,6 +33,8 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     """
     if isinstance(result, str):
         display(Markdown(result))
+    elif isinstance(result, Findings):
+        display(Markdown(result.markdown()))
     elif hasattr(result, "reason") and hasattr(result, "section"):
         display(Markdown(f"*{text(result.section[:1].upper() + result.section[1:])} skipped: {text(result.reason)}.*"))
     elif getattr(result, "skipped", None):

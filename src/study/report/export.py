@@ -83,17 +83,3 @@ def _title(notebook) -> str:
         if cell.cell_type == "markdown" and cell.source.startswith("# "):
             return cell.source.splitlines()[0][2:].strip()
     return ""
-
-
-def findings_markdown(executed: Path) -> str:
-    """The first Markdown output that starts with '## Findings' in an executed notebook, without its heading."""
-    import nbformat
-
-    if not executed.is_file():
-        return ""
-    for cell in nbformat.read(executed, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            text = output.get("data", {}).get("text/markdown", "")
-            if text.startswith("## Findings"):
-                return text.split("\n", 1)[1].strip()
-    return ""

@@ -52,22 +52,30 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
     from nbconvert.filters.markdown import markdown2html
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+    def safe_html(markdown: str, inline: bool = False) -> str:
+        # Findings escape the data's text when written (study.core.words.text); whatever else reaches
+        # here is rendered and then cut down to harmless tags, with no links (no javascript: URL).
+        html = bleach.clean(markdown2html(markdown), tags=FINDINGS_TAGS, attributes={}, strip=True).strip() if markdown else ""
+        return html[3:-4] if inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1 else html
+
     rows = []
     for run in runs:
         rows_in, used, dropped = _dropped_words(run.rows)
-        # Findings escape the data's text when written (study.report.findings.text); whatever else reaches
-        # here is rendered and then cut down to harmless tags, with no links (no javascript: URL).
-        findings_html = bleach.clean(markdown2html(run.findings_markdown), tags=FINDINGS_TAGS,
-                                     attributes={}, strip=True) if run.findings_markdown else ""
         rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
-                     "findings_html": findings_html})
+                     "findings_html": safe_html(run.findings_markdown)})
     counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
     sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
                 + (f"; {counts['failed']} failed" if counts["failed"] else "")
                 + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
     if executive is None:
         executive = summary.for_run(path.parent / "results", runs)
+    titles = {run.name: run.title for run in runs}
+    groups = {}  # the executive summary's sentences under the title of their analysis, in run order
+    for s in executive.sentences:
+        groups.setdefault(s.analysis, {"title": titles.get(s.analysis, s.analysis), "sentences": []})["sentences"].append(
+            {"html": safe_html(s.text, inline=True), "href": s.href, "kind": s.kind})
     page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence,
-                                                    executive=executive)
+                                                    executive=executive, groups=list(groups.values()))
     path.write_text(page, encoding="utf-8")
     return path

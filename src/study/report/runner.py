@@ -25,8 +25,9 @@ from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
 from study.parameters import split_parameters
 from study.report import lifetime, safe_output, summary, truth
-from study.report.export import export_html, findings_markdown
+from study.report.export import export_html
 from study.report.index import AnalysisRun, write_index
+from study.report.sentences import findings_markdown
 
 # papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
 # beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
@@ -271,8 +272,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             run.html = f"{run.name}.html"
         results_file = staging / "results" / f"{run.name}.json"
         if results_file.is_file():
-            run.rows = json.loads(results_file.read_text(encoding="utf-8")).get("rows", {})
-        run.findings_markdown = findings_markdown(staging / "notebooks" / f"{run.name}.ipynb")
+            payload = json.loads(results_file.read_text(encoding="utf-8"))
+            run.rows, run.findings_markdown = payload.get("rows", {}), findings_markdown(payload)
 
     seconds = time.perf_counter() - started
     typed = {name: value for chosen in per_notebook.values() for name, value in chosen.items()}

@@ -1,4 +1,4 @@
-"""Experiments in the executive summary: the design check, one sentence per effect, and the ship / don't ship / inconclusive verdict."""
+"""Experiments in the executive summary: the ship / don't ship / inconclusive verdict, read from the results file."""
 
 from __future__ import annotations
 
@@ -6,25 +6,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from study.analyses import AB_TEST, EXPERIMENT
-from study.core.words import METRIC_WORDS
-from study.report.sentences import (
+from study.core.words import (
     CSAT_POINTS,
-    PCT,
+    METRIC_WORDS,
     PLAIN,
     PP,
-    Sentence,
     Unit,
     change,
     direction,
-    estimates_by_name,
-    finite,
     first_upper,
-    interval_level,
-    p_words,
-    skipped_notes,
-    skipped_sentence,
-    usable,
+    p_value,
 )
+from study.report.sentences import estimates_by_name, finite, usable
 
 # The SLA experiment (04): CSAT is the primary metric; buying again and spending are guardrails.
 SLA_PRIMARY = "csat"
@@ -90,23 +83,6 @@ def _srm_threshold(payload: Mapping) -> float | None:
     return float(alpha) if finite(alpha) else None
 
 
-def srm_sentence(analysis: str, srm: Mapping, threshold: float | None, href: str | None, units: str) -> Sentence:
-    """The sample-ratio check in one sentence."""
-    counts = (srm.get("extra") or {}).get("counts") or {}
-    split = ", ".join(f"{arm} {n:,}" for arm, n in counts.items())
-    per_arm = f" ({split})" if split else ""
-    p = f" ({p_words(srm['p_value'])})" if finite(srm.get("p_value")) else ""
-    if not finite(srm.get("value")) or not finite(srm.get("p_value")):
-        return Sentence(analysis, f"The sample-ratio check was skipped: {units} per arm{per_arm} leave nothing to test.",
-                        href, (), "skipped")
-    if srm_broken(srm, threshold):
-        text = (f"Sample ratio mismatch: {units} per arm{per_arm} differ from the planned split{p} — the split "
-                "is broken, so the comparisons cannot be trusted until the cause is found.")
-    else:
-        text = f"Design check passed: {units} per arm{per_arm} are consistent with the planned split{p}."
-    return Sentence(analysis, text, href, ("sample_ratio_chi2",), "check")
-
-
 def _arms(estimate: Mapping) -> tuple[str, str]:
     arms = (estimate.get("extra") or {}).get("arms") or {}
     return str(arms.get("control", "control")), str(arms.get("treatment", "treatment"))
@@ -123,14 +99,6 @@ def _comparisons(found: Mapping[str, dict], what: str) -> list[dict]:
     return [e for e in found.values() if _is_whole(e) and e["name"].startswith(f"{(e.get('extra') or {}).get('metric')}_{what}_")]
 
 
-def _lift_for(found: Mapping[str, dict], effect: Mapping) -> dict | None:
-    metric = effect["extra"]["metric"]
-    for e in _comparisons(found, "relative_lift"):
-        if e["extra"].get("metric") == metric and _arms(e) == _arms(effect):
-            return e if usable(e) else None
-    return None
-
-
 def _unit_of(effect: Mapping, known: Mapping[str, Unit] | None = None) -> Unit:
     """Percentage points for rates (both arms' values within 0 and 1), else the metric's own unit."""
     metric = (effect.get("extra") or {}).get("metric")
@@ -140,28 +108,6 @@ def _unit_of(effect: Mapping, known: Mapping[str, Unit] | None = None) -> Unit:
     if values and all(finite(v) and 0 <= v <= 1 for v in values):
         return PP
     return PLAIN3
-
-
-def effect_sentence(analysis: str, lead: str, verbs: tuple[str, str, str], effect: Mapping, lift: Mapping | None,
-                    unit: Unit, href: str | None, note: str = "") -> Sentence:
-    """'{lead} {raised X} by ... (95% CI ...), from A to B — a +X% relative lift (95% CI ...), p = ...{note}.'
-
-    ``verbs`` are the phrases for a rise, a fall and an interval that includes zero (see :func:`change`).
-    """
-    control, treatment = _arms(effect)
-    text = f"{lead} {change(effect, unit, *verbs)}"
-    values = (effect.get("extra") or {}).get("value_by_arm") or {}
-    if finite(values.get(control)) and finite(values.get(treatment)):
-        show = PCT if unit is PP else (lambda v: f"{v:.{unit.digits}f}")
-        text += f", from {show(values[control])} to {show(values[treatment])}"
-    used = [effect["name"]]
-    if lift:
-        text += (f" — a {PCT(lift['value'], signed=True)} relative lift ({interval_level(lift)} "
-                 f"{PCT(lift['ci_low'], True, True)} to {PCT(lift['ci_high'], True, True)})")
-        used.append(lift["name"])
-    p = effect.get("p_value")
-    text += (f", {p_words(p)}" if finite(p) else "") + f"{note}."
-    return Sentence(analysis, text, href, tuple(used))
 
 
 def _find_mde(found: Mapping[str, dict], effect: Mapping) -> dict | None:
@@ -225,7 +171,7 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
               "guardrails": names, "harmed": tuple(g["name"] for g, _ in harmed)}
     if srm_broken(srm, srm_threshold):
         alarm = srm_threshold if srm_threshold is not None else 1 - (srm.get("ci_level") or 0.999)
-        why = (f", {p_words(srm['p_value'])} against the planned split, alarm below p = {alarm:g}"
+        why = (f", {p_value(srm['p_value'])} against the planned split, alarm below p = {alarm:g}"
                if finite(srm.get("p_value")) else "")
         return Verdict(decision=INCONCLUSIVE, reason=(
             f"The split is broken (sample ratio mismatch{why}), so the comparison cannot be trusted; "
@@ -253,41 +199,25 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
         f"{detect}."), **common)
 
 
-def ab_test_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence], list[Verdict]]:
-    """04: the sample-ratio check, the SLA's effect on CSAT and repeat purchase, and the verdict."""
+def ab_test_verdicts(payload: Mapping, href: str | None) -> list[Verdict]:
+    """04: the verdict on the SLA, CSAT its primary metric, repeat purchase and spend its guardrails."""
     found = estimates_by_name(payload)
     threshold = _srm_threshold(payload)
     srm = found.get("sample_ratio_chi2")
-    sentences = [srm_sentence(AB_TEST, srm, threshold, href, "customers")] if srm else []
-    broken = srm_broken(srm, threshold)
-    note = " (but the split is broken: do not trust it)" if broken else ""
     units = {"csat": CSAT_POINTS, "repeat_purchase": PP, "customer_repeat_rate": PP, "customer_spend": PLAIN}
     effects = {e["extra"]["metric"]: e for e in _comparisons(found, "effect")
                if _arms(e) == ("control", "treatment") and usable(e)}
-    for metric, lead in (("csat", "The faster-response SLA"), ("repeat_purchase", "The SLA")):
-        if metric in effects:
-            words = METRIC_WORDS[metric]
-            sentences.append(effect_sentence(
-                AB_TEST, lead, (f"raised {words}", f"lowered {words}", f"changed {words}"), effects[metric],
-                _lift_for(found, effects[metric]), units[metric], href,
-                note or (" — randomized, so causal for customers who answer the survey" if metric == "csat" else "")))
-    skipped = skipped_notes(payload)
-    for metric in ("csat", "repeat_purchase"):
-        reason = skipped.get(f"comparison of {METRIC_WORDS[metric]}")
-        if metric not in effects and reason:
-            sentences.append(skipped_sentence(AB_TEST, f"The SLA's effect on {METRIC_WORDS[metric]}", reason, href))
-    verdicts = []
     primary = effects.get(SLA_PRIMARY)
-    if primary:
-        guardrails = [(effects[m], METRIC_WORDS[m]) for m in SLA_GUARDRAILS if m in effects]
-        verdicts.append(verdict(AB_TEST, "SLA experiment (faster first response), treatment vs control", primary,
-                                METRIC_WORDS[SLA_PRIMARY], guardrails, srm, threshold, _find_mde(found, primary),
-                                CSAT_POINTS, href, units))
-    return sentences, verdicts
+    if not primary:
+        return []
+    guardrails = [(effects[m], METRIC_WORDS[m]) for m in SLA_GUARDRAILS if m in effects]
+    return [verdict(AB_TEST, "SLA experiment (faster first response), treatment vs control", primary,
+                    METRIC_WORDS[SLA_PRIMARY], guardrails, srm, threshold, _find_mde(found, primary),
+                    CSAT_POINTS, href, units)]
 
 
-def experiment_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence], list[Verdict]]:
-    """05: the sample-ratio check, the primary metric's effect per treatment arm, and a verdict per arm.
+def experiment_verdicts(payload: Mapping, href: str | None) -> list[Verdict]:
+    """05: a verdict per treatment arm on the primary metric.
 
     The primary metric is the first metric of the column map (``parameters.column_map.metrics``), the
     others are guardrails; without a column map in the results, the first metric compared.
@@ -295,11 +225,9 @@ def experiment_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence]
     found = estimates_by_name(payload)
     threshold = _srm_threshold(payload)
     srm = found.get("sample_ratio_chi2")
-    sentences = [srm_sentence(EXPERIMENT, srm, threshold, href, "units")] if srm else []
-    broken = srm_broken(srm, threshold)
     effects = _comparisons(found, "effect")
     if not effects:
-        return sentences, []
+        return []
     listed = ((payload.get("parameters") or {}).get("column_map") or {}).get("metrics") or []
     metrics = [str(m) for m in listed] or list(dict.fromkeys(e["extra"]["metric"] for e in effects))
     primary_metric = metrics[0]
@@ -308,13 +236,9 @@ def experiment_parts(payload: Mapping, href: str | None) -> tuple[list[Sentence]
         if effect["extra"]["metric"] != primary_metric or not usable(effect):
             continue
         control, treatment = _arms(effect)
-        unit = _unit_of(effect)
-        sentences.append(effect_sentence(
-            EXPERIMENT, f"Arm {treatment} against {control}: the primary metric, {primary_metric},", ("rose", "fell", "changed"),
-            effect, _lift_for(found, effect), unit, href, " (but the split is broken: do not trust it)" if broken else ""))
         guardrails = [(e, f"{e['extra']['metric']}") for e in effects
                       if e["extra"]["metric"] != primary_metric and _arms(e) == (control, treatment)]
         verdicts.append(verdict(EXPERIMENT, f"experiment table, {treatment} vs {control}", effect,
                                 f"the primary metric, {primary_metric},", guardrails, srm, threshold,
-                                _find_mde(found, effect), unit, href))
-    return sentences, verdicts
+                                _find_mde(found, effect), _unit_of(effect), href))
+    return verdicts

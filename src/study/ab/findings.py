@@ -1,0 +1,137 @@
+"""Findings of the A/B wing (04, 05) in words: design checks and effects, written from the estimates of a run."""
+
+from __future__ import annotations
+
+from study.core.findings import Finding, Findings, skipped
+from study.core.words import (
+    METRIC_WORDS,
+    covers_words,
+    number,
+    p_value,
+    pct,
+    points,
+    text,
+    with_interval,
+)
+
+SRM = "sample_ratio_chi2"  # the results file's name of the sample-ratio check
+
+
+def _names(effect, lift: bool = True) -> tuple[str, ...]:
+    """Names of an effect's estimates in the results file: the difference, and its relative lift."""
+    names = (effect.difference_estimate().name,)
+    return names + (effect.lift_estimate().name,) if lift and effect.lift is not None else names
+
+
+def ab_test(srm, effects, truth: dict | None = None) -> Findings:
+    """Findings of the SLA experiment, from the customer-level comparisons that also feed its table,
+    its figure and its results file.
+
+    Parameters
+    ----------
+    srm : study.ab.design.SampleRatioCheck
+    effects : study.ab.sla.Effects
+        Customer-level effects (:func:`study.ab.sla.sla_effects`); ``effects.skipped`` names those that
+        could not be estimated.
+    truth : dict, optional
+    """
+    lines = []
+    split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
+    if not sum(srm.counts.values()):
+        lines.append(skipped("sample-ratio check", f"no customer is left in the experiment ({split})", headline=True))
+    elif srm.mismatch:
+        lines.append(Finding(
+            f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
+            f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first.",
+            (SRM,), "warning", headline=True))
+    else:
+        lines.append(Finding(f"**Design check passed.** Customers per arm: {split}; consistent with the planned split "
+                             f"({p_value(srm.p_value)}, chi-square).", (SRM,), "check", headline=True))
+    whole = {e.metric: e for e in effects if not e.segment}
+    speed = whole.get("response_log2_hours")
+    if speed is not None:
+        lines.append(Finding(f"**The SLA was delivered.** Treated tickets got their first reply {2 ** (-speed.estimate):.2f} "
+                             f"times faster (log2 hours {with_interval(speed.difference_estimate())}).", _names(speed, False)))
+    csat = whole.get("csat")
+    if csat is not None:
+        lines.append(Finding(
+            f"**CSAT.** {csat.treatment_value:.2f} with the faster SLA against {csat.control_value:.2f} without: "
+            f"{with_interval(csat.difference_estimate())} points, {p_value(csat.p_value)}; relative lift "
+            f"{with_interval(csat.lift_estimate(), 'pct')}. Randomized, so causal for customers who answer the survey.",
+            _names(csat), headline=True))
+    repeat = whole.get("repeat_purchase")
+    if repeat is not None:
+        lines.append(Finding(
+            f"**Repeat purchase.** {pct(repeat.treatment_value)} against {pct(repeat.control_value)}: "
+            f"{with_interval(repeat.difference_estimate(), 'pp')}, {p_value(repeat.p_value)}; relative lift "
+            f"{with_interval(repeat.lift_estimate(), 'pct')}.", _names(repeat), headline=True))
+    for metric, reason in getattr(effects, "skipped", {}).items():
+        lines.append(skipped(f"comparison of {METRIC_WORDS.get(metric, metric.replace('_', ' '))}", reason,
+                             headline=metric in ("csat", "repeat_purchase")))
+    if truth is not None and csat is not None and repeat is not None:
+        lines.append(Finding(
+            f"**Check against the simulation's truth:** CSAT effect {number(truth['sla_effect_on_csat'], 3, signed=True)} "
+            f"(the interval {covers_words(csat.difference_estimate(), truth['sla_effect_on_csat'])} it), "
+            f"repeat-purchase effect {points(truth['sla_effect_on_repeat_purchase'], 2)} "
+            f"(the interval {covers_words(repeat.difference_estimate(), truth['sla_effect_on_repeat_purchase'])} it).",
+            kind="truth"))
+    return Findings(lines)
+
+
+def srm(check) -> str:
+    """One sentence on the sample-ratio test."""
+    if not sum(check.counts.values()):
+        return ""
+    verdict = "**mismatch: do not trust the effects**" if check.mismatch else "no mismatch"
+    return (f"Chi-square {check.chi2:.2f}, {p_value(check.p_value)}, alarm below p = {check.alpha:g}: {verdict}.")
+
+
+def assignment(experiment) -> str:
+    """What the assignment check found and what was done with it (:func:`study.data.experiment.experiment_rows`)."""
+    dropped = experiment.ledger.as_dict()["dropped"]
+    if not dropped:
+        return "**Assignment check passed.** Every ticket has a known arm, and every customer is in one arm only."
+    parts = [f"{n:,} tickets set aside: {reason}" for reason, n in dropped.items()]
+    several = experiment.units_in_several_arms
+    return ("**Assignment check.** " + "; ".join(parts) + "."
+            + (f" {several:,} customers appeared in more than one arm: their assignment cannot be known, so all their "
+               "tickets are left out." if several else ""))
+
+
+def experiment_table(result) -> Findings:
+    """Findings of :func:`study.ab.experiment_table.analyse`; the effects of the primary metric (the
+    column map's first) are headlines."""
+    srm = result.srm
+    split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
+    if srm.mismatch:
+        lines = [Finding(f"⚠️ **Sample ratio mismatch — do not trust the results below.** Units per arm ({split}) differ "
+                         f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, "
+                         "filtering) first.", (SRM,), "warning", headline=True)]
+    else:
+        lines = [Finding(f"**Design check passed.** Units per arm: {split}; consistent with the planned split "
+                         f"({p_value(srm.p_value)}).", (SRM,), "check", headline=True)]
+    rows = result.ledger.as_dict()
+    if rows["dropped"]:
+        lines.append(Finding(f"**Data clean-up.** {rows['in'] - rows['used']:,} of {rows['in']:,} rows set aside: "
+                             + "; ".join(f"{n:,} {text(reason)}" for reason, n in rows["dropped"].items()) + "."))
+    primary = result.mapping.metrics[0] if result.mapping.metrics else None
+    kinds = {metric.name: metric.kind for metric in result.aggregates.metrics}
+    for effect in result.effects:
+        holm = effect.adjusted_p_values.get("holm")
+        unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
+        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 3, signed=True)
+        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 3, signed=True)
+        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 3, signed=True)
+        lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
+        lines.append(Finding(
+            f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
+            f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
+            _names(effect), headline=effect.metric == primary))
+    lines.append(Finding("Randomized comparisons: causal for the units in the experiment. Segment results below are "
+                         "exploratory."))
+    return Findings(lines)
+
+
+def unit_checks(result) -> str:
+    """What the unit checks of an experiment table found, in words (:meth:`study.ab.unit_checks.UnitChecks.summary`)."""
+    return text(result.checks.summary())
