@@ -3,8 +3,10 @@
 Two runs are checked: the default run on the embedded sample, and a run in which one notebook fails (its
 page shows the error). Each page must load without console or page errors, fetch nothing but its own
 file and data: URLs (a report is one self-contained file), decode every figure, link only to files and
-anchors that exist, and not scroll sideways on a phone. A full-page screenshot of each page at each
-width is saved as build/screenshots/<run>/<page>-<width>.png for people to look at.
+anchors that exist, and not scroll sideways on a phone. Every table cell carries the class its column was
+given where the table was built, and the page lays it out by that class: numbers right-aligned on one
+line, text from the left. A full-page screenshot of each page at each width is saved as
+build/screenshots/<run>/<page>-<width>.png for people to look at.
 
 The browser is Debian's Chromium (`make test` installs it when it can); set STUDY_CHROMIUM to use another
 executable. Without playwright or the executable these tests are skipped.
@@ -65,7 +67,16 @@ INSPECT = """async () => {
     return img.complete && img.naturalWidth > 0 ? null : `${name}: not decoded`;
   }));
   const root = document.documentElement;
+  const cells = [...document.querySelectorAll('.jp-OutputArea-output table td')];
+  const classed = [...document.querySelectorAll('.jp-OutputArea-output table :is(td, th):is(.num, .text, .prose)')];
+  const numbers = cells.filter((cell) => cell.classList.contains('num'));
+  const said = (cell) => `${cell.tagName} ${cell.className}: ${cell.textContent.trim().slice(0, 30)}`;
   return {
+    unclassed: cells.filter((cell) => !cell.classList.length).map(said),
+    misaligned: classed.filter((cell) => getComputedStyle(cell).textAlign !== (cell.classList.contains('num') ? 'right' : 'left')).map(said),
+    numbers: numbers.length,
+    wrappingNumbers: numbers.filter((cell) => getComputedStyle(cell).whiteSpace !== 'nowrap').map(said),
+    wordsAsNumbers: numbers.filter((cell) => !/\\d|^(–|n\\/a|)$/.test(cell.textContent.trim())).map(said),
     title: document.title.trim(),
     images: document.images.length,
     undecoded: images.filter(Boolean),
@@ -212,6 +223,12 @@ def test_page_renders_cleanly(runs: dict[str, Run], browser, run_name: str, page
     assert not broken, f"links to a missing file or anchor: {broken}"
     if run_name == "default" and page_name != "index":
         assert seen["images"] > 0, "a report without a figure"
+        assert seen["numbers"] > 0, "a report without a table of numbers"
+    # Every table comes classed by column from where it was built: numbers right-aligned on one line, text from the left.
+    assert seen["unclassed"] == [], "table cells without their column's class"
+    assert seen["misaligned"] == [], "classed cells laid out against their class"
+    assert seen["wrappingNumbers"] == [], "numbers that may break across lines"
+    assert seen["wordsAsNumbers"] == [], "words in a column classed as numbers"
     if page_name == "index":
         linked = {Path(unquote(urlsplit(link).path)).name for link in seen["links"]}
         assert {f"{name}.html" for name in PAGES[run_name] if name != "index"} <= linked

@@ -10,7 +10,7 @@ from study.ab import findings as ab_findings
 from study.core import words
 from study.data.io import Source
 from study.regression import fitting, models, satisfaction
-from study.report import index, plots, runner, sentences, truth
+from study.report import export, index, plots, runner, sentences, truth
 
 matplotlib.use("Agg")
 
@@ -135,14 +135,23 @@ def test_committed_notebooks_hold_the_outputs_nbval_compares():
         assert any("parameters" in c.metadata.get("tags", []) for c in code), path.name
 
 
-def test_table_columns_are_classed_numbers_text_or_prose():
-    from study.report.export import class_table_columns
+def test_a_shown_table_reaches_the_report_with_its_column_classes(tmp_path):
+    import nbformat
+    import pandas as pd
 
-    table = ('<table><thead><tr><th></th><th>estimate</th><th>meaning</th></tr></thead><tbody>'
-             '<tr><th>speed</th><td>-0.150 (-0.163 to -0.137)</td><td>change in CSAT per doubling of the first wait</td></tr>'
-             '<tr><th>resolved</th><td>&lt;0.001</td><td>short</td></tr></tbody></table>')
-    classed = class_table_columns(table)
-    assert classed.count('<td class="num">') == 2 and classed.count('<td class="prose">') == 2
-    assert '<th class="num">estimate</th>' in classed and "<th></th>" in classed
-    nested = '<table><tbody><tr><td><b>bold</b></td></tr></tbody></table>'
-    assert class_table_columns(nested) == nested  # not a plain table: left as it is
+    from study.core.tables import column_kinds, numbers_as_text
+    from study.report.html_table import HtmlTable
+
+    table = numbers_as_text(pd.DataFrame({"estimate": ["-0.150 (-0.163 to -0.137)", "<0.001"],
+                                          "meaning": ["change in CSAT per doubling of the first wait", "short"]},
+                                         index=pd.Index(["speed", "resolved"])), "estimate")
+    shown = HtmlTable(table, column_kinds(table))
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show(table)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": shown._repr_html_(), "text/plain": repr(shown)})]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Tables"), cell]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    page = export.export_html(tmp_path / "n.ipynb", tmp_path / "n.html").read_text()
+    assert page.count('<td class="num">') == 2 and page.count('<td class="prose">') == 2
+    assert '<th class="num">estimate</th>' in page and "&lt;0.001" in page
+    assert "td.num { white-space: nowrap" in page  # the stylesheet that lays the classes out

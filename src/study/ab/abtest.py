@@ -26,6 +26,7 @@ from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
 from study.ab.sufficient import CovariateMoments, Metric
 from study.core.results import Estimate, Skipped
+from study.core.tables import numbers_as_text
 from study.core.words import METRIC_WORDS
 
 
@@ -264,4 +265,6 @@ def effects_summary(effects: list):
         table = table.drop(columns="segment")
     if table["comparison"].nunique() == 1:
         table = table.drop(columns="comparison")
-    return table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns])
+    levels = {f"{1 - e.alpha:.0%}" for e in effects}
+    return numbers_as_text(table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns]),
+                           *(f"{level} CI" for level in levels), *(f"relative lift ({level} CI)" for level in levels))

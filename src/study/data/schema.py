@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study.core.tables import numbers_as_text
 from study.data.convert import (
     IMPLAUSIBLY_LARGE,
     describe_problem,
@@ -294,7 +295,7 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
     blocking += list(problems.values())
     if len(frame) < MINIMUM_ROWS:
         blocking.append(f"only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else "no rows to analyse")
-    return pd.DataFrame(lines).set_index("column"), blocking
+    return numbers_as_text(pd.DataFrame(lines).set_index("column"), "missing"), blocking
 
 
 def _range_problem(column: Column, numbers: pd.Series, values: pd.Series) -> str | None:

@@ -14,6 +14,7 @@ import pandas as pd
 from study.core import degenerate
 from study.core.inference import critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
+from study.core.tables import numbers_as_text
 from study.data.dataset import TicketData
 from study.data.experiment import experiment_rows
 from study.regression.adjustment import Adjustment, on_rows
@@ -122,6 +123,7 @@ def speed_effect_table(
     ``held_fixed`` names what the adjusted model holds fixed besides resolution (its controls).
     """
     held = ", ".join(["resolution", *(c.replace("_", " ") for c in held_fixed)])
+    interval = f"{naive.ci_level:.0%} CI"
     rows = [
         (naive, "naive", "raw slope; slow tickets are also the hard ones, so it mixes the wait with the issue"),
         (adjusted, "adjusted (observational)", f"compares tickets alike in {held}; trusts that no confounder is left out"),
@@ -133,11 +135,11 @@ def speed_effect_table(
         {
             "estimate": [kind for _, kind, _ in rows],
             "CSAT per doubling of the wait": [e.value for e, _, _ in rows],
-            f"{naive.ci_level:.0%} CI": [f"{e.ci_low:+.3f} to {e.ci_high:+.3f}" for e, _, _ in rows],
+            interval: [f"{e.ci_low:+.3f} to {e.ci_high:+.3f}" for e, _, _ in rows],
             "rows": [e.n for e, _, _ in rows],
             "how to read it": [words for _, _, words in rows],
         }
     ).set_index("estimate")
     if truth is not None:
         table["covers the truth"] = ["yes" if e.covers(truth) else "no" for e, _, _ in rows]
-    return table
+    return numbers_as_text(table, interval)

@@ -8,6 +8,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from study.core.results import Estimate, format_p
+from study.core.tables import numbers_as_text
 from study.data import schema
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
@@ -191,18 +192,19 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
 
 def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None) -> pd.DataFrame:
     """Estimates side by side: value, interval, p-value, rows, and the true value where known."""
+    interval = f"{estimates[0].ci_level:.0%} CI" if estimates else "CI"
     table = pd.DataFrame(
         {
             "estimate": [e.label for e in estimates],
             "value": [e.value for e in estimates],
-            f"{estimates[0].ci_level:.0%} CI" if estimates else "CI": [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
+            interval: [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
             "p-value": [format_p(e.p_value) for e in estimates],
             "rows": [e.n for e in estimates],
         }
     )
     if truth:
         table["true value"] = [truth.get(e.name, np.nan) for e in estimates]
-    return table.set_index("estimate")
+    return numbers_as_text(table.set_index("estimate"), interval, "p-value")
 
 
 def term_label(term: str) -> str:
@@ -219,7 +221,7 @@ def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
     Categorical terms read ``variable: level`` and are measured against the variable's first level.
     """
     ci = fit.conf_int(alpha=alpha)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "coefficient": fit.params.to_numpy(), "SE": fit.bse.to_numpy(),
             "CI low": ci.iloc[:, 0].to_numpy(), "CI high": ci.iloc[:, 1].to_numpy(),
@@ -227,3 +229,4 @@ def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:
         },
         index=pd.Index([term_label(t) for t in fit.params.index], name="term"),
     )
+    return numbers_as_text(table, "p-value")

@@ -24,6 +24,7 @@ import pandas as pd
 from study.core import degenerate
 from study.core.accounting import RowLedger
 from study.core.results import Estimate, Skipped
+from study.core.tables import numbers_as_text
 from study.data.dataset import TicketData
 from study.stats.cluster import cluster_bootstrap
 from study.stats.shapley import (
@@ -325,7 +326,7 @@ def summary_table(table) -> pd.DataFrame | Skipped:
     if isinstance(table, Skipped):
         return table
     table = getattr(table, "table", table)
-    return pd.DataFrame(
+    summary = pd.DataFrame(
         {
             "share of R²": table["importance"].to_numpy(),
             "interval": [f"{low:.3f} to {high:.3f}" for low, high in zip(table["importance_ci_low"], table["importance_ci_high"])],
@@ -336,3 +337,4 @@ def summary_table(table) -> pd.DataFrame | Skipped:
         },
         index=pd.Index(table["label"], name="attribute"),
     )
+    return numbers_as_text(summary, "interval")

@@ -1,4 +1,4 @@
-"""Show results in a notebook: tables as formatted text, skipped sections as a note."""
+"""Show results in a notebook: tables as formatted text classed by column kind, skipped sections as a note."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from IPython.display import Markdown, display
 
 from study.core.findings import Findings
 from study.core.results import Estimate
+from study.core.tables import column_kinds
 from study.core.words import text
 from study.data.descriptives import display_table
 from study.regression.fitting import comparison_table
+from study.report.html_table import HtmlTable
 
 
 def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
@@ -42,8 +44,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     elif part is not None:
         show(getattr(result, part), truth=truth, percent=percent, digits=digits)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
-        display(display_table(comparison_table(result, truth), digits=digits))
+        show(comparison_table(result, truth), digits=digits)
     elif isinstance(result, pd.DataFrame):
-        display(display_table(result, percent=list(percent), digits=digits))
+        # Kinds come from the table as built: once its numbers are formatted, every column is text.
+        display(HtmlTable(display_table(result, percent=list(percent), digits=digits), column_kinds(result)))
     else:
         raise TypeError(f"cannot show a {type(result).__name__}")
