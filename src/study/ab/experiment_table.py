@@ -228,13 +228,7 @@ class ExperimentResult:
         return []
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """The experiment table in words: design checks and every comparison; ``truth`` is not used.
-
-        Parameters
-        ----------
-        truth : dict, optional
-            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
-        """
+        """The experiment table in words: design checks and every comparison (``truth`` is not used)."""
         return findings.experiment_table(self)
 
     def srm_sentence(self) -> str:

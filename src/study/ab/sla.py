@@ -216,13 +216,7 @@ class SlaExperiment:
         return sla_notes(self.experiment.rows, self.effects)
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """The experiment in words: the design check, whether the SLA was delivered, its effects.
-
-        Parameters
-        ----------
-        truth : dict, optional
-            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
-        """
+        """The experiment in words: the design check, whether the SLA was delivered, its effects (see :meth:`study.core.results.AnalysisResult.findings`)."""
         return findings.ab_test(self.srm, self.effects, truth)
 
     def srm_sentence(self) -> str:

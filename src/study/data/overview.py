@@ -89,13 +89,7 @@ class Overview:
         return []
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """The overview in words (descriptive: nothing is adjusted); ``truth`` is not used.
-
-        Parameters
-        ----------
-        truth : dict, optional
-            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
-        """
+        """The overview in words: descriptive, nothing adjusted (``truth`` is not used)."""
         return findings.overview(self)
 
 

@@ -42,13 +42,7 @@ class RepeatStudy:
         return [*self.logits.estimates, *self.mediation.estimates, *self.survival.estimates]
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """Repeat purchase in words; a skipped model says so, with its reason.
-
-        Parameters
-        ----------
-        truth : dict, optional
-            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
-        """
+        """Repeat purchase in words; a skipped model says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
         return findings.repeat_purchase(self, truth)
 
     @property

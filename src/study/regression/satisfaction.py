@@ -101,13 +101,7 @@ class SatisfactionStudy:
         return out + self.nonresponse.estimates
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """What drives satisfaction, in words; a skipped section says so, with its reason.
-
-        Parameters
-        ----------
-        truth : dict, optional
-            The simulation's true values (:func:`study.report.truth.for_data`), for a check against them.
-        """
+        """What drives satisfaction, in words; a skipped section says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
         return findings.satisfaction(self, truth)
 
     def has(self, section: str) -> bool:
