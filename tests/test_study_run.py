@@ -99,6 +99,27 @@ def test_a_finding_is_written_once_and_read_by_the_notebook_the_results_the_inde
     assert [(s["analysis"], s["text"]) for s in run["summary"]["sentences"]] == headlines
 
 
+def test_the_confidence_level_reaches_every_interval_and_sentence(small_study_path, tmp_path):
+    """alpha is one parameter per analysis: no interval and no sentence may keep the default 95%."""
+    out = tmp_path / "ninety"
+    result = study("run", "--data", str(small_study_path), "--out", str(out), "--param", "alpha=0.1",
+                   "--param", "model_tickets=0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ANALYSES:
+        payload = json.loads((out / "results" / f"{name}.json").read_text())
+        assert payload["parameters"]["alpha"] == 0.1
+        for estimate in payload["estimates"]:
+            if estimate["name"] == "sample_ratio_chi2":  # its own alarm level, srm_alpha
+                continue
+            if estimate["ci_low"] is not None:
+                assert estimate["ci_level"] == pytest.approx(0.9), (name, estimate["name"])
+        for finding in payload["findings"]:
+            assert "95%" not in finding["text"], (name, finding["text"])
+        assert any("90% CI" in f["text"] for f in payload["findings"]), name
+        page = (out / f"{name}.html").read_text()
+        assert "95% CI" not in page and "95%-CI" not in page, name
+
+
 def test_ab_results_cover_the_truth_of_the_small_simulation(default_run, small_study_path):
     _, out = default_run
     truth = json.loads((small_study_path.parent / "truth.json").read_text())
