@@ -42,6 +42,9 @@ ALLOWED = {
     "srm_alpha": Allowed(0, 0.5, low_open=True, words="a number in (0, 0.5], e.g. 0.001"),
     "treatment_share": Allowed(0, 1, low_open=True, high_open=True, words="a share in (0, 1), e.g. 0.5"),
     "relative_mde": Allowed(0, 10, low_open=True, words="a relative lift in (0, 10], e.g. 0.05 for 5%"),
+    "repeat_margin": Allowed(0, 1, low_open=True, words="a share in (0, 1], e.g. 0.01 for one percentage point"),
+    "response_margin": Allowed(0, 1, low_open=True, words="a share in (0, 1], e.g. 0.02 for two percentage points"),
+    "spend_margin": Allowed(0, None, low_open=True, words="a positive amount of money, e.g. 2.0"),
     # Fewer than 10 replicates give no percentile interval at all; a few hundred give rough ones,
     # which is what a quick exploratory run asks for.
     "bootstrap": Allowed(10, 1_000_000, words="a whole number from 10 to 1,000,000"),

@@ -13,6 +13,7 @@ Typical use on a unit-level table (one row per randomized customer)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 
@@ -25,6 +26,7 @@ from study.ab.abstats import Effect, mean_effect, proportion_effect, ratio_effec
 from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
 from study.ab.sufficient import CovariateMoments, Metric
+from study.core.inference import critical_value
 from study.core.results import Estimate, Skipped
 from study.core.tables import numbers_as_text
 from study.core.words import METRIC_WORDS
@@ -235,6 +237,33 @@ def power_table(aggregates: Aggregates, control: str = "control", relative_mde: 
                 "method": plan.method.split(":")[0],
             })
     return pd.DataFrame(lines)
+
+
+def mde_estimates(effects: Sequence[Effect], relative_mde: float = 0.05, power: float = 0.8) -> list[Estimate]:
+    """Each whole-experiment comparison's minimum detectable effect, for the results file.
+
+    The MDE at this sample is ``(z_{1-alpha/2} + z_{power}) * se``: the true difference a two-sided
+    test at the comparison's level detects with probability ``power``. As the standard error falls
+    with the square root of the sample, the units the next experiment needs to detect a lift of
+    ``relative_mde`` (of the control level) are this sample times ``(MDE / target)²``, split as now
+    (``extra.units_needed``). This is what an inconclusive verdict says could have been seen.
+    """
+    out = []
+    for e in effects:
+        if e.segment or not (e.se is not None and e.se > 0 and math.isfinite(e.se)):
+            continue
+        mde = (critical_value(e.alpha) + critical_value(2 * (1 - power))) * e.se
+        target = abs(relative_mde * e.control_value) if e.control_value is not None else math.nan
+        scale = (mde / target) ** 2 if target and math.isfinite(target) else math.nan
+        extra = {"metric": e.metric, "arms": {"control": e.control, "treatment": e.treatment}, "segment": {},
+                 "power": power, "relative_mde": relative_mde,
+                 "units_needed": {e.control: e.n_control * scale, e.treatment: e.n_treatment * scale}
+                 if math.isfinite(scale) else {}}
+        out.append(Estimate(f"{e.metric}_mde_{e.treatment}_vs_{e.control}",
+                            f"{e.label or e.metric}: minimum detectable effect at {power:.0%} power, {e.treatment} vs {e.control}",
+                            float(mde), None, None, None, None, e.n_control + e.n_treatment,
+                            "(z(1 - alpha/2) + z(power)) x standard error of the comparison", 1 - e.alpha, extra))
+    return out
 
 
 def effects_summary(effects: list):

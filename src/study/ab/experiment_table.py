@@ -6,7 +6,8 @@ The column map is a YAML file whose ``experiment`` section names the table's col
       unit: user_id                # the randomized unit
       arm: group                   # its arm
       control: control             # the control arm's value; every other value is a treatment arm
-      metrics: [converted, spend]  # 0/1 columns are proportions, others means
+      metrics: [converted, spend]  # 0/1 columns are proportions, others means; the first is primary
+      # or, with roles (study.ab.roles): {converted: {role: primary}, spend: {role: guardrail, margin: 2.0}}
       covariate: pre_spend         # optional: pre-period covariate for CUPED
       segments: [device]           # optional: exploratory breakdowns
       planned_shares: {control: 0.5, treatment: 0.5}   # optional: the planned split (default equal)
@@ -31,7 +32,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, design, findings, unit_checks
+from study.ab import abtest, aggregate, design, findings, roles, unit_checks
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -56,6 +57,7 @@ class ExperimentMap:
     control: str
     metrics: list[str]
     covariate: str | None = None
+    roles: dict[str, dict] = field(default_factory=dict)  # metric -> study.ab.roles.MetricRole fields
     segments: list[str] = field(default_factory=list)
     planned_shares: dict[str, float] | None = None
     exposure_column: str | None = None
@@ -99,10 +101,12 @@ def read_map(path: str | Path) -> ExperimentMap:
     expected = exposure.get("expected") or {}
     if not isinstance(expected, dict):
         raise DataError(f"{name}: exposure: expected must map each arm to what it saw, not {short(expected)}")
+    metric_roles = roles.parse_metrics(section["metrics"], name)
     return ExperimentMap(
         unit=scalar_text(section["unit"], "unit", name), arm=scalar_text(section["arm"], "arm", name),
         control=scalar_text(section["control"], "control", name),
-        metrics=_names(section["metrics"], "metrics", name),
+        metrics=[r.metric for r in metric_roles],
+        roles={r.metric: r.to_dict() for r in metric_roles},
         covariate=scalar_text(section["covariate"], "covariate", name) if section.get("covariate") is not None else None,
         segments=_names(section.get("segments"), "segments", name),
         planned_shares=_planned_shares(section.get("planned_shares"), name),
@@ -262,7 +266,8 @@ class ExperimentResult:
     @property
     def estimates(self) -> list:
         """Every comparison and the sample-ratio test, for the results file."""
-        return [design.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects)]
+        return [design.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects),
+                *abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05))]
 
 
 def metric_specs(frame: pd.DataFrame, mapping: ExperimentMap) -> list[Metric]:
@@ -299,7 +304,9 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
     metrics = metric_specs(clean, mapping)
     aggregates = aggregate.aggregate_frame(clean, metrics, arm=mapping.arm)
     srm = design.srm_from_counts(aggregates.unit_counts(), mapping.planned_shares, srm_alpha)
-    effects = abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha))
+    metric_roles = {m: roles.MetricRole(**spec) for m, spec in mapping.roles.items()}
+    effects = roles.tag(abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha)),
+                        metric_roles)
     segment_effects = []
     for segment in mapping.segments:
         segment_effects += abtest.compare_metrics(

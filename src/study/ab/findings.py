@@ -42,11 +42,11 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
     elif srm.mismatch:
         lines.append(Finding(
             f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
-            f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, filtering) first.",
+            f"from the planned split ({_against_alarm(srm)}). Find the cause (assignment, logging, filtering) first.",
             (SRM,), "warning", headline=True))
     else:
         lines.append(Finding(f"**Design check passed.** Customers per arm: {split}; consistent with the planned split "
-                             f"({p_value(srm.p_value)}, chi-square).", (SRM,), "check", headline=True))
+                             f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True))
     whole = {e.metric: e for e in effects if not e.segment}
     speed = whole.get("response_log2_hours")
     if speed is not None:
@@ -57,8 +57,9 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
         lines.append(Finding(
             f"**CSAT.** {csat.treatment_value:.2f} with the faster SLA against {csat.control_value:.2f} without: "
             f"{with_interval(csat.difference_estimate())} points, {p_value(csat.p_value)}; relative lift "
-            f"{with_interval(csat.lift_estimate(), 'pct')}. Randomized, so causal for customers who answer the survey.",
-            _names(csat), headline=True))
+            f"{with_interval(csat.lift_estimate(), 'pct')}. {_who_answers(whole.get('survey_response'))}",
+            _names(csat) + _names(whole["survey_response"], False) if "survey_response" in whole else _names(csat),
+            headline=True))
     repeat = whole.get("repeat_purchase")
     if repeat is not None:
         lines.append(Finding(
@@ -76,6 +77,28 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
             f"(the interval {covers_words(repeat.difference_estimate(), truth['sla_effect_on_repeat_purchase'])} it).",
             kind="truth"))
     return Findings(lines)
+
+
+def _against_alarm(check) -> str:
+    """'p = 0.009, above the 0.001 alarm level': a passed check says how close it came."""
+    side = "below" if check.p_value < check.alpha else "above"
+    return f"{p_value(check.p_value)}, {side} the {check.alpha:g} alarm level"
+
+
+def _who_answers(response) -> str:
+    """What a CSAT comparison among respondents means, given the SLA's effect on who answers the survey."""
+    if response is None:
+        return ("CSAT is known only for tickets with a survey answer, and the data cannot show whether the SLA "
+                "changed who answers: read it as a comparison of respondents.")
+    moved = response.difference_estimate()
+    if moved.ci_low > 0 or moved.ci_high < 0:
+        return (f"CSAT is known only for tickets with a survey answer, and the SLA changed the response rate by "
+                f"{with_interval(moved, 'pp')} ({p_value(response.p_value)}): the arms' respondents are different "
+                "people, so this difference mixes the SLA's effect on satisfaction with a change in who answers, "
+                "and it is not a causal effect, not even for respondents.")
+    return (f"Randomized; the SLA did not detectably change who answers the survey (response rate "
+            f"{with_interval(moved, 'pp')}), so the comparison among respondents is not distorted by a change "
+            "in who answers that this experiment could detect.")
 
 
 def srm(check) -> str:
@@ -105,11 +128,11 @@ def experiment_table(result) -> Findings:
     split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
     if srm.mismatch:
         lines = [Finding(f"⚠️ **Sample ratio mismatch — do not trust the results below.** Units per arm ({split}) differ "
-                         f"from the planned split ({p_value(srm.p_value)}). Find the cause (assignment, logging, "
+                         f"from the planned split ({_against_alarm(srm)}). Find the cause (assignment, logging, "
                          "filtering) first.", (SRM,), "warning", headline=True)]
     else:
         lines = [Finding(f"**Design check passed.** Units per arm: {split}; consistent with the planned split "
-                         f"({p_value(srm.p_value)}).", (SRM,), "check", headline=True)]
+                         f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True)]
     rows = result.ledger.as_dict()
     if rows["dropped"]:
         lines.append(Finding(f"**Data clean-up.** {rows['in'] - rows['used']:,} of {rows['in']:,} rows set aside: "

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from study.ab import abtest, aggregate, findings, robust
+from study.ab import abtest, aggregate, findings, robust, roles
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
 from study.ab.design import (
@@ -204,8 +204,9 @@ class SlaExperiment:
 
     @property
     def estimates(self) -> list[Estimate]:
-        """The sample-ratio test and every customer-level effect with its lift."""
-        return [srm_estimate(self.srm)] + abtest.estimates(self.effects)
+        """The sample-ratio test, every customer-level effect with its lift, and each one's minimum detectable effect."""
+        return ([srm_estimate(self.srm)] + abtest.estimates(self.effects)
+                + abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05)))
 
     @property
     def rows(self) -> dict:
@@ -259,7 +260,8 @@ class SlaExperiment:
 
 
 def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float = 0.5, srm_alpha: float = 0.001,
-                   relative_mde: float = 0.05, segments: list[str] = ("loyalty_tier", "first_channel")) -> SlaExperiment:
+                   relative_mde: float = 0.05, segments: list[str] = ("loyalty_tier", "first_channel"),
+                   repeat_margin: float = 0.01, spend_margin: float = 2.0, response_margin: float = 0.02) -> SlaExperiment:
     """Analyse the SLA experiment of a ticket table: design checks, ticket- and customer-level comparisons.
 
     Parameters
@@ -276,6 +278,10 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
         Relative lift the next experiment should detect, for its sample-size plan.
     segments : list of str
         Customer-level columns of the exploratory segments.
+    repeat_margin, spend_margin, response_margin : float
+        Non-inferiority margins of the guardrails (:func:`study.ab.roles.sla_roles`): the loss in repeat
+        purchase (a share: 0.01 is one percentage point), in follow-up spend per customer (money) and in
+        the survey response rate (a share) that still counts as no harm.
     """
     covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
     experiment = experiment_rows(data.tickets, unit_columns=covariates)
@@ -285,6 +291,8 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
     metrics = sla_unit_metrics(customers)
     aggregates = aggregate.aggregate_frame(customers, metrics)
     parameters = {"alpha": alpha, "treatment_share": treatment_share, "srm_alpha": srm_alpha,
-                  "relative_mde": relative_mde, "segments": list(segments)}
-    return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, sla_effects(aggregates, alpha=alpha),
-                         data.source, parameters)
+                  "relative_mde": relative_mde, "segments": list(segments), "repeat_margin": repeat_margin,
+                  "spend_margin": spend_margin, "response_margin": response_margin}
+    effects = sla_effects(aggregates, alpha=alpha)
+    tagged = Effects(roles.tag(effects, roles.sla_roles(repeat_margin, spend_margin, response_margin)), effects.skipped)
+    return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, tagged, data.source, parameters)

@@ -1,33 +1,32 @@
-"""Experiments in the executive summary: the ship / don't ship / inconclusive verdict, read from the results file."""
+"""Experiments in the executive summary: the ship / don't ship / inconclusive verdict, read from the results file.
+
+One function, :func:`verdict`, decides, by the rules in its docstring; :func:`ab_test_verdicts` and
+:func:`experiment_verdicts` find the estimates of 04 and 05 in their results files and call it once
+per treatment arm. Each metric's role (primary, guardrail, secondary), its better direction and a
+guardrail's non-inferiority margin come from the estimate's ``extra`` (:mod:`study.ab.roles`); results
+written without them read as before: the first mapped metric primary, the others guardrails without
+margin, higher better.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from statsmodels.stats.multitest import multipletests
+
 from study.analyses import AB_TEST, EXPERIMENT
-from study.core.words import (
-    CSAT_POINTS,
-    METRIC_WORDS,
-    PLAIN,
-    PP,
-    Unit,
-    change,
-    direction,
-    first_upper,
-    p_value,
-)
+from study.core.inference import critical_value
+from study.core.words import CSAT_POINTS, METRIC_WORDS, PLAIN, PP, Unit, change, first_upper, p_value
 from study.report.sentences import estimates_by_name, finite, usable
-
-# The SLA experiment (04): CSAT is the primary metric; buying again and spending are guardrails.
-SLA_PRIMARY = "csat"
-
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
 PLAIN3 = Unit(1.0, 3)
-
-
-SLA_GUARDRAILS = ("repeat_purchase", "customer_repeat_rate", "customer_spend")
+SLA_UNITS = {"csat": CSAT_POINTS, "repeat_purchase": PP, "customer_repeat_rate": PP, "customer_spend": PLAIN,
+             "survey_response": PP}
+# Results of 04 written before metrics carried roles: CSAT decides, these guard.
+SLA_DEFAULT_ROLES = {"csat": "primary", "repeat_purchase": "guardrail", "customer_repeat_rate": "guardrail",
+                     "customer_spend": "guardrail"}
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,16 @@ class Verdict:
     decision : str
         ``ship``, ``don't ship`` or ``inconclusive`` (see :func:`verdict`).
     reason : str
-        Why, in one sentence.
+        Why, in words; data text in it is plain (the index page escapes it).
     href : str or None
     primary : str
         Name of the primary metric's estimate.
     guardrails : tuple of str
         Names of the guardrail estimates checked.
     harmed : tuple of str
-        Names of the guardrail estimates whose interval lies entirely below zero.
+        Guardrails shown to lose more than their margin (or, without a margin, to lose at all).
+    unresolved : tuple of str
+        Guardrails whose loss beyond their margin can be neither ruled out nor shown.
     """
 
     analysis: str
@@ -60,6 +61,7 @@ class Verdict:
     primary: str
     guardrails: tuple[str, ...] = ()
     harmed: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
 
 
 def srm_broken(srm: Mapping | None, threshold: float | None = None) -> bool:
@@ -73,9 +75,11 @@ def srm_broken(srm: Mapping | None, threshold: float | None = None) -> bool:
     if (srm.get("extra") or {}).get("mismatch") is True:
         return True
     p = srm.get("p_value")
-    if threshold is None:
-        threshold = 1 - (srm.get("ci_level") or 0.999)
-    return finite(p) and p < threshold
+    return finite(p) and p < _alarm(srm, threshold)
+
+
+def _alarm(srm: Mapping, threshold: float | None) -> float:
+    return threshold if threshold is not None else 1 - (srm.get("ci_level") or 0.999)
 
 
 def _srm_threshold(payload: Mapping) -> float | None:
@@ -95,7 +99,7 @@ def _is_whole(estimate: Mapping) -> bool:
 
 
 def _comparisons(found: Mapping[str, dict], what: str) -> list[dict]:
-    """Whole-experiment engine estimates of one kind (``effect`` or ``relative_lift``), in file order."""
+    """Whole-experiment engine estimates of one kind (``effect``, ``relative_lift``, ``mde``), in file order."""
     return [e for e in found.values() if _is_whole(e) and e["name"].startswith(f"{(e.get('extra') or {}).get('metric')}_{what}_")]
 
 
@@ -111,134 +115,197 @@ def _unit_of(effect: Mapping, known: Mapping[str, Unit] | None = None) -> Unit:
 
 
 def _find_mde(found: Mapping[str, dict], effect: Mapping) -> dict | None:
-    """A power estimate for the effect's metric and arms: a name containing 'mde' with matching ``extra``."""
+    """The minimum detectable effect of the effect's metric and arms, where the results hold one."""
     metric = effect["extra"]["metric"]
-    for e in found.values():
-        extra = e.get("extra") or {}
-        if "mde" in e["name"].lower() and extra.get("metric") == metric and not extra.get("segment") \
-                and (not extra.get("arms") or _arms(e) == _arms(effect)) and usable(e, interval=False):
+    for e in _comparisons(found, "mde"):
+        if e["extra"].get("metric") == metric and _arms(e) == _arms(effect) and usable(e, interval=False):
             return e
     return None
 
 
+def _better(estimate: Mapping) -> int:
+    return -1 if (estimate.get("extra") or {}).get("better") == "lower" else 1
+
+
+def _level(estimate: Mapping) -> float:
+    level = estimate.get("ci_level")
+    return 1 - level if finite(level) and 0 < level < 1 else 0.05
+
+
+def guardrail_status(guardrail: Mapping) -> str:
+    """``ok``, ``harmed`` or ``unresolved`` for one guardrail estimate (rules 3 and 4 of :func:`verdict`)."""
+    sign, margin = _better(guardrail), (guardrail.get("extra") or {}).get("margin")
+    low, high = sorted((sign * guardrail["ci_low"], sign * guardrail["ci_high"]))
+    if not finite(margin):
+        return "harmed" if high < 0 else "ok"
+    se = guardrail.get("se")
+    if not finite(se) or se <= 0:
+        return "unresolved"
+    # One-sided test of "loss larger than the margin" at the estimate's own level alpha: the bound of
+    # a two-sided interval at level 2 * alpha.
+    half = critical_value(min(2 * _level(guardrail), 0.999)) * se
+    gain = sign * guardrail["value"]
+    if gain - half > -margin:
+        return "ok"
+    return "harmed" if gain + half < -margin else "unresolved"
+
+
+def _guardrail_words(guardrail: Mapping, words: str, units: Mapping[str, Unit] | None) -> str:
+    unit = _unit_of(guardrail, units)
+    margin = (guardrail.get("extra") or {}).get("margin")
+    moved = change(guardrail, unit, f"{words} rose", f"{words} fell", f"{words} changed")
+    bound = f" (margin {unit(margin)})" if finite(margin) else ""
+    return moved + bound
+
+
 def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str, guardrails: Sequence[tuple[Mapping, str]],
             srm: Mapping | None, srm_threshold: float | None = None, mde: Mapping | None = None,
-            unit: Unit = PLAIN, href: str | None = None, units: Mapping[str, Unit] | None = None) -> Verdict:
-    """Ship, don't ship or inconclusive, with the reason in one sentence.
+            unit: Unit = PLAIN, href: str | None = None, units: Mapping[str, Unit] | None = None,
+            primary_p: float | None = None, arms_compared: int = 1) -> Verdict:
+    """Ship, don't ship or inconclusive, with the reason in words.
 
-    Every metric is read as higher-is-better, and the rules are applied in this order:
+    Each metric is read in its better direction (``extra.better``: ``higher`` or ``lower``), at the
+    level of its own interval (alpha = 1 - ``ci_level``). The rules, in this order:
 
-    1. **Sample-ratio mismatch → inconclusive.** The SRM estimate's ``extra.mismatch`` is true, or its
-       p-value is below its threshold (``srm_threshold``, else one minus its ``ci_level``): the split is
-       broken, and the comparison cannot be trusted whatever it shows.
-    2. **Ship.** The primary metric's interval lies entirely above zero, and no guardrail's interval
-       lies entirely below zero.
-    3. **Don't ship.** The primary metric's interval lies entirely below zero, or a guardrail's interval
-       lies entirely below zero (significantly harmed), whatever the primary metric did.
-    4. **Inconclusive** otherwise: the primary metric's interval includes zero. When the results hold a
-       minimum-detectable-effect estimate for the metric (``mde``), the reason gives it.
+    1. **Sample-ratio mismatch → inconclusive: do not decide.** ``extra.mismatch`` is true or the SRM
+       p-value is below its alarm level: the split is broken, and no comparison can be trusted.
+    2. **The primary metric** moved when its p-value (``primary_p``: Holm-adjusted across the treatment
+       arms when there are several, else its own) is below alpha; it improved or worsened by the sign
+       of its estimate read in its better direction.
+    3. **A guardrail is harmed** when a loss larger than its margin is shown (its one-sided bound at
+       level alpha lies beyond the margin) or, without a margin, when its whole interval lies on the
+       worse side of zero.
+    4. **A guardrail is unresolved** when it has a margin and a loss larger than the margin can be
+       neither ruled out (one-sided non-inferiority test at level alpha) nor shown.
+    5. **Don't ship** when a guardrail is harmed, or the primary metric worsened.
+    6. **Ship** when the primary metric improved and every guardrail is neither harmed nor unresolved.
+    7. **Inconclusive** otherwise: the primary metric improved but a guardrail is unresolved, or the
+       primary metric did not move; the reason then gives the minimum detectable effect and the units
+       the next experiment needs, where the results hold them (``mde``).
 
     Parameters
     ----------
-    analysis : str
-    experiment : str
-        What is compared, in words.
+    analysis, experiment : str
     primary : mapping
         The primary metric's effect estimate (value, ci_low, ci_high: finite).
     primary_words : str
-        The primary metric in words, starting with our own words (it may be capitalized), e.g. 'CSAT'.
+        The primary metric in words, starting with our own words (it may be capitalized).
     guardrails : sequence of (mapping, str)
         Each guardrail's effect estimate and its words; estimates without an interval are ignored.
     srm : mapping or None
-        The sample-ratio estimate (``sample_ratio_chi2``); ``None`` when the results hold none.
+        The sample-ratio estimate (``sample_ratio_chi2``).
     srm_threshold : float, optional
     mde : mapping, optional
-        Minimum detectable effect of the primary metric, in its unit.
+        Minimum detectable effect of the primary metric (``extra.units_needed`` for the planned lift).
     unit : Unit
         How to write the primary metric's effect.
     href : str, optional
     units : mapping, optional
         Metric name -> Unit for guardrails (default: percentage points for rates, else plain).
-
-    Returns
-    -------
-    Verdict
+    primary_p : float, optional
+        The primary metric's p-value to judge it by (default: its own).
+    arms_compared : int
+        Treatment arms compared with control, for the reason's words.
     """
     checked = [(g, words) for g, words in guardrails if usable(g)]
-    names = tuple(g["name"] for g, _ in checked)
-    harmed = [(g, words) for g, words in checked if g["ci_high"] < 0]
+    status = {g["name"]: guardrail_status(g) for g, _ in checked}
+    harmed = [(g, w) for g, w in checked if status[g["name"]] == "harmed"]
+    unresolved = [(g, w) for g, w in checked if status[g["name"]] == "unresolved"]
     common = {"analysis": analysis, "experiment": experiment, "href": href, "primary": primary["name"],
-              "guardrails": names, "harmed": tuple(g["name"] for g, _ in harmed)}
+              "guardrails": tuple(status), "harmed": tuple(g["name"] for g, _ in harmed),
+              "unresolved": tuple(g["name"] for g, _ in unresolved)}
     if srm_broken(srm, srm_threshold):
-        alarm = srm_threshold if srm_threshold is not None else 1 - (srm.get("ci_level") or 0.999)
-        why = (f", {p_value(srm['p_value'])} against the planned split, alarm below p = {alarm:g}"
+        why = (f": {p_value(srm['p_value'])} against the planned split, below the alarm level of {_alarm(srm, srm_threshold):g}"
                if finite(srm.get("p_value")) else "")
         return Verdict(decision=INCONCLUSIVE, reason=(
-            f"The split is broken (sample ratio mismatch{why}), so the comparison cannot be trusted; "
+            f"Do not decide: the split is broken (sample ratio mismatch{why}), so the comparison cannot be trusted; "
             "find the cause before reading any effect."), **common)
+    alpha = _level(primary)
+    p = primary_p if finite(primary_p) else primary.get("p_value")
+    sign = _better(primary)
     moved = change(primary, unit, f"{primary_words} rose", f"{primary_words} fell", f"{primary_words} changed")
-    sign = direction(primary)
+    direction = "lower is better" if sign < 0 else "higher is better"
+    holm = f", Holm-adjusted across {arms_compared} arms" if arms_compared > 1 else ""
+    judged = f" ({direction}; {p_value(p)}{holm}, against alpha = {alpha:g})" if finite(p) else f" ({direction})"
+    gain = sign * primary["value"]
+    significant = finite(p) and p < alpha
     if harmed:
-        hurt = "; ".join(f"the guardrail {words} {change(g, _unit_of(g, units), 'rose', 'fell', 'changed')}"
-                         for g, words in harmed)
+        hurt = "; ".join(_guardrail_words(g, w, units) for g, w in harmed)
         return Verdict(decision=DONT_SHIP, reason=(
-            f"A guardrail was significantly harmed: {hurt}, entirely below zero"
-            + (f", even though {moved}." if sign > 0 else f"; {moved}.")), **common)
-    if sign > 0:
-        guard = (f", and no guardrail ({', '.join(words for _, words in checked)}) was significantly harmed"
-                 if checked else " (the results hold no guardrail metric)")
-        return Verdict(decision=SHIP, reason=f"{first_upper(moved)}, an interval entirely above zero{guard}.", **common)
-    if sign < 0:
-        return Verdict(decision=DONT_SHIP, reason=f"{first_upper(moved)}, an interval entirely below zero.", **common)
+            f"A guardrail was harmed: {hurt}, a loss beyond what it allows; {moved}{judged}."), **common)
+    if significant and gain < 0:
+        return Verdict(decision=DONT_SHIP, reason=f"{first_upper(moved)}{judged}: the primary metric got worse.", **common)
+    if significant and gain > 0 and not unresolved:
+        guard = (f"; no guardrail ({', '.join(w for _, w in checked)}) lost more than it allows" if checked
+                 else "; the results hold no guardrail metric")
+        loose = [w for g, w in checked if not finite((g.get("extra") or {}).get("margin"))]
+        if loose:
+            guard += f" (without a margin, {', '.join(loose)} would block only a significant loss)"
+        return Verdict(decision=SHIP, reason=f"{first_upper(moved)}{judged}: an improvement{guard}.", **common)
+    if significant and gain > 0:
+        open_ = "; ".join(_guardrail_words(g, w, units) for g, w in unresolved)
+        return Verdict(decision=INCONCLUSIVE, reason=(
+            f"{first_upper(moved)}{judged}, but a guardrail's loss beyond its margin cannot be ruled out: {open_}."), **common)
     detect = ""
     if mde:
-        detect = (f"; this experiment could reliably detect only effects of about {unit(abs(mde['value']))} or more "
-                  "(minimum detectable effect), so a smaller effect may be there unseen")
+        needed = (mde.get("extra") or {}).get("units_needed") or {}
+        plan = (f"; about {int(round(sum(needed.values()))):,} units in all would detect the planned lift of "
+                f"{(mde.get('extra') or {}).get('relative_mde', 0):.0%}") if needed else ""
+        detect = (f"; at this sample the experiment could reliably detect only effects of about {unit(abs(mde['value']))} "
+                  f"or more (minimum detectable effect, 80% power){plan}")
     return Verdict(decision=INCONCLUSIVE, reason=(
-        f"{first_upper(moved)}: the interval includes zero, so the data cannot tell a gain from a loss"
-        f"{detect}."), **common)
+        f"{first_upper(moved)}{judged}: the data cannot tell a gain from a loss{detect}."), **common)
+
+
+def _roles(effects: Sequence[Mapping], listed: Sequence[str], defaults: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Role of each metric: from the estimates' ``extra.role``, else the map's order (first primary)."""
+    roles = {}
+    for e in effects:
+        role = (e.get("extra") or {}).get("role")
+        if role:
+            roles.setdefault(e["extra"]["metric"], role)
+    if roles:
+        return roles
+    if defaults:
+        return dict(defaults)
+    metrics = [str(m) for m in listed] or list(dict.fromkeys(e["extra"]["metric"] for e in effects))
+    return {m: "primary" if i == 0 else "guardrail" for i, m in enumerate(metrics)}
+
+
+def _per_arm(analysis: str, payload: Mapping, href: str | None, what: str, words: Mapping[str, str],
+             units: Mapping[str, Unit] | None, defaults: Mapping[str, str] | None = None) -> list[Verdict]:
+    """A verdict per treatment arm on the primary metric, the primary's p-values Holm-adjusted across arms."""
+    found = estimates_by_name(payload)
+    threshold = _srm_threshold(payload)
+    srm = found.get("sample_ratio_chi2")
+    effects = [e for e in _comparisons(found, "effect") if usable(e)]
+    listed = ((payload.get("parameters") or {}).get("column_map") or {}).get("metrics") or []
+    roles = _roles(effects, listed if isinstance(listed, list) else list(listed), defaults)
+    primaries = [e for e in effects if roles.get(e["extra"]["metric"]) == "primary"]
+    if not primaries:
+        return []
+    raw = [e.get("p_value") for e in primaries]
+    adjusted = list(raw)
+    if len(primaries) > 1 and all(finite(p) for p in raw):
+        adjusted = [float(p) for p in multipletests(raw, method="holm")[1]]
+    verdicts = []
+    for effect, p in zip(primaries, adjusted):
+        control, treatment = _arms(effect)
+        metric = effect["extra"]["metric"]
+        guardrails = [(e, words.get(e["extra"]["metric"], e["extra"]["metric"])) for e in effects
+                      if roles.get(e["extra"]["metric"]) == "guardrail" and _arms(e) == (control, treatment)]
+        verdicts.append(verdict(analysis, what.format(treatment=treatment, control=control), effect,
+                                words.get(metric, f"the primary metric, {metric},"), guardrails, srm, threshold,
+                                _find_mde(found, effect), _unit_of(effect, units), href, units, p, len(primaries)))
+    return verdicts
 
 
 def ab_test_verdicts(payload: Mapping, href: str | None) -> list[Verdict]:
-    """04: the verdict on the SLA, CSAT its primary metric, repeat purchase and spend its guardrails."""
-    found = estimates_by_name(payload)
-    threshold = _srm_threshold(payload)
-    srm = found.get("sample_ratio_chi2")
-    units = {"csat": CSAT_POINTS, "repeat_purchase": PP, "customer_repeat_rate": PP, "customer_spend": PLAIN}
-    effects = {e["extra"]["metric"]: e for e in _comparisons(found, "effect")
-               if _arms(e) == ("control", "treatment") and usable(e)}
-    primary = effects.get(SLA_PRIMARY)
-    if not primary:
-        return []
-    guardrails = [(effects[m], METRIC_WORDS[m]) for m in SLA_GUARDRAILS if m in effects]
-    return [verdict(AB_TEST, "SLA experiment (faster first response), treatment vs control", primary,
-                    METRIC_WORDS[SLA_PRIMARY], guardrails, srm, threshold, _find_mde(found, primary),
-                    CSAT_POINTS, href, units)]
+    """04: the verdict on the SLA, CSAT its primary metric; buying again, spending and answering the survey guard."""
+    return _per_arm(AB_TEST, payload, href, "SLA experiment (faster first response), {treatment} vs {control}",
+                    METRIC_WORDS, SLA_UNITS, SLA_DEFAULT_ROLES)
 
 
 def experiment_verdicts(payload: Mapping, href: str | None) -> list[Verdict]:
-    """05: a verdict per treatment arm on the primary metric.
-
-    The primary metric is the first metric of the column map (``parameters.column_map.metrics``), the
-    others are guardrails; without a column map in the results, the first metric compared.
-    """
-    found = estimates_by_name(payload)
-    threshold = _srm_threshold(payload)
-    srm = found.get("sample_ratio_chi2")
-    effects = _comparisons(found, "effect")
-    if not effects:
-        return []
-    listed = ((payload.get("parameters") or {}).get("column_map") or {}).get("metrics") or []
-    metrics = [str(m) for m in listed] or list(dict.fromkeys(e["extra"]["metric"] for e in effects))
-    primary_metric = metrics[0]
-    verdicts = []
-    for effect in effects:
-        if effect["extra"]["metric"] != primary_metric or not usable(effect):
-            continue
-        control, treatment = _arms(effect)
-        guardrails = [(e, f"{e['extra']['metric']}") for e in effects
-                      if e["extra"]["metric"] != primary_metric and _arms(e) == (control, treatment)]
-        verdicts.append(verdict(EXPERIMENT, f"experiment table, {treatment} vs {control}", effect,
-                                f"the primary metric, {primary_metric},", guardrails, srm, threshold,
-                                _find_mde(found, effect), _unit_of(effect), href))
-    return verdicts
+    """05: a verdict per treatment arm on the primary metric (the column map's roles; list form: the first)."""
+    return _per_arm(EXPERIMENT, payload, href, "experiment table, {treatment} vs {control}", {}, None)
