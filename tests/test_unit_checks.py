@@ -1,10 +1,13 @@
 """Duplicate units and units in several arms in unit-level tables: counts, examples, what is done."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from study.ab import unit_checks
+from study.ab.aggregate import DuckDBSource, clean_units_sql
 from study.ab.unit_checks import check_units, drop_flagged_units
+from study.core.accounting import RowLedger
 
 
 @pytest.fixture
@@ -33,6 +36,46 @@ def test_dropping_follows_the_same_rule_and_accounts_for_every_row(messy):
         "no variant": 1, "no customer_id": 1, "exact duplicate row": 2,
         "customer_id in several arms": 2, "customer_id with conflicting rows": 2}}
     assert check_units(messy, "customer_id").rows_left_out == 12 - ledger.rows_used
+
+
+def _rule_in_pandas(frame, unit, arm="variant"):
+    """The rule step by step in pandas, independent of the SQL that the module runs."""
+    ledger = RowLedger(frame)
+    ledger.keep(frame[arm].notna(), f"no {arm}")
+    ledger.keep(ledger.frame[unit].notna(), f"no {unit}")
+    ledger.keep(~ledger.frame.duplicated(keep="first"), "exact duplicate row")
+    ledger.keep(ledger.frame.groupby(unit)[arm].transform("nunique") == 1, f"{unit} in several arms")
+    kept = ledger.keep(ledger.frame.groupby(unit)[unit].transform("size") == 1, f"{unit} with conflicting rows")
+    return kept, ledger
+
+
+def _messier(seed, rows=400):
+    """Units in two arms, conflicting rows, exact copies, missing units, arms and values."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "customer_id": pd.array(rng.choice([f"u{i}" for i in range(150)] + [None], rows), dtype="string"),
+        "variant": pd.array(rng.choice(["control", "treatment", None], rows, p=[0.47, 0.47, 0.06]), dtype="string"),
+        "spend": rng.choice([1.5, 2.0, np.nan], rows),
+        "orders": pd.array(rng.choice([1, 2, None], rows), dtype="Int64"),
+    }, index=rng.permutation(rows) * 3)
+    return pd.concat([frame, frame.iloc[::7], frame.iloc[::11]])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_frames_and_files_keep_the_same_units_as_the_rule_in_pandas(seed, tmp_path):
+    messy = _messier(seed)
+    expected, expected_ledger = _rule_in_pandas(messy, "customer_id")
+    kept, ledger = drop_flagged_units(messy, "customer_id")
+    pd.testing.assert_frame_equal(kept, expected)  # same rows, same order, same index
+    assert ledger.as_dict() == expected_ledger.as_dict()
+    assert set(ledger.as_dict()["dropped"]) == {"no variant", "no customer_id", "exact duplicate row",
+                                                "customer_id in several arms", "customer_id with conflicting rows"}
+    assert check_units(messy, "customer_id").rows_left_out == len(messy) - len(kept)
+
+    messy.to_parquet(tmp_path / "messy.parquet", index=False)  # a file has no index: rows are their values
+    source = DuckDBSource(tmp_path / "messy.parquet")
+    from_file = source.execute(f"SELECT customer_id FROM {clean_units_sql('{relation}', source.columns(), 'customer_id', 'variant')}")
+    assert sorted(u for u, in from_file) == sorted(kept["customer_id"])
 
 
 def test_summary_states_what_was_found_and_done(messy):

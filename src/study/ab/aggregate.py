@@ -205,17 +205,63 @@ class DuckDBSource:
         return [row[0] for row in self.execute("DESCRIBE SELECT * FROM {relation}")]
 
 
-def clean_units_sql(relation: str, unit: str, arm: str) -> str:
-    """The relation's rows with an arm and a unit, without exact duplicates and without units that
-    still have several rows.
+# Why the one-row-per-unit rule leaves a row out, numbered as :func:`unit_rule_sql` flags it, in
+# the words of row ledgers (``.format(unit=..., arm=...)``).
+UNIT_FLAGS = {1: "no {arm}", 2: "no {unit}", 3: "exact duplicate row", 4: "{unit} in several arms",
+              5: "{unit} with conflicting rows"}
+# Columns the rule adds to the data's rows; unusual names, so that they never meet the data's own.
+FLAG, COPIES, FIRST_ROW = "__unit_rule_flag", "__unit_rule_copies", "__unit_rule_first_row"
 
-    After exact duplicates collapse, a unit with several rows either sits in several arms or has
-    conflicting values: its assignment or outcome is unknowable, so it is left out (the same rule as
-    :func:`study.ab.unit_checks.drop_flagged_units`).
+
+def unit_rule_sql(relation: str, columns: Sequence[str], unit: str, arm: str, position: str | None = None) -> str:
+    """The one-row-per-unit rule, as a ``WITH`` clause to put before a query.
+
+    The rule: rows without an arm (flag 1) or a unit (flag 2) are left out; exact duplicate rows
+    (every column equal) collapse to one, the copies left out (flag 3); a unit that still has
+    several rows is left out, whether they sit in several arms (flag 4: its assignment is
+    unknowable) or in one arm with conflicting values (flag 5: its outcome is). This is its only
+    definition: the counts, the cleaning of a frame and the cleaning of a file all read it from here.
+
+    It names three relations:
+
+    ``unit_rule_rows``
+        Every row, with ``__unit_rule_flag`` 1, 2 or NULL.
+    ``unit_rule_distinct``
+        The distinct rows among those with NULL, each with ``__unit_rule_copies`` (rows equal to it)
+        and, given ``position``, ``__unit_rule_first_row`` (the smallest position among them).
+    ``unit_rule_units``
+        One row per unit: ``unit_value``, ``unit_rows`` (distinct rows), ``copies`` (rows) and
+        ``flag``: 4, 5, or NULL for a unit kept.
+
+    Parameters
+    ----------
+    relation : str
+        A table, a table function or a parenthesized query.
+    columns : sequence of str
+        Every column of the data (``position`` aside): rows equal in all of them are exact duplicates.
+    unit, arm : str
+        Unit and arm columns.
+    position : str, optional
+        Column numbering the rows, to tell which of several exact duplicates comes first.
     """
     u, a = quote(unit), quote(arm)
-    return (f"(SELECT * FROM (SELECT DISTINCT * FROM {relation} WHERE {a} IS NOT NULL AND {u} IS NOT NULL) "
-            f"QUALIFY COUNT(*) OVER (PARTITION BY {u}) = 1)")
+    every = ", ".join(quote(c) for c in columns)
+    first = f", MIN({quote(position)}) AS {FIRST_ROW}" if position else ""
+    # MIN <> MAX instead of COUNT(DISTINCT): "one arm or several" is all that is needed, and it is cheaper.
+    return (f"WITH unit_rule_rows AS (SELECT *, CASE WHEN {a} IS NULL THEN 1 WHEN {u} IS NULL THEN 2 END AS {FLAG} "
+            f"FROM {relation}), "
+            f"unit_rule_distinct AS (SELECT {every}, COUNT(*) AS {COPIES}{first} FROM unit_rule_rows "
+            f"WHERE {FLAG} IS NULL GROUP BY {every}), "
+            f"unit_rule_units AS (SELECT {u} AS unit_value, COUNT(*) AS unit_rows, SUM({COPIES}) AS copies, "
+            f"CASE WHEN MIN({a}) <> MAX({a}) THEN 4 WHEN COUNT(*) > 1 THEN 5 END AS flag "
+            f"FROM unit_rule_distinct GROUP BY {u}) ")
+
+
+def clean_units_sql(relation: str, columns: Sequence[str], unit: str, arm: str) -> str:
+    """The relation's rows that the one-row-per-unit rule keeps (:func:`unit_rule_sql`), as a subquery."""
+    kept = "SELECT unit_value FROM unit_rule_units WHERE flag IS NULL"
+    return (f"({unit_rule_sql(relation, columns, unit, arm)}SELECT {', '.join(quote(c) for c in columns)} "
+            f"FROM unit_rule_distinct WHERE {quote(unit)} IN ({kept}))")
 
 
 def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: Sequence[Metric], arm: str = "variant",
@@ -244,8 +290,9 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
     """
     metrics, segments = tuple(metrics), tuple(segments)
     src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
-    _check_columns(src.columns(), arm, metrics, segments)
-    relation = clean_units_sql(src.relation, clean_unit, arm) if clean_unit else src.relation
+    columns = src.columns()
+    _check_columns(columns, arm, metrics, segments)
+    relation = clean_units_sql(src.relation, columns, clean_unit, arm) if clean_unit else src.relation
     origins = _sql_origins(src, relation, arm, metrics)
 
     selects = [f"{quote(arm)} AS arm_value", *(f"{quote(s)} AS segment_{i}" for i, s in enumerate(segments)), "COUNT(*)"]

@@ -1,13 +1,15 @@
 """Design checks of a unit-level experiment table: one row per randomized unit, in one arm.
 
-:func:`check_units` counts what breaks that promise and gives examples, by one DuckDB pass over a
-frame, a file or a table; :func:`drop_flagged_units` applies the rule below to a frame and
-accounts for every row. (Ticket-shaped data, several rows per customer by design, is handled by
+:func:`check_units` counts what breaks that promise and gives examples, by DuckDB over a frame, a
+file or a table; :func:`drop_flagged_units` applies the rule to a frame and accounts for every row.
+(Ticket-shaped data, several rows per customer by design, is handled by
 :func:`study.data.experiment.experiment_rows`.)
 
 The rule: rows without an arm or a unit are left out; exact duplicate rows (every column equal)
 collapse to one; a unit that still has several rows is left out, whether its rows sit in several
-arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is).
+arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is). It is
+written once, as SQL (:func:`study.ab.aggregate.unit_rule_sql`): the checks, the cleaning of a
+frame here and the cleaning of a file by ``aggregate_duckdb(..., clean_unit=)`` all use it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from study.ab.aggregate import DuckDBSource, quote
+from study.ab.aggregate import FIRST_ROW, FLAG, UNIT_FLAGS, DuckDBSource, quote, unit_rule_sql
 from study.core.accounting import RowLedger
 
 EXAMPLES = 5
@@ -114,29 +117,22 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     UnitChecks
     """
     src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
-    missing = [c for c in (unit, arm) if c not in src.columns()]
+    columns = src.columns()
+    missing = [c for c in (unit, arm) if c not in columns]
     if missing:
         raise ValueError(f"column(s) {', '.join(repr(c) for c in missing)} not in the data")
-    u, a = quote(unit), quote(arm)
-    (rows, no_arm, no_unit), = src.execute(
-        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {a} IS NULL), "
-        f"COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) FROM {{relation}}")
-    kept = f"(SELECT * FROM {{relation}} WHERE {a} IS NOT NULL AND {u} IS NOT NULL)"
-    # MIN = MAX instead of COUNT(DISTINCT): "one arm or several" is all that is needed, and it is cheaper.
-    per_unit = (f"(SELECT {u} AS unit_value, COUNT(*) AS unit_rows, "
-                f"CASE WHEN MIN({a}) = MAX({a}) THEN 1 ELSE 2 END AS unit_arms "
-                f"FROM (SELECT DISTINCT * FROM {kept}) GROUP BY 1)")
     example = "CAST(unit_value AS VARCHAR)"
-    (distinct_rows, units, several_arms, conflicting, flagged_rows, examples_arms, examples_rows), = src.execute(
-        f"SELECT SUM(unit_rows), COUNT(*), COUNT(*) FILTER (WHERE unit_arms > 1), "
-        f"COUNT(*) FILTER (WHERE unit_arms = 1 AND unit_rows > 1), "
-        f"COALESCE(SUM(unit_rows) FILTER (WHERE unit_rows > 1), 0), "
-        f"MIN({example}, {EXAMPLES}) FILTER (WHERE unit_arms > 1), "
-        f"MIN({example}, {EXAMPLES}) FILTER (WHERE unit_arms = 1 AND unit_rows > 1) FROM {per_unit}")
+    (rows, no_arm, no_unit, copies, units, several_arms, conflicting, flagged_rows, examples_arms, examples_rows), = src.execute(
+        f"{unit_rule_sql('{relation}', columns, unit, arm)}"
+        f"SELECT * FROM (SELECT COUNT(*), COUNT(*) FILTER (WHERE {FLAG} = 1), COUNT(*) FILTER (WHERE {FLAG} = 2) "
+        f"FROM unit_rule_rows), "
+        f"(SELECT COALESCE(SUM(copies - unit_rows), 0), COUNT(*), COUNT(*) FILTER (WHERE flag = 4), "
+        f"COUNT(*) FILTER (WHERE flag = 5), COALESCE(SUM(unit_rows) FILTER (WHERE flag IS NOT NULL), 0), "
+        f"MIN({example}, {EXAMPLES}) FILTER (WHERE flag = 4), MIN({example}, {EXAMPLES}) FILTER (WHERE flag = 5) "
+        f"FROM unit_rule_units)")
     return UnitChecks(
-        unit, arm, int(rows), int(no_arm), int(no_unit), int(rows - no_arm - no_unit - (distinct_rows or 0)), int(units),
-        int(several_arms), int(conflicting), int(flagged_rows),
-        sorted(examples_arms or []), sorted(examples_rows or []),
+        unit, arm, int(rows), int(no_arm), int(no_unit), int(copies), int(units), int(several_arms), int(conflicting),
+        int(flagged_rows), sorted(examples_arms or []), sorted(examples_rows or []),
     )
 
 
@@ -151,19 +147,27 @@ def drop_flagged_units(frame: pd.DataFrame, unit: str, arm: str = "variant") -> 
     Returns
     -------
     (pandas.DataFrame, RowLedger)
-        The rows kept, and the ledger of rows in, dropped by reason, and used.
+        The rows kept, in their order, and the ledger of rows in, dropped by reason, and used.
     """
+    position = "__row"
+    while position in frame.columns:  # a name of the frame's own would be taken for the row number
+        position += "_"
+    src = DuckDBSource(frame.assign(**{position: np.arange(len(frame))}))
+    columns = [c for c in src.columns() if c != position]
+    flagged = src.connection.execute(
+        f"{unit_rule_sql(src.relation, columns, unit, arm, position=position)}"
+        f"SELECT {quote(position)} AS row, {FLAG} AS flag FROM unit_rule_rows WHERE {FLAG} IS NOT NULL UNION ALL "
+        f"SELECT {FIRST_ROW}, COALESCE(flag, 0) FROM unit_rule_distinct JOIN unit_rule_units ON {quote(unit)} = unit_value"
+    ).fetchnumpy()
+    # Rows with an arm and a unit that are not the first of their exact duplicates are copies.
+    flags = np.full(len(frame), 3, dtype=np.int8)  # 3: exact duplicate row
+    flags[flagged["row"]] = flagged["flag"]
     ledger = RowLedger(frame)
-    ledger.keep(frame[arm].notna(), f"no {arm}")
-    ledger.keep(ledger.frame[unit].notna(), f"no {unit}")
-    ledger.keep(~ledger.frame.duplicated(keep="first"), "exact duplicate row")
-    rows = ledger.frame
-    arms_per_unit = rows.groupby(unit)[arm].transform("nunique")
-    ledger.keep(arms_per_unit == 1, f"{unit} in several arms")
-    rows = ledger.frame
-    rows_per_unit = rows.groupby(unit)[unit].transform("size")
-    kept = ledger.keep(rows_per_unit == 1, f"{unit} with conflicting rows")
-    return kept, ledger
+    # One step per reason, in the rule's order, each row under the first that applies.
+    for number, reason in UNIT_FLAGS.items():
+        ledger.keep(pd.Series(flags != number, index=ledger.frame.index), reason.format(unit=unit, arm=arm))
+        flags = flags[flags != number]
+    return ledger.frame, ledger
 
 
 def inconsistent_assignment(frame: pd.DataFrame, arm: str, column: str, expected: dict) -> pd.Series:
