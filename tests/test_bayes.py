@@ -13,12 +13,18 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from study.ab.bayes import NormalPrior, bayes_summary, expected_positive_part, normal_posterior, relative_difference
+from study.ab.bayes import (
+    NormalPrior,
+    bayes_summary,
+    expected_positive_part,
+    normal_posterior,
+    relative_difference,
+)
 
 
 def test_expected_loss_is_the_integral_of_the_positive_part():
     for mean, sd in [(0.3, 1.0), (-2.0, 0.5), (0.0, 2.0)]:
-        direct, _ = integrate.quad(lambda x: x * stats.norm.pdf(x, mean, sd), 0, np.inf, epsabs=1e-13)
+        direct, _ = integrate.quad(lambda x, mean=mean, sd=sd: x * stats.norm.pdf(x, mean, sd), 0, np.inf, epsabs=1e-13)
         assert expected_positive_part(mean, sd) == pytest.approx(direct, rel=1e-9)
 
 

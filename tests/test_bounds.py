@@ -48,7 +48,7 @@ def test_equal_response_shares_collapse_to_the_plain_difference():
 def test_imbens_manski_critical_value_moves_from_two_sided_to_one_sided():
     assert imbens_manski(0, 0, 1, 1) == pytest.approx((-1.959964, 1.959964), abs=1e-6)
     assert imbens_manski(0, 50, 1, 1) == pytest.approx((-1.644854, 51.644854), abs=1e-6)
-    low, high = imbens_manski(0, 1, 0.5, 0.5)
+    low, _ = imbens_manski(0, 1, 0.5, 0.5)
     c = -low / 0.5
     assert stats.norm.cdf(c + 2) - stats.norm.cdf(-c) == pytest.approx(0.95, abs=1e-10)
 

@@ -22,7 +22,11 @@ import sys
 from importlib.metadata import version
 
 import numpy as np
-from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior
+from gbstats.bayesian.tests import (
+    EffectBayesianABTest,
+    EffectBayesianConfig,
+    GaussianPrior,
+)
 from gbstats.frequentist.tests import SequentialConfig, SequentialTwoSidedTTest
 from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
 

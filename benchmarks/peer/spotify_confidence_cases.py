@@ -22,7 +22,9 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 from spotify_confidence import ZTest
-from spotify_confidence.analysis.frequentist.confidence_computers.z_test_computer import sequential_bounds
+from spotify_confidence.analysis.frequentist.confidence_computers.z_test_computer import (
+    sequential_bounds,
+)
 from spotify_confidence.analysis.frequentist.sequential_bound_solver import bounds
 
 PLANS = [

@@ -98,7 +98,7 @@ def _trimmed(values: np.ndarray, q: float, keep: str) -> _Trimmed:
     mean = float(np.sum(weights * y) / kept)
     if q == 0:
         return _Trimmed(mean, float(np.var(y, ddof=1)) / m, 0.0)
-    cut = float(y[min(int(math.floor(kept)), m - 1)] if kept % 1 else y[int(kept) - 1])
+    cut = float(y[min(math.floor(kept), m - 1)] if kept % 1 else y[int(kept) - 1])
     spread = float(np.sum(weights * (y - mean) ** 2) / kept)
     # Influence function of a trimmed mean with its cut-off estimated: the kept values' spread plus
     # q times the squared distance of their mean to the cut (the cut's own noise).
@@ -172,6 +172,6 @@ def imbens_manski(lower: float, upper: float, se_lower: float, se_upper: float, 
     """
     width = max(upper - lower, 0.0) / max(se_lower, se_upper)
     two_sided, one_sided = critical_value(alpha), critical_value(2 * alpha)
-    gap = lambda c: stats.norm.cdf(c + width) - stats.norm.cdf(-c) - (1 - alpha)  # noqa: E731
+    gap = lambda c: stats.norm.cdf(c + width) - stats.norm.cdf(-c) - (1 - alpha)
     c = two_sided if width == 0 else optimize.brentq(gap, one_sided - 1e-9, two_sided + 1e-9, xtol=1e-13)
     return float(lower - c * se_lower), float(upper + c * se_upper)

@@ -17,8 +17,8 @@ Two ways, for a difference (in means or proportions) with a normal approximation
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import optimize, stats
@@ -359,7 +359,8 @@ def group_sequential_boundaries(information: Sequence[float], *, alpha: float = 
             bound = float(stats.norm.isf(target / sides))
         else:
             # The exit probability falls from its value at the previous boundary's level towards 0.
-            bound = optimize.brentq(lambda c: integrator.cross(k, c) - target, 1e-6, 40.0, xtol=1e-10, rtol=1e-12)
+            bound = optimize.brentq(lambda c, k=k, target=target: integrator.cross(k, c) - target, 1e-6, 40.0,
+                                    xtol=1e-10, rtol=1e-12)
         bounds.append(bound)
         integrator.advance(k, bound)
     words = {"obrien_fleming": "Lan-DeMets O'Brien-Fleming-type", "pocock": "Lan-DeMets Pocock-type",
