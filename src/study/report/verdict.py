@@ -17,7 +17,16 @@ from statsmodels.stats.multitest import multipletests
 
 from study.analyses import AB_TEST, EXPERIMENT
 from study.core.inference import critical_value
-from study.core.words import CSAT_POINTS, METRIC_WORDS, PLAIN, PP, Unit, change, first_upper, p_value
+from study.core.words import (
+    CSAT_POINTS,
+    METRIC_WORDS,
+    PLAIN,
+    PP,
+    Unit,
+    change,
+    first_upper,
+    p_value,
+)
 from study.report.sentences import estimates_by_name, finite, usable
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
@@ -232,7 +241,8 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     if harmed:
         hurt = "; ".join(_guardrail_words(g, w, units) for g, w in harmed)
         return Verdict(decision=DONT_SHIP, reason=(
-            f"A guardrail was harmed: {hurt}, a loss beyond what it allows; {moved}{judged}."), **common)
+            f"A guardrail was harmed (a loss beyond its margin, or a significant loss where it has none): {hurt}; "
+            f"{moved}{judged}."), **common)
     if significant and gain < 0:
         return Verdict(decision=DONT_SHIP, reason=f"{first_upper(moved)}{judged}: the primary metric got worse.", **common)
     if significant and gain > 0 and not unresolved:
