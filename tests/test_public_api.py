@@ -47,3 +47,17 @@ def test_notebooks_are_thin(analysis):
     for cell in code:
         for name in parameters:
             assert not re.search(rf"[\"']{name}[\"']\s*:", cell.source), (name, cell.source)
+
+
+@pytest.mark.parametrize("analysis", [a for a in analyses.ANALYSES], ids=lambda a: a.name)
+def test_papermill_reads_every_parameter_line(analysis, caplog):
+    """A comment papermill cannot parse (it chokes on '=' in one) drops the parameter without an error."""
+    import papermill
+
+    notebook = nbformat.read(analysis.notebook, as_version=4)
+    [cell] = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    declared = [line.split(":")[0].strip() for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+    with caplog.at_level("WARNING"):
+        inspected = papermill.inspect_notebook(str(analysis.notebook))
+    assert list(inspected) == declared
+    assert not [r.getMessage() for r in caplog.records if "parse" in r.getMessage()]

@@ -226,6 +226,33 @@ def test_an_experiment_table_runs_through_its_column_map(tmp_path):
     assert {"converted_effect_treatment_a_vs_control", "spend_effect_treatment_b_vs_control"} <= names
 
 
+def test_a_retention_test_whose_lower_is_better_churn_rose_says_dont_ship(tmp_path):
+    """A game's retention test: the change raised 7-day churn (and so lowered retention). Read as
+    higher-is-better, churn's rise would have shipped the change."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    arm = np.where(rng.random(n) < 0.5, "gate_40", "gate_30")
+    churn = (rng.random(n) < np.where(arm == "gate_40", 0.83, 0.80)).astype(int)
+    pd.DataFrame({"userid": np.arange(n), "version": arm, "churn_7": churn, "retention_7": 1 - churn,
+                  "sum_gamerounds": rng.poisson(50, n)}).to_csv(tmp_path / "cookie.csv", index=False)
+    (tmp_path / "map.yml").write_text(
+        "experiment:\n  unit: userid\n  arm: version\n  control: gate_30\n  metrics:\n"
+        "    churn_7: {role: primary, better: lower}\n"
+        "    sum_gamerounds: {role: guardrail, better: higher, margin: 2}\n")
+    out = tmp_path / "run"
+    result = study("run", "--data", str(tmp_path / "cookie.csv"), "--columns", str(tmp_path / "map.yml"), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    [verdict] = json.loads((out / "run.json").read_text())["summary"]["verdicts"]
+    assert verdict["decision"] == "don't ship", verdict
+    assert "lower is better" in verdict["reason"] and "churn_7" in verdict["reason"]
+    estimates = {e["name"]: e for e in json.loads((out / "results" / "05_experiment_table.json").read_text())["estimates"]}
+    churn = estimates["churn_7_effect_gate_40_vs_gate_30"]
+    assert churn["value"] > 0 and churn["ci_low"] > 0
+    assert (churn["extra"]["role"], churn["extra"]["better"]) == ("primary", "lower")
+    assert estimates["sum_gamerounds_effect_gate_40_vs_gate_30"]["extra"]["margin"] == 2
+    assert "churn_7_mde_gate_40_vs_gate_30" in estimates
+
+
 REAL = config.ROOT.parent / "shared" / "data" / "real" / "ab_data.csv.xz"
 
 
