@@ -75,3 +75,28 @@ def test_a_control_arm_absent_from_the_table_names_the_arms(table):
     with pytest.raises(DataError, match=r"control arm 'ctrl' is not in column 'group' \(arms: 'control', 'treatment_a', 'treatment_b'; did you mean 'control'\?\)"):
         experiment_table.check_table(table, replace(mapping, control="ctrl", planned_shares=None, exposure_expected=None))
     assert experiment_table.check_table(table, mapping) is None
+
+
+def test_a_metric_marked_robust_gets_every_heavy_tail_method_and_a_sentence_on_whether_they_agree(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n = 2_000
+    arm = np.where(np.arange(n) % 2 == 0, "control", "new")
+    rounds = rng.lognormal(3.0, 1.0, n) * np.where(arm == "new", 1.15, 1.0)
+    rounds[np.flatnonzero(arm == "control")[0]] = 50_000  # one player decides the mean
+    pd.DataFrame({"id": np.arange(n), "arm": arm, "rounds": rounds, "kept": rng.integers(0, 2, n)}).to_csv(
+        tmp_path / "t.csv", index=False)
+    (tmp_path / "m.yml").write_text("experiment:\n  unit: id\n  arm: arm\n  control: control\n  metrics:\n"
+                                    "    kept: {role: primary}\n    rounds: {role: secondary, robust: true}\n")
+    result = experiment_table.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
+    table = result.robust()
+    assert list(table.index.get_level_values("method")) == [
+        "welch_t", "winsorized_welch_t", "yuen_t", "mann_whitney_u", "bootstrap_percentile"]
+    welch, mann_whitney = table["p-value"].iloc[0], table["p-value"].iloc[3]
+    assert welch > 0.05 and mann_whitney < 0.05  # the outlier hides a shift every rank sees
+    [sentence] = [f.text for f in result.findings() if "heavy tails" in f.text]
+    assert "Mann-Whitney" in sentence and "they disagree at the 0.05 level" in sentence
+    plain = experiment_table.from_files(config.DATA / "examples" / "experiment.csv.gz",
+                                        config.DATA / "examples" / "experiment_columns.yml")
+    assert plain.robust().reason == "no metric is marked robust: true in the column map"

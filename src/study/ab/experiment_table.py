@@ -32,7 +32,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, design, findings, roles, unit_checks
+from study.ab import abtest, aggregate, design, findings, robust, roles, unit_checks
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -45,6 +45,7 @@ from study.data.schema import DataError
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure")
 EXPOSURE_KEYS = ("column", "expected")
+ROBUST_BOOTSTRAP_MAX_UNITS = 200_000  # above it the normal-theory rows are accurate and the bootstrap slow
 SHARE_TOLERANCE = 0.01  # planned shares written to two decimals (0.33 three times) still sum to 1
 
 
@@ -221,6 +222,7 @@ class ExperimentResult:
     effects: list
     segment_effects: list
     source: Source | None = None
+    robust_effects: list = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
 
     @property
@@ -256,6 +258,13 @@ class ExperimentResult:
         return abtest.power_table(self.aggregates, control=self.mapping.control,
                                   relative_mde=self.parameters.get("relative_mde", 0.05),
                                   alpha=self.parameters.get("alpha", 0.05)).set_index("metric")
+
+    def robust(self) -> pd.DataFrame | Skipped:
+        """The metrics marked ``robust: true``: Welch beside winsorized, trimmed, Mann-Whitney and bootstrap."""
+        if not self.robust_effects:
+            return Skipped("heavy-tail comparisons", "no metric is marked robust: true in the column map")
+        columns = ["metric", "comparison", "method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
+        return abtest.effects_table(self.robust_effects)[columns].set_index(["metric", "comparison", "method"])
 
     def segments(self) -> pd.DataFrame | Skipped:
         """Exploratory comparisons by segment, or why there are none."""
@@ -313,7 +322,21 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
             aggregate.aggregate_frame(clean, metrics, arm=mapping.arm, segments=[segment]), control=mapping.control, alpha=alpha,
         )
     return ExperimentResult(mapping, ledger, mismatches, checks, srm, aggregates, effects,
-                            abtest.adjust_p_values(segment_effects))
+                            abtest.adjust_p_values(segment_effects), robust_effects=_robust(clean, mapping, alpha))
+
+
+def _robust(clean: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:
+    """Heavy-tail comparisons of each metric marked ``robust``, every treatment arm against control."""
+    out = []
+    arms = clean[mapping.arm].astype(str)
+    for metric in (m for m, spec in mapping.roles.items() if spec.get("robust")):
+        values = pd.to_numeric(clean[metric], errors="coerce")
+        control = values[arms == mapping.control].dropna()
+        for treatment in sorted(set(arms.dropna()) - {mapping.control}):
+            out += robust.robust_effects(control, values[arms == treatment].dropna(), metric=metric,
+                                         arms=(mapping.control, treatment), alpha=alpha,
+                                         bootstrap_max_units=ROBUST_BOOTSTRAP_MAX_UNITS)
+    return out
 
 
 def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,

@@ -79,6 +79,29 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
     return Findings(lines)
 
 
+ROBUST_WORDS = {"welch_t": "Welch", "winsorized_welch_t": "winsorized at the 99th percentile",
+                "yuen_t": "10% trimmed means (Yuen)", "mann_whitney_u": "Mann-Whitney",
+                "bootstrap_percentile": "bootstrap"}
+
+
+def _robust_findings(effects) -> list[Finding]:
+    """For each metric marked robust and each arm: every method's p-value, and whether they agree."""
+    groups = {}
+    for e in effects:
+        groups.setdefault((e.metric, e.treatment, e.control), []).append(e)
+    lines = []
+    for (metric, treatment, control), group in groups.items():
+        alpha = group[0].alpha
+        said = "; ".join(f"{ROBUST_WORDS.get(e.method_code, e.method_code)} {p_value(e.p_value)}" for e in group)
+        verdicts = {e.p_value < alpha for e in group if e.p_value is not None}
+        agree = (f"they agree at the {alpha:g} level." if len(verdicts) == 1 else
+                 f"they disagree at the {alpha:g} level: a few extreme units may drive the mean, so read the mean's "
+                 "effect with caution.")
+        lines.append(Finding(f"**{text(metric)}, {text(treatment)} vs {text(control)}, methods robust to heavy tails.** "
+                             f"{said}: {agree}"))
+    return lines
+
+
 def _against_alarm(check) -> str:
     """'p = 0.009, above the 0.001 alarm level': a passed check says how close it came."""
     side = "below" if check.p_value < check.alpha else "above"
@@ -150,6 +173,7 @@ def experiment_table(result) -> Findings:
             f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
             f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
             _names(effect), headline=effect.metric == primary))
+    lines += _robust_findings(result.robust_effects)
     lines.append(Finding("Randomized comparisons: causal for the units in the experiment. Segment results below are "
                          "exploratory."))
     return Findings(lines)
