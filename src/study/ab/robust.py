@@ -22,6 +22,7 @@ from scipy import stats
 
 from study.ab.abstats import Effect, _inference, mean_effect, welch_df
 from study.ab.sufficient import Moments
+from study.core.inference import percentile_interval
 
 STATISTICS: dict[str, Callable] = {
     "mean": np.mean,
@@ -163,7 +164,7 @@ def bootstrap_effect(control, treatment, *, statistic: str = "mean", n_resamples
         resampled_c = c[rng.integers(0, c.size, size=(size, c.size))]
         resampled_t = t[rng.integers(0, t.size, size=(size, t.size))]
         differences[start:start + size] = function(resampled_t, axis=1) - function(resampled_c, axis=1)
-    low, high = (float(q) for q in np.quantile(differences, [alpha / 2, 1 - alpha / 2]))
+    low, high = (float(q) for q in percentile_interval(differences, alpha))
     value_c, value_t = float(function(c, axis=0)), float(function(t, axis=0))
     return Effect(metric, arms[0], arms[1],
                   f"bootstrap_percentile: {n_resamples} resamples of units within each arm, seed {seed}, "

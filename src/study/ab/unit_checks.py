@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study.ab.aggregate import FIRST_ROW, FLAG, UNIT_FLAGS, DuckDBSource, quote, unit_rule_sql
+from study.ab.aggregate import (
+    FIRST_ROW,
+    FLAG,
+    UNIT_FLAGS,
+    DuckDBSource,
+    quote,
+    unit_rule_sql,
+)
 from study.core.accounting import RowLedger
 
 EXAMPLES = 5

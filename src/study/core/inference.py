@@ -8,7 +8,9 @@ the same thing in every analysis.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats
 
 
@@ -48,3 +50,46 @@ def wald_p_value(value: float, se: float, df: float | None = None) -> float:
     if df is None or math.isinf(df):
         return float(2 * stats.norm.sf(z))
     return float(2 * stats.t.sf(z, df))
+
+
+def percentile_interval(draws: np.ndarray, alpha: float, axis: int | None = None) -> tuple:
+    """The ``alpha/2`` and ``1 - alpha/2`` quantiles of bootstrap draws (along ``axis``)."""
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=axis)
+    return low, high
+
+
+@dataclass(frozen=True)
+class Interval:
+    """How an estimate's interval was made, so that it can be made again at another level.
+
+    Attributes
+    ----------
+    kind : str
+        ``wald`` (value ± critical value × se, normal or t with ``df``), ``log_wald`` (a Wald
+        interval of ``center`` with ``log_se`` on the log scale, exponentiated) or ``percentile``
+        (quantiles of the bootstrap ``draws``).
+    df : float, optional
+    center, log_se : float, optional
+    draws : numpy.ndarray, optional
+    """
+
+    kind: str = "wald"
+    df: float | None = None
+    center: float | None = None
+    log_se: float | None = None
+    draws: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def bounds(self, value: float, se: float | None, alpha: float) -> tuple[float, float]:
+        """The interval at level ``1 - alpha``."""
+        if self.kind == "wald":
+            return wald_interval(value, se, alpha, self.df)
+        if self.kind == "log_wald":
+            low, high = wald_interval(self.center, self.log_se, alpha, self.df)
+            return math.exp(low), math.exp(high)
+        if self.kind == "percentile":
+            low, high = percentile_interval(self.draws, alpha)
+            return float(low), float(high)
+        raise ValueError(f"unknown interval kind {self.kind!r}")
+
+
+WALD = Interval()  # a normal-reference Wald interval

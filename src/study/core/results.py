@@ -6,9 +6,11 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Protocol
+
+from study.core.inference import Interval
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Estimate:
         Anything else a reader needs (arms, adjusted p-values, counts); left out of JSON when empty.
     model : str
         The model in words or as a formula, where the estimate comes from one.
+    interval : study.core.inference.Interval, optional
+        How the interval was made, so that :meth:`conf_int` can make it at another level; kept in
+        memory only (the results file holds the interval at the analysis's level).
     """
 
     name: str
@@ -75,13 +80,38 @@ class Estimate:
     ci_level: float = 0.95
     extra: dict = field(default_factory=dict)
     model: str = ""
+    interval: Interval | None = field(default=None, compare=False, repr=False)
 
     def covers(self, value: float) -> bool:
         """Whether the interval contains ``value``."""
         return self.ci_low <= value <= self.ci_high
 
+    def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
+        """The confidence interval at level ``1 - alpha``, as statsmodels' ``conf_int(alpha)``.
+
+        ``None``, or the analysis's own level, gives the stored interval; another level is made again
+        the way the stored one was made (:class:`study.core.inference.Interval`).
+
+        Raises
+        ------
+        ValueError
+            When the estimate does not know how its interval was made (e.g. a continuity-corrected
+            difference of proportions): rerun the analysis with that ``alpha``.
+        """
+        if alpha is None or math.isclose(alpha, 1 - self.ci_level, rel_tol=1e-12, abs_tol=1e-15):
+            return self.ci_low, self.ci_high
+        if self.interval is None or self.ci_low is None:
+            raise ValueError(f"{self.name}: its {self.ci_level:.0%} interval ({self.method}) cannot be made again at another "
+                             f"level here; rerun the analysis with alpha={alpha:g}")
+        return self.interval.bounds(self.value, self.se, alpha)
+
+    def at(self, alpha: float) -> Estimate:
+        """The same estimate with its interval at level ``1 - alpha`` (:meth:`conf_int`)."""
+        low, high = self.conf_int(alpha)
+        return replace(self, ci_low=float(low), ci_high=float(high), ci_level=1 - alpha)
+
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "interval"}
         for optional in ("extra", "model"):
             if not out[optional]:
                 del out[optional]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from study.analyses import OVERVIEW
 from study.core.findings import Findings
-from study.core.inference import critical_value
+from study.core.inference import Interval, critical_value
 from study.core.results import Estimate, Source
 from study.data import findings
 from study.data.dataset import TicketData
@@ -155,7 +155,7 @@ def _mean_estimate(connection, name: str, label: str, column: str, alpha: float)
     mean = float("nan") if mean is None else float(mean)
     half = t_half_width(sd, n, alpha)
     return Estimate(name, label, mean, half / critical_value(alpha, max(n - 1, 1)), mean - half, mean + half,
-                    None, int(n), "mean, t interval, rows independent", 1 - alpha)
+                    None, int(n), "mean, t interval, rows independent", 1 - alpha, interval=Interval(df=max(n - 1, 1)))
 
 
 def _outcomes_by(connection, group: str, alpha: float, order: list | None = None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from study.core import degenerate
-from study.core.inference import critical_value, wald_p_value
+from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.core.tables import numbers_as_text
 from study.data.dataset import TicketData
@@ -102,7 +102,7 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
         "instrumental variables: SLA assignment as instrument for log2 response hours; SE clustered by customer_id; "
         f"randomized (first-stage F = {first_stage_f:.0f})",
         1 - alpha, {"first_stage_f": first_stage_f},
-        model="csat ~ log2 response hours (instrumented by variant) + " + " + ".join(flags + controls),
+        model="csat ~ log2 response hours (instrumented by variant) + " + " + ".join(flags + controls), interval=WALD,
     )
 
 

@@ -16,7 +16,7 @@ import patsy
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from study.core import degenerate
-from study.core.inference import critical_value, wald_p_value
+from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
 from study.regression.fitting import (
@@ -167,7 +167,7 @@ def ordered_logit(data: TicketData, alpha: float = 0.05) -> OrderedLogit | Skipp
             f"Change in P(CSAT 4 or 5) {label}, ordered logit", value, se, value - crit * se, value + crit * se,
             wald_p_value(value, se), int(fit.nobs),
             "ordered logit, average marginal effect on P(CSAT >= 4), delta method; SE clustered by customer_id; observational",
-            1 - alpha, model="ordered logit: csat ~ " + " + ".join(design.columns),
+            1 - alpha, model="ordered logit: csat ~ " + " + ".join(design.columns), interval=WALD,
         ))
     return OrderedLogit(fit, effects, model.transform_threshold_params(params))
 
@@ -290,7 +290,7 @@ def speed_by_resolution(data: TicketData, alpha: float = 0.05) -> list[Estimate]
         Estimate("csat_per_doubling_resolved", "CSAT points per doubling of the wait, resolved cases", resolved_slope,
                  resolved_se, float(resolved_slope - crit * resolved_se), float(resolved_slope + crit * resolved_se),
                  wald_p_value(resolved_slope, resolved_se), int(fit.nobs), method, 1 - alpha,
-                 model=str(fit.model.formula)),
+                 model=str(fit.model.formula), interval=WALD),
         coefficient(fit, interaction, "csat_speed_x_resolved", "Difference in the speed slope, resolved minus unresolved", method, alpha),
     ]
 

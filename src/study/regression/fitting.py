@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from study.core.inference import WALD, Interval
 from study.core.results import Estimate, format_p
 from study.core.tables import numbers_as_text
 from study.data import schema
@@ -149,7 +150,7 @@ def coefficient(fit, term: str, name: str, label: str, method: str, alpha: float
         name=name, label=label, value=float(fit.params[term]) * scale, se=float(fit.bse[term]) * abs(scale),
         ci_low=float(min(low * scale, high * scale)), ci_high=float(max(low * scale, high * scale)),
         p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method, ci_level=1 - alpha,
-        model=model_text(fit),
+        model=model_text(fit), interval=Interval(df=float(fit.df_resid) if getattr(fit, "use_t", False) else None),
     )
 
 
@@ -184,7 +185,7 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
             Estimate(
                 name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]),
                 ci_low=float(row.iloc[4]), ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]),
-                n=int(fit.nobs), method=method, ci_level=1 - alpha, model=model_text(fit),
+                n=int(fit.nobs), method=method, ci_level=1 - alpha, model=model_text(fit), interval=WALD,
             )
         )
     return out

@@ -23,6 +23,7 @@ import pandas as pd
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
+from study.core.inference import Interval, percentile_interval
 from study.core.results import Estimate, Skipped
 from study.core.tables import numbers_as_text
 from study.data.dataset import TicketData
@@ -243,7 +244,7 @@ def key_drivers(
 
     point = decompose(moments.sum(axis=0, keepdims=True))[0]
     boot = np.vstack(cluster_bootstrap(moments, n_boot, seed, decompose))
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    low, high = percentile_interval(boot, alpha, axis=0)
     se = boot.std(axis=0, ddof=1)
 
     covariance = covariances(moments.sum(axis=0, keepdims=True), width)[0]
@@ -283,6 +284,7 @@ def key_drivers(
             name=f"importance_{a}", label=f"Share of CSAT R² attributed to {LABELS[a]}",
             value=float(point[j]), se=float(se[j]), ci_low=float(low[j]), ci_high=float(high[j]),
             p_value=None, n=len(rows), method=method, ci_level=1 - alpha,
+            interval=Interval("percentile", draws=boot[:, j]),
         )
         for j, a in enumerate(chosen)
     ]
@@ -290,7 +292,7 @@ def key_drivers(
         Estimate(
             name="r_squared_all_attributes", label="R² of CSAT on all service attributes",
             value=r_squared, se=float(se[-1]), ci_low=float(low[-1]), ci_high=float(high[-1]),
-            p_value=None, n=len(rows), method=method, ci_level=1 - alpha,
+            p_value=None, n=len(rows), method=method, ci_level=1 - alpha, interval=Interval("percentile", draws=boot[:, -1]),
         )
     )
     replicates = pd.DataFrame(boot, columns=[*chosen, "r_squared"])

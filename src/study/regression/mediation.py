@@ -41,7 +41,7 @@ import pandas as pd
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.inference import wald_p_value
+from study.core.inference import Interval, percentile_interval, wald_p_value
 from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -244,11 +244,12 @@ def _bootstrap_estimate(name: str, label: str, value: float, draws: np.ndarray, 
                         alpha: float, model: str) -> Estimate:
     draws = draws[np.isfinite(draws)]
     se = float(np.std(draws, ddof=1))
-    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    low, high = percentile_interval(draws, alpha)
     p_value = wald_p_value(value, se) if se > 0 else None
     return Estimate(
         name=name, label=label, value=float(value), se=se, ci_low=float(low), ci_high=float(high),
         p_value=p_value, n=n, method=method, ci_level=1 - alpha, extra={"replicates": int(draws.size)}, model=model,
+        interval=Interval("percentile", draws=draws),
     )
 
 

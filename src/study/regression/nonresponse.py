@@ -27,7 +27,7 @@ import statsmodels.api as sm
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.inference import critical_value, wald_p_value
+from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -208,7 +208,7 @@ def _weighted_estimate(fit, term: str, covariance: np.ndarray, name: str, label:
     return Estimate(
         name=name, label=label, value=value, se=se, ci_low=value - z * se, ci_high=value + z * se,
         p_value=wald_p_value(value, se) if test_zero else None, n=int(fit.nobs), method=method,
-        ci_level=1 - alpha, extra={"se_weights_known": float(fit.bse[term])}, model=model_text(fit),
+        ci_level=1 - alpha, extra={"se_weights_known": float(fit.bse[term])}, model=model_text(fit), interval=WALD,
     )
 
 
@@ -240,7 +240,7 @@ def response_marginal_effects(fit, terms: list[str], method: str, alpha: float =
         out.append(Estimate(
             name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]), ci_low=float(row.iloc[4]),
             ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]), n=int(fit.nobs), method=method,
-            ci_level=1 - alpha, model=model_text(fit),
+            ci_level=1 - alpha, model=model_text(fit), interval=WALD,
         ))
     return out
 

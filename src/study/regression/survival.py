@@ -29,7 +29,7 @@ from statsmodels.duration.survfunc import SurvfuncRight
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.inference import critical_value
+from study.core.inference import Interval, critical_value
 from study.core.results import Estimate
 from study.data.dataset import TicketData
 from study.regression.adjustment import adjustment
@@ -132,7 +132,7 @@ def _hazard_ratio(fit, term: str, alpha: float, method: str) -> Estimate:
         name=name, label=label, value=float(np.exp(log_ratio)), se=float(np.exp(log_ratio) * se_log),
         ci_low=float(low), ci_high=float(high), p_value=float(fit.pvalues[column]), n=int(fit.model.exog.shape[0]),
         method=method, ci_level=1 - alpha, extra={"log_hazard_ratio": log_ratio, "se_log_hazard_ratio": se_log},
-        model=str(fit.model.formula),
+        model=str(fit.model.formula), interval=Interval("log_wald", center=float(log_ratio), log_se=float(se_log)),
     )
 
 

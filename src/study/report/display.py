@@ -15,7 +15,7 @@ from study.report.html_table import HtmlTable
 
 
 def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
-         digits: int = 3) -> None:
+         digits: int = 3, alpha: float | None = None) -> None:
     """Display a table, a list of estimates, or the reason a section was skipped.
 
     Parameters
@@ -32,6 +32,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         Table columns to show as percentages.
     digits : int
         Decimals of other numbers.
+    alpha : float, optional
+        Show estimates with intervals at level ``1 - alpha`` instead of the analysis's own
+        (:meth:`study.core.results.Estimate.at`).
     """
     if isinstance(result, str):
         display(Markdown(result))
@@ -42,9 +45,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     elif getattr(result, "skipped", None):
         display(Markdown(f"*Skipped: {text(result.skipped)}.*"))
     elif part is not None:
-        show(getattr(result, part), truth=truth, percent=percent, digits=digits)
+        show(getattr(result, part), truth=truth, percent=percent, digits=digits, alpha=alpha)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
-        show(comparison_table(result, truth), digits=digits)
+        show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth), digits=digits)
     elif isinstance(result, pd.DataFrame):
         # Kinds come from the table as built: once its numbers are formatted, every column is text.
         display(HtmlTable(display_table(result, percent=list(percent), digits=digits), column_kinds(result)))

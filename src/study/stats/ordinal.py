@@ -129,7 +129,7 @@ def hessian(params: np.ndarray, exog: np.ndarray, endog: np.ndarray, k_levels: i
     the rest are per-level sums.
     """
     p = _pieces(params, exog, endog, k_levels)
-    jacobian, k = p["jacobian"], exog.shape[1]
+    jacobian = p["jacobian"]
     upper_weight = p["h_u"] - p["s_u"] ** 2  # on du du'
     cross_weight = p["s_u"] * p["s_l"]  # on du dl' + dl du'
     lower_weight = -(p["h_l"] + p["s_l"] ** 2)  # on dl dl'
