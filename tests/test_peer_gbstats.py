@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from study.ab import abstats
 from study.ab.bayes import NormalPrior, bayes_summary, relative_difference
+from study.ab.cuped_pooled import pooled_cuped_effect
 from study.ab.sequential import always_valid
-from study.ab.sufficient import Moments
+from study.ab.sufficient import CovariateMoments, Moments, rounded_origin
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "peer_gbstats.json").read_text())
 SAME_FORMULA = 1e-9
@@ -37,6 +40,7 @@ def _inputs(case) -> tuple[float, float, int]:
     return effect.estimate, effect.se, n
 
 
+CUPED = [c for c in FIXTURE["cases"] if c["test"] == "cuped"]
 SEQUENTIAL = [c for c in FIXTURE["cases"] if c["test"] == "sequential"]
 BAYES = [c for c in FIXTURE["cases"] if c["test"] == "bayes"]
 
@@ -82,3 +86,34 @@ def test_max_differences_from_gbstats_are_at_rounding_level():
         pairs = zip([ours.ci_low, ours.ci_high, ours.p_value], case["gbstats"]["ci"] + [case["gbstats"]["p_value"]])
         worst = max(worst, *(abs(a - b) / max(abs(b), 1e-300) for a, b in pairs))
     assert worst < SAME_FORMULA and math.isfinite(worst)
+
+
+@pytest.mark.parametrize("case", CUPED, ids=lambda c: c["case"])
+def test_pooled_cuped_matches_gbstats_regression_adjustment(case):
+    """gbstats' theta (compute_theta), difference, standard deviation, interval and p-value. Its p-values
+    are ``1 - t.cdf``, exact to about 1e-16 absolute; its 'less' interval's upper bound is the point
+    minus the width (the 'greater' lower bound), so only the finite 'greater' and two-sided bounds
+    are compared with ours, and the 'less' bound with our 'greater' one."""
+    units = FIXTURE["units"][case["data"]]
+    x = [np.array(units[arm]["pre"]) for arm in ("control", "treatment")]
+    y = [np.array(units[arm]["post"]) for arm in ("control", "treatment")]
+    origin = (rounded_origin(np.concatenate(x).mean()), rounded_origin(np.concatenate(y).mean()))
+    pair = [CovariateMoments.from_arrays(a, b, origin=origin) for a, b in zip(x, y)]
+    peer, alternative = case["gbstats"], case["alternative"]
+    ours = pooled_cuped_effect(*pair, alpha=case["alpha"], alternative=alternative)
+    effect = ours.adjusted
+    assert ours.theta == pytest.approx(case["theta"], rel=SAME_FORMULA)
+    assert effect.estimate == pytest.approx(peer["expected"], rel=SAME_FORMULA)
+    assert effect.se == pytest.approx(peer["stddev"], rel=SAME_FORMULA)
+    assert effect.p_value == pytest.approx(peer["p_value"], rel=SAME_FORMULA, abs=1e-15)
+    if alternative == "less":
+        greater = pooled_cuped_effect(*pair, alpha=case["alpha"], alternative="greater").adjusted
+        assert effect.ci_low == -math.inf and peer["ci"][1] == pytest.approx(greater.ci_low, rel=SAME_FORMULA)
+        assert effect.ci_high - effect.estimate == pytest.approx(effect.estimate - greater.ci_low, rel=SAME_FORMULA)
+    else:
+        assert [effect.ci_low, effect.ci_high] == pytest.approx(peer["ci"], rel=SAME_FORMULA)
+
+
+def test_the_cuped_cases_cover_each_alternative_on_small_and_large_samples():
+    assert {(c["data"], c["alternative"]) for c in CUPED} == {
+        (d, a) for d in ("cuped_large", "cuped_small") for a in ("two-sided", "greater", "less")}

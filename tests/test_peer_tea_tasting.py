@@ -4,7 +4,9 @@ The fixture is written by benchmarks/peer/tea_tasting_cases.py in a separate env
 (tea-tasting is not a dependency of this project); it holds the data, tea-tasting's results and
 the conventions. Where both engines use the same formula the tolerance is 1e-9 relative: the two
 differ only by floating-point order of operations. Where conventions differ the case says so and
-compares only what is defined alike, or (CUPED) uses a tolerance derived below.
+compares only what is defined alike, or (CUPED by regression) uses a tolerance derived below.
+Pooled-theta CUPED, for means and ratio metrics, and the one-sided tests use tea-tasting's formulas:
+1e-9 there too.
 """
 
 import json
@@ -16,8 +18,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from study.ab import abstats, cuped, power, robust
-from study.ab.sufficient import CovariateMoments, Moments, RatioMoments, rounded_origin
+from study.ab import abstats, cuped, cuped_pooled, power, robust
+from study.ab.sufficient import CovariateMoments, Moments, RatioCovariateMoments, RatioMoments, rounded_origin
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "peer_tea_tasting.json").read_text())
 SAME_FORMULA = 1e-9
@@ -42,21 +44,32 @@ def _case(name):
 
 def _effect(case):
     spec = case["study"]
-    control, treatment = _arms(_data(case["data"]))
-    column = spec["column"]
+    data = _data(case["data"])
+    control, treatment = _arms(data)
+    column, sides = spec["column"], {"alternative": spec.get("alternative", "two-sided")}
     if spec["kind"] == "ratio":
         pair = [RatioMoments.from_arrays(a[column], a[spec["denominator"]]) for a in (control, treatment)]
-        return abstats.ratio_effect(*pair, reference=spec["reference"])
+        return abstats.ratio_effect(*pair, reference=spec["reference"], **sides)
     if spec["kind"] == "proportion":
         pair = [Moments.from_arrays(a[column]) for a in (control, treatment)]
-        return abstats.proportion_effect(*pair, pooled=spec["pooled"], continuity=spec["continuity"])
+        return abstats.proportion_effect(*pair, pooled=spec["pooled"], continuity=spec["continuity"], **sides)
     if spec["kind"] == "mann_whitney":
         return robust.mann_whitney_effect(control[column], treatment[column])
-    return abstats.mean_effect(*(Moments.from_arrays(a[column]) for a in (control, treatment)), reference=spec["reference"])
+    if spec["kind"] == "cuped_pooled":
+        origin = (rounded_origin(data[spec["covariate"]].mean()), rounded_origin(data[column].mean()))
+        pair = [CovariateMoments.from_arrays(a[spec["covariate"]], a[column], origin=origin) for a in (control, treatment)]
+        return cuped_pooled.pooled_cuped_effect(*pair, reference=spec["reference"], **sides).adjusted
+    if spec["kind"] == "cuped_ratio":
+        columns = [column, spec["denominator"], spec["covariate"], spec["covariate_denominator"]]
+        pair = [RatioCovariateMoments.from_arrays(*(a[c] for c in columns)) for a in (control, treatment)]
+        return cuped_pooled.ratio_cuped_effect(*pair, reference=spec["reference"], **sides).adjusted
+    return abstats.mean_effect(*(Moments.from_arrays(a[column]) for a in (control, treatment)), reference=spec["reference"],
+                               **sides)
 
 
-EFFECT_CASES = [c["case"] for c in FIXTURE["cases"] if c["study"]["kind"] in ("mean", "ratio", "proportion", "mann_whitney")
-                and "covariate" not in c["study"]]
+EFFECT_CASES = [c["case"] for c in FIXTURE["cases"] if c["study"]["kind"] in (
+    "mean", "ratio", "proportion", "mann_whitney", "cuped_pooled", "cuped_ratio") and not (
+    c["study"]["kind"] == "mean" and "covariate" in c["study"])]
 
 
 def test_the_fixture_holds_at_least_ten_cases_from_the_peer():
@@ -71,6 +84,52 @@ def test_same_formula_cases_agree_to_1e9(name):
     for field in case["compare"]:
         ours = effect.estimate if (case["study"]["kind"] == "mann_whitney" and field == "treatment") else getattr(effect, OURS[field])
         assert ours == pytest.approx(case["tea_tasting"][field], rel=SAME_FORMULA, abs=1e-15), field
+
+
+def test_new_cases_are_all_compared():
+    """Pooled CUPED (means and ratios, t and z, 60 and 120 units) and both one-sided alternatives of every kind."""
+    kinds = {(c["study"]["kind"], c["study"].get("alternative", "two-sided")) for c in FIXTURE["cases"] if c["case"] in EFFECT_CASES}
+    for kind in ("mean", "ratio", "proportion", "cuped_pooled", "cuped_ratio"):
+        assert {(kind, "greater"), (kind, "less")} <= kinds, kind
+    assert sum(c["study"]["kind"].startswith("cuped_") for c in FIXTURE["cases"]) >= 10
+
+
+def test_one_sided_cases_have_an_open_bound_and_the_peer_p_values_are_informative():
+    """The compared fields include the finite bound on the tested side; the open side is infinite (or the
+    difference's limit for proportions), and the peer's p-values span both small and large values."""
+    cases = [c for c in FIXTURE["cases"] if c["case"] in EFFECT_CASES and c["study"].get("alternative", "two-sided") != "two-sided"]
+    for case in cases:
+        effect = _effect(case)
+        open_bound = effect.ci_high if case["study"]["alternative"] == "greater" else effect.ci_low
+        limit = 1.0 if case["study"]["kind"] == "proportion" else math.inf
+        assert abs(open_bound) == limit, case["case"]
+    p_values = [c["tea_tasting"]["pvalue"] for c in cases]
+    assert min(p_values) < 0.01 and max(p_values) > 0.99
+
+
+def test_pooled_cuped_agrees_with_the_regression_form_within_the_difference_of_conventions():
+    """The recorded pooled case and study's regression form on the same data: the estimates differ by
+    (theta_ols - theta_pooled) * (difference in covariate means), a small fraction of a standard error."""
+    peer = _case("cuped_pooled_mean_t")
+    assert peer["tea_tasting"] == _case("cuped_mean")["tea_tasting"]
+    ours = _effect(peer)
+    assert abs(ours.estimate - _effect_ols()) < 0.01 * ours.se
+
+
+def _effect_ols() -> float:
+    control, treatment = _arms(_data("large"))
+    both = pd.concat([control, treatment])
+    origin = (rounded_origin(both["pre_spend"].mean()), rounded_origin(both["spend"].mean()))
+    pair = [CovariateMoments.from_arrays(a["pre_spend"], a["spend"], origin=origin) for a in (control, treatment)]
+    return cuped.cuped_effect(*pair).adjusted.estimate
+
+
+def test_ratio_cuped_reduces_the_variance_of_the_csat_ratio():
+    adjusted = _effect(_case("cuped_ratio_csat_t"))
+    unadjusted = _case("ratio_csat_unadjusted")["tea_tasting"]
+    assert adjusted.extra["unadjusted"]["estimate"] == pytest.approx(unadjusted["effect_size"], rel=SAME_FORMULA)
+    assert adjusted.extra["unadjusted"]["p_value"] == pytest.approx(unadjusted["pvalue"], rel=SAME_FORMULA)
+    assert 0.2 < adjusted.extra["variance_reduction"] < 0.9
 
 
 def test_the_pitfalls_example_gives_the_stated_p_values():

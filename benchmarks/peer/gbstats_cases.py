@@ -27,8 +27,20 @@ from gbstats.bayesian.tests import (
     EffectBayesianConfig,
     GaussianPrior,
 )
-from gbstats.frequentist.tests import SequentialConfig, SequentialTwoSidedTTest
-from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
+from gbstats.frequentist.tests import (
+    FrequentistConfig,
+    OneSidedTreatmentGreaterTTest,
+    OneSidedTreatmentLesserTTest,
+    SequentialConfig,
+    SequentialTwoSidedTTest,
+    TwoSidedTTest,
+)
+from gbstats.models.statistics import (
+    ProportionStatistic,
+    RegressionAdjustedStatistic,
+    SampleMeanStatistic,
+    compute_theta,
+)
 
 
 def mean_arms(seed: int, n: int, lift: float) -> list[dict]:
@@ -43,6 +55,30 @@ def mean_arms(seed: int, n: int, lift: float) -> list[dict]:
 def proportion_arms(seed: int, n: int, p_control: float, p_treatment: float) -> list[dict]:
     rng = np.random.default_rng(seed)
     return [{"n": n, "sum": int((rng.random(n) < p).sum())} for p in (p_control, p_treatment)]
+
+
+def covariate_units(seed: int, n_control: int, n_treatment: int, effect: float) -> dict:
+    """Unit-level spend and pre-period spend per arm, rounded so both engines read the same numbers."""
+    rng = np.random.default_rng(seed)
+    arms = {}
+    for arm, n, shift in (("control", n_control, 0.0), ("treatment", n_treatment, effect)):
+        pre = np.round(rng.lognormal(2.5, 0.7, n), 2)
+        arms[arm] = {"pre": pre.tolist(), "post": np.round(0.8 * pre + rng.gamma(2.0, 4.0, n) + shift, 2).tolist()}
+    return arms
+
+
+def adjusted_statistics(arms: dict) -> list[RegressionAdjustedStatistic]:
+    out = []
+    for arm in ("control", "treatment"):
+        pre, post = np.array(arms[arm]["pre"]), np.array(arms[arm]["post"])
+        out.append(RegressionAdjustedStatistic(
+            n=len(pre), post_statistic=SampleMeanStatistic(n=len(pre), sum=float(post.sum()), sum_squares=float((post**2).sum())),
+            pre_statistic=SampleMeanStatistic(n=len(pre), sum=float(pre.sum()), sum_squares=float((pre**2).sum())),
+            post_pre_sum_of_products=float((pre * post).sum()), theta=0))
+    theta = compute_theta(*out)
+    for statistic in out:
+        statistic.theta = theta
+    return out
 
 
 def statistics(kind: str, arms: list[dict]):
@@ -107,12 +143,30 @@ def main(out: str) -> None:
                       "gbstats": {"expected": float(result.expected), "ci": [float(x) for x in result.ci],
                                   "chance_to_win": float(result.chance_to_win), "risk": [float(x) for x in result.risk],
                                   "stddev": float(result.uplift.stddev), "error_message": result.error_message}})
+    # CUPED (regression-adjusted statistics): theta pooled over both arms, absolute difference, Welch df.
+    covariate_data = {"cuped_large": covariate_units(6, 1500, 1400, 1.0), "cuped_small": covariate_units(7, 50, 45, 2.0)}
+    tests = {"two-sided": TwoSidedTTest, "greater": OneSidedTreatmentGreaterTTest, "less": OneSidedTreatmentLesserTTest}
+    for name, arms in covariate_data.items():
+        for alternative, test in tests.items():
+            for alpha in (0.05, 0.1):
+                config = FrequentistConfig(difference_type="absolute", alpha=alpha)
+                a, b = adjusted_statistics(arms)
+                result = test(a, b, config).compute_result()
+                cases.append({"case": f"cuped_{name}_{alternative}_a{alpha:g}", "test": "cuped", "data": name,
+                              "alternative": alternative, "alpha": alpha, "theta": float(a.theta),
+                              "gbstats": {"expected": float(result.expected), "ci": [float(x) for x in result.ci],
+                                          "p_value": float(result.p_value), "stddev": float(result.uplift.stddev)}})
     payload = {
         "peer": "gbstats", "peer_version": version("gbstats"), "made_by": "benchmarks/peer/gbstats_cases.py",
         "convention": "risk = [expected loss if control is chosen, expected loss if treatment is chosen]; "
                       "inverse = lower is better (chance to win and risk flipped); the prior is on the scale of the "
                       "difference compared (prior_type equal to difference_type)",
         "data": {name: {"kind": kind, "control": arms[0], "treatment": arms[1]} for name, (kind, arms) in data.items()},
+        "units": covariate_data,
+        "cuped_convention": "theta = pooled cov(post, pre) / var(pre) over both arms' units (compute_theta); "
+                            "adjusted means post - theta * pre; variance of post - theta * pre per arm; Welch df; "
+                            "p-values as 1 - t.cdf (absolute error near 1e-16, not relative); the 'less' interval's "
+                            "upper bound is point - width in gbstats 0.8.0 (the 'greater' lower bound), not point + width",
         "cases": cases,
     }
     with open(out, "w", encoding="utf-8") as handle:

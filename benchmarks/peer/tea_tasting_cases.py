@@ -34,6 +34,24 @@ def users(seed: int, n: int, lift: float) -> pd.DataFrame:
     return pd.DataFrame({"variant": variant, "spend": spend, "orders": orders, "bought": bought, "pre_spend": pre_spend})
 
 
+def surveys(seed: int, n: int, lift: float) -> pd.DataFrame:
+    """One row per customer: CSAT sum over answered surveys and the surveys answered, in the experiment
+    and in the pre-period; a customer's leaning carries over, so the pre-period ratio predicts the metric."""
+    rng = np.random.default_rng(seed)
+    variant = (rng.random(n) < 0.5).astype(int)
+    leaning = rng.normal(0, 0.8, n)
+    columns = {"variant": variant}
+    for prefix, shift in (("pre_", 0.0), ("", lift)):
+        answered = rng.poisson(1.3, n)
+        scores = np.clip(np.round(3.6 + leaning[:, None] + shift * variant[:, None] + rng.normal(0, 0.7, (n, 6))), 1, 5)
+        columns[f"{prefix}surveys"] = answered
+        columns[f"{prefix}csat_sum"] = np.where(np.arange(6) < answered[:, None], scores, 0).sum(axis=1)
+    # Every customer answered at least one survey before (the covariate's denominator is the pre-period's).
+    columns["pre_surveys"] = np.maximum(columns["pre_surveys"], 1)
+    columns["pre_csat_sum"] = np.where(columns["pre_csat_sum"] == 0, np.round(3.6 + leaning).clip(1, 5), columns["pre_csat_sum"])
+    return pd.DataFrame(columns)
+
+
 def as_dict(result) -> dict:
     return {k: float(v) for k, v in result._asdict().items()}
 
@@ -41,7 +59,8 @@ def as_dict(result) -> dict:
 def main(out: str) -> None:
     large, small = users(11, 3000, 0.08), users(12, 60, 0.10)
     counts = pd.DataFrame({"variant": [0] * 53 + [1] * 47, "bought": [1] * 19 + [0] * 34 + [1] * 13 + [0] * 34})
-    datasets = {"large": large, "small": small, "counts_19_53_13_47": counts}
+    datasets = {"large": large, "small": small, "counts_19_53_13_47": counts, "surveys": surveys(13, 2500, 0.08),
+                "surveys_small": surveys(14, 120, 0.3)}
     cases = []
 
     def analyse(name: str, data: str, metric, study: dict, compare: list[str], convention: str) -> None:
@@ -88,6 +107,71 @@ def main(out: str) -> None:
             "CUPED. tea-tasting: theta from both arms pooled (between-arm difference included), variance of y - theta*x "
             "per arm treated as known, Welch df. study: OLS slope within arms, exact HC1 sandwich, t with n - 3 df. "
             "Asymptotically equal; compared with a tolerance")
+    # Pooled-theta CUPED (study.ab.cuped_pooled): the same formula as tea-tasting, compared to 1e-9.
+    pooled = "CUPED with theta = cov(y, x) / var(x) over both arms together, theta treated as known, Welch df"
+    analyse("cuped_pooled_mean_t", "large", tt.Mean("spend", "pre_spend"),
+            {"kind": "cuped_pooled", "column": "spend", "covariate": "pre_spend", "reference": "t"}, full, pooled)
+    analyse("cuped_pooled_mean_z", "large", tt.Mean("spend", "pre_spend", use_t=False),
+            {"kind": "cuped_pooled", "column": "spend", "covariate": "pre_spend", "reference": "z"}, full,
+            pooled.replace("Welch df", "normal reference"))
+    analyse("cuped_pooled_mean_t_small", "small", tt.Mean("spend", "pre_spend"),
+            {"kind": "cuped_pooled", "column": "spend", "covariate": "pre_spend", "reference": "t"}, full,
+            pooled + "; 60 units")
+    ratio_cuped = ("RatioOfMeans with numer_covariate / denom_covariate: delta-method theta from both arms together, "
+                   "adjusted ratio R - theta (Q - Q_both), per-arm delta variance of R - theta Q, Welch df")
+    ratio_spec = {"kind": "cuped_ratio", "column": "csat_sum", "denominator": "surveys", "covariate": "pre_csat_sum",
+                  "covariate_denominator": "pre_surveys"}
+    analyse("cuped_ratio_csat_t", "surveys", tt.RatioOfMeans("csat_sum", "surveys", "pre_csat_sum", "pre_surveys"),
+            {**ratio_spec, "reference": "t"}, full, ratio_cuped)
+    analyse("cuped_ratio_csat_z", "surveys",
+            tt.RatioOfMeans("csat_sum", "surveys", "pre_csat_sum", "pre_surveys", use_t=False),
+            {**ratio_spec, "reference": "z"}, full, ratio_cuped.replace("Welch df", "normal reference"))
+    analyse("cuped_ratio_csat_t_small", "surveys_small",
+            tt.RatioOfMeans("csat_sum", "surveys", "pre_csat_sum", "pre_surveys"),
+            {**ratio_spec, "reference": "t"}, full, ratio_cuped + "; 120 customers")
+    analyse("ratio_csat_unadjusted", "surveys", tt.RatioOfMeans("csat_sum", "surveys"),
+            {"kind": "ratio", "column": "csat_sum", "denominator": "surveys", "reference": "t"}, full,
+            "the same CSAT ratio without its covariate, for the variance reduction")
+
+    # One-sided tests: the bound on the tested side at q(1 - alpha), the other infinite. tea-tasting's open
+    # relative bound is -inf for means and ratios (study: -100%, the limit of an exponentiated interval) and
+    # +-1 for a difference in proportions (study too); the open bounds are compared only where they agree.
+    lower = ["control", "treatment", "effect_size", "effect_size_ci_lower", "effect_size_ci_upper",
+             "rel_effect_size", "rel_effect_size_ci_lower", "rel_effect_size_ci_upper", "pvalue"]
+    upper = [f for f in lower if f != "rel_effect_size_ci_lower"]
+    one_sided = "one-sided: p = P(T >= t) ('greater') or P(T <= t) ('less'); interval [low, inf) or (-inf, high]"
+    for alternative in ("greater", "less"):
+        fields = lower if alternative == "greater" else upper
+        analyse(f"mean_welch_t_{alternative}", "large", tt.Mean("spend", alternative=alternative),
+                {"kind": "mean", "column": "spend", "reference": "t", "alternative": alternative}, fields, one_sided)
+        analyse(f"mean_welch_t_small_{alternative}", "small", tt.Mean("spend", alternative=alternative),
+                {"kind": "mean", "column": "spend", "reference": "t", "alternative": alternative}, fields, one_sided)
+        analyse(f"ratio_spend_per_order_{alternative}", "large",
+                tt.RatioOfMeans("spend", "orders", alternative=alternative),
+                {"kind": "ratio", "column": "spend", "denominator": "orders", "reference": "t",
+                 "alternative": alternative}, fields, one_sided)
+        analyse(f"proportion_unpooled_{alternative}", "large",
+                tt.Proportion("bought", method="norm", equal_var=False, correction=False, alternative=alternative),
+                {"kind": "proportion", "column": "bought", "pooled": False, "continuity": False,
+                 "alternative": alternative}, fields, one_sided + "; the open difference bound is the limit +-1")
+        analyse(f"proportion_unpooled_cc_{alternative}", "large",
+                tt.Proportion("bought", method="norm", equal_var=False, correction=True, alternative=alternative),
+                {"kind": "proportion", "column": "bought", "pooled": False, "continuity": True,
+                 "alternative": alternative},
+                ["control", "treatment", "effect_size", "effect_size_ci_lower", "effect_size_ci_upper", "pvalue"],
+                one_sided + "; continuity correction towards zero on the tested side, never past it; the relative "
+                "bound is not corrected in study: not compared")
+        analyse(f"cuped_pooled_mean_t_{alternative}", "large", tt.Mean("spend", "pre_spend", alternative=alternative),
+                {"kind": "cuped_pooled", "column": "spend", "covariate": "pre_spend", "reference": "t",
+                 "alternative": alternative}, fields, pooled + "; " + one_sided)
+        analyse(f"cuped_ratio_csat_t_{alternative}", "surveys",
+                tt.RatioOfMeans("csat_sum", "surveys", "pre_csat_sum", "pre_surveys", alternative=alternative),
+                {**ratio_spec, "reference": "t", "alternative": alternative}, fields, ratio_cuped + "; " + one_sided)
+    analyse("proportion_19_53_vs_13_47_pooled_cc_less", "counts_19_53_13_47",
+            tt.Proportion("bought", method="norm", alternative="less"),
+            {"kind": "proportion", "column": "bought", "pooled": True, "continuity": True, "alternative": "less"},
+            ["control", "treatment", "effect_size", "pvalue"],
+            "the PITFALLS example, one-sided: pooled variance with continuity correction; CIs not compared (pooled SE)")
     analyse("mann_whitney", "large", tt.MannWhitneyU("spend", method="asymptotic"),
             {"kind": "mann_whitney", "column": "spend"}, ["treatment", "pvalue"],
             "asymptotic, continuity and tie corrections; treatment = U / (n_c n_t)")

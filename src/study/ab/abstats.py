@@ -17,6 +17,9 @@ Conventions
 - Relative lift ``treatment / control - 1``: delta method on ``log(treatment / control)``, interval
   exponentiated (it cannot cross -100%); under a t reference the degrees of freedom are
   Welch-Satterthwaite's for the log-scale variances.
+- ``alternative`` (default ``"two-sided"``): ``"greater"`` or ``"less"`` gives the one-sided p-value
+  and the one-sided interval at level ``alpha`` (see :mod:`study.core.inference`); its open bound is
+  infinite, or the parameter's own limit (-1 or 1 for a difference in proportions, -100% for a lift).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from scipy import stats
 
 from study.ab.sufficient import Moments, RatioMoments
-from study.core.inference import critical_value, wald_p_value
+from study.core.inference import Alternative, check_alternative, critical_value, wald_interval, wald_p_value
 from study.core.results import Estimate
 
 INF = float("inf")
@@ -52,7 +55,8 @@ class Effect:
     control_value, treatment_value : float
         Each arm's summary (mean, share, ratio, adjusted mean...).
     estimate, se, ci_low, ci_high, p_value : float
-        The estimate, its standard error, interval and two-sided p-value (``None`` where not defined).
+        The estimate, its standard error, interval and p-value (``None`` where not defined); two-sided
+        unless ``alternative`` says otherwise.
     df : float
         Degrees of freedom of the t reference; ``inf`` for a normal one.
     lift, lift_se, lift_ci_low, lift_ci_high, lift_p_value : float or None
@@ -68,6 +72,8 @@ class Effect:
         Method-specific facts (CUPED's unadjusted estimate and variance reduction, cut-offs...).
     label : str
         Words for the metric.
+    alternative : {"two-sided", "greater", "less"}
+        The test's alternative hypothesis; a one-sided interval has one open bound.
     """
 
     metric: str
@@ -96,6 +102,7 @@ class Effect:
     adjusted_p_values: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     label: str = ""
+    alternative: str = "two-sided"
 
     @property
     def method_code(self) -> str:
@@ -153,16 +160,28 @@ def welch_df(var_control: float, n_control: float, var_treatment: float, n_treat
     return (a + b) ** 2 / denominator if denominator > 0 else NAN
 
 
-def _inference(estimate: float, se: float, df: float, alpha: float) -> tuple[float | None, float | None, float | None]:
-    """Interval and two-sided p-value of ``estimate`` with standard error ``se``."""
+def _inference(estimate: float, se: float, df: float, alpha: float,
+               alternative: Alternative = "two-sided") -> tuple[float | None, float | None, float | None]:
+    """Interval and p-value of ``estimate`` with standard error ``se`` (two-sided unless ``alternative``)."""
     if not (se > 0 and math.isfinite(se)) or math.isnan(df):
         return None, None, None
+    if check_alternative(alternative) != "two-sided":
+        low, high = wald_interval(estimate, se, alpha, df, alternative)
+        return low, high, wald_p_value(estimate, se, df, alternative)
     half = critical_value(alpha, df) * se
     return estimate - half, estimate + half, wald_p_value(estimate, se, df)
 
 
+def sided(method: str, alternative: str) -> str:
+    """``method`` with the one-sided alternative named, unchanged for a two-sided test."""
+    if check_alternative(alternative) == "two-sided":
+        return method
+    bound = "[low, inf)" if alternative == "greater" else "(-inf, high]"
+    return f"{method}; one-sided, alternative {alternative} (interval {bound})"
+
+
 def log_lift(control_value: float, treatment_value: float, var_control_value: float, var_treatment_value: float,
-             df: float, alpha: float, covariance: float = 0.0) -> dict:
+             df: float, alpha: float, covariance: float = 0.0, alternative: Alternative = "two-sided") -> dict:
     """Relative lift by the delta method on the log of the ratio of two arm summaries.
 
     Parameters
@@ -176,6 +195,8 @@ def log_lift(control_value: float, treatment_value: float, var_control_value: fl
     alpha : float
     covariance : float
         Covariance of the two summaries (non-zero after regression adjustment).
+    alternative : {"two-sided", "greater", "less"}
+        One-sided: the open bound of the lift's interval is -100% or infinity.
 
     Returns
     -------
@@ -188,20 +209,21 @@ def log_lift(control_value: float, treatment_value: float, var_control_value: fl
     log_var = (var_control_value / control_value**2 + var_treatment_value / treatment_value**2
                - 2 * covariance / (control_value * treatment_value))
     log_se = math.sqrt(max(log_var, 0.0))
-    low, high, p = _inference(math.log(ratio), log_se, df, alpha)
+    low, high, p = _inference(math.log(ratio), log_se, df, alpha, alternative)
     reference = "normal reference" if math.isinf(df) else f"t reference, {df:.1f} df"
     return {
         "lift": ratio - 1, "lift_se": ratio * log_se,
         "lift_ci_low": None if low is None else math.exp(low) - 1,
         "lift_ci_high": None if high is None else math.exp(high) - 1,
         "lift_p_value": p,
-        "lift_method": f"delta_log: delta method on log(treatment / control), interval exponentiated; {reference}",
+        "lift_method": sided(f"delta_log: delta method on log(treatment / control), interval exponentiated; {reference}",
+                             alternative),
     }
 
 
 def mean_effect(control: Moments, treatment: Moments, *, metric: str = "metric",
                 arms: tuple[str, str] = ("control", "treatment"), alpha: float = 0.05, reference: str = "t",
-                lift: bool = True, label: str = "") -> Effect:
+                lift: bool = True, label: str = "", alternative: Alternative = "two-sided") -> Effect:
     """Difference in means with Welch's standard error, and the relative lift.
 
     Parameters
@@ -216,6 +238,8 @@ def mean_effect(control: Moments, treatment: Moments, *, metric: str = "metric",
     lift : bool
         Compute the relative lift too.
     label : str
+    alternative : {"two-sided", "greater", "less"}
+        As scipy's ``ttest_ind(equal_var=False, alternative=...)``.
 
     Returns
     -------
@@ -229,17 +253,20 @@ def mean_effect(control: Moments, treatment: Moments, *, metric: str = "metric",
     se = math.sqrt(var_c / control.n + var_t / treatment.n)
     df = welch_df(var_c, control.n, var_t, treatment.n) if reference == "t" else INF
     estimate = treatment.mean - control.mean
-    low, high, p = _inference(estimate, se, df, alpha)
-    method = ("welch_t: Welch's unequal-variance t-test, Welch-Satterthwaite df" if reference == "t"
-              else "welch_z: unequal-variance standard error, normal reference")
-    lift_fields = _welch_log_lift(control.mean, treatment.mean, var_c, var_t, control.n, treatment.n, reference, alpha) if lift else {}
+    low, high, p = _inference(estimate, se, df, alpha, alternative)
+    method = sided("welch_t: Welch's unequal-variance t-test, Welch-Satterthwaite df" if reference == "t"
+                   else "welch_z: unequal-variance standard error, normal reference", alternative)
+    lift_fields = (_welch_log_lift(control.mean, treatment.mean, var_c, var_t, control.n, treatment.n, reference, alpha,
+                                   alternative) if lift else {})
     return Effect(metric, arms[0], arms[1], method, "difference in means (treatment - control)", control.n, treatment.n,
-                  control.mean, treatment.mean, estimate, se, low, high, p, df, alpha=alpha, label=label, **lift_fields)
+                  control.mean, treatment.mean, estimate, se, low, high, p, df, alpha=alpha, label=label,
+                  alternative=alternative, **lift_fields)
 
 
 def proportion_effect(control: Moments, treatment: Moments, *, metric: str = "metric",
                       arms: tuple[str, str] = ("control", "treatment"), alpha: float = 0.05, pooled: bool = False,
-                      continuity: bool = False, lift: bool = True, label: str = "") -> Effect:
+                      continuity: bool = False, lift: bool = True, label: str = "",
+                      alternative: Alternative = "two-sided") -> Effect:
     """Difference in proportions by a z-test, with the convention chosen explicitly.
 
     Parameters
@@ -256,6 +283,9 @@ def proportion_effect(control: Moments, treatment: Moments, *, metric: str = "me
         Continuity correction ``0.5 * (1/n_c + 1/n_t)`` on the p-value and the interval.
     lift : bool
     label : str
+    alternative : {"two-sided", "greater", "less"}
+        One-sided: as statsmodels' ``proportions_ztest`` (pooled) or ``test_proportions_2indep``
+        (unpooled Wald); the continuity correction moves the difference towards zero, never past it.
 
     Returns
     -------
@@ -276,24 +306,39 @@ def proportion_effect(control: Moments, treatment: Moments, *, metric: str = "me
     else:
         test_se = se
     correction = 0.5 * (1 / n_c + 1 / n_t) if continuity else 0.0
-    p_value = float(2 * stats.norm.sf(max(abs(estimate) - correction, 0.0) / test_se)) if test_se > 0 else None
-    if se > 0:
-        half = critical_value(alpha) * se + correction
-        low, high = max(estimate - half, -1.0), min(estimate + half, 1.0)
+    if check_alternative(alternative) != "two-sided":
+        low, high, p_value = _one_sided_proportion(estimate, se, test_se, correction, alpha, alternative)
     else:
-        low = high = None
+        p_value = float(2 * stats.norm.sf(max(abs(estimate) - correction, 0.0) / test_se)) if test_se > 0 else None
+        half = critical_value(alpha) * se + correction
+        low, high = (max(estimate - half, -1.0), min(estimate + half, 1.0)) if se > 0 else (None, None)
     code = f"z_{'pooled' if pooled else 'unpooled'}{'_cc' if continuity else ''}"
     words = (f"{code}: z-test, p-value from the {'pooled' if pooled else 'unpooled'} variance"
              f"{', continuity correction 0.5*(1/n_c + 1/n_t)' if continuity else ''}; interval Wald with unpooled variance"
              f"{', widened by the correction' if continuity else ''}")
-    lift_fields = log_lift(p_c, p_t, p_c * (1 - p_c) / n_c, p_t * (1 - p_t) / n_t, INF, alpha) if lift else {}
-    return Effect(metric, arms[0], arms[1], words, "difference in proportions (treatment - control)", n_c, n_t, p_c, p_t,
-                  estimate, se, low, high, p_value, INF, alpha=alpha, label=label, **lift_fields)
+    lift_fields = log_lift(p_c, p_t, p_c * (1 - p_c) / n_c, p_t * (1 - p_t) / n_t, INF, alpha,
+                           alternative=alternative) if lift else {}
+    return Effect(metric, arms[0], arms[1], sided(words, alternative), "difference in proportions (treatment - control)",
+                  n_c, n_t, p_c, p_t, estimate, se, low, high, p_value, INF, alpha=alpha, label=label,
+                  alternative=alternative, **lift_fields)
+
+
+def _one_sided_proportion(estimate: float, se: float, test_se: float, correction: float, alpha: float,
+                          alternative: str) -> tuple[float | None, float | None, float | None]:
+    """One-sided interval (open side at the difference's limit, 1 or -1) and p-value of a difference in proportions."""
+    sign = 1.0 if alternative == "greater" else -1.0
+    # The correction pulls the difference towards zero on the tested side only, and never across it.
+    shrunk = sign * max(sign * estimate - correction, 0.0) if sign * estimate > 0 else estimate
+    p_value = wald_p_value(shrunk, test_se, None, alternative) if test_se > 0 else None
+    if not se > 0:
+        return None, None, p_value
+    low, high = wald_interval(estimate, se, alpha, None, alternative)
+    return max(low - correction, -1.0), min(high + correction, 1.0), p_value
 
 
 def ratio_effect(control: RatioMoments, treatment: RatioMoments, *, metric: str = "metric",
                  arms: tuple[str, str] = ("control", "treatment"), alpha: float = 0.05, reference: str = "t",
-                 lift: bool = True, label: str = "") -> Effect:
+                 lift: bool = True, label: str = "", alternative: Alternative = "two-sided") -> Effect:
     """Difference in a ratio metric (sum of numerator / sum of denominator) by the delta method.
 
     Each arm's ratio ``R = mean(num) / mean(den)`` has variance
@@ -310,6 +355,7 @@ def ratio_effect(control: RatioMoments, treatment: RatioMoments, *, metric: str 
         Welch-Satterthwaite t on the per-unit delta variances, or normal.
     lift : bool
     label : str
+    alternative : {"two-sided", "greater", "less"}
 
     Returns
     -------
@@ -327,22 +373,24 @@ def ratio_effect(control: RatioMoments, treatment: RatioMoments, *, metric: str 
     se = math.sqrt(var_c / control.n + var_t / treatment.n)
     df = welch_df(var_c, control.n, var_t, treatment.n) if reference == "t" else INF
     estimate = treatment.ratio - control.ratio
-    low, high, p = _inference(estimate, se, df, alpha)
+    low, high, p = _inference(estimate, se, df, alpha, alternative)
     code = "delta_ratio_welch_t" if reference == "t" else "delta_ratio_z"
     reference_words = "Welch t reference" if reference == "t" else "normal reference"
-    method = f"{code}: ratio of sums per arm, delta-method variance, {reference_words}"
-    lift_fields = _welch_log_lift(control.ratio, treatment.ratio, var_c, var_t, control.n, treatment.n, reference, alpha) if lift else {}
+    method = sided(f"{code}: ratio of sums per arm, delta-method variance, {reference_words}", alternative)
+    lift_fields = (_welch_log_lift(control.ratio, treatment.ratio, var_c, var_t, control.n, treatment.n, reference, alpha,
+                                   alternative) if lift else {})
     return Effect(metric, arms[0], arms[1], method, "difference in ratios (treatment - control)", control.n, treatment.n,
-                  control.ratio, treatment.ratio, estimate, se, low, high, p, df, alpha=alpha, label=label, **lift_fields)
+                  control.ratio, treatment.ratio, estimate, se, low, high, p, df, alpha=alpha, label=label,
+                  alternative=alternative, **lift_fields)
 
 
 def _welch_log_lift(control_value: float, treatment_value: float, var_c: float, var_t: float, n_c: int, n_t: int,
-                    reference: str, alpha: float) -> dict:
+                    reference: str, alpha: float, alternative: Alternative = "two-sided") -> dict:
     """Relative lift of two arm summaries with per-unit variances ``var_c``, ``var_t``: the log-scale
     Welch df for a t reference (normal when a summary is zero), then :func:`log_lift`."""
     lift_df = (welch_df(var_c / control_value**2, n_c, var_t / treatment_value**2, n_t)
                if reference == "t" and control_value and treatment_value else INF)
-    return log_lift(control_value, treatment_value, var_c / n_c, var_t / n_t, lift_df, alpha)
+    return log_lift(control_value, treatment_value, var_c / n_c, var_t / n_t, lift_df, alpha, alternative=alternative)
 
 
 def _need_two(n_control: int, n_treatment: int, metric: str) -> None:

@@ -25,7 +25,8 @@ from study.ab import power as power_analysis
 from study.ab.abstats import Effect, mean_effect, proportion_effect, ratio_effect
 from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
-from study.ab.sufficient import CovariateMoments, Metric
+from study.ab.cuped_pooled import pooled_cuped_effect, ratio_cuped_effect
+from study.ab.sufficient import CovariateMoments, Metric, RatioCovariateMoments
 from study.core.inference import critical_value
 from study.core.results import Estimate, Skipped
 from study.core.tables import numbers_as_text
@@ -33,12 +34,18 @@ from study.core.words import METRIC_WORDS
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,
-                    continuity: bool = False, reference: str = "t", skipped: dict | None = None) -> list[Effect]:
+                    continuity: bool = False, reference: str = "t", skipped: dict | None = None,
+                    cuped: str = "ols", alternative: str = "two-sided") -> list[Effect]:
     """Each treatment arm against ``control`` on each metric, in each segment.
 
     Means use Welch (``reference``), proportions the z-test (``pooled``, ``continuity``), ratio
     metrics the delta method, and metrics with a covariate CUPED (the adjusted effect, its
-    ``extra`` carrying the unadjusted one and the variance reduction).
+    ``extra`` carrying the unadjusted one and the variance reduction): ``cuped="ols"`` the
+    regression with HC1 errors (:func:`study.ab.cuped.cuped_effect`), ``cuped="pooled"`` one theta
+    pooled over both arms (:func:`study.ab.cuped_pooled.pooled_cuped_effect`). Ratio metrics with a
+    pre-period ratio covariate always use the pooled form (:func:`study.ab.cuped_pooled.ratio_cuped_effect`).
+    ``alternative`` (``"two-sided"``, ``"greater"``, ``"less"``) applies to every comparison except
+    the regression form of CUPED, which is two-sided only.
 
     Returns
     -------
@@ -65,7 +72,7 @@ def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: flo
                     continue
                 common = {"metric": metric.name, "arms": (control, treatment), "alpha": alpha, "label": metric.label or ""}
                 problem = comparison_problem(metric, *pair, (control, treatment)) if skipped is not None else None
-                effect = None if problem else _effect(metric, *pair, common, pooled, continuity, reference)
+                effect = None if problem else _effect(metric, *pair, common, pooled, continuity, reference, cuped, alternative)
                 if skipped is not None and not problem and not (effect.se is not None and np.isfinite(effect.se) and effect.se > 0):
                     problem = f"{_metric_words(metric)} does not vary within either arm: its standard error is zero"
                 if problem:
@@ -112,14 +119,26 @@ def comparison_problem(metric: Metric, control, treatment, arms: tuple[str, str]
     return f"{_metric_words(metric)} has one value ({shown}) in both arms: nothing to compare"
 
 
-def _effect(metric: Metric, control, treatment, common: dict, pooled: bool, continuity: bool, reference: str) -> Effect:
+def _effect(metric: Metric, control, treatment, common: dict, pooled: bool, continuity: bool, reference: str,
+            cuped: str = "ols", alternative: str = "two-sided") -> Effect:
+    if cuped not in ("ols", "pooled"):
+        raise ValueError(f"cuped must be 'ols' or 'pooled', not {cuped!r}")
+    # Only non-default choices are passed on, so a default comparison is the call it always was.
+    sides = {} if alternative == "two-sided" else {"alternative": alternative}
+    if isinstance(control, RatioCovariateMoments):
+        return ratio_cuped_effect(control, treatment, covariate=metric.covariate, reference=reference, **sides, **common).adjusted
     if metric.kind == "ratio":
-        return ratio_effect(control, treatment, reference=reference, **common)
+        return ratio_effect(control, treatment, reference=reference, **sides, **common)
     if isinstance(control, CovariateMoments):
+        if cuped == "pooled":
+            return pooled_cuped_effect(control, treatment, covariate=metric.covariate, reference=reference, **sides,
+                                       **common).adjusted
+        if sides:
+            raise ValueError("the regression form of CUPED is two-sided only; use cuped='pooled' for a one-sided test")
         return cuped_effect(control, treatment, covariate=metric.covariate, **common).adjusted
     if metric.kind == "proportion":
-        return proportion_effect(control, treatment, pooled=pooled, continuity=continuity, **common)
-    return mean_effect(control, treatment, reference=reference, **common)
+        return proportion_effect(control, treatment, pooled=pooled, continuity=continuity, **sides, **common)
+    return mean_effect(control, treatment, reference=reference, **sides, **common)
 
 
 # Adjusted p-values, by the name results carry -> statsmodels' method: Holm controls the family-wise

@@ -34,9 +34,13 @@ class Metric:
     denominator : str, optional
         Denominator column of a ratio metric (e.g. orders, for spend per order).
     covariate : str, optional
-        Pre-period covariate for CUPED / regression adjustment (means and proportions only).
+        Pre-period covariate for CUPED / regression adjustment; for a ratio metric, the numerator of
+        the pre-period ratio (e.g. CSAT sum before the experiment).
     label : str, optional
         Words for the metric, with its unit; defaults to ``name``.
+    covariate_denominator : str, optional
+        Denominator of a ratio metric's pre-period ratio (e.g. surveys before the experiment); needed
+        for, and only for, a ratio metric with a covariate.
     """
 
     name: str
@@ -45,29 +49,33 @@ class Metric:
     denominator: str | None = None
     covariate: str | None = None
     label: str | None = None
+    covariate_denominator: str | None = None
 
     def __post_init__(self):
         if self.kind not in ("mean", "proportion", "ratio"):
             raise ValueError(f"metric '{self.name}': kind must be mean, proportion or ratio, not {self.kind!r}")
         if (self.kind == "ratio") != (self.denominator is not None):
             raise ValueError(f"metric '{self.name}': a denominator is needed for, and only for, a ratio metric")
-        if self.kind == "ratio" and self.covariate is not None:
-            raise ValueError(f"metric '{self.name}': covariate adjustment of ratio metrics is not supported")
+        if (self.kind == "ratio" and self.covariate is not None) != (self.covariate_denominator is not None):
+            raise ValueError(f"metric '{self.name}': a covariate denominator is needed for, and only for, "
+                             "a ratio metric with a covariate")
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Columns read, in the order of the statistics class's ``TERMS`` powers."""
         if self.kind == "ratio":
+            if self.covariate is not None:
+                return (self.column, self.denominator, self.covariate, self.covariate_denominator)
             return (self.column, self.denominator)
         if self.covariate is not None:
             return (self.covariate, self.column)
         return (self.column,)
 
     @property
-    def statistics(self) -> type[Moments] | type[RatioMoments] | type[CovariateMoments]:
+    def statistics(self) -> type[Moments] | type[RatioMoments] | type[CovariateMoments] | type[RatioCovariateMoments]:
         """The sufficient-statistics class this metric is aggregated into."""
         if self.kind == "ratio":
-            return RatioMoments
+            return RatioMoments if self.covariate is None else RatioCovariateMoments
         return Moments if self.covariate is None else CovariateMoments
 
 
@@ -169,6 +177,61 @@ class RatioMoments(_Sums):
     @property
     def ratio(self) -> float:
         return self.sum_num / self.sum_den
+
+
+@dataclass(frozen=True)
+class RatioCovariateMoments(_Sums):
+    """Sums of a ratio metric and its pre-period ratio covariate in one arm, for CUPED of ratio metrics.
+
+    Four columns per unit: the metric's numerator and denominator (e.g. CSAT sum and surveys) and the
+    covariate's (the same before the experiment); every sum and sum of pairwise products, so the
+    delta-method covariance of the two ratios is exact from the sums. The first five fields are
+    named as in :class:`RatioMoments`.
+    """
+
+    n: int
+    sum_num: float
+    sum_num_sq: float
+    sum_den: float
+    sum_den_sq: float
+    sum_num_den: float
+    sum_cnum: float
+    sum_cnum_sq: float
+    sum_cden: float
+    sum_cden_sq: float
+    sum_cnum_cden: float
+    sum_num_cnum: float
+    sum_num_cden: float
+    sum_den_cnum: float
+    sum_den_cden: float
+
+    TERMS: ClassVar[dict[str, tuple[int, ...]]] = {
+        "sum_num": (1, 0, 0, 0), "sum_num_sq": (2, 0, 0, 0), "sum_den": (0, 1, 0, 0), "sum_den_sq": (0, 2, 0, 0),
+        "sum_num_den": (1, 1, 0, 0), "sum_cnum": (0, 0, 1, 0), "sum_cnum_sq": (0, 0, 2, 0), "sum_cden": (0, 0, 0, 1),
+        "sum_cden_sq": (0, 0, 0, 2), "sum_cnum_cden": (0, 0, 1, 1), "sum_num_cnum": (1, 0, 1, 0),
+        "sum_num_cden": (1, 0, 0, 1), "sum_den_cnum": (0, 1, 1, 0), "sum_den_cden": (0, 1, 0, 1),
+    }
+
+    @property
+    def ratio_moments(self) -> RatioMoments:
+        """The metric's own sums, on the same rows."""
+        return RatioMoments(self.n, self.sum_num, self.sum_num_sq, self.sum_den, self.sum_den_sq, self.sum_num_den)
+
+    @property
+    def ratio(self) -> float:
+        return self.sum_num / self.sum_den
+
+    def means_and_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        """Means of (numerator, denominator, covariate numerator, covariate denominator) and their
+        sample covariance matrix (denominator ``n - 1``)."""
+        names = ("num", "den", "cnum", "cden")
+        sums = np.array([getattr(self, f"sum_{a}") for a in names])
+        products = np.empty((4, 4))
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                key = f"sum_{a}_sq" if i == j else f"sum_{a}_{b}" if hasattr(self, f"sum_{a}_{b}") else f"sum_{b}_{a}"
+                products[i, j] = getattr(self, key)
+        return sums / self.n, (products - np.outer(sums, sums) / self.n) / (self.n - 1)
 
 
 @dataclass(frozen=True)

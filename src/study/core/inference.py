@@ -1,21 +1,37 @@
 """Where a significance level becomes a critical value, an interval and a p-value: the one place.
 
-Every Wald-type interval and two-sided p-value of the project is computed here, from an estimate,
-its standard error and, for small samples, its degrees of freedom, so that a confidence level means
-the same thing in every analysis.
+Every Wald-type interval and p-value of the project is computed here, from an estimate, its
+standard error and, for small samples, its degrees of freedom, so that a confidence level means the
+same thing in every analysis.
+
+Tests are two-sided unless an ``alternative`` says otherwise: ``"greater"`` tests the null of zero
+against a positive value (p-value ``P(T >= t)``, interval ``[value - q(1 - alpha) se, +inf)``),
+``"less"`` against a negative one (p-value ``P(T <= t)``, interval ``(-inf, value + q(1 - alpha) se]``),
+the conventions of scipy's ``ttest_ind(alternative=...)`` and statsmodels' ``alternative=``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import stats
 
+Alternative = Literal["two-sided", "greater", "less"]
+ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 
-def critical_value(alpha: float, df: float | None = None) -> float:
-    """Two-sided critical value at level ``alpha``: normal, or Student's t with ``df`` degrees of freedom.
+
+def check_alternative(alternative: str) -> str:
+    """``alternative`` itself, or a ValueError naming the three accepted values."""
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, not {alternative!r}")
+    return alternative
+
+
+def critical_value(alpha: float, df: float | None = None, sides: int = 2) -> float:
+    """Critical value at level ``alpha``: normal, or Student's t with ``df`` degrees of freedom.
 
     Parameters
     ----------
@@ -23,6 +39,8 @@ def critical_value(alpha: float, df: float | None = None) -> float:
         One minus the confidence level, in (0, 1).
     df : float, optional
         Degrees of freedom; ``None`` or infinite gives the normal quantile.
+    sides : {2, 1}
+        Two-sided (quantile ``1 - alpha / 2``) or one-sided (quantile ``1 - alpha``).
 
     Examples
     --------
@@ -33,23 +51,66 @@ def critical_value(alpha: float, df: float | None = None) -> float:
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie between 0 and 1, not {alpha}")
+    if sides not in (1, 2):
+        raise ValueError(f"sides must be 1 or 2, not {sides}")
+    if sides == 1:
+        return float(stats.norm.isf(alpha) if df is None or math.isinf(df) else stats.t.isf(alpha, df))
     if df is None or math.isinf(df):
         return float(stats.norm.ppf(1 - alpha / 2))
     return float(stats.t.ppf(1 - alpha / 2, df))
 
 
-def wald_interval(value: float, se: float, alpha: float, df: float | None = None) -> tuple[float, float]:
-    """``value ± critical_value(alpha, df) * se``."""
-    half = critical_value(alpha, df) * se
-    return float(value - half), float(value + half)
+def wald_interval(value: float, se: float, alpha: float, df: float | None = None,
+                  alternative: Alternative = "two-sided") -> tuple[float, float]:
+    """``value ± critical_value(alpha, df) * se``; one-sided: one bound at ``q(1 - alpha)``, the other infinite.
+
+    Parameters
+    ----------
+    value, se : float
+        Estimate and its standard error.
+    alpha : float
+        One minus the confidence level.
+    df : float, optional
+        Degrees of freedom; ``None`` or infinite gives the normal reference.
+    alternative : {"two-sided", "greater", "less"}
+        ``"greater"`` gives ``[low, inf)``, ``"less"`` gives ``(-inf, high]``.
+
+    Returns
+    -------
+    tuple of float
+    """
+    if check_alternative(alternative) == "two-sided":
+        half = critical_value(alpha, df) * se
+        return float(value - half), float(value + half)
+    half = critical_value(alpha, df, sides=1) * se
+    if alternative == "greater":
+        return float(value - half), math.inf
+    return -math.inf, float(value + half)
 
 
-def wald_p_value(value: float, se: float, df: float | None = None) -> float:
-    """Two-sided p-value of the null of zero for ``value / se``, normal or Student's t reference."""
-    z = abs(value / se)
-    if df is None or math.isinf(df):
-        return float(2 * stats.norm.sf(z))
-    return float(2 * stats.t.sf(z, df))
+def wald_p_value(value: float, se: float, df: float | None = None, alternative: Alternative = "two-sided") -> float:
+    """P-value of the null of zero for ``value / se``, normal or Student's t reference.
+
+    Parameters
+    ----------
+    value, se : float
+    df : float, optional
+        Degrees of freedom; ``None`` or infinite gives the normal reference.
+    alternative : {"two-sided", "greater", "less"}
+        Two-sided ``P(|T| >= |t|)``, ``P(T >= t)`` or ``P(T <= t)``.
+
+    Returns
+    -------
+    float
+    """
+    if check_alternative(alternative) == "two-sided":
+        z = abs(value / se)
+        if df is None or math.isinf(df):
+            return float(2 * stats.norm.sf(z))
+        return float(2 * stats.t.sf(z, df))
+    reference = stats.norm if df is None or math.isinf(df) else stats.t(df)
+    z = value / se
+    return float(reference.sf(z) if alternative == "greater" else reference.cdf(z))
 
 
 def percentile_interval(draws: np.ndarray, alpha: float, axis: int | None = None) -> tuple:

@@ -150,9 +150,8 @@ def guardrail_status(guardrail: Mapping) -> str:
     se = guardrail.get("se")
     if not finite(se) or se <= 0:
         return "unresolved"
-    # One-sided test of "loss larger than the margin" at the estimate's own level alpha: the bound of
-    # a two-sided interval at level 2 * alpha.
-    half = critical_value(min(2 * _level(guardrail), 0.999)) * se
+    # One-sided test of "loss larger than the margin" at the estimate's own level alpha.
+    half = critical_value(_level(guardrail), sides=1) * se
     gain = sign * guardrail["value"]
     if gain - half > -margin:
         return "ok"
