@@ -27,7 +27,7 @@ from study.ab.aggregate import Aggregates
 from study.ab.cuped import cuped_effect
 from study.ab.cuped_pooled import pooled_cuped_effect, ratio_cuped_effect
 from study.ab.sufficient import CovariateMoments, Metric, RatioCovariateMoments
-from study.core.inference import critical_value
+from study.core.inference import Interval, critical_value
 from study.core.results import Estimate, Skipped
 from study.core.tables import numbers_as_text
 from study.core.words import METRIC_WORDS
@@ -200,9 +200,24 @@ def effects_table(effects: Sequence[Effect]) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
+# Methods whose two-sided interval is estimate ± critical value(alpha, df) × se (a difference of shares
+# clipped to [-1, 1]): an estimate of theirs can be read at another level (Estimate.conf_int).
+REMADE_AT_ANOTHER_LEVEL = {"welch_t", "welch_z", "z_unpooled", "z_pooled", "delta_ratio_welch_t", "delta_ratio_z",
+                           "cuped_ols_hc1_t", "cuped_pooled_welch_t", "cuped_pooled_z", "cuped_ratio_welch_t",
+                           "cuped_ratio_z"}
+
+
 def estimates(effects: Sequence[Effect]) -> list[Estimate]:
-    """Every effect and lift as results-file estimates (arms, method, adjusted p-values in ``extra``)."""
-    return [estimate for e in effects for estimate in e.estimates()]
+    """Every effect and lift as results-file estimates (arms, method, adjusted p-values in ``extra``); a
+    difference made by a Wald interval knows how to remake it at another level."""
+    out = []
+    for e in effects:
+        difference, *lift = e.estimates()
+        if e.method_code in REMADE_AT_ANOTHER_LEVEL and e.alternative == "two-sided" and e.ci_low is not None:
+            limits = (-1.0, 1.0) if e.method_code.startswith("z_") else None
+            difference = replace(difference, interval=Interval(df=None if math.isinf(e.df) else e.df, limits=limits))
+        out += [difference, *lift]
+    return out
 
 
 def balance_table(aggregates: Aggregates, covariates: Sequence[str], control: str = "control",

@@ -132,6 +132,8 @@ class Interval:
     df : float, optional
     center, log_se : float, optional
     draws : numpy.ndarray, optional
+    limits : tuple of float, optional
+        The parameter's own range, to which a Wald interval is clipped (a difference of shares: -1 to 1).
     """
 
     kind: str = "wald"
@@ -139,11 +141,13 @@ class Interval:
     center: float | None = None
     log_se: float | None = None
     draws: np.ndarray | None = field(default=None, compare=False, repr=False)
+    limits: tuple[float, float] | None = None
 
     def bounds(self, value: float, se: float | None, alpha: float) -> tuple[float, float]:
         """The interval at level ``1 - alpha``."""
         if self.kind == "wald":
-            return wald_interval(value, se, alpha, self.df)
+            low, high = wald_interval(value, se, alpha, self.df)
+            return (max(low, self.limits[0]), min(high, self.limits[1])) if self.limits else (low, high)
         if self.kind == "log_wald":
             low, high = wald_interval(self.center, self.log_se, alpha, self.df)
             return math.exp(low), math.exp(high)
