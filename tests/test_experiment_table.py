@@ -100,3 +100,22 @@ def test_a_metric_marked_robust_gets_every_heavy_tail_method_and_a_sentence_on_w
     plain = experiment_table.from_files(config.DATA / "examples" / "experiment.csv.gz",
                                         config.DATA / "examples" / "experiment_columns.yml")
     assert plain.robust().reason == "no metric is marked robust: true in the column map"
+
+
+def test_units_set_aside_for_their_exposure_get_an_intention_to_treat_comparison_beside(table):
+    result = experiment_table.from_files(config.DATA / "examples" / "experiment.csv.gz",
+                                         config.DATA / "examples" / "experiment_columns.yml")
+    assert result.exposure_mismatches == 60
+    names = {e.name for e in result.estimates}
+    assert {"converted_itt_effect_treatment_a_vs_control", "converted_effect_treatment_a_vs_control"} <= names
+    itt = {e.treatment: e for e in result.itt_effects if e.metric == "converted"}
+    per_protocol = {e.treatment: e for e in result.effects if e.metric == "converted"}
+    # the mismatched units are back in: more units, a (slightly) different estimate
+    assert itt["treatment_a"].n_control + itt["treatment_a"].n_treatment > \
+        per_protocol["treatment_a"].n_control + per_protocol["treatment_a"].n_treatment
+    [said] = [f for f in result.findings() if f.text.startswith("**Per protocol")]
+    assert "not a clean causal effect" in said.text and said.estimates[0] == "converted_itt_effect_treatment_a_vs_control"
+    assert not any("causal for the units" in f.text for f in result.findings())
+    clean = replace(result.mapping, exposure_column=None, exposure_expected=None)
+    plain = experiment_table.analyse(pd.read_csv(config.DATA / "examples" / "experiment.csv.gz"), clean)
+    assert plain.itt_effects == [] and plain.intention_to_treat().section == "intention-to-treat comparison"

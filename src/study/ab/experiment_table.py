@@ -223,6 +223,7 @@ class ExperimentResult:
     segment_effects: list
     source: Source | None = None
     robust_effects: list = field(default_factory=list)
+    itt_effects: list = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
 
     @property
@@ -259,6 +260,13 @@ class ExperimentResult:
                                   relative_mde=self.parameters.get("relative_mde", 0.05),
                                   alpha=self.parameters.get("alpha", 0.05)).set_index("metric")
 
+    def intention_to_treat(self) -> pd.DataFrame | Skipped:
+        """Every unit as assigned, beside the per-protocol effects, when rows were set aside for their exposure."""
+        if not self.itt_effects:
+            return Skipped("intention-to-treat comparison", "no row was set aside for its exposure, so every unit is "
+                           "already analysed as assigned")
+        return abtest.effects_summary(self.itt_effects)
+
     def robust(self) -> pd.DataFrame | Skipped:
         """The metrics marked ``robust: true``: Welch beside winsorized, trimmed, Mann-Whitney and bootstrap."""
         if not self.robust_effects:
@@ -276,7 +284,9 @@ class ExperimentResult:
     def estimates(self) -> list:
         """Every comparison and the sample-ratio test, for the results file."""
         return [design.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects),
-                *abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05))]
+                *abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05)),
+                *[dataclasses.replace(e, name=itt_name(e.name), label=f"{e.label} (intention to treat)")
+                  for e in abtest.estimates(self.itt_effects)]]
 
 
 def metric_specs(frame: pd.DataFrame, mapping: ExperimentMap) -> list[Metric]:
@@ -322,7 +332,24 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
             aggregate.aggregate_frame(clean, metrics, arm=mapping.arm, segments=[segment]), control=mapping.control, alpha=alpha,
         )
     return ExperimentResult(mapping, ledger, mismatches, checks, srm, aggregates, effects,
-                            abtest.adjust_p_values(segment_effects), robust_effects=_robust(clean, mapping, alpha))
+                            abtest.adjust_p_values(segment_effects), robust_effects=_robust(clean, mapping, alpha),
+                            itt_effects=_as_assigned(frame, mapping, alpha) if mismatches else [])
+
+
+def itt_name(name: str) -> str:
+    """The results-file name of an intention-to-treat estimate: ``converted_itt_effect_b_vs_a``."""
+    for kind in ("_effect_", "_relative_lift_"):
+        if kind in name:
+            return name.replace(kind, f"_itt{kind}", 1)
+    return f"{name}_itt"
+
+
+def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:
+    """Intention to treat: every unit in the arm it was assigned, whatever it was exposed to (the unit
+    checks still apply: a unit's assignment must be knowable)."""
+    rows = unit_checks.drop_flagged_units(frame, mapping.unit, mapping.arm)[0]
+    aggregates = aggregate.aggregate_frame(rows, metric_specs(rows, mapping), arm=mapping.arm)
+    return abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha))
 
 
 def _robust(clean: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:

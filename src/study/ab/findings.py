@@ -79,6 +79,23 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
     return Findings(lines)
 
 
+def _per_protocol(result, primary: str | None, kinds: dict) -> Finding:
+    """What setting aside units for their exposure does to the causal claim, and the comparison that keeps it."""
+    as_assigned = [e for e in result.itt_effects if e.metric == primary]
+    said = "; ".join(f"{text(e.treatment)} vs {text(e.control)} "
+                     f"{with_interval(e.difference_estimate(), 'pp' if kinds.get(e.metric) == 'proportion' else 'value')}, "
+                     f"{p_value(e.p_value)}" for e in as_assigned)
+    return Finding(
+        f"**Per protocol, not as randomized.** {result.exposure_mismatches:,} rows whose exposure disagreed with their arm "
+        "are set aside above, so those comparisons keep only the units that saw what they were assigned: randomization "
+        "does not protect that selection, and they are not a clean causal effect. Every unit as assigned (intention to "
+        f"treat, randomized) gives for {text(primary)}: {said}. Segment results below are exploratory." if as_assigned else
+        f"**Per protocol, not as randomized.** {result.exposure_mismatches:,} rows whose exposure disagreed with their arm "
+        "are set aside above; the intention-to-treat comparison is in the table below. Segment results below are "
+        "exploratory.",
+        tuple(e.difference_estimate().name.replace("_effect_", "_itt_effect_", 1) for e in as_assigned), headline=True)
+
+
 ROBUST_WORDS = {"welch_t": "Welch", "winsorized_welch_t": "winsorized at the 99th percentile",
                 "yuen_t": "10% trimmed means (Yuen)", "mann_whitney_u": "Mann-Whitney",
                 "bootstrap_percentile": "bootstrap"}
@@ -174,8 +191,8 @@ def experiment_table(result) -> Findings:
             f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
             _names(effect), headline=effect.metric == primary))
     lines += _robust_findings(result.robust_effects)
-    lines.append(Finding("Randomized comparisons: causal for the units in the experiment. Segment results below are "
-                         "exploratory."))
+    lines.append(_per_protocol(result, primary, kinds) if result.itt_effects else Finding(
+        "Randomized comparisons: causal for the units in the experiment. Segment results below are exploratory."))
     return Findings(lines)
 
 
