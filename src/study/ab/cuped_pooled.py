@@ -85,9 +85,7 @@ def pooled_cuped_effect(control: CovariateMoments, treatment: CovariateMoments, 
     code = "cuped_pooled_welch_t" if reference == "t" else "cuped_pooled_z"
     method = (f"{code}: CUPED with pre-period {covariate}, theta = cov / var of both arms pooled (treated as known), "
               f"variance of metric - theta * covariate per arm, {'Welch t reference' if reference == 't' else 'normal reference'}")
-    n = control.n + treatment.n
-    sds = (math.sqrt(max(weighted[0], 0.0) / (n - 2)), math.sqrt(max(weighted[1], 0.0) / (n - 2)))
-    return _adjusted_effect(values, unit_vars, (control.n, treatment.n), theta, unadjusted, sds, method,
+    return _adjusted_effect(values, unit_vars, (control.n, treatment.n), theta, unadjusted, weighted, method,
                             "CUPED-adjusted difference in means (treatment - control)", metric, covariate, arms, alpha,
                             reference, lift, label, alternative)
 
@@ -154,19 +152,19 @@ def ratio_cuped_effect(control: RatioCovariateMoments, treatment: RatioCovariate
     code = "cuped_ratio_welch_t" if reference == "t" else "cuped_ratio_z"
     method = (f"{code}: CUPED of a ratio of sums with the pre-period ratio {covariate}, delta-method theta from both "
               f"arms pooled (treated as known), {'Welch t reference' if reference == 't' else 'normal reference'}")
-    n = control.n + treatment.n
-    sds = (math.sqrt(max(weighted[0], 0.0) / (n - 2)), math.sqrt(max(weighted[1], 0.0) / (n - 2)))
-    return _adjusted_effect(values, unit_vars, (control.n, treatment.n), theta, unadjusted, sds, method,
+    return _adjusted_effect(values, unit_vars, (control.n, treatment.n), theta, unadjusted, weighted, method,
                             "CUPED-adjusted difference in ratios (treatment - control)", metric, covariate, arms, alpha,
                             reference, lift, label, alternative)
 
 
 def _adjusted_effect(values: list[float], unit_vars: list[float], counts: tuple[int, int], theta: float,
-                     unadjusted: Effect, sds: tuple[float, float], method: str, estimand: str, metric: str,
+                     unadjusted: Effect, weighted: list[float], method: str, estimand: str, metric: str,
                      covariate: str, arms: tuple[str, str], alpha: float, reference: str, lift: bool, label: str,
                      alternative: Alternative) -> AdjustedEffect:
-    """Welch inference on two independent adjusted arm values, with the unadjusted effect beside them."""
+    """Welch inference on two independent adjusted arm values, with the unadjusted effect beside them;
+    ``weighted`` holds the arms' (n - 1)-weighted unit variances, adjusted and not, for the pooled SDs."""
     (n_c, n_t), (var_c, var_t) = counts, unit_vars
+    sds = tuple(math.sqrt(max(w, 0.0) / (n_c + n_t - 2)) for w in weighted)
     se = math.sqrt(max(var_c / n_c + var_t / n_t, 0.0))
     df = welch_df(var_c, n_c, var_t, n_t) if reference == "t" else INF
     estimate = values[1] - values[0]
