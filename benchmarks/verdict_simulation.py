@@ -5,6 +5,8 @@ control) and asks ``study.report.verdict`` for its decision. Prints and asserts,
 "ship" rate against its bound plus 2 Monte Carlo SE:
 
 - null arms (1, 4 and 8 treatment arms, no true effect): ship in at most 5% of experiments;
+- an A/A experiment read at each of 20 looks under a monitoring plan (group-sequential and always-valid):
+  ship at one of the looks in at most 5% (read without a plan, it ships far more often: printed, not bounded);
 - a guardrail whose true loss is twice its margin, the primary clearly up: ship in at most 5%;
 - a lower-is-better primary (churn) that truly rises: never ship.
 
@@ -21,6 +23,7 @@ import time
 import numpy as np
 from scipy import stats
 
+from study.ab import monitoring
 from study.report import verdict
 
 Z = float(stats.norm.ppf(0.975))
@@ -52,6 +55,24 @@ def null_arms(rng: np.random.Generator, runs: int, arms: int) -> float:
     return shipped / runs
 
 
+def twenty_looks(rng: np.random.Generator, runs: int, method: str | None) -> float:
+    """Share of A/A experiments, read at 20 equally spaced looks, that ship at one of them."""
+    plan = monitoring.Plan(4_000, 20, method) if method else None
+    per_look, shipped = 100, 0  # units per arm added at each look
+    for _ in range(runs):
+        sums = np.cumsum(rng.normal(0.0, math.sqrt(per_look), size=(20, 2)), axis=0)
+        for j in range(20):
+            n_arm = per_look * (j + 1)
+            estimate, se = float((sums[j, 1] - sums[j, 0]) / n_arm), math.sqrt(2 / n_arm)
+            primary = effect("converted", estimate, se, role="primary", better="higher")
+            if plan:
+                primary["extra"]["sequential"] = monitoring.judge(plan, estimate, se, 2 * n_arm, 0.05)
+            if decisions(primary)[0] == verdict.SHIP:
+                shipped += 1
+                break
+    return shipped / runs
+
+
 def guardrail_at_twice_its_margin(rng: np.random.Generator, runs: int) -> float:
     margin, se = 0.01, 0.01
     primary = effect("converted", 0.05, 0.005, role="primary", better="higher")
@@ -76,6 +97,9 @@ def main() -> None:
     bound = 0.05 + 2 * math.sqrt(0.05 * 0.95 / args.runs)
     checks = [(f"{arms} null arm{'s' if arms > 1 else ''}: ship rate", null_arms(rng, args.runs, arms), bound)
               for arms in (1, 4, 8)]
+    checks += [(f"A/A, 20 looks, {method.replace('_', '-')} plan: ship rate", twenty_looks(rng, args.runs, method), bound)
+               for method in ("group_sequential", "always_valid")]
+    checks.append(("A/A, 20 looks, no plan (for contrast): ship rate", twenty_looks(rng, args.runs, None), 1.0))
     checks.append(("guardrail losing twice its margin: ship rate", guardrail_at_twice_its_margin(rng, args.runs), bound))
     checks.append(("lower-is-better primary that rose: ship rate", rising_churn(rng, args.runs), 0.0))
     print(f"{args.runs:,} simulated experiments per check, seed {args.seed}")

@@ -14,6 +14,7 @@ The column map is a YAML file whose ``experiment`` section names the table's col
       exposure:                    # optional: a column that must agree with the arm
         column: landing_page
         expected: {control: old_page, treatment: new_page}
+      plan: {units: 20000, looks: 5}  # optional: read before the end (study.ab.monitoring)
 
 Nothing in the map is evaluated: names are looked up, and SQL identifiers are quoted. A key the
 section does not know is an error naming the nearest known key (a misspelt ``covariate`` would
@@ -32,7 +33,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, design, findings, robust, roles, unit_checks
+from study.ab import abtest, aggregate, design, findings, monitoring, robust, roles, unit_checks
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -43,7 +44,7 @@ from study.data.column_map import check_keys, nearest, read_yaml_section, scalar
 from study.data.convert import short
 from study.data.schema import DataError
 
-EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure")
+EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")
 ROBUST_BOOTSTRAP_MAX_UNITS = 200_000  # above it the normal-theory rows are accurate and the bootstrap slow
 SHARE_TOLERANCE = 0.01  # planned shares written to two decimals (0.33 three times) still sum to 1
@@ -59,6 +60,7 @@ class ExperimentMap:
     metrics: list[str]
     covariate: str | None = None
     roles: dict[str, dict] = field(default_factory=dict)  # metric -> study.ab.roles.MetricRole fields
+    plan: dict | None = None  # study.ab.monitoring.Plan fields: how often and how long it is read
     segments: list[str] = field(default_factory=list)
     planned_shares: dict[str, float] | None = None
     exposure_column: str | None = None
@@ -108,6 +110,7 @@ def read_map(path: str | Path) -> ExperimentMap:
         control=scalar_text(section["control"], "control", name),
         metrics=[r.metric for r in metric_roles],
         roles={r.metric: r.to_dict() for r in metric_roles},
+        plan=plan.to_dict() if (plan := monitoring.parse_plan(section.get("plan"), name)) else None,
         covariate=scalar_text(section["covariate"], "covariate", name) if section.get("covariate") is not None else None,
         segments=_names(section.get("segments"), "segments", name),
         planned_shares=_planned_shares(section.get("planned_shares"), name),
@@ -326,6 +329,8 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
     metric_roles = {m: roles.MetricRole(**spec) for m, spec in mapping.roles.items()}
     effects = roles.tag(abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha)),
                         metric_roles)
+    primary = next((m for m, r in metric_roles.items() if r.role == roles.PRIMARY), None)
+    effects = monitoring.tag(effects, monitoring.Plan(**mapping.plan) if mapping.plan else None, primary, alpha)
     segment_effects = []
     for segment in mapping.segments:
         segment_effects += abtest.compare_metrics(

@@ -191,6 +191,10 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
        primary metric did not move; the reason then gives the minimum detectable effect and the units
        the next experiment needs, where the results hold them (``mde``).
 
+    Under a monitoring plan (the primary's ``extra.sequential``, :mod:`study.ab.monitoring`) rule 2
+    reads the plan's decision at this look instead of the p-value, and a primary that has not moved
+    before the planned end is *inconclusive: keep collecting*.
+
     Parameters
     ----------
     analysis, experiment : str
@@ -237,6 +241,13 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     judged = f" ({direction}; {p_value(p)}{holm}, against alpha = {alpha:g})" if finite(p) else f" ({direction})"
     gain = sign * primary["value"]
     significant = finite(p) and p < alpha
+    sequential = (primary.get("extra") or {}).get("sequential")
+    if sequential:
+        significant, judged = bool(sequential.get("significant")), f" ({direction}; {_look_words(sequential)})"
+        if not significant and not sequential.get("final"):
+            return Verdict(decision=INCONCLUSIVE, reason=(
+                f"{first_upper(moved)}{judged}: not significant at this look; keep collecting to the planned "
+                f"{sequential['planned_units']:,} units (reading early is safe under this plan)."), **common)
     if harmed:
         hurt = "; ".join(_guardrail_words(g, w, units) for g, w in harmed)
         return Verdict(decision=DONT_SHIP, reason=(
@@ -264,6 +275,17 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
                   f"or more (minimum detectable effect, 80% power){plan}")
     return Verdict(decision=INCONCLUSIVE, reason=(
         f"{first_upper(moved)}{judged}: the data cannot tell a gain from a loss{detect}."), **common)
+
+
+def _look_words(sequential: Mapping) -> str:
+    """Which look this is and what it was judged by, from a comparison's ``extra.sequential``."""
+    progress = f"{sequential['units']:,} of {sequential['planned_units']:,} planned units"
+    if sequential.get("method") == "always_valid":
+        return (f"always-valid interval {sequential['ci_low']:.4g} to {sequential['ci_high']:.4g}, "
+                f"{p_value(sequential['p_value'])} against alpha = {sequential['alpha']:.3g}, read at {progress}")
+    spending = {"obrien_fleming": "O'Brien-Fleming-type", "pocock": "Pocock-type"}.get(sequential.get("spending"), "")
+    return (f"look {sequential['look']} of {sequential['looks']} ({progress}): |z| = {abs(sequential['z']):.2f} against "
+            f"the boundary {sequential['boundary']:.2f} ({spending} spending of alpha = {sequential['alpha']:.3g})")
 
 
 def _roles(effects: Sequence[Mapping], listed: Sequence[str], defaults: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -295,7 +317,8 @@ def _per_arm(analysis: str, payload: Mapping, href: str | None, what: str, words
         return []
     raw = [e.get("p_value") for e in primaries]
     adjusted = list(raw)
-    if len(primaries) > 1 and all(finite(p) for p in raw):
+    sequential = any((e.get("extra") or {}).get("sequential") for e in primaries)  # split among arms already
+    if len(primaries) > 1 and all(finite(p) for p in raw) and not sequential:
         adjusted = [float(p) for p in multipletests(raw, method="holm")[1]]
     verdicts = []
     for effect, p in zip(primaries, adjusted):
