@@ -200,3 +200,36 @@ def test_summary_carries_the_roles_verdict_for_the_sla_defaults_of_old_results()
            "estimates": [effect("csat", 0.15, 0.02, values=(3.5, 3.65)), effect("repeat_purchase", -0.03, 0.005)]}
     [v] = summary.summarize({"04_ab_test": old}).verdicts
     assert v.decision == DONT_SHIP and v.harmed == ("repeat_purchase_effect_treatment_vs_control",)
+
+
+def test_when_the_sla_moved_who_answers_csat_is_judged_by_its_lee_bounds():
+    csat = effect("csat", 0.15, 0.02, role="primary", values=(3.5, 3.65))
+    lee = {"name": "csat_lee_bounds_treatment_vs_control", "label": "csat bounds", "value": 0.13, "se": None,
+           "ci_low": -0.03, "ci_high": 0.29, "p_value": None, "n": 20_000, "method": "lee_bounds", "ci_level": 0.95,
+           "extra": {"metric": "csat", "arms": {"control": "control", "treatment": "treatment"}, "segment": {},
+                     "kind": "lee_bounds", "lower": 0.02, "upper": 0.24,
+                     "response_by_arm": {"control": 0.439, "treatment": 0.414}}}
+
+    def sla(response):
+        return {"analysis": "04_ab_test", "parameters": {"srm_alpha": 0.001}, "estimates": [csat, response, lee]}
+
+    moved = effect("survey_response", -0.024, 0.005, role="guardrail", margin=0.05)
+    [v] = verdict.ab_test_verdicts(sla(moved), None)
+    assert v.decision == INCONCLUSIVE and "Lee bounds" in v.reason and "+0.02 points and +0.24 points" in v.reason
+    assert "minimum detectable" not in v.reason
+    steady = effect("survey_response", -0.002, 0.005, role="guardrail", margin=0.05)
+    [v] = verdict.ab_test_verdicts(sla(steady), None)
+    assert v.decision == SHIP and "Lee" not in v.reason  # who answers did not move: the respondents' comparison stands
+
+
+def test_lee_bounds_of_the_sla_are_computed_over_customers(small_data):
+    from study.ab import sla
+
+    experiment = sla.sla_experiment(small_data)
+    bounds = experiment.csat_bounds
+    answered = experiment.customers["surveys"] > 0
+    assert bounds.n_control + bounds.n_treatment == len(experiment.customers)
+    assert bounds.respondents_control + bounds.respondents_treatment == int(answered.sum())
+    assert bounds.lower <= bounds.upper and bounds.ci_low <= bounds.lower and bounds.upper <= bounds.ci_high
+    [estimate] = [e for e in experiment.estimates if e.name == "csat_lee_bounds_treatment_vs_control"]
+    assert (estimate.extra["lower"], estimate.extra["upper"]) == (bounds.lower, bounds.upper)

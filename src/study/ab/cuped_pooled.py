@@ -24,7 +24,17 @@ import math
 
 import numpy as np
 
-from study.ab.abstats import INF, Effect, _inference, _need_two, _welch_log_lift, mean_effect, ratio_effect, sided, welch_df
+from study.ab.abstats import (
+    INF,
+    Effect,
+    _inference,
+    _need_two,
+    _welch_log_lift,
+    mean_effect,
+    ratio_effect,
+    sided,
+    welch_df,
+)
 from study.ab.cuped import AdjustedEffect
 from study.ab.sufficient import CovariateMoments, RatioCovariateMoments
 from study.core.inference import Alternative

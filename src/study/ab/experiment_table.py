@@ -33,7 +33,16 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study.ab import abtest, aggregate, design, findings, monitoring, robust, roles, unit_checks
+from study.ab import (
+    abtest,
+    aggregate,
+    design,
+    findings,
+    monitoring,
+    robust,
+    roles,
+    unit_checks,
+)
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger

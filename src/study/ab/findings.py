@@ -23,7 +23,7 @@ def _names(effect, lift: bool = True) -> tuple[str, ...]:
     return names + (effect.lift_estimate().name,) if lift and effect.lift is not None else names
 
 
-def ab_test(srm, effects, truth: dict | None = None) -> Findings:
+def ab_test(srm, effects, truth: dict | None = None, bounds=None) -> Findings:
     """Findings of the SLA experiment, from the customer-level comparisons that also feed its table,
     its figure and its results file.
 
@@ -34,6 +34,8 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
         Customer-level effects (:func:`study.ab.sla.sla_effects`); ``effects.skipped`` names those that
         could not be estimated.
     truth : dict, optional
+    bounds : study.ab.bounds.LeeBounds, optional
+        Lee bounds of the CSAT effect, quoted when the SLA moved the survey response rate.
     """
     lines = []
     split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
@@ -57,7 +59,7 @@ def ab_test(srm, effects, truth: dict | None = None) -> Findings:
         lines.append(Finding(
             f"**CSAT.** {csat.treatment_value:.2f} with the faster SLA against {csat.control_value:.2f} without: "
             f"{with_interval(csat.difference_estimate())} points, {p_value(csat.p_value)}; relative lift "
-            f"{with_interval(csat.lift_estimate(), 'pct')}. {_who_answers(whole.get('survey_response'))}",
+            f"{with_interval(csat.lift_estimate(), 'pct')}. {_who_answers(whole.get('survey_response'), bounds)}",
             _names(csat) + _names(whole["survey_response"], False) if "survey_response" in whole else _names(csat),
             headline=True))
     repeat = whole.get("repeat_purchase")
@@ -125,7 +127,7 @@ def _against_alarm(check) -> str:
     return f"{p_value(check.p_value)}, {side} the {check.alpha:g} alarm level"
 
 
-def _who_answers(response) -> str:
+def _who_answers(response, bounds=None) -> str:
     """What a CSAT comparison among respondents means, given the SLA's effect on who answers the survey."""
     if response is None:
         return ("CSAT is known only for tickets with a survey answer, and the data cannot show whether the SLA "
@@ -135,7 +137,11 @@ def _who_answers(response) -> str:
         return (f"CSAT is known only for tickets with a survey answer, and the SLA changed the response rate by "
                 f"{with_interval(moved, 'pp')} ({p_value(response.p_value)}): the arms' respondents are different "
                 "people, so this difference mixes the SLA's effect on satisfaction with a change in who answers, "
-                "and it is not a causal effect, not even for respondents.")
+                "and it is not a causal effect, not even for respondents." + (
+                    f" For customers who would answer under either arm, the effect on a customer's mean CSAT lies "
+                    f"between {number(bounds.lower, signed=True)} and {number(bounds.upper, signed=True)} points "
+                    f"({1 - bounds.alpha:.0%} CI {number(bounds.ci_low, signed=True)} to {number(bounds.ci_high, signed=True)}; "
+                    "Lee bounds, assuming the SLA moved answering in one direction only)." if bounds else ""))
     return (f"Randomized; the SLA did not detectably change who answers the survey (response rate "
             f"{with_interval(moved, 'pp')}), so the comparison among respondents is not distorted by a change "
             "in who answers that this experiment could detect.")

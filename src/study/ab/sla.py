@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from study.ab import abtest, aggregate, findings, robust, roles
+from study.ab import abtest, aggregate, bounds, findings, robust, roles
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
 from study.ab.design import (
@@ -201,12 +201,14 @@ class SlaExperiment:
     effects: Effects
     source: Source
     parameters: dict = field(default_factory=dict)
+    csat_bounds: bounds.LeeBounds | None = None
 
     @property
     def estimates(self) -> list[Estimate]:
         """The sample-ratio test, every customer-level effect with its lift, and each one's minimum detectable effect."""
         return ([srm_estimate(self.srm)] + abtest.estimates(self.effects)
-                + abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05)))
+                + abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05))
+                + ([bounds_estimate(self.csat_bounds)] if self.csat_bounds else []))
 
     @property
     def rows(self) -> dict:
@@ -218,7 +220,7 @@ class SlaExperiment:
 
     def findings(self, truth: dict | None = None) -> Findings:
         """The experiment in words: the design check, whether the SLA was delivered, its effects (see :meth:`study.core.results.AnalysisResult.findings`)."""
-        return findings.ab_test(self.srm, self.effects, truth)
+        return findings.ab_test(self.srm, self.effects, truth, self.csat_bounds)
 
     def srm_sentence(self) -> str:
         """The sample-ratio test in one sentence, with its alarm level."""
@@ -295,4 +297,36 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
                   "spend_margin": spend_margin, "response_margin": response_margin}
     effects = sla_effects(aggregates, alpha=alpha)
     tagged = Effects(roles.tag(effects, roles.sla_roles(repeat_margin, spend_margin, response_margin)), effects.skipped)
-    return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, tagged, data.source, parameters)
+    return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, tagged, data.source, parameters,
+                         csat_bounds(customers, alpha))
+
+
+def csat_bounds(customers: pd.DataFrame, alpha: float = 0.05) -> bounds.LeeBounds | None:
+    """Lee bounds of the SLA's effect on a customer's mean CSAT, for customers who would answer a survey
+    under either arm (:func:`study.ab.bounds.lee_bounds`); ``None`` when an arm has no respondent.
+
+    CSAT is seen only for customers who answered; the SLA may change who does, and then the arms'
+    respondents are different people. Customers are the randomized units, so the bounds are taken
+    over customers (their mean CSAT over answered surveys), not over tickets.
+    """
+    mean = (customers["csat_sum"] / customers["surveys"]).where(customers["surveys"] > 0)
+    arms = customers["variant"].astype(str)
+    control, treatment = (mean[arms == a].to_numpy(dtype=float) for a in ("control", "treatment"))
+    if not (np.isfinite(control).sum() >= 2 and np.isfinite(treatment).sum() >= 2):
+        return None
+    return bounds.lee_bounds(control, treatment, alpha=alpha)
+
+
+def bounds_estimate(lee: bounds.LeeBounds) -> Estimate:
+    """The bounds for the results file: the Imbens-Manski interval as the interval, the bounds in ``extra``."""
+    return Estimate(
+        "csat_lee_bounds_treatment_vs_control",
+        "CSAT, a customer's mean over answered surveys: effect for customers who would answer under either arm "
+        "(Lee bounds; value the middle of the bounds)",
+        (lee.lower + lee.upper) / 2, None, lee.ci_low, lee.ci_high, None, lee.n_control + lee.n_treatment, lee.method,
+        1 - lee.alpha,
+        {"metric": "csat", "arms": {"control": "control", "treatment": "treatment"}, "segment": {}, "kind": "lee_bounds",
+         "lower": lee.lower, "upper": lee.upper, "se_lower": lee.se_lower, "se_upper": lee.se_upper,
+         "trimmed_arm": lee.trimmed_arm, "trim_share": lee.trim_share, "naive_difference": lee.naive_difference,
+         "response_by_arm": {"control": lee.response_control, "treatment": lee.response_treatment}},
+    )

@@ -191,6 +191,9 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
        primary metric did not move; the reason then gives the minimum detectable effect and the units
        the next experiment needs, where the results hold them (``mde``).
 
+    When the primary's ``extra.bounds`` holds Lee bounds (the outcome is seen only for responders and
+    the treatment moved the response rate), rule 2 reads its interval (Imbens-Manski) instead.
+
     Under a monitoring plan (the primary's ``extra.sequential``, :mod:`study.ab.monitoring`) rule 2
     reads the plan's decision at this look instead of the p-value, and a primary that has not moved
     before the planned end is *inconclusive: keep collecting*.
@@ -241,31 +244,42 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     judged = f" ({direction}; {p_value(p)}{holm}, against alpha = {alpha:g})" if finite(p) else f" ({direction})"
     gain = sign * primary["value"]
     significant = finite(p) and p < alpha
+    tail = ""  # what a judgement by bounds assumed, after the reason
+
+    def done(decision: str, reason: str) -> Verdict:
+        return Verdict(decision=decision, reason=reason + tail, **common)
+
+    bounded = (primary.get("extra") or {}).get("bounds")
+    if bounded:  # the outcome is seen only for responders and the treatment moved who responds
+        significant = primary["ci_low"] > 0 or primary["ci_high"] < 0
+        judged = f" ({direction}; judged by its Lee bounds, see below)"
+        tail = f" {first_upper(_bounds_words(bounded, unit))}."
+        mde = None  # the respondents' minimum detectable effect says nothing about the bounds
     sequential = (primary.get("extra") or {}).get("sequential")
     if sequential:
         significant, judged = bool(sequential.get("significant")), f" ({direction}; {_look_words(sequential)})"
         if not significant and not sequential.get("final"):
-            return Verdict(decision=INCONCLUSIVE, reason=(
+            return done(INCONCLUSIVE, (
                 f"{first_upper(moved)}{judged}: not significant at this look; keep collecting to the planned "
-                f"{sequential['planned_units']:,} units (reading early is safe under this plan)."), **common)
+                f"{sequential['planned_units']:,} units (reading early is safe under this plan)."))
     if harmed:
         hurt = "; ".join(_guardrail_words(g, w, units) for g, w in harmed)
-        return Verdict(decision=DONT_SHIP, reason=(
+        return done(DONT_SHIP, (
             f"A guardrail was harmed (a loss beyond its margin, or a significant loss where it has none): {hurt}; "
-            f"{moved}{judged}."), **common)
+            f"{moved}{judged}."))
     if significant and gain < 0:
-        return Verdict(decision=DONT_SHIP, reason=f"{first_upper(moved)}{judged}: the primary metric got worse.", **common)
+        return done(DONT_SHIP, f"{first_upper(moved)}{judged}: the primary metric got worse.")
     if significant and gain > 0 and not unresolved:
         guard = (f"; no guardrail ({', '.join(w for _, w in checked)}) lost more than it allows" if checked
                  else "; the results hold no guardrail metric")
         loose = [w for g, w in checked if not finite((g.get("extra") or {}).get("margin"))]
         if loose:
             guard += f" (without a margin, {', '.join(loose)} would block only a significant loss)"
-        return Verdict(decision=SHIP, reason=f"{first_upper(moved)}{judged}: an improvement{guard}.", **common)
+        return done(SHIP, f"{first_upper(moved)}{judged}: an improvement{guard}.")
     if significant and gain > 0:
         open_ = "; ".join(_guardrail_words(g, w, units) for g, w in unresolved)
-        return Verdict(decision=INCONCLUSIVE, reason=(
-            f"{first_upper(moved)}{judged}, but a guardrail's loss beyond its margin cannot be ruled out: {open_}."), **common)
+        return done(INCONCLUSIVE, (
+            f"{first_upper(moved)}{judged}, but a guardrail's loss beyond its margin cannot be ruled out: {open_}."))
     detect = ""
     if mde:
         needed = (mde.get("extra") or {}).get("units_needed") or {}
@@ -273,8 +287,32 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
                 f"{(mde.get('extra') or {}).get('relative_mde', 0):.0%}") if needed else ""
         detect = (f"; at this sample the experiment could reliably detect only effects of about {unit(abs(mde['value']))} "
                   f"or more (minimum detectable effect, 80% power){plan}")
-    return Verdict(decision=INCONCLUSIVE, reason=(
-        f"{first_upper(moved)}{judged}: the data cannot tell a gain from a loss{detect}."), **common)
+    return done(INCONCLUSIVE, (
+        f"{first_upper(moved)}{judged}: the data cannot tell a gain from a loss{detect}."))
+
+
+def _bounds_words(bounded: Mapping, unit: Unit) -> str:
+    """What the Lee bounds say, and what they assume."""
+    shares = bounded.get("response_by_arm") or {}
+    moved = (f" (control {shares['control']:.1%}, treatment {shares['treatment']:.1%})"
+             if finite(shares.get("control")) and finite(shares.get("treatment")) else "")
+    return (f"the outcome is seen only for those who answered, and the treatment changed who answers{moved}: for "
+            f"those who would answer under either arm the effect lies between {unit(bounded['lower'], signed=True)} and "
+            f"{unit(bounded['upper'], signed=True)} (Lee bounds; the interval covers the effect, assuming the treatment "
+            "moved answering in one direction only)")
+
+
+def _with_bounds(payload: Mapping) -> Mapping:
+    """04: when the SLA moved the survey response rate, CSAT is judged by its Lee bounds, not by the
+    difference of respondents (who are different people in the two arms)."""
+    found = estimates_by_name(payload)
+    csat, lee = found.get("csat_effect_treatment_vs_control"), found.get("csat_lee_bounds_treatment_vs_control")
+    response = found.get("survey_response_effect_treatment_vs_control")
+    if not (csat and usable(lee) and usable(response) and (response["ci_low"] > 0 or response["ci_high"] < 0)):
+        return payload
+    judged = {**csat, "value": lee["value"], "ci_low": lee["ci_low"], "ci_high": lee["ci_high"], "ci_level": lee["ci_level"],
+              "p_value": None, "se": None, "extra": {**csat["extra"], "bounds": lee["extra"]}}
+    return {**payload, "estimates": [judged if e is csat else e for e in payload.get("estimates") or []]}
 
 
 def _look_words(sequential: Mapping) -> str:
@@ -334,7 +372,7 @@ def _per_arm(analysis: str, payload: Mapping, href: str | None, what: str, words
 
 def ab_test_verdicts(payload: Mapping, href: str | None) -> list[Verdict]:
     """04: the verdict on the SLA, CSAT its primary metric; buying again, spending and answering the survey guard."""
-    return _per_arm(AB_TEST, payload, href, "SLA experiment (faster first response), {treatment} vs {control}",
+    return _per_arm(AB_TEST, _with_bounds(payload), href, "SLA experiment (faster first response), {treatment} vs {control}",
                     METRIC_WORDS, SLA_UNITS, SLA_DEFAULT_ROLES)
 
 
