@@ -92,3 +92,12 @@ def test_interval_coverage_and_standard_errors_in_simulation():
     assert abs(np.std(uppers, ddof=1) / np.mean([b.se_upper for b in found]) - 1) < 3 / math.sqrt(2 * (runs - 1))
     assert abs(np.mean(uppers) - 0.3) < 3 * np.std(uppers) / math.sqrt(runs)
     assert np.std(uppers) > 1.3 * 0.0274
+
+
+def test_an_outcome_with_one_value_gives_bounds_without_noise():
+    import numpy as np
+
+    from study.ab import bounds
+
+    result = bounds.lee_bounds(np.array([4.0] * 50 + [np.nan] * 50), np.array([4.0] * 40 + [np.nan] * 60))
+    assert (result.lower, result.upper, result.ci_low, result.ci_high) == (0.0, 0.0, 0.0, 0.0)

@@ -170,6 +170,8 @@ def imbens_manski(lower: float, upper: float, se_lower: float, se_upper: float, 
     value when the bounds coincide and falls towards the one-sided one as they separate, since the
     true effect can then be near only one of them.
     """
+    if not max(se_lower, se_upper) > 0:  # no sampling noise (e.g. an outcome with one value): the bounds themselves
+        return float(lower), float(upper)
     width = max(upper - lower, 0.0) / max(se_lower, se_upper)
     two_sided, one_sided = critical_value(alpha), critical_value(2 * alpha)
     gap = lambda c: stats.norm.cdf(c + width) - stats.norm.cdf(-c) - (1 - alpha)
