@@ -80,3 +80,20 @@ def test_decisions_are_calibrated_when_the_truth_comes_from_the_prior(prior):
         flat = np.array([bayes_summary(e, se).risk_treatment for e in estimates])
         realized = np.maximum(-truth, 0)
         assert abs(flat.mean() - realized.mean()) > 3 * np.std(realized - flat) / math.sqrt(runs)
+
+
+def test_the_report_table_reads_each_primary_comparison_in_its_better_direction():
+    from study.ab import abstats, bayes, roles
+    from study.ab.sufficient import Moments
+
+    rng = np.random.default_rng(9)
+    control = Moments.from_arrays(rng.binomial(1, 0.20, 4_000).astype(float))
+    treatment = Moments.from_arrays(rng.binomial(1, 0.23, 4_000).astype(float))
+    effect = abstats.proportion_effect(control, treatment, metric="churn_7")
+    [as_churn] = roles.tag([effect], {"churn_7": roles.MetricRole("churn_7", "primary", "lower")})
+    table = bayes.bayes_table([as_churn])
+    direct = bayes.bayes_summary(effect.estimate, effect.se, alpha=effect.alpha, lower_is_better=True)
+    chance = table["chance treatment is better"].iloc[0]
+    assert chance == pytest.approx(direct.chance_to_win) and chance < 0.01  # churn rose: the change is worse
+    assert "flat" in table["prior"].iloc[0]
+    assert bayes.bayes_table([effect]).reason.startswith("no comparison of the primary metric")  # no role: nothing read

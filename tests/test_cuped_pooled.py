@@ -11,7 +11,12 @@ from scipy import stats
 from study.ab import abtest, aggregate
 from study.ab.cuped import cuped_effect
 from study.ab.cuped_pooled import pooled_cuped_effect, ratio_cuped_effect
-from study.ab.sufficient import CovariateMoments, Metric, RatioCovariateMoments, rounded_origin
+from study.ab.sufficient import (
+    CovariateMoments,
+    Metric,
+    RatioCovariateMoments,
+    rounded_origin,
+)
 
 
 def _mean_experiment(seed, n_c, n_t, effect=0.5, level=0.0):

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from study.ab import design, sla
-from study.data import experiment as experiments
 from study.ab.abstats import ratio_effect
 from study.ab.customers import _sums, customer_table
 from study.ab.sufficient import RatioMoments
+from study.data import experiment as experiments
 
 
 def test_srm_flags_a_505_495_split_at_one_million():

@@ -77,7 +77,8 @@ def test_ab_findings_warn_loudly_on_sample_ratio_mismatch(small_data):
     bad = ab_findings.ab_test(bad_split, experiment.effects)
     assert "Sample ratio mismatch" in bad.markdown() and "do not trust" in bad.markdown()
     assert bad[0].kind == "warning" and bad[0].headline
-    good = ab_findings.ab_test(design.srm_check(units), experiment.effects, bounds=experiment.csat_bounds).markdown()
+    good = ab_findings.ab_test(design.srm_check(units), experiment.effects, bounds=experiment.csat_bounds,
+                               spend_robust=experiment.spend_robust).markdown()
     assert "Design check passed" in good and "**CSAT.**" in good and "**Repeat purchase.**" in good
     assert experiment.findings().markdown() == good
 

@@ -11,9 +11,8 @@ import json
 import math
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from study.ab import abstats
 from study.ab.bayes import NormalPrior, bayes_summary, relative_difference

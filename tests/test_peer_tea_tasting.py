@@ -19,7 +19,13 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from study.ab import abstats, cuped, cuped_pooled, power, robust
-from study.ab.sufficient import CovariateMoments, Moments, RatioCovariateMoments, RatioMoments, rounded_origin
+from study.ab.sufficient import (
+    CovariateMoments,
+    Moments,
+    RatioCovariateMoments,
+    RatioMoments,
+    rounded_origin,
+)
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "peer_tea_tasting.json").read_text())
 SAME_FORMULA = 1e-9

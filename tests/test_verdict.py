@@ -68,6 +68,8 @@ def test_a_guardrail_ships_only_when_a_loss_beyond_its_margin_is_ruled_out():
     # a loss beyond the margin is shown: don't ship, whatever the primary did
     [hurt] = decide(primary, effect("spend", -4.0, 0.5, role="guardrail", margin=2.0))
     assert hurt.decision == DONT_SHIP and hurt.harmed == ("spend_effect_treatment_vs_control",)
+    assert hurt.roles == {"converted_effect_treatment_vs_control": {"role": "primary", "better": "higher", "margin": None},
+                          "spend_effect_treatment_vs_control": {"role": "guardrail", "better": "higher", "margin": 2.0}}
 
 
 def test_a_lower_is_better_guardrail_is_harmed_by_a_rise():

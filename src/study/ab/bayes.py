@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
 from scipy import stats
 
 from study.core.inference import critical_value
+from study.core.results import Skipped
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,33 @@ def relative_difference(control_mean: float, control_var: float, n_control: int,
     lift = (treatment_mean - control_mean) / control_mean
     var = treatment_var / (n_treatment * control_mean**2) + control_var * treatment_mean**2 / (n_control * control_mean**4)
     return float(lift), float(math.sqrt(var))
+
+
+def bayes_table(effects, primary_only: bool = True, prior: NormalPrior | None = None):
+    """A Bayesian reading of each comparison (of the primary metric when ``primary_only``): the chance
+    the treatment is better in the metric's better direction, the expected loss of each choice and a
+    credible interval, under a flat prior (or ``prior``) and a normal approximation.
+
+    Parameters
+    ----------
+    effects : list of study.ab.abstats.Effect
+        Whole-experiment comparisons; ``extra.role`` and ``extra.better`` from :mod:`study.ab.roles`.
+
+    Returns
+    -------
+    pandas.DataFrame or study.core.results.Skipped
+    """
+    lines = []
+    for e in effects:
+        if e.segment or not (e.se and math.isfinite(e.se) and e.se > 0) or (primary_only and e.extra.get("role") != "primary"):
+            continue
+        reading = bayes_summary(e.estimate, e.se, prior=prior, alpha=e.alpha, lower_is_better=e.extra.get("better") == "lower")
+        lines.append({"metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}",
+                      "chance treatment is better": reading.chance_to_win,
+                      "expected loss choosing treatment": reading.risk_treatment,
+                      "expected loss choosing control": reading.risk_control,
+                      "credible low": reading.credible_low, "credible high": reading.credible_high,
+                      "prior": reading.prior.describe()})
+    if not lines:
+        return Skipped("Bayesian reading", "no comparison of the primary metric has a standard error")
+    return pd.DataFrame(lines).set_index(["metric", "comparison"])

@@ -36,6 +36,7 @@ import pandas as pd
 from study.ab import (
     abtest,
     aggregate,
+    bayes,
     design,
     findings,
     monitoring,
@@ -55,7 +56,6 @@ from study.data.schema import DataError
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")
-ROBUST_BOOTSTRAP_MAX_UNITS = 200_000  # above it the normal-theory rows are accurate and the bootstrap slow
 SHARE_TOLERANCE = 0.01  # planned shares written to two decimals (0.33 three times) still sum to 1
 
 
@@ -279,10 +279,15 @@ class ExperimentResult:
                            "already analysed as assigned")
         return abtest.effects_summary(self.itt_effects)
 
+    def bayes(self) -> pd.DataFrame | Skipped:
+        """A Bayesian reading of the primary metric per arm (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
+        return bayes.bayes_table(self.effects, primary_only=True)
+
     def robust(self) -> pd.DataFrame | Skipped:
         """The metrics marked ``robust: true``: Welch beside winsorized, trimmed, Mann-Whitney and bootstrap."""
         if not self.robust_effects:
-            return Skipped("heavy-tail comparisons", "no metric is marked robust: true in the column map")
+            return Skipped("heavy-tail comparisons", "no metric is marked robust: true in the column map, and none "
+                           f"has an excess kurtosis above {robust.HEAVY_TAIL_KURTOSIS:g}")
         columns = ["metric", "comparison", "method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
         return abtest.effects_table(self.robust_effects)[columns].set_index(["metric", "comparison", "method"])
 
@@ -346,7 +351,9 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
             aggregate.aggregate_frame(clean, metrics, arm=mapping.arm, segments=[segment]), control=mapping.control, alpha=alpha,
         )
     return ExperimentResult(mapping, ledger, mismatches, checks, srm, aggregates, effects,
-                            abtest.adjust_p_values(segment_effects), robust_effects=_robust(clean, mapping, alpha),
+                            abtest.adjust_p_values(segment_effects), robust_effects=robust.robust_comparisons(
+                                clean, [m for m in mapping.metrics if mapping.roles.get(m, {}).get("robust") or robust.heavy_tailed(clean[m])],
+                                mapping.arm, mapping.control, alpha),
                             itt_effects=_as_assigned(frame, mapping, alpha) if mismatches else [])
 
 
@@ -364,20 +371,6 @@ def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> l
     rows = unit_checks.drop_flagged_units(frame, mapping.unit, mapping.arm)[0]
     aggregates = aggregate.aggregate_frame(rows, metric_specs(rows, mapping), arm=mapping.arm)
     return abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha))
-
-
-def _robust(clean: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:
-    """Heavy-tail comparisons of each metric marked ``robust``, every treatment arm against control."""
-    out = []
-    arms = clean[mapping.arm].astype(str)
-    for metric in (m for m, spec in mapping.roles.items() if spec.get("robust")):
-        values = pd.to_numeric(clean[metric], errors="coerce")
-        control = values[arms == mapping.control].dropna()
-        for treatment in sorted(set(arms.dropna()) - {mapping.control}):
-            out += robust.robust_effects(control, values[arms == treatment].dropna(), metric=metric,
-                                         arms=(mapping.control, treatment), alpha=alpha,
-                                         bootstrap_max_units=ROBUST_BOOTSTRAP_MAX_UNITS)
-    return out
 
 
 def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,

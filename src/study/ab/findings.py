@@ -23,7 +23,7 @@ def _names(effect, lift: bool = True) -> tuple[str, ...]:
     return names + (effect.lift_estimate().name,) if lift and effect.lift is not None else names
 
 
-def ab_test(srm, effects, truth: dict | None = None, bounds=None) -> Findings:
+def ab_test(srm, effects, truth: dict | None = None, bounds=None, spend_robust=None) -> Findings:
     """Findings of the SLA experiment, from the customer-level comparisons that also feed its table,
     its figure and its results file.
 
@@ -36,6 +36,8 @@ def ab_test(srm, effects, truth: dict | None = None, bounds=None) -> Findings:
     truth : dict, optional
     bounds : study.ab.bounds.LeeBounds, optional
         Lee bounds of the CSAT effect, quoted when the SLA moved the survey response rate.
+    spend_robust : list of Effect, optional
+        Follow-up spend by methods robust to heavy tails: whether they agree is said.
     """
     lines = []
     split = ", ".join(f"{text(arm)} {n:,}" for arm, n in srm.counts.items())
@@ -68,6 +70,8 @@ def ab_test(srm, effects, truth: dict | None = None, bounds=None) -> Findings:
             f"**Repeat purchase.** {pct(repeat.treatment_value)} against {pct(repeat.control_value)}: "
             f"{with_interval(repeat.difference_estimate(), 'pp')}, {p_value(repeat.p_value)}; relative lift "
             f"{with_interval(repeat.lift_estimate(), 'pct')}.", _names(repeat), headline=True))
+    if isinstance(spend_robust, list):
+        lines += _robust_findings(spend_robust)
     for metric, reason in getattr(effects, "skipped", {}).items():
         lines.append(skipped(f"comparison of {METRIC_WORDS.get(metric, metric.replace('_', ' '))}", reason,
                              headline=metric in ("csat", "repeat_purchase")))
@@ -79,6 +83,24 @@ def ab_test(srm, effects, truth: dict | None = None, bounds=None) -> Findings:
             f"(the interval {covers_words(repeat.difference_estimate(), truth['sla_effect_on_repeat_purchase'])} it).",
             kind="truth"))
     return Findings(lines)
+
+
+def _monitoring(effects, primary: str | None) -> list[Finding]:
+    """Which look of the plan this run is, and whether the primary metric may be called at it."""
+    looks = [e for e in effects if e.metric == primary and e.extra.get("sequential")]
+    if not looks:
+        return []
+    facts = looks[0].extra["sequential"]
+    progress = f"{facts['units']:,} of {facts['planned_units']:,} planned units"
+    if facts["method"] == "always_valid":
+        where = f"read at {progress} with always-valid intervals (any look, any number of looks)"
+    else:
+        where = (f"look {facts['look']} of {facts['looks']} ({progress}; "
+                 f"{'Pocock' if facts.get('spending') == 'pocock' else 'O' + chr(39) + 'Brien-Fleming'}-type spending)")
+    called = [f"{text(e.treatment)}: {'called' if e.extra['sequential']['significant'] else 'not yet'}" for e in looks]
+    return [Finding(f"**Monitoring plan.** This run is {where}; the primary metric {text(primary)} may be called only "
+                    f"when it crosses the plan's boundary ({'; '.join(called)}). The fixed-horizon p-values above "
+                    "hold only at the planned end.", headline=True)]
 
 
 def _per_protocol(result, primary: str | None, kinds: dict) -> Finding:
@@ -111,8 +133,12 @@ def _robust_findings(effects) -> list[Finding]:
     lines = []
     for (metric, treatment, control), group in groups.items():
         alpha = group[0].alpha
-        said = "; ".join(f"{ROBUST_WORDS.get(e.method_code, e.method_code)} {p_value(e.p_value)}" for e in group)
-        verdicts = {e.p_value < alpha for e in group if e.p_value is not None}
+        shown = [e for e in group if e.p_value is not None or e.ci_low is not None]
+        said = "; ".join(f"{ROBUST_WORDS.get(e.method_code, e.method_code)} " + (
+            p_value(e.p_value) if e.p_value is not None else
+            f"{1 - alpha:.0%} CI {number(e.ci_low, 3, signed=True)} to {number(e.ci_high, 3, signed=True)}") for e in shown)
+        verdicts = {(e.p_value < alpha) if e.p_value is not None else (e.ci_low > 0 or e.ci_high < 0)
+                    for e in shown}
         agree = (f"they agree at the {alpha:g} level." if len(verdicts) == 1 else
                  f"they disagree at the {alpha:g} level: a few extreme units may drive the mean, so read the mean's "
                  "effect with caution.")
@@ -196,6 +222,7 @@ def experiment_table(result) -> Findings:
             f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
             f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
             _names(effect), headline=effect.metric == primary))
+    lines += _monitoring(result.effects, primary)
     lines += _robust_findings(result.robust_effects)
     lines.append(_per_protocol(result, primary, kinds) if result.itt_effects else Finding(
         "Randomized comparisons: causal for the units in the experiment. Segment results below are exploratory."))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from study.ab.abstats import Effect, _inference, mean_effect, welch_df
@@ -203,3 +204,28 @@ def robust_effects(control, treatment, *, metric: str = "metric", arms: tuple[st
     if bootstrap_max_units is None or c.size + t.size <= bootstrap_max_units:
         effects.append(bootstrap_effect(c, t, n_resamples=n_resamples, seed=seed, **common))
     return effects
+
+
+# A lognormal with sigma 1 has excess kurtosis 111, an exponential 6, a normal 0: above 20 the mean
+# rests on a few units, and the robust comparisons are added whether or not the column map asks for them.
+HEAVY_TAIL_KURTOSIS = 20.0
+ROBUST_BOOTSTRAP_MAX_UNITS = 200_000  # above it the normal-theory rows are accurate and the bootstrap slow
+
+
+def heavy_tailed(values: pd.Series) -> bool:
+    """A metric whose excess kurtosis exceeds :data:`HEAVY_TAIL_KURTOSIS`: a few units can decide its mean."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return numbers.nunique() > 2 and bool(numbers.kurt() > HEAVY_TAIL_KURTOSIS)
+
+
+def robust_comparisons(frame: pd.DataFrame, metrics: list[str], arm: str, control: str, alpha: float = 0.05) -> list[Effect]:
+    """:func:`robust_effects` of each metric, every treatment arm of ``frame[arm]`` against ``control``."""
+    out = []
+    arms = frame[arm].astype(str)
+    for metric in metrics:
+        values = pd.to_numeric(frame[metric], errors="coerce")
+        reference = values[arms == control].dropna()
+        for treatment in sorted(set(arms.dropna()) - {control}):
+            out += robust_effects(reference, values[arms == treatment].dropna(), metric=metric, arms=(control, treatment),
+                                  alpha=alpha, bootstrap_max_units=ROBUST_BOOTSTRAP_MAX_UNITS)
+    return out

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from study.ab import abtest, aggregate, bounds, findings, robust, roles
+from study.ab import abtest, aggregate, bayes, bounds, findings, robust, roles
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
 from study.ab.design import (
@@ -111,18 +111,17 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
 BOOTSTRAP_MAX_CUSTOMERS = 200_000
 
 
-def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int = 2026):
+def robust_spend_effects(customers: pd.DataFrame, alpha: float = 0.05, seed: int = 2026) -> list | Skipped:
     """Follow-up spend per customer: Welch next to winsorized, trimmed, Mann-Whitney and bootstrap.
 
-    Above :data:`BOOTSTRAP_MAX_CUSTOMERS` customers the bootstrap row says it was left out (see
+    Above :data:`BOOTSTRAP_MAX_CUSTOMERS` customers the bootstrap is left out (see
     :func:`study.ab.robust.robust_effects`).
 
     Returns
     -------
-    pandas.DataFrame or Skipped
-        One row per method, or why the section was skipped (no ``next_spend``).
+    list of Effect or Skipped
+        One effect per method, or why the section was skipped (no ``next_spend``).
     """
-
     if "next_spend" not in customers.columns:
         return Skipped("heavy-tail comparison of spend", "the data has no next_spend")
     arms = customers["variant"]
@@ -133,11 +132,17 @@ def robust_spend_table(customers: pd.DataFrame, alpha: float = 0.05, seed: int =
     )
     if reason:
         return Skipped("heavy-tail comparison of spend", reason)
-    effects = robust.robust_effects(
+    return robust.robust_effects(
         customers.loc[arms == "control", "next_spend"], customers.loc[arms == "treatment", "next_spend"],
         metric="customer_spend", alpha=alpha, seed=seed, label="Follow-up spend per customer",
         bootstrap_max_units=BOOTSTRAP_MAX_CUSTOMERS,
     )
+
+
+def robust_spend_table(effects: list | Skipped):
+    """:func:`robust_spend_effects` as a table, one row per method (or why there is none)."""
+    if isinstance(effects, Skipped):
+        return effects
     columns = ["method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
     table = abtest.effects_table(effects)[columns].set_index("method")
     if "bootstrap_percentile" not in table.index:
@@ -202,6 +207,7 @@ class SlaExperiment:
     source: Source
     parameters: dict = field(default_factory=dict)
     csat_bounds: bounds.LeeBounds | None = None
+    spend_robust: list | Skipped = field(default_factory=list)
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -220,7 +226,7 @@ class SlaExperiment:
 
     def findings(self, truth: dict | None = None) -> Findings:
         """The experiment in words: the design check, whether the SLA was delivered, its effects (see :meth:`study.core.results.AnalysisResult.findings`)."""
-        return findings.ab_test(self.srm, self.effects, truth, self.csat_bounds)
+        return findings.ab_test(self.srm, self.effects, truth, self.csat_bounds, self.spend_robust)
 
     def srm_sentence(self) -> str:
         """The sample-ratio test in one sentence, with its alarm level."""
@@ -254,7 +260,11 @@ class SlaExperiment:
 
     def robust_spend(self):
         """Follow-up spend compared by methods robust to heavy tails (:func:`robust_spend_table`)."""
-        return robust_spend_table(self.customers, alpha=self.parameters["alpha"])
+        return robust_spend_table(self.spend_robust)
+
+    def bayes(self):
+        """A Bayesian reading of the primary metric (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
+        return bayes.bayes_table(self.effects, primary_only=True)
 
     def segment_table(self):
         """Exploratory effects by segment (:func:`segment_table`)."""
@@ -298,7 +308,7 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
     effects = sla_effects(aggregates, alpha=alpha)
     tagged = Effects(roles.tag(effects, roles.sla_roles(repeat_margin, spend_margin, response_margin)), effects.skipped)
     return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, tagged, data.source, parameters,
-                         csat_bounds(customers, alpha))
+                         csat_bounds(customers, alpha), robust_spend_effects(customers, alpha))
 
 
 def csat_bounds(customers: pd.DataFrame, alpha: float = 0.05) -> bounds.LeeBounds | None:

@@ -11,7 +11,7 @@ margin, higher better.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from statsmodels.stats.multitest import multipletests
 
@@ -71,6 +71,7 @@ class Verdict:
     guardrails: tuple[str, ...] = ()
     harmed: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
+    roles: dict = field(default_factory=dict)  # estimate name -> role, better direction and margin
 
 
 def srm_broken(srm: Mapping | None, threshold: float | None = None) -> bool:
@@ -228,7 +229,10 @@ def verdict(analysis: str, experiment: str, primary: Mapping, primary_words: str
     unresolved = [(g, w) for g, w in checked if status[g["name"]] == "unresolved"]
     common = {"analysis": analysis, "experiment": experiment, "href": href, "primary": primary["name"],
               "guardrails": tuple(status), "harmed": tuple(g["name"] for g, _ in harmed),
-              "unresolved": tuple(g["name"] for g, _ in unresolved)}
+              "unresolved": tuple(g["name"] for g, _ in unresolved),
+              "roles": {e["name"]: {key: (e.get("extra") or {}).get(key, default) for key, default in
+                                    (("role", role), ("better", "higher"), ("margin", None))}
+                        for e, role in [(primary, "primary"), *((g, "guardrail") for g, _ in checked)]}}
     if srm_broken(srm, srm_threshold):
         why = (f": {p_value(srm['p_value'])} against the planned split, below the alarm level of {_alarm(srm, srm_threshold):g}"
                if finite(srm.get("p_value")) else "")
