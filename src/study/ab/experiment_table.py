@@ -302,7 +302,7 @@ class ExperimentResult:
         """Every comparison and the sample-ratio test, for the results file."""
         return [design.srm_estimate(self.srm), *abtest.estimates(self.effects), *abtest.estimates(self.segment_effects),
                 *abtest.mde_estimates(self.effects, self.parameters.get("relative_mde", 0.05)),
-                *[dataclasses.replace(e, name=itt_name(e.name), label=f"{e.label} (intention to treat)")
+                *[dataclasses.replace(e, name=findings.itt_name(e.name), label=f"{e.label} (intention to treat)")
                   for e in abtest.estimates(self.itt_effects)]]
 
 
@@ -355,14 +355,6 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
                                 clean, [m for m in mapping.metrics if mapping.roles.get(m, {}).get("robust") or robust.heavy_tailed(clean[m])],
                                 mapping.arm, mapping.control, alpha),
                             itt_effects=_as_assigned(frame, mapping, alpha) if mismatches else [])
-
-
-def itt_name(name: str) -> str:
-    """The results-file name of an intention-to-treat estimate: ``converted_itt_effect_b_vs_a``."""
-    for kind in ("_effect_", "_relative_lift_"):
-        if kind in name:
-            return name.replace(kind, f"_itt{kind}", 1)
-    return f"{name}_itt"
 
 
 def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:

@@ -103,6 +103,14 @@ def _monitoring(effects, primary: str | None) -> list[Finding]:
                     "hold only at the planned end.", headline=True)]
 
 
+def itt_name(name: str) -> str:
+    """The results-file name of an intention-to-treat estimate: ``converted_itt_effect_b_vs_a``."""
+    for kind in ("_effect_", "_relative_lift_"):
+        if kind in name:
+            return name.replace(kind, f"_itt{kind}", 1)
+    return f"{name}_itt"
+
+
 def _per_protocol(result, primary: str | None, kinds: dict) -> Finding:
     """What setting aside units for their exposure does to the causal claim, and the comparison that keeps it."""
     as_assigned = [e for e in result.itt_effects if e.metric == primary]
@@ -117,7 +125,7 @@ def _per_protocol(result, primary: str | None, kinds: dict) -> Finding:
         f"**Per protocol, not as randomized.** {result.exposure_mismatches:,} rows whose exposure disagreed with their arm "
         "are set aside above; the intention-to-treat comparison is in the table below. Segment results below are "
         "exploratory.",
-        tuple(e.difference_estimate().name.replace("_effect_", "_itt_effect_", 1) for e in as_assigned), headline=True)
+        tuple(itt_name(e.difference_estimate().name) for e in as_assigned), headline=True)
 
 
 ROBUST_WORDS = {"welch_t": "Welch", "winsorized_welch_t": "winsorized at the 99th percentile",

@@ -71,12 +71,6 @@ def with_interval(estimate: Estimate, unit: str = "value", digits: int = 2) -> s
             f"to {number(estimate.ci_high, digits, signed=True)})")
 
 
-def significance(estimate: Estimate) -> str:
-    """'clearly different from zero' or 'not distinguishable from zero' at the interval's level."""
-    excludes_zero = estimate.ci_low > 0 or estimate.ci_high < 0
-    return "clearly different from zero" if excludes_zero else "not distinguishable from zero"
-
-
 def bullet_list(lines: list[str]) -> str:
     """Markdown bullets."""
     return "\n".join(f"- {line}" for line in lines)
@@ -143,9 +137,6 @@ CSAT_POINTS = Unit(1.0, 2, " points")
 
 
 PP = Unit(100.0, 1, " percentage points")
-
-
-PCT = Unit(100.0, 1, "%", "%")
 
 
 PLAIN = Unit(1.0, 2)

@@ -57,11 +57,6 @@ def estimates_by_name(payload: Mapping | None) -> dict[str, dict]:
     return {str(e["name"]): e for e in payload.get("estimates") or [] if isinstance(e, Mapping) and "name" in e}
 
 
-def get(found: Mapping[str, dict], name: str) -> dict | None:
-    estimate = found.get(name)
-    return estimate if usable(estimate) else None
-
-
 def read_results(folder: str | Path) -> dict[str, dict]:
     """Every ``<analysis>.json`` in a results folder, ``{analysis: payload}``; unreadable files are left out."""
     out = {}
@@ -75,16 +70,6 @@ def read_results(folder: str | Path) -> dict[str, dict]:
             continue
         if isinstance(payload, dict):
             out[str(payload.get("analysis") or path.stem)] = payload
-    return out
-
-
-def skipped_notes(payload: Mapping | None) -> dict[str, str]:
-    """``{section: reason}`` of the notes ``"<section>: skipped, <reason>"`` of a results payload."""
-    out = {}
-    for note in (payload or {}).get("notes") or []:
-        if isinstance(note, str) and ": skipped, " in note:
-            section, reason = note.split(": skipped, ", 1)
-            out.setdefault(section, reason)
     return out
 
 
