@@ -239,3 +239,64 @@ def repeat_estimates(result):
         [total, direct], title=titles.title_repeat(total, direct),
         xlabel="change in repeat purchase (percentage points) per doubling of first response time", scale=100,
     )
+
+
+
+def sensitivity_contour(headline, title: str | None = None, multiples: tuple[float, ...] = (1.0,)):
+    """Bias-adjusted estimate over the strength of a hidden confounder, with zero and the measured confounders marked.
+
+    Contours of the estimate once a hidden factor explaining ``r2dz_x`` of the exposure's residual
+    variance and ``r2yz_dx`` of CSAT's is taken out (Cinelli & Hazlett 2020); the dashed red line is
+    where the estimate reaches zero; diamonds mark hidden factors as strong as each measured
+    confounder (``multiples`` times as strong).
+
+    Parameters
+    ----------
+    headline : study.regression.sensitivity.OLSHeadline
+        One headline of :func:`study.regression.sensitivity.satisfaction_sensitivity`.
+    title : str, optional
+        By default the robustness value in words.
+    multiples : tuple of float
+        Which multiples of the benchmark bounds to mark (those in the bounds table).
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    result, exposure = headline.result, headline.exposure
+    x, y, values = result.contour()
+    fig, ax = plt.subplots(figsize=(10.5, 6))
+    # Levels over the estimate's own range (and as far again past zero), not the far corner's extremes.
+    size = abs(result.estimate)
+    levels = MaxNLocator(10).tick_values(max(values.min(), -2 * size), min(values.max(), 2 * size))
+    lines = ax.contour(x, y, values, levels=levels, colors="grey", linewidths=0.8, negative_linestyles="solid")
+    ax.clabel(lines, fontsize=8, fmt="%+.2f")
+    handles = []
+    if values.min() < 0 < values.max():
+        ax.contour(x, y, values, levels=[0.0], colors="#d62728", linewidths=2, linestyles="--")
+        handles.append(Line2D([], [], color="#d62728", linestyle="--", linewidth=2, label="estimate erased (0)"))
+    handles.append(ax.scatter([0], [0], marker="^", color="black", s=70, clip_on=False, zorder=4,
+                              label=f"as estimated ({result.estimate:+.2f})"))
+    rv = result.robustness_value
+    if rv < x[-1]:
+        handles.append(ax.scatter([rv], [rv], marker="o", color="black", s=30, zorder=4,
+                                  label=f"robustness value ({rv:.1%} of both)"))
+    bounds = result.bounds.dropna(subset=["r2dz_x"])
+    bounds = bounds[bounds["kd"].isin(multiples) & (bounds["r2dz_x"] <= x[-1]) & (bounds["r2yz_dx"] <= y[-1])]
+    colors = sns.color_palette(PALETTE, max(len(bounds), 1))
+    for color, row in zip(colors, bounds.itertuples()):
+        times = "" if row.kd == row.ky == 1 else f"{row.kd:g} times " if row.kd == row.ky else f"{row.kd:g}/{row.ky:g} times "
+        handles.append(ax.scatter([row.r2dz_x], [row.r2yz_dx], marker="D", color=color, s=45, zorder=5,
+                                  edgecolor="black", linewidth=0.5,
+                                  label=f"{times}as strong as {headline.benchmark_words(row.benchmark)} "
+                                        f"({row.adjusted_estimate:+.2f})"))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False,
+              title="hidden factor", title_fontsize=9)
+    ax.set(xlim=(0, x[-1]), ylim=(0, y[-1]),
+           xlabel=f"share of {exposure}'s residual variance the hidden factor explains",
+           ylabel="share of CSAT's residual variance the hidden factor explains",
+           title=title or _wrap(f"A hidden factor would have to explain {rv:.1%} of both {exposure} and CSAT "
+                                "to erase the estimate", 60))
+    fig.tight_layout()
+    return fig
