@@ -270,10 +270,11 @@ def test_a_weak_experiment_is_reported_with_its_anderson_rubin_set(sample):
     for column in ("first_response_minutes", "response_log2_hours"):
         tickets[column] = tickets[column].to_numpy()[np.random.default_rng(3).permutation(len(tickets))]
     result = causal.randomized_speed(TicketData(tickets, sample.source))
-    if result.first_stage_f >= causal.WEAK_F:  # a 1-in-600 draw; the permutation is fixed, so this never varies
-        pytest.fail("the shuffled first stage should be weak")
-    warning = next(f for f in iv_findings.randomized_findings(result) if "Strength" in f.text)
+    assert result.first_stage_f < causal.WEAK_F  # no first stage left but chance: F is about chi-square(1)
+    lines = iv_findings.randomized_findings(result)
+    warning = next(f for f in lines if "Strength" in f.text)
     assert warning.kind == "warning" and result.anderson_rubin.words() in warning.text and "weak" in warning.text
+    assert "too little to pin the effect down" in lines[0].text and "95% CI" not in lines[0].text
 
 
 def test_no_experiment_or_one_arm_is_skipped_with_a_reason(sample):
@@ -284,3 +285,26 @@ def test_no_experiment_or_one_arm_is_skipped_with_a_reason(sample):
     data = TicketData(one_arm, sample.source)
     for result in (causal.randomized_speed(data), iv_checks.sla_side_effects(data)):
         assert isinstance(result, Skipped) and "treatment 0" in result.reason
+
+
+def test_a_channel_constant_within_each_arm_moved_exactly_and_an_empty_one_is_left_out_with_a_note(sample):
+    tickets = sample.tickets.copy()
+    tickets["quality_score"] = np.where(tickets["variant"] == "treatment", 60.0, 70.0)
+    tickets["reopened"] = pd.NA
+    side = iv_checks.sla_side_effects(TicketData(tickets, sample.source))
+    quality = side.get("quality_score")
+    assert quality.value == pytest.approx(-10.0) and quality.se == pytest.approx(0.0, abs=1e-9)
+    assert quality.p_value == 0.0 and "quality_score" in side.moved
+    assert side.get("reopened") is None and side.notes == ["the SLA's effect on reopening: not checked, the data does not record it"]
+
+
+def test_the_satisfaction_study_carries_the_checks(sample):
+    from study.regression import satisfaction
+
+    result = satisfaction.study(sample, bootstrap=20)
+    names = [e.name for e in result.estimates]
+    assert {"csat_per_doubling_randomized", "first_stage_sla_on_log2_response_hours", "sla_effect_on_quality_score",
+            "sla_effect_on_survey_response"} <= set(names) and len(names) == len(set(names))
+    assert result.randomized is result.iv.estimate
+    assert result.randomized_findings(-0.15)[0].estimates == ("csat_per_doubling_randomized", "first_stage_sla_on_log2_response_hours")
+    assert result.randomized_assumptions()[0].startswith("Randomization")

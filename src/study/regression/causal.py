@@ -34,9 +34,6 @@ from study.regression.models import csat_problem, csat_sample
 from study.stats.design import design_matrix
 from study.stats.iv import ConfidenceSet, anderson_rubin_set, iv_estimate, reduced_forms
 
-__all__ = ["RandomizedSpeed", "iv_estimate", "randomized_speed", "randomized_speed_effect", "speed_effect_table",
-           "speed_effects", "WEAK_F"]
-
 WEAK_F = 10.0  # Staiger-Stock rule of thumb: below it the Wald interval of IV is not to be trusted
 TOTAL_ADJUSTED = "csat_per_doubling_total_adjusted"
 
@@ -191,23 +188,24 @@ def speed_effect_table(
     controls = ", ".join(c.replace("_", " ") for c in held_fixed) or "nothing else"
     interval = f"{naive.ci_level:.0%} CI"
     rows = [
-        (naive, "naive", "How CSAT differs between slower and faster tickets, nothing held fixed; slow tickets are "
-                         "also the hard ones, so it mixes the wait with the issue."),
+        (naive, "naive",
+         ("How CSAT differs between slower and faster tickets, nothing held fixed; slow tickets are also the hard "
+          "ones, so it mixes the wait with the issue.")),
         (adjusted, "adjusted, direct (resolution held fixed)",
-         f"How CSAT differs with speed among tickets alike in resolution and {controls}: the part of speed's "
-         "association not running through resolution; assumes no confounder is left out."),
+         (f"How CSAT differs with speed among tickets alike in resolution and {controls}: the part of speed's "
+          "association not running through resolution; assumes no confounder is left out.")),
     ]
     if total is not None:
         rows.append((total, "adjusted, total (resolution not held fixed)",
-                     f"How CSAT differs with speed among tickets alike in {controls}, whatever their resolution: the "
-                     "whole association; assumes no confounder is left out. The observational match of the randomized row."))
+                     (f"How CSAT differs with speed among tickets alike in {controls}, whatever their resolution: the "
+                      "whole association; assumes no confounder is left out. The observational match of the randomized row.")))
     if randomized is not None:
         compare = ("compare it with the adjusted total" if total is not None
                    else "its observational match is the adjusted total, not estimated here; the direct row answers another question")
         rows.append((randomized, "randomized, total (SLA experiment)",
-                     "The CSAT change per doubling brought by the SLA's random speed-up, among respondents. Randomization "
-                     "rules out confounding of the assignment; the estimate assumes the SLA changed CSAT only through "
-                     f"speed; {compare}."))
+                     ("The CSAT change per doubling brought by the SLA's random speed-up, among respondents. Randomization "
+                      "rules out confounding of the assignment; the estimate assumes the SLA changed CSAT only through "
+                      f"speed; {compare}.")))
     table = pd.DataFrame(
         {
             "estimate": [kind for _, kind, _ in rows],

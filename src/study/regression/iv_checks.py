@@ -157,6 +157,13 @@ class SideEffects:
         return lines
 
 
+def _p(difference: float, se: float) -> float:
+    # A channel constant within each arm has no sampling error: it moved exactly when the arms differ.
+    if se > 0:
+        return wald_p_value(difference, se)
+    return 0.0 if difference != 0 else 1.0
+
+
 def _and(items: list[str], conjunction: str = "and") -> str:
     if len(items) < 2:
         return "".join(items)
@@ -214,11 +221,11 @@ def sla_side_effects(data: TicketData, alpha: float = 0.05) -> SideEffects | Ski
         results.append((channel, difference, se, control, kept, int(clusters.max()) + 1))
     if not results:
         return Skipped("the SLA's effect on other channels", "no other channel is recorded with variation in both arms")
-    adjusted = holm([wald_p_value(d, s) if s > 0 else 1.0 for _, d, s, *_ in results])
+    adjusted = holm([_p(d, s) for _, d, s, *_ in results])
     estimates, lines = [], []
     for (channel, difference, se, control, kept, customers), p_holm in zip(results, adjusted):
         words, unit = CHANNELS[channel]
-        p = wald_p_value(difference, se) if se > 0 else 1.0
+        p = _p(difference, se)
         estimates.append(Estimate(
             f"sla_effect_on_{channel}", f"SLA's effect on {words} (treatment minus control, {unit})",
             difference, se, difference - crit * se, difference + crit * se, p, len(kept),

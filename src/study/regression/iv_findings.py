@@ -40,25 +40,27 @@ def assumptions(randomized: RandomizedSpeed | None = None, side: SideEffects | S
                  "recorded channels (resolution, reopening, QA score, contacts, work after the first reply).")
     if isinstance(side, SideEffects):
         exclusion += f" Here {side.verdict()}."
+    controls = randomized.controls if randomized is not None else ["category", "channel", "loyalty_tier"]
+    held = ", ".join(c.replace("_", " ") for c in controls) or "nothing: no pre-assignment variable varies here"
     return [
-        "Randomization (independence): customers were assigned to the SLA at random, so the arms are alike in "
-        "everything fixed before assignment; customers seen in both arms are set aside. This is all that "
-        "randomization buys.",
+        ("Randomization (independence): customers were assigned to the SLA at random, so the arms are alike in "
+         "everything fixed before assignment; customers seen in both arms are set aside. This is all that "
+         "randomization buys."),
         relevance,
-        "Monotonicity: no ticket was answered more slowly because its customer was in the SLA arm. The estimate is "
-        "then an average of per-ticket effects, weighted towards the tickets the SLA sped up most.",
+        ("Monotonicity: no ticket was answered more slowly because its customer was in the SLA arm. The estimate is "
+         "then an average of per-ticket effects, weighted towards the tickets the SLA sped up most."),
         exclusion,
-        "Respondents only: the estimate uses answered surveys. Who answers depends on the experience (slower and "
-        "unresolved cases answer at other rates), so if the SLA changed who answers, the arms' respondents differ in "
-        "more than speed; the estimate describes respondents, not every customer.",
-        "Held fixed: only what was fixed before assignment (category, channel, loyalty tier). Resolution and reopening "
-        "are not held fixed, because the SLA may move them, and comparing tickets alike in a consequence of the "
-        "assignment would undo the randomization.",
-        "Comparison target: the estimate is the total effect of speed, any effect through resolution included. Its "
-        "observational match is the adjusted total (resolution not held fixed), not the adjusted direct effect that "
-        "holds resolution fixed.",
-        "Scale: 'per doubling' assumes CSAT changes linearly in log2 response time over the range the SLA moved it "
-        "(about one doubling).",
+        ("Respondents only: the estimate uses answered surveys. Who answers depends on the experience (slower and "
+         "unresolved cases answer at other rates), so if the SLA changed who answers, the arms' respondents differ in "
+         "more than speed; the estimate describes respondents, not every customer."),
+        (f"Held fixed: only what was fixed before assignment ({held}). Resolution and reopening "
+         "are not held fixed, because the SLA may move them, and comparing tickets alike in a consequence of the "
+         "assignment would undo the randomization."),
+        ("Comparison target: the estimate is the total effect of speed, any effect through resolution included. Its "
+         "observational match is the adjusted total (resolution not held fixed), not the adjusted direct effect that "
+         "holds resolution fixed."),
+        ("Scale: 'per doubling' assumes CSAT changes linearly in log2 response time over the range the SLA moved it "
+         "(about one doubling)."),
     ]
 
 
@@ -89,12 +91,18 @@ def randomized_findings(randomized: RandomizedSpeed | Skipped | None, total: Est
     if not isinstance(randomized, RandomizedSpeed):
         return []
     estimate, first, ar = randomized.estimate, randomized.first_stage, randomized.anderson_rubin
+    if randomized.weak or not ar.bounded:
+        said = (f"implies {number(estimate.value, signed=True)} CSAT points per doubling of the wait, but the SLA "
+                f"moved response times too little to pin the effect down (first-stage F = {randomized.first_stage_f:,.1f}): "
+                f"the Anderson–Rubin {ar.level:.0%} set, valid however weak the instrument, is {ar.words()}")
+    else:
+        said = (f"implies {with_interval(estimate)} CSAT points per doubling of the wait (its effect on CSAT over its "
+                "effect on log2 response hours, with only pre-assignment variables held fixed)")
     lines = [Finding(
         f"**Total effect of speed, from the SLA experiment.** Among answered surveys, the SLA's random speed-up "
-        f"implies {with_interval(estimate)} CSAT points per doubling of the wait (its effect on CSAT over its "
-        "effect on log2 response hours, with only pre-assignment variables held fixed). Randomization makes the "
-        "arms alike in everything fixed before assignment; reading this as the effect of speed also assumes that "
-        "the SLA changed CSAT only through speed, and it describes respondents.", (estimate.name,), headline=True)]
+        f"{said}. Randomization makes the arms alike in everything fixed before assignment; reading this as the "
+        "effect of speed also assumes that the SLA changed CSAT only through speed, and it describes respondents.",
+        (estimate.name, first.name), headline=True)]
     if total is not None:
         verdict = ("includes it" if estimate.covers(total.value) else
                    "excludes it: a confounder the adjusted model misses, or a broken assumption of the experiment "
