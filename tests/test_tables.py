@@ -80,7 +80,7 @@ def test_builders_mark_the_numbers_they_write_as_text():
     estimates = [_estimate("naive", -0.2), _estimate("adjusted", -0.15)]
     speed = causal.speed_effect_table(estimates[0], estimates[1], None, truth=-0.15)
     assert dict(zip(speed.columns, column_kinds(speed))) == {
-        "CSAT per doubling of the wait": "num", "95% CI": "num", "rows": "num", "how to read it": "prose",
+        "CSAT per doubling of the wait": "num", "95% CI": "num", "rows": "num", "what it answers": "prose",
         "covers the truth": "text"}
 
     drivers = pd.DataFrame({"label": ["resolution"], "importance": [0.1], "importance_ci_low": [0.05],

@@ -11,7 +11,7 @@ from study.analyses import DRIVERS
 from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
-from study.regression import causal, findings, fitting, key_drivers, models, nonresponse
+from study.regression import causal, findings, fitting, iv_checks, iv_findings, key_drivers, models, nonresponse
 from study.regression.csat import (
     DoseResponse,
     OrderedLogit,
@@ -56,6 +56,10 @@ class SatisfactionStudy:
         The data the models were fitted on.
     parameters : dict
         ``alpha``, ``bootstrap``, ``seed`` and the ``model_tickets`` the data was loaded with.
+    iv : study.regression.causal.RandomizedSpeed or None
+        The randomized estimate with its first stage and Anderson–Rubin set (None when not estimated).
+    side_effects : study.regression.iv_checks.SideEffects, Skipped or None
+        The SLA's effect on the other channels: the check of the exclusion restriction.
     """
 
     name: ClassVar[str] = DRIVERS
@@ -75,10 +79,22 @@ class SatisfactionStudy:
     standardized: pd.DataFrame | Skipped | None = None
     source: Source | None = None
     parameters: dict = field(default_factory=dict)
+    iv: causal.RandomizedSpeed | None = None
+    side_effects: iv_checks.SideEffects | Skipped | None = None
 
     def speed_effects(self, truth_slope: float | None = None) -> pd.DataFrame | Skipped:
         """Naive, adjusted and randomized slopes in one table (:func:`study.regression.causal.speed_effects`)."""
         return causal.speed_effects(self.drivers, self.randomized, truth_slope)
+
+    def randomized_findings(self, truth_slope: float | None = None) -> list:
+        """The randomized estimate in sentences, with its assumptions' checks (:func:`study.regression.iv_findings.randomized_findings`)."""
+        by_name = {} if isinstance(self.drivers, Skipped) else {e.name: e for e in self.drivers.estimates}
+        return iv_findings.randomized_findings(self.iv, by_name.get(causal.TOTAL_ADJUSTED),
+                                               by_name.get("csat_per_doubling_adjusted"), self.side_effects, truth_slope)
+
+    def randomized_assumptions(self) -> list[str]:
+        """What the randomized estimate assumes, in words (:func:`study.regression.iv_findings.assumptions`)."""
+        return iv_findings.assumptions(self.iv, self.side_effects)
 
     def importance_table(self) -> pd.DataFrame | Skipped:
         """The key drivers' shares of explained variance (:func:`study.regression.key_drivers.summary_table`)."""
@@ -94,6 +110,8 @@ class SatisfactionStudy:
         """Every key estimate, for the results file."""
         out = [] if isinstance(self.drivers, Skipped) else list(self.drivers.estimates)
         out += [self.randomized] if self.randomized is not None else []
+        out += [self.iv.first_stage] if self.iv is not None else []
+        out += self.side_effects.estimates if isinstance(self.side_effects, iv_checks.SideEffects) else []
         out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
         out += [] if isinstance(self.ordered, Skipped) else self.ordered.effects
         out += self.interaction if isinstance(self.interaction, list) else []
@@ -120,6 +138,8 @@ class SatisfactionStudy:
         notes = [f"{s.section}: skipped, {s.reason}" for s in self.skipped]
         if self.nonresponse.skipped:
             notes.append(f"survey non-response: skipped, {self.nonresponse.skipped}")
+        if isinstance(self.side_effects, iv_checks.SideEffects):
+            notes += self.side_effects.notes
         return notes + [n for n in self.nonresponse.notes if n not in notes]
 
 
@@ -137,7 +157,8 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         Seed of the bootstrap.
     """
     skipped = []
-    randomized = causal.randomized_speed_effect(data, alpha)
+    iv = causal.randomized_speed(data, alpha)
+    randomized = iv.estimate if isinstance(iv, causal.RandomizedSpeed) else iv
     if randomized is None:
         skipped.append(Skipped("randomized estimate", "the data has no experiment (no variant column)"))
     elif isinstance(randomized, Skipped):
@@ -161,10 +182,12 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         inflation=variance_inflation(data),
         source=data.source,
         parameters={"alpha": alpha, "bootstrap": bootstrap, "seed": seed, "model_tickets": data.max_tickets},
+        iv=iv if isinstance(iv, causal.RandomizedSpeed) else None,
+        side_effects=iv_checks.sla_side_effects(data, alpha),
     )
     # The sections that could not run, after the two above, in the order of the report.
     for part in (result.drivers, result.ordered, result.dose, getattr(result.dose, "bands", None),
-                 result.standard_errors, result.importance):
+                 result.standard_errors, result.importance, result.side_effects):
         if isinstance(part, Skipped):
             skipped.append(part)
     if isinstance(result.interaction, Skipped) and not result.interaction.reason.startswith("every answered case"):
