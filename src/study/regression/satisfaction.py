@@ -11,7 +11,7 @@ from study.analyses import DRIVERS
 from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
-from study.regression import causal, findings, fitting, iv_checks, iv_findings, key_drivers, models, nonresponse
+from study.regression import causal, findings, fitting, iv_checks, iv_findings, key_drivers, models, nonresponse, sensitivity
 from study.regression.csat import (
     DoseResponse,
     OrderedLogit,
@@ -60,6 +60,9 @@ class SatisfactionStudy:
         The randomized estimate with its first stage and Anderson–Rubin set (None when not estimated).
     side_effects : study.regression.iv_checks.SideEffects, Skipped or None
         The SLA's effect on the other channels: the check of the exclusion restriction.
+    confounding : study.regression.sensitivity.ConfoundingSensitivity or Skipped
+        How strong a hidden confounder would have to be to erase the adjusted speed and resolution
+        associations (robustness values, bounds benchmarked on the measured confounders).
     """
 
     name: ClassVar[str] = DRIVERS
@@ -81,6 +84,7 @@ class SatisfactionStudy:
     parameters: dict = field(default_factory=dict)
     iv: causal.RandomizedSpeed | None = None
     side_effects: iv_checks.SideEffects | Skipped | None = None
+    confounding: sensitivity.ConfoundingSensitivity | Skipped | None = None
 
     def speed_effects(self, truth_slope: float | None = None) -> pd.DataFrame | Skipped:
         """Naive, adjusted and randomized slopes in one table (:func:`study.regression.causal.speed_effects`)."""
@@ -112,6 +116,7 @@ class SatisfactionStudy:
         out += [self.randomized] if self.randomized is not None else []
         out += [self.iv.first_stage] if self.iv is not None else []
         out += self.side_effects.estimates if isinstance(self.side_effects, iv_checks.SideEffects) else []
+        out += self.confounding.estimates if isinstance(self.confounding, sensitivity.ConfoundingSensitivity) else []
         out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
         out += [] if isinstance(self.ordered, Skipped) else self.ordered.effects
         out += self.interaction if isinstance(self.interaction, list) else []
@@ -193,4 +198,5 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     if isinstance(result.interaction, Skipped) and not result.interaction.reason.startswith("every answered case"):
         skipped.append(result.interaction)
     result.standardized = standardized_effects(data, result.drivers)
+    result.confounding = sensitivity.satisfaction_sensitivity(result.drivers, alpha)
     return result
