@@ -202,7 +202,7 @@ def test_performance_is_on_a_0_to_100_good_scale(simulated, drivers):
     performing = table["performance"] > table["performance"].mean()
     expected_quadrant = [key_drivers.QUADRANTS[(i, p)] for i, p in zip(important, performing)]
     assert table["quadrant"].tolist() == expected_quadrant
-    assert table.loc["response_log2_hours", "quadrant"] == "concentrate here"
+    assert table.loc["response_log2_hours", "quadrant"] == key_drivers.IMPORTANT_UNDER_PERFORMING == "important, weaker"
     assert table.loc["response_log2_hours", "standardized_coefficient"] < 0
 
 

@@ -62,11 +62,11 @@ def test_covers_words_follow_the_interval():
 
 
 @pytest.mark.parametrize("resolved, day, words_expected", [
-    ((0.76, 0.83), (-0.75, -0.63), "resolution matters more"),
-    ((0.20, 0.30), (-0.75, -0.63), "speed matters more than resolution"),
+    ((0.76, 0.83), (-0.75, -0.63), "the resolution difference is the larger"),
+    ((0.20, 0.30), (-0.75, -0.63), "the speed difference is the larger"),
     ((0.60, 0.80), (-0.75, -0.63), "the intervals overlap"),
     ((-0.05, 0.10), (-0.02, 0.03), "the intervals overlap"),
 ])
-def test_one_rule_says_whether_resolution_or_speed_matters_more(resolved, day, words_expected):
+def test_one_rule_says_whether_the_resolution_or_the_speed_difference_is_larger(resolved, day, words_expected):
     """Notebook Findings and the index both call this rule; a point-estimate rule would claim a winner in the overlap cases."""
     assert words_expected in words.resolution_versus_speed(resolved, day)

@@ -71,8 +71,9 @@ def test_show_classes_columns_from_the_table_before_formatting(monkeypatch):
     display.show([_estimate("speed", -0.15), _estimate("resolved", 0.4, None)], truth={"speed": -0.1})
     assert [type(s) for s in shown] == [HtmlTable, HtmlTable]
     assert shown[0].kinds == ["num", "text"] and shown[0].frame["rate"].tolist() == ["25.0%"]
-    assert list(shown[1].frame.columns) == ["value", "95% CI", "p-value", "rows", "true value"]
-    assert shown[1].kinds == ["num"] * 5
+    assert list(shown[1].frame.columns) == ["value", "95% CI", "p-value", "rows", "true value", "covers the truth"]
+    assert shown[1].kinds == ["num"] * 5 + ["text"]
+    assert shown[1].frame["covers the truth"].tolist() == ["NO: misses", ""]  # -0.17 to -0.13 misses -0.1; no truth
     assert '<td class="num">-0.170 to -0.130</td>' in shown[1]._repr_html_()
 
 

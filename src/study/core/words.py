@@ -81,6 +81,71 @@ def covers_words(estimate: Estimate, true_value: float) -> str:
     return "covers" if estimate.covers(true_value) else "does **not** cover"
 
 
+def quantity(value: float, unit: str = "value", digits: int = 2) -> str:
+    """A signed value in ``unit`` ('value', 'pp' or 'pct') with ``digits`` decimals: '+0.80', '+1.25 pp', '+3.10%'."""
+    if unit == "pp":
+        return points(value, digits)
+    if unit == "pct":
+        return pct(value, digits, signed=True)
+    return number(value, digits, signed=True)
+
+
+def _one_time_in(probability: float) -> str:
+    """'about one time in 430,000' (two significant digits), or 'less than one time in a million'."""
+    if probability < 1e-6:
+        return "less than one time in a million"
+    odds = 1 / probability
+    rounded = round(odds, -max(0, math.floor(math.log10(odds)) - 1))
+    return f"about one time in {rounded:,.0f}"
+
+
+def misses_truth(estimate: Estimate, true_value: float, what: str, unit: str = "value", digits: int = 3,
+                 hint: str = "") -> str:
+    """A plain sentence that an interval misses a simulation's true value, and how far.
+
+    Parameters
+    ----------
+    estimate : Estimate
+        Its interval excludes ``true_value``.
+    true_value : float
+    what : str
+        The estimate in words, e.g. 'adjusted resolution'.
+    unit, digits
+        As :func:`quantity`: enough decimals that the truth is visibly outside the interval.
+    hint : str, optional
+        A sentence on where the miss may come from, appended as it is.
+
+    Returns
+    -------
+    str
+        E.g. '**Misses the truth.** The adjusted resolution interval (95% CI +0.81 to +0.83) does not
+        contain the simulation's true +0.80: the estimate lies 4.3 standard errors from it. A 95%
+        interval misses by chance about one time in 20, this far about one time in 59,000, more than
+        chance explains, so on this data the estimate is biased.'
+
+    Notes
+    -----
+    The distance is ``(value - truth) / se``; with the normal reference the chance of a distance at
+    least that large is ``erfc(|z| / sqrt 2)``.
+    """
+    low, high = quantity(estimate.ci_low, unit, digits), quantity(estimate.ci_high, unit, digits)
+    if unit == "pp":
+        low = low[:-3]
+    sentence = (f"**Misses the truth.** The {what} interval ({estimate.ci_level:.0%} CI {low} to {high}) does not "
+                f"contain the simulation's true {quantity(true_value, unit, digits)}")
+    if estimate.se and math.isfinite(estimate.se) and estimate.se > 0:
+        z = (estimate.value - true_value) / estimate.se
+        chance = math.erfc(abs(z) / math.sqrt(2))
+        sentence += (f": the estimate lies {abs(z):.1f} standard errors from it. A {estimate.ci_level:.0%} interval "
+                     f"misses by chance about one time in {1 / (1 - estimate.ci_level):.0f}, this far "
+                     f"{_one_time_in(chance)}: ")
+        sentence += ("more than chance explains, so on this data the estimate is biased." if abs(z) >= 3 else
+                     "one miss alone does not prove a bias, but a biased estimate would look like this.")
+    else:
+        sentence += "."
+    return sentence + (f" {hint}" if hint else "")
+
+
 # Metric names in words, in every report (notebook Findings, tables and the executive summary).
 METRIC_WORDS = {"csat": "CSAT", "repeat_purchase": "repeat purchase", "response_log2_hours": "first response time",
                 "csat_answered": "survey response rate", "next_spend": "follow-up spend", "survey_response": "survey response rate",
@@ -94,23 +159,25 @@ def _magnitudes(low: float, high: float) -> tuple[float, float]:
 
 
 def resolution_versus_speed(resolved: tuple[float, float], day: tuple[float, float]) -> str:
-    """Which matters more for CSAT, resolving the case or a 24-hour instead of a 1-hour first reply.
+    """Which goes with the larger CSAT difference: a resolved case, or a 24-hour instead of a 1-hour first reply.
 
-    The rule every report uses: one matters more only when the intervals of the two effects'
-    sizes do not overlap; otherwise the data cannot tell, and the sentence says so.
+    The rule every report uses: one difference is the larger only when the intervals of the two
+    differences' sizes do not overlap; otherwise the data cannot tell, and the sentence says so.
+    The words are those of an association: both are observational estimates.
 
     Parameters
     ----------
     resolved, day : tuple of float
-        ``(ci_low, ci_high)`` of the resolution effect and of the 24-hour-versus-1-hour effect.
+        ``(ci_low, ci_high)`` of the resolved-versus-unresolved and of the 24-hour-versus-1-hour difference.
     """
     resolved_low, resolved_high = _magnitudes(*resolved)
     day_low, day_high = _magnitudes(*day)
     if resolved_low > day_high:
-        return "resolution matters more than a 23-hour difference in speed (the intervals do not overlap)"
+        return "the resolution difference is the larger of the two (the intervals do not overlap)"
     if resolved_high < day_low:
-        return "a 23-hour difference in speed matters more than resolution (the intervals do not overlap)"
-    return "the intervals overlap: these estimates do not say whether resolution or a 23-hour difference in speed matters more"
+        return "the speed difference is the larger of the two (the intervals do not overlap)"
+    return ("the intervals overlap: these estimates do not say whether the resolution or the speed difference "
+            "is the larger")
 
 
 # Phrases of estimates as the results file holds them (mappings with value, ci_low, ci_high, ci_level).
@@ -161,9 +228,11 @@ def direction(estimate: Mapping) -> int:
 def change(estimate: Mapping, unit: Unit, up: str, down: str, flat: str, *, with_level: bool = True) -> str:
     """A change with its interval, the verb carrying the sign when the interval excludes zero.
 
-    ``change(e, CSAT_POINTS, 'raises CSAT', 'lowers CSAT', 'changes CSAT')`` gives
-    'lowers CSAT by 0.15 points (95% CI 0.14 to 0.16)' for -0.15 (-0.16 to -0.14), and
-    'changes CSAT by +0.02 points (95% CI -0.01 to +0.05)' for an interval that includes zero.
+    ``change(e, CSAT_POINTS, 'CSAT rose', 'CSAT fell', 'CSAT changed')`` gives
+    'CSAT fell by 0.15 points (95% CI 0.14 to 0.16)' for -0.15 (-0.16 to -0.14), and
+    'CSAT changed by +0.02 points (95% CI -0.01 to +0.05)' for an interval that includes zero.
+    The verbs say what moved; they are for randomized comparisons (an experiment's verdict), never
+    for an observational estimate, whose sentences use association words.
     """
     level = f"{interval_level(estimate)} " if with_level else ""
     sign = direction(estimate)

@@ -1,20 +1,107 @@
-"""Findings of the regression wing (02, 03) in words, written from the estimates of a run."""
+"""Findings of the regression wing (02, 03) in words, written from the estimates of a run.
+
+The estimates are observational (the randomized check aside), so the sentences say what goes with
+what ("goes with", "have CSAT lower by"), never what causes what; the key-driver shares are
+descriptive. With a simulation's truth, one finding checks every interval against it, and each
+interval that misses the truth gets a warning of its own that says so plainly.
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import pandas as pd
 
 from study.core.findings import Finding, Findings, skipped
 from study.core.results import Skipped
 from study.core.words import (
-    covers_words,
+    misses_truth,
     number,
     p_value,
     pct,
     points,
+    quantity,
     resolution_versus_speed,
     with_interval,
 )
+from study.regression.key_drivers import IMPORTANT_UNDER_PERFORMING
+
+
+# The words of an association: tickets answered twice as slowly "have CSAT lower by" ...
+def _lower_or_higher(value: float, unit: str = "value") -> str:
+    size = quantity(abs(value), unit).lstrip("+")
+    return f"lower by {size}" if value < 0 else f"higher by {size}"
+
+
+class TruthCheck(NamedTuple):
+    """One interval to check against a simulation's true value.
+
+    Attributes
+    ----------
+    group : str
+        Heads the checks of one true value in the truth finding, e.g. 'speed (true -0.150 per doubling)'.
+    what : str
+        The estimate within its group, e.g. 'adjusted' (the sentence reads 'the adjusted interval ...').
+    label : str
+        The estimate on its own, for a warning: 'adjusted resolution'.
+    estimate : Estimate
+    true_value : float
+    unit : str
+        As :func:`study.core.words.with_interval`.
+    expected : str
+        Why a miss is no surprise (the naive slope holds nothing fixed): the truth finding says so and
+        no warning is given.
+    hint : str
+        A sentence for the warning on where a miss may come from.
+    digits : int
+        Decimals of the warning's numbers (:func:`study.core.words.quantity`).
+    """
+
+    group: str
+    what: str
+    label: str
+    estimate: object
+    true_value: float
+    unit: str = "value"
+    expected: str = ""
+    hint: str = ""
+    digits: int = 3
+
+
+def truth_checks(title: str, checks: list[TruthCheck], note: str = "") -> list[Finding]:
+    """One ``truth`` finding that checks each interval against the simulation's truth, and a warning per miss.
+
+    Parameters
+    ----------
+    title : str
+        Bold lead of the truth finding.
+    checks : list of TruthCheck
+    note : str
+        Appended to the truth finding.
+
+    Returns
+    -------
+    list of Finding
+        Empty without checks; else the truth finding, then one ``warning`` per interval that misses its
+        true value (:func:`study.core.words.misses_truth`), except the misses a check expects.
+    """
+    if not checks:
+        return []
+    groups: dict[str, list[str]] = {}
+    warnings = []
+    for check in checks:
+        if check.estimate.covers(check.true_value):
+            verdict = "covers it"
+        elif check.expected:
+            verdict = f"**misses** it ({check.expected})"
+        else:
+            verdict = "**misses** it"
+            warnings.append(Finding(misses_truth(check.estimate, check.true_value, check.label, check.unit, check.digits,
+                                                 check.hint),
+                                    (check.estimate.name,), kind="warning"))
+        groups.setdefault(check.group, []).append(f"the {check.what + ' ' if check.what else ''}interval {verdict}")
+    text = " ".join(f"{group[:1].upper() + group[1:]}: {'; '.join(parts)}." for group, parts in groups.items())
+    return [Finding(f"**{title}.** {text}" + (f" {note}" if note else ""), kind="truth"), *warnings]
 
 
 def _controls_words(controls: list[str], also: list[str] = ()) -> str:
@@ -43,10 +130,11 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
     resolved = next((e for e in drivers.adjusted if e.name == "csat_resolved_adjusted"), None)
     day = drivers.get("csat_24h_vs_1h_adjusted")
     lines = [Finding(
-        f"**Speed.** Each doubling of the first response time changes CSAT by {with_interval(adjusted)} points "
+        f"**Speed.** Each doubling of the first response time goes with CSAT {with_interval(adjusted)} points "
         f"on the 1-5 scale, with {_controls_words(drivers.controls, also=['resolution'])} "
-        f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}). "
-        "This is an observational estimate: it adjusts for the confounders we know of, not for ones we do not.",
+        f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}): tickets answered twice as "
+        f"slowly have CSAT {_lower_or_higher(adjusted.value)} points. This is an observational association: it "
+        "adjusts for the confounders we know of, not for ones we do not.",
         (adjusted.name,), headline=True)]
     if naive.covers(adjusted.value):
         lines.append(Finding(f"**Naive versus adjusted.** The naive slope, nothing held fixed, is {with_interval(naive)}; "
@@ -56,7 +144,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
         direction = "overstates" if abs(naive.value) > abs(adjusted.value) else "understates"
         lines.append(Finding(
             f"**Naive versus adjusted.** The naive slope, nothing held fixed, is {with_interval(naive)}: it "
-            f"{direction} the effect by {abs(naive.value / adjusted.value - 1):.0%}, and its interval excludes the "
+            f"{direction} the adjusted association by {abs(naive.value / adjusted.value - 1):.0%}, and its interval excludes the "
             "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
             "fast the reply, so part of the naive slope is the issue, not the wait.", (naive.name, adjusted.name),
             headline=True))
@@ -69,42 +157,40 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
             f"**Randomized check.** The SLA experiment, which sped up replies at random, gives {with_interval(randomized)} "
             f"per doubling. Its interval {verb(adjusted.value)} the adjusted estimate ({number(adjusted.value, signed=True)}) "
             f"and {verb(naive.value)} the naive one ({number(naive.value, signed=True)}); it is wider, because only the "
-            "speed-up the experiment caused is used.", (randomized.name, adjusted.name, naive.name), headline=True))
+            "speed-up the experiment caused is used (instrumental variables: it assumes the SLA moved CSAT only "
+            "through speed).", (randomized.name, adjusted.name, naive.name), headline=True))
     if truth is not None:
-        true_value = truth["csat_per_doubling_response_time"]
-        checks = [f"adjusted interval {covers_words(adjusted, true_value)} it", f"naive interval {covers_words(naive, true_value)} it"]
-        if randomized is not None:
-            checks.append(f"randomized interval {covers_words(randomized, true_value)} it")
-        lines.append(Finding(f"**Check against the simulation's truth** ({number(true_value, 3, signed=True)} per doubling): "
-                             "the " + "; the ".join(checks) + ".", kind="truth"))
+        lines += truth_checks("Check against the simulation's truth", _satisfaction_checks(result, truth))
     if resolved is not None:
         verdict = resolution_versus_speed((resolved.ci_low, resolved.ci_high), (day.ci_low, day.ci_high))
         lines.append(Finding(
-            f"**Resolution versus speed.** Resolving the problem is worth {with_interval(resolved)} CSAT points; "
-            f"answering in 24 hours instead of 1 hour changes CSAT by {with_interval(day)}: "
+            f"**Resolution versus speed.** Resolved cases go with CSAT {with_interval(resolved)} points against "
+            f"unresolved ones; a first reply after 24 hours instead of 1 hour goes with {with_interval(day)} points: "
             f"{verdict}.", (resolved.name, day.name), headline=True))
     curve = result.dose.curve.set_index("hours") if not isinstance(result.dose, Skipped) else pd.DataFrame()
     if 0.25 in curve.index and 4.0 in curve.index:
         lines.append(Finding(
-            f"**The first hour.** Against a 1-hour reply, a 15-minute reply is worth "
-            f"{number(curve.loc[0.25, 'effect'], signed=True)} points and a 4-hour reply costs "
-            f"{number(curve.loc[4.0, 'effect'], signed=True)} (flexible spline fit; the figure below shows the whole curve)."))
+            f"**The first hour.** Against tickets answered in 1 hour, those answered in 15 minutes have CSAT "
+            f"{_lower_or_higher(curve.loc[0.25, 'effect'])} points and those answered in 4 hours "
+            f"{_lower_or_higher(curve.loc[4.0, 'effect'])} points (flexible spline fit, same confounders held fixed; the figure "
+            "below shows the whole curve)."))
     by_outcome = {e.name: e for e in result.interaction} if isinstance(result.interaction, list) else {}
     difference = by_outcome.get("csat_speed_x_resolved")
     if difference is not None:
-        verdict = ("about as much" if difference.covers(0.0)
-                   else ("more" if abs(by_outcome["csat_per_doubling_resolved"].value) > abs(by_outcome["csat_per_doubling_unresolved"].value) else "less"))
+        steeper = abs(by_outcome["csat_per_doubling_resolved"].value) > abs(by_outcome["csat_per_doubling_unresolved"].value)
+        verdict = "about as steep" if difference.covers(0.0) else ("steeper" if steeper else "less steep")
         lines.append(Finding(
-            f"**Speed when the problem is not solved.** Speed matters {verdict} when the case is resolved "
-            f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) as when it is not "
-            f"({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference {with_interval(difference)}.",
+            f"**Speed when the problem is not solved.** The speed slope is {verdict} among resolved cases "
+            f"({with_interval(by_outcome['csat_per_doubling_resolved'])} per doubling) {'as' if verdict.startswith('about') else 'than'} "
+            f"among unresolved ones ({with_interval(by_outcome['csat_per_doubling_unresolved'])}); difference "
+            f"{with_interval(difference)}.",
             ("csat_per_doubling_resolved", "csat_per_doubling_unresolved", difference.name)))
     if isinstance(result.ordered, Skipped):
         lines.append(skipped(result.ordered.section, result.ordered.reason))
     else:
         top_two = next(e for e in result.ordered.effects if e.name == "top2_per_doubling_ordered_logit")
         lines.append(Finding(f"**On the share of satisfied customers** (CSAT 4 or 5, ordered logit): each doubling of the "
-                             f"wait changes it by {with_interval(top_two, 'pp')}.", (top_two.name,)))
+                             f"wait goes with {with_interval(top_two, 'pp')} in that share.", (top_two.name,)))
     lines += _later_sections(result)
     return Findings(lines)
 
@@ -146,10 +232,13 @@ def _later_sections(result, skipped_said: bool = False) -> list[Finding]:
         return lines
     table = result.importance.table
     leaders = ", ".join(f"{row.label} {row.share_of_explained:.0%}" for row in table.head(3).itertuples())
-    focus = [row.label for row in table.itertuples() if row.quadrant == "concentrate here"]
+    focus = [row.label for row in table.itertuples() if row.quadrant == IMPORTANT_UNDER_PERFORMING]
     lines.append(Finding(
-        f"**Key drivers.** Of the CSAT variation the service attributes explain (R² {result.importance.r_squared:.2f}), "
-        f"{leaders}." + (f" Important and under-performing, so where improvement pays most: {', '.join(focus)}." if focus else "")))
+        f"**Key drivers (descriptive).** Of the CSAT variation the service attributes explain "
+        f"(R² {result.importance.r_squared:.2f}), {leaders}. These shares describe the data and are not causal: an "
+        "attribute that travels with a cause shares in its credit."
+        + (f" Above-average share and below-average performance today: {', '.join(focus)}; whether improving it would "
+           "move CSAT is a question the shares cannot answer." if focus else "")))
     return lines
 
 
@@ -171,9 +260,11 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
     lines = []
     if total is not None:
         lines.append(Finding(
-            f"**Speed.** Each doubling of the first response time changes the chance of buying again by "
-            f"{with_interval(total, 'pp')} ({total.n:,} tickets, {p_value(total.p_value)}; logit, average marginal effect, "
-            f"{_controls_words(logits.controls)}). Observational.", (total.name,), headline=True))
+            f"**Speed.** Each doubling of the first response time goes with {with_interval(total, 'pp')} in the chance "
+            f"of buying again ({total.n:,} tickets, {p_value(total.p_value)}; logit, averaged over the tickets, "
+            f"{_controls_words(logits.controls)}): customers answered twice as slowly buy again "
+            f"{'less' if total.value < 0 else 'more'} often. Observational: an association, adjusted for the confounders "
+            "we know of only.", (total.name,), headline=True))
     else:
         lines.append(skipped("the logit of repeat purchase without CSAT", skipped_models.get("without CSAT", "not fitted"),
                              headline=True))
@@ -183,8 +274,8 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
     if per_point is not None and direct is not None:
         lines.append(Finding(
             f"**Satisfaction.** Among customers who answered the survey, each CSAT point goes with "
-            f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait changes "
-            f"it by {with_interval(direct, 'pp')}.", (per_point.name, direct.name)))
+            f"{with_interval(per_point, 'pp')} in repeat purchase; holding CSAT fixed, a doubling of the wait goes "
+            f"with {with_interval(direct, 'pp')}.", (per_point.name, direct.name)))
     elif skipped_models.get("with CSAT") != skipped_models.get("without CSAT"):
         lines.append(skipped("the logit of repeat purchase with CSAT", skipped_models.get("with CSAT", "not fitted")))
     mediation = result.mediation
@@ -192,10 +283,11 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
         indirect = mediation.get("repeat_per_doubling_indirect_via_csat")
         share = mediation.get("share_of_speed_effect_via_csat")
         lines.append(Finding(
-            f"**Through satisfaction.** Of the speed effect on repeat purchase among respondents, "
+            f"**Through satisfaction.** Of the association of speed with repeat purchase among respondents, "
             f"{with_interval(indirect, 'pp')} per doubling runs through CSAT: {pct(share.value, 0)} of the total "
             f"({share.ci_level:.0%} CI {pct(share.ci_low, 0)} to {pct(share.ci_high, 0)}; mediation analysis, customer bootstrap). "
-            "This split assumes nothing unmeasured drives both CSAT and buying again.", (indirect.name, share.name),
+            "Observational: the split reads causally only if no unmeasured common cause of CSAT and buying again exists.",
+            (indirect.name, share.name),
             headline=True))
     elif mediation.skipped not in skipped_models.values():
         lines.append(skipped("mediation through satisfaction", mediation.skipped, headline=True))
@@ -203,25 +295,62 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
     if not survival.skipped:
         ratio = survival.get("repurchase_hazard_ratio_per_doubling")
         lines.append(Finding(
-            f"**Time to the next purchase.** Each doubling of the wait multiplies the rate of buying again by "
-            f"{ratio.value:.3f} ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, censored at the end of "
-            "the follow-up window).", (ratio.name,)))
+            f"**Time to the next purchase.** Each doubling of the wait goes with a rate of buying again "
+            f"{ratio.value:.3f} times as high ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, "
+            "censored at the end of the follow-up window; observational).", (ratio.name,)))
     elif survival.skipped not in skipped_models.values():
         lines.append(skipped("time to the next purchase", survival.skipped))
     if truth is not None:
-        checks = [
-            (name, e, truth[key]) for name, e, key in (
-                ("total", total, "repeat_total_per_doubling_response_time"),
-                ("direct", direct, "repeat_direct_per_doubling_response_time"),
-                ("per CSAT point", per_point, "repeat_per_csat_point"),
-            ) if e is not None
-        ]
-        if not mediation.skipped:
-            checks.append(("indirect", mediation.get("repeat_per_doubling_indirect_via_csat"),
-                           truth["repeat_indirect_per_doubling_response_time"]))
-        if checks:
-            lines.append(Finding(
-                "**Check against the simulation's truth:** "
-                + "; ".join(f"{name} {points(value, 2)}: the interval {covers_words(e, value)} it" for name, e, value in checks)
-                + " (the logits approximate the simulation's linear process).", kind="truth"))
+        indirect = None if mediation.skipped else mediation.get("repeat_per_doubling_indirect_via_csat")
+        candidates = (
+            ("speed, total", "total speed", total, "repeat_total_per_doubling_response_time", " per doubling"),
+            ("speed, CSAT held fixed", "direct speed", direct, "repeat_direct_per_doubling_response_time", " per doubling"),
+            ("speed, through CSAT", "indirect speed", indirect, "repeat_indirect_per_doubling_response_time", " per doubling"),
+            ("CSAT", "per-CSAT-point", per_point, "repeat_per_csat_point", " per point"),
+            ("resolution, total", "total resolution", resolved, "repeat_total_resolved", ""),
+        )
+        shape = ("The logit approximates the simulation's linear process, so a small miss can come from the model's "
+                 "shape rather than from confounding.")
+        checks = [TruthCheck(f"{group} (true {points(truth[key], 2)}{per})", "", label, e, truth[key], "pp",
+                             hint=shape, digits=2)
+                  for group, label, e, key, per in candidates if e is not None and key in truth]
+        lines += truth_checks("Check against the simulation's truth", checks,
+                              "The logits approximate the simulation's linear process.")
     return Findings(lines)
+
+
+def _satisfaction_checks(result, truth: dict) -> list[TruthCheck]:
+    """The intervals of 02 to check against the truth: speed (adjusted, naive, randomized, within agents) and resolution."""
+    drivers = result.drivers
+    within = {e.name: e for e in result.agent_fixed_effects} if isinstance(result.agent_fixed_effects, list) else {}
+    checks = []
+    speed_truth = truth.get("csat_per_doubling_response_time")
+    if speed_truth is not None:
+        group = f"speed (true {number(speed_truth, 3, signed=True)} per doubling)"
+        fe = within.get("csat_per_doubling_agent_fe")
+        checks += [TruthCheck(group, "adjusted", "adjusted speed", drivers.get("csat_per_doubling_adjusted"), speed_truth,
+                              hint=_within_agents_hint(fe, speed_truth)),
+                   TruthCheck(group, "naive", "naive speed", drivers.naive, speed_truth,
+                              expected="expected: nothing is held fixed")]
+        if result.randomized is not None:
+            checks.append(TruthCheck(group, "randomized", "randomized speed", result.randomized, speed_truth))
+        if fe is not None:
+            checks.append(TruthCheck(group, "within-agent", "within-agent speed", fe, speed_truth))
+    resolved = next((e for e in drivers.adjusted if e.name == "csat_resolved_adjusted"), None)
+    resolved_truth = truth.get("csat_resolved")
+    if resolved is not None and resolved_truth is not None:
+        group = f"resolution (true {number(resolved_truth, 2, signed=True)} points)"
+        fe = within.get("csat_resolved_agent_fe")
+        checks.append(TruthCheck(group, "adjusted", "adjusted resolution", resolved, resolved_truth,
+                                 hint=_within_agents_hint(fe, resolved_truth)))
+        if fe is not None:
+            checks.append(TruthCheck(group, "within-agent", "within-agent resolution", fe, resolved_truth))
+    return checks
+
+
+def _within_agents_hint(within, true_value: float) -> str:
+    """Where an adjusted miss may come from, when the within-agent estimate of the same quantity covers the truth."""
+    if within is None or not within.covers(true_value):
+        return ""
+    return (f"The within-agent estimate ({with_interval(within)}) covers it: something constant about agents, which "
+            "the adjusted model does not hold fixed, goes with both (see Within agents).")

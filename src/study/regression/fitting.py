@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from study.core.inference import WALD, Interval
+from study.core.inference import WALD, Interval, wald_interval, wald_p_value
 from study.core.results import Estimate, format_p
 from study.core.tables import numbers_as_text
 from study.data import schema
+from study.stats.cluster import few_clusters_df, few_clusters_words
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
 from study.stats.ols import CholeskyOLS
@@ -83,10 +84,53 @@ def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) 
     return frame
 
 
+def cluster_cov_kwds(groups: np.ndarray) -> dict:
+    """statsmodels ``fit`` arguments for CR1 standard errors clustered by ``groups``, t(G - 1) when clusters are few.
+
+    With fewer than :data:`study.stats.cluster.FEW_CLUSTERS` clusters ``use_t=True`` is added:
+    statsmodels then takes intervals and p-values from Student's t with G - 1 degrees of freedom
+    (its ``df_resid_inference``; for two-way clustering the smaller G), Stata's rule for
+    ``regress, vce(cluster)``. With more clusters the normal is kept.
+
+    Parameters
+    ----------
+    groups : numpy.ndarray
+        Cluster label of each row (one column; two columns for two-way clustering).
+
+    Returns
+    -------
+    dict
+        ``{"cov_type": "cluster", "cov_kwds": {"groups": groups}}``, plus ``"use_t": True`` with few clusters.
+
+    Examples
+    --------
+    >>> model.fit(**cluster_cov_kwds(frame["_cluster"].to_numpy()))
+    """
+    kwds = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
+    if few_clusters_df(groups) is not None:
+        kwds["use_t"] = True
+    return kwds
+
+
 def _cov(frame: pd.DataFrame, cluster: str | None) -> dict:
     if cluster is None:
         return {"cov_type": "HC1"}
-    return {"cov_type": "cluster", "cov_kwds": {"groups": frame["_cluster"].to_numpy()}}
+    return cluster_cov_kwds(frame["_cluster"].to_numpy())
+
+
+def inference_df(fit) -> float | None:
+    """Degrees of freedom of a fit's t reference (G - 1 when clustered), or ``None`` when it uses the normal."""
+    if not getattr(fit, "use_t", False):
+        return None
+    return float(getattr(fit, "df_resid_inference", fit.df_resid))
+
+
+def few_clusters_note(fit) -> str:
+    """'; t(9) critical values: only 10 clusters (fewer than 50)' for a clustered fit with few clusters, else ''."""
+    if getattr(fit, "cov_type", "") != "cluster" or not getattr(fit, "use_t", False):
+        return ""
+    clusters = int(fit.df_resid_inference) + 1
+    return "; " + few_clusters_words(clusters) if few_clusters_df(clusters) is not None else ""
 
 
 def _se_words(cluster: str | None) -> str:
@@ -112,7 +156,8 @@ def fit_ols(
         See :func:`formula`.
     cluster : str or None
         Column whose values define clusters for cluster-robust (CR1) standard errors; ``None``
-        gives HC1.
+        gives HC1. With fewer than 50 clusters, intervals and p-values use t(G - 1)
+        (:func:`cluster_cov_kwds`).
     splines, interactions
         See :func:`formula`.
 
@@ -143,14 +188,16 @@ def coefficient(fit, term: str, name: str, label: str, method: str, alpha: float
     """One coefficient of a fitted model as an :class:`Estimate`, optionally rescaled.
 
     ``scale`` multiplies value, SE and interval (e.g. to express a per-doubling slope as the
-    effect of going from 1 to 24 hours).
+    difference between 1 and 24 hours). A fit with t inference (few clusters: t(G - 1)) gives an
+    interval that is made again at another level with the same degrees of freedom, and its method
+    text states the rule.
     """
     low, high = fit.conf_int(alpha=alpha).loc[term]
     return Estimate(
         name=name, label=label, value=float(fit.params[term]) * scale, se=float(fit.bse[term]) * abs(scale),
         ci_low=float(min(low * scale, high * scale)), ci_high=float(max(low * scale, high * scale)),
-        p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method, ci_level=1 - alpha,
-        model=model_text(fit), interval=Interval(df=float(fit.df_resid) if getattr(fit, "use_t", False) else None),
+        p_value=float(fit.pvalues[term]), n=int(fit.nobs), method=method + few_clusters_note(fit), ci_level=1 - alpha,
+        model=model_text(fit), interval=Interval(df=inference_df(fit)),
     )
 
 
@@ -175,24 +222,34 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
     list of Estimate
         One per term in ``labels``, by the delta method with the fit's covariance (the numbers of
         statsmodels' ``get_margeff(at="overall", dummy=True)``; see :mod:`study.stats.margins`).
+        A fit with t inference (few clusters) gives t(G - 1) intervals and p-values, where
+        statsmodels' margins keep the normal.
     """
     # As get_margeff(dummy=True): a 0/1 flag gets the change from 0 to 1, not a derivative.
     frame = logit_marginal_effects(fit, list(labels), alpha)
+    df = inference_df(fit)
     out = []
     for term, (name, label) in labels.items():
         row = frame.loc[term]
+        value, se = float(row["dy/dx"]), float(row["Std. Err."])
+        low, high = (float(row.iloc[4]), float(row.iloc[5])) if df is None else wald_interval(value, se, alpha, df)
         out.append(
             Estimate(
-                name=name, label=label, value=float(row["dy/dx"]), se=float(row["Std. Err."]),
-                ci_low=float(row.iloc[4]), ci_high=float(row.iloc[5]), p_value=float(row["Pr(>|z|)"]),
-                n=int(fit.nobs), method=method, ci_level=1 - alpha, model=model_text(fit), interval=WALD,
+                name=name, label=label, value=value, se=se, ci_low=low, ci_high=high,
+                p_value=float(row["Pr(>|z|)"]) if df is None else wald_p_value(value, se, df),
+                n=int(fit.nobs), method=method + few_clusters_note(fit), ci_level=1 - alpha, model=model_text(fit),
+                interval=WALD if df is None else Interval(df=df),
             )
         )
     return out
 
 
 def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None) -> pd.DataFrame:
-    """Estimates side by side: value, interval, p-value, rows, and the true value where known."""
+    """Estimates side by side: value, interval, p-value, rows, and the true value where known.
+
+    With ``truth``, a ``covers the truth`` column says ``yes`` or ``NO: misses`` for each estimate
+    with a true value (empty for the others), so a miss is read off the table, not worked out.
+    """
     interval = f"{estimates[0].ci_level:.0%} CI" if estimates else "CI"
     table = pd.DataFrame(
         {
@@ -205,7 +262,14 @@ def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None =
     )
     if truth:
         table["true value"] = [truth.get(e.name, np.nan) for e in estimates]
+        table["covers the truth"] = [_covers(e, truth.get(e.name)) for e in estimates]
     return numbers_as_text(table.set_index("estimate"), interval, "p-value")
+
+
+def _covers(estimate: Estimate, true_value: float | None) -> str:
+    if true_value is None or not np.isfinite(true_value) or estimate.ci_low is None:
+        return ""
+    return "yes" if estimate.covers(true_value) else "NO: misses"
 
 
 def term_label(term: str) -> str:

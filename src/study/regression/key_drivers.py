@@ -61,11 +61,14 @@ PERFORMANCE = {
 }
 
 
+# Quadrants of the importance-performance map, described, not prescribed: the shares are descriptive,
+# so they say where an attribute stands, not where improvement would pay.
+IMPORTANT_UNDER_PERFORMING = "important, weaker"
 QUADRANTS = {
-    (True, False): "concentrate here",
-    (True, True): "keep up the good work",
-    (False, False): "low priority",
-    (False, True): "possible overkill",
+    (True, False): IMPORTANT_UNDER_PERFORMING,
+    (True, True): "important, stronger",
+    (False, False): "less important, weaker",
+    (False, True): "less important, stronger",
 }
 
 
@@ -201,7 +204,8 @@ def key_drivers(
         Intended chart (importance-performance map): a scatter with performance on x (0-100) and
         importance on y, one labelled point per attribute with its bootstrap interval as a vertical
         bar, and dashed lines at the mean performance and the mean importance. The upper-left
-        quadrant (important, under-performing) is where improvement pays most.
+        quadrant holds the important, weaker attributes ("important, weaker"); whether improving one would move
+        CSAT is a causal question the shares do not answer.
 
     Raises
     ------
