@@ -148,17 +148,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
             "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
             "fast the reply, so part of the naive slope is the issue, not the wait.", (naive.name, adjusted.name),
             headline=True))
-    randomized = result.randomized
-    if randomized is not None:
-        def verb(value):
-            return "includes" if randomized.covers(value) else "excludes"
-
-        lines.append(Finding(
-            f"**Randomized check.** The SLA experiment, which sped up replies at random, gives {with_interval(randomized)} "
-            f"per doubling. Its interval {verb(adjusted.value)} the adjusted estimate ({number(adjusted.value, signed=True)}) "
-            f"and {verb(naive.value)} the naive one ({number(naive.value, signed=True)}); it is wider, because only the "
-            "speed-up the experiment caused is used (instrumental variables: it assumes the SLA moved CSAT only "
-            "through speed).", (randomized.name, adjusted.name, naive.name), headline=True))
+    lines += result.randomized_findings()
     if truth is not None:
         lines += truth_checks("Check against the simulation's truth", _satisfaction_checks(result, truth))
     if resolved is not None:
@@ -167,6 +157,8 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
             f"**Resolution versus speed.** Resolved cases go with CSAT {with_interval(resolved)} points against "
             f"unresolved ones; a first reply after 24 hours instead of 1 hour goes with {with_interval(day)} points: "
             f"{verdict}.", (resolved.name, day.name), headline=True))
+    if not isinstance(result.confounding, (Skipped, type(None))):
+        lines += result.confounding.findings()
     curve = result.dose.curve.set_index("hours") if not isinstance(result.dose, Skipped) else pd.DataFrame()
     if 0.25 in curve.index and 4.0 in curve.index:
         lines.append(Finding(
