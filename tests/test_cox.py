@@ -1,9 +1,10 @@
-"""The vectorized Cox model against statsmodels' PHReg called directly."""
+"""The vectorized Cox model against statsmodels' PHReg called directly; its proportional-hazards test against lifelines."""
 
 import numpy as np
 import pytest
 from statsmodels.duration.hazard_regression import PHReg
 
+from study.stats import schoenfeld
 from study.stats.cox import BreslowPHReg
 
 
@@ -73,3 +74,56 @@ def test_strata_fall_back_to_phregs_own_loops():
     direct = PHReg(time, exog, status=status, strata=strata).fit(groups=customers)
     np.testing.assert_allclose(ours.params, direct.params, rtol=1e-12)
     np.testing.assert_allclose(ours.bse, direct.bse, rtol=1e-12)
+
+
+def _non_proportional(seed: int = 20260, n: int = 400):
+    """Weibull times whose shape depends on x1 (its hazard ratio changes over time), continuous, censored."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(0, 1, n)
+    x2 = (rng.random(n) < 0.4).astype(float)
+    shape = np.exp(0.5 * x1)
+    t = (rng.exponential(1.0, n) / np.exp(0.3 * x2)) ** (1 / shape) * 10
+    c = rng.uniform(5, 40, n)
+    return np.round(np.minimum(t, c), 6), (t <= c).astype(float), np.column_stack([np.round(x1, 6), x2])
+
+
+def test_grambsch_therneau_matches_lifelines():
+    """lifelines 0.30.3: CoxPHFitter().fit(...) then proportional_hazard_test(cph, df, time_transform="rank")
+    on _non_proportional() (no tied times, so Efron's fit is Breslow's): statistics and p-values as below."""
+    time, status, exog = _non_proportional()
+    fit = BreslowPHReg(time, exog, status=status).fit()
+    np.testing.assert_allclose(fit.params, [-0.12704621, 0.04700134], atol=1e-7)
+    check = schoenfeld.grambsch_therneau(fit, ["x1", "x2"])
+    np.testing.assert_allclose(check["statistic"], [68.02166389, 2.91365167], rtol=1e-6)
+    np.testing.assert_allclose(check["p-value"], [1.61709064e-16, 8.78327966e-02], rtol=1e-5)
+    np.testing.assert_allclose(check["statistic"], (check["drift"] / check["drift SE"]) ** 2, rtol=1e-12)
+
+
+def test_grambsch_therneau_finds_a_cure_process_and_not_proportional_hazards():
+    """A cure-type process (whether a purchase happens depends on x, its delay does not) breaks
+    proportional hazards; exponential times with hazard exp(x b) keep them."""
+    rng = np.random.default_rng(8)
+    n = 4_000
+    x = (rng.random(n) < 0.5).astype(float)
+    buys = rng.random(n) < np.where(x == 1, 0.8, 0.3)
+    days = np.where(buys, rng.exponential(25.0, n), np.inf)
+    fit = BreslowPHReg(np.minimum(days, 90.0), x[:, None], status=(days <= 90).astype(float)).fit()
+    row = schoenfeld.grambsch_therneau(fit, ["x"]).loc["x"]
+    # the ratio of hazards starts at 0.8 / 0.3 and grows as the x = 0 buyers leave the risk set
+    assert row["p-value"] < 1e-6 and row["drift"] > 0.3
+    assert schoenfeld.verdict(row["p-value"], row["drift"], row["log hazard ratio"], 0.05) == schoenfeld.FAILS
+    time, status, exog, _ = _data(continuous=True)
+    check = schoenfeld.grambsch_therneau(BreslowPHReg(time, exog, status=status).fit())
+    assert check["p-value"].min() > 0.001  # three terms under the null: a p-value below 0.001 is a 0.3% event
+
+
+@pytest.mark.parametrize("p_value, drift, log_ratio, expected", [
+    (0.20, 0.50, 0.10, schoenfeld.HOLDS),        # not significant: holds however large the drift
+    (1e-9, 0.010, 0.0, schoenfeld.NEGLIGIBLE),   # significant, below the 2% floor
+    (1e-9, 0.030, 0.0, schoenfeld.FAILS),        # significant, above the floor, no average effect
+    (1e-9, 0.080, 0.40, schoenfeld.NEGLIGIBLE),  # a fifth of the average log ratio
+    (1e-9, 0.100, 0.40, schoenfeld.FAILS),       # a quarter of it
+    (0.012, -0.055, -0.058, schoenfeld.FAILS),   # the sample's speed term
+])
+def test_verdict_needs_significance_and_size(p_value, drift, log_ratio, expected):
+    assert schoenfeld.verdict(p_value, drift, log_ratio, alpha=0.05) == expected

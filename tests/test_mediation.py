@@ -5,11 +5,15 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import optimize
 from statsmodels.stats.mediation import Mediation
 
+from study.core.results import Estimate
+from study.core.words import points
 from study.data import simulate
 from study.data.dataset import TicketData, from_frame
-from study.regression import mediation
+from study.regression import mediation, mediation_sensitivity, repeat_sentences
+from study.stats import bootstrap_ols
 
 REPLICATES = 2000
 
@@ -49,7 +53,7 @@ def test_both_models_match_statsmodels_called_directly(small_data, small):
     direct_effect = outcome.params["response_log2_hours"]
     assert small.get("repeat_per_doubling_indirect_via_csat").value == pytest.approx(a * b, abs=1e-12)
     assert small.get("repeat_per_doubling_direct_lpm").value == pytest.approx(direct_effect, abs=1e-12)
-    assert small.get("share_of_speed_effect_via_csat").value == pytest.approx(a * b / (a * b + direct_effect), abs=1e-10)
+    assert small.total.value == pytest.approx(a * b + direct_effect, abs=1e-12)
     assert small.get("csat_per_doubling_mediator_model").ci_low == pytest.approx(
         mediator.conf_int().loc["response_log2_hours", 0], abs=1e-10
     )
@@ -147,8 +151,10 @@ def test_intervals_cover_the_true_effects(large):
     _, result, truth = large
     expected = mediation.expected_values(truth)
     assert expected["repeat_per_doubling_indirect_via_csat"] == pytest.approx(-0.009)
+    assert set(expected) - {e.name for e in result.estimates} == set()
     for estimate in result.estimates:
-        assert estimate.covers(expected[estimate.name]), (estimate.name, estimate.ci_low, estimate.ci_high)
+        if estimate.name in expected:
+            assert estimate.covers(expected[estimate.name]), (estimate.name, estimate.ci_low, estimate.ci_high)
     assert result.get("repeat_per_doubling_indirect_via_csat").ci_high < 0  # the indirect path is detected
 
 
@@ -157,6 +163,7 @@ def test_rows_are_the_survey_respondents(large):
     answered = int(data.tickets["csat_answered"].sum())
     assert result.ledger.as_dict() == {"in": 50_000, "used": answered, "dropped": {"no survey answer": 50_000 - answered}}
     assert all(e.n == answered for e in result.estimates)
+    assert result.total.label.startswith("Change in repeat-purchase probability per doubling of first response time among survey respondents")
     assert result.clusters == data.tickets.loc[data.tickets["csat_answered"], "customer_id"].nunique()
 
 
@@ -173,3 +180,156 @@ def test_skips_when_no_survey_was_answered(small_data):
     result = mediation.speed_through_satisfaction(TicketData(tickets, small_data.source), replicates=50)
     assert result.estimates == [] and result.skipped == "no survey answer with every model variable"
     assert result.ledger.as_dict()["dropped"] == {"no survey answer": len(tickets)}
+
+
+# The share of the total, and when there is none ------------------------------------------------
+
+
+def _estimate(name, value, low, high):
+    return Estimate(name, name, value, None, low, high, None, 100, "test")
+
+
+def test_share_is_of_the_respondents_total_quoted_beside_it(large):
+    _, result, _ = large
+    indirect, direct, total = (result.get(mediation.NAMES[k]) for k in ("indirect", "direct", "total"))
+    assert result.share_not_estimable is None and result.share is result.get("share_of_speed_effect_via_csat")
+    assert result.share.value == pytest.approx(indirect.value / total.value, abs=1e-12)
+    assert total.value == pytest.approx(indirect.value + direct.value, abs=1e-12)
+    assert result.total is total
+
+
+def test_share_is_not_estimable_when_the_total_includes_zero(small):
+    """3,000 tickets: the respondents' total includes zero, so no share is made and the reason is given."""
+    total = small.total
+    assert total.ci_low <= 0 <= total.ci_high
+    assert small.share is None and "share_of_speed_effect_via_csat" not in {e.name for e in small.estimates}
+    assert small.share_not_estimable.startswith("the total change among respondents")
+    with pytest.raises(KeyError, match="includes zero"):
+        small.get("share_of_speed_effect_via_csat")
+    text = repeat_sentences.mediation_findings(small)[0].text
+    assert "no share is given: the total change among respondents" in text and "of that total" not in text
+
+
+@pytest.mark.parametrize("share, expected", [
+    ((0.49, -1.74, 3.76), "runs beyond -100% to 200%"),  # the interval once printed as "49% (CI -174% to 376%)"
+    ((0.49, -0.2, 2.1), "runs beyond"),
+    ((0.49, -0.99, 1.99), None),
+])
+def test_share_rule_reads_the_shares_interval(share, expected):
+    reason = mediation.share_reason(_estimate("total", -0.02, -0.03, -0.01), _estimate("share", *share))
+    assert (reason is None) if expected is None else (expected in reason)
+    assert "includes zero" in mediation.share_reason(_estimate("total", -0.02, -0.04, 0.001), _estimate("share", *share))
+
+
+# Bootstrap of the paths and of rho ----------------------------------------------------------------
+
+
+def test_mediation_draws_equal_the_least_squares_draws_and_the_residual_correlation(small):
+    """One pass over [design, csat, repeat] gives the coefficients of cluster_bootstrap_ols on the same draws,
+    and rho is the correlation of the residuals of the two refits on the drawn rows (weighted by draw counts)."""
+    mediator, outcome, total = (small.fits[k] for k in ("mediator", "outcome", "total"))
+    codes = pd.factorize(small.ledger.frame["customer_id"], sort=True)[0]
+    column = mediator.model.exog_names.index("response_log2_hours")
+    ours = bootstrap_ols.cluster_bootstrap_mediation(mediator.model.exog, mediator.model.endog, total.model.endog,
+                                                     column, codes, replicates=40, seed=9)
+    reference = mediation.cluster_bootstrap_ols(
+        [(mediator.model.exog, mediator.model.endog), (outcome.model.exog, outcome.model.endog)], codes, 40, 9)
+    np.testing.assert_allclose(ours["a"], reference[0][:, column], rtol=1e-9)
+    np.testing.assert_allclose(ours["b"], reference[1][:, outcome.model.exog_names.index("csat")], rtol=1e-9)
+    np.testing.assert_allclose(ours["direct"], reference[1][:, outcome.model.exog_names.index("response_log2_hours")],
+                               rtol=1e-9)
+    rng = np.random.default_rng(9)
+    n_clusters = codes.max() + 1
+    for replicate in range(5):
+        counts = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)[codes].astype(float)
+        residuals = [sm.WLS(y, mediator.model.exog, weights=counts).fit().resid for y in (mediator.model.endog, total.model.endog)]
+        covariance = np.cov(residuals[0], residuals[1], aweights=counts, bias=True)
+        expected = covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])
+        assert ours["rho"][replicate] == pytest.approx(expected, abs=1e-9)
+
+
+def test_interaction_matches_statsmodels_and_the_assumptions_quote_it(small_data, small):
+    frame = _respondents(small_data.tickets)
+    controls = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
+    direct = smf.ols(f"repeat_purchase ~ response_log2_hours + csat + response_log2_hours:csat + {controls}", frame).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["customer_id"])[0]})
+    term = "response_log2_hours:csat"
+    assert small.interaction.value == pytest.approx(direct.params[term], abs=1e-12)
+    assert small.interaction.se == pytest.approx(direct.bse[term], abs=1e-12)
+    assert small.interaction.p_value == pytest.approx(direct.pvalues[term], abs=1e-12)
+    assert [a.split(":")[0] for a in small.assumptions] == [
+        "sequential ignorability", "no speed x CSAT interaction", "CSAT measured without error", "respondents only"]
+    assert f"p = {direct.pvalues[term]:.3f}" in small.assumptions[1]
+
+
+# Imai-Keele-Yamamoto sensitivity ------------------------------------------------------------------
+
+
+def test_acme_of_rho_is_the_product_at_zero_and_vanishes_at_rho_tilde(small):
+    sensitivity = small.sensitivity
+    assert sensitivity.acme(0.0) == pytest.approx(small.get("repeat_per_doubling_indirect_via_csat").value, abs=1e-12)
+    assert sensitivity.acme(sensitivity.rho_at_zero) == pytest.approx(0.0, abs=1e-15)
+    assert small.get("mediation_rho_at_zero_indirect").value == sensitivity.rho_at_zero
+    residuals = [small.fits["mediator"].resid, small.fits["total"].resid]
+    assert sensitivity.rho_at_zero == pytest.approx(np.corrcoef(*residuals)[0, 1], abs=1e-12)
+    curve = sensitivity.curve()
+    assert curve.index[0] == -0.9 and curve.index[-1] == 0.9 and np.all(np.diff(curve["indirect effect"]) > 0)
+
+
+@pytest.mark.parametrize("rho", [-0.6, -0.2, 0.05, 0.3, 0.7])
+def test_acme_closed_form_solves_the_moment_equations(rho):
+    """With e_1 = b e_2 + e_3: var(e_1) = b^2 s2^2 + 2 b rho s2 s3 + s3^2 and cov(e_1, e_2) = b s2^2 + rho s2 s3.
+    Solving them numerically for b (given s1, s2, rho~ and rho) gives the closed form's b(rho) = ACME / a."""
+    a, s1, s2, rho_tilde = -0.15, 0.48, 0.93, 0.11
+    cov = rho_tilde * s1 * s2
+
+    def variance_gap(b):
+        s3 = (cov - b * s2**2) / (rho * s2)
+        return b**2 * s2**2 + 2 * b * rho * s2 * s3 + s3**2 - s1**2
+
+    # s3 > 0 requires (cov - b s2^2) / rho > 0: b below cov / s2^2 for rho > 0, above it for rho < 0
+    edge = cov / s2**2
+    lo, hi = (edge - 5, edge - 1e-12) if rho > 0 else (edge + 1e-12, edge + 5)
+    b = optimize.brentq(variance_gap, lo, hi, xtol=1e-14)
+    assert mediation_sensitivity.acme_at(rho, a, s1, s2, rho_tilde) == pytest.approx(a * b, abs=1e-10)
+
+
+def test_acme_at_the_true_error_correlation_recovers_the_true_indirect_effect():
+    """Linear mediation with correlated errors (a hidden common cause of M and Y): the product of
+    coefficients is biased; ACME at the true rho is not. 40 runs of 20,000 rows; tolerance four Monte
+    Carlo SEs of the mean."""
+    rng = np.random.default_rng(12)
+    a, gamma, direct, rho0, s3 = 0.5, 0.4, 0.2, 0.3, 1.5
+    naive, corrected = [], []
+    for _ in range(40):
+        n = 20_000
+        t, x = rng.normal(size=n), rng.normal(size=n)
+        e2 = rng.normal(size=n)
+        e3 = s3 * (rho0 * e2 + np.sqrt(1 - rho0**2) * rng.normal(size=n))
+        m = 0.3 * x + a * t + e2
+        y = direct * t + gamma * m + 0.2 * x + e3
+        design = np.column_stack([np.ones(n), t, x])
+        fit_m = np.linalg.lstsq(design, m, rcond=None)[0]
+        fit_total = np.linalg.lstsq(design, y, rcond=None)[0]
+        r2, r1 = m - design @ fit_m, y - design @ fit_total
+        b = np.linalg.lstsq(np.column_stack([design, m]), y, rcond=None)[0][-1]
+        naive.append(fit_m[1] * b)
+        corrected.append(mediation_sensitivity.acme_at(rho0, fit_m[1], r1.std(), r2.std(), np.corrcoef(r1, r2)[0, 1]))
+    truth = a * gamma
+    monte_carlo_se = np.std(corrected, ddof=1) / np.sqrt(len(corrected))
+    assert np.mean(corrected) == pytest.approx(truth, abs=4 * monte_carlo_se)
+    assert abs(np.mean(naive) - truth) > 50 * monte_carlo_se  # the product of coefficients is far off
+
+
+def test_mediation_finding_quotes_one_total_and_its_share(large):
+    _, result, _ = large
+    lines = repeat_sentences.mediation_findings(result)
+    split, assumptions = lines
+    total, indirect, share = result.total, result.get(mediation.NAMES["indirect"]), result.share
+    assert split.headline and set(split.estimates) == {
+        total.name, indirect.name, "repeat_per_doubling_direct_lpm", share.name, "mediation_rho_at_zero_indirect"}
+    assert f"goes with {points(total.value, 2)}" in split.text
+    assert f"{points(indirect.value, 2)} ({indirect.ci_level:.0%} CI" in split.text
+    assert f"{share.value:.0%} of that total" in split.text
+    assert f"rho = {result.sensitivity.rho_at_zero:.2f}" in split.text
+    assert assumptions.kind in ("finding", "warning") and assumptions.text.count("; (") == 3

@@ -27,9 +27,15 @@ bootstrap resamples single rows, independently for the two models, and would pai
 with the original cluster labels. Its quasi-Bayesian answer is used in the tests as an outside
 check. 2,000 replicates take about a second on 50,000 tickets.
 
-Causal reading needs no unmeasured confounding of speed -> CSAT, speed -> repeat purchase and
-CSAT -> repeat purchase given the controls; respondents are a selected sample, which is harmless
-only because answering depends on speed and resolution, both in the models.
+The total that the share is a share of is this LPM total among respondents (``total``), not the
+logit total over every ticket: a sentence quotes indirect, direct and total from the same rows.
+When the total's interval includes zero, or the share's bootstrap interval runs beyond -100% to
+200%, the share is not estimable: no share estimate is made and ``share_not_estimable`` says why.
+
+Causal reading needs the assumptions in ``assumptions`` (sequential ignorability, no speed x CSAT
+interaction, CSAT measured without error, respondents only); the interaction is tested
+(``interaction``) and the sensitivity of the indirect effect to a hidden common cause of CSAT and
+buying again is Imai, Keele & Yamamoto's ``rho`` (:mod:`study.regression.mediation_sensitivity`).
 """
 
 from __future__ import annotations
@@ -39,14 +45,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from study.core import degenerate
+from study.core import degenerate, words
 from study.core.accounting import RowLedger
 from study.core.inference import Interval, percentile_interval, wald_p_value
 from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
+from study.regression import mediation_sensitivity
 from study.regression.adjustment import adjustment
 from study.regression.fitting import SPEED, coefficient, fit_ols, model_text
-from study.stats.cluster import cluster_bootstrap
+from study.stats.bootstrap_ols import cluster_bootstrap_mediation, cluster_bootstrap_ols  # noqa: F401 (re-exported)
 
 NAMES = {
     "indirect": "repeat_per_doubling_indirect_via_csat",
@@ -55,7 +62,11 @@ NAMES = {
     "proportion": "share_of_speed_effect_via_csat",
     "a": "csat_per_doubling_mediator_model",
     "b": "repeat_per_csat_point_lpm",
+    "interaction": "repeat_speed_x_csat_interaction_lpm",
+    "rho": "mediation_rho_at_zero_indirect",
 }
+SHARE_RANGE = (-1.0, 2.0)  # a share whose interval runs beyond -100% .. 200% says nothing
+INTERACTION = f"{SPEED}:csat"
 
 
 @dataclass
@@ -73,21 +84,33 @@ class SpeedMediation:
         point), with the models' own cluster-robust (CR1) Wald intervals.
     replicates : pandas.DataFrame
         One row per bootstrap replicate: ``a``, ``b``, ``direct``, ``indirect``, ``total``,
-        ``proportion``.
+        ``proportion`` and ``rho_at_zero``.
     controls : list of str
         Confounders held fixed.
     flags : list of str
         Case outcomes held fixed (``resolved``, ``reopened``).
     ledger : RowLedger
     fits : dict
-        ``{"mediator": ..., "outcome": ..., "total": ...}`` statsmodels results (OLS, CR1 by
-        customer); ``total`` is the outcome model without CSAT.
+        ``{"mediator": ..., "outcome": ..., "total": ..., "interaction": ...}`` statsmodels results
+        (OLS, CR1 by customer); ``total`` is the outcome model without CSAT, ``interaction`` the
+        outcome model with a speed x CSAT term.
     clusters : int
         Customers resampled.
     notes : list of str
         Variables the models could not hold fixed (and why), and caveats, in words.
     skipped : str or None
         Why nothing was estimated, when the data does not allow it.
+    share_not_estimable : str or None
+        Why the share of the total that runs through CSAT is not estimated (then ``effects`` has
+        no share): the total's interval includes zero, or the share's runs beyond -100% to 200%.
+    interaction : Estimate or None
+        Speed x CSAT coefficient of the outcome model with the interaction added (CR1 interval).
+    sensitivity : MediationSensitivity or None
+        ``ACME(rho)`` and the ``rho`` at which it is zero (Imai, Keele & Yamamoto 2010).
+    robustness : list of Estimate
+        ``rho`` at which the indirect effect would vanish, with its bootstrap interval.
+    assumptions : list of str
+        What the causal reading of the split needs, in words.
     """
 
     effects: list[Estimate]
@@ -100,14 +123,33 @@ class SpeedMediation:
     clusters: int
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    share_not_estimable: str | None = None
+    interaction: Estimate | None = None
+    sensitivity: mediation_sensitivity.MediationSensitivity | None = None
+    robustness: list[Estimate] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
 
     @property
     def estimates(self) -> list[Estimate]:
-        return [*self.effects, *self.paths]
+        return [*self.effects, *self.paths, *([self.interaction] if self.interaction else []), *self.robustness]
 
     def get(self, name: str) -> Estimate:
-        """The estimate called ``name``."""
-        return next(e for e in self.estimates if e.name == name)
+        """The estimate called ``name``; a KeyError with the reason when it was not estimated."""
+        found = next((e for e in self.estimates if e.name == name), None)
+        if found is None:
+            why = self.share_not_estimable if name == NAMES["proportion"] and self.share_not_estimable else "not estimated"
+            raise KeyError(f"{name}: {why}")
+        return found
+
+    @property
+    def total(self) -> Estimate:
+        """The total the split is of: the LPM total among respondents (direct + indirect)."""
+        return self.get(NAMES["total"])
+
+    @property
+    def share(self) -> Estimate | None:
+        """The share of :attr:`total` that runs through CSAT, or ``None`` when not estimable."""
+        return next((e for e in self.effects if e.name == NAMES["proportion"]), None)
 
     def table(self) -> pd.DataFrame:
         """The decomposition as a reader wants it: effect, value in percentage points, interval."""
@@ -122,7 +164,11 @@ class SpeedMediation:
 
 
 def expected_values(truth: dict | None) -> dict[str, float]:
-    """The true value of each estimate of :func:`speed_through_satisfaction`, for simulated data."""
+    """The true value of each estimate of :func:`speed_through_satisfaction`, for simulated data.
+
+    The ``rho`` at which the indirect effect would vanish has none: it is a property of the data,
+    not of the process (the process's own error correlation is zero).
+    """
     if not truth:
         return {}
     indirect = truth["repeat_indirect_per_doubling_response_time"]
@@ -134,110 +180,8 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         NAMES["proportion"]: indirect / total,
         NAMES["a"]: truth["csat_per_doubling_response_time"],
         NAMES["b"]: truth["repeat_per_csat_point"],
+        NAMES["interaction"]: 0.0,  # the simulator's repeat-purchase probability is additive in CSAT and speed
     }
-
-
-def cluster_bootstrap_ols(
-    systems: list[tuple[np.ndarray, np.ndarray]], clusters: np.ndarray, replicates: int, seed: int
-) -> list[np.ndarray]:
-    """Least-squares coefficients of several regressions on the same customer bootstrap draws.
-
-    Parameters
-    ----------
-    systems : list of (design, outcome)
-        Design matrices (rows x k) and outcomes (rows), all on the same rows.
-    clusters : numpy.ndarray
-        Cluster code of each row, 0 .. G - 1 (codes from a sorted factorization make the draws
-        independent of row order).
-    replicates : int
-    seed : int
-
-    Returns
-    -------
-    list of numpy.ndarray
-        Per system, a (replicates x k) array of coefficients; a replicate whose design is
-        singular (a level drawn by no customer) gives NaN.
-    """
-    columns, pairs, products = _shared_products(systems)
-    # Sum the cross-products within each customer once; a replicate then needs only counts @ sums.
-    per_customer = _cluster_sums(columns, products, clusters)
-
-    def coefficients(totals: np.ndarray) -> list[np.ndarray]:
-        # x'x (replicates, k, k) and x'y gathered from the shared upper-triangle sums
-        return [_solve_each(totals[:, index], totals[:, outcome_column]) for index, outcome_column in pairs]
-
-    chunks = cluster_bootstrap(per_customer, replicates, seed, coefficients)
-    return [np.vstack([chunk[j] for chunk in chunks]) for j in range(len(systems))]
-
-
-def _shared_products(systems: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list, list]:
-    """The distinct columns of all the designs and outcomes, and the products the systems need.
-
-    The designs usually share most columns (the outcome model is the mediator model plus CSAT),
-    and ``x'x`` is symmetric: each distinct product of two columns is summed once.
-
-    Returns
-    -------
-    columns : numpy.ndarray, (rows, q)
-        Distinct design columns, then each system's outcome.
-    pairs : list of (numpy.ndarray, numpy.ndarray)
-        Per system, the positions in ``products`` of its ``x'x`` (k x k) and of its ``x'y`` (k).
-    products : list of (int, int)
-        Pairs of positions in ``columns`` whose products are summed.
-    """
-    distinct, where = [], []
-    for design, _ in systems:
-        positions = []
-        for column in design.T:
-            match = next((i for i, seen in enumerate(distinct) if np.array_equal(seen, column)), None)
-            if match is None:
-                distinct.append(column)
-                match = len(distinct) - 1
-            positions.append(match)
-        where.append(positions)
-    columns = np.column_stack([*distinct, *(outcome for _, outcome in systems)])
-    products, slot = [], {}
-
-    def position(i: int, j: int) -> int:
-        key = (min(i, j), max(i, j))
-        if key not in slot:
-            slot[key] = len(products)
-            products.append(key)
-        return slot[key]
-
-    pairs = []
-    for s, positions in enumerate(where):
-        outcome = len(distinct) + s
-        xtx = np.array([[position(i, j) for j in positions] for i in positions])
-        pairs.append((xtx, np.array([position(i, outcome) for i in positions])))
-    return columns, pairs, products
-
-
-def _cluster_sums(columns: np.ndarray, products: list[tuple[int, int]], clusters: np.ndarray) -> np.ndarray:
-    """Per-cluster sums of the column products, (G x len(products)), a block of products at a time."""
-    order = np.argsort(clusters, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(clusters[order]) != 0])
-    ordered = columns[order]
-    out = np.empty((len(starts), len(products)))
-    for begin in range(0, len(products), 32):  # bounds the rows x block temporary
-        block = products[begin : begin + 32]
-        left, right = (np.array(side) for side in zip(*block))
-        out[:, begin : begin + len(block)] = np.add.reduceat(ordered[:, left] * ordered[:, right], starts, axis=0)
-    return out
-
-
-def _solve_each(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
-    """Solve a stack of normal equations; a singular one gives NaN instead of failing them all."""
-    try:
-        return np.linalg.solve(xtx, xty[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        coefficients = np.full(xty.shape, np.nan)
-        for r in range(len(xty)):
-            try:
-                coefficients[r] = np.linalg.solve(xtx[r], xty[r])
-            except np.linalg.LinAlgError:
-                pass
-        return coefficients
 
 
 def _bootstrap_estimate(name: str, label: str, value: float, draws: np.ndarray, n: int, method: str,
@@ -303,18 +247,15 @@ def speed_through_satisfaction(
     total = fit_ols(rows, "repeat_purchase", [SPEED, *flags], controls, cluster=cluster)
 
     codes, uniques = pd.factorize(rows[cluster], sort=True)
-    draws = cluster_bootstrap_ols(
-        [(mediator.model.exog, mediator.model.endog), (outcome.model.exog, outcome.model.endog)],
-        codes, replicates, seed,
-    )
-    a_column = mediator.model.exog_names.index(SPEED)
-    b_column = outcome.model.exog_names.index("csat")
-    direct_column = outcome.model.exog_names.index(SPEED)
-    a_draws, b_draws = draws[0][:, a_column], draws[1][:, b_column]
-    replicate_table = pd.DataFrame({"a": a_draws, "b": b_draws, "direct": draws[1][:, direct_column]})
+    # The outcome model is the mediator model's design plus CSAT, and the total model has the mediator
+    # model's design: the moments of [design, csat, repeat] give every path on each draw.
+    draws = cluster_bootstrap_mediation(mediator.model.exog, mediator.model.endog, total.model.endog,
+                                        mediator.model.exog_names.index(SPEED), codes, replicates, seed)
+    replicate_table = pd.DataFrame({key: draws[key] for key in ("a", "b", "direct")})
     replicate_table["indirect"] = replicate_table["a"] * replicate_table["b"]
     replicate_table["total"] = replicate_table["indirect"] + replicate_table["direct"]
     replicate_table["proportion"] = replicate_table["indirect"] / replicate_table["total"]
+    replicate_table["rho_at_zero"] = draws["rho"]
 
     a, b = float(mediator.params[SPEED]), float(outcome.params["csat"])
     direct = float(outcome.params[SPEED])
@@ -328,11 +269,13 @@ def speed_through_satisfaction(
         f"p-value from the bootstrap SE (normal); observational, adjusted"
     )
     model = f"{model_text(mediator)}; {model_text(outcome)}"
+    se_words = f"SE clustered by {cluster} (CR1); observational, adjusted; survey respondents"
     labels = {
-        "indirect": "Change in repeat-purchase probability per doubling of first response time that runs through CSAT",
-        "direct": "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed (direct)",
-        "total": "Change in repeat-purchase probability per doubling of first response time (total = direct + indirect)",
-        "proportion": "Share of the effect of response time on repeat purchase that runs through CSAT",
+        "indirect": "Change in repeat-purchase probability per doubling of first response time that runs through CSAT (respondents)",
+        "direct": "Change in repeat-purchase probability per doubling of first response time, CSAT held fixed (direct; respondents)",
+        "total": ("Change in repeat-purchase probability per doubling of first response time among survey respondents "
+                  "(linear probability model; total = direct + indirect)"),
+        "proportion": "Share of the respondents' total (linear probability model) that runs through CSAT",
     }
     effects = [
         _bootstrap_estimate(NAMES[key], labels[key], point[key], replicate_table[key].to_numpy(), len(rows),
@@ -341,17 +284,47 @@ def speed_through_satisfaction(
     ]
     # A ratio's p-value against zero says the same as the indirect effect's; it has none of its own.
     effects[-1] = replace(effects[-1], p_value=None)
-    if effects[2].ci_low <= 0 <= effects[2].ci_high:
-        notes.append("the total effect's interval includes zero, so the share mediated is not interpretable")
+    not_estimable = share_reason(effects[2], effects[-1])
+    if not_estimable:
+        effects = effects[:-1]
+        notes.append(f"share of the total through CSAT not estimable: {not_estimable}")
 
-    se_words = f"SE clustered by {cluster} (CR1); observational, adjusted; survey respondents"
     paths = [
         coefficient(mediator, SPEED, NAMES["a"], "CSAT points per doubling of first response time (mediator model)",
                     f"OLS csat ~ log2 response hours{held_fixed}; {se_words}", alpha),
         coefficient(outcome, "csat", NAMES["b"], "Change in repeat-purchase probability per CSAT point (linear probability model)",
                     f"OLS repeat_purchase ~ log2 response hours + csat{held_fixed}; {se_words}", alpha),
     ]
+    with_interaction = fit_ols(rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster=cluster,
+                               interactions=[(SPEED, "csat")])
+    interaction = coefficient(
+        with_interaction, INTERACTION, NAMES["interaction"],
+        "Speed x CSAT interaction in the linear probability model of repeat purchase (change in the per-point effect of CSAT per doubling)",
+        f"OLS repeat_purchase ~ log2 response hours + csat + log2 response hours:csat{held_fixed}; {se_words}", alpha)
+    sensitivity = mediation_sensitivity.from_fits(mediator, total, outcome)
+    rho = replace(_bootstrap_estimate(
+        NAMES["rho"], "Correlation of the CSAT and repeat-purchase models' errors at which the indirect effect would be zero",
+        sensitivity.rho_at_zero, draws["rho"], len(rows),
+        "Imai, Keele & Yamamoto (2010) sensitivity parameter for two linear models: correlation of the residuals of the "
+        f"mediator model and of the model without CSAT; {level} percentile cluster bootstrap (same draws as the effects)",
+        alpha, model), p_value=None)
+    rho = replace(rho, extra={**rho.extra, "residual_variance_product": sensitivity.residual_variance_product,
+                              "total_variance_product": sensitivity.total_variance_product})
     return SpeedMediation(
         effects, paths, replicate_table, controls, flags, ledger,
-        {"mediator": mediator, "outcome": outcome, "total": total}, len(uniques), notes,
+        {"mediator": mediator, "outcome": outcome, "total": total, "interaction": with_interaction}, len(uniques), notes,
+        share_not_estimable=not_estimable, interaction=interaction, sensitivity=sensitivity, robustness=[rho],
+        assumptions=mediation_sensitivity.assumptions(
+            f"speed x CSAT {words.number(interaction.value, 4, signed=True)} per doubling and point, {words.p_value(interaction.p_value)}"),
     )
+
+
+def share_reason(total: Estimate, share: Estimate) -> str | None:
+    """Why a share of ``total`` is not estimable, or ``None`` (the rule in the module docstring)."""
+    if total.ci_low <= 0 <= total.ci_high:
+        return (f"the total change among respondents, {words.points(total.value, 2)} per doubling ({total.ci_level:.0%} CI "
+                f"{words.points(total.ci_low, 2)[:-3]} to {words.points(total.ci_high, 2)}), includes zero, so a share of it is not estimable")
+    if share.ci_low < SHARE_RANGE[0] or share.ci_high > SHARE_RANGE[1]:
+        return (f"the share's {share.ci_level:.0%} interval ({words.pct(share.ci_low, 0)} to {words.pct(share.ci_high, 0)}) runs beyond "
+                f"{words.pct(SHARE_RANGE[0], 0)} to {words.pct(SHARE_RANGE[1], 0)}: the total is too uncertain for a share of it")
+    return None

@@ -14,26 +14,40 @@ by well under one standard error.
 
 A hazard ratio below 1 per doubling means slower replies delay (or forgo) the next purchase. The
 simulator draws a purchase with a probability that falls with response time and, for buyers, a
-delay that does not depend on it: a cure-type process in which hazards are only roughly
-proportional, so the ratio is an average over the window (see ``proportional_hazards``).
+delay that does not depend on it: a cure-type process in which hazards are not proportional (the
+ratio moves away from 1 as the window goes on), so the ratio is an average over the window.
+
+Three things go with the ratio, so that a reader can see what it averages:
+
+- ``proportional_hazards``: per term, the Grambsch-Therneau test on the scaled Schoenfeld residuals
+  (rank of the purchase day; :mod:`study.stats.schoenfeld`), the drift of the log ratio over the
+  window and a verdict judged by significance *and* size (:func:`study.stats.schoenfeld.verdict`);
+- ``periods``: the ratio per doubling within each third of the window (a Cox model per period, on
+  the tickets still without a purchase at its start, censored at its end: the same partial
+  likelihood as splitting every ticket into episodes with entry times and letting every
+  coefficient differ by period);
+- ``rmst``: differences in the mean days before the next purchase (restricted mean survival time,
+  :mod:`study.regression.rmst`), which need no proportional hazards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.inference import Interval, critical_value
+from study.core.inference import WALD, Interval, critical_value, wald_interval
 from study.core.results import Estimate
 from study.data.dataset import TicketData
+from study.regression import rmst as restricted_mean
 from study.regression.adjustment import adjustment
 from study.regression.fitting import SPEED, formula, model_frame, term_label
+from study.stats import schoenfeld
 from study.stats.cox import BreslowPHReg
 from study.stats.design import formula_model
 
@@ -44,6 +58,10 @@ NAMES = {
     "resolved": ("repurchase_hazard_ratio_resolved", "Hazard ratio of a next purchase for a resolved case"),
     "reopened": ("repurchase_hazard_ratio_reopened", "Hazard ratio of a next purchase for a reopened case"),
 }
+DRIFT_NAMES = {SPEED: "repurchase_log_hazard_ratio_drift_per_doubling", "resolved": "repurchase_log_hazard_ratio_drift_resolved",
+               "reopened": "repurchase_log_hazard_ratio_drift_reopened"}
+PERIODS = 3  # thirds of the window
+EVENTS_PER_TERM = 10  # fewer purchases per term in a period: dummies without a purchase, a fit that does not converge
 
 
 @dataclass
@@ -63,15 +81,32 @@ class TimeToNextPurchase:
         Kaplan-Meier share of tickets followed by a purchase within 30, 60 and 90 days, by
         first-response band, with pointwise Greenwood intervals (not clustered; descriptive).
     proportional_hazards : pandas.DataFrame
-        Per term, the correlation of the Schoenfeld residuals with the rank of the purchase day
-        and its p-value: a drift means the ratio changes over the window. With tens of thousands
-        of purchases a negligible drift is "significant"; read the size. Not clustered.
+        Per term (labels as in ``table``): the fitted log ratio, its drift from the first to the last
+        purchase of the window with SE, the Grambsch-Therneau statistic and p-value (rank of the
+        purchase day, model-based covariance) and the ``verdict``
+        (:func:`study.stats.schoenfeld.verdict`).
+    drifts : list of Estimate
+        The drift of the log hazard ratio over the window of speed, resolution and reopening, with
+        the verdict in ``extra``.
+    periods : pandas.DataFrame
+        The hazard ratio per doubling within each third of the window, with interval, p-value and
+        purchases, or why a period was not estimated (fewer than ten purchases per model term);
+        ``period_ratios`` holds the same as estimates.
+    period_ratios : list of Estimate
+    rmst : list of Estimate
+        Differences in mean days before the next purchase up to the window's end: fast minus slow
+        first responses (unadjusted Kaplan-Meier) and, adjusted, per doubling and fast minus slow
+        (:mod:`study.regression.rmst`).
+    window : float or None
+        ``tau``, the day the RMST integrates to.
     controls, flags : list of str
     ledger : RowLedger
     fit : statsmodels PHRegResults or None
     notes : list of str
     skipped : str or None
         Why the model was not fitted (e.g. the data has no ``days_to_next_purchase``).
+    rmst_skipped : str or None
+        Why the RMST differences were not estimated while the Cox model was.
     """
 
     hazard_ratios: list[Estimate]
@@ -84,10 +119,23 @@ class TimeToNextPurchase:
     fit: object
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    drifts: list[Estimate] = field(default_factory=list)
+    periods: pd.DataFrame = field(default_factory=pd.DataFrame)
+    period_ratios: list[Estimate] = field(default_factory=list)
+    rmst: list[Estimate] = field(default_factory=list)
+    window: float | None = None
+    rmst_skipped: str | None = None
 
     @property
     def estimates(self) -> list[Estimate]:
-        return list(self.hazard_ratios)
+        return [*self.hazard_ratios, *self.drifts, *self.period_ratios, *self.rmst]
+
+    def verdict(self, term: str = SPEED) -> str | None:
+        """The proportional-hazards verdict of a model term (``response_log2_hours``, ``resolved``, ...)."""
+        label = term_label(term)
+        if self.proportional_hazards.empty or label not in self.proportional_hazards.index:
+            return None
+        return str(self.proportional_hazards.loc[label, "verdict"])
 
     def get(self, name: str) -> Estimate:
         """The estimate called ``name``."""
@@ -150,15 +198,74 @@ def _bought_by(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(lines).set_index(["response band", "day"])
 
 
-def _proportional_hazards(fit, event: np.ndarray, days: np.ndarray) -> pd.DataFrame:
-    residuals = fit.schoenfeld_residuals[event]
-    day_rank = stats.rankdata(days[event])
-    lines = []
-    for column, term in enumerate(fit.model.exog_names):
-        test = stats.pearsonr(residuals[:, column], day_rank)
-        lines.append({"term": term_label(term), "correlation with purchase day (rank)": float(test.statistic),
-                      "p-value": float(test.pvalue)})
-    return pd.DataFrame(lines).set_index("term")
+def _proportional_hazards(fit, alpha: float) -> pd.DataFrame:
+    check = schoenfeld.grambsch_therneau(fit, [term_label(t) for t in fit.model.exog_names])
+    check["verdict"] = [schoenfeld.verdict(p, drift, log_ratio, alpha) for p, drift, log_ratio
+                        in check[["p-value", "drift", "log hazard ratio"]].itertuples(index=False)]
+    return check
+
+
+def _drift(check: pd.DataFrame, term: str, alpha: float, events: int) -> Estimate:
+    row = check.loc[term_label(term)]
+    low, high = wald_interval(row["drift"], row["drift SE"], alpha)
+    threshold = max(schoenfeld.DRIFT_FLOOR, schoenfeld.DRIFT_SHARE * abs(row["log hazard ratio"]))
+    return Estimate(
+        name=DRIFT_NAMES[term], label=f"Change of the log hazard ratio ({term_label(term)}) from the first to the last purchase of the window",
+        value=float(row["drift"]), se=float(row["drift SE"]), ci_low=low, ci_high=high, p_value=float(row["p-value"]),
+        n=events, ci_level=1 - alpha, interval=WALD,
+        method=("Grambsch-Therneau test of proportional hazards: slope of the scaled Schoenfeld residuals on the rank of the "
+                "purchase day times its span; model-based covariance (not clustered); chi-squared statistic, 1 df"),
+        extra={"verdict": str(row["verdict"]), "statistic": float(row["statistic"]), "threshold": float(threshold),
+               "log_hazard_ratio": float(row["log hazard ratio"])},
+    )
+
+
+def period_edges(window: float) -> np.ndarray:
+    """Edges of the periods: the window cut in thirds, rounded to whole days."""
+    return np.round(np.linspace(0.0, window, PERIODS + 1))
+
+
+def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: float, cluster: str,
+             window: float) -> tuple[pd.DataFrame, list[Estimate]]:
+    """The hazard ratio per doubling within each period (see the module docstring), or why not."""
+    time, event = rows[TIME].to_numpy(dtype=float), rows[EVENT].to_numpy(dtype=bool)
+    edges = period_edges(window)
+    lines, estimates = [], []
+    for number, (start, end) in enumerate(pairwise(edges), 1):
+        at_risk = time > start
+        part = rows[at_risk].assign(**{TIME: np.minimum(time[at_risk], end), EVENT: event[at_risk] & (time[at_risk] <= end)})
+        kept_flags = [f for f in flags if part[f].nunique() > 1]
+        kept_controls = [c for c in controls if part[c].nunique() > 1]
+        purchases = int(part[EVENT].sum())
+        terms = 1 + len(kept_flags) + sum(part[c].nunique() - 1 for c in kept_controls)
+        line = {"period": f"days {start:g}-{end:g}", "tickets at risk": int(at_risk.sum()), "purchases": purchases}
+        reason = degenerate.first(
+            f"{purchases} purchases for {terms} model terms (at least {EVENTS_PER_TERM} per term)"
+            if purchases < EVENTS_PER_TERM * terms else None,
+            degenerate.no_variation(part, SPEED), degenerate.too_few_clusters(part, cluster))
+        if reason:
+            lines.append({**line, "hazard ratio": np.nan, "CI low": np.nan, "CI high": np.nan, "p-value": np.nan,
+                          "not estimated": reason})
+            continue
+        fit = fit_cox(part, [SPEED, *kept_flags], kept_controls, cluster)
+        estimate = _hazard_ratio(fit, SPEED, alpha, f"Cox model on the tickets without a purchase by day {start:g}, censored "
+                                 f"at day {end:g}; robust SE clustered by {cluster}; observational, adjusted")
+        estimate = replace(estimate, name=f"{NAMES[SPEED][0]}_period_{number}",
+                           label=f"{NAMES[SPEED][1]}, purchases after day {start:g} up to day {end:g}",
+                           extra={**estimate.extra, "period_start_day": float(start), "period_end_day": float(end)})
+        estimates.append(estimate)
+        lines.append({**line, "hazard ratio": estimate.value, "CI low": estimate.ci_low, "CI high": estimate.ci_high,
+                      "p-value": estimate.p_value, "not estimated": ""})
+    return pd.DataFrame(lines).set_index("period"), estimates
+
+
+def _rmst(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: float, cluster: str
+          ) -> tuple[list[Estimate], float | None, str | None]:
+    reason = restricted_mean.skip_reason(rows)
+    if reason:
+        return [], None, reason
+    tau = restricted_mean.window_end(rows)
+    return [restricted_mean.contrast(rows, tau, alpha, cluster), *restricted_mean.adjusted(rows, flags, controls, tau, alpha, cluster)], tau, None
 
 
 def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> TimeToNextPurchase:
@@ -209,8 +316,13 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
         {"hazard ratio": np.exp(fit.params), "CI low": ci[:, 0], "CI high": ci[:, 1], "p-value": fit.pvalues},
         index=pd.Index([term_label(t) for t in fit.model.exog_names], name="term"),
     )
-    event = rows[EVENT].to_numpy(dtype=bool)
+    check = _proportional_hazards(fit, alpha)
+    drifts = [_drift(check, term, alpha, events) for term in [SPEED, *flags]]
+    periods, period_ratios = _periods(rows, flags, controls, alpha, cluster, float(rows[TIME].max()))
+    estimates, tau, rmst_reason = _rmst(rows, flags, controls, alpha, cluster)
+    if rmst_reason:
+        notes.append(f"restricted mean survival time not estimated: {rmst_reason}")
     return TimeToNextPurchase(
-        ratios, table, _bought_by(rows, alpha), _proportional_hazards(fit, event, rows[TIME].to_numpy(dtype=float)),
-        controls, flags, ledger, fit, notes,
+        ratios, table, _bought_by(rows, alpha), check, controls, flags, ledger, fit, notes,
+        drifts=drifts, periods=periods, period_ratios=period_ratios, rmst=estimates, window=tau, rmst_skipped=rmst_reason,
     )
