@@ -24,6 +24,7 @@ from study.core.words import (
     resolution_versus_speed,
     with_interval,
 )
+from study.regression import repeat_sentences
 from study.regression.key_drivers import IMPORTANT_UNDER_PERFORMING
 
 
@@ -271,18 +272,8 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
     elif skipped_models.get("with CSAT") != skipped_models.get("without CSAT"):
         lines.append(skipped("the logit of repeat purchase with CSAT", skipped_models.get("with CSAT", "not fitted")))
     mediation = result.mediation
-    if not mediation.skipped:
-        indirect = mediation.get("repeat_per_doubling_indirect_via_csat")
-        share = mediation.get("share_of_speed_effect_via_csat")
-        lines.append(Finding(
-            f"**Through satisfaction.** Of the association of speed with repeat purchase among respondents, "
-            f"{with_interval(indirect, 'pp')} per doubling runs through CSAT: {pct(share.value, 0)} of the total "
-            f"({share.ci_level:.0%} CI {pct(share.ci_low, 0)} to {pct(share.ci_high, 0)}; mediation analysis, customer bootstrap). "
-            "Observational: the split reads causally only if no unmeasured common cause of CSAT and buying again exists.",
-            (indirect.name, share.name),
-            headline=True))
-    elif mediation.skipped not in skipped_models.values():
-        lines.append(skipped("mediation through satisfaction", mediation.skipped, headline=True))
+    if not mediation.skipped or mediation.skipped not in skipped_models.values():
+        lines += repeat_sentences.mediation_findings(mediation)
     survival = result.survival
     if not survival.skipped:
         ratio = survival.get("repurchase_hazard_ratio_per_doubling")
@@ -290,6 +281,9 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
             f"**Time to the next purchase.** Each doubling of the wait goes with a rate of buying again "
             f"{ratio.value:.3f} times as high ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, "
             "censored at the end of the follow-up window; observational).", (ratio.name,)))
+        lines += repeat_sentences.survival_findings(survival)
+    if result.evalues is not None:
+        lines += result.evalues.findings()
     elif survival.skipped not in skipped_models.values():
         lines.append(skipped("time to the next purchase", survival.skipped))
     if truth is not None:

@@ -9,7 +9,7 @@ from study.analyses import REPEAT
 from study.core.findings import Findings
 from study.core.results import Estimate, Source
 from study.data.dataset import TicketData
-from study.regression import findings, mediation, models, survival
+from study.regression import findings, mediation, models, sensitivity, survival
 
 
 @dataclass
@@ -24,6 +24,9 @@ class RepeatStudy:
         Speed's effect split into the part through CSAT and the rest.
     survival : study.regression.survival.TimeToNextPurchase
         Hazard ratios of buying again (or why it was skipped).
+    evalues : study.regression.sensitivity.RepeatEValues or None
+        How strongly a hidden confounder would have to go with both speed and buying again to explain
+        the logit's and the Cox model's associations away (E-values).
     source : Source
     parameters : dict
         ``alpha``, ``replicates``, ``seed`` and the ``model_tickets`` the data was loaded with.
@@ -35,11 +38,13 @@ class RepeatStudy:
     survival: survival.TimeToNextPurchase
     source: Source | None = None
     parameters: dict = field(default_factory=dict)
+    evalues: sensitivity.RepeatEValues | None = None
 
     @property
     def estimates(self) -> list[Estimate]:
         """Every key estimate, for the results file."""
-        return [*self.logits.estimates, *self.mediation.estimates, *self.survival.estimates]
+        found = [*self.logits.estimates, *self.mediation.estimates, *self.survival.estimates]
+        return found + (self.evalues.estimates if self.evalues is not None else [])
 
     def findings(self, truth: dict | None = None) -> Findings:
         """Repeat purchase in words; a skipped model says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
@@ -77,10 +82,12 @@ def study(data: TicketData, alpha: float = 0.05, replicates: int = 2000, seed: i
     seed : int
         Seed of the bootstrap.
     """
-    return RepeatStudy(
+    result = RepeatStudy(
         logits=models.repeat_purchase(data, alpha),
         mediation=mediation.speed_through_satisfaction(data, alpha=alpha, replicates=replicates, seed=seed),
         survival=survival.time_to_next_purchase(data, alpha=alpha),
         source=data.source,
         parameters={"alpha": alpha, "replicates": replicates, "seed": seed, "model_tickets": data.max_tickets},
     )
+    result.evalues = sensitivity.repeat_evalues(result)
+    return result
