@@ -38,8 +38,10 @@ def _run(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from study.data import simulate
 
-    data_file, truth_file = simulate.write(simulate.simulate(rows=args.rows, seed=args.seed), args.out)
-    say(f"study: wrote {args.rows:,} tickets to {data_file} and the true effects to {truth_file}")
+    study = simulate.simulate(rows=args.rows, seed=args.seed, scenario=args.scenario)
+    data_file, truth_file = simulate.write(study, args.out)
+    scenario = "" if args.scenario == "default" else f" (scenario {args.scenario})"
+    say(f"study: wrote {args.rows:,} tickets{scenario} to {data_file} and the true effects to {truth_file}")
     return 0
 
 
@@ -90,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--rows", type=int, default=40_000, help="number of tickets (default 40000)")
     simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     simulate.add_argument("--out", required=True, help="data file to write (.parquet or .csv)")
+    simulate.add_argument("--scenario", default="default", choices=["default", "agent-confounding", "sla-direct-effect", "heteroskedastic"],
+                          help="the default process, or one that breaks an assumption (see data/README.md)")
     simulate.set_defaults(handler=_simulate)
 
     validate = commands.add_parser("validate", help="check a data file against the data contract")

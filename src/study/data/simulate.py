@@ -8,19 +8,24 @@ Design choice: conditional expectations are *exactly linear* in the causes. CSAT
 ``1 + Binomial(4, (m - 1) / 4)`` with every component of ``m`` bounded so that ``m`` stays inside
 [1, 5]; repeat purchase is a Bernoulli draw whose probability is linear and bounded inside (0, 1).
 Linear regressions with the right controls are therefore unbiased for the stated coefficients, and
-the truth needs no approximation.
+the truth needs no approximation. Processes that break one assumption on purpose (agents that
+confound, an SLA with a direct effect, heteroskedastic answers) are :mod:`study.data.scenarios`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from study.data.io import fingerprint
+from study.data.scenarios import (
+    AGENT_SKILL_EXTRA_CSAT,
+    AGENT_SKILL_EXTRA_RESOLVED,
+    Scenario,
+)
+from study.data.scenarios import scenario as _scenario
+from study.data.simulated_files import write  # noqa: F401 (study.data.simulate.write is the public name)
 
 DGP_VERSION = "1"
 
@@ -116,14 +121,16 @@ def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:
 
 
 def _lookup(values: np.ndarray, table: dict) -> np.ndarray:
-    return pd.Series(values).map(table).to_numpy(dtype=float)
+    # A binary search among the few keys (a per-row map was most of a large simulation's time).
+    keys = np.array(sorted(table))
+    return np.array([table[k] for k in keys], dtype=float)[np.searchsorted(keys, np.asarray(values, dtype=keys.dtype))]
 
 
 def _response_minutes(log_minutes: np.ndarray) -> np.ndarray:
     return np.minimum(RESPONSE_FLOOR_MINUTES + np.exp(log_minutes), RESPONSE_CAP_MINUTES)
 
 
-def _csat_mean(log2_hours, resolved, reopened, category, channel, tier, agent_skill, customer_effect):
+def _csat_mean(log2_hours, resolved, reopened, category, channel, tier, agent_skill, customer_effect, process=None):
     return (
         CSAT_BASE
         + CSAT_PER_DOUBLING * log2_hours
@@ -132,7 +139,7 @@ def _csat_mean(log2_hours, resolved, reopened, category, channel, tier, agent_sk
         + _lookup(category, CSAT_CATEGORY)
         + _lookup(channel, CSAT_CHANNEL)
         + _lookup(tier, CSAT_TIER)
-        + CSAT_AGENT_SKILL * agent_skill
+        + _scenario(process).agent_effect(agent_skill, CSAT_AGENT_SKILL, AGENT_SKILL_EXTRA_CSAT)
         + customer_effect
     )
 
@@ -152,7 +159,7 @@ def _survey_probability(log2_hours, resolved):
     return RESPONSE_BASE + RESPONSE_UNRESOLVED * (1 - resolved) + RESPONSE_PER_DOUBLING * log2_hours
 
 
-def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> SimulatedStudy:
+def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario: Scenario | str | None = None) -> SimulatedStudy:
     """Draw ``rows`` tickets from the documented data-generating process.
 
     Parameters
@@ -163,6 +170,11 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> Simula
         Seed of the random generator; the same seed gives the same data.
     n_agents : int
         Number of service agents.
+    scenario : Scenario or str, optional
+        A departure from the default process (:mod:`study.data.scenarios`), or a preset's name
+        (``"agent-confounding"``, ``"sla-direct-effect"``, ``"heteroskedastic"``). ``None`` is the
+        default process. A scenario draws what the default draws, in the same order, so at one seed
+        it changes only what it must.
 
     Returns
     -------
@@ -171,6 +183,7 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> Simula
     """
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
+    process = _scenario(scenario)
     rng = np.random.default_rng(seed)
 
     # Customers have 1 + Poisson(0.6) tickets: draw enough customers, then cut to `rows` tickets.
@@ -184,12 +197,16 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> Simula
     t = customers.iloc[owner].reset_index(drop=True)
 
     agent_skill = rng.uniform(-1, 1, n_agents)
-    agent_speed = rng.normal(0, 0.25, n_agents)  # independent of skill: agents cluster, not confound
+    # Independent of skill in the default process: agents cluster speed but do not confound it.
+    agent_speed = rng.normal(0, 0.25, n_agents)
+    if process.agent_log_minutes:
+        agent_speed = agent_speed + process.agent_log_minutes * agent_skill
     agent = rng.integers(0, n_agents, rows)
+    skill = agent_skill[agent]
 
     category = rng.choice(CATEGORIES, size=rows, p=CATEGORY_SHARE)
     channel = rng.choice(CHANNELS, size=rows, p=CHANNEL_SHARE)
-    tier = t["loyalty_tier"].to_numpy()
+    tier = np.asarray(t["loyalty_tier"].to_numpy(), dtype=str)
     treated = (t["variant"] == "treatment").to_numpy()
 
     # Potential first response times under control and treatment share the same noise.
@@ -205,27 +222,39 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> Simula
     minutes_treated = _response_minutes(log_minutes_control - np.log(SLA_SPEEDUP))
     first_response_minutes = np.where(treated, minutes_treated, minutes_control)
 
+    # Potential resolution and reopening under either arm share their draws (they differ only
+    # under a scenario in which the SLA moves resolution).
     p_resolved = (
-        RESOLVED_BASE + _lookup(category, RESOLVED_CATEGORY) + RESOLVED_AGENT_SKILL * agent_skill[agent]
+        RESOLVED_BASE + _lookup(category, RESOLVED_CATEGORY)
+        + process.agent_effect(skill, RESOLVED_AGENT_SKILL, AGENT_SKILL_EXTRA_RESOLVED)
     )
-    resolved = rng.random(rows) < p_resolved
-    reopened = resolved & (rng.random(rows) < REOPEN_BASE + REOPEN_DEFECT * (category == "product_defect"))
+    resolved_draw = rng.random(rows)
+    resolved_arms = (resolved_draw < p_resolved, resolved_draw < p_resolved + process.sla_resolved_shift)
+    reopen_draw = rng.random(rows) < REOPEN_BASE + REOPEN_DEFECT * (category == "product_defect")
+    reopened_arms = tuple(r & reopen_draw for r in resolved_arms)
+    resolved, reopened = (np.where(treated, arms[1], arms[0]) for arms in (resolved_arms, reopened_arms))
     contacts = 1 + rng.poisson(0.3 + 0.8 * ~resolved + 0.5 * reopened)
     work_minutes = np.exp(np.log(90.0) + 0.5 * _lookup(category, CATEGORY_DELAY) + rng.normal(0, 0.8, rows))
     resolution_minutes = np.where(resolved, first_response_minutes + work_minutes * contacts, np.nan)
-    quality_score = np.clip(np.round(70 + 10 * agent_skill[agent] + rng.normal(0, 8, rows)), 0, 100)
+    quality_latent = 70 + 10 * skill + rng.normal(0, 8, rows)
+    quality_arms = (np.clip(np.round(quality_latent), 0, 100), np.clip(np.round(quality_latent + process.sla_quality_shift), 0, 100))
+    quality_score = np.where(treated, quality_arms[1], quality_arms[0])
 
-    def csat_mean(minutes):
-        return _csat_mean(
-            np.log2(minutes / 60.0), resolved, reopened, category, channel, tier,
-            agent_skill[agent], t["_csat_effect"].to_numpy(),
-        )
-
-    m_control, m_treated = csat_mean(minutes_control), csat_mean(minutes_treated)
+    customer_effect = t["_csat_effect"].to_numpy()
+    m_control, m_treated = (
+        _csat_mean(np.log2(minutes / 60.0), resolved_arms[arm], reopened_arms[arm], category, channel, tier, skill,
+                   customer_effect, process) + arm * process.sla_direct_effect
+        for arm, minutes in enumerate((minutes_control, minutes_treated))
+    )
     m = np.where(treated, m_treated, m_control)
     csat_all = 1 + rng.binomial(4, (m - 1) / 4)
 
     log2_hours = np.log2(first_response_minutes / 60.0)
+    if process.heteroskedastic:
+        # The scenario's own draws come from a second generator: the default stream stays as it is.
+        extra = np.random.default_rng([seed, 1])
+        polarized = extra.random(rows) < process.polarized_share(log2_hours, RESPONSE_FLOOR_MINUTES, RESPONSE_CAP_MINUTES)
+        csat_all = np.where(polarized, np.where(extra.random(rows) < (m - 1) / 4, 5, 1), csat_all)
     answered = rng.random(rows) < _survey_probability(log2_hours, resolved)
 
     propensity = t["_purchase_propensity"].to_numpy()
@@ -275,27 +304,33 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60) -> Simula
         treated=treated,
         minutes=(minutes_control, minutes_treated),
         csat_means=(m_control, m_treated),
-        resolved=resolved,
+        resolved=resolved_arms,
         tier=tier,
         propensity=propensity,
         spend_log_mean=spend_log_mean,
+        process=process,
+        quality=quality_arms,
     )
     return SimulatedStudy(tickets=tickets, truth=truth)
 
 
-def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean) -> dict:
+def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean,
+                 process=None, quality=None) -> dict:
     """True effects of the process, exact in expectation over the outcome noise.
 
     The structural coefficients are the constants of the process. The experiment's effects are
     averages over this sample's tickets of the difference between each ticket's expected outcome
     under treatment and under control (the SLA halves the wait beyond the 4-minute floor, so the
-    first response time falls by a little less than one doubling).
+    first response time falls by a little less than one doubling). ``resolved`` (and ``quality``)
+    are each ticket's outcomes under control and under treatment (the same in the default process).
     """
+    process = _scenario(process)
+    resolved_c, resolved_t = resolved if isinstance(resolved, tuple) else (resolved, resolved)
     log2_c, log2_t = (np.log2(x / 60.0) for x in minutes)
     m_c, m_t = csat_means
-    survey_c, survey_t = _survey_probability(log2_c, resolved), _survey_probability(log2_t, resolved)
-    repeat_c = _repeat_probability(m_c, log2_c, resolved, tier, propensity)
-    repeat_t = _repeat_probability(m_t, log2_t, resolved, tier, propensity)
+    survey_c, survey_t = _survey_probability(log2_c, resolved_c), _survey_probability(log2_t, resolved_t)
+    repeat_c = _repeat_probability(m_c, log2_c, resolved_c, tier, propensity)
+    repeat_t = _repeat_probability(m_t, log2_t, resolved_t, tier, propensity)
     expected_spend = np.exp(spend_log_mean + 0.8**2 / 2)
 
     def among_respondents(values, weights):
@@ -305,7 +340,10 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
         "dgp_version": DGP_VERSION,
         "seed": seed,
         "rows": rows,
+        "scenario": process.as_dict(),
         "csat_per_doubling_response_time": CSAT_PER_DOUBLING,
+        # Speed moves neither resolution nor reopening in any scenario: its total effect is its direct one.
+        "csat_total_per_doubling_response_time": CSAT_PER_DOUBLING,
         "csat_resolved": CSAT_RESOLVED,
         "csat_reopened": CSAT_REOPENED,
         "repeat_per_csat_point": REPEAT_PER_CSAT_POINT,
@@ -318,6 +356,10 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
         "sla_effect_on_log2_response_hours": float(np.mean(log2_t - log2_c)),
         "sla_effect_on_csat": among_respondents(m_t, survey_t) - among_respondents(m_c, survey_c),
         "sla_effect_on_csat_all_tickets": float(np.mean(m_t - m_c)),
+        "sla_direct_effect_on_csat": process.sla_direct_effect,
+        # The probability of resolution moves by the same amount for every ticket (it stays inside [0, 1]).
+        "sla_effect_on_resolved": process.sla_resolved_shift,
+        "sla_effect_on_quality_score": 0.0 if quality is None else float(np.mean(quality[1] - quality[0])),
         "sla_effect_on_repeat_purchase": float(np.mean(repeat_t - repeat_c)),
         "sla_effect_on_next_spend": float(np.mean((repeat_t - repeat_c) * expected_spend)),
         "csat_mean_all_tickets": float(np.mean(np.where(treated, m_t, m_c))),
@@ -332,62 +374,3 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
             "answered surveys estimates."
         ),
     }
-
-
-def _refuse_to_overwrite(out: Path) -> None:
-    """Refuse to replace a file that is not an earlier simulation of ours, or another simulation's truth.
-
-    An earlier simulation is proven by the ``truth.json`` beside it, which records its name and
-    fingerprint; anything else at either path belongs to the user.
-
-    Raises
-    ------
-    ValueError
-        Saying which file would be overwritten.
-    """
-    truth_path = out.parent / "truth.json"
-    recorded = {}
-    if truth_path.exists():
-        try:
-            recorded = json.loads(truth_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            recorded = {}
-        if not isinstance(recorded, dict) or "dgp_version" not in recorded:
-            raise ValueError(f"{truth_path}: exists and is not a simulation's truth; write the simulation to another folder")
-        if recorded.get("data_file") != out.name and (out.parent / str(recorded.get("data_file", ""))).exists():
-            raise ValueError(f"{truth_path}: holds the truth of {recorded.get('data_file')}; write the simulation to another folder")
-    if out.exists():
-        if not out.is_file() or recorded.get("data_file") != out.name or recorded.get("data_fingerprint") != fingerprint(out):
-            raise ValueError(f"{out}: exists and is not an earlier simulation; give a new file name")
-
-
-def write(study: SimulatedStudy, out: str | Path) -> tuple[Path, Path]:
-    """Write the tickets (Parquet or CSV, by suffix) and ``truth.json`` beside them.
-
-    Parameters
-    ----------
-    study : SimulatedStudy
-        Output of :func:`simulate`.
-    out : str or Path
-        Data file to write: ``.parquet`` or ``.csv`` (optionally ``.csv.gz``).
-
-    Returns
-    -------
-    tuple of Path
-        The data file and the truth file.
-    """
-    out = Path(out)
-    if out.suffix != ".parquet" and ".csv" not in out.suffixes:
-        raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
-    _refuse_to_overwrite(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        study.tickets.to_parquet(out, index=False, compression="zstd")
-    else:
-        study.tickets.to_csv(out, index=False)
-
-    truth_path = out.parent / "truth.json"
-    # The fingerprint ties the truth to this file: a different file beside it is never mistaken for it.
-    truth = {**study.truth, "data_file": out.name, "data_fingerprint": fingerprint(out)}
-    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
-    return out, truth_path

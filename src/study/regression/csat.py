@@ -1,14 +1,18 @@
 """Research-grade models of CSAT beyond the headline regression.
 
-Standard-error sensitivity (robust, clustered by customer and by agent), agent fixed effects, an
-ordered logit with average marginal effects on P(CSAT >= 4), the dose-response of response time,
-speed x resolution, and standardized effect sizes. All models use the rows of
-:func:`study.regression.models.csat_sample` and are observational: they adjust for the known confounders only.
+Standard-error sensitivity (robust, clustered by customer and by agent), the adjusted model without
+agents held fixed (:mod:`study.regression.agents`), an ordered logit with average marginal effects on
+P(CSAT >= 4), the dose-response of response time, speed x resolution, and standardized effect sizes.
+All models use the rows of :func:`study.regression.models.csat_sample` and are observational: they
+adjust for the known confounders only (the standard-error table and the standardized effects hold
+agents fixed as the default adjusted model does; the ordered logit, the spline and the interaction
+model do not).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,6 +23,7 @@ from study.core import degenerate
 from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
+from study.regression.agents import agent_fixed_effects, without_agents  # noqa: F401 (public here since before)
 from study.regression.fitting import (
     SPEED,
     coefficient,
@@ -27,7 +32,9 @@ from study.regression.fitting import (
     model_frame,
     term_label,
 )
-from study.regression.models import csat_problem, csat_sample
+from study.regression.models import csat_problem, csat_rows, csat_sample
+from study.regression.within import fit_within, within_model
+from study.stats.absorb import fit_absorbed
 from study.stats.design import design_matrix, formula_model
 from study.stats.ols import CholeskyOLS
 from study.stats.ordinal import OrderedLogitModel, upper_share_effect
@@ -39,23 +46,34 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
     """The adjusted speed and resolution coefficients under each standard-error choice.
 
     Heteroskedasticity-robust (HC1), clustered by customer, and, where ``agent_id`` exists,
-    clustered by agent and two-way by customer and agent (with at least two agents). The
-    coefficients are the same in every row; only their uncertainty changes. With few clusters
-    (agents) the clustered SEs are themselves noisy. Skipped, with the reason, when the answered
-    surveys cannot support the model (:func:`study.regression.models.csat_problem`).
+    clustered by agent and two-way by customer and agent (with at least two agents). The model is
+    the default adjusted one, agents held fixed where the data has them (absorbed; every small-sample
+    factor counts the agent fixed effects as the dummy model would). The coefficients are the same
+    in every row; only their uncertainty changes. With few clusters (agents) the clustered SEs are
+    themselves noisy. Skipped, with the reason, when the answered surveys cannot support the model
+    (:func:`study.regression.models.csat_problem`).
 
     Returns
     -------
     pandas.DataFrame
         One row per (standard error, term): coefficient, SE, CI, clusters.
     """
-    rows, _, flags, controls = csat_sample(data, extra=["agent_id"] if data.has("agent_id") else [])
-    reason = csat_problem(rows, flags, controls)
+    rows, _, held = csat_rows(data)
+    flags, controls, fixed = held.flags, held.controls, held.fixed_effects
+    reason = csat_problem(rows, flags, controls, categorical=fixed)
     if reason:
         return Skipped("standard errors under other assumptions", reason)
-    frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
     # One model, fitted once per covariance: the coefficients are the same in every row.
-    model = formula_model(CholeskyOLS, formula("csat", [SPEED, *flags], controls), frame)
+    if fixed:
+        model, absorbed = within_model(rows, "csat", [SPEED, *flags], controls, fixed)
+        flags = [f for f in flags if f not in absorbed]
+        if SPEED in absorbed:
+            return Skipped("standard errors under other assumptions", "first response time does not vary within agents")
+        fit_with = partial(fit_absorbed, model)
+    else:
+        frame = model_frame(rows, ["csat", SPEED, *flags, *controls], None)
+        model = formula_model(CholeskyOLS, formula("csat", [SPEED, *flags], controls), frame)
+        fit_with = model.fit
     customer = pd.factorize(rows["customer_id"])[0].astype(float)  # float codes: see study.regression.fitting.model_frame
     choices = {"heteroskedasticity-robust (HC1)": ("HC1", {}, None), "clustered by customer": ("cluster", {"groups": customer}, customer)}
     if data.has("agent_id") and rows["agent_id"].nunique() > 1:  # one agent is one cluster: no SE by agent
@@ -64,7 +82,7 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
         choices["two-way: customer and agent"] = ("cluster", {"groups": np.column_stack([customer, agent])}, None)
     lines = []
     for label, (cov_type, kwds, groups) in choices.items():
-        fit = model.fit(cov_type=cov_type, cov_kwds=kwds or None)
+        fit = fit_with(cov_type=cov_type, cov_kwds=kwds or None)
         ci = fit.conf_int(alpha=alpha)
         for term in (SPEED, *flags[:1]):
             lines.append({
@@ -74,27 +92,6 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
             })
     table = pd.DataFrame(lines).astype({"clusters": "Int64"})
     return table.sort_values("term", kind="stable").set_index(["term", "standard errors"])
-
-
-def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate] | Skipped:
-    """Speed and resolution effects within agents (agent fixed effects), SEs clustered by customer.
-
-    Agent dummies absorb everything constant about an agent (skill, speed, style); the estimate
-    then compares tickets handled by the same agent.
-    """
-    if not data.has("agent_id") or data.tickets["agent_id"].nunique() < 2:
-        return Skipped("agent fixed effects", "the data has no agent_id (or a single agent)")
-    rows, _, flags, controls = csat_sample(data, extra=["agent_id"])
-    reason = degenerate.first(csat_problem(rows, flags, controls, categorical=["agent_id"]),
-                              degenerate.too_few_clusters(rows, "agent_id", purpose="agent fixed effects"))
-    if reason:
-        return Skipped("agent fixed effects", reason)
-    fit = fit_ols(rows, "csat", [SPEED, *flags], [*controls, "agent_id"])
-    method = f"OLS with agent fixed effects ({rows['agent_id'].nunique()} agents); SE clustered by customer_id; observational"
-    out = [coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha)]
-    if "resolved" in flags:
-        out.append(coefficient(fit, "resolved", "csat_resolved_agent_fe", "CSAT points for a resolved case, within agents", method, alpha))
-    return out
 
 
 @dataclass
@@ -303,20 +300,22 @@ def standardized_effects(data: TicketData, fit=None) -> pd.DataFrame | Skipped:
     one unit is one doubling of the wait (e.g. from 1 to 2 hours).
 
     ``fit`` is the adjusted model's fit, or the :class:`study.regression.models.SatisfactionDrivers` (or the
-    Skipped) that holds it; without it the model is fitted here.
+    Skipped) that holds it; without it the model is fitted here (agents held fixed where the data
+    has them, as in the default adjusted model).
     """
     if isinstance(fit, Skipped):
         return Skipped("standardized effects", fit.reason)
     fit = getattr(fit, "fits", {}).get("adjusted") if hasattr(fit, "fits") else fit
-    rows, _, flags, controls = csat_sample(data)
+    rows, _, held = csat_rows(data)
+    flags, controls = held.flags, held.controls
     if fit is None:
-        reason = csat_problem(rows, flags, controls)
+        reason = csat_problem(rows, flags, controls, categorical=held.fixed_effects)
         if reason:
             return Skipped("standardized effects", reason)
-    fit = fit or fit_ols(rows, "csat", [SPEED, *flags], controls)
+    fit = fit or fit_within(rows, "csat", [SPEED, *flags], controls, held.fixed_effects)[0]
     sd_csat = float(rows["csat"].astype(float).std())
     lines = []
-    for term, unit in [(SPEED, "one doubling of the wait"), *[(f, f"{f} (yes vs no)") for f in flags]]:
+    for term, unit in [(SPEED, "one doubling of the wait"), *[(f, f"{f} (yes vs no)") for f in flags if f in fit.params.index]]:
         sd = float(rows[term].astype(float).std())
         coefficient_value = float(fit.params[term])
         lines.append({"term": term_label(term), "unit": unit, "effect per unit": coefficient_value, "SD of term": sd,

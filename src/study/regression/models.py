@@ -6,16 +6,17 @@ never from names found in a data file: patsy evaluates formula text as Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
+from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
-from study.regression.adjustment import adjustment, on_rows
+from study.regression.adjustment import Adjustment, adjustment, on_rows
 from study.regression.fitting import (
     SPEED,
     _se_words,
@@ -24,7 +25,9 @@ from study.regression.fitting import (
     coefficient_table,
     fit_logit,
     fit_ols,
+    model_text,
 )
+from study.regression.within import fit_within, total_speed_effect
 
 HOURS_1_VS_24 = float(np.log2(24))  # doublings between a one-hour and a 24-hour first response
 
@@ -38,13 +41,17 @@ class SatisfactionDrivers:
     naive : Estimate
         Slope of CSAT on log2 first-response hours with nothing held fixed.
     adjusted : list of Estimate
-        Speed, resolution (and reopen where present) with the known confounders held fixed.
+        Speed (direct: resolution held fixed, and total: not held fixed), resolution and reopening,
+        with the known confounders and agents (where known) held fixed.
     controls : list of str
-        Confounders adjusted for.
+        Confounders adjusted for (as dummies).
     ledger : RowLedger
         Rows in, dropped by reason, used.
     fits : dict
-        The statsmodels results, ``{"naive": ..., "adjusted": ...}``.
+        The statsmodels results: ``naive``, ``adjusted`` (agents absorbed: no intercept, no agent
+        terms) and, for the total effect, ``path_<flag>`` (each flag on speed, all tickets).
+    held : Adjustment, optional
+        What the adjusted model holds fixed, on its rows.
     """
 
     naive: Estimate
@@ -52,6 +59,7 @@ class SatisfactionDrivers:
     controls: list[str]
     ledger: RowLedger
     fits: dict
+    held: Adjustment | None = None
 
     def get(self, name: str) -> Estimate:
         """The estimate called ``name``."""
@@ -60,6 +68,45 @@ class SatisfactionDrivers:
     @property
     def estimates(self) -> list[Estimate]:
         return [self.naive, *self.adjusted]
+
+    @property
+    def fixed_effects(self) -> list[str]:
+        """Columns held fixed by fixed effects (``["agent_id"]`` where the data has agents)."""
+        return list(self.held.fixed_effects) if self.held else []
+
+    @property
+    def notes(self) -> list[str]:
+        """What the adjusted model holds fixed and what it does not, in words (:attr:`Adjustment.statement`)."""
+        return self.held.statement if self.held else []
+
+
+def csat_rows(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, RowLedger, Adjustment]:
+    """The rows every satisfaction model uses and what can be held fixed on them.
+
+    Answered surveys with no model variable missing: speed, the flags, the confounders, the fixed
+    effects (``agent_id`` where the data has agents) and ``extra``.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+    ledger : RowLedger
+    held : Adjustment
+        Narrowed to what varies on ``rows`` (:func:`study.regression.adjustment.on_rows`); without
+        the agent fixed effects, and saying why, when the answers are too few for one per agent.
+    """
+    held = adjustment(data)
+    ledger = RowLedger(data.tickets, data.set_aside)
+    ledger.keep(data.tickets["csat_answered"], "no survey answer")
+    rows = ledger.require([SPEED, *held.flags, *held.controls, *held.fixed_effects, *extra])
+    held = on_rows(held, rows)
+    if held.fixed_effects:
+        # A fixed effect per agent needs more answers than agents: with too few, the models run without
+        # it (and say so) rather than not at all.
+        k = degenerate.parameters(rows, [SPEED, *held.flags], held.categorical)
+        if degenerate.too_few_rows(rows, k) and not degenerate.too_few_rows(rows, k - held.levels["agent_id"] + 1):
+            held = held.without_fixed_effects(f"{held.levels['agent_id']:,} agents for {len(rows):,} answered surveys, too few "
+                                              "answers to hold each agent fixed")
+    return rows, ledger, held
 
 
 def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, RowLedger, list[str], list[str]]:
@@ -79,13 +126,10 @@ def csat_sample(data: TicketData, extra: list[str] = ()) -> tuple[pd.DataFrame, 
         ``resolved`` and ``reopened``, each where present with two values (see
         :func:`study.regression.adjustment.adjustment`).
     controls : list of str
-        Confounders present in the data.
+        Confounders present in the data. (The fixed effects, ``agent_id`` where the data has
+        agents, are in :func:`csat_rows`' adjustment; their missing rows are left out here too.)
     """
-    held = adjustment(data)
-    ledger = RowLedger(data.tickets, data.set_aside)
-    ledger.keep(data.tickets["csat_answered"], "no survey answer")
-    rows = ledger.require([SPEED, *held.flags, *held.controls, *extra])
-    held = on_rows(held, rows)
+    rows, ledger, held = csat_rows(data, extra)
     return rows, ledger, held.flags, held.controls
 
 
@@ -99,12 +143,22 @@ def csat_problem(rows: pd.DataFrame, flags: list[str], controls: list[str], clus
     return degenerate.model(rows, "csat", [SPEED, *flags, *numeric], [*controls, *categorical], cluster, "answered surveys")
 
 
+def _path_words(flags: list[str]) -> str:
+    words = {"resolved": "resolution", "reopened": "reopening"}
+    return " and ".join(words[f] for f in flags)
+
+
 def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "customer_id") -> SatisfactionDrivers:
-    """Does a faster first response raise CSAT once confounders are held fixed?
+    """Does a faster first response go with higher CSAT once confounders are held fixed?
 
     Fits, on the tickets with a survey answer, CSAT on log2 first-response hours alone (naive) and
     with resolution, reopening and the known confounders (category, channel, loyalty tier, where
-    present). Both models use the same rows. Standard errors are clustered by customer.
+    present), holding agents fixed where the data has ``agent_id`` with two or more agents (a fixed
+    effect per agent, absorbed: the estimates compare tickets handled by the same agent, so an
+    agent's skill, which raises both resolution and CSAT, does not bias them). Both models use the
+    same rows. Speed's effect is reported twice: direct (resolution and reopening held fixed) and
+    total (not held fixed: its paths through them added back, see
+    :func:`study.regression.within.total_speed_effect`). Standard errors are clustered by customer.
 
     Parameters
     ----------
@@ -119,36 +173,63 @@ def satisfaction_drivers(data: TicketData, alpha: float = 0.05, cluster: str = "
     SatisfactionDrivers or Skipped
         Skipped, with the reason, when the rows cannot support the models (:func:`csat_problem`).
     """
-    rows, ledger, flags, controls = csat_sample(data)
-    reason = csat_problem(rows, flags, controls, cluster)
+    rows, ledger, held = csat_rows(data)
+    flags, controls, fixed = held.flags, held.controls, held.fixed_effects
+    reason = csat_problem(rows, flags, controls, cluster, categorical=fixed)
     if reason:
         return Skipped("naive and adjusted models", reason)
     se = _se_words(cluster)
     naive_fit = fit_ols(rows, "csat", [SPEED], cluster=cluster)
-    adjusted_fit = fit_ols(rows, "csat", [SPEED, *flags], controls, cluster=cluster)
+    adjusted_fit, absorbed = fit_within(rows, "csat", [SPEED, *flags], controls, fixed, cluster=cluster)
+    if SPEED in absorbed:
+        return Skipped("naive and adjusted models", "first response time does not vary within agents: holding agents "
+                                                    "fixed leaves no speed effect to estimate")
+    flags = [f for f in flags if f not in absorbed]
     naive = coefficient(
         naive_fit, SPEED, "csat_per_doubling_naive",
         "CSAT points per doubling of first response time, naive (nothing held fixed)",
         f"OLS csat ~ log2 response hours; {se}; observational", alpha,
     )
-    adjusted_method = (
-        f"OLS csat ~ log2 response hours + {' + '.join(flags + controls)}; {se}; observational, adjusted"
-    )
+    agents = f"; {held.fixed_effect_words}" if held.fixed_effect_words else ""
+    adjusted_method = f"OLS csat ~ log2 response hours + {' + '.join(flags + controls)}{agents}; {se}; observational, adjusted"
+    path = _path_words(flags)
+    direct_label = f"direct: {path} held fixed" if flags else "adjusted"
+    total, path_fits = _total(adjusted_fit, rows, data, held, flags, path, adjusted_method, alpha, cluster)
     adjusted = [
-        coefficient(
-            adjusted_fit, SPEED, "csat_per_doubling_adjusted",
-            "CSAT points per doubling of first response time, adjusted for confounders", adjusted_method, alpha,
-        ),
-        coefficient(
-            adjusted_fit, SPEED, "csat_24h_vs_1h_adjusted",
-            "CSAT points from answering in 24 hours instead of 1 hour, adjusted", adjusted_method, alpha,
-            scale=HOURS_1_VS_24,
-        ),
+        coefficient(adjusted_fit, SPEED, "csat_per_doubling_adjusted",
+                    f"CSAT points per doubling of first response time, {direct_label}", adjusted_method, alpha),
+        total,
+        coefficient(adjusted_fit, SPEED, "csat_24h_vs_1h_adjusted",
+                    f"CSAT points from answering in 24 hours instead of 1 hour, {direct_label}", adjusted_method, alpha,
+                    scale=HOURS_1_VS_24),
     ]
     labels = {"resolved": "CSAT points for a resolved case versus an unresolved one, adjusted",
               "reopened": "CSAT points for a reopened case, adjusted"}
     adjusted += [coefficient(adjusted_fit, flag, f"csat_{flag}_adjusted", labels[flag], adjusted_method, alpha) for flag in flags]
-    return SatisfactionDrivers(naive, adjusted, controls, ledger, {"naive": naive_fit, "adjusted": adjusted_fit})
+    fits = {"naive": naive_fit, "adjusted": adjusted_fit, **{f"path_{f}": fit for f, fit in path_fits.items()}}
+    notes = [f"{c} held fixed by the agent fixed effects (constant within every agent): no coefficient of its own" for c in absorbed]
+    held = replace(held, flags=flags, notes=[*held.notes, *notes])
+    return SatisfactionDrivers(naive, adjusted, controls, ledger, fits, held)
+
+
+def _total(direct_fit, rows, data, held, flags, path, method, alpha, cluster) -> tuple[Estimate, dict]:
+    """Speed's total effect as an Estimate, and the fits of its paths (flag -> fit)."""
+    value, se, parts = total_speed_effect(direct_fit, rows, data, replace(held, flags=flags), cluster)
+    crit = critical_value(alpha)
+    if flags:
+        label = f"CSAT points per doubling of first response time, total: {path} not held fixed"
+        words = (f"direct effect plus its paths through {path} (each flag's CSAT effect times its slope on speed, "
+                 f"same adjustment, all {parts['rows']:,} tickets); delta method")
+    else:
+        label = "CSAT points per doubling of first response time, total: nothing on its path held fixed"
+        words = "equal to the direct effect: no resolution or reopening to hold fixed"
+    extra = {"direct": float(direct_fit.params[SPEED]), "through": parts["through"], "path_slopes": parts["slopes"],
+             "path_rows": parts["rows"]}
+    return Estimate(
+        "csat_per_doubling_total_adjusted", label, value, se, value - crit * se, value + crit * se,
+        wald_p_value(value, se), int(direct_fit.nobs), f"{method}; {words}", 1 - alpha, extra,
+        model=model_text(direct_fit), interval=WALD,
+    ), parts["fits"]
 
 
 @dataclass
