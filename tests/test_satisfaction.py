@@ -164,7 +164,7 @@ def test_study_runs_without_optional_columns_and_says_what_it_skipped(sample):
     result = satisfaction.study(data, bootstrap=20)
     assert result.randomized is None
     assert result.drivers.controls == ["category"]
-    assert any("agent fixed effects" in note for note in result.notes)
+    assert any("without agents held fixed" in note for note in result.notes)
     assert any("randomized" in note for note in result.notes)
     assert set(result.importance.attributes) == {"response_log2_hours", "resolved"}
     assert result.drivers.get("csat_per_doubling_adjusted").n == result.drivers.ledger.rows_used

@@ -155,7 +155,7 @@ def findings(drivers, comparison: list[Estimate] | Skipped) -> list[Finding]:
     moves = [f"{e.label.split(',')[0].replace('CSAT points ', '')} from {number(e.value, 3, signed=True)} to "
              f"{number(e.extra['agents_held_fixed'], 3, signed=True)} ({p_value(e.extra['moved_p_value'])})" for e in comparison]
     out.append(Finding(
-        "**Agents held fixed.** Comparing tickets handled by the same agent moved the effects: " + "; ".join(moves) + ". "
+        "**Agents held fixed.** Comparing tickets handled by the same agent moved the estimates: " + "; ".join(moves) + ". "
         "A move larger than chance says agents confound the comparison without them (skilled agents resolve more "
         "and satisfy more).", tuple(e.name for e in comparison), kind="check"))
     return out

@@ -26,6 +26,7 @@ from study.data.dataset import TicketData
 from study.regression.agents import agent_fixed_effects, without_agents  # noqa: F401 (public here since before)
 from study.regression.fitting import (
     SPEED,
+    cluster_cov_kwds,
     coefficient,
     fit_ols,
     formula,
@@ -82,7 +83,8 @@ def standard_error_sensitivity(data: TicketData, alpha: float = 0.05) -> pd.Data
         choices["two-way: customer and agent"] = ("cluster", {"groups": np.column_stack([customer, agent])}, None)
     lines = []
     for label, (cov_type, kwds, groups) in choices.items():
-        fit = fit_with(cov_type=cov_type, cov_kwds=kwds or None)
+        # Few clusters (agents): t(G - 1) critical values, the rule of study.regression.fitting.cluster_cov_kwds.
+        fit = fit_with(**(cluster_cov_kwds(kwds["groups"]) if cov_type == "cluster" else {"cov_type": cov_type}))
         ci = fit.conf_int(alpha=alpha)
         for term in (SPEED, *flags[:1]):
             lines.append({

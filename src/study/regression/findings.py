@@ -105,9 +105,10 @@ def truth_checks(title: str, checks: list[TruthCheck], note: str = "") -> list[F
     return [Finding(f"**{title}.** {text}" + (f" {note}" if note else ""), kind="truth"), *warnings]
 
 
-def _controls_words(controls: list[str], also: list[str] = ()) -> str:
-    """'resolution, issue category and channel held fixed' from the controls of a model."""
+def _controls_words(controls: list[str], also: list[str] = (), fixed: list[str] = ()) -> str:
+    """'resolution, issue category, channel and the agent held fixed' from the controls (and fixed effects) of a model."""
     names = list(also) + [{"category": "issue category"}.get(c, c.replace("_", " ")) for c in controls]
+    names += [{"agent_id": "the agent"}.get(c, c.replace("_", " ")) for c in fixed]
     if not controls:
         names.append("no known confounder (none is in this data)")
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -132,7 +133,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
     day = drivers.get("csat_24h_vs_1h_adjusted")
     lines = [Finding(
         f"**Speed.** Each doubling of the first response time goes with CSAT {with_interval(adjusted)} points "
-        f"on the 1-5 scale, with {_controls_words(drivers.controls, also=['resolution'])} "
+        f"on the 1-5 scale, with {_controls_words(drivers.controls, also=['resolution'], fixed=drivers.fixed_effects)} "
         f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}): tickets answered twice as "
         f"slowly have CSAT {_lower_or_higher(adjusted.value)} points. This is an observational association: it "
         "adjusts for the confounders we know of, not for ones we do not.",
@@ -149,6 +150,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
             "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
             "fast the reply, so part of the naive slope is the issue, not the wait.", (naive.name, adjusted.name),
             headline=True))
+    lines += result.agents_findings()
     lines += result.randomized_findings()
     if truth is not None:
         lines += truth_checks("Check against the simulation's truth", _satisfaction_checks(result, truth))
@@ -306,37 +308,44 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
 
 
 def _satisfaction_checks(result, truth: dict) -> list[TruthCheck]:
-    """The intervals of 02 to check against the truth: speed (adjusted, naive, randomized, within agents) and resolution."""
+    """The intervals of 02 to check against the truth: speed (direct, total, naive, randomized, without agents) and resolution."""
     drivers = result.drivers
-    within = {e.name: e for e in result.agent_fixed_effects} if isinstance(result.agent_fixed_effects, list) else {}
+    without = {e.name: e for e in result.without_agents} if isinstance(result.without_agents, list) else {}
+    hint = _agents_hint(drivers)
+    agents_out = "expected where agents confound: agents are not held fixed"
     checks = []
     speed_truth = truth.get("csat_per_doubling_response_time")
     if speed_truth is not None:
         group = f"speed (true {number(speed_truth, 3, signed=True)} per doubling)"
-        fe = within.get("csat_per_doubling_agent_fe")
         checks += [TruthCheck(group, "adjusted", "adjusted speed", drivers.get("csat_per_doubling_adjusted"), speed_truth,
-                              hint=_within_agents_hint(fe, speed_truth)),
+                              hint=hint),
                    TruthCheck(group, "naive", "naive speed", drivers.naive, speed_truth,
                               expected="expected: nothing is held fixed")]
-        if result.randomized is not None:
-            checks.append(TruthCheck(group, "randomized", "randomized speed", result.randomized, speed_truth))
-        if fe is not None:
-            checks.append(TruthCheck(group, "within-agent", "within-agent speed", fe, speed_truth))
+        if "csat_per_doubling_without_agents" in without:
+            checks.append(TruthCheck(group, "agents-not-held-fixed", "speed without agents",
+                                     without["csat_per_doubling_without_agents"], speed_truth, expected=agents_out))
+    total = next((e for e in drivers.adjusted if e.name == "csat_per_doubling_total_adjusted"), None)
+    total_truth = truth.get("csat_total_per_doubling_response_time")
+    if total is not None and total_truth is not None:
+        group = f"total speed, resolution not held fixed (true {number(total_truth, 3, signed=True)} per doubling)"
+        checks.append(TruthCheck(group, "adjusted", "adjusted total speed", total, total_truth, hint=hint))
+    randomized_truth = truth.get("csat_per_doubling_randomized_respondents", speed_truth)
+    if result.randomized is not None and randomized_truth is not None:
+        group = (f"randomized speed among respondents (true {number(randomized_truth, 3, signed=True)} per doubling: "
+                 "the SLA also changed who answers)")
+        checks.append(TruthCheck(group, "", "randomized speed", result.randomized, randomized_truth))
     resolved = next((e for e in drivers.adjusted if e.name == "csat_resolved_adjusted"), None)
     resolved_truth = truth.get("csat_resolved")
     if resolved is not None and resolved_truth is not None:
         group = f"resolution (true {number(resolved_truth, 2, signed=True)} points)"
-        fe = within.get("csat_resolved_agent_fe")
-        checks.append(TruthCheck(group, "adjusted", "adjusted resolution", resolved, resolved_truth,
-                                 hint=_within_agents_hint(fe, resolved_truth)))
-        if fe is not None:
-            checks.append(TruthCheck(group, "within-agent", "within-agent resolution", fe, resolved_truth))
+        checks.append(TruthCheck(group, "adjusted", "adjusted resolution", resolved, resolved_truth, hint=hint))
+        if "csat_resolved_without_agents" in without:
+            checks.append(TruthCheck(group, "agents-not-held-fixed", "resolution without agents",
+                                     without["csat_resolved_without_agents"], resolved_truth, expected=agents_out))
     return checks
 
 
-def _within_agents_hint(within, true_value: float) -> str:
-    """Where an adjusted miss may come from, when the within-agent estimate of the same quantity covers the truth."""
-    if within is None or not within.covers(true_value):
-        return ""
-    return (f"The within-agent estimate ({with_interval(within)}) covers it: something constant about agents, which "
-            "the adjusted model does not hold fixed, goes with both (see Within agents).")
+def _agents_hint(drivers) -> str:
+    """Where an adjusted miss may come from, when the model could not hold agents fixed."""
+    notes = [n for n in getattr(getattr(drivers, "held", None), "fixed_effect_notes", []) if "not held fixed" in n]
+    return (notes[0][:1].upper() + notes[0][1:] + ".") if notes else ""

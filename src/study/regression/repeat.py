@@ -7,9 +7,12 @@ from typing import ClassVar
 
 from study.analyses import REPEAT
 from study.core.findings import Findings
-from study.core.results import Estimate, Source
+import numpy as np
+import pandas as pd
+
+from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
-from study.regression import findings, mediation, models, sensitivity, survival
+from study.regression import findings, mediation, models, repeat_sentences, sensitivity, survival
 
 
 @dataclass
@@ -49,6 +52,18 @@ class RepeatStudy:
     def findings(self, truth: dict | None = None) -> Findings:
         """Repeat purchase in words; a skipped model says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
         return findings.repeat_purchase(self, truth)
+
+    def proportional_hazards(self) -> pd.DataFrame | Skipped:
+        """The proportional-hazards check of the Cox model's headline terms: drift, p-value, verdict."""
+        if self.survival.skipped:
+            return Skipped("the proportional-hazards check", self.survival.skipped)
+        return repeat_sentences.proportional_hazards_table(self.survival)
+
+    def mediation_sensitivity(self) -> pd.DataFrame | Skipped:
+        """The path through CSAT at each error correlation rho from -0.9 to 0.9 in steps of 0.1 (Imai, Keele and Yamamoto)."""
+        if self.mediation.skipped or self.mediation.sensitivity is None:
+            return Skipped("the sensitivity of the mediation", self.mediation.skipped or "not estimated on this data")
+        return self.mediation.sensitivity.curve(np.round(np.arange(-0.9, 0.91, 0.1), 1))
 
     @property
     def notes(self) -> list[str]:

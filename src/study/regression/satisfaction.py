@@ -11,11 +11,10 @@ from study.analyses import DRIVERS
 from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source
 from study.data.dataset import TicketData
-from study.regression import causal, findings, fitting, iv_checks, iv_findings, key_drivers, models, nonresponse, sensitivity
+from study.regression import agents, causal, findings, fitting, iv_checks, iv_findings, key_drivers, models, nonresponse, sensitivity
 from study.regression.csat import (
     DoseResponse,
     OrderedLogit,
-    agent_fixed_effects,
     csat_sample,
     dose_response,
     ordered_logit_or_skipped,
@@ -39,7 +38,9 @@ class SatisfactionStudy:
         Naive and adjusted OLS.
     randomized : Estimate or None
         The SLA experiment's per-doubling effect (None without an experiment, or when skipped).
-    agent_fixed_effects : list of Estimate or Skipped
+    without_agents : list of Estimate or Skipped
+        The adjusted effects with agents not held fixed, and how far holding them fixed moved each
+        (:func:`study.regression.agents.without_agents`).
     ordered : OrderedLogit or Skipped
     dose : DoseResponse or Skipped
     interaction : list of Estimate or Skipped
@@ -69,7 +70,7 @@ class SatisfactionStudy:
 
     drivers: object
     randomized: Estimate | None
-    agent_fixed_effects: list | Skipped
+    without_agents: list | Skipped
     ordered: OrderedLogit | Skipped
     dose: DoseResponse | Skipped
     interaction: list[Estimate] | Skipped
@@ -100,6 +101,14 @@ class SatisfactionStudy:
         """What the randomized estimate assumes, in words (:func:`study.regression.iv_findings.assumptions`)."""
         return iv_findings.assumptions(self.iv, self.side_effects)
 
+    def agents_table(self) -> pd.DataFrame | Skipped:
+        """Each adjusted effect without and with agents held fixed (:func:`study.regression.agents.comparison_table`)."""
+        return agents.comparison_table(self.without_agents)
+
+    def agents_findings(self) -> list:
+        """What the adjusted model holds fixed, direct versus total speed, what agents moved (:func:`study.regression.agents.findings`)."""
+        return agents.findings(self.drivers, self.without_agents)
+
     def importance_table(self) -> pd.DataFrame | Skipped:
         """The key drivers' shares of explained variance (:func:`study.regression.key_drivers.summary_table`)."""
         return key_drivers.summary_table(self.importance)
@@ -117,7 +126,7 @@ class SatisfactionStudy:
         out += [self.iv.first_stage] if self.iv is not None else []
         out += self.side_effects.estimates if isinstance(self.side_effects, iv_checks.SideEffects) else []
         out += self.confounding.estimates if isinstance(self.confounding, sensitivity.ConfoundingSensitivity) else []
-        out += self.agent_fixed_effects if isinstance(self.agent_fixed_effects, list) else []
+        out += self.without_agents if isinstance(self.without_agents, list) else []
         out += [] if isinstance(self.ordered, Skipped) else self.ordered.effects
         out += self.interaction if isinstance(self.interaction, list) else []
         out += [] if isinstance(self.importance, Skipped) else self.importance.estimates
@@ -169,13 +178,13 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     elif isinstance(randomized, Skipped):
         skipped.append(randomized)
         randomized = None
-    agent_effects = agent_fixed_effects(data, alpha)
+    agent_effects = agents.without_agents(data, alpha)
     if isinstance(agent_effects, Skipped):
         skipped.append(agent_effects)
     result = SatisfactionStudy(
         drivers=models.satisfaction_drivers(data, alpha),
         randomized=randomized,
-        agent_fixed_effects=agent_effects,
+        without_agents=agent_effects,
         ordered=ordered_logit_or_skipped(data, alpha),
         dose=dose_response(data, alpha),
         interaction=speed_by_resolution(data, alpha),

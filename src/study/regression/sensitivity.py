@@ -177,10 +177,10 @@ class ConfoundingSensitivity:
 
     def summary(self) -> pd.DataFrame:
         """One row per headline: estimate, partial R², robustness values."""
-        return pd.DataFrame([{"estimate": h.estimate.name, "value": h.estimate.value, "partial R²": h.result.partial_r2,
+        return pd.DataFrame([{"association": h.exposure, "value": h.estimate.value, "partial R²": h.result.partial_r2,
                               "robustness value": h.result.robustness_value,
                               f"robustness value ({1 - h.result.alpha:.0%})": h.result.robustness_value_alpha}
-                             for h in self.headlines]).set_index("estimate")
+                             for h in self.headlines]).set_index("association")
 
     def findings(self) -> Findings:
         return Findings([h.finding() for h in self.headlines])
@@ -304,9 +304,13 @@ class RepeatEValues:
 
     def table(self) -> pd.DataFrame:
         """One row per headline: its risk ratio, interval and E-values."""
-        rows = [{"estimate": part.estimate.name, **part.values.to_dict()}
-                for part in (self.logit, self.hazard) if not isinstance(part, Skipped)]
-        return pd.DataFrame(rows).set_index("estimate") if rows else pd.DataFrame()
+        rows = [{"association": title, "read as risk ratio": part.values.rr, "CI low": part.values.rr_low,
+                 "CI high": part.values.rr_high, "E-value": part.values.point, "E-value of the interval": part.values.limit,
+                 "conversion": part.values.conversion}
+                for part, title in ((self.logit, "repeat purchase per doubling of the wait (logit)"),
+                                    (self.hazard, "rate of buying again per doubling of the wait (Cox)"))
+                if not isinstance(part, Skipped)]
+        return pd.DataFrame(rows).set_index("association") if rows else pd.DataFrame()
 
     def findings(self) -> Findings:
         out = []

@@ -8,7 +8,7 @@ from IPython.display import Markdown, display
 from study.core.findings import Findings
 from study.core.results import Estimate
 from study.core.tables import column_kinds
-from study.core.words import text
+from study.core.words import bullet_list, text
 from study.data.descriptives import display_table
 from study.regression.fitting import comparison_table
 from study.report.html_table import HtmlTable
@@ -20,8 +20,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
 
     Parameters
     ----------
-    result : str, Findings, pandas.DataFrame, list of Estimate, or an analysis result
-        Text and findings are shown as Markdown (an empty text shows nothing). A result
+    result : str, list of str, Findings, pandas.DataFrame, list of Estimate, an analysis result, or None
+        Text and findings are shown as Markdown (an empty text, or ``None``, shows nothing); a list
+        of sentences as a bulleted list, their text escaped. A result
         with a non-empty ``skipped`` (or a ``Skipped`` with ``section`` and ``reason``) shows why it
         was skipped instead.
     part : str, optional
@@ -36,8 +37,12 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         Show estimates with intervals at level ``1 - alpha`` instead of the analysis's own
         (:meth:`study.core.results.Estimate.at`).
     """
+    if result is None:
+        return  # an optional section this data does not have (no experiment, no agents): nothing to show
     if isinstance(result, str):
         display(Markdown(result))
+    elif isinstance(result, list) and result and all(isinstance(line, str) for line in result):
+        display(Markdown(bullet_list([text(line) for line in result])))
     elif isinstance(result, Findings):
         display(Markdown(result.markdown()))
     elif hasattr(result, "reason") and hasattr(result, "section"):
@@ -45,7 +50,10 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     elif getattr(result, "skipped", None):
         display(Markdown(f"*Skipped: {text(result.skipped)}.*"))
     elif part is not None:
-        show(getattr(result, part), truth=truth, percent=percent, digits=digits, alpha=alpha)
+        value = getattr(result, part)
+        # A part may be a method that builds its table (``summary``, ``table``): called without arguments.
+        value = value() if callable(value) and not isinstance(value, pd.DataFrame) else value
+        show(value, truth=truth, percent=percent, digits=digits, alpha=alpha)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
         show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth), digits=digits)
     elif isinstance(result, pd.DataFrame):

@@ -67,14 +67,14 @@ def absorbed_model(outcome: pd.Series, design: pd.DataFrame, groups: np.ndarray,
     return model, absorbed
 
 
-def fit_absorbed(model: CholeskyOLS, cov_type: str = "cluster", cov_kwds: dict | None = None):
+def fit_absorbed(model: CholeskyOLS, cov_type: str = "cluster", cov_kwds: dict | None = None, use_t: bool | None = None):
     """Fit a model of :func:`absorbed_model` with statsmodels' covariance ``cov_type``, counting the absorbed groups.
 
     HC1 and the classical covariance take the residual degrees of freedom from the model; the
     clustered ones (one or two ways) count the columns they see, so their CR1 factor is corrected
     from ``(n - 1) / (n - k)`` to the dummy model's ``(n - 1) / (n - k - G)``.
     """
-    fit = model.fit(cov_type=cov_type, cov_kwds=cov_kwds)
+    fit = model.fit(cov_type=cov_type, cov_kwds=cov_kwds, use_t=use_t)
     if cov_type == "cluster":
         n, k = model.exog.shape
         fit._results.cov_params_default = fit._results.cov_params_default * (n - k) / (n - k - model.absorbed_groups)
