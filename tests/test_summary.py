@@ -159,7 +159,7 @@ def test_nothing_is_invented_for_an_analysis_without_findings_or_a_primary_estim
 
 def test_skipped_analyses_say_nothing_and_failed_ones_one_sentence_with_where_to_look():
     runs = [
-        {"name": "02_satisfaction_drivers", "title": "What drives satisfaction", "status": "failed",
+        {"name": "02_satisfaction_drivers", "title": "Speed, resolution and satisfaction", "status": "failed",
          "reason": "TypeError: bad parameter", "html": "02_satisfaction_drivers.html"},
         {"name": "04_ab_test", "title": "The SLA experiment", "status": "skipped", "reason": "data has no variant", "html": None},
     ]

@@ -45,7 +45,7 @@ class Analysis:
 
 ANALYSES: tuple[Analysis, ...] = (
     Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
-    Analysis("02_satisfaction_drivers", "What drives satisfaction",
+    Analysis("02_satisfaction_drivers", "Speed, resolution and satisfaction",
              ("csat", "first_response_minutes", "resolved", "customer_id"), start=0),
     Analysis("03_repeat_purchase", "Repeat purchase",
              ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"), start=1),

@@ -133,7 +133,7 @@ class SatisfactionStudy:
         return out + self.nonresponse.estimates
 
     def findings(self, truth: dict | None = None) -> Findings:
-        """What drives satisfaction, in words; a skipped section says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
+        """Speed, resolution and satisfaction, in words; a skipped section says so, with its reason (see :meth:`study.core.results.AnalysisResult.findings`)."""
         return findings.satisfaction(self, truth)
 
     def has(self, section: str) -> bool:

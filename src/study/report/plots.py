@@ -141,7 +141,8 @@ def dose_response(curve: pd.DataFrame, title: str, truth_slope: float | None = N
 def importance_performance(table: pd.DataFrame, title: str):
     """Importance (share of explained CSAT variance) against current performance (0-100), one point per attribute.
 
-    Attributes in the upper left (important, performing poorly) are where improvement pays most.
+    Attributes in the upper left (a large share, performing poorly today) are the candidates to study; the
+    shares are descriptive, so the chart does not say that improving an attribute would move CSAT.
     ``table`` is :attr:`study.regression.key_drivers.KeyDrivers.table`.
     """
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -155,7 +156,7 @@ def importance_performance(table: pd.DataFrame, title: str):
     ax.axvline(mean_performance, color="grey", linestyle=":", linewidth=1)
     ax.axhline(mean_share, color="grey", linestyle=":", linewidth=1)
     ax.annotate("average importance", (1, mean_share), xytext=(0, 3), textcoords="offset points", fontsize=8, color="grey")
-    ax.annotate("improve first: important, weaker", (1, 0.97), xycoords=("data", "axes fraction"), va="top",
+    ax.annotate("large share, weaker today (descriptive)", (1, 0.97), xycoords=("data", "axes fraction"), va="top",
                 fontsize=8, color="grey", style="italic")
     ax.set_xlim(0, 105)
     ax.set_ylim(0, max(share.max() * 1.15, 5))
