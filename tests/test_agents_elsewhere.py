@@ -1,0 +1,125 @@
+"""Agents held fixed beyond the adjusted CSAT model: mediation, survey non-response, the repeat-purchase logits
+and the Cox model, each against statsmodels called directly with C(agent_id) dummies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from study.data import simulate
+from study.data.dataset import TicketData, from_frame
+from study.regression import agent_terms, mediation
+from study.regression.fitting import model_frame
+from study.stats import bootstrap_ols
+from study.stats.design import design_matrix
+
+CONTROLS = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
+AGENT_HELD = "agent held fixed (60 agents): compares tickets handled by the same agent"
+
+
+def _plain(frame):
+    frame = frame.copy()
+    for column in ("csat", "repeat_purchase", "resolved", "reopened", "csat_answered"):
+        if column in frame.columns:
+            frame[column] = frame[column].astype(float)
+    for column in ("category", "channel", "loyalty_tier", "agent_id"):
+        frame[column] = frame[column].astype(str)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def medium():
+    """6,000 tickets, 60 agents, seed 5."""
+    return from_frame(simulate.simulate(rows=6_000, seed=5).tickets)
+
+
+@pytest.fixture(scope="module")
+def split(medium):
+    return mediation.speed_through_satisfaction(medium, replicates=100, seed=4)
+
+
+# Mediation -----------------------------------------------------------------------------------------
+
+
+def test_mediation_models_equal_ols_with_agent_dummies_and_say_agents_are_held_fixed(medium, split):
+    frame = _plain(medium.tickets[medium.tickets["csat"].notna()])
+    clustered = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(frame["customer_id"])[0]}}
+    rhs = f"response_log2_hours + {CONTROLS} + C(agent_id)"
+    direct = {
+        "mediator": smf.ols(f"csat ~ {rhs}", frame).fit(**clustered),
+        "outcome": smf.ols(f"repeat_purchase ~ csat + {rhs}", frame).fit(**clustered),
+        "total": smf.ols(f"repeat_purchase ~ {rhs}", frame).fit(**clustered),
+    }
+    for key, reference in direct.items():
+        ours = split.fits[key]
+        terms = list(ours.params.index)
+        assert "Intercept" not in terms and not any("agent_id" in t for t in terms)
+        np.testing.assert_allclose(ours.params, reference.params[terms], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(ours.bse, reference.bse[terms], rtol=1e-8, atol=0)
+    a, b = direct["mediator"].params["response_log2_hours"], direct["outcome"].params["csat"]
+    assert split.get(mediation.NAMES["indirect"]).value == pytest.approx(a * b, abs=1e-10)
+    assert split.get(mediation.NAMES["a"]).ci_high == pytest.approx(direct["mediator"].conf_int().loc["response_log2_hours", 1], abs=1e-8)
+    # The sensitivity's shares of total variance use the dummy models' R-squared.
+    assert split.sensitivity.r2_mediator == pytest.approx(direct["mediator"].rsquared, abs=1e-10)
+    assert split.sensitivity.r2_outcome == pytest.approx(direct["outcome"].rsquared, abs=1e-10)
+    assert AGENT_HELD in split.notes
+    assert "agent means estimated again on each draw" in split.effects[0].method
+
+
+def test_mediation_draws_refit_the_agent_dummies_on_each_resampled_set_of_customers(medium, split):
+    """Each bootstrap draw equals OLS with C(agent_id) dummies refitted on the drawn customers' tickets
+    (agent means estimated again, not carried over from the full sample), and rho the correlation of its residuals."""
+    rows = split.ledger.frame
+    frame = model_frame(rows, ["csat", "repeat_purchase", "response_log2_hours", "resolved", "reopened", "category",
+                               "channel", "loyalty_tier", "agent_id"], None)
+    design = design_matrix(frame, f"response_log2_hours + {CONTROLS} + C(agent_id)")
+    speed = list(design.columns).index("response_log2_hours")  # patsy puts the dummies first
+    design = design.to_numpy()
+    codes = pd.factorize(rows["customer_id"], sort=True)[0]
+    rng, n_clusters = np.random.default_rng(4), codes.max() + 1
+    for replicate in range(4):
+        counts = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)[codes].astype(float)
+        used = (counts[:, None] * np.abs(design)).sum(axis=0) > 0  # an agent no drawn customer reached has no dummy
+        x = design[:, used]
+        mediator = sm.WLS(frame["csat"].to_numpy(), x, weights=counts).fit()
+        total = sm.WLS(frame["repeat_purchase"].to_numpy(), x, weights=counts).fit()
+        outcome = sm.WLS(frame["repeat_purchase"].to_numpy(), np.column_stack([x, frame["csat"]]), weights=counts).fit()
+        speed_used = int(used[:speed].sum())
+        assert split.replicates["a"].iloc[replicate] == pytest.approx(mediator.params[speed_used], abs=1e-9)
+        assert split.replicates["b"].iloc[replicate] == pytest.approx(outcome.params[-1], abs=1e-9)
+        assert split.replicates["direct"].iloc[replicate] == pytest.approx(outcome.params[speed_used], abs=1e-9)
+        covariance = np.cov(mediator.resid, total.resid, aweights=counts, bias=True)
+        assert split.replicates["rho_at_zero"].iloc[replicate] == pytest.approx(
+            covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]), abs=1e-9)
+
+
+def test_grouped_bootstrap_with_one_group_is_the_bootstrap_with_an_intercept(split):
+    """One group: its mean taken out on each draw is the intercept of the plain bootstrap, on the same draws."""
+    mediator, total = split.fits["mediator"], split.fits["total"]
+    rows = split.ledger.frame
+    frame = model_frame(rows, ["csat", "repeat_purchase", "response_log2_hours", "resolved", "reopened", "category",
+                               "channel", "loyalty_tier"], None)
+    design = design_matrix(frame, f"response_log2_hours + {CONTROLS}")
+    speed = list(design.columns).index("response_log2_hours")
+    design = design.to_numpy()
+    codes = pd.factorize(rows["customer_id"], sort=True)[0]
+    m, y = frame["csat"].to_numpy(), frame["repeat_purchase"].to_numpy()
+    plain = bootstrap_ols.cluster_bootstrap_mediation(design, m, y, speed, codes, 30, 8)
+    centred = design[:, 1:] - design[:, 1:].mean(axis=0)
+    grouped = bootstrap_ols.cluster_bootstrap_mediation(centred, m - m.mean(), y - y.mean(), speed - 1, codes, 30, 8,
+                                                        groups=np.zeros(len(codes), dtype=int))
+    for key in ("a", "b", "direct", "rho"):
+        np.testing.assert_allclose(grouped[key], plain[key], rtol=1e-8, atol=1e-12)
+    assert mediator.model.exog.shape[1] == design.shape[1] - 1 and total.nobs == len(rows)
+
+
+def test_agent_dummy_rule_leaves_agents_out_above_the_limit_and_says_so(medium):
+    from study.regression.adjustment import adjustment
+
+    held = adjustment(medium)
+    assert agent_terms.for_dummies(held, medium.tickets).fixed_effects == ["agent_id"]
+    many = medium.tickets.assign(agent_id=[f"A{i % 250:03d}" for i in range(len(medium.tickets))])
+    left_out = agent_terms.for_dummies(adjustment(TicketData(many, medium.source)), many)
+    assert left_out.fixed_effects == []
+    assert left_out.fixed_effect_notes[0].startswith("agent not held fixed (250 agents, more than the 200 this model enters as dummies)")
