@@ -123,3 +123,68 @@ def test_agent_dummy_rule_leaves_agents_out_above_the_limit_and_says_so(medium):
     left_out = agent_terms.for_dummies(adjustment(TicketData(many, medium.source)), many)
     assert left_out.fixed_effects == []
     assert left_out.fixed_effect_notes[0].startswith("agent not held fixed (250 agents, more than the 200 this model enters as dummies)")
+
+
+# Survey non-response ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weighted(medium):
+    from study.regression import nonresponse
+
+    return nonresponse.survey_nonresponse(medium)
+
+
+def test_ipw_slope_is_statsmodels_wls_with_agent_dummies_and_weights_from_a_logit_with_them(medium, weighted):
+    """Logit with C(agent_id) called directly, its inverse probabilities as WLS weights with C(agent_id): the same
+    slope (1e-8) and weights-known CR1 SE; the complete-case slope is OLS with the dummies."""
+    frame = _plain(medium.tickets)
+    customers = pd.factorize(frame["customer_id"])[0]
+    logit = smf.logit(f"csat_answered ~ response_log2_hours + {CONTROLS} + C(agent_id)", frame).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": customers})
+    answered = frame["csat_answered"] == 1
+    respondents, weight = frame[answered], 1 / logit.predict()[answered.to_numpy()]
+    clustered = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(respondents["customer_id"])[0]}}
+    wls = smf.wls(f"csat ~ response_log2_hours + {CONTROLS} + C(agent_id)", respondents, weights=weight).fit(**clustered)
+    ols = smf.ols(f"csat ~ response_log2_hours + {CONTROLS} + C(agent_id)", respondents).fit(**clustered)
+    ipw, complete = weighted.get("csat_per_doubling_ipw"), weighted.get("csat_per_doubling_complete_case")
+    assert ipw.value == pytest.approx(wls.params["response_log2_hours"], abs=1e-8)
+    assert ipw.extra["se_weights_known"] == pytest.approx(wls.bse["response_log2_hours"], rel=1e-8)
+    assert complete.value == pytest.approx(ols.params["response_log2_hours"], abs=1e-8)
+    assert complete.se == pytest.approx(ols.bse["response_log2_hours"], rel=1e-8)
+    assert weighted.get("survey_response_per_doubling").value == pytest.approx(
+        (logit.params["response_log2_hours"] * logit.predict() * (1 - logit.predict())).mean(), abs=1e-8)
+    assert AGENT_HELD in weighted.notes
+    assert "dummies for 60 agents" in ipw.method and "fixed effects for 60 agents, absorbed" in ipw.method
+    assert not any("agent" in term for term in weighted.balance.index)
+
+
+def test_ipw_covariance_with_agents_absorbed_is_the_stacked_covariance_of_the_dummy_model(weighted):
+    """Frisch-Waugh-Lovell for the stacked estimating equations: the speed block of the estimated-weights
+    covariance with the full dummy design equals the one computed from the weighted-demeaned design."""
+    from study.regression import nonresponse
+
+    response, fit = weighted.fits["response"], weighted.fits["slope_ipw"]
+    rows = weighted.ledger.frame
+    answered = response.model.endog.astype(bool)
+    frame = model_frame(rows[answered], ["csat", "response_log2_hours", "resolved", "reopened", "category", "channel",
+                                         "loyalty_tier", "agent_id"], None)
+    full = design_matrix(frame, f"response_log2_hours + {CONTROLS} + C(agent_id)")
+    p = response.predict()
+    wls = sm.WLS(frame["csat"].to_numpy(), full, weights=1 / p[answered]).fit()
+    clusters = rows["customer_id"].to_numpy()
+    reference = nonresponse.stacked_covariance(response.model.exog, answered, p, full.to_numpy(), np.asarray(wls.resid), clusters)
+    column = list(full.columns).index("response_log2_hours")
+    ours = weighted.get("csat_per_doubling_ipw")
+    assert ours.se == pytest.approx(np.sqrt(reference[column, column]), rel=1e-8)
+    np.testing.assert_allclose(fit.resid, wls.resid, rtol=0, atol=1e-10)
+
+
+def test_response_logit_leaves_agents_out_above_200_and_the_slopes_still_hold_them():
+    from study.regression import nonresponse
+
+    data = from_frame(simulate.simulate(rows=3_000, seed=3, n_agents=250).tickets)
+    result = nonresponse.survey_nonresponse(data)
+    assert not any("agent_id" in name for name in result.fits["response"].model.exog_names)
+    assert any(n.startswith("survey-response logit: agent not held fixed") and "more than the 200" in n for n in result.notes)
+    assert result.fits["slope_ipw"].model.absorbed_groups == data.tickets.loc[data.tickets["csat_answered"], "agent_id"].nunique()

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from study.core import degenerate
 from study.regression.adjustment import Adjustment
+from study.stats.absorb import _ABSORBED, fit_absorbed
+from study.stats.design import design_matrix
 
 MAX_AGENT_DUMMIES = 200  # agents a logit or Cox model enters as dummies; above it agents are not held fixed
 AGENT = "agent_id"
@@ -93,3 +96,33 @@ def weighted_demean(values: np.ndarray, codes: np.ndarray, weights: np.ndarray) 
     for j in range(two_d.shape[1]):
         out[:, j] = two_d[:, j] - (np.bincount(codes, weights * two_d[:, j], total.size) / total)[codes]
     return out.reshape(values.shape)
+
+
+def weighted_within_fit(frame: pd.DataFrame, outcome: str, rhs: str, agents: np.ndarray, weights: np.ndarray,
+                        groups: np.ndarray, formula: str = ""):
+    """Weighted least squares with a fixed effect per agent absorbed, as statsmodels' WLS with the agent dummies.
+
+    The weighted-demeaned outcome on the weighted-demeaned design (:func:`weighted_demean`), with
+    the residual degrees of freedom and the CR1 factor counting the absorbed agents
+    (:func:`study.stats.absorb.fit_absorbed`): coefficients, residuals and clustered standard errors
+    of ``sm.WLS(y, [X, C(agent_id)], weights).fit(cov_type="cluster")``. Design columns constant
+    within every agent are left out (the fixed effects hold them).
+
+    Returns
+    -------
+    fit : statsmodels RegressionResultsWrapper
+        ``fit.model.exog`` is the demeaned design and ``fit.resid`` the residuals of the dummy model.
+    absorbed : list of str
+    """
+    codes, levels = pd.factorize(np.asarray(agents))
+    design = design_matrix(frame, rhs).drop(columns="Intercept", errors="ignore")
+    within = weighted_demean(design.to_numpy(dtype=float), codes, weights)
+    spread = ((design - design.mean()) ** 2).sum().to_numpy()
+    kept = (within**2).sum(axis=0) > _ABSORBED * np.maximum(spread, 1e-300)
+    exog = pd.DataFrame(within[:, kept], columns=design.columns[kept], index=frame.index)
+    endog = pd.Series(weighted_demean(frame[outcome].to_numpy(dtype=float), codes, weights), index=frame.index, name=outcome)
+    model = sm.WLS(endog, exog, weights=weights, hasconst=False)
+    n, k = exog.shape
+    model.df_resid, model.df_model = float(n - k - len(levels)), float(k + len(levels) - 1)
+    model.formula, model.absorbed_groups = formula, len(levels)
+    return fit_absorbed(model, "cluster", {"groups": groups}), [c for c, keep in zip(design.columns, kept) if not keep]
