@@ -188,3 +188,55 @@ def test_response_logit_leaves_agents_out_above_200_and_the_slopes_still_hold_th
     assert not any("agent_id" in name for name in result.fits["response"].model.exog_names)
     assert any(n.startswith("survey-response logit: agent not held fixed") and "more than the 200" in n for n in result.notes)
     assert result.fits["slope_ipw"].model.absorbed_groups == data.tickets.loc[data.tickets["csat_answered"], "agent_id"].nunique()
+
+
+# Repeat-purchase logits and the Cox model -------------------------------------------------------------
+
+
+def test_repeat_purchase_logits_equal_statsmodels_logit_with_agent_dummies(small_data):
+    from study.regression import models
+
+    result = models.repeat_purchase(small_data)
+    frame = _plain(small_data.tickets)
+    for key, rows, rhs in [("total", frame, "response_log2_hours"),
+                           ("direct", frame[frame["csat"].notna()], "response_log2_hours + csat")]:
+        direct = smf.logit(f"repeat_purchase ~ {rhs} + {CONTROLS} + C(agent_id)", rows).fit(
+            disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["customer_id"])[0]})
+        ours = result.fits[key]
+        assert list(ours.params.index) == list(direct.params.index)
+        np.testing.assert_allclose(ours.params, direct.params, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(ours.bse, direct.bse, rtol=1e-7, atol=0)
+        margins = direct.get_margeff(dummy=True).summary_frame()
+        speed = result.get(f"repeat_per_doubling_{key}")
+        assert speed.value == pytest.approx(margins.loc["response_log2_hours", "dy/dx"], abs=1e-8)
+        assert speed.se == pytest.approx(margins.loc["response_log2_hours", "Std. Err."], rel=1e-6)
+        assert "agent held fixed (dummies for 60 agents)" in speed.method
+    assert AGENT_HELD in result.notes
+
+
+@pytest.fixture(scope="module")
+def many_agents():
+    """3,000 tickets among 250 agents: more than a logit or a Cox model enters as dummies."""
+    return from_frame(simulate.simulate(rows=3_000, seed=3, n_agents=250).tickets)
+
+
+def test_logits_and_cox_above_200_agents_run_without_them_and_say_so(many_agents):
+    from study.regression import models, survival
+
+    logits, cox = models.repeat_purchase(many_agents), survival.time_to_next_purchase(many_agents)
+    assert not any("agent_id" in name for fit in logits.fits.values() for name in fit.model.exog_names)
+    assert not any("agent_id" in name for name in cox.fit.model.exog_names)
+    assert any(n.startswith("repeat-purchase logits: agent not held fixed (") and "more than the 200" in n for n in logits.notes)
+    assert any(n.startswith("Cox model: agent not held fixed (") and "more than the 200" in n for n in cox.notes)
+    assert "agent not held fixed" in cox.hazard_ratios[0].method
+
+
+def test_cox_holds_agents_fixed_by_dummies_and_hides_them_from_the_tables(small_data):
+    """(PHReg with C(agent_id) called directly: tests/test_survival.py::test_hazard_ratios_match_phreg_called_directly.)"""
+    from study.regression import survival
+
+    result = survival.time_to_next_purchase(small_data)
+    assert sum(name.startswith("C(agent_id)") for name in result.fit.model.exog_names) == 59
+    assert len(result.table) == len(result.proportional_hazards) == 11
+    assert AGENT_HELD in result.notes and "agent held fixed (dummies for 60 agents)" in result.hazard_ratios[0].method
+    assert "agents held fixed" in result.periods.columns

@@ -35,13 +35,16 @@ def dummy_rule(count: int) -> str:
     return f"{count:,} agents, more than the {MAX_AGENT_DUMMIES} this model enters as dummies"
 
 
-def for_dummies(held: Adjustment, rows: pd.DataFrame, events: int | None = None, numeric: list[str] = ()) -> Adjustment:
+def for_dummies(held: Adjustment, rows: pd.DataFrame, events: int | None = None, numeric: list[str] = (),
+                outcome: str | None = None) -> Adjustment:
     """``held`` for a model that enters agents as dummies on ``rows``: agents kept, or left out with the reason.
 
     Agents are left out (with a note saying they are not held fixed, and why) when there are more
-    than :data:`MAX_AGENT_DUMMIES` of them, or when ``events`` (the rarer outcome of a logit, the
+    than :data:`MAX_AGENT_DUMMIES` of them; when ``events`` (the rarer outcome of a logit, the
     purchases of a Cox model) are too few for one coefficient per agent besides the others
-    (``numeric`` and the controls).
+    (``numeric`` and the controls); or when some agent's tickets all have the same ``outcome``
+    (a logit or Cox model with that agent's dummy has no finite maximum: its coefficient runs off
+    to infinity).
     """
     if AGENT not in held.fixed_effects:
         return held
@@ -52,6 +55,8 @@ def for_dummies(held: Adjustment, rows: pd.DataFrame, events: int | None = None,
         k = degenerate.parameters(rows, list(numeric), held.categorical)
         if events < k + 2:
             return held.without_fixed_effects(f"{events:,} events for {k} coefficients with a dummy per agent: too few")
+    if outcome is not None and rows.groupby(AGENT, observed=True)[outcome].nunique().min() < 2:
+        return held.without_fixed_effects(f"some agent's tickets all have the same {outcome}: a dummy per agent would separate them")
     return held
 
 

@@ -315,7 +315,7 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     slope_held = agent_terms.for_absorbing(on_rows(held, respondents), respondents, [SPEED, *flags])
     fixed = [c for c in slope_held.fixed_effects if c in held.fixed_effects]
     rarer = int(min(answered.sum(), (~answered).sum()))
-    response_held = agent_terms.for_dummies(held, rows, rarer, [SPEED, *flags])
+    response_held = agent_terms.for_dummies(held, rows, rarer, [SPEED, *flags], "csat_answered")
     response = fit_logit(rows, "csat_answered", [SPEED, *flags], response_held.categorical, cluster)
     if response_held.fixed_effects and degenerate.separated(response):
         response_held = held.without_fixed_effects("some agent's tickets were all answered, or none were: the logit separates")
