@@ -240,3 +240,27 @@ def test_cox_holds_agents_fixed_by_dummies_and_hides_them_from_the_tables(small_
     assert len(result.table) == len(result.proportional_hazards) == 11
     assert AGENT_HELD in result.notes and "agent held fixed (dummies for 60 agents)" in result.hazard_ratios[0].method
     assert "agents held fixed" in result.periods.columns
+
+
+# The agent-confounding scenario --------------------------------------------------------------------------
+
+
+def test_with_agents_held_fixed_path_a_and_the_ipw_slope_recover_the_truth_when_agents_confound_speed():
+    """100,000 tickets of the agent-confounding scenario (skilled agents reply faster, resolve more, satisfy more).
+
+    Holding agents fixed, path a of the mediation and the IPW slope are within 3 SE of the true CSAT per
+    doubling (a miss has probability 0.3% each under correct specification); without agent_id the same
+    path a is biased by about 0.035 points (9 SE on seed 21), so the test can tell the two apart (it requires
+    more than 4 SE).
+    """
+    from study.regression import nonresponse
+
+    study = simulate.simulate(rows=100_000, seed=21, scenario="agent-confounding")
+    data, truth = from_frame(study.tickets), study.truth["csat_per_doubling_response_time"]
+    path_a = mediation.speed_through_satisfaction(data, replicates=200).get(mediation.NAMES["a"])
+    ipw = nonresponse.survey_nonresponse(data).get("csat_per_doubling_ipw")
+    for estimate in (path_a, ipw):
+        assert abs(estimate.value - truth) < 3 * estimate.se, (estimate.name, estimate.value, estimate.se, truth)
+    confounded = mediation.speed_through_satisfaction(TicketData(data.tickets.drop(columns="agent_id"), data.source),
+                                                      replicates=20).get(mediation.NAMES["a"])
+    assert confounded.value - truth < -4 * confounded.se

@@ -58,10 +58,17 @@ from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
 from study.regression import agent_terms, mediation_sensitivity
 from study.regression.adjustment import adjustment, on_rows
-from study.regression.fitting import SPEED, coefficient, fit_ols, formula, model_frame, model_text
+from study.regression.fitting import (
+    SPEED,
+    coefficient,
+    fit_ols,
+    formula,
+    model_frame,
+    model_text,
+)
 from study.stats.absorb import absorbed_model, fit_absorbed
-from study.stats.design import design_matrix
 from study.stats.bootstrap_ols import cluster_bootstrap_mediation, cluster_bootstrap_ols  # noqa: F401 (re-exported)
+from study.stats.design import design_matrix
 
 NAMES = {
     "indirect": "repeat_per_doubling_indirect_via_csat",

@@ -386,8 +386,7 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         "smallest weight": weight.min(), "largest weight": weight.max(), "mean weight": weight.mean(),
         "effective sample size (Kish)": ess, "effective share of respondents": ess / answered.sum(),
     }, name="inverse-probability weights")
-    exog = pd.DataFrame(response.model.exog, columns=response.model.exog_names)
-    # Agent dummies balance too, but sixty rows of them would hide the experience terms.
+    exog = pd.DataFrame(response.model.exog, columns=response.model.exog_names)  # agent dummies: not tabled
     balance = _balance(exog[[c for c in exog.columns if not agent_terms.is_agent_term(c)]], answered, weight)
     return SurveyNonresponse(
         response_effects, means, slopes, diagnostics, balance, pd.Series(propensity, index=rows.index, name="propensity"),

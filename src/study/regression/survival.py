@@ -46,8 +46,8 @@ from study.core.accounting import RowLedger
 from study.core.inference import WALD, Interval, critical_value, wald_interval
 from study.core.results import Estimate
 from study.data.dataset import TicketData
-from study.regression import rmst as restricted_mean
 from study.regression import agent_terms
+from study.regression import rmst as restricted_mean
 from study.regression.adjustment import adjustment, on_rows
 from study.regression.fitting import SPEED, formula, model_frame, term_label
 from study.stats import schoenfeld
