@@ -43,12 +43,13 @@ def _respondents(tickets):
 def test_both_models_match_statsmodels_called_directly(small_data, small):
     frame = _respondents(small_data.tickets)
     clustered = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(frame["customer_id"])[0]}}
-    controls = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
+    controls = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier) + C(agent_id)"  # agents held fixed
     mediator = smf.ols(f"csat ~ response_log2_hours + {controls}", frame).fit(**clustered)
     outcome = smf.ols(f"repeat_purchase ~ response_log2_hours + csat + {controls}", frame).fit(**clustered)
     for ours, direct in [(small.fits["mediator"], mediator), (small.fits["outcome"], outcome)]:
-        np.testing.assert_allclose(ours.params.to_numpy(), direct.params.to_numpy(), rtol=0, atol=1e-10)
-        np.testing.assert_allclose(ours.bse.to_numpy(), direct.bse.to_numpy(), rtol=0, atol=1e-10)
+        terms = list(ours.params.index)  # agents absorbed: no intercept, no agent terms
+        np.testing.assert_allclose(ours.params.to_numpy(), direct.params[terms].to_numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.bse.to_numpy(), direct.bse[terms].to_numpy(), rtol=0, atol=1e-10)
     a, b = mediator.params["response_log2_hours"], outcome.params["csat"]
     direct_effect = outcome.params["response_log2_hours"]
     assert small.get("repeat_per_doubling_indirect_via_csat").value == pytest.approx(a * b, abs=1e-12)
@@ -172,7 +173,7 @@ def test_runs_without_optional_columns_and_says_what_it_left_out(small_data):
     result = mediation.speed_through_satisfaction(TicketData(tickets, small_data.source), replicates=50)
     assert result.skipped is None and result.controls == [] and result.flags == ["resolved"]
     assert result.fits["outcome"].model.exog_names == ["Intercept", "response_log2_hours", "csat", "resolved"]
-    assert [n.split(" not held fixed")[0] for n in result.notes] == ["reopened", "category", "channel", "loyalty_tier"]
+    assert [n.split(" not held fixed")[0] for n in result.notes] == ["reopened", "category", "channel", "loyalty_tier", "agent"]
 
 
 def test_skips_when_no_survey_was_answered(small_data):
@@ -224,9 +225,12 @@ def test_share_rule_reads_the_shares_interval(share, expected):
 # Bootstrap of the paths and of rho ----------------------------------------------------------------
 
 
-def test_mediation_draws_equal_the_least_squares_draws_and_the_residual_correlation(small):
+def test_mediation_draws_equal_the_least_squares_draws_and_the_residual_correlation(small_data):
     """One pass over [design, csat, repeat] gives the coefficients of cluster_bootstrap_ols on the same draws,
-    and rho is the correlation of the residuals of the two refits on the drawn rows (weighted by draw counts)."""
+    and rho is the correlation of the residuals of the two refits on the drawn rows (weighted by draw counts).
+    (Models with an intercept: without agent_id. With agents, tests/test_agents_elsewhere.py.)"""
+    small = mediation.speed_through_satisfaction(TicketData(small_data.tickets.drop(columns="agent_id"), small_data.source),
+                                                 replicates=10)
     mediator, outcome, total = (small.fits[k] for k in ("mediator", "outcome", "total"))
     codes = pd.factorize(small.ledger.frame["customer_id"], sort=True)[0]
     column = mediator.model.exog_names.index("response_log2_hours")
@@ -250,7 +254,7 @@ def test_mediation_draws_equal_the_least_squares_draws_and_the_residual_correlat
 
 def test_interaction_matches_statsmodels_and_the_assumptions_quote_it(small_data, small):
     frame = _respondents(small_data.tickets)
-    controls = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier)"
+    controls = "resolved + reopened + C(category) + C(channel) + C(loyalty_tier) + C(agent_id)"
     direct = smf.ols(f"repeat_purchase ~ response_log2_hours + csat + response_log2_hours:csat + {controls}", frame).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["customer_id"])[0]})
     term = "response_log2_hours:csat"

@@ -1,7 +1,10 @@
 """Does slow service cost repeat purchases through satisfaction? Speed -> CSAT -> repeat purchase.
 
 Two linear models among survey respondents (the only tickets whose CSAT is known), both holding
-resolution, reopening and the known confounders fixed:
+resolution, reopening, the known confounders and, where the data has two or more agents, agents
+fixed (a fixed effect per agent, absorbed: the coefficients are those of the models with
+``C(agent_id)`` dummies; agent skill raises resolution and CSAT and may speed replies, so without
+it path *a* would be confounded):
 
 - mediator model: ``csat ~ log2 response hours + resolved + reopened + controls`` (path *a*);
 - outcome model: ``repeat_purchase ~ log2 response hours + csat + resolved + reopened + controls``
@@ -17,7 +20,10 @@ Uncertainty: a cluster bootstrap that draws customers with replacement (each bri
 tickets) and refits both models on the same draw, so it respects clustering by customer and the
 covariance between the two models' coefficients, and the intervals of the product and the ratio
 need no normal approximation. Each replicate works on per-customer sums of cross-products, so it
-costs a matrix product rather than a pass over the tickets.
+costs a matrix product rather than a pass over the tickets. With agents held fixed the agent means
+are estimated again on every draw, exactly (per-customer, per-agent sums kept sparse; see
+:func:`study.stats.bootstrap_ols.cluster_bootstrap_mediation`), so the bootstrap needs no
+assumption that they are known; the width of the sums does not grow with the agents.
 
 Why not ``statsmodels.stats.mediation.Mediation``: its parametric (quasi-Bayesian) method draws
 the two models' coefficients independently (ignoring their covariance) and, in every draw,
@@ -50,10 +56,19 @@ from study.core.accounting import RowLedger
 from study.core.inference import Interval, percentile_interval, wald_p_value
 from study.core.results import Estimate, format_p
 from study.data.dataset import TicketData
-from study.regression import mediation_sensitivity
-from study.regression.adjustment import adjustment
-from study.regression.fitting import SPEED, coefficient, fit_ols, model_text
+from study.regression import agent_terms, mediation_sensitivity
+from study.regression.adjustment import adjustment, on_rows
+from study.regression.fitting import (
+    SPEED,
+    coefficient,
+    fit_ols,
+    formula,
+    model_frame,
+    model_text,
+)
+from study.stats.absorb import absorbed_model, fit_absorbed
 from study.stats.bootstrap_ols import cluster_bootstrap_mediation, cluster_bootstrap_ols  # noqa: F401 (re-exported)
+from study.stats.design import design_matrix
 
 NAMES = {
     "indirect": "repeat_per_doubling_indirect_via_csat",
@@ -197,6 +212,30 @@ def _bootstrap_estimate(name: str, label: str, value: float, draws: np.ndarray, 
     )
 
 
+def _fit(rows: pd.DataFrame, outcome: str, numeric: list[str], controls: list[str], fixed: list[str], cluster: str,
+         interactions: list[tuple[str, str]] = ()):
+    """OLS clustered by ``cluster`` (CR1), agents absorbed when ``fixed`` names them; and the terms they absorb.
+
+    With agents the fit is that of statsmodels' OLS with ``C(agent_id)`` dummies (coefficients, CR1
+    standard errors; :mod:`study.stats.absorb`), on columns demeaned within agents: no intercept.
+    """
+    if not fixed:
+        return fit_ols(rows, outcome, numeric, controls, cluster=cluster, interactions=interactions), []
+    frame = model_frame(rows, [outcome, *numeric, *controls], None)
+    design = design_matrix(frame, formula(outcome, numeric, controls, interactions=interactions).split("~", 1)[1])
+    text = formula(outcome, numeric, [*controls, *fixed], interactions=interactions)
+    model, absorbed = absorbed_model(frame[outcome], design, rows[fixed[0]].to_numpy(), formula=text)
+    groups = pd.factorize(rows[cluster])[0].astype(float)  # float codes: see study.regression.fitting.model_frame
+    return fit_absorbed(model, "cluster", {"groups": groups}), absorbed
+
+
+def _r_squared(fit, outcome: pd.Series) -> float:
+    """R-squared of a fit against the outcome's total variation (a model with agent dummies reports this one)."""
+    values = outcome.to_numpy(dtype=float)
+    resid = np.asarray(fit.resid)
+    return float(1 - resid @ resid / np.sum((values - values.mean()) ** 2))
+
+
 def _skipped(reason: str, ledger: RowLedger, flags, controls, notes) -> SpeedMediation:
     return SpeedMediation([], [], pd.DataFrame(), controls, flags, ledger, {}, 0, notes, reason)
 
@@ -229,7 +268,7 @@ def speed_through_satisfaction(
     flags, controls, notes = held.flags, held.controls, list(held.notes)
     ledger = RowLedger(data.tickets, data.set_aside)
     ledger.keep(data.tickets["csat_answered"], "no survey answer")
-    rows = ledger.require(["repeat_purchase", SPEED, *flags, *controls])
+    rows = ledger.require(["repeat_purchase", SPEED, *flags, *controls, *held.fixed_effects])
     if rows.empty:
         return _skipped("no survey answer with every model variable", ledger, flags, controls, notes)
     reason = degenerate.first(
@@ -238,19 +277,29 @@ def speed_through_satisfaction(
     )
     if reason:
         return _skipped(reason, ledger, flags, controls, notes)
-    terms = 3 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
+    held = agent_terms.for_absorbing(on_rows(held, rows), rows, [SPEED, "csat", *held.flags])
+    flags, controls, fixed = held.flags, held.controls, held.fixed_effects
+    notes = [*held.notes, *held.fixed_effect_notes]
+    terms = 3 + len(flags) + sum(rows[c].nunique() - 1 for c in held.categorical)
     if len(rows) <= terms:
         return _skipped(f"{len(rows)} respondents for {terms} model terms", ledger, flags, controls, notes)
 
-    mediator = fit_ols(rows, "csat", [SPEED, *flags], controls, cluster=cluster)
-    outcome = fit_ols(rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster=cluster)
-    total = fit_ols(rows, "repeat_purchase", [SPEED, *flags], controls, cluster=cluster)
+    mediator, absorbed = _fit(rows, "csat", [SPEED, *flags], controls, fixed, cluster)
+    outcome, outcome_absorbed = _fit(rows, "repeat_purchase", [SPEED, "csat", *flags], controls, fixed, cluster)
+    if SPEED in absorbed or "csat" in outcome_absorbed:
+        return _skipped("speed or CSAT does not vary within agents: holding agents fixed leaves no path to estimate",
+                        ledger, flags, controls, notes)
+    notes += [f"{c} held fixed by the agent fixed effects (constant within every agent): no coefficient of its own" for c in absorbed]
+    total = _fit(rows, "repeat_purchase", [SPEED, *flags], controls, fixed, cluster)[0]
 
     codes, uniques = pd.factorize(rows[cluster], sort=True)
     # The outcome model is the mediator model's design plus CSAT, and the total model has the mediator
     # model's design: the moments of [design, csat, repeat] give every path on each draw.
+    # With agents held fixed the models' columns are already demeaned within agents; the bootstrap
+    # takes each draw's agent means out again (exactly, see cluster_bootstrap_mediation).
+    agents = pd.factorize(rows[fixed[0]])[0] if fixed else None
     draws = cluster_bootstrap_mediation(mediator.model.exog, mediator.model.endog, total.model.endog,
-                                        mediator.model.exog_names.index(SPEED), codes, replicates, seed)
+                                        mediator.model.exog_names.index(SPEED), codes, replicates, seed, groups=agents)
     replicate_table = pd.DataFrame({key: draws[key] for key in ("a", "b", "direct")})
     replicate_table["indirect"] = replicate_table["a"] * replicate_table["b"]
     replicate_table["total"] = replicate_table["indirect"] + replicate_table["direct"]
@@ -261,11 +310,14 @@ def speed_through_satisfaction(
     direct = float(outcome.params[SPEED])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct, "proportion": a * b / (a * b + direct)}
     held_fixed = "".join(f" + {term}" for term in [*flags, *controls])
+    if fixed:
+        held_fixed += f"; {held.fixed_effect_words}"
     level = f"{1 - alpha:.0%}"
     method = (
         f"product of coefficients of two linear models among survey respondents (csat ~ log2 response hours"
         f"{held_fixed}; linear probability model repeat_purchase ~ log2 response hours + csat{held_fixed}); "
-        f"{level} percentile cluster bootstrap resampling {cluster}, {replicates} replicates, seed {seed}, "
+        f"{level} percentile cluster bootstrap resampling {cluster}, {replicates} replicates, seed {seed}"
+        f"{', agent means estimated again on each draw' if fixed else ''}, "
         f"p-value from the bootstrap SE (normal); observational, adjusted"
     )
     model = f"{model_text(mediator)}; {model_text(outcome)}"
@@ -295,13 +347,14 @@ def speed_through_satisfaction(
         coefficient(outcome, "csat", NAMES["b"], "Change in repeat-purchase probability per CSAT point (linear probability model)",
                     f"OLS repeat_purchase ~ log2 response hours + csat{held_fixed}; {se_words}", alpha),
     ]
-    with_interaction = fit_ols(rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster=cluster,
-                               interactions=[(SPEED, "csat")])
+    with_interaction = _fit(rows, "repeat_purchase", [SPEED, "csat", *flags], controls, fixed, cluster,
+                            interactions=[(SPEED, "csat")])[0]
     interaction = coefficient(
         with_interaction, INTERACTION, NAMES["interaction"],
         "Speed x CSAT interaction in the linear probability model of repeat purchase (change in the per-point effect of CSAT per doubling)",
         f"OLS repeat_purchase ~ log2 response hours + csat + log2 response hours:csat{held_fixed}; {se_words}", alpha)
-    sensitivity = mediation_sensitivity.from_fits(mediator, total, outcome)
+    sensitivity = mediation_sensitivity.from_fits(mediator, total, outcome, r2=(_r_squared(mediator, rows["csat"]),
+                                                                               _r_squared(outcome, rows["repeat_purchase"])))
     rho = replace(_bootstrap_estimate(
         NAMES["rho"], "Correlation of the CSAT and repeat-purchase models' errors at which the indirect effect would be zero",
         sensitivity.rho_at_zero, draws["rho"], len(rows),

@@ -104,7 +104,7 @@ def acme_at(rho: npt.ArrayLike, a: float, sigma_total: float, sigma_mediator: fl
     return float(value) if value.ndim == 0 else value
 
 
-def from_fits(mediator, total, outcome) -> MediationSensitivity:
+def from_fits(mediator, total, outcome, r2: tuple[float, float] | None = None) -> MediationSensitivity:
     """The sensitivity pieces from fitted OLS models on the same rows.
 
     Parameters
@@ -115,6 +115,9 @@ def from_fits(mediator, total, outcome) -> MediationSensitivity:
         ``repeat ~ speed + controls`` (no CSAT).
     outcome : statsmodels OLS results
         ``repeat ~ speed + csat + controls``.
+    r2 : (float, float), optional
+        R-squared of the mediator and outcome models, when the fits' own would not be against
+        the outcomes' total variation (fits with agents absorbed report the within-agent one).
     """
     e_mediator, e_total = np.asarray(mediator.resid), np.asarray(total.resid)
     # Same rows, same divisor: the ratio of the SDs and the correlation use the plain sums of squares.
@@ -123,7 +126,8 @@ def from_fits(mediator, total, outcome) -> MediationSensitivity:
         a=float(mediator.params[SPEED]), sigma_total=np.sqrt(ss_total / len(e_total)),
         sigma_mediator=np.sqrt(ss_mediator / len(e_mediator)),
         rho_at_zero=float(e_mediator @ e_total / np.sqrt(ss_mediator * ss_total)),
-        r2_mediator=float(mediator.rsquared), r2_outcome=float(outcome.rsquared),
+        r2_mediator=float(mediator.rsquared) if r2 is None else float(r2[0]),
+        r2_outcome=float(outcome.rsquared) if r2 is None else float(r2[1]),
     )
 
 

@@ -16,6 +16,7 @@ from study.core.accounting import RowLedger
 from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
+from study.regression import agent_terms
 from study.regression.adjustment import Adjustment, adjustment, on_rows
 from study.regression.fitting import (
     SPEED,
@@ -254,6 +255,7 @@ class RepeatPurchase:
     ledgers: dict
     fits: dict
     skipped_models: dict = field(default_factory=dict)
+    held: Adjustment | None = None
 
     def get(self, name: str) -> Estimate | None:
         """The estimate called ``name`` (``None`` when its model was skipped)."""
@@ -277,8 +279,10 @@ class RepeatPurchase:
 
     @property
     def notes(self) -> list[str]:
-        """Each logit skipped, with its reason."""
-        return [f"logit {model}: skipped, {reason}" for model, reason in self.skipped_models.items()]
+        """Each logit skipped, with its reason, and whether the logits hold agents fixed (and why not)."""
+        skipped = [f"logit {model}: skipped, {reason}" for model, reason in self.skipped_models.items()]
+        agents = self.held.fixed_effect_notes if self.held else []
+        return skipped + [n if n.startswith("agent held fixed") else f"repeat-purchase logits: {n}" for n in agents]
 
     def coefficients(self, model: str = "direct", alpha: float = 0.05) -> pd.DataFrame | Skipped:
         """Every coefficient of the ``"direct"`` (with CSAT) or ``"total"`` logit, or why it was skipped."""
@@ -295,8 +299,10 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
 
     Two logits of ``repeat_purchase`` with the known confounders: one on all tickets without CSAT
     (total associations of speed and resolution), one among survey respondents with CSAT (direct
-    associations, holding satisfaction fixed). Effects are average marginal effects in probability
-    units; standard errors are clustered by customer.
+    associations, holding satisfaction fixed). Both hold agents fixed with a dummy per agent when
+    the respondents have at most 200 agents (:data:`study.regression.agent_terms.MAX_AGENT_DUMMIES`)
+    and enough purchases for them; otherwise the notes say agents are not held fixed, and why.
+    Effects are average marginal effects in probability units; standard errors are clustered by customer.
 
     Parameters
     ----------
@@ -308,28 +314,42 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
     -------
     RepeatPurchase
     """
+    return _logits(data, alpha, cluster)
+
+
+def _logits(data: TicketData, alpha: float, cluster: str, without_agents: str | None = None) -> RepeatPurchase:
+    """:func:`repeat_purchase`; with ``without_agents`` (the reason) agents are not entered, on the same rows."""
     tickets = data.tickets
     held = adjustment(data)
     controls, flags = held.controls, held.flags
 
     total_ledger = RowLedger(tickets, data.set_aside)
-    total_rows = total_ledger.require(["repeat_purchase", SPEED, *flags, *controls])
+    total_rows = total_ledger.require(["repeat_purchase", SPEED, *flags, *controls, *held.fixed_effects])
     direct_ledger = RowLedger(tickets, data.set_aside)
     direct_ledger.keep(tickets["csat_answered"], "no survey answer")
-    direct_rows = direct_ledger.require(["repeat_purchase", SPEED, *flags, *controls])
-    # Both models use what varies among respondents, so their effects stay comparable.
+    direct_rows = direct_ledger.require(["repeat_purchase", SPEED, *flags, *controls, *held.fixed_effects])
+    # Both models use what varies among respondents, so their effects stay comparable; agents enter
+    # both as dummies up to 200 agents, and only where the respondents' purchases support them.
     held = on_rows(held, direct_rows)
     controls, flags = held.controls, held.flags
-    method = f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
+    if not direct_rows.empty:
+        bought = direct_rows["repeat_purchase"].astype(bool)
+        held = agent_terms.for_dummies(held, direct_rows, int(min(bought.sum(), (~bought).sum())), [SPEED, "csat", *flags],
+                                       "repeat_purchase")
+    if without_agents and held.fixed_effects:
+        held = held.without_fixed_effects(without_agents)
+    categorical = held.categorical
+    method = (f"logit, average marginal effect; {_se_words(cluster)}; observational, adjusted for {', '.join(controls) or 'nothing'}"
+              f"; {agent_terms.dummy_words(held)}")
     skipped, fits, effects = {}, {}, {"total": [], "direct": []}
     total_problem = degenerate.first(
-        degenerate.model(total_rows, "repeat_purchase", [SPEED, *flags], controls, cluster, "tickets"),
-        degenerate.events(total_rows, "repeat_purchase", degenerate.parameters(total_rows, [SPEED, *flags], controls)),
+        degenerate.model(total_rows, "repeat_purchase", [SPEED, *flags], categorical, cluster, "tickets"),
+        degenerate.events(total_rows, "repeat_purchase", degenerate.parameters(total_rows, [SPEED, *flags], categorical)),
     )
     direct_problem = degenerate.first(
-        degenerate.model(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], controls, cluster, "answered surveys"),
+        degenerate.model(direct_rows, "repeat_purchase", [SPEED, "csat", *flags], categorical, cluster, "answered surveys"),
         degenerate.constant(direct_rows, "csat", "its effect on buying again cannot be estimated"),
-        degenerate.events(direct_rows, "repeat_purchase", degenerate.parameters(direct_rows, [SPEED, "csat", *flags], controls),
+        degenerate.events(direct_rows, "repeat_purchase", degenerate.parameters(direct_rows, [SPEED, "csat", *flags], categorical),
                           "answered surveys"),
     )
     total_labels = {
@@ -347,8 +367,13 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         ("total", "without CSAT", total_rows, [SPEED, *flags], total_problem, total_labels, method),
         ("direct", "with CSAT", direct_rows, [SPEED, "csat", *flags], direct_problem, direct_labels, method + ", survey respondents"),
     ):
-        fit = None if problem else fit_logit(rows, "repeat_purchase", regressors, controls, cluster)
+        fit = None if problem else fit_logit(rows, "repeat_purchase", regressors, categorical, cluster)
         problem = problem or degenerate.separated(fit)
+        if problem and "agent_id" in categorical and not problem.startswith(("no ", "only")):
+            # An agent whose customers all bought again (or none did) separates a logit with agent
+            # dummies: both logits run again without agents, and the notes say why.
+            return _logits(data, alpha, cluster, "a logit with a dummy per agent separates the data (some agent's "
+                                                 "customers all bought again, or none did)")
         if problem:
             skipped[section] = problem
             continue
@@ -356,4 +381,5 @@ def repeat_purchase(data: TicketData, alpha: float = 0.05, cluster: str = "custo
         effects[key] = average_marginal_effects(fit, labels, words, alpha)
     return RepeatPurchase(
         effects["total"], effects["direct"], controls, {"without CSAT": total_ledger, "with CSAT": direct_ledger}, fits, skipped,
+        held,
     )

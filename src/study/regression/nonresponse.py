@@ -14,7 +14,9 @@ weights usually lowers the variance of the weighted mean; the weights-known stan
 weighted regression reports) is kept beside it in ``extra``.
 
 The adjusted CSAT-per-doubling slope conditions on everything that drives answering, so the
-complete-case and the weighted slopes estimate the same thing; their agreement is a check.
+complete-case and the weighted slopes estimate the same thing; their agreement is a check. Both
+hold agents fixed (absorbed, weighted within agents for IPW); the response logit enters them as
+dummies up to 200 agents (:mod:`study.regression.agent_terms`); the notes say which.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from study.core.accounting import RowLedger
 from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate
 from study.data.dataset import TicketData
-from study.regression.adjustment import adjustment
+from study.regression import agent_terms
+from study.regression.adjustment import adjustment, on_rows
 from study.regression.fitting import (
     SPEED,
     coefficient,
@@ -41,6 +44,7 @@ from study.regression.fitting import (
     model_text,
     term_label,
 )
+from study.regression.within import fit_within
 from study.stats.cluster import cluster_sums, cr1_factor
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
@@ -173,7 +177,7 @@ def ipw_influence(
 
 def stacked_covariance(
     response_design: np.ndarray, answered: np.ndarray, propensity: np.ndarray, outcome_design: np.ndarray,
-    residual: np.ndarray, clusters: np.ndarray, estimated_weights: bool = True,
+    residual: np.ndarray, clusters: np.ndarray, estimated_weights: bool = True, absorbed: int = 0,
 ) -> np.ndarray:
     """Cluster-robust covariance of inverse-probability-weighted least squares.
 
@@ -188,6 +192,10 @@ def stacked_covariance(
         See :func:`ipw_influence`.
     clusters : numpy.ndarray, (n,)
         Cluster label of each ticket.
+    absorbed : int
+        Fixed effects absorbed from the weighted regression (agents): ``outcome_design`` is then
+        weighted-demeaned within them, its influences are those of the model with their dummies
+        (Frisch-Waugh-Lovell), and the CR1 factor counts them among the columns.
 
     Returns
     -------
@@ -197,7 +205,7 @@ def stacked_covariance(
     codes = pd.factorize(clusters)[0]
     per_cluster, _ = cluster_sums(influence, codes)
     groups = np.count_nonzero(np.bincount(codes[answered]))  # the weighted regression's clusters: respondents'
-    return cr1_factor(groups, int(answered.sum()), outcome_design.shape[1]) * per_cluster.T @ per_cluster
+    return cr1_factor(groups, int(answered.sum()), outcome_design.shape[1] + absorbed) * per_cluster.T @ per_cluster
 
 
 def _weighted_estimate(fit, term: str, covariance: np.ndarray, name: str, label: str, method: str, alpha: float,
@@ -284,9 +292,9 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         respondents remain for the model.
     """
     held = adjustment(data)
-    flags, controls, notes = held.flags, held.controls, list(held.notes)
+    flags, controls, notes = held.flags, held.controls, [*held.notes, *held.fixed_effect_notes]
     ledger = RowLedger(data.tickets, data.set_aside)
-    rows = ledger.require([SPEED, *flags, *controls])
+    rows = ledger.require([SPEED, *flags, *controls, *held.fixed_effects])
     answered = rows["csat_answered"].to_numpy(dtype=bool)
     terms = 2 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
     if answered.all() or not answered.any():
@@ -302,17 +310,30 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         return _skipped(f"{int(answered.sum())} answers, too few (or all alike) for {terms} model terms",
                         ledger, flags, controls, notes)
 
-    response = fit_logit(rows, "csat_answered", [SPEED, *flags], controls, cluster)
+    respondents = rows[answered]
+    # The slopes absorb agents (any number); the response logit enters them as dummies (up to 200).
+    slope_held = agent_terms.for_absorbing(on_rows(held, respondents), respondents, [SPEED, *flags])
+    fixed = [c for c in slope_held.fixed_effects if c in held.fixed_effects]
+    rarer = int(min(answered.sum(), (~answered).sum()))
+    response_held = agent_terms.for_dummies(held, rows, rarer, [SPEED, *flags], "csat_answered")
+    response = fit_logit(rows, "csat_answered", [SPEED, *flags], response_held.categorical, cluster)
+    if response_held.fixed_effects and degenerate.separated(response):
+        response_held = held.without_fixed_effects("some agent's tickets were all answered, or none were: the logit separates")
+        response = fit_logit(rows, "csat_answered", [SPEED, *flags], controls, cluster)
+    notes = [*held.notes, *slope_held.fixed_effect_notes]
+    if held.fixed_effects and not response_held.fixed_effects:
+        notes.append("survey-response logit: " + response_held.fixed_effect_notes[0])
     propensity = np.asarray(response.predict())
     held_fixed = "".join(f" + {term}" for term in [*flags, *controls])
+    response_agents = f"; {agent_terms.dummy_words(response_held)}" if held.fixed_effects else ""
+    slope_agents = f"; {slope_held.fixed_effect_words}" if held.fixed_effects else ""
     se_words = f"SE clustered by {cluster}"
     response_effects = response_marginal_effects(
         response, [SPEED, *flags],
-        f"logit csat_answered ~ log2 response hours{held_fixed}, average marginal effect (flags: average change "
-        f"from 0 to 1); delta method; {se_words}", alpha,
+        f"logit csat_answered ~ log2 response hours{held_fixed}{response_agents}, average marginal effect (flags: average "
+        f"change from 0 to 1); delta method; {se_words}", alpha,
     )
 
-    respondents = rows[answered]
     weight = 1.0 / propensity[answered]
     frame = model_frame(respondents, ["csat", SPEED, *flags, *controls], cluster)
     groups = {"groups": frame["_cluster"].to_numpy()}
@@ -321,21 +342,26 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         "response": response,
         "mean_complete_case": fit_ols(respondents, "csat", [], cluster=cluster),
         "mean_ipw": formula_model(sm.WLS, formula("csat", []), frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
-        "slope_complete_case": fit_ols(respondents, "csat", [SPEED, *flags], controls, cluster=cluster),
-        "slope_ipw": formula_model(sm.WLS, slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
+        "slope_complete_case": fit_within(respondents, "csat", [SPEED, *flags], controls, fixed, cluster=cluster)[0],
     }
+    if fixed:
+        fits["slope_ipw"] = agent_terms.weighted_within_fit(
+            frame, "csat", slope_text.split("~", 1)[1], respondents[fixed[0]].to_numpy(), weight, groups["groups"],
+            formula("csat", [SPEED, *flags], [*controls, *fixed]))[0]
+    else:
+        fits["slope_ipw"] = formula_model(sm.WLS, slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups)
 
     clusters = pd.factorize(rows[cluster])[0]
     ipw_method = (
         f"inverse-probability-weighted (Hájek) {{what}}, weights 1/P(answer) from logit csat_answered ~ log2 response "
-        f"hours{held_fixed}; SE clustered by {cluster} and accounting for the estimated weights (stacked "
-        f"estimating equations); assumes answering depends only on the variables in the response model"
+        f"hours{held_fixed}{response_agents}; SE clustered by {cluster} and accounting for the estimated weights "
+        f"(stacked estimating equations); assumes answering depends only on the variables in the response model"
     )
 
     def weighted(key: str, term: str, label: str, what: str, test_zero: bool) -> Estimate:
         fit = fits[key]
-        covariance = stacked_covariance(response.model.exog, answered, propensity, fit.model.exog,
-                                        np.asarray(fit.resid), clusters)
+        covariance = stacked_covariance(response.model.exog, answered, propensity, fit.model.exog, np.asarray(fit.resid),
+                                        clusters, absorbed=int(getattr(fit.model, "absorbed_groups", 0)))
         return _weighted_estimate(fit, term, covariance, NAMES[key], label, ipw_method.format(what=what), alpha, test_zero)
 
     means = [
@@ -345,12 +371,12 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         weighted("mean_ipw", "Intercept", "Mean CSAT weighted to all tickets, answered or not (IPW)", "mean", False),
     ]
     means[0] = _without_p(means[0])
-    slope_method = f"OLS csat ~ log2 response hours{held_fixed}; {se_words}; observational, adjusted; survey respondents"
+    slope_method = f"OLS csat ~ log2 response hours{held_fixed}{slope_agents}; {se_words}; observational, adjusted; survey respondents"
     slopes = [
         coefficient(fits["slope_complete_case"], SPEED, NAMES["slope_complete_case"],
                     "CSAT points per doubling of first response time, adjusted, complete case", slope_method, alpha),
         weighted("slope_ipw", SPEED, "CSAT points per doubling of first response time, adjusted, weighted to all tickets (IPW)",
-                 f"least squares csat ~ log2 response hours{held_fixed}", True),
+                 f"least squares csat ~ log2 response hours{held_fixed}{slope_agents}", True),
     ]
 
     ess = weight.sum() ** 2 / (weight**2).sum()
@@ -360,7 +386,8 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
         "smallest weight": weight.min(), "largest weight": weight.max(), "mean weight": weight.mean(),
         "effective sample size (Kish)": ess, "effective share of respondents": ess / answered.sum(),
     }, name="inverse-probability weights")
-    balance = _balance(pd.DataFrame(response.model.exog, columns=response.model.exog_names), answered, weight)
+    exog = pd.DataFrame(response.model.exog, columns=response.model.exog_names)  # agent dummies: not tabled
+    balance = _balance(exog[[c for c in exog.columns if not agent_terms.is_agent_term(c)]], answered, weight)
     return SurveyNonresponse(
         response_effects, means, slopes, diagnostics, balance, pd.Series(propensity, index=rows.index, name="propensity"),
         controls, flags, ledger, fits, notes,

@@ -2,7 +2,9 @@
 
 A Cox proportional-hazards model (statsmodels ``PHReg``) of ``days_to_next_purchase``, with a
 purchase in the follow-up window as the event and the window's end as censoring, on log2 first
-response hours, resolution, reopening and the known confounders. CSAT is left out on purpose: it
+response hours, resolution, reopening and the known confounders, and a dummy per agent where there
+are at most 200 agents with enough purchases (:mod:`study.regression.agent_terms`; the notes say
+when agents are not held fixed; the agent terms are left out of the tables). CSAT is left out on purpose: it
 lies on the path from speed to purchase and is missing for most tickets, so the hazard ratios are
 total effects (as far as the controls remove confounding) and every ticket can be used.
 
@@ -44,8 +46,9 @@ from study.core.accounting import RowLedger
 from study.core.inference import WALD, Interval, critical_value, wald_interval
 from study.core.results import Estimate
 from study.data.dataset import TicketData
+from study.regression import agent_terms
 from study.regression import rmst as restricted_mean
-from study.regression.adjustment import adjustment
+from study.regression.adjustment import adjustment, on_rows
 from study.regression.fitting import SPEED, formula, model_frame, term_label
 from study.stats import schoenfeld
 from study.stats.cox import BreslowPHReg
@@ -166,8 +169,10 @@ def fit_cox(rows: pd.DataFrame, numeric: list[str], categorical: list[str], clus
         Of a :class:`study.stats.cox.BreslowPHReg` (statsmodels' ``PHReg`` with vectorized risk sets).
     """
     frame = model_frame(rows, [TIME, EVENT, *numeric, *categorical], cluster)
+    # A Cox model has no constant: saying so spares statsmodels two rank checks of the design for a
+    # hidden one (a second each with a dummy per agent on many tickets).
     model = formula_model(BreslowPHReg, formula(TIME, list(numeric), list(categorical)), frame, drop_intercept=True,
-                          status=frame[EVENT].to_numpy(), ties="breslow")
+                          status=frame[EVENT].to_numpy(), ties="breslow", hasconst=False)
     return model.fit(groups=None if cluster is None else frame["_cluster"].to_numpy())
 
 
@@ -226,8 +231,13 @@ def period_edges(window: float) -> np.ndarray:
 
 
 def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: float, cluster: str,
-             window: float) -> tuple[pd.DataFrame, list[Estimate]]:
-    """The hazard ratio per doubling within each period (see the module docstring), or why not."""
+             window: float, agents: list[str] = ()) -> tuple[pd.DataFrame, list[Estimate]]:
+    """The hazard ratio per doubling within each period (see the module docstring), or why not.
+
+    ``agents`` (``["agent_id"]`` where the main model holds agents fixed) enter as dummies in a
+    period with ten purchases per term counting them; a period with fewer runs without them
+    (column ``agents held fixed``).
+    """
     time, event = rows[TIME].to_numpy(dtype=float), rows[EVENT].to_numpy(dtype=bool)
     edges = period_edges(window)
     lines, estimates = [], []
@@ -238,7 +248,11 @@ def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: f
         kept_controls = [c for c in controls if part[c].nunique() > 1]
         purchases = int(part[EVENT].sum())
         terms = 1 + len(kept_flags) + sum(part[c].nunique() - 1 for c in kept_controls)
-        line = {"period": f"days {start:g}-{end:g}", "tickets at risk": int(at_risk.sum()), "purchases": purchases}
+        held_agents = [a for a in agents if part[a].nunique() > 1
+                       and purchases >= EVENTS_PER_TERM * (terms + part[a].nunique() - 1)]
+        kept_controls, terms = kept_controls + held_agents, terms + sum(part[a].nunique() - 1 for a in held_agents)
+        line = {"period": f"days {start:g}-{end:g}", "tickets at risk": int(at_risk.sum()), "purchases": purchases,
+                **({"agents held fixed": "yes" if held_agents else "no"} if agents else {})}
         reason = degenerate.first(
             f"{purchases} purchases for {terms} model terms (at least {EVENTS_PER_TERM} per term)"
             if purchases < EVENTS_PER_TERM * terms else None,
@@ -249,7 +263,8 @@ def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: f
             continue
         fit = fit_cox(part, [SPEED, *kept_flags], kept_controls, cluster)
         estimate = _hazard_ratio(fit, SPEED, alpha, f"Cox model on the tickets without a purchase by day {start:g}, censored "
-                                 f"at day {end:g}; robust SE clustered by {cluster}; observational, adjusted")
+                                 f"at day {end:g}; robust SE clustered by {cluster}; observational, adjusted"
+                                 + ("; agents held fixed (dummies)" if held_agents else "; agents not held fixed" if agents else ""))
         estimate = replace(estimate, name=f"{NAMES[SPEED][0]}_period_{number}",
                            label=f"{NAMES[SPEED][1]}, purchases after day {start:g} up to day {end:g}",
                            extra={**estimate.extra, "period_start_day": float(start), "period_end_day": float(end)})
@@ -286,12 +301,12 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
         ``days_to_next_purchase`` or no purchase in the window.
     """
     held = adjustment(data)
-    flags, controls, notes = held.flags, held.controls, list(held.notes)
+    flags, controls, notes = held.flags, held.controls, [*held.notes, *held.fixed_effect_notes]
     ledger = RowLedger(data.tickets, data.set_aside)
     if not data.has(TIME):
         return _skipped(f"the data has no {TIME} column (or it is empty): time to the next purchase is unknown",
                         ledger, flags, controls, notes)
-    rows = ledger.require([TIME, EVENT, SPEED, *flags, *controls])
+    rows = ledger.require([TIME, EVENT, SPEED, *flags, *controls, *held.fixed_effects])
     reason = degenerate.first(
         degenerate.no_rows(rows, "tickets"), degenerate.bought_again(rows, EVENT), degenerate.no_variation(rows, SPEED),
         degenerate.too_few_clusters(rows, cluster),
@@ -302,26 +317,34 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
     terms = 1 + len(flags) + sum(rows[c].nunique() - 1 for c in controls)
     if events <= terms:
         return _skipped(f"{events} purchases in the window, too few for {terms} model terms", ledger, flags, controls, notes)
+    # Agents enter as dummies (up to 200, with enough purchases for them): the ratios compare tickets
+    # handled by the same agent.
+    held = agent_terms.for_dummies(on_rows(held, rows), rows, events, [SPEED, *flags], EVENT)
+    agents = held.fixed_effects
+    notes = [*held.notes, *(n if n.startswith("agent held fixed") else f"Cox model: {n}" for n in held.fixed_effect_notes)]
 
-    fit = fit_cox(rows, [SPEED, *flags], controls, cluster)
+    fit = fit_cox(rows, [SPEED, *flags], [*controls, *agents], cluster)
     held_fixed = "".join(f" + {term}" for term in [*flags, *controls])
     method = (
         f"Cox proportional hazards (PHReg, Breslow ties) of {TIME}, event {EVENT}, censored at the window's end, "
-        f"on log2 response hours{held_fixed}; robust SE clustered by {cluster}; interval exp(Wald interval "
-        f"of the log ratio); observational, adjusted, CSAT left out (total effect)"
+        f"on log2 response hours{held_fixed}; {agent_terms.dummy_words(held)}; robust SE clustered by {cluster}; "
+        f"interval exp(Wald interval of the log ratio); observational, adjusted, CSAT left out (total effect)"
     )
     ratios = [_hazard_ratio(fit, term, alpha, method) for term in [SPEED, *flags]]
     ci = np.exp(fit.conf_int(alpha=alpha))
+    shown = [not agent_terms.is_agent_term(t) for t in fit.model.exog_names]  # agent dummies: held fixed, not shown
     table = pd.DataFrame(
         {"hazard ratio": np.exp(fit.params), "CI low": ci[:, 0], "CI high": ci[:, 1], "p-value": fit.pvalues},
         index=pd.Index([term_label(t) for t in fit.model.exog_names], name="term"),
-    )
-    check = _proportional_hazards(fit, alpha)
+    )[shown]
+    check = _proportional_hazards(fit, alpha)[shown]
     drifts = [_drift(check, term, alpha, events) for term in [SPEED, *flags]]
-    periods, period_ratios = _periods(rows, flags, controls, alpha, cluster, float(rows[TIME].max()))
+    periods, period_ratios = _periods(rows, flags, controls, alpha, cluster, float(rows[TIME].max()), agents)
     estimates, tau, rmst_reason = _rmst(rows, flags, controls, alpha, cluster)
     if rmst_reason:
         notes.append(f"restricted mean survival time not estimated: {rmst_reason}")
+    elif agents:
+        notes.append("restricted mean survival time differences: agents not held fixed (the controls only)")
     return TimeToNextPurchase(
         ratios, table, _bought_by(rows, alpha), check, controls, flags, ledger, fit, notes,
         drifts=drifts, periods=periods, period_ratios=period_ratios, rmst=estimates, window=tau, rmst_skipped=rmst_reason,

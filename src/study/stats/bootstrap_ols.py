@@ -10,6 +10,7 @@ and the paths of a mediation with the correlation of its models' residuals (:fun
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from study.stats.cluster import cluster_bootstrap
 
@@ -118,7 +119,8 @@ def _solve_each(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
 
 
 def cluster_bootstrap_mediation(design: np.ndarray, mediator: np.ndarray, outcome: np.ndarray, column: int,
-                                clusters: np.ndarray, replicates: int, seed: int) -> dict[str, np.ndarray]:
+                                clusters: np.ndarray, replicates: int, seed: int,
+                                groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Paths of two linear models, and the correlation of their residuals, on customer-bootstrap draws.
 
     With ``X = design``, ``m = mediator`` and ``y = outcome``, each replicate gives the coefficient
@@ -127,6 +129,17 @@ def cluster_bootstrap_mediation(design: np.ndarray, mediator: np.ndarray, outcom
     (``rho``), all from the moments ``Z'Z`` of ``Z = [X, m, y]`` over the drawn rows: one pass of
     draws for everything, the same draws as :func:`cluster_bootstrap_ols` with the same
     ``clusters``, ``replicates`` and ``seed``.
+
+    With ``groups`` (agents, codes 0 .. A - 1) every model also holds a fixed effect per group, and
+    the group means are estimated again on each draw, exactly: the moments of the within
+    transformation on a draw are ``Z'WZ - sum_g S_g S_g' / n_g`` (``W`` the customers' draw counts,
+    ``S_g`` and ``n_g`` the weighted sum of ``Z`` and the weighted count over group ``g``'s rows),
+    so each draw needs, besides ``Z'Z``, the per-group sums of ``[1, Z]``. Those are kept per
+    customer as a sparse matrix (a customer's rows touch few groups), whose size grows with the
+    rows times the width of ``Z``, not with its square times the groups, as dummies would. Pass
+    ``design``, ``mediator`` and ``outcome`` already demeaned within groups (no intercept): the
+    within transformation ignores a shift constant within each group, and demeaned columns keep
+    the subtraction free of cancellation.
 
     Returns
     -------
@@ -138,10 +151,12 @@ def cluster_bootstrap_mediation(design: np.ndarray, mediator: np.ndarray, outcom
     upper = np.triu_indices(k + 2)
     per_customer = _cluster_sums(columns, list(zip(*upper)), clusters)
 
-    def paths(totals: np.ndarray) -> np.ndarray:
+    def paths(totals: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
         moments = np.empty((len(totals), k + 2, k + 2))
         moments[:, upper[0], upper[1]] = totals
         moments[:, upper[1], upper[0]] = totals
+        if within is not None:
+            moments -= within
         xx, xy = moments[:, :k, :k], moments[:, :k, k:]
         on_design = np.stack([_solve_each(xx, xy[:, :, j]) for j in range(2)], axis=2)  # m ~ X and y ~ X
         residual = moments[:, k:, k:] - np.einsum("rki,rkj->rij", xy, on_design)
@@ -149,5 +164,42 @@ def cluster_bootstrap_mediation(design: np.ndarray, mediator: np.ndarray, outcom
         with_mediator = _solve_each(moments[:, : k + 1, : k + 1], moments[:, : k + 1, k + 1])
         return np.column_stack([on_design[:, column, 0], with_mediator[:, k], with_mediator[:, column], rho])
 
-    draws = np.vstack(cluster_bootstrap(per_customer, replicates, seed, paths))
+    if groups is None:
+        draws = np.vstack(cluster_bootstrap(per_customer, replicates, seed, paths))
+    else:
+        per_group = _group_sums(columns, clusters, groups, per_customer.shape[0])
+        chunks = []
+        for counts in _draw_counts(per_customer.shape[0], replicates, seed):
+            chunks.append(paths(counts @ per_customer, _between_groups(counts, per_group, k + 2)))
+        draws = np.vstack(chunks)
     return dict(zip(("a", "b", "direct", "rho"), draws.T))
+
+
+def _draw_counts(clusters: int, replicates: int, seed: int, chunk: int = 100):
+    """The draw counts of :func:`study.stats.cluster.cluster_bootstrap`, chunk by chunk (the same draws for a seed)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, replicates, chunk):
+        counts = np.empty((min(chunk, replicates - start), clusters))
+        for r in range(len(counts)):
+            counts[r] = np.bincount(rng.integers(0, clusters, clusters), minlength=clusters)
+        yield counts
+
+
+def _group_sums(columns: np.ndarray, clusters: np.ndarray, groups: np.ndarray, n_clusters: int) -> sparse.csr_matrix:
+    """Per customer (rows) and group, the count and the sums of each column: (customers x groups * (1 + q)), sparse."""
+    width = columns.shape[1] + 1
+    values = np.column_stack([np.ones(len(columns)), columns])
+    positions = (np.asarray(groups)[:, None] * width + np.arange(width)).ravel()
+    n_groups = int(np.max(groups)) + 1
+    # Duplicate (customer, position) entries are summed on conversion: the per-customer sums.
+    return sparse.coo_matrix((values.ravel(), (np.repeat(clusters, width), positions)),
+                             shape=(n_clusters, n_groups * width)).tocsr()
+
+
+def _between_groups(counts: np.ndarray, per_group: sparse.csr_matrix, width: int) -> np.ndarray:
+    """``sum_g S_g S_g' / n_g`` on each draw: the part of the moments the group fixed effects take."""
+    totals = np.asarray((per_group.T @ counts.T).T).reshape(len(counts), -1, width + 1)
+    n, sums = totals[:, :, 0], totals[:, :, 1:]
+    # A group no drawn customer reaches has no mean to take out.
+    scaled = np.divide(sums, n[:, :, None], out=np.zeros_like(sums), where=n[:, :, None] > 0)
+    return np.einsum("rgi,rgj->rij", scaled, sums)
