@@ -239,7 +239,7 @@ def test_cox_holds_agents_fixed_by_dummies_and_hides_them_from_the_tables(small_
     assert sum(name.startswith("C(agent_id)") for name in result.fit.model.exog_names) == 59
     assert len(result.table) == len(result.proportional_hazards) == 11
     assert AGENT_HELD in result.notes and "agent held fixed (dummies for 60 agents)" in result.hazard_ratios[0].method
-    assert "agents held fixed" in result.periods.columns
+    assert "agents held fixed" not in result.periods.columns and any(n.startswith("hazard ratios by period: agents not held fixed") for n in result.notes)
 
 
 # The agent-confounding scenario --------------------------------------------------------------------------
