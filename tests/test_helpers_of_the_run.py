@@ -66,7 +66,7 @@ def test_findings_state_the_numbers_of_the_run(small_data, small_study_path):
         assert set(finding.estimates) <= set(names), finding
         if finding.estimates and finding.kind == "finding":
             value = names[finding.estimates[0]].value
-            assert any(form in finding.text for form in (words.number(value, signed=True), words.number(value), words.points(value))), finding
+            assert any(form in finding.text for form in (words.number(value, signed=True), words.number(value), words.points(value), words.pct(value))), finding
     assert [f.kind for f in found if f.kind == "truth"] == ["truth"] and not any(f.headline for f in found if f.kind == "truth")
 
 

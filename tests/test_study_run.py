@@ -206,7 +206,7 @@ def test_models_run_without_optional_columns_and_say_what_they_skipped(small_stu
     result = study("run", "--data", str(data), "--out", str(out), "--only", "02,03")
     assert result.returncode == 0, result.stdout + result.stderr
     satisfaction = (out / "02_satisfaction_drivers.html").read_text()
-    assert "Agent fixed effects skipped" in satisfaction and html_problems(satisfaction) == []
+    assert "Without agents held fixed skipped" in satisfaction and html_problems(satisfaction) == []
     repeat = (out / "03_repeat_purchase.html").read_text()
     assert "Skipped:" in repeat and "days_to_next_purchase" in repeat and html_problems(repeat) == []
     notes = json.loads((out / "results" / "02_satisfaction_drivers.json").read_text())["notes"]

@@ -159,7 +159,7 @@ def speed_effects(drivers, randomized: Estimate | None, truth: float | None = No
         return drivers
     by_name = {e.name: e for e in drivers.estimates}
     return speed_effect_table(drivers.naive, by_name["csat_per_doubling_adjusted"], randomized, truth,
-                              held_fixed=drivers.controls, total=by_name.get(TOTAL_ADJUSTED))
+                              held_fixed=[*drivers.controls, *drivers.fixed_effects], total=by_name.get(TOTAL_ADJUSTED))
 
 
 def speed_effect_table(
@@ -185,7 +185,7 @@ def speed_effect_table(
         The adjusted total effect (resolution not held fixed); without it the table says the
         randomized row has no observational counterpart here.
     """
-    controls = ", ".join(c.replace("_", " ") for c in held_fixed) or "nothing else"
+    controls = ", ".join({"agent_id": "agent"}.get(c, c.replace("_", " ")) for c in held_fixed) or "nothing else"
     interval = f"{naive.ci_level:.0%} CI"
     rows = [
         (naive, "naive",

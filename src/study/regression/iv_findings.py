@@ -110,7 +110,7 @@ def randomized_findings(randomized: RandomizedSpeed | Skipped | None, total: Est
         lines.append(Finding(
             f"**Randomized versus observational, same question.** The adjusted total effect (resolution not held "
             f"fixed) is {with_interval(total)} per doubling; the randomized interval {verdict}.",
-            (estimate.name, total.name)))
+            (total.name, estimate.name)))
     elif direct is not None:
         lines.append(Finding(
             f"**No observational match here.** The adjusted estimate ({number(direct.value, signed=True)}) holds "
