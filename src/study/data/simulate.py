@@ -336,6 +336,17 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
     def among_respondents(values, weights):
         return float(np.sum(values * weights) / np.sum(weights))
 
+    # What the SLA would do through speed alone: the treated arm's wait, everything else as under control.
+    # The IV estimand among respondents is its effect on CSAT over its effect on the wait, both among the
+    # respondents of each arm (faster replies are answered less often, so the two arms' respondents differ
+    # and the ratio is not the structural slope).
+    m_speed = m_c + CSAT_PER_DOUBLING * (log2_t - log2_c)
+    survey_speed = _survey_probability(log2_t, resolved_c)
+    randomized_respondents = (
+        (among_respondents(m_speed, survey_speed) - among_respondents(m_c, survey_c))
+        / (among_respondents(log2_t, survey_speed) - among_respondents(log2_c, survey_c))
+    )
+
     return {
         "dgp_version": DGP_VERSION,
         "seed": seed,
@@ -353,6 +364,8 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
         "repeat_direct_resolved": REPEAT_RESOLVED,
         "repeat_total_resolved": REPEAT_RESOLVED + CSAT_RESOLVED * REPEAT_PER_CSAT_POINT,
         "sla_speedup_factor": SLA_SPEEDUP,
+        # What the randomized (IV) estimate targets: among respondents, through speed alone (see above).
+        "csat_per_doubling_randomized_respondents": float(randomized_respondents),
         "sla_effect_on_log2_response_hours": float(np.mean(log2_t - log2_c)),
         "sla_effect_on_csat": among_respondents(m_t, survey_t) - among_respondents(m_c, survey_c),
         "sla_effect_on_csat_all_tickets": float(np.mean(m_t - m_c)),

@@ -54,6 +54,7 @@ def expected_values(truth: dict | None) -> dict[str, float]:
     return {
         "csat_per_doubling_naive": per_doubling,
         "csat_per_doubling_adjusted": per_doubling,
+        "csat_per_doubling_total_adjusted": truth.get("csat_total_per_doubling_response_time", per_doubling),
         "csat_24h_vs_1h_adjusted": per_doubling * math.log2(24),
         "csat_resolved_adjusted": truth["csat_resolved"],
         "csat_reopened_adjusted": truth["csat_reopened"],
@@ -65,8 +66,9 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         "csat_effect_treatment_vs_control": truth["sla_effect_on_csat"],
         "repeat_purchase_effect_treatment_vs_control": truth["sla_effect_on_repeat_purchase"],
         "response_log2_hours_effect_treatment_vs_control": truth["sla_effect_on_log2_response_hours"],
-        "csat_per_doubling_total_adjusted": truth.get("csat_total_per_doubling_response_time", per_doubling),
-        "csat_per_doubling_randomized": per_doubling,
+        # Among respondents, whom the SLA changes (faster replies are answered less often): not the structural slope.
+        # Older truth files lack the key; the structural slope is then the nearest truth there is.
+        "csat_per_doubling_randomized": truth.get("csat_per_doubling_randomized_respondents", per_doubling),
         "csat_per_doubling_resolved": per_doubling,
         "csat_per_doubling_unresolved": per_doubling,
         "csat_speed_x_resolved": 0.0,
