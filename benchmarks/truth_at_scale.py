@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from study.data import simulate
+from study.data import scenarios, simulate
 from study.data.dataset import from_frame
 from study.regression import causal, mediation, models, nonresponse
 from study.report.truth import expected_values
@@ -48,11 +48,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_600_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--replicates", type=int, default=200, help="mediation bootstrap replicates")
-    parser.add_argument("--scenario", default="default", help="simulator scenario (see study.data.simulate.SCENARIOS)")
+    parser.add_argument("--scenario", default="default", choices=sorted(scenarios.PRESETS),
+                        help="simulator scenario (study.data.scenarios.PRESETS)")
     args = parser.parse_args()
     started = time.perf_counter()
-    scenario = getattr(simulate, "SCENARIOS", {}).get(args.scenario)
-    study = simulate.simulate(rows=args.rows, seed=args.seed, **({"scenario": scenario} if scenario else {}))
+    study = simulate.simulate(rows=args.rows, seed=args.seed, scenario=args.scenario)
     data = from_frame(study.tickets, "simulation")
     prepared = time.perf_counter() - started
     found = estimates_of(data, args.replicates)

@@ -150,7 +150,7 @@ def randomized_speed_effect(data: TicketData, alpha: float = 0.05) -> Estimate |
     return result.estimate if isinstance(result, RandomizedSpeed) else result
 
 
-def speed_effects(drivers, randomized: Estimate | None, truth: float | None = None) -> pd.DataFrame | Skipped:
+def speed_effects(drivers, randomized: Estimate | None, truth: float | dict | None = None) -> pd.DataFrame | Skipped:
     """:func:`speed_effect_table` of a :class:`study.regression.models.SatisfactionDrivers`, or the Skipped it is.
 
     The adjusted total (``csat_per_doubling_total_adjusted``) is shown when the drivers have it.
@@ -163,7 +163,7 @@ def speed_effects(drivers, randomized: Estimate | None, truth: float | None = No
 
 
 def speed_effect_table(
-    naive: Estimate, adjusted: Estimate, randomized: Estimate | None, truth: float | None = None,
+    naive: Estimate, adjusted: Estimate, randomized: Estimate | None, truth: float | dict | None = None,
     held_fixed: list[str] = (), total: Estimate | None = None,
 ) -> pd.DataFrame:
     """Naive, adjusted (direct and total) and randomized speed effects side by side, each with the question it answers.
@@ -177,8 +177,9 @@ def speed_effect_table(
         The naive slope and the adjusted slope with resolution held fixed (direct).
     randomized : Estimate or None
         The SLA experiment's total effect (:func:`randomized_speed`).
-    truth : float, optional
-        The true per-doubling effect, for a "covers the truth" column.
+    truth : float or dict, optional
+        The true per-doubling effect, or the true value of each estimate by name (the randomized
+        estimate's differs: it describes respondents), for a "covers the truth" column.
     held_fixed : list of str
         What the adjusted models hold fixed besides resolution (their controls).
     total : Estimate, optional
@@ -215,6 +216,8 @@ def speed_effect_table(
             "what it answers": [words for _, _, words in rows],
         }
     ).set_index("estimate")
-    if truth is not None:
-        table["covers the truth"] = ["yes" if e.covers(truth) else "no" for e, _, _ in rows]
+    true = {e.name: truth.get(e.name) for e, _, _ in rows} if isinstance(truth, dict) else {e.name: truth for e, _, _ in rows}
+    if any(value is not None for value in true.values()):
+        table["covers the truth"] = ["" if true[e.name] is None else "yes" if e.covers(true[e.name]) else "NO: misses"
+                                     for e, _, _ in rows]
     return numbers_as_text(table, interval)

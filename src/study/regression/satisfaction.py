@@ -87,7 +87,7 @@ class SatisfactionStudy:
     side_effects: iv_checks.SideEffects | Skipped | None = None
     confounding: sensitivity.ConfoundingSensitivity | Skipped | None = None
 
-    def speed_effects(self, truth_slope: float | None = None) -> pd.DataFrame | Skipped:
+    def speed_effects(self, truth_slope: float | dict | None = None) -> pd.DataFrame | Skipped:
         """Naive, adjusted and randomized slopes in one table (:func:`study.regression.causal.speed_effects`)."""
         return causal.speed_effects(self.drivers, self.randomized, truth_slope)
 
