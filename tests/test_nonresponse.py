@@ -33,7 +33,7 @@ def _direct_frame(tickets):
     frame = tickets.copy()
     for column in ("csat", "resolved", "reopened", "csat_answered"):
         frame[column] = frame[column].astype(float)
-    for column in ("category", "channel", "loyalty_tier", "agent_id"):
+    for column in [c for c in ("category", "channel", "loyalty_tier", "agent_id") if c in frame.columns]:
         frame[column] = frame[column].astype(str)
     frame["cluster"] = pd.factorize(frame["customer_id"])[0]
     return frame
@@ -204,6 +204,9 @@ def test_weighted_intervals_cover_the_truth_at_the_nominal_rate():
     0.046 (the test then fails with probability 0.954 or more), a true 99% with 0.001.
     """
     data, truth, hands = coverage_rules.simulation_in_hands()
+    # Without agent_id: a hand has about five answers per agent, and in the default process agents do not
+    # confound speed; holding agents fixed is checked against statsmodels' dummies in test_agents_elsewhere.
+    data = TicketData(data.tickets.drop(columns="agent_id"), data.source)
     tickets = data.tickets
     frame = _direct_frame(tickets)
     columns = ["response_log2_hours", "resolved", "reopened", "category", "channel", "loyalty_tier"]

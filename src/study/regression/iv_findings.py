@@ -108,7 +108,7 @@ def randomized_findings(randomized: RandomizedSpeed | Skipped | None, total: Est
                    "excludes it: a confounder the adjusted model misses, or a broken assumption of the experiment "
                    "(see the checks below), would explain the gap")
         lines.append(Finding(
-            f"**Randomized versus observational, same question.** The adjusted total effect (resolution not held "
+            f"**Randomized versus observational, same question.** The adjusted total association (resolution not held "
             f"fixed) is {with_interval(total)} per doubling; the randomized interval {verdict}.",
             (total.name, estimate.name)))
     elif direct is not None:
