@@ -20,7 +20,7 @@ from study.data.dataset import from_frame
 MODELS = [
     ("study.regression.models", "satisfaction_drivers", {}),
     ("study.regression.causal", "randomized_speed_effect", {}),
-    ("study.regression.csat", "agent_fixed_effects", {}),
+    ("study.regression.agents", "without_agents", {}),
     ("study.regression.csat", "ordered_logit", {}),
     ("study.regression.csat", "variance_inflation", {}),
     ("study.regression.csat", "dose_response", {}),

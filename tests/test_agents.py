@@ -101,13 +101,6 @@ def test_without_agents_matches_statsmodels_and_the_move_has_the_stacked_se(smal
     assert isinstance(agents.comparison_table(csat.without_agents(no_agents)), agents.Skipped)
 
 
-def test_agent_fixed_effects_section_equals_the_default_adjusted_model(small_data):
-    drivers = models.satisfaction_drivers(small_data)
-    within = {e.name: e for e in csat.agent_fixed_effects(small_data)}
-    assert within["csat_per_doubling_agent_fe"].value == pytest.approx(drivers.get("csat_per_doubling_adjusted").value, abs=1e-12)
-    assert within["csat_resolved_agent_fe"].se == pytest.approx(drivers.get("csat_resolved_adjusted").se, rel=1e-12)
-
-
 def test_adjustment_says_what_is_held_fixed_and_counts_rows_without_an_agent(small_data):
     held = adjustment(small_data)
     assert held.fixed_effects == ["agent_id"] and held.levels == {"agent_id": 60}

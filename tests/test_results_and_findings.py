@@ -70,3 +70,15 @@ def test_covers_words_follow_the_interval():
 def test_one_rule_says_whether_the_resolution_or_the_speed_difference_is_larger(resolved, day, words_expected):
     """Notebook Findings and the index both call this rule; a point-estimate rule would claim a winner in the overlap cases."""
     assert words_expected in words.resolution_versus_speed(resolved, day)
+
+
+def test_a_skipped_cox_model_is_said_beside_the_e_values(small_data):
+    """Without days_to_next_purchase the Cox model is skipped: the findings say so once, and the E-values say theirs."""
+    from study.data.dataset import TicketData
+    from study.regression import repeat
+
+    data = TicketData(small_data.tickets.drop(columns="days_to_next_purchase"), small_data.source)
+    found = repeat.study(data, replicates=20).findings()
+    cox = [f for f in found if f.kind == "skipped" and f.text.startswith("**Time to the next purchase: skipped.**")]
+    assert len(cox) == 1 and "time to the next purchase is unknown" in cox[0].text
+    assert any(f.text.startswith("**How strong a hidden confounder would have to be (repeat purchase).**") for f in found)

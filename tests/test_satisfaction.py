@@ -51,14 +51,14 @@ def test_standard_errors_match_statsmodels_and_the_two_way_formula(sample):
     assert speed.loc["clustered by agent", "clusters"] == 60
 
 
-def test_agent_fixed_effects_match_statsmodels_and_skip_without_agents(sample):
-    estimates = {e.name: e for e in csat.agent_fixed_effects(sample)}
+def test_adjusted_model_holds_agents_fixed_as_statsmodels_with_agent_dummies(sample):
+    estimates = {e.name: e for e in models.satisfaction_drivers(sample).adjusted}
     frame = _frame(sample)
     direct = smf.ols(ADJUSTED + " + C(agent_id)", frame).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["customer_id"])[0]})
-    assert estimates["csat_per_doubling_agent_fe"].value == pytest.approx(direct.params["response_log2_hours"], abs=1e-10)
-    assert estimates["csat_per_doubling_agent_fe"].se == pytest.approx(direct.bse["response_log2_hours"], abs=1e-10)
+    assert estimates["csat_per_doubling_adjusted"].value == pytest.approx(direct.params["response_log2_hours"], abs=1e-10)
+    assert estimates["csat_per_doubling_adjusted"].se == pytest.approx(direct.bse["response_log2_hours"], abs=1e-10)
     no_agents = TicketData(sample.tickets.drop(columns="agent_id"), sample.source)
-    assert "no agent_id" in csat.agent_fixed_effects(no_agents).reason
+    assert "no agent_id" in csat.without_agents(no_agents).reason
 
 
 def test_ordered_logit_marginal_effect_is_the_derivative_of_the_predicted_top_two_share(sample):

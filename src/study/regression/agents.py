@@ -104,27 +104,6 @@ def comparison_table(estimates: list[Estimate] | Skipped) -> pd.DataFrame | Skip
     return numbers_as_text(table, "p-value of the move")
 
 
-def agent_fixed_effects(data: TicketData, alpha: float = 0.05) -> list[Estimate] | Skipped:
-    """Speed and resolution effects within agents (agent fixed effects), SEs clustered by customer.
-
-    Agent fixed effects absorb everything constant about an agent (skill, speed, style); the
-    estimate then compares tickets handled by the same agent. The default adjusted model now holds
-    agents fixed itself, so these equal ``csat_per_doubling_adjusted`` and ``csat_resolved_adjusted``;
-    they are kept under their names for the callers that still show them (:func:`without_agents`
-    is the comparison that replaces this section).
-    """
-    section = "agent fixed effects"
-    rows, held, reason = _rows_with_agents(data, section)
-    if reason:
-        return Skipped(section, reason)
-    fit, absorbed = fit_within(rows, "csat", [SPEED, *held.flags], held.controls, ["agent_id"])
-    method = f"OLS with agent fixed effects ({rows['agent_id'].nunique()} agents, absorbed); SE clustered by customer_id; observational"
-    out = [coefficient(fit, SPEED, "csat_per_doubling_agent_fe", "CSAT points per doubling of first response time, within agents", method, alpha)]
-    if "resolved" in held.flags and "resolved" not in absorbed:
-        out.append(coefficient(fit, "resolved", "csat_resolved_agent_fe", "CSAT points for a resolved case, within agents", method, alpha))
-    return out
-
-
 def findings(drivers, comparison: list[Estimate] | Skipped) -> list[Finding]:
     """Sentences on what the adjusted model holds fixed, direct versus total speed, and what agents changed.
 

@@ -23,7 +23,7 @@ from study.core import degenerate
 from study.core.inference import WALD, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
-from study.regression.agents import agent_fixed_effects, without_agents  # noqa: F401 (public here since before)
+from study.regression.agents import without_agents  # noqa: F401 (the comparison with agents left out, public here)
 from study.regression.fitting import (
     SPEED,
     cluster_cov_kwds,

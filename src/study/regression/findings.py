@@ -284,10 +284,10 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
             f"{ratio.value:.3f} times as high ({ratio.ci_level:.0%} CI {ratio.ci_low:.3f} to {ratio.ci_high:.3f}; Cox model, "
             "censored at the end of the follow-up window; observational).", (ratio.name,)))
         lines += repeat_sentences.survival_findings(survival)
-    if result.evalues is not None:
-        lines += result.evalues.findings()
     elif survival.skipped not in skipped_models.values():
         lines.append(skipped("time to the next purchase", survival.skipped))
+    if result.evalues is not None:
+        lines += result.evalues.findings()
     if truth is not None:
         indirect = None if mediation.skipped else mediation.get("repeat_per_doubling_indirect_via_csat")
         candidates = (

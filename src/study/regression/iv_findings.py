@@ -105,8 +105,8 @@ def randomized_findings(randomized: RandomizedSpeed | Skipped | None, total: Est
         (estimate.name, first.name), headline=True)]
     if total is not None:
         verdict = ("includes it" if estimate.covers(total.value) else
-                   "excludes it: a confounder the adjusted model misses, or a broken assumption of the experiment "
-                   "(see the checks below), would explain the gap")
+                   "excludes it: chance (the adjusted estimate has its own uncertainty), a confounder the adjusted model "
+                   "misses, or a broken assumption of the experiment (see the checks below) would explain the gap")
         lines.append(Finding(
             f"**Randomized versus observational, same question.** The adjusted total association (resolution not held "
             f"fixed) is {with_interval(total)} per doubling; the randomized interval {verdict}.",

@@ -70,7 +70,8 @@ def mediation_findings(result: SpeedMediation, alpha: float = 0.05) -> list[Find
         f"the all-ticket logit). Of it, {split}. This split is causal only under the assumptions below. It would vanish if "
         f"a hidden factor correlated the errors of the CSAT and repeat-purchase models at rho = {number(rho.value, 2)} "
         f"({rho.ci_level:.0%} CI {number(rho.ci_low, 2)} to {number(rho.ci_high, 2)}; Imai, Keele & Yamamoto): a factor "
-        f"explaining {pct(sensitivity.residual_variance_product, 1)} of the unexplained variance of each.",
+        f"explaining {pct(abs(rho.value), 0)} of the unexplained variance of each (in general, two shares whose product "
+        f"is {pct(sensitivity.residual_variance_product, 1)}).",
         tuple(e.name for e in (total, indirect, direct, share, rho) if e is not None), headline=True)]
     interaction = result.interaction
     found = interaction is not None and interaction.p_value is not None and interaction.p_value < alpha

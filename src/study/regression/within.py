@@ -20,7 +20,7 @@ import pandas as pd
 from study.core.accounting import RowLedger
 from study.data.dataset import TicketData
 from study.regression.adjustment import Adjustment
-from study.regression.fitting import SPEED, fit_ols, formula, model_frame
+from study.regression.fitting import SPEED, cluster_cov_kwds, fit_ols, formula, model_frame
 from study.stats.absorb import absorbed_model, fit_absorbed
 from study.stats.design import design_matrix
 from study.stats.ols import CholeskyOLS
@@ -57,7 +57,8 @@ def fit_within(rows: pd.DataFrame, outcome: str, numeric: list[str], categorical
     if cluster is None:
         return fit_absorbed(model, "HC1"), absorbed
     groups = pd.factorize(rows[cluster])[0].astype(float)  # float codes: see study.regression.fitting.model_frame
-    return fit_absorbed(model, "cluster", {"groups": groups}), absorbed
+    # Few customers: t(G - 1) critical values, the rule of study.regression.fitting.cluster_cov_kwds.
+    return fit_absorbed(model, **cluster_cov_kwds(groups)), absorbed
 
 
 def within_model(rows: pd.DataFrame, outcome: str, numeric: list[str], categorical: list[str], absorb: list[str]):

@@ -6,7 +6,7 @@ coefficients are those of the regression of the outcome's deviations from its gr
 regressors' deviations from theirs, and the residuals are the same. So is every robust covariance
 built from the rows' scores (HC0, CR0: the rows of ``(X'X)^-1 X'`` that belong to the other
 coefficients are those of the demeaned design); only the small-sample factors count columns, and
-they must count the absorbed groups too. :func:`absorbed_ols` gives statsmodels' results for the
+they must count the absorbed groups too. :func:`fit_absorbed` gives statsmodels' results for the
 demeaned design with the residual degrees of freedom ``n - k - G`` and with the CR1 factor
 ``G_c / (G_c - 1) * (n - 1) / (n - k - G)`` of the dummy model, so its coefficients, standard
 errors, intervals and p-values are those of statsmodels' OLS with ``C(group)`` dummies.
@@ -37,7 +37,7 @@ def group_demean(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def absorbed_model(outcome: pd.Series, design: pd.DataFrame, groups: np.ndarray, formula: str = "") -> tuple[CholeskyOLS, list[str]]:
-    """The demeaned least-squares model of :func:`absorbed_ols`, to be fitted by :func:`fit_absorbed`.
+    """The demeaned least-squares model of an OLS with a fixed effect per group, to be fitted by :func:`fit_absorbed`.
 
     Returns
     -------
@@ -79,31 +79,3 @@ def fit_absorbed(model: CholeskyOLS, cov_type: str = "cluster", cov_kwds: dict |
         n, k = model.exog.shape
         fit._results.cov_params_default = fit._results.cov_params_default * (n - k) / (n - k - model.absorbed_groups)
     return fit
-
-
-def absorbed_ols(outcome: pd.Series, design: pd.DataFrame, groups: np.ndarray, cov_type: str = "cluster",
-                 cov_kwds: dict | None = None, formula: str = ""):
-    """OLS with a fixed effect per group absorbed, as statsmodels' OLS with the group dummies would report it.
-
-    Parameters
-    ----------
-    outcome : pandas.Series
-    design : pandas.DataFrame
-        The other regressors; an ``Intercept`` column is dropped (the groups absorb it).
-    groups : numpy.ndarray
-        Group of each row, any labels.
-    cov_type : {"cluster", "HC1", "nonrobust"}
-        As in statsmodels' ``fit``; ``cov_kwds={"groups": ...}`` for clusters.
-    formula : str
-        The model's formula, kept on the model for the record.
-
-    Returns
-    -------
-    results : statsmodels RegressionResultsWrapper
-        Of :class:`study.stats.ols.CholeskyOLS` on the demeaned data; ``df_resid`` and the
-        covariance count the ``G`` absorbed groups.
-    absorbed : list of str
-        Columns of ``design`` constant within every group, left out (the fixed effects hold them).
-    """
-    model, absorbed = absorbed_model(outcome, design, groups, formula)
-    return fit_absorbed(model, cov_type, cov_kwds), absorbed
