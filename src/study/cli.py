@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from study.data.scenarios import PRESETS
 from study.data.schema import DataError
 from study.parameters import parse_pairs
 
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--rows", type=int, default=40_000, help="number of tickets (default 40000)")
     simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     simulate.add_argument("--out", required=True, help="data file to write (.parquet or .csv)")
-    simulate.add_argument("--scenario", default="default", choices=["default", "agent-confounding", "sla-direct-effect", "heteroskedastic"],
+    simulate.add_argument("--scenario", default="default", choices=list(PRESETS),
                           help="the default process, or one that breaks an assumption (see data/README.md)")
     simulate.set_defaults(handler=_simulate)
 

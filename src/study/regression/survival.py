@@ -231,12 +231,11 @@ def period_edges(window: float) -> np.ndarray:
 
 
 def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: float, cluster: str,
-             window: float, agents: list[str] = ()) -> tuple[pd.DataFrame, list[Estimate]]:
+             window: float) -> tuple[pd.DataFrame, list[Estimate]]:
     """The hazard ratio per doubling within each period (see the module docstring), or why not.
 
-    ``agents`` (``["agent_id"]`` where the main model holds agents fixed) enter as dummies in a
-    period with ten purchases per term counting them; a period with fewer runs without them
-    (column ``agents held fixed``).
+    Agents are not held fixed here: the periods check the main model's shape, and three more fits
+    with a dummy per agent would triple the section's cost (the study's notes say so).
     """
     time, event = rows[TIME].to_numpy(dtype=float), rows[EVENT].to_numpy(dtype=bool)
     edges = period_edges(window)
@@ -248,11 +247,7 @@ def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: f
         kept_controls = [c for c in controls if part[c].nunique() > 1]
         purchases = int(part[EVENT].sum())
         terms = 1 + len(kept_flags) + sum(part[c].nunique() - 1 for c in kept_controls)
-        held_agents = [a for a in agents if part[a].nunique() > 1
-                       and purchases >= EVENTS_PER_TERM * (terms + part[a].nunique() - 1)]
-        kept_controls, terms = kept_controls + held_agents, terms + sum(part[a].nunique() - 1 for a in held_agents)
-        line = {"period": f"days {start:g}-{end:g}", "tickets at risk": int(at_risk.sum()), "purchases": purchases,
-                **({"agents held fixed": "yes" if held_agents else "no"} if agents else {})}
+        line = {"period": f"days {start:g}-{end:g}", "tickets at risk": int(at_risk.sum()), "purchases": purchases}
         reason = degenerate.first(
             f"{purchases} purchases for {terms} model terms (at least {EVENTS_PER_TERM} per term)"
             if purchases < EVENTS_PER_TERM * terms else None,
@@ -263,8 +258,8 @@ def _periods(rows: pd.DataFrame, flags: list[str], controls: list[str], alpha: f
             continue
         fit = fit_cox(part, [SPEED, *kept_flags], kept_controls, cluster)
         estimate = _hazard_ratio(fit, SPEED, alpha, f"Cox model on the tickets without a purchase by day {start:g}, censored "
-                                 f"at day {end:g}; robust SE clustered by {cluster}; observational, adjusted"
-                                 + ("; agents held fixed (dummies)" if held_agents else "; agents not held fixed" if agents else ""))
+                                 f"at day {end:g}; robust SE clustered by {cluster}; observational, adjusted; agents not "
+                                 "held fixed")
         estimate = replace(estimate, name=f"{NAMES[SPEED][0]}_period_{number}",
                            label=f"{NAMES[SPEED][1]}, purchases after day {start:g} up to day {end:g}",
                            extra={**estimate.extra, "period_start_day": float(start), "period_end_day": float(end)})
@@ -339,9 +334,7 @@ def time_to_next_purchase(data: TicketData, alpha: float = 0.05, cluster: str = 
     )[shown]
     check = _proportional_hazards(fit, alpha)[shown]
     drifts = [_drift(check, term, alpha, events) for term in [SPEED, *flags]]
-    # The periods are a check of the main model's shape, not a headline: agents are left out of them, since
-    # three more fits with a dummy per agent would triple the cost of the section (the notes say so).
-    periods, period_ratios = _periods(rows, flags, controls, alpha, cluster, float(rows[TIME].max()), [])
+    periods, period_ratios = _periods(rows, flags, controls, alpha, cluster, float(rows[TIME].max()))
     if agents:
         notes.append("hazard ratios by period: agents not held fixed (a check of the main model's shape; "
                      "the main model holds them fixed)")
