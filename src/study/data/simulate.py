@@ -14,7 +14,6 @@ confound, an SLA with a direct effect, heteroskedastic answers) are :mod:`study.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from study.data.scenarios import (
     Scenario,
 )
 from study.data.scenarios import scenario as _scenario
-from study.data.simulated_files import write  # noqa: F401 (study.data.simulate.write is the public name)
+from study.data.simulated_files import SimulatedStudy, write  # noqa: F401 (public here: study.data.simulate.write)
 
 DGP_VERSION = "1"
 
@@ -81,22 +80,6 @@ REPEAT_CUSTOMER_SPREAD = 0.08
 EXPERIMENT_ID = "sla-2026h1"
 SLA_SPEEDUP = 2.0
 SURVEY_DATES = ("2026-01-01", "2026-07-01")
-
-
-@dataclass(frozen=True)
-class SimulatedStudy:
-    """Simulated tickets with the truth they were drawn from.
-
-    Attributes
-    ----------
-    tickets : pandas.DataFrame
-        One row per ticket, columns as in the data contract (``data/README.md``).
-    truth : dict
-        True effects; see :func:`true_effects`.
-    """
-
-    tickets: pd.DataFrame
-    truth: dict
 
 
 def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from study.data.io import fingerprint
 
-if TYPE_CHECKING:
-    from study.data.simulate import SimulatedStudy
+
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """Simulated tickets with the truth they were drawn from.
+
+    Attributes
+    ----------
+    tickets : pandas.DataFrame
+        One row per ticket, columns as in the data contract (``data/README.md``).
+    truth : dict
+        True effects; see :func:`study.data.simulate.true_effects`.
+    """
+
+    tickets: pd.DataFrame
+    truth: dict
 
 
 def _refuse_to_overwrite(out: Path) -> None:
