@@ -114,7 +114,7 @@ def randomized_speed(data: TicketData, alpha: float = 0.05) -> RandomizedSpeed |
     forms = reduced_forms(y, x, treated, exogenous, clusters)
     if forms.gamma_x == 0 or forms.v_xx <= 0:
         return Skipped("randomized estimate", "the SLA arms have the same first response times on these rows: no first stage")
-    value, se, first_stage_f = iv_estimate(y, x, treated, exogenous, clusters)
+    value, se, first_stage_f = iv_estimate(y, x, treated, exogenous, clusters, forms)
     crit = critical_value(alpha)
     level = 1 - alpha
     ar = anderson_rubin_set(forms, crit, level)

@@ -34,7 +34,8 @@ INTERVAL, TWO_RAYS, WHOLE_LINE, RAY = "interval", "two rays", "whole line", "ray
 
 
 def iv_estimate(
-    y: np.ndarray, endogenous: np.ndarray, instrument: np.ndarray, exogenous: np.ndarray, clusters: np.ndarray
+    y: np.ndarray, endogenous: np.ndarray, instrument: np.ndarray, exogenous: np.ndarray, clusters: np.ndarray,
+    forms: ReducedForms | None = None,
 ) -> tuple[float, float, float]:
     """Just-identified instrumental-variables estimate with a cluster-robust (CR1) standard error.
 
@@ -50,6 +51,8 @@ def iv_estimate(
         Exogenous regressors including the constant, shape (n, k).
     clusters : numpy.ndarray
         Cluster codes (non-negative integers), shape (n,).
+    forms : ReducedForms, optional
+        :func:`reduced_forms` of the same arrays, when the caller has them (for the first-stage F).
 
     Returns
     -------
@@ -65,7 +68,7 @@ def iv_estimate(
     beta = zx_inverse @ instruments.T @ y
     residual = y - regressors @ beta
     cov = sandwich_cov(zx_inverse, instruments * residual[:, None], clusters)
-    first = reduced_forms(y, endogenous, instrument, exogenous, clusters)
+    first = forms if forms is not None else reduced_forms(y, endogenous, instrument, exogenous, clusters)
     return float(beta[0]), float(np.sqrt(cov[0, 0])), first.first_stage_f
 
 
