@@ -49,15 +49,50 @@ def _simulate(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from study.data.dataset import read_mapped
     from study.data.schema import validation_report
+    from study.data.validate_advice import advice, with_hints
 
     frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
     report, blocking = validation_report(frame, mapped_from)
     say(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
     say(report.to_string())
+    for line in advice(frame, report, source, mapped_from, args.columns, args.data):
+        say(line)
     if blocking:
+        blocking = with_hints(blocking, frame, mapped_from, args.columns)
         print(f"study: error: {source.name} cannot be analysed: " + "; ".join(blocking), file=sys.stderr)
         return 2
     say(f"{source.name}: meets the data contract")
+    return 0
+
+
+def _map(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from study.data import io
+    from study.data.draft_map import draft
+    from study.data.draft_yaml import render, summary
+
+    out = Path(args.out) if args.out else None
+    if out is not None and (out.exists() or out.is_symlink()):  # checked before the data is read: a large file takes time
+        raise DataError(f"{out} exists; choose another name or delete it")
+    frame, source = io.load(args.data, table=args.table, query=args.query)
+    result = draft(frame)
+    text = render(result, args.data, source.rows, args.out)
+    lines = [f"{source.name}: {source.rows:,} rows, {len(source.columns)} columns", *summary(result)]
+    if out is None:
+        # Printed as comments above the map, so that `study map --data x > map.yml` still writes valid YAML.
+        for line in lines:
+            say(f"# {line}".rstrip())
+        say(text.rstrip("\n"))
+        return 0
+    for line in lines:
+        say(line)
+    try:
+        with open(out, "x", encoding="utf-8") as handle:  # "x": never replaces a file that appeared meanwhile
+            handle.write(text)
+    except FileExistsError:
+        raise DataError(f"{out} exists; choose another name or delete it") from None
+    say(f"study: wrote {out}; edit it, then: study validate --data {args.data} --columns {out}")
     return 0
 
 
@@ -103,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
     validate.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
     validate.set_defaults(handler=_validate)
+
+    draft = commands.add_parser("map", help="draft a column map: guess each column's type and contract role")
+    draft.add_argument("--data", required=True, help="export to map: CSV, Parquet or DuckDB")
+    draft.add_argument("--out", metavar="MAP.yml", help="write the drafted map here (never over an existing file); "
+                                                        "without it the map is printed")
+    draft.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
+    draft.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
+    draft.set_defaults(handler=_map)
     refresh = commands.add_parser(
         "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"
     )
