@@ -121,3 +121,31 @@ def test_hours_and_day_first_dates_are_pointed_out(tmp_path, monkeypatch, capsys
     _, out, _ = run(capsys, "validate", "--data", "t.csv")
     assert "first_response_minutes looks like hours" in out and "declare units: {first_response_minutes: hours}" in out
     assert 'declare date_formats: {created_at: "%d/%m/%Y %H:%M"}' in out
+
+
+def test_unused_columns_are_those_no_contract_name_or_map_entry_mentions():
+    from study.data.validate_advice import unused_columns
+
+    sections = {"tickets": {"columns": {"ticket_id": "case"}, "derive": {"delay_days": "days(arrived - `promised at`)"},
+                            "durations": {"first_response_minutes": {"from": "opened", "to": "replied"}}},
+                "drivers": {"outcome": "csat", "driver": "delay_days", "controls": ["region"]}}
+    columns = ["case", "arrived", "promised at", "opened", "replied", "region", "csat", "comment", "promised"]
+    assert unused_columns(columns, sections) == ["comment", "promised"]
+
+
+def test_an_experiment_table_with_its_map_is_validated_as_study_run_reads_it(capsys):
+    examples = config.DATA / "examples"
+    status, out, err = run(capsys, "validate", "--data", str(examples / "experiment.csv.gz"),
+                           "--columns", str(examples / "experiment_columns.yml"))
+    assert status == 0, err
+    for analysis in analyses.ANALYSES:
+        expected = "runs" if analysis.kind == "experiment" else "skipped: not a ticket table"
+        assert f"  {analysis.name}: {expected}" in out
+
+
+def test_arms_under_other_names_skip_the_ab_test_with_the_fix(export, tmp_path, capsys):
+    known = (config.DATA / "examples" / "tickets_columns.yml").read_text()
+    (tmp_path / "map.yml").write_text(known.replace("    variant: {A: control, B: treatment}\n", ""))
+    status, out, err = run(capsys, "validate", "--data", export, "--columns", "map.yml")
+    assert status == 0, err
+    assert "  04_ab_test: skipped: variant has no control or treatment rows; map the arm names under values" in out

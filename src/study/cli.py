@@ -49,11 +49,17 @@ def _simulate(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from study.data.dataset import read_mapped
     from study.data.schema import validation_report
-    from study.data.validate_advice import advice, with_hints
+    from study.data.validate_advice import advice, experiment_table_lines, with_hints
 
     frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
-    report, blocking = validation_report(frame, mapped_from)
     say(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
+    experiment = experiment_table_lines(frame, source, args.columns)
+    if experiment is not None:  # an experiment table, as `study run` reads it: only the experiment analysis
+        for line in experiment:
+            say(line)
+        say(f"{source.name}: fits the column map's experiment section")
+        return 0
+    report, blocking = validation_report(frame, mapped_from)
     say(report.to_string())
     for line in advice(frame, report, source, mapped_from, args.columns, args.data):
         say(line)

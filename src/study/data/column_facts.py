@@ -7,6 +7,7 @@ declaration that fixes a refused or misread column, for any message that wants o
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -83,6 +84,23 @@ class ColumnFacts:
     def unit(self) -> str | None:
         """The time unit its name ends with (``first_response_hours`` -> ``hours``), if any."""
         return name_unit(self.name)
+
+
+def shown(name: str) -> str:
+    """A column name for a message or a YAML comment: bare when plain, else quoted (a newline cannot end a comment)."""
+    name = str(name)
+    return name if re.fullmatch(r"[\w.-]+", name) else short(name, 60)
+
+
+def quoted(value: str) -> str:
+    """Text as a YAML double-quoted scalar: JSON escapes, and any character YAML refuses raw written as ``\\u``."""
+    body = json.dumps(str(value), ensure_ascii=False)
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}" for c in body)
+
+
+def _key(name: str) -> str:
+    """A name as a key of a YAML flow mapping in a hint: bare when plain, else double-quoted."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else quoted(name)
 
 
 def normalize(name: str) -> str:
@@ -298,11 +316,11 @@ def unit_hint(values: pd.Series, column: str, name: str | None = None) -> str | 
     """
     unit = name_unit(name) if name else None
     if unit and unit != "minutes":
-        return f"{name} is in {unit} by its name; declare units: {{{column}: {unit}}} in the column map"
+        return f"{shown(name)} is in {unit} by its name; declare units: {{{column}: {unit}}} in the column map"
     numbers = pd.to_numeric(values, errors="coerce").dropna()
     numbers = numbers[numbers > 0]
     if unit is None and len(numbers) >= 10 and numbers.median() < 3 and numbers.max() <= 72:
-        return (f"{name or column} looks like hours (median {numbers.median():.2g}, longest {numbers.max():g}); "
+        return (f"{shown(name or column)} looks like hours (median {numbers.median():.2g}, longest {numbers.max():g}); "
                 f"if it is, declare units: {{{column}: hours}} in the column map")
     return None
 
@@ -322,5 +340,5 @@ def date_hint(values: pd.Series, name: str) -> str | None:
         return None
     order = "month first" if facts.date_format.startswith("%m") else "day first"
     proof = f"dates with the {order}" if facts.date_sure else "dates with day and month both 12 or less: check which comes first"
-    return (f"{name} ({', '.join(facts.examples[:2])}) has {proof}; declare date_formats: "
-            f"{{{name}: \"{facts.date_format}\"}} in the column map")
+    return (f"{shown(name)} ({', '.join(facts.examples[:2])}) has {proof}; declare date_formats: "
+            f"{{{_key(name)}: \"{facts.date_format}\"}} in the column map")

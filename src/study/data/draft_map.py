@@ -28,9 +28,10 @@ from study.data.column_facts import (  # noqa: F401  (the hints are part of this
     frame_facts,
     normalize,
     scale_hint,
+    shown,
     unit_hint,
 )
-from study.data.role_names import CONTROL_CODES, NO_CODES, PARTS, SYNONYMS, TREATMENT_CODES, YES_CODES
+from study.data.role_names import CONTROL_CODES, DONE_CODES, NO_CODES, PARTS, SYNONYMS, TREATMENT_CODES, YES_CODES
 
 DURATIONS = ("first_response_minutes", "resolution_minutes")
 _TRAILING = {"at", "time", "timestamp", "ts", "date", "datetime", "dt", "on", "in", *UNIT_WORDS}
@@ -93,6 +94,8 @@ class DraftMap:
         Codes found meaning "no value".
     derive : dict
         Suggested derived columns (name -> expression), written commented out.
+    filters : list of str
+        Suggested row filters (delivered orders only, beside a delivery delay), written commented out.
     drivers : dict
         Suggested ``drivers`` section (outcome, driver, controls), written commented out.
     """
@@ -108,6 +111,7 @@ class DraftMap:
     csat_scale: str | None = None
     missing_values: tuple[str, ...] = ()
     derive: dict[str, str] = field(default_factory=dict)
+    filters: list[str] = field(default_factory=list)
     drivers: dict = field(default_factory=dict)
 
     def guess(self, role: str) -> Guess | None:
@@ -160,7 +164,7 @@ def fits(role: str, facts: ColumnFacts) -> bool:
 
 def _name_match(role: str, facts: ColumnFacts) -> str | None:
     name, stem = normalize(facts.name), core(facts.name)
-    if name == role:
+    if facts.name == role:
         return SAME_NAME
     if stem in SYNONYMS.get(role, ()) or stem == core(role) or name in SYNONYMS.get(role, ()):
         return BY_NAME
@@ -222,22 +226,24 @@ def draft(frame: pd.DataFrame) -> DraftMap:
 
 def _judge(role: str, how: str, facts: ColumnFacts, rivals: list[str], chosen: dict, by_name: dict) -> Guess:
     """A guess with its certainty and, for a duration from a timestamp, its start."""
-    checks = []
+    checks, name = [], shown(facts.name)
     if how == BY_VALUES:
-        checks.append(f"{facts.name} matches {role} by its values only ({_values_text(facts)})")
+        checks.append(f"{name} matches {role} by its values only ({_values_text(facts)})")
     elif how == BY_PART and not _kind_is(role, facts):
-        checks.append(f"{facts.name} matches {role} by a word of its name only")
+        checks.append(f"{name} matches {role} by a word of its name only")
     if rivals:
-        checks.append(f"also {', '.join(rivals[:3])}")
+        checks.append(f"also {', '.join(shown(r) for r in rivals[:3])}")
     start = None
     if role in DURATIONS and facts.kind == "time":
         created = chosen.get("created_at")
         if created is None:
-            checks.append(f"{facts.name} is a timestamp; the duration needs the column of when the case was opened")
+            checks.append(f"{name} is a timestamp; the duration needs the column of when the case was opened")
         else:
             start = created[1].name
     if schema.BY_NAME[role].kind == "flag" and facts.kind != "flag" and facts.distinct > 2:
-        checks.append(f"{facts.name} has {facts.distinct} codes, a yes/no column two")
+        checks.append(f"{name} has {facts.distinct} codes, a yes/no column two")
+    if role == "ticket_id" and facts.distinct < facts.filled:
+        checks.append(f"{name} repeats ({facts.distinct:,} distinct values in {facts.filled:,} rows); a ticket id is unique")
     return Guess(role, facts.name, how, not checks, "; ".join(checks), start)
 
 
@@ -259,7 +265,7 @@ def _one_column_two_roles(result: DraftMap) -> None:
     if result.guess("customer_id") is None and ticket is not None:
         result.guesses.insert(result.guesses.index(ticket) + 1, Guess(
             "customer_id", ticket.column, BY_VALUES, False,
-            f"no customer column found; {ticket.column} may serve as both (each case its own customer)"))
+            f"no customer column found; {shown(ticket.column)} may serve as both (each case its own customer)"))
 
 
 def _declarations(result: DraftMap, by_name: dict, frame: pd.DataFrame) -> None:
@@ -322,6 +328,12 @@ def _suggestions(result: DraftMap, by_name: dict) -> None:
         driver = f"{stem}_delay_days"
         result.derive[driver] = f"days({_ident(actual.name)} - {_ident(promised.name)})"
         result.derive["late"] = f"{_ident(actual.name)} > {_ident(promised.name)}"
+        # A delivery delay exists for delivered orders only: a status column with such a code suggests the filter.
+        status = next((f for f in result.facts if f.kind == "text" and f.name in result.unused()
+                       and any(normalize(c) in DONE_CODES and "'" not in c for c in f.codes)), None)
+        if status is not None:
+            code = next(c for c in status.codes if normalize(c) in DONE_CODES and "'" not in c)
+            result.filters.append(f"{_ident(status.name)} = '{code}'")
     outcome = next((r for r in ("csat", "repeat_purchase") if r in result.roles(False)), None)
     if outcome and driver:
         controls = [c for c in schema.CONFOUNDERS if c in result.roles(False)]

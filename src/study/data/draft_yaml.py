@@ -9,11 +9,11 @@ keeps it valid YAML.
 
 from __future__ import annotations
 
-import json
 import re
 
 import yaml
 
+from study.data.column_facts import quoted, shown
 from study.data.draft_map import BY_NAME, BY_PART, DraftMap
 
 COMMENT_AT = 40  # inline comments start at this column, so a reader scans them down one edge
@@ -31,7 +31,7 @@ def text(value: str) -> str:
                 return value
         except yaml.YAMLError:
             pass
-    return json.dumps(value, ensure_ascii=False)
+    return quoted(value)
 
 
 def _line(indent: int, body: str, comment: str = "", commented: bool = False) -> str:
@@ -83,17 +83,20 @@ def render(result: DraftMap, source: str, rows: int, out: str | None = None) -> 
         "tickets:",
     ]
     if result.missing_values:
-        lines.append(_line(2, "missing_values: [" + ", ".join(json.dumps(c, ensure_ascii=False) for c in result.missing_values) + "]",
+        lines.append(_line(2, "missing_values: [" + ", ".join(quoted(c) for c in result.missing_values) + "]",
                            "codes found meaning \"no value\""))
     lines += _section("date_formats", [
-        (f"{text(column)}: {json.dumps(fmt)}", result.date_checks.get(column, "day and month order shown by the values"),
+        (f"{text(column)}: {quoted(fmt)}", result.date_checks.get(column, "day and month order shown by the values"),
          column not in result.date_checks)
         for column, fmt in result.date_formats.items()], "export column: strptime format")
     if result.derive:
-        lines.append(_line(2, "derive:", "suggested: new columns from expressions over the export's", commented=True))
+        lines.append(_line(2, "derive:", "suggested: new columns computed from the export's", commented=True))
         for name, expression in result.derive.items():
             note = "signed: negative = early" if expression.startswith("days(") else "a yes/no comparison"
-            lines.append(_line(4, f"{text(name)}: {json.dumps(expression, ensure_ascii=False)}", note, commented=True))
+            lines.append(_line(4, f"{text(name)}: {quoted(expression)}", note, commented=True))
+    if result.filters:
+        lines.append(_line(2, "filter:", "suggested: rows kept; the others are counted as excluded", commented=True))
+        lines += [_line(4, f"- {quoted(condition)}", commented=True) for condition in result.filters]
     durations = [g for g in result.guesses if g.start is not None or (g.role in ("first_response_minutes", "resolution_minutes")
                                                                        and not g.sure and "timestamp" in g.check)]
     lines += _section("durations", [
@@ -112,14 +115,14 @@ def render(result: DraftMap, source: str, rows: int, out: str | None = None) -> 
     if result.csat_scale:
         csat = result.guess("csat")
         lines.append(_line(2, f"csat_scale: {result.csat_scale}",
-                           f"{csat.column} answers on {result.csat_scale}; rescaled to 1-5" if csat.sure
-                           else f"check: follows the guess for csat ({csat.column})", commented=not csat.sure))
+                           f"{shown(csat.column)} answers on {result.csat_scale}; rescaled to 1-5" if csat.sure
+                           else f"check: follows the guess for csat ({shown(csat.column)})", commented=not csat.sure))
     same = [g.role for g in result.guesses if g.column == g.role]
     if same:
         lines += _wrapped("found under their contract names: ", same)
     unused = result.unused()
     if unused:
-        lines += _wrapped("not used by the contract (the driver analysis can use any column): ", unused)
+        lines += _wrapped("not used by the contract (the driver analysis can use any column): ", [shown(c) for c in unused])
     if result.drivers:
         lines.append(_line(0, "drivers:", "suggested: the driver analysis' outcome, driver and controls", commented=True))
         lines.append(_line(2, f"outcome: {text(result.drivers['outcome'])}", commented=True))
@@ -135,7 +138,7 @@ def _how(guess) -> str:
 
 def _column_of(result: DraftMap, role: str) -> str:
     guess = result.guess(role)
-    return guess.column if guess else role
+    return shown(guess.column) if guess else role
 
 
 def _wrapped(lead: str, names: list[str], width: int = 100) -> list[str]:
@@ -174,7 +177,7 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
         role = "–"
         if guess is not None:
             role = guess.role + ("" if guess.sure else "?")
-            detail = f"from {guess.start}" if guess.start else _how(guess)
+            detail = f"from {shown(guess.start)}" if guess.start else _how(guess)
             role += f" ({detail}{'; check: ' + guess.check if guess.check else ''})"
             if guess.role in DURATIONS and guess.role in result.units:
                 role += f", in {result.units[guess.role]}"
@@ -184,7 +187,7 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
         examples = examples if len(examples) <= width else examples[:width - 3] + "..."
         if facts.missing_codes:
             role += f"; missing codes {', '.join(facts.missing_codes)}"
-        rows.append((facts.name, facts.kind, examples, role))
+        rows.append((shown(facts.name), facts.kind, examples.replace("\n", " "), role))
     widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((0, 32), (1, 7), (2, width))]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     lines.append("analyses with this map (its sure lines only):")
@@ -193,7 +196,7 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
             parts = []
             for column in reason[len("needs "):].split(", "):
                 unsure = result.guess(column)
-                parts.append(f"{column} (a check: line proposes {unsure.column})" if unsure else column)
+                parts.append(f"{column} (a check: line proposes {shown(unsure.column)})" if unsure else column)
             reason = "needs " + ", ".join(parts)
         lines.append(f"  {name}: {'runs' if not reason else 'skipped: ' + reason}")
     return lines

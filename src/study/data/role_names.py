@@ -83,3 +83,6 @@ NO_CODES = {"open", "opened", "pending", "unresolved", "unsolved", "not_solved",
             "in_progress", "escalated", "no", "n", "false", "nao", "non", "nein", "aberto", "abierto"}
 CONTROL_CODES = {"control", "ctrl", "baseline", "a", "old", "current", "default", "c", "0", "false", "no"}
 TREATMENT_CODES = {"treatment", "treated", "test", "b", "new", "variant", "experiment", "t", "1", "true", "yes"}
+# Codes of a status column that mark an order or case as finished: a delay is measured on those rows.
+DONE_CODES = {"delivered", "completed", "complete", "done", "finished", "closed", "solved", "resolved", "entregue",
+              "entregado", "livre", "geliefert"}

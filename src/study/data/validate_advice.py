@@ -13,16 +13,16 @@ from pathlib import Path
 import pandas as pd
 
 from study.data import column_map, draft_map, schema
-from study.data.column_facts import date_hint, scale_hint, unit_hint
+from study.data.column_facts import date_hint, scale_hint, shown, unit_hint
 
 LISTED = 30  # columns named in one line before "... and N more"
 
 
 def names(columns, limit: int = LISTED) -> str:
     """Column names for one line, cut after ``limit`` with how many more there are."""
-    columns = [str(c) for c in columns]
-    shown = ", ".join(columns[:limit])
-    return shown + (f", ... and {len(columns) - limit} more" if len(columns) > limit else "") if columns else "none"
+    columns = [shown(c) for c in columns]
+    listed = ", ".join(columns[:limit])
+    return listed + (f", ... and {len(columns) - limit} more" if len(columns) > limit else "") if columns else "none"
 
 
 def _strings(node) -> list[str]:
@@ -199,6 +199,34 @@ def advice(frame: pd.DataFrame, report: pd.DataFrame, source, mapped_from: dict,
         lines += ["missing contract columns:", *missing]
     if missing and not map_path:
         kinds = {f.name: f.kind for f in draft.facts}
-        lines.append("the file's columns: " + names(f"{c} ({kinds.get(c, '?')})" for c in source.columns))
+        lines.append("the file's columns: " + ", ".join(f"{shown(c)} ({kinds.get(c, '?')})" for c in source.columns[:LISTED])
+                     + (f", ... and {len(source.columns) - LISTED} more" if len(source.columns) > LISTED else ""))
         lines.append(f"draft a column map: study map --data {data_arg} --out map.yml")
+    return lines
+
+
+def experiment_table_lines(frame: pd.DataFrame, source, map_path: str | Path | None) -> list[str] | None:
+    """What ``study validate`` says about an experiment table, or ``None`` when the file is a ticket table.
+
+    As ``study run`` decides: a file is an experiment table when its column map has an
+    ``experiment`` section and no ``tickets`` section and the file lacks a column the contract
+    requires; then only the experiment analysis reads it.
+
+    Raises
+    ------
+    DataError
+        When the table does not fit its experiment section (:func:`study.ab.experiment_table.check_table`).
+    """
+    sections = map_sections(map_path)
+    if not isinstance(sections.get("experiment"), dict) or sections.get("tickets") is not None \
+            or all(c in source.columns for c in schema.REQUIRED):
+        return None
+    from study import analyses
+    from study.ab.experiment_table import check_table, read_map
+
+    check_table(frame, read_map(map_path), source=source.name)
+    lines = [f"unused columns: {names(unused_columns(source.columns, sections))}", "analyses:"]
+    for analysis in analyses.ANALYSES:
+        lines.append(f"  {analysis.name}: " + ("runs" if analysis.kind == "experiment"
+                                                else "skipped: not a ticket table (the column map describes an experiment table)"))
     return lines
