@@ -173,13 +173,14 @@ def _id_name(name: str) -> bool:
 
 
 def _number_facts(name: str, numbers: pd.Series, present: pd.Series) -> ColumnFacts:
+    """Facts of numbers (``numbers`` may hold each distinct value once; ``present`` holds every row)."""
     finite = numbers[np.isfinite(numbers.to_numpy())]
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (None, None)
     whole = bool(len(finite)) and bool((finite == np.round(finite)).all())
     distinct = set(finite.unique().tolist())
     if distinct and distinct <= {0.0, 1.0} and len(distinct) == 2:
         return _facts(name, "flag", present, low=low, high=high)
-    if whole and _id_name(name) and finite.nunique() > 0.5 * len(finite):
+    if whole and _id_name(name) and finite.nunique() > 0.5 * len(present):
         return _facts(name, "id", present)
     if whole and low is not None and low >= EPOCH_1990 and normalize(name).split("_")[-1] in _TIME_WORDS:
         return _facts(name, "time", present)  # Unix times, as study.data.convert.to_time reads them
@@ -191,19 +192,22 @@ def _text_facts(name: str, text: pd.Series) -> ColumnFacts:
         return _facts(name, "text", text)
     distinct = pd.Series(pd.unique(text), dtype="string")
     sample = distinct[:DISTINCT_SAMPLE]
-    folded = set(distinct.str.lower())
-    numbers = pd.to_numeric(text, errors="coerce")
-    if folded <= (_TRUE | _FALSE) and (numbers.isna().any() or len(folded) == 2):
+    # Numbers are read from the distinct values, and from all of them only when a sample reads as
+    # numbers: converting a million identifiers to learn they are not numbers would take seconds.
+    numbers = pd.to_numeric(sample, errors="coerce")
+    if len(distinct) <= 12 and set(distinct.str.lower()) <= (_TRUE | _FALSE) and (numbers.isna().any() or len(distinct) == 2):
         return _facts(name, "flag", text)
     if numbers.notna().all():
+        numbers = pd.to_numeric(distinct, errors="coerce")
+    if numbers.notna().all() and len(numbers) == len(distinct):
         if sample.str.match(r"^0\d").any():  # a leading zero is part of a code, not of a number
             return _facts(name, "id", text)
         return _number_facts(name, numbers.astype(float), text)
     if sample.str.match(_ISO_TIME).all():
         return _facts(name, "time", text)
-    dated = sample.str.extract(_NUMERIC_DATE)
-    if dated[0].notna().all():  # numeric dates: never left to a parser that guesses the order value by value
-        date_format, sure = _date_format(dated)
+    if sample.str.match(_NUMERIC_DATE).all():  # numeric dates: never left to a parser that guesses the order value by value
+        dated = distinct.str.extract(_NUMERIC_DATE)
+        date_format, sure = _date_format(dated) if dated[0].notna().all() else (None, False)
         return _facts(name, "time", text, date_format=date_format, date_sure=sure and date_format is not None)
     if sample.str.contains(r"\d").all() and not sample.str.match(_CODE).any():
         parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
