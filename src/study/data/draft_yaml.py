@@ -86,7 +86,8 @@ def render(result: DraftMap, source: str, rows: int, out: str | None = None) -> 
         lines.append(_line(2, "missing_values: [" + ", ".join(quoted(c) for c in result.missing_values) + "]",
                            "codes found meaning \"no value\""))
     lines += _section("date_formats", [
-        (f"{text(column)}: {quoted(fmt)}", result.date_checks.get(column, "day and month order shown by the values"),
+        (f"{text(column)}: {quoted(fmt)}", result.date_checks.get(column, "a day above 12 shows the day comes first"
+                                                                   if fmt.startswith("%d") else "a day above 12 shows the month comes first"),
          column not in result.date_checks)
         for column, fmt in result.date_formats.items()], "export column: strptime format")
     if result.derive:
@@ -115,7 +116,7 @@ def render(result: DraftMap, source: str, rows: int, out: str | None = None) -> 
     if result.csat_scale:
         csat = result.guess("csat")
         lines.append(_line(2, f"csat_scale: {result.csat_scale}",
-                           f"{shown(csat.column)} answers on {result.csat_scale}; rescaled to 1-5" if csat.sure
+                           f"{shown(csat.column)} answers on {result.csat_scale}" if csat.sure
                            else f"check: follows the guess for csat ({shown(csat.column)})", commented=not csat.sure))
     same = [g.role for g in result.guesses if g.column == g.role]
     if same:
