@@ -32,8 +32,18 @@ def test_valid_data_gets_contract_types():
 
 
 def test_missing_required_column_is_named():
-    with pytest.raises(DataError, match=r"tickets.csv: missing required column 'csat'"):
-        schema.validate(_tickets().drop(columns="csat"), source="tickets.csv")
+    with pytest.raises(DataError, match=r"tickets.csv: missing required column 'ticket_id'"):
+        schema.validate(_tickets().drop(columns="ticket_id"), source="tickets.csv")
+
+
+def test_only_the_ticket_id_is_required_of_every_file():
+    """Each analysis needs its own columns (and is skipped without them); the file needs only an id."""
+    assert schema.REQUIRED == ["ticket_id"]
+    out = schema.validate(_tickets().drop(columns=["csat", "repeat_purchase", "customer_id", "created_at"]))
+    assert "csat" not in out.columns and len(out) == len(_tickets())
+    for analysis in analyses.ANALYSES:
+        for column in analysis.needs:
+            assert column in schema.BY_NAME, (analysis.name, column)
 
 
 def test_out_of_range_values_are_counted_with_rows():
@@ -90,7 +100,9 @@ def test_analyses_only_need_contract_columns():
 
 def test_missing_for_lists_absent_columns():
     ab = next(a for a in analyses.ANALYSES if a.name == "04_ab_test")
-    assert analyses.missing_for(ab, schema.REQUIRED) == ["variant"]
+    assert analyses.missing_for(ab, ["ticket_id", "customer_id", "csat", "repeat_purchase"]) == ["variant"]
+    assert analyses.missing_for(ab, ["ticket_id"]) == ["variant", "customer_id", "csat", "repeat_purchase"]
+    assert analyses.needed_by("variant") == ["04_ab_test"]
 
 
 def test_data_dictionary_documents_every_contract_column():

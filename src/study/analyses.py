@@ -44,7 +44,7 @@ class Analysis:
 
 
 ANALYSES: tuple[Analysis, ...] = (
-    Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
+    Analysis("01_data_overview", "Data overview", ("ticket_id",)),
     Analysis("02_satisfaction_drivers", "Speed, resolution and satisfaction",
              ("csat", "first_response_minutes", "resolved", "customer_id"), start=0),
     Analysis("03_repeat_purchase", "Repeat purchase",
@@ -60,6 +60,11 @@ def missing_for(analysis: Analysis, columns) -> list[str]:
     """Columns an analysis needs that are absent from ``columns``."""
     present = set(columns)
     return [c for c in analysis.needs if c not in present]
+
+
+def needed_by(column: str) -> list[str]:
+    """Names of the analyses that cannot run without ``column``."""
+    return [a.name for a in ANALYSES if column in a.needs]
 
 
 def select(only: list[str] | None = None) -> list[Analysis]:

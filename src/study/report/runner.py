@@ -12,11 +12,13 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
+
+import pandas as pd
 
 from study import config
 from study.analyses import missing_for, select
@@ -198,10 +200,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                 pool.shutdown(wait=False, cancel_futures=True)
         else:
             facts = _prepare_tickets(*arguments)
-        source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
+        source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
     else:
         frame, source = io.load(data_path)
-        present = source.columns
+        present, constant = source.columns, {}
         if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
             experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
         del frame
@@ -217,7 +219,9 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             reason = "not a ticket table (the column map describes an experiment table)"
         else:
             missing = missing_for(analysis, present)
-            reason = f"data has no {', '.join(missing)}" if missing else ""
+            flat = [c for c in analysis.needs if c in constant and c not in ("ticket_id", "variant")]  # arms: below
+            reason = "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
+                               + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
             if not reason and "variant" in analysis.needs:
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
                 if absent:
@@ -330,6 +334,7 @@ class PreparedTickets:
     present: list[str]
     arms: set
     path: Path
+    constant: dict = field(default_factory=dict)
 
 
 def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> PreparedTickets:
@@ -341,12 +346,24 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
+    constant = {c: value for c in present if c in schema.BY_NAME and (value := _only_value(tickets[c])) is not None}
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE))
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant)
+
+
+def _only_value(values: pd.Series) -> str | None:
+    """The one value of a column that has a single distinct value (missing values aside), else None.
+
+    A column without variation cannot carry an analysis (a slope on a constant, a rate of 0%): the
+    analyses that need it are skipped with this value as the reason.
+    """
+    known = values.dropna()
+    first = known.iloc[0]
+    return None if (known != first).any() else str(first)
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
