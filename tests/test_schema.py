@@ -146,3 +146,16 @@ def test_a_missing_code_gets_a_hint():
 def test_repeated_ticket_ids_name_the_map_when_it_renamed_them():
     with pytest.raises(DataError, match="the column map takes ticket_id from 'customer_id' — is it swapped with customer_id"):
         schema.validate(_tickets(ticket_id=["T1", "T1", "T3", "T4"]), mapped_from={"ticket_id": "customer_id"})
+
+
+def test_a_notebook_run_by_hand_stops_with_the_runners_reason():
+    from study.data.dataset import from_frame
+
+    frame = _tickets().drop(columns=["resolved"]).assign(repeat_purchase=False)
+    data = from_frame(frame, name="partial.csv")
+    analyses.require(data, "01")  # the overview needs only the ids
+    with pytest.raises(DataError, match=r"^Repeat purchase cannot run on partial.csv: data has no resolved; "
+                                        r"repeat_purchase has one value \(False\) in every row$"):
+        analyses.require(data, "03")
+    assert analyses.only_value(pd.Series([None, 2.0, 2.0])) == "2.0"
+    assert analyses.only_value(pd.Series([None, None])) is None and analyses.only_value(pd.Series([1, 2])) is None

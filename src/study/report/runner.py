@@ -18,10 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
-
 from study import config
-from study.analyses import missing_for, select
+from study.analyses import ANALYSES, only_value, select, skip_reason
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
@@ -218,10 +216,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
         else:
-            missing = missing_for(analysis, present)
-            flat = [c for c in analysis.needs if c in constant and c not in ("ticket_id", "variant")]  # arms: below
-            reason = "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
-                               + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
+            reason = skip_reason(analysis, present, constant)
             if not reason and "variant" in analysis.needs:
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
                 if absent:
@@ -346,7 +341,8 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
-    constant = {c: value for c in present if c in schema.BY_NAME and (value := _only_value(tickets[c])) is not None}
+    needed = {c for analysis in ANALYSES for c in analysis.needs}
+    constant = {c: value for c in present if c in needed and (value := only_value(tickets[c])) is not None}
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
@@ -355,15 +351,6 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant)
 
 
-def _only_value(values: pd.Series) -> str | None:
-    """The one value of a column that has a single distinct value (missing values aside), else None.
-
-    A column without variation cannot carry an analysis (a slope on a constant, a rate of 0%): the
-    analyses that need it are skipped with this value as the reason.
-    """
-    known = values.dropna()
-    first = known.iloc[0]
-    return None if (known != first).any() else str(first)
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
