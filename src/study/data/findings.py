@@ -79,7 +79,8 @@ def _left_out(facts) -> list[Finding]:
 
 
 def model_sample(data) -> str:
-    """A note that the models fit on a customer sample, or ``""`` when they use every ticket.
+    """A note on the tickets left out before the models: a customer sample, rows a column map's filter
+    excluded; ``""`` when the models use every ticket read.
 
     Parameters
     ----------
@@ -88,9 +89,20 @@ def model_sample(data) -> str:
     """
     if not data.set_aside:
         return ""
-    total = len(data.tickets) + sum(data.set_aside.values())
-    reasons = "; ".join(text(reason) for reason in data.set_aside)
-    return (f"**Models fit on a random sample** of {len(data.tickets):,} of {total:,} tickets ({reasons}). "
+    from study.data.dataset import SAMPLE_REASON_START
+
+    sampled = {reason: n for reason, n in data.set_aside.items() if reason.startswith(SAMPLE_REASON_START)}
+    excluded = {reason: n for reason, n in data.set_aside.items() if n and reason not in sampled}
+    notes = []
+    if excluded:
+        notes.append("**Rows set aside before any analysis:** " + "; ".join(
+            f"{n:,} {text(reason)}" for reason, n in excluded.items()) + ".")
+    if sampled:
+        total = len(data.tickets) + sum(sampled.values())
+        reasons = "; ".join(text(reason) for reason in sampled)
+        notes.append(
+            f"**Models fit on a random sample** of {len(data.tickets):,} of {total:,} tickets ({reasons}). "
             "The data set is larger than the models need for precise estimates, and a sample keeps the run "
             "fast; the same data and seed give the same sample. Raise `model_tickets` (0 = every ticket) to "
             "fit on more. The data overview and the SLA experiment use every ticket.")
+    return "\n\n".join(notes)
