@@ -79,7 +79,7 @@ def test_validate_and_run_read_the_export_through_its_map(tmp_path):
     validated = subprocess.run([*command, "validate", "--data", str(EXPORT), "--columns", str(MAP)], capture_output=True, text=True)
     assert validated.returncode == 0 and "meets the data contract" in validated.stdout
     unmapped = subprocess.run([*command, "validate", "--data", str(EXPORT)], capture_output=True, text=True)
-    assert unmapped.returncode == 2 and "missing required columns 'ticket_id'" in unmapped.stderr
+    assert unmapped.returncode == 2 and "missing required column 'ticket_id'" in unmapped.stderr
     run = subprocess.run([*command, "run", "--data", str(EXPORT), "--columns", str(MAP), "--only", "01",
                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -42,16 +42,22 @@ def test_headline_facts(small_data):
 
 def test_row_accounting_adds_up(small_data):
     tickets = small_data.tickets
-    table = descriptives.row_accounting(len(tickets), int(tickets["csat_answered"].sum()), rows_read=len(tickets))
+    measured = {"csat": int(tickets["csat_answered"].sum()), "first_response_minutes": len(tickets) - 3}
+    table = descriptives.row_accounting(len(tickets), len(tickets) + 7, measured, {"excluded by a filter": 7})
     counts = table["count"]
-    assert counts["rows read"] == counts["rows kept"] + counts["rows failing the data contract"]
+    assert counts["rows read"] == counts["rows kept"] + counts["rows failing the data contract"] + 7
+    assert counts["set aside: excluded by a filter"] == 7 and counts["rows failing the data contract"] == 0
     assert counts["  with a CSAT answer"] + counts["  without a CSAT answer"] == counts["rows kept"]
+    assert counts["  without a first response time"] == 3
+    assert "  without a resolution outcome" not in counts.index  # not measured: the data lacks it
 
 
 def test_column_report_marks_absent_optional_and_mapped_columns(small_data):
     report = descriptives.column_report(small_data.tickets.drop(columns=["agent_id"]), {"csat": "score"})
     assert report.loc["agent_id", "status"] == "absent (optional)"
     assert report.loc["csat", "status"] == "mapped from 'score'" and report.loc["csat", "problem"] == ""
+    report = descriptives.column_report(small_data.tickets.drop(columns=["repeat_purchase"]))
+    assert report.loc["repeat_purchase", "status"] == "absent (needed by 03, 04)"
 
 
 def test_display_table_formats_numbers_as_text():

@@ -49,3 +49,52 @@ def test_counts_dates_and_histogram(small_data, both):
         edges = np.append(facts.histogram["left"].to_numpy(), facts.histogram["right"].iloc[-1])
         expected, _ = np.histogram(minutes, bins=edges)  # numpy's closed last bin, as the SQL clamps the maximum
         assert facts.histogram["tickets"].tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("kept", [["ticket_id"], ["ticket_id", "csat"], ["ticket_id", "first_response_minutes"],
+                                  ["ticket_id", "customer_id", "repeat_purchase", "resolved"]])
+def test_a_data_set_with_some_columns_gets_the_parts_it_can(small_data, kept):
+    """Each figure needs its own columns; without them it is skipped with the reason, never an error."""
+    from study.data.dataset import from_frame
+    from study.data.schema import COLUMNS
+
+    contract = [c.name for c in COLUMNS]
+    partial = small_data.tickets[[c for c in small_data.tickets.columns if c in contract and c in kept]]
+    facts = overview.summarize(from_frame(partial))
+    assert facts.tickets == len(partial)
+    assert facts.has("by_band") == facts.has("histogram") == ("first_response_minutes" in kept)
+    assert facts.has("by_resolution") == ("resolved" in kept)
+    names = {e.name for e in facts.headline}
+    assert ("csat_mean" in names) == ("csat" in kept) and ("repeat_purchase_rate" in names) == ("repeat_purchase" in kept)
+    text = " ".join(f.text for f in facts.findings())
+    assert "nan" not in text and "0.0 (" not in text
+    counts = facts.row_accounting()["count"]
+    assert counts["rows kept"] == len(partial)
+    for column, (measure, _) in overview.MEASURES.items():
+        assert (f"  with {measure}" in counts.index) == (column in kept)
+
+
+def test_tickets_without_a_measure_are_counted_and_said(small_data):
+    from study.data.dataset import from_frame
+
+    tickets = small_data.tickets[["ticket_id", "customer_id", "first_response_minutes", "csat"]].copy()
+    tickets.loc[tickets.index[:117], "first_response_minutes"] = np.nan
+    facts = overview.summarize(from_frame(tickets))
+    counts = facts.row_accounting()["count"]
+    assert counts["  without a first response time"] == 117
+    assert counts["  with a first response time"] == len(tickets) - 117
+    assert facts.distribution["missing"] == 117
+    assert any("117 tickets have no first response time" in f.text for f in facts.findings())
+
+
+def test_an_outcome_without_variation_is_said_not_estimated(small_data):
+    """A placeholder repeat-purchase column must not give "0.0% (0.0 to 0.0)"."""
+    from study.data.dataset import from_frame
+
+    tickets = small_data.tickets[["ticket_id", "first_response_minutes", "csat", "repeat_purchase"]].assign(repeat_purchase=False)
+    facts = overview.summarize(from_frame(tickets))
+    assert facts.constant == {"repeat_purchase": False}
+    assert "repeat_purchase_rate" not in {e.name for e in facts.headline}
+    assert "repeat_purchase mean" not in facts.by_band.columns
+    text = " ".join(f.text for f in facts.findings())
+    assert "repeat_purchase = False" in text and "0.0%" not in text

@@ -13,12 +13,14 @@ MESSY = st.one_of(
     st.text(max_size=8), st.sampled_from(["yes", "no", "Y", "N", "1", "0", "true", "", " ", "2026-01-01", "1,5"]),
 )
 ROWS = 12
+# The columns the analyses lean on most (only the ticket id is required of every file).
+CORE = ["ticket_id", "customer_id", "created_at", "first_response_minutes", "resolved", "csat", "repeat_purchase"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_validator_refuses_with_a_data_error_or_returns_every_row_typed(data):
-    frame = pd.DataFrame({c: data.draw(st.lists(MESSY, min_size=ROWS, max_size=ROWS), label=c) for c in schema.REQUIRED})
+    frame = pd.DataFrame({c: data.draw(st.lists(MESSY, min_size=ROWS, max_size=ROWS), label=c) for c in CORE})
     frame["ticket_id"] = [f"T{i}" for i in range(ROWS)]  # identifiers have their own property below
     try:
         out = schema.validate(frame, source="drawn")

@@ -254,3 +254,16 @@ def test_inflation_factors_of_collinear_and_correlated_columns():
         direct = np.array([variance_inflation_factor(collinear, i) for i in range(1, 5)])
     assert (ours[[0, 1, 3]] > 1e12).all() and (direct[[0, 1, 3]] > 1e12).all()
     assert ours[2] == pytest.approx(direct[2], rel=1e-10)
+
+
+def test_no_24_hour_contrast_is_quoted_when_no_ticket_waited_a_day(small_data):
+    """Response times given in hours and read as minutes once made "24 h vs 1 h" a claim beyond the data."""
+    from study.data.dataset import from_frame
+    from study.data.schema import BY_NAME
+    from study.regression import satisfaction
+
+    quick = small_data.tickets[small_data.tickets["first_response_minutes"] < 55]
+    result = satisfaction.study(from_frame(quick[[c for c in quick.columns if c in BY_NAME]]), bootstrap=10)
+    assert result.longest_wait_hours < 1
+    sentence = next(f.text for f in result.findings() if f.text.startswith("**Resolution versus speed"))
+    assert "24 hours instead of 1 hour" not in sentence and "a 24-hour contrast is not quoted" in sentence

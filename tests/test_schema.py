@@ -32,8 +32,18 @@ def test_valid_data_gets_contract_types():
 
 
 def test_missing_required_column_is_named():
-    with pytest.raises(DataError, match=r"tickets.csv: missing required column 'csat'"):
-        schema.validate(_tickets().drop(columns="csat"), source="tickets.csv")
+    with pytest.raises(DataError, match=r"tickets.csv: missing required column 'ticket_id'"):
+        schema.validate(_tickets().drop(columns="ticket_id"), source="tickets.csv")
+
+
+def test_only_the_ticket_id_is_required_of_every_file():
+    """Each analysis needs its own columns (and is skipped without them); the file needs only an id."""
+    assert schema.REQUIRED == ["ticket_id"]
+    out = schema.validate(_tickets().drop(columns=["csat", "repeat_purchase", "customer_id", "created_at"]))
+    assert "csat" not in out.columns and len(out) == len(_tickets())
+    for analysis in analyses.ANALYSES:
+        for column in analysis.needs:
+            assert column in schema.BY_NAME, (analysis.name, column)
 
 
 def test_out_of_range_values_are_counted_with_rows():
@@ -90,7 +100,9 @@ def test_analyses_only_need_contract_columns():
 
 def test_missing_for_lists_absent_columns():
     ab = next(a for a in analyses.ANALYSES if a.name == "04_ab_test")
-    assert analyses.missing_for(ab, schema.REQUIRED) == ["variant"]
+    assert analyses.missing_for(ab, ["ticket_id", "customer_id", "csat", "repeat_purchase"]) == ["variant"]
+    assert analyses.missing_for(ab, ["ticket_id"]) == ["variant", "customer_id", "csat", "repeat_purchase"]
+    assert analyses.needed_by("variant") == ["04_ab_test"]
 
 
 def test_data_dictionary_documents_every_contract_column():
@@ -134,3 +146,16 @@ def test_a_missing_code_gets_a_hint():
 def test_repeated_ticket_ids_name_the_map_when_it_renamed_them():
     with pytest.raises(DataError, match="the column map takes ticket_id from 'customer_id' — is it swapped with customer_id"):
         schema.validate(_tickets(ticket_id=["T1", "T1", "T3", "T4"]), mapped_from={"ticket_id": "customer_id"})
+
+
+def test_a_notebook_run_by_hand_stops_with_the_runners_reason():
+    from study.data.dataset import from_frame
+
+    frame = _tickets().drop(columns=["resolved"]).assign(repeat_purchase=False)
+    data = from_frame(frame, name="partial.csv")
+    analyses.require(data, "01")  # the overview needs only the ids
+    with pytest.raises(DataError, match=r"^Repeat purchase cannot run on partial.csv: data has no resolved; "
+                                        r"repeat_purchase has one value \(False\) in every row$"):
+        analyses.require(data, "03")
+    assert analyses.only_value(pd.Series([None, 2.0, 2.0])) == "2.0"
+    assert analyses.only_value(pd.Series([None, None])) is None and analyses.only_value(pd.Series([1, 2])) is None

@@ -170,12 +170,22 @@ def test_missing_file_is_one_line_naming_it(tmp_path):
 
 
 def test_missing_required_column_is_one_line_naming_it(small_study_path, tmp_path):
-    data = tmp_path / "no_csat.csv"
-    pd.read_parquet(small_study_path).drop(columns=["csat"]).to_csv(data, index=False)
+    data = tmp_path / "no_ids.csv"
+    pd.read_parquet(small_study_path).drop(columns=["ticket_id"]).to_csv(data, index=False)
     result = study("run", "--data", str(data), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "'csat'" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "'ticket_id'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_column_only_some_analyses_need_skips_those_with_the_reason(small_study_path, tmp_path):
+    data = tmp_path / "no_csat.csv"
+    pd.read_parquet(small_study_path).drop(columns=["csat"]).to_csv(data, index=False)
+    result = study("run", "--data", str(data), "--out", str(tmp_path / "out"), "--only", "01,02,03")
+    assert result.returncode == 0, result.stderr
+    assert "skipped 02_satisfaction_drivers: data has no csat" in result.stdout
+    assert "skipped 03_repeat_purchase: data has no csat" in result.stdout
+    assert "01_data_overview: ok" in result.stdout
 
 
 def test_unknown_parameter_and_analysis_are_refused(small_study_path):

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # name -> "module" (a module of the API) or "module:attribute"
 _API = {
     "load": "study.data.dataset:load_tickets",
+    "require": "study.analyses:require",
     "simulate": "study.data.simulate:simulate",
     "overview": "study.data.overview:summarize",
     "satisfaction": "study.regression.satisfaction:study",

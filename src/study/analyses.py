@@ -44,7 +44,7 @@ class Analysis:
 
 
 ANALYSES: tuple[Analysis, ...] = (
-    Analysis("01_data_overview", "Data overview", ("first_response_minutes", "resolved", "csat", "repeat_purchase")),
+    Analysis("01_data_overview", "Data overview", ("ticket_id",)),
     Analysis("02_satisfaction_drivers", "Speed, resolution and satisfaction",
              ("csat", "first_response_minutes", "resolved", "customer_id"), start=0),
     Analysis("03_repeat_purchase", "Repeat purchase",
@@ -60,6 +60,68 @@ def missing_for(analysis: Analysis, columns) -> list[str]:
     """Columns an analysis needs that are absent from ``columns``."""
     present = set(columns)
     return [c for c in analysis.needs if c not in present]
+
+
+def skip_reason(analysis: Analysis, present, constant: dict | None = None) -> str:
+    """Why ``analysis`` cannot run on a ticket table, or ``""`` when it can.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    present : iterable of str
+        Columns of the table with at least one value.
+    constant : dict, optional
+        Column -> its one value, for columns without variation (:func:`only_value`). A needed column
+        with one value (a placeholder) cannot carry the analysis; the arms of ``variant`` are checked
+        by the runner, which names the arm that is missing.
+    """
+    constant = constant or {}
+    missing = missing_for(analysis, present)
+    flat = [c for c in analysis.needs if c in constant and c not in ("ticket_id", "variant")]
+    return "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
+                     + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
+
+
+def only_value(values) -> str | None:
+    """The one value of a column (a pandas Series) that has a single distinct value, missing values aside; else None."""
+    known = values.dropna()
+    if known.empty:
+        return None
+    first = known.iloc[0]
+    return None if (known != first).any() else str(first)
+
+
+def require(data, name: str) -> None:
+    """Stop a notebook, with the runner's reason, when its data cannot carry the analysis ``name``.
+
+    ``study run`` skips such an analysis before starting its notebook; a researcher running the notebook
+    by hand gets the same reason as one line instead of an error deep inside a model.
+
+    Parameters
+    ----------
+    data : study.data.dataset.TicketData
+    name : str
+        The analysis, by name or number (``02``).
+
+    Raises
+    ------
+    study.data.schema.DataError
+    """
+    from study.data.schema import BY_NAME, DataError
+
+    analysis = select([name])[0]
+    tickets = data.tickets
+    present = [c for c in tickets.columns if tickets[c].notna().any()] + list(data.missing)
+    constant = {c: value for c in analysis.needs if c in tickets.columns and c in BY_NAME
+                and (value := only_value(tickets[c])) is not None}
+    reason = skip_reason(analysis, present, constant)
+    if reason:
+        raise DataError(f"{analysis.title} cannot run on {data.source.name}: {reason}")
+
+
+def needed_by(column: str) -> list[str]:
+    """Names of the analyses that cannot run without ``column``."""
+    return [a.name for a in ANALYSES if column in a.needs]
 
 
 def select(only: list[str] | None = None) -> list[Analysis]:

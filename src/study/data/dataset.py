@@ -199,9 +199,12 @@ def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.
     return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
 
 
+SAMPLE_REASON_START = "outside the model sample"
+
+
 def sample_reason(max_tickets: int, seed: int) -> str:
     """The row-accounting reason for tickets left out of a model sample."""
-    return f"outside the model sample (whole customers, at most {max_tickets:,} tickets, seed {seed})"
+    return f"{SAMPLE_REASON_START} (whole customers, at most {max_tickets:,} tickets, seed {seed})"
 
 
 def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:

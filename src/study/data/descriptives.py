@@ -91,27 +91,36 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
     return out
 
 
-def row_accounting(rows: int, answered: int, rows_read: int) -> pd.DataFrame:
-    """Rows read, kept, and how many each kind of analysis can use (and why the others cannot).
+def row_accounting(rows: int, rows_read: int, measured: dict[str, int],
+                   set_aside: dict[str, int] | None = None) -> pd.DataFrame:
+    """Rows read, set aside, kept, and how many have each measure (and so enter its figures).
 
     Parameters
     ----------
     rows : int
-        Tickets kept (all of them: a contract breach stops the run instead).
-    answered : int
-        Tickets with a CSAT answer.
+        Tickets kept (a contract breach stops the run instead of dropping rows).
     rows_read : int
         Rows in the file.
+    measured : dict
+        Contract column -> tickets with a value of it (:attr:`study.data.overview.Overview.measured`);
+        columns the data lacks are left out.
+    set_aside : dict, optional
+        Rows left out before the analysis, by reason (a column map's filter).
     """
-    lines = [
-        ("rows read", rows_read, ""),
-        ("rows failing the data contract", rows_read - rows,
+    from study.data.overview import MEASURES
+
+    lines = [("rows read", rows_read, "")]
+    lines += [(f"set aside: {reason}", n, "not described") for reason, n in (set_aside or {}).items() if n]
+    lines += [
+        ("rows failing the data contract", rows_read - rows - sum((set_aside or {}).values()),
          "a value breaking the contract stops the run with a message naming it"),
         ("rows kept", rows, ""),
-        ("  with a CSAT answer", answered, "used by the satisfaction analyses"),
-        ("  without a CSAT answer", rows - answered,
-         "dropped from the satisfaction analyses (no answer); kept for repeat purchase"),
     ]
+    for column, n in measured.items():
+        measure, figures = MEASURES[column]
+        lines.append((f"  with {measure}", n, f"in {figures}"))
+        if n < rows or column == "csat":  # unanswered surveys are always worth a line: they are the rule
+            lines.append((f"  without {measure}", rows - n, f"left out of {figures}"))
     return pd.DataFrame(lines, columns=["rows", "count", "note"]).set_index("rows")
 
 

@@ -35,8 +35,9 @@ def response_band(minutes: pd.Series) -> pd.Series:
 def derive(tickets: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
     """Add the columns the analyses use.
 
-    Adds ``response_hours``, ``response_log2_hours``, ``response_band``, ``csat_answered`` and
-    ``csat_top2`` (CSAT of 4 or 5; missing when unanswered).
+    Adds ``response_hours``, ``response_log2_hours`` and ``response_band`` when there is a
+    ``first_response_minutes``, and ``csat_answered`` and ``csat_top2`` (CSAT of 4 or 5; missing when
+    unanswered) when there is a ``csat``.
 
     Parameters
     ----------
@@ -51,10 +52,14 @@ def derive(tickets: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
         A copy with the derived columns (``tickets`` itself when ``copy`` is false).
     """
     out = tickets.copy() if copy else tickets
-    minutes = out["first_response_minutes"]
-    out["response_hours"] = minutes / 60.0
-    out["response_log2_hours"] = response_log2_hours(minutes)
-    out["response_band"] = response_band(minutes)
-    out["csat_answered"] = out["csat"].notna()
-    out["csat_top2"] = (out["csat"] >= 4).astype("boolean").where(out["csat_answered"])
+    # Each analysis needs only some contract columns: what cannot be derived is left out, and the
+    # analyses that need it are skipped with that reason.
+    if "first_response_minutes" in out.columns:
+        minutes = out["first_response_minutes"]
+        out["response_hours"] = minutes / 60.0
+        out["response_log2_hours"] = response_log2_hours(minutes)
+        out["response_band"] = response_band(minutes)
+    if "csat" in out.columns:
+        out["csat_answered"] = out["csat"].notna()
+        out["csat_top2"] = (out["csat"] >= 4).astype("boolean").where(out["csat_answered"])
     return out

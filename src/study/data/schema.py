@@ -38,7 +38,9 @@ class Column:
     kind : {"id", "text", "time", "number", "integer", "flag"}
         What the values are.
     required : bool
-        Whether every data set must have it.
+        Whether every data set must have it. Only the ticket id is: every other column is needed by
+        some analyses and not others (:data:`study.analyses.ANALYSES`), which are skipped with that reason
+        when it is absent.
     low, high : float, optional
         Allowed range, inclusive.
     description : str
@@ -62,12 +64,12 @@ MINIMUM_ROWS = 10  # fewer rows cannot support any of the analyses
 
 COLUMNS: tuple[Column, ...] = (
     Column("ticket_id", "id", True, "Unique identifier of the service case."),
-    Column("customer_id", "id", True, "Customer who opened the case; customers may have several cases."),
-    Column("created_at", "time", True, "When the case was opened (ISO timestamp)."),
-    Column("first_response_minutes", "number", True, "Minutes from opening to the first agent reply (at most a year).", 0, MINUTES_PER_YEAR),
-    Column("resolved", "flag", True, "Whether the case was resolved."),
-    Column("csat", "integer", True, "Satisfaction survey answer, 1-5; empty when the customer did not answer.", 1, 5),
-    Column("repeat_purchase", "flag", True, "Whether the customer bought again within the follow-up window."),
+    Column("customer_id", "id", False, "Customer who opened the case; customers may have several cases."),
+    Column("created_at", "time", False, "When the case was opened (ISO timestamp)."),
+    Column("first_response_minutes", "number", False, "Minutes from opening to the first agent reply (at most a year).", 0, MINUTES_PER_YEAR),
+    Column("resolved", "flag", False, "Whether the case was resolved."),
+    Column("csat", "integer", False, "Satisfaction survey answer, 1-5; empty when the customer did not answer.", 1, 5),
+    Column("repeat_purchase", "flag", False, "Whether the customer bought again within the follow-up window."),
     Column("agent_id", "id", False, "Agent who handled the case."),
     Column("channel", "text", False, "Contact channel (e.g. chat, email, phone)."),
     Column("category", "text", False, "Issue category (e.g. shipping, returns, billing)."),
@@ -282,7 +284,7 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
         present = loaded or column.name in missing
         share = (frame[column.name].isna().mean() if loaded else missing[column.name]) if present and len(frame) else None
         status = ("mapped from " + repr(mapped_from[column.name]) if column.name in mapped_from else "found") if present \
-            else ("MISSING (required)" if column.required else "absent (optional)")
+            else ("MISSING (required)" if column.required else _absent_status(column.name))
         lines.append({
             "column": column.name, "status": status, "type": column.kind,
             "missing": f"{share:.1%}" if share is not None else "–",
@@ -296,6 +298,14 @@ def validation_report(frame: pd.DataFrame, mapped_from: dict[str, str] | None = 
     if len(frame) < MINIMUM_ROWS:
         blocking.append(f"only {len(frame)} rows; at least {MINIMUM_ROWS} are needed" if len(frame) else "no rows to analyse")
     return numbers_as_text(pd.DataFrame(lines).set_index("column"), "missing"), blocking
+
+
+def _absent_status(column: str) -> str:
+    """``absent (needed by 02, 03)`` or ``absent (optional)``: which analyses an absent column skips."""
+    from study.analyses import needed_by
+
+    numbers = [name.split("_", 1)[0] for name in needed_by(column)]
+    return f"absent (needed by {', '.join(numbers)})" if numbers else "absent (optional)"
 
 
 def _range_problem(column: Column, numbers: pd.Series, values: pd.Series) -> str | None:

@@ -64,6 +64,9 @@ class SatisfactionStudy:
     confounding : study.regression.sensitivity.ConfoundingSensitivity or Skipped
         How strong a hidden confounder would have to be to erase the adjusted speed and resolution
         associations (robustness values, bounds benchmarked on the measured confounders).
+    longest_wait_hours : float or None
+        The longest first response among the models' rows: a contrast beyond it (24 hours against 1) would
+        be an extrapolation, and the findings do not quote it.
     """
 
     name: ClassVar[str] = DRIVERS
@@ -86,6 +89,7 @@ class SatisfactionStudy:
     iv: causal.RandomizedSpeed | None = None
     side_effects: iv_checks.SideEffects | Skipped | None = None
     confounding: sensitivity.ConfoundingSensitivity | Skipped | None = None
+    longest_wait_hours: float | None = None
 
     def speed_effects(self, truth_slope: float | dict | None = None) -> pd.DataFrame | Skipped:
         """Naive, adjusted and randomized slopes in one table (:func:`study.regression.causal.speed_effects`)."""
@@ -181,6 +185,7 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     agent_effects = agents.without_agents(data, alpha)
     if isinstance(agent_effects, Skipped):
         skipped.append(agent_effects)
+    rows_and_ledger = csat_sample(data)
     result = SatisfactionStudy(
         drivers=models.satisfaction_drivers(data, alpha),
         randomized=randomized,
@@ -192,7 +197,7 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
         importance=key_drivers.key_drivers_or_skipped(data, n_boot=bootstrap, seed=seed, alpha=alpha),
         nonresponse=nonresponse.survey_nonresponse(data, alpha=alpha),
         skipped=skipped,
-        ledger=csat_sample(data)[1],
+        ledger=rows_and_ledger[1],
         inflation=variance_inflation(data),
         source=data.source,
         parameters={"alpha": alpha, "bootstrap": bootstrap, "seed": seed, "model_tickets": data.max_tickets},
@@ -207,5 +212,7 @@ def study(data: TicketData, alpha: float = 0.05, bootstrap: int = 500, seed: int
     if isinstance(result.interaction, Skipped) and not result.interaction.reason.startswith("every answered case"):
         skipped.append(result.interaction)
     result.standardized = standardized_effects(data, result.drivers)
+    waits = rows_and_ledger[0]["response_hours"]
+    result.longest_wait_hours = float(waits.max()) if len(waits) else None
     result.confounding = sensitivity.satisfaction_sensitivity(result.drivers, alpha)
     return result

@@ -50,13 +50,16 @@ def response_time_distribution(histogram: pd.DataFrame, median: float):
 
 
 def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
-    """Two panels: mean CSAT and repeat-purchase rate per group, with 95% intervals.
+    """Two panels: mean CSAT and repeat-purchase rate per group, with 95% intervals (one for a table with one of them).
 
     ``summary`` is an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`) output.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    panels = [(metric, unit, scale) for metric, unit, scale in
+              [("csat", "mean CSAT (1-5)", 1), ("repeat_purchase", "repeat purchase (%)", 100)]
+              if f"{metric} mean" in summary.columns]  # a data set without an outcome has no panel for it
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     x = np.arange(len(summary))
-    for ax, (metric, unit, scale) in zip(axes, [("csat", "mean CSAT (1-5)", 1), ("repeat_purchase", "repeat purchase (%)", 100)]):
+    for ax, (metric, unit, scale) in zip(axes[0], panels):
         mean = summary[f"{metric} mean"] * scale
         half = summary[f"{metric} ci half-width"] * scale
         ax.errorbar(x, mean, yerr=half, fmt="o", capsize=4, color=sns.color_palette(PALETTE)[0 if metric == "csat" else 1])

@@ -12,14 +12,14 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import missing_for, select
+from study.analyses import ANALYSES, only_value, select, skip_reason
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
@@ -198,10 +198,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                 pool.shutdown(wait=False, cancel_futures=True)
         else:
             facts = _prepare_tickets(*arguments)
-        source, present, arms, prepared = facts.source, facts.present, facts.arms, facts.path
+        source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
     else:
         frame, source = io.load(data_path)
-        present = source.columns
+        present, constant = source.columns, {}
         if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
             experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
         del frame
@@ -216,8 +216,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
         else:
-            missing = missing_for(analysis, present)
-            reason = f"data has no {', '.join(missing)}" if missing else ""
+            reason = skip_reason(analysis, present, constant)
             if not reason and "variant" in analysis.needs:
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
                 if absent:
@@ -330,6 +329,7 @@ class PreparedTickets:
     present: list[str]
     arms: set
     path: Path
+    constant: dict = field(default_factory=dict)
 
 
 def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> PreparedTickets:
@@ -341,12 +341,16 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
+    needed = {c for analysis in ANALYSES for c in analysis.needs}
+    constant = {c: value for c in present if c in needed and (value := only_value(tickets[c])) is not None}
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE))
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant)
+
+
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:

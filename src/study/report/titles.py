@@ -8,16 +8,20 @@ from study.data.descriptives import group_label
 
 
 def title_by_group(summary, group_words: str) -> str:
-    """Figure title from an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`): first versus last group's mean CSAT."""
+    """Figure title from an outcomes-by-group table (:attr:`study.data.overview.Overview.by_band`): first versus
+    last group's mean CSAT (its repeat-purchase rate when the data has no CSAT)."""
     import numpy as np
 
     first, last = summary.index[0], summary.index[-1]
-    a, b = summary.loc[first, "csat mean"], summary.loc[last, "csat mean"]
+    csat = "csat mean" in summary.columns
+    column, words = ("csat mean", "Mean CSAT") if csat else ("repeat_purchase mean", "Repeat purchase")
+    a, b = summary.loc[first, column], summary.loc[last, column]
+    a, b = (f"{a:.2f}", f"{b:.2f}") if csat else (pct(a), pct(b))
     if isinstance(first, (bool, np.bool_)):  # a flag: its words ("unresolved", "resolved") say it all
         group = summary.index.name
-        return (f"Mean CSAT {a:.2f} for {group_label(group, first)} tickets, "
-                f"{b:.2f} for {group_label(group, last)} (unadjusted)")
-    return f"Mean CSAT {a:.2f} for {group_words} {first}, {b:.2f} for {last} (unadjusted)"
+        return (f"{words} {a} for {group_label(group, first)} tickets, "
+                f"{b} for {group_label(group, last)} (unadjusted)")
+    return f"{words} {a} for {group_words} {first}, {b} for {last} (unadjusted)"
 
 
 def title_naive_adjusted(naive: Estimate, adjusted: Estimate) -> str:
