@@ -67,8 +67,8 @@ def test_the_sample_maps_onto_itself_and_runs_every_ticket_analysis():
     assert {k: kinds[k] for k in ("ticket_id", "created_at", "first_response_minutes", "resolved", "csat")} == {
         "ticket_id": "id", "created_at": "time", "first_response_minutes": "number", "resolved": "flag", "csat": "integer"}
     assert not (result.values or result.units or result.csat_scale or result.missing_values or result.date_formats)
-    status = dict(analysis_status(result.roles()))
-    assert all(status[a.name] == "" for a in analyses.ANALYSES if a.kind == "tickets")
+    status = {r.name: r for r in analysis_status(result.roles())}
+    assert all(status[a.name].runs for a in analyses.ANALYSES if a.kind == "tickets")
     tickets = yaml.safe_load(render(result, source.name, source.rows))["tickets"]
     assert tickets is None  # nothing to rename: the section holds comments only
 
@@ -106,11 +106,11 @@ def test_an_orders_export_gets_ids_purchase_time_and_review_score():
     written = render(result, "orders.csv", len(frame))
     assert "  # derive:" in written and '    # - "order_status = \'delivered\'"' in written
     assert set(yaml.safe_load(written)["tickets"]) == {"columns"}  # suggestions stay commented out
-    status = dict(analysis_status(result.roles()))
+    status = {r.name: r for r in analysis_status(result.roles())}
     for analysis in analyses.ANALYSES:
         if analysis.kind == "tickets":
-            missing = [c for c in analysis.needs if c not in sure_map(result) and c not in frame.columns]
-            assert status[analysis.name] == (f"needs {', '.join(missing)}" if missing else "")
+            missing = tuple(c for c in analysis.needs if c not in sure_map(result) and c not in frame.columns)
+            assert (status[analysis.name].missing, status[analysis.name].other) == (missing, "")
 
 
 def test_hours_and_a_0_to_10_scale_are_declared():

@@ -126,6 +126,12 @@ class DraftMap:
         """The guess that uses an export column (as the column or a duration's end), if any."""
         return next((g for g in self.guesses if g.column == column), None)
 
+    def constant(self) -> dict[str, str]:
+        """Contract column -> its one value, for sure guesses of a column with a single distinct value."""
+        by_name = {f.name: f for f in self.facts}
+        return {g.role: by_name[g.column].examples[0] for g in self.guesses
+                if g.sure and g.start is None and by_name[g.column].distinct == 1}
+
     def unused(self) -> list[str]:
         """Export columns no guess uses, sure or not, in the file's order."""
         used = {g.column for g in self.guesses} | {g.start for g in self.guesses if g.start}
@@ -345,12 +351,41 @@ def _ident(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"`{name}`"
 
 
-def analysis_status(columns, arms=None, experiment: list[str] | None = None,
-                    has_experiment_map: bool = False) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Readiness:
+    """Whether an analysis can run on some data, and if not, why.
+
+    Attributes
+    ----------
+    name : str
+        The analysis (:data:`study.analyses.ANALYSES`).
+    missing : tuple of str
+        Contract columns it needs that the data lacks.
+    other : str
+        Any other reason it cannot run (no experiment section, a missing arm, a column with one value).
+    """
+
+    name: str
+    missing: tuple[str, ...] = ()
+    other: str = ""
+
+    @property
+    def runs(self) -> bool:
+        """Whether nothing stops it."""
+        return not self.missing and not self.other
+
+    def reason(self, describe=str) -> str:
+        """``needs csat, resolved; variant has no control rows``; ``describe`` words each missing column."""
+        parts = [f"needs {', '.join(describe(c) for c in self.missing)}"] if self.missing else []
+        return "; ".join(parts + ([self.other] if self.other else []))
+
+
+def analysis_status(columns, arms=None, experiment: list[str] | None = None, has_experiment_map: bool = False,
+                    constant: dict[str, str] | None = None) -> list[Readiness]:
     """Whether each registered analysis runs on data with these contract columns, and if not, why.
 
-    Reads :data:`study.analyses.ANALYSES` and :func:`study.analyses.missing_for` when called, so
-    it follows their requirements as they change.
+    Reads :data:`study.analyses.ANALYSES` (and its ``missing_for`` and, where it has one,
+    ``skip_reason``) when called, so it follows their requirements as they change.
 
     Parameters
     ----------
@@ -362,26 +397,33 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None,
         Columns an ``experiment`` section names that the data lacks.
     has_experiment_map : bool
         Whether a column map with an ``experiment`` section was given.
+    constant : dict, optional
+        Column -> its one value, for columns without variation: a placeholder cannot carry an analysis.
 
     Returns
     -------
-    list of (str, str)
-        Analysis name and ``""`` when it runs, else the reason it is skipped (``needs csat, variant``).
+    list of Readiness
+        One per registered analysis, in the registry's order.
     """
     present = set(columns)
     status = []
     for analysis in registry.ANALYSES:
         if analysis.kind == "experiment":
-            reason = ("needs a column map with an 'experiment' section" if not has_experiment_map
-                      else f"needs {', '.join(experiment)}" if experiment else "")
-        else:
-            missing = registry.missing_for(analysis, present)
-            reason = f"needs {', '.join(missing)}" if missing else ""
-            if not reason and "variant" in analysis.needs and arms is not None:
-                absent = [a for a in ("control", "treatment") if a not in set(arms)]
-                if absent:
-                    reason = f"variant has no {' or '.join(absent)} rows; map the arm names under values"
-        status.append((analysis.name, reason))
+            status.append(Readiness(analysis.name, other="" if has_experiment_map and not experiment else
+                                    f"data has no {', '.join(experiment)}" if has_experiment_map
+                                    else "needs a column map with an 'experiment' section"))
+            continue
+        missing = tuple(registry.missing_for(analysis, present))
+        others = []
+        skip_reason = getattr(registry, "skip_reason", None)
+        if skip_reason is not None and constant:
+            # Only its other reasons: the columns it lacks are said here, with their "did you mean".
+            others.append(skip_reason(analysis, present | set(analysis.needs), constant))
+        if not missing and "variant" in analysis.needs and arms is not None:
+            absent = [a for a in ("control", "treatment") if a not in set(arms)]
+            if absent:
+                others.append(f"variant has no {' or '.join(absent)} rows; map the arm names under values")
+        status.append(Readiness(analysis.name, missing, "; ".join(o for o in others if o)))
     return status
 
 

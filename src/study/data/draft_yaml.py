@@ -171,6 +171,7 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
     """
     from study.data.draft_map import DURATIONS, analysis_status
 
+
     rows = [("column", "type", "examples", "role")]
     for facts in result.facts:
         guess = result.role_of(facts.name)
@@ -192,12 +193,10 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
     widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((0, 32), (1, 7), (2, width))]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     lines.append("analyses with this map (its sure lines only):")
-    for name, reason in analysis_status(result.roles()):
-        if reason.startswith("needs ") and not reason.startswith("needs a column map"):
-            parts = []
-            for column in reason[len("needs "):].split(", "):
-                unsure = result.guess(column)
-                parts.append(f"{column} (a check: line proposes {shown(unsure.column)})" if unsure else column)
-            reason = "needs " + ", ".join(parts)
-        lines.append(f"  {name}: {'runs' if not reason else 'skipped: ' + reason}")
+    def proposed(column: str) -> str:
+        unsure = result.guess(column)
+        return f"{column} (a check: line proposes {shown(unsure.column)})" if unsure else column
+
+    for readiness in analysis_status(result.roles(), constant=result.constant()):
+        lines.append(f"  {readiness.name}: {'runs' if readiness.runs else 'skipped: ' + readiness.reason(proposed)}")
     return lines

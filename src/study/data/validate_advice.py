@@ -75,12 +75,23 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, draft, experiment_
     """
     usable = usable_columns(frame, report)
     arms = set(frame["variant"].dropna().astype("string").str.strip()) if "variant" in usable else None
+    constant = _constant(frame, usable)
     lines = []
-    for name, reason in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map):
-        if reason.startswith("needs ") and not reason.startswith("needs a column map"):
-            reason = "needs " + ", ".join(_why_absent(c, frame, report) for c in reason[len("needs "):].split(", "))
-        lines.append(f"  {name}: {'runs' if not reason else 'skipped: ' + reason}")
+    for readiness in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
+        reason = readiness.reason(lambda column: _why_absent(column, frame, report))
+        lines.append(f"  {readiness.name}: {'runs' if readiness.runs else 'skipped: ' + reason}")
     return lines
+
+
+def _constant(frame: pd.DataFrame, usable: list[str]) -> dict[str, str]:
+    """Needed contract columns with a single value, as :func:`study.analyses.only_value` finds them (if it exists)."""
+    from study import analyses
+
+    only_value = getattr(analyses, "only_value", None)
+    if only_value is None:
+        return {}
+    needed = {c for a in analyses.ANALYSES for c in a.needs}
+    return {c: value for c in usable if c in needed and (value := only_value(frame[c])) is not None}
 
 
 def _why_absent(column: str, frame: pd.DataFrame, report: pd.DataFrame) -> str:
