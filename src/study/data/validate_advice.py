@@ -46,7 +46,9 @@ def unused_columns(columns, sections: dict) -> list[str]:
     column, a duration's end, a word of a derived column's expression, a driver or control.
     """
     mentioned = _strings(sections)
-    words = {w for text in mentioned for w in re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)", text) for w in w if w}
+    # Expressions name columns bare or in backticks; every such word counts as a mention.
+    words = {word for text in mentioned for pair in re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)", text)
+             for word in pair if word}
     used = set(mentioned) | words | set(schema.BY_NAME)
     return [c for c in columns if str(c) not in used]
 
@@ -58,16 +60,14 @@ def usable_columns(frame: pd.DataFrame, report: pd.DataFrame) -> list[str]:
             and not str(problems.get(c.name, "") or "")]
 
 
-def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, draft, experiment_missing: list[str] | None = None,
+def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing: list[str] | None = None,
                    has_experiment_map: bool = False) -> list[str]:
-    """``  02_satisfaction_drivers: skipped: needs csat (did you mean 'nota'?)`` per registered analysis.
+    """``  02_satisfaction_drivers: skipped: needs csat, resolved (empty in every row)`` per registered analysis.
 
     Parameters
     ----------
     frame, report
         As for :func:`advice`.
-    draft : study.data.draft_map.DraftMap
-        The draft of ``frame``, for "did you mean".
     experiment_missing : list of str, optional
         Columns the map's ``experiment`` section names that the file lacks.
     has_experiment_map : bool
@@ -201,7 +201,7 @@ def advice(frame: pd.DataFrame, report: pd.DataFrame, source, mapped_from: dict,
         experiment_missing = read_map(map_path).missing(source.columns)
     draft = draft_map.draft(frame)
     lines = [f"unused columns: {names(unused_columns(source.columns, sections))}",
-             "analyses:", *analysis_lines(frame, report, draft, experiment_missing, experiment)]
+             "analyses:", *analysis_lines(frame, report, experiment_missing, experiment)]
     hints = fix_hints(frame, mapped_from, sections)
     if hints:
         lines += ["to read a column right:", *hints]
