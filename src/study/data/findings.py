@@ -56,10 +56,12 @@ def model_sample(data) -> str:
     data : study.data.dataset.TicketData
         As returned by :func:`study.data.dataset.load_tickets` with ``max_tickets``.
     """
-    if not data.set_aside:
+    # Only the sample's reason: rows a column map's filter excluded are not part of the data analysed.
+    left_out = {r: n for r, n in data.set_aside.items() if r.startswith("outside the model sample")}
+    if not left_out:
         return ""
-    total = len(data.tickets) + sum(data.set_aside.values())
-    reasons = "; ".join(text(reason) for reason in data.set_aside)
+    total = len(data.tickets) + sum(left_out.values())
+    reasons = "; ".join(text(reason) for reason in left_out)
     return (f"**Models fit on a random sample** of {len(data.tickets):,} of {total:,} tickets ({reasons}). "
             "The data set is larger than the models need for precise estimates, and a sample keeps the run "
             "fast; the same data and seed give the same sample. Raise `model_tickets` (0 = every ticket) to "
