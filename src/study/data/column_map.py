@@ -82,6 +82,7 @@ import yaml
 
 from study.data import expressions
 from study.data.convert import describe_problem, nearest, short, to_number, to_time
+from study.data.io import ID_COLUMNS
 from study.data.schema import BY_NAME, DataError
 
 __all__ = ["TicketMap", "MappedTickets", "read_ticket_map", "map_tickets", "apply", "check_keys", "nearest",
@@ -467,8 +468,12 @@ def read_ticket_map(path: str | Path) -> TicketMap | None:
     return TicketMap(columns, values, scale.strip(), durations, missing_values, derive, filters, units, date_formats)
 
 
-def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...]) -> pd.DataFrame:
-    """``frame`` with every cell holding one of ``codes`` (text, spaces trimmed; numbers by value) empty."""
+def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...], identifiers: frozenset = frozenset()) -> pd.DataFrame:
+    """``frame`` with every cell holding one of ``codes`` (text, spaces trimmed; numbers by value) empty.
+
+    A text column whose other values are all numbers becomes numbers, as it would have been read
+    had the codes been empty cells (a 0-10 answer with "-" for no answer); ``identifiers`` stay text.
+    """
     numbers = pd.to_numeric(pd.Series(codes, dtype="object"), errors="coerce").dropna().tolist()
     out = frame.copy(deep=False)  # columns are replaced, not changed in place: the caller's frame stays as it was
     for column in out.columns:
@@ -480,7 +485,11 @@ def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...]) -> pd.Data
         else:
             coded = values.astype("string").str.strip().isin(codes).fillna(False)
         if coded is not None and coded.any():
-            out[column] = values.where(~coded)
+            blanked = values.where(~coded)
+            if not pd.api.types.is_numeric_dtype(values) and column not in identifiers:
+                numbers = pd.to_numeric(blanked, errors="coerce")
+                blanked = numbers if numbers.notna().sum() == blanked.notna().sum() else blanked
+            out[column] = blanked
     return out
 
 
@@ -587,7 +596,9 @@ def map_tickets(frame: pd.DataFrame, mapping: TicketMap, source: str = "data") -
     """
     notes: dict[str, str] = {}
     _require(frame.columns, mapping.date_formats, "date_formats", source)
-    frame = _blank_missing_codes(frame, mapping.missing_values) if mapping.missing_values else frame.copy(deep=False)
+    identifiers = frozenset({*ID_COLUMNS, *(mapping.columns[c] for c in ID_COLUMNS if c in mapping.columns)})
+    frame = (_blank_missing_codes(frame, mapping.missing_values, identifiers) if mapping.missing_values
+             else frame.copy(deep=False))
     for column, fmt in mapping.date_formats.items():
         frame[column] = _read_format(frame[column], column, fmt, source)
         notes[column] = f"read with the declared format {fmt}"

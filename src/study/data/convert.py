@@ -237,8 +237,13 @@ def unit_note(minutes: pd.Series, column: str = "first_response_minutes") -> str
             else "seconds" if median >= SECONDS_MEDIAN and longest > SECONDS_LONGEST else None)
     if unit is None:
         return None
-    return (f"values look like {unit}, not minutes (median {median:,.3g}, longest {longest:,.6g}); if so declare "
-            f"units: {{{column}: {unit}}} in the column map")
+    return (f"values look like {unit}, not minutes (median {_plain(median)}, longest {_plain(longest)}); if so "
+            f"declare units: {{{column}: {unit}}} in the column map")
+
+
+def _plain(number: float) -> str:
+    """A number as a reader would write it: ``0.51``, ``61.6``, ``259,200``."""
+    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.1f}" if abs(number) >= 1 else f"{number:.2g}"
 
 
 def nearest(word: str, options: list[str]) -> str | None:

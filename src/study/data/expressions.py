@@ -395,7 +395,7 @@ class _Parser:
                 return self.call(token)
             return Column(token.pos, end, token.value)
         if token.kind == "keyword":
-            raise self.fail(f"'{token.text}' is a keyword; a column of that name is written `{token.text}`")
+            raise _where(self.text, token.pos, f"'{token.text}' is a keyword; a column of that name is written `{token.text}`")
         raise self.fail("expected a value, a column or '('")
 
     def call(self, name: Token) -> Node:
@@ -551,7 +551,7 @@ class _Evaluator:
 
     def arithmetic(self, node: Binary) -> _Value:
         left, right = self.value(node.left), self.value(node.right)
-        kinds = {self.numeric_kind(left), self.numeric_kind(right)} - {None}
+        kinds = self.numeric_kinds(left, right)
         if kinds <= {"number"}:
             a, b = self.as_kind(left, "number", node.left), self.as_kind(right, "number", node.right)
             if node.op == "+":
@@ -575,34 +575,44 @@ class _Evaluator:
                                   "(days(b - a) is the number of days from a to b)")
         raise self.fail(node, f"cannot compute {node.op} of these values")
 
-    def numeric_kind(self, value: _Value) -> str | None:
-        """What ``value`` is in arithmetic: number, time or delta (None: null, which takes the other's kind)."""
-        if value.kind in ("number", "flag"):
-            return "number"
-        if value.kind in ("time", "delta"):
-            return value.kind
-        if value.kind == "null":
-            return None
-        return self.guess(value)
+    def numeric_kinds(self, *values: _Value) -> set[str]:
+        """What the operands of arithmetic are: numbers, times or time differences. A text column
+        takes the kind of the other operand; two text columns are guessed from their values."""
+        typed = {"number" if v.kind == "flag" else v.kind for v in values if v.kind in ("number", "flag", "time", "delta")}
+        untyped = [v for v in values if v.kind in ("raw", "text")]
+        if untyped and not typed:
+            return {"number" if kind == "text" else kind for kind in map(self.guess, untyped)}
+        if untyped and typed == {"number"}:
+            # A column of times plus a number is the mistake to name, not its values that are not numbers.
+            return typed | ({"time"} if any(self.guess(v) == "time" for v in untyped) else set())
+        return typed or {"number"}
 
     def guess(self, value: _Value) -> str:
-        """Numbers or times, for text used where either would do: most values numbers -> numbers."""
-        present = value.series.dropna()
+        """Numbers, times or text, for text used where numbers or times would do: what most of its
+        first values are (only to choose the reading and name a mistake: every value is then read)."""
+        present = value.series.dropna()[:200]
         if not len(present):
             return "number"
         numbers = pd.to_numeric(present.astype("string").str.strip(), errors="coerce")
-        return "number" if numbers.notna().mean() >= 0.5 else "time"
+        if numbers.notna().mean() >= 0.5:
+            return "number"
+        times = to_time(present.reset_index(drop=True), "")[0]
+        return "time" if times.notna().mean() >= 0.5 else "text"
 
     def compare(self, node: Node, op: str, left: _Value, right: _Value) -> pd.Series:
         if "null" in (left.kind, right.kind):
             raise self.fail(node, "a comparison with null is never true; write 'x is null' or 'x is not null'")
         kinds = {left.kind, right.kind}
+        if "delta" in kinds and kinds != {"delta"}:
+            raise self.fail(node, "a time difference needs a unit before it is compared: seconds(), minutes(), "
+                                  "hours() or days() of it")
         kind = next((k for k in _PRECEDENCE if k in kinds), None)
         if kind is None:  # text and raw columns only
             if op in ("=", "!="):
                 kind = "text"
             else:
-                kind = "number" if all(self.guess(v) == "number" for v in (left, right)) else "time"
+                guesses = {self.guess(v) for v in (left, right)}
+                kind = "time" if "time" in guesses else "number"
         if kind == "flag" and op not in ("=", "!="):
             raise self.fail(node, f"yes/no values are not ordered; compare them with = or !=, not {op}")
         a = self.as_kind(left, kind, node.left if isinstance(node, Binary) else node)
