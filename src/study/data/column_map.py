@@ -487,8 +487,8 @@ def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...], identifier
         if coded is not None and coded.any():
             blanked = values.where(~coded)
             if not pd.api.types.is_numeric_dtype(values) and column not in identifiers:
-                numbers = pd.to_numeric(blanked, errors="coerce")
-                blanked = numbers if numbers.notna().sum() == blanked.notna().sum() else blanked
+                read = pd.to_numeric(blanked, errors="coerce")
+                blanked = read if read.notna().sum() == blanked.notna().sum() else blanked
             out[column] = blanked
     return out
 
