@@ -183,6 +183,12 @@ def test_every_key_and_expression_of_the_map_is_checked(tmp_path, text, message)
     assert "\n" not in str(error.value)
 
 
+def test_a_key_written_twice_is_refused_not_overwritten(tmp_path):
+    text = "tickets:\n  derive:\n    late: \"a > b\"\n    late: \"a >= b\"\n"
+    with pytest.raises(DataError, match=r"map.yml: key 'late' appears twice in one mapping \(line 4\)"):
+        read_ticket_map(write(tmp_path, text))
+
+
 def test_a_drivers_section_is_a_known_section(tmp_path):
     path = write(tmp_path, "tickets: {columns: {csat: score}}\ndrivers: {outcome: csat, driver: delay_days}\n")
     assert read_ticket_map(path).columns == {"csat": "score"}
@@ -259,6 +265,7 @@ def test_month_first_dates_with_a_day_above_12_are_read_month_first(dates):
 
 def test_iso_times_beside_day_first_dates_keep_their_order():
     read, problem, _ = convert.to_time(pd.Series(["13/01/2026", "2026-01-02 05:00", "02/03/2026"]), "opened")
+    assert problem is None
     assert read.tolist() == [pd.Timestamp("2026-01-13"), pd.Timestamp("2026-01-02 05:00"), pd.Timestamp("2026-03-02")]
 
 

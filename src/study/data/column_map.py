@@ -85,9 +85,6 @@ from study.data.convert import describe_problem, nearest, short, to_number, to_t
 from study.data.io import ID_COLUMNS
 from study.data.schema import BY_NAME, DataError
 
-__all__ = ["TicketMap", "MappedTickets", "read_ticket_map", "map_tickets", "apply", "check_keys", "nearest",
-           "read_yaml", "read_yaml_section", "scalar_text", "csat_to_five", "parse_scale", "filter_reason"]
-
 SECTIONS = ("tickets", "experiment", "drivers")
 TICKET_KEYS = ("missing_values", "date_formats", "derive", "filter", "durations", "columns", "values", "units",
                "csat_scale")
@@ -168,6 +165,27 @@ def _count_nodes(node, budget: int) -> int:
     return count
 
 
+def _repeated_key(node):
+    """The first key node that repeats a key of its mapping (YAML keeps the last without a word), or ``None``."""
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:  # an alias: the same node, already looked at
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            keys = set()
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if key.value in keys:
+                        return key
+                    keys.add(key.value)
+                stack.append(value)
+    return None
+
+
 def read_yaml(path: str | Path) -> dict:
     """A whole column map file, checked for size, alias expansion and its top-level sections.
 
@@ -193,6 +211,10 @@ def read_yaml(path: str | Path) -> dict:
         if node is not None and _count_nodes(node, MAX_MAP_NODES) > MAX_MAP_NODES:
             raise DataError(f"{path.name}: expands to more than {MAX_MAP_NODES:,} values (YAML aliases); "
                             "a column map is a few dozen lines")
+        repeated = _repeated_key(node) if node is not None else None
+        if repeated:
+            raise DataError(f"{path.name}: key {short(repeated.value)} appears twice in one mapping (line "
+                            f"{repeated.start_mark.line + 1}); YAML would keep only the last")
         content = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         raise DataError(f"{path.name}: not valid YAML ({str(error).splitlines()[0][:200]})") from None

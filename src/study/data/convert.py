@@ -15,7 +15,6 @@ given in hours or seconds rather than minutes (see its docstring for the rule); 
 from __future__ import annotations
 
 import difflib
-import re
 import warnings
 
 import numpy as np

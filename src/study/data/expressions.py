@@ -491,7 +491,7 @@ class _Evaluator:
         self.frame = frame
         self.index = frame.index
         self.notes = notes
-        self.cache: dict[tuple[str, str], _Value] = {}
+        self.cache: dict[tuple[str, str], pd.Series] = {}
 
     def fail(self, node: Node, message: str) -> ExpressionError:
         return ExpressionError(f"{self.expression.part(node)}: {message}")
@@ -721,7 +721,7 @@ class _Evaluator:
         if value.kind == "raw" and kind in ("number", "time", "flag"):
             return self.read(value.origin, self.frame[value.origin], kind)
         if value.kind == "number" and kind == "time" and epoch:
-            times, problem, note = to_time(value.series, value.origin or self.expression.part(node))
+            times, problem, _ = to_time(value.series, value.origin or self.expression.part(node))
             if problem:
                 raise ExpressionError(problem)
             return times
@@ -804,7 +804,8 @@ def evaluate(expression: Expression | str, frame: pd.DataFrame, notes: dict[str,
                               "hours() or days() of it")
     if value.kind == "raw":
         return value.series.astype("string").str.strip()
-    return value.series.astype(_DTYPES[value.kind]) if value.kind != "null" else value.series
+    # Times keep their resolution (a year 3000 fits in microseconds, not nanoseconds).
+    return value.series.astype(_DTYPES[value.kind]) if value.kind in ("number", "text", "flag") else value.series
 
 
 def evaluate_filter(expression: Expression | str, frame: pd.DataFrame, notes: dict[str, str] | None = None) -> pd.Series:
