@@ -42,8 +42,8 @@ def _map(tmp_path, text):
 
 @pytest.mark.parametrize("text, message", [
     ("tickets: {columns: {satisfaction: csat_score}}", "not contract columns: 'satisfaction'"),
-    ("tickets: {columns: {ticket_id: id, customer_id: id}}", "'id' mapped to two contract columns"),
-    ("tickets: {csat_scale: 1-7}", "csat_scale '1-7' is not one of"),
+    ("tickets: {columns: {ticket_id: id}, derive: {ticket_id: \"'x'\"}}", "'ticket_id' is made by both derive and columns"),
+    ("tickets: {csat_scale: 7-1}", "csat_scale '7-1' is not a scale low-high"),
     ("tickets: {durations: {first_response_minutes: {from: a}}}", "needs 'from' and 'to'"),
     ("tickets: [1, 2]", "must be a mapping"),
 ])

@@ -27,8 +27,8 @@ class TicketData:
     mapped_from : dict
         Contract name -> the export's column, for columns a column map renamed.
     set_aside : dict
-        Tickets of the source left out before any analysis, by reason (a model sample), so that
-        row accounting starts from every ticket read.
+        Tickets of the source left out before any analysis, by reason (a column map's filter, a
+        model sample), so that row accounting starts from every ticket read.
     missing : dict
         Share of missing values of the columns of the source that were not read (``needed``), from
         the file's metadata, so that a data report can still describe them.
@@ -95,9 +95,57 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     return TicketData(features.derive(tickets), source, notes=notes)
 
 
+@dataclass(frozen=True)
+class MappedExport:
+    """A ticket file read and mapped, not yet validated (:func:`read_export`).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Contract names and codes; the rows the map's filters kept, with the index of the rows read,
+        so that validation messages name the file's rows.
+    source : study.core.results.Source
+        The file as read (its ``rows`` count every row, those the filters excluded too).
+    mapped_from : dict
+        Contract name -> where the column map took it from.
+    set_aside : dict
+        ``excluded by the column map's filter: <text>`` -> rows, for every filter that excluded some.
+    notes : dict
+        Column -> how the map read or converted it (date formats, units, CSAT scale).
+    """
+
+    frame: pd.DataFrame
+    source: io.Source
+    mapped_from: dict = field(default_factory=dict)
+    set_aside: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+
+
+def read_export(path: str | Path, table: str = "tickets", columns: str | Path | None = None,
+                query: str | None = None) -> MappedExport:
+    """Read a ticket file and apply its column map (:mod:`study.data.column_map`), without validating.
+
+    Raises
+    ------
+    study.data.schema.DataError
+        When the map or the file cannot be read, or the map cannot be applied to the file.
+    """
+    mapping = column_map.read_ticket_map(columns) if columns else None  # a broken map is named before the data is read
+    # Identifiers a map renames are read as text too ("007" stays "007", an account "NA" stays "NA").
+    ids = tuple(mapping.columns[c] for c in io.ID_COLUMNS if mapping and c in mapping.columns)
+    frame, source = io.load(path, table=table, query=query, text_columns=ids)
+    if mapping is None:
+        return MappedExport(frame, source)
+    mapped = column_map.map_tickets(frame, mapping, source=source.name)
+    return MappedExport(mapped.frame, source, mapped.mapped_from, mapped.set_aside, mapped.notes)
+
+
 def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | None = None,
                 query: str | None = None) -> tuple[pd.DataFrame, io.Source, dict]:
     """Read a ticket file and apply its column map, without validating.
+
+    The rows the map's filters excluded, and the map's notes, are in :func:`read_export`, which
+    this returns the first three fields of.
 
     Returns
     -------
@@ -107,15 +155,8 @@ def read_mapped(path: str | Path, table: str = "tickets", columns: str | Path | 
     mapped_from : dict
         Contract name -> the export's column, for renamed columns.
     """
-    mapping = column_map.read_ticket_map(columns) if columns else None  # a broken map is named before the data is read
-    # Identifiers a map renames are read as text too ("007" stays "007", an account "NA" stays "NA").
-    ids = tuple(mapping.columns[c] for c in io.ID_COLUMNS if mapping and c in mapping.columns)
-    frame, source = io.load(path, table=table, query=query, text_columns=ids)
-    if mapping is None:
-        return frame, source, {}
-    mapped_from = {k: v for k, v in mapping.columns.items() if v in frame.columns}
-    mapped_from.update({k: f"{a} -> {b}" for k, (a, b) in mapping.durations.items()})
-    return column_map.apply(frame, mapping, source=source.name), source, mapped_from
+    export = read_export(path, table, columns, query)
+    return export.frame, export.source, export.mapped_from
 
 
 def load_tickets(
@@ -151,7 +192,8 @@ def load_tickets(
     Returns
     -------
     TicketData
-        With ``set_aside`` counting the tickets left out of the draw.
+        With ``set_aside`` counting the tickets the column map's filters excluded and those left
+        out of the draw.
 
     Raises
     ------
@@ -161,14 +203,22 @@ def load_tickets(
     if is_prepared(path):
         data = _read_prepared(Path(path), needed, max_tickets, seed)
     else:
-        frame, source, mapped_from = read_mapped(path, table, columns)
+        export = read_export(path, table, columns)
         # The frame was just read and is ours: converting and deriving in place saves two copies of it.
-        tickets, notes = schema.conform(frame, source=source.name, copy=False, mapped_from=mapped_from)
-        data = TicketData(features.derive(tickets, copy=False), source, mapped_from, notes=notes)
+        tickets, notes = schema.conform(export.frame, source=export.source.name, copy=False, mapped_from=export.mapped_from)
+        # Validated with the file's row numbers (messages name them); analysed with positions.
+        tickets.index = pd.RangeIndex(len(tickets))
+        data = TicketData(features.derive(tickets, copy=False), export.source, export.mapped_from,
+                          set_aside=export.set_aside, notes=_merged(export.notes, notes))
         if max_tickets and len(data.tickets) > max_tickets:
             keep = data.tickets["customer_id"].isin(customer_sample(data.tickets["customer_id"], max_tickets, seed))
             data = _sampled(data.tickets[keep], len(data.tickets), data, max_tickets, seed)
     return dataclasses.replace(data, max_tickets=max_tickets)
+
+
+def _merged(first: dict[str, str], second: dict[str, str]) -> dict[str, str]:
+    """Notes of the column map and of validation, both kept where both speak of one column."""
+    return {c: "; ".join(n for n in (first.get(c), second.get(c)) if n) for c in {**first, **second}}
 
 
 def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.Index:
@@ -238,7 +288,10 @@ def write_prepared(data: TicketData, path: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     path = Path(path)
-    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from, "notes": data.notes}
+    # Tickets of the source left out before the copy (a column map's filters) stay counted, so that
+    # every notebook's row accounting starts from every row of the file.
+    facts = {"source": dataclasses.asdict(data.source), "mapped_from": data.mapped_from, "notes": data.notes,
+             "set_aside": data.set_aside}
     writer = None
     # Written a slice at a time, so a 10M-ticket table is not held twice (pandas and Arrow) at once.
     for start in range(0, max(len(data.tickets), 1), ROWS_PER_GROUP):
@@ -279,8 +332,9 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         drawn = customer_sample(customers, max_tickets, seed)
         row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
-    data = TicketData(tickets, source, facts["mapped_from"], missing=_missing_shares(path, set(schema_.names) - set(names)),
-                      prepared=path, notes=facts.get("notes", {}))
+    data = TicketData(tickets, source, facts["mapped_from"], set_aside=facts.get("set_aside", {}),
+                      missing=_missing_shares(path, set(schema_.names) - set(names)), prepared=path,
+                      notes=facts.get("notes", {}))
     return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
 
 

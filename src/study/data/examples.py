@@ -58,3 +58,43 @@ def export_like(tickets: pd.DataFrame) -> pd.DataFrame:
     out["variant"] = out["variant"].map({"control": "A", "treatment": "B"})
     out["csat"] = out["csat"] * 2
     return out.rename(columns=EXPORT_NAMES)
+
+
+HOURS_EXPORT_NAMES = {
+    "ticket_id": "ticket", "customer_id": "customer", "agent_id": "agent", "created_at": "opened",
+    "resolved": "status", "repeat_purchase": "bought_again",
+}
+# A 1-5 answer written on 0-10: any of the answers the map's 0-10 scale bins back onto it.
+ZERO_TO_TEN = {1: (0, 1), 2: (2, 3), 3: (4, 5), 4: (6, 7), 5: (8, 9, 10)}
+QA_CUSTOMER = "QA-TEST"
+
+
+def hours_export(tickets: pd.DataFrame, qa_tickets: int = 24, seed: int = 11) -> pd.DataFrame:
+    """The same tickets as a team exports them with response times in hours and CSAT on 0-10.
+
+    For trying the column map's units, scale, date format, missing code and filter
+    (``data/examples/tickets_hours_columns.yml``): ``first_reply_hours`` and ``resolution_hours``
+    (hours, 4 decimals), ``csat_0_10`` (a 1-5 answer ``c`` written as one of :data:`ZERO_TO_TEN`'s
+    answers for ``c``, drawn at random; ``-`` when the customer did not answer), ``opened`` written
+    day first (``31/01/2026 14:05:09``), status Solved/Open, bought_again 1/0, other names
+    (:data:`HOURS_EXPORT_NAMES`), four optional columns left out, and ``qa_tickets`` test tickets of
+    the customer :data:`QA_CUSTOMER` mixed in, which the map's filter excludes. Mapped back, the
+    other rows give the original tickets.
+    """
+    rng = np.random.default_rng(seed)
+    out = tickets.drop(columns=["order_value", "experiment_id", "quality_score", "next_spend"]).copy()
+    out["created_at"] = out["created_at"].dt.strftime("%d/%m/%Y %H:%M:%S")
+    for minutes, hours in (("first_response_minutes", "first_reply_hours"), ("resolution_minutes", "resolution_hours")):
+        out[minutes] = np.round(out[minutes] / 60, 4)
+        out = out.rename(columns={minutes: hours})
+    answers = out["csat"].astype("Float64")
+    drawn = [str(rng.choice(ZERO_TO_TEN[int(a)])) if pd.notna(a) else "-" for a in answers]
+    out = out.drop(columns="csat").assign(csat_0_10=drawn)
+    out["resolved"] = np.where(out["resolved"], "Solved", "Open")
+    out["repeat_purchase"] = out["repeat_purchase"].astype(int)
+    out = out.rename(columns=HOURS_EXPORT_NAMES)
+    qa = out.sample(qa_tickets, random_state=seed).assign(customer=QA_CUSTOMER)
+    qa["ticket"] = [f"QA{i:04d}" for i in range(1, qa_tickets + 1)]
+    # The test tickets sit at random places among the others, as they would in an export by time.
+    keys = np.concatenate([np.arange(len(out), dtype=float), rng.uniform(0, len(out), qa_tickets)])
+    return pd.concat([out, qa], ignore_index=True).iloc[np.argsort(keys, kind="stable")].reset_index(drop=True)

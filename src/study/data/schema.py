@@ -20,6 +20,7 @@ from study.data.convert import (
     to_flag,
     to_number,
     to_time,
+    unit_note,
 )
 
 
@@ -222,6 +223,10 @@ def _convert(frame: pd.DataFrame, copy: bool = True,
             out[column.name] = converted
             if note:
                 notes[column.name] = note
+    if "first_response_minutes" in out.columns and "first_response_minutes" not in problems:
+        hint = unit_note(out["first_response_minutes"])  # hours or seconds given as minutes: said, never refused
+        if hint:
+            notes["first_response_minutes"] = hint
     for name in REQUIRED:
         if len(out) and name in out.columns and name not in problems and out[name].isna().all():
             problems[name] = f"column '{name}' is empty in every row"
