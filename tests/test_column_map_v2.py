@@ -325,14 +325,16 @@ def test_filtered_rows_are_set_aside_and_survive_the_prepared_copy(tmp_path):
     data = dataset.load_tickets(HOURS_EXPORT, columns=HOURS_MAP)
     reason = "excluded by the column map's filter: customer != 'QA-TEST'"
     assert data.set_aside == {reason: examples.hours_export.__defaults__[0]}
-    assert data.sample_note() == ""  # a filter is not a model sample
+    assert "random sample" not in data.sample_note()  # a filter is not a model sample
+    assert data.sample_note().startswith("**Rows set aside before any analysis:** 24 excluded")
     copy = dataset.load_tickets(dataset.write_prepared(data, tmp_path / "prepared.parquet"))
     assert copy.set_aside == data.set_aside and copy.notes == data.notes
     ledger = RowLedger(copy.tickets, copy.set_aside)
     assert ledger.rows_in == data.source.rows == len(copy.tickets) + 24
     sampled = dataset.load_tickets(tmp_path / "prepared.parquet", max_tickets=1_000, seed=3)
     assert reason in sampled.set_aside and len(sampled.tickets) + sum(sampled.set_aside.values()) == data.source.rows
-    assert sampled.sample_note().startswith("**Models fit on a random sample**") and "QA-TEST" not in sampled.sample_note()
+    first, second = sampled.sample_note().split("\n\n")  # the filter's rows, then the sample: each said once
+    assert "QA-TEST" in first and second.startswith("**Models fit on a random sample**") and "QA-TEST" not in second
 
 
 VALUES = st.one_of(st.none(), st.integers(-2, 2))

@@ -191,7 +191,8 @@ def srm(check) -> str:
 
 def assignment(experiment) -> str:
     """What the assignment check found and what was done with it (:func:`study.data.experiment.experiment_rows`)."""
-    dropped = experiment.ledger.as_dict()["dropped"]
+    earlier = getattr(experiment, "set_aside", {})  # left out before the experiment: not the assignment's doing
+    dropped = {reason: n for reason, n in experiment.ledger.as_dict()["dropped"].items() if reason not in earlier}
     if not dropped:
         return "**Assignment check passed.** Every ticket has a known arm, and every customer is in one arm only."
     parts = [f"{n:,} tickets set aside: {reason}" for reason, n in dropped.items()]

@@ -296,7 +296,7 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
         the survey response rate (a share) that still counts as no harm.
     """
     covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
-    experiment = experiment_rows(data.tickets, unit_columns=covariates)
+    experiment = experiment_rows(data.tickets, unit_columns=covariates, set_aside=data.set_aside)
     srm = srm_check(experiment.units["variant"], {"control": 1 - treatment_share, "treatment": treatment_share},
                     alpha=srm_alpha)
     customers = customer_table(experiment.rows)

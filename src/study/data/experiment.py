@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,12 @@ class ExperimentUnits:
     units: pd.DataFrame
     ledger: RowLedger
     units_in_several_arms: int
+    set_aside: dict = field(default_factory=dict)
 
 
 def experiment_rows(
     tickets: pd.DataFrame, unit: str = "customer_id", arm: str = "variant", arms: tuple[str, str] = ("control", "treatment"),
-    unit_columns: list[str] = (),
+    unit_columns: list[str] = (), set_aside: dict[str, int] | None = None,
 ) -> ExperimentUnits:
     """Keep rows with a known arm whose unit was assigned to one arm only.
 
@@ -37,6 +38,9 @@ def experiment_rows(
         Control and treatment values.
     unit_columns : list of str
         Unit-level columns (pre-period covariates) to carry into ``units``.
+    set_aside : dict, optional
+        Rows of the source left out before ``tickets`` (:attr:`study.data.dataset.TicketData.set_aside`):
+        the ledger counts them, the assignment check does not.
 
     Returns
     -------
@@ -44,7 +48,7 @@ def experiment_rows(
         Rows kept, one row per unit (first row of each), the row ledger, and how many units
         appeared in more than one arm (their rows are dropped: their assignment is unknowable).
     """
-    ledger = RowLedger(tickets)
+    ledger = RowLedger(tickets, set_aside)
     ledger.keep(tickets[arm].notna(), f"no {arm}")
     rows = ledger.keep(ledger.frame[arm].isin(list(arms)), f"{arm} not one of {', '.join(arms)}")
     # Integer codes instead of a groupby on text keys. A missing unit gets a code of its own, so
@@ -64,4 +68,4 @@ def experiment_rows(
     if mixed.any():
         first_rows = (np.cumsum(~mixed[codes]) - 1)[first_rows[~mixed[codes[first_rows]]]]  # positions among the kept
     units = rows[[unit, arm, *unit_columns]].iloc[first_rows]
-    return ExperimentUnits(rows, units.reset_index(drop=True), ledger, int(mixed.sum()))
+    return ExperimentUnits(rows, units.reset_index(drop=True), ledger, int(mixed.sum()), dict(set_aside or {}))
