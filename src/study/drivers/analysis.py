@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import pandas as pd
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from study.core import degenerate
 from study.core.results import Source
@@ -146,6 +148,15 @@ def analyse(
     if reason:
         result.skipped = reason
         return result
+    with warnings.catch_warnings():
+        # Overlapping controls make statsmodels warn on every fit; the notes say it once, in words (collinear_note).
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        _fit(result, m, alpha, shape, seed, reference)
+    return result
+
+
+def _fit(result: DriverAnalysis, m: ModelRows, alpha: float, shape: str, seed: int, reference: float | None) -> None:
+    """Every model of the analysis, into ``result``."""
     result.naive, result.adjusted, result.fits = models.headline(m, alpha)
     note = models.collinear_note(result.fits["adjusted"])
     if note:
@@ -163,5 +174,4 @@ def analyse(
     result.wild = models.wild_bootstrap(m, result.fits["adjusted"], seed)
     if result.wild and "problem" in result.wild:
         result.extra_notes.append(f"wild cluster bootstrap: skipped, {result.wild['problem']}")
-    return result
 

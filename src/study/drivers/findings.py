@@ -199,12 +199,12 @@ def caveats(r, name=str) -> list[str]:
         (f"Held fixed: {controls} (text controls compared within each of their values, numeric controls as straight "
          "lines)." if controls else "Nothing is held fixed: no control was given, so the slope mixes in everything "
                                     "that goes with the driver."),
-        f"Not held fixed: anything else that goes with both {driver} and {outcome}; the sensitivity section says how "
-        "strong such a factor would have to be.",
-        f"Direction: the data shows that {driver} and {outcome} go together, not which one moves the other; when "
-        f"{outcome} could come first or shape {driver}, part of the association may run that way.",
-        "A control that is itself a consequence of the driver (a step between the driver and the outcome) takes away "
-        "part of the association it carries: list only controls fixed before the driver.",
+        (f"Not held fixed: anything else that goes with both {driver} and {outcome}; the sensitivity section says how "
+         "strong such a factor would have to be."),
+        (f"Direction: the data shows that {driver} and {outcome} go together, not which one moves the other; when "
+         f"{outcome} could come first or shape {driver}, part of the association may run that way."),
+        ("A control that is itself a consequence of the driver (a step between the driver and the outcome) takes away "
+         "part of the association it carries: list only controls fixed before the driver."),
     ]
     if r.survey:
         lines.append(f"{outcome} is a survey answer: it exists only for those who answered, and whether someone "

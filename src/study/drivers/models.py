@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from study.core import degenerate
-from study.core.inference import WALD, Interval, critical_value, wald_interval, wald_p_value
+from study.core.inference import (
+    WALD,
+    Interval,
+    critical_value,
+    wald_interval,
+    wald_p_value,
+)
 from study.core.results import Estimate, Skipped
+from study.drivers.rows import ModelRows
 from study.regression.fitting import (
     average_marginal_effects,
     cluster_cov_kwds,
@@ -32,7 +39,6 @@ from study.regression.fitting import (
 from study.stats.cluster import few_clusters_df, wild_cluster_bootstrap
 from study.stats.design import design_matrix
 from study.stats.ordinal import OrderedLogitModel, upper_share_effect
-from study.drivers.rows import ModelRows
 
 NAIVE, ADJUSTED = "driver_naive", "driver_adjusted"
 LOGIT, ORDERED = "driver_logit_average_change", "driver_ordered_logit_expected_score"
@@ -152,8 +158,8 @@ def logit_check(m: ModelRows, alpha: float) -> tuple[Estimate | Skipped, object]
                                 "average change is not estimable"), fit
     se = "robust (sandwich) SE" + (f" clustered by {m.cluster}" if m.cluster else "")
     (estimate,) = average_marginal_effects(
-        fit, {term(m.driver): (LOGIT, f"average change in the probability that {m.outcome} is 1 {per_words(m)}, logit, "
-                                      "adjusted")},
+        fit, {term(m.driver): (LOGIT, (f"average change in the probability that {m.outcome} is 1 {per_words(m)}, logit, "
+                                       "adjusted"))},
         f"logit average marginal effect, delta method; {se}; observational, adjusted", alpha)
     return estimate, fit
 

@@ -16,7 +16,13 @@ import pandas as pd
 from study.core.accounting import RowLedger, missing_reason
 from study.data.convert import short
 from study.data.schema import DataError
-from study.drivers.columns import Kind, as_numbers, driver_kind, is_categorical, outcome_kind
+from study.drivers.columns import (
+    Kind,
+    as_numbers,
+    driver_kind,
+    is_categorical,
+    outcome_kind,
+)
 
 
 @dataclass

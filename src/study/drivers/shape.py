@@ -34,7 +34,13 @@ import numpy as np
 import pandas as pd
 
 from study.core import degenerate
-from study.core.inference import WALD, Interval, critical_value, wald_interval, wald_p_value
+from study.core.inference import (
+    WALD,
+    Interval,
+    critical_value,
+    wald_interval,
+    wald_p_value,
+)
 from study.core.results import Estimate, Skipped
 from study.drivers.rows import ModelRows
 from study.regression.fitting import fit_ols, inference_df, term
@@ -176,7 +182,7 @@ def round_value(value: float) -> float:
     """Two significant digits, for the driver values a sentence quotes (-24.3 -> -24, 2.73 -> 2.7)."""
     if value == 0 or not math.isfinite(value):
         return 0.0
-    return float(round(value, 1 - int(math.floor(math.log10(abs(value))))))
+    return float(round(value, 1 - math.floor(math.log10(abs(value)))))
 
 
 def reference_value(values: np.ndarray, given: float | None = None) -> tuple[float, str]:

@@ -334,7 +334,7 @@ def term_label(name: str) -> str:
     if name.startswith("C(") and ")[T." in name:
         variable, level = name[2:].split(")[T.", 1)
         variable = column_of(variable) or variable
-        return f"{variable.replace('_', ' ')}: {level[:-1] if level.endswith(']') else level}"
+        return f"{variable.replace('_', ' ')}: {level.removesuffix(']')}"
     name = column_of(name) or name
     return {"Intercept": "intercept", SPEED: "log2 first response hours"}.get(name, name.replace("_", " "))
 
