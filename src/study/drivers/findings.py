@@ -92,18 +92,23 @@ def headline(r, scale: Scale) -> list[Finding]:
     held_words = f"{held} held fixed" if held else "nothing held fixed (no control given)"
     binary_driver = m.driver_kind.kind == "binary"
     against = f" than rows with {driver} = 0" if binary_driver else ""
+    rows = f"{adjusted.n:,} rows, {p_value(adjusted.p_value)}"
     if adjusted.ci_low <= 0 <= adjusted.ci_high:
-        body = (f"{comparison(r)} {outcome}{' = 1' if scale.binary else ''} different by {scale.interval(adjusted)}"
-                f"{against}; the interval includes zero, so these rows do not show which way the association goes")
+        pair = (f"rows with {driver} = 1 and rows with {driver} = 0 differ" if binary_driver else
+                f"rows one unit apart in {driver} differ")
+        body = (f"With {held_words}, {pair} in {f'the share with {outcome} = 1' if scale.binary else outcome} by "
+                f"{scale.inline(adjusted)} "
+                f"({rows}): the interval includes zero, so these rows do not show which way the association goes.")
     elif scale.binary:
         size = f"{scale(abs(adjusted.value), signed=False)} percentage points {'less' if adjusted.value < 0 else 'more'} often"
-        body = f"{comparison(r)} {outcome} = 1 {size}{against} (adjusted, {scale.bounds(adjusted)})"
+        body = (f"{comparison(r)} {outcome} = 1 {size}{against} (adjusted, {scale.bounds(adjusted)}), with {held_words} "
+                f"({rows}).")
     else:
         what = "difference" if binary_driver else "slope"
-        body = f"{comparison(r)} {outcome} {scale.size(adjusted.value)}{against} (adjusted {what} {scale.inline(adjusted)})"
-    lines = [Finding(
-        f"**{driver} and {outcome}.** {body}, with {held_words} ({adjusted.n:,} rows, {p_value(adjusted.p_value)}). "
-        "This is an observational association: it does not measure what changing it would do.", (adjusted.name,), headline=True)]
+        body = (f"{comparison(r)} {outcome} {scale.size(adjusted.value)}{against} (adjusted {what} {scale.inline(adjusted)}), "
+                f"with {held_words} ({rows}).")
+    lines = [Finding(f"**{driver} and {outcome}.** {body} This is an observational association: it does not measure what "
+                     "changing it would do.", (adjusted.name,), headline=True)]
     if not m.controls:
         return lines
     if naive.ci_low <= adjusted.value <= naive.ci_high:

@@ -12,8 +12,11 @@ When the check and the headline disagree, the linear form is the one to doubt.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from study.core import degenerate
 from study.core.inference import (
@@ -151,7 +154,10 @@ def logit_check(m: ModelRows, alpha: float) -> tuple[Estimate | Skipped, object]
     if rarer < k + 2:
         return Skipped(section, f"only {rarer:,} rows have the rarer value of {m.outcome}: too few for a logit with {k} "
                                 "coefficients"), None
-    fit = fit_logit(m.rows, m.outcome, [m.driver, *m.numeric], m.categorical, m.cluster)
+    with warnings.catch_warnings():
+        # Separation makes statsmodels warn at every step; degenerate.separated says it once, in words.
+        warnings.simplefilter("ignore", (PerfectSeparationWarning, ConvergenceWarning))
+        fit = fit_logit(m.rows, m.outcome, [m.driver, *m.numeric], m.categorical, m.cluster)
     problem = degenerate.separated(fit)
     if problem:
         return Skipped(section, "the logit separates the data (some group of rows all have the same outcome): its "
@@ -185,7 +191,13 @@ def ordered_check(m: ModelRows, alpha: float) -> tuple[Estimate | Skipped, objec
     scores = pd.Categorical(frame[m.outcome].to_numpy(), categories=levels, ordered=True)
     model = OrderedLogitModel(scores, design)
     cov = cluster_cov_kwds(frame["_cluster"].to_numpy()) if m.cluster else {"cov_type": "HC0"}
-    fit = model.fit(method="bfgs", disp=False, maxiter=2000, **cov)
+    # Newton with the exact Hessian takes a handful of steps where BFGS takes hundreds (a control in the hundreds, a
+    # price, stretches its steps); BFGS is the fallback should Newton not converge from statsmodels' start.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fit that does not converge is skipped with the reason
+        fit = model.fit(method="newton", disp=False, maxiter=100, **cov)
+        if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.params)):
+            fit = model.fit(method="bfgs", disp=False, maxiter=2000, **cov)
     if not fit.mle_retvals.get("converged", False):
         return Skipped(section, "the ordered logit did not converge"), fit
     params, covariance = np.asarray(fit.params, dtype=float), np.asarray(fit.cov_params(), dtype=float)

@@ -147,7 +147,7 @@ def model_rows(frame: pd.DataFrame, outcome: str, driver: str, controls: list[st
     unanswered = ledger.frame[ledger.frame[outcome].isna()]
     ledger.keep(ledger.frame[outcome].notna(), f"{missing_reason(outcome)} (the outcome)")
     rows = ledger.frame
-    notes = [f"{name} {how}" for name, how in ((outcome, y_read), (driver, x_read)) if how]
+    notes = []  # how the outcome and driver were read is in their Kind (DriverAnalysis.kinds)
     numeric, categorical = [], []
     for control in controls:
         distinct = int(rows[control].nunique())
