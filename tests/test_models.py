@@ -100,9 +100,11 @@ def test_logit_marginal_effects_match_the_closed_form(small_data):
         assert repeat.get(name).value == pytest.approx(closed_form, abs=1e-10)
 
 
-def test_formula_refuses_names_outside_the_contract():
-    with pytest.raises(ValueError, match="refusing"):
-        fitting.formula("csat", ["__import__('os').system('true')"])
+def test_formula_enters_any_name_as_a_name_to_look_up_never_as_code():
+    """A name that reads as code enters as Q('...'), a string patsy looks up among the columns (more in test_drivers_fitting)."""
+    assert fitting.formula("csat", ["__import__('os').system('true')"]) == "csat ~ Q(\"__import__('os').system('true')\")"
+    with pytest.raises(ValueError, match="name of a formula function"):
+        fitting.formula("csat", ["C"])
 
 
 def test_scaled_coefficient_scales_value_and_interval(small_data):

@@ -36,6 +36,9 @@ _API = {
     "titles": "study.report.titles",
     "plots": "study.report.plots",
     "tables": "study.data.descriptives",
+    "drivers": "study.drivers",
+    "driver_analysis": "study.drivers.analysis:analyse",
+    "driver_settings": "study.drivers.settings:settings",
 }
 
 __all__ = sorted(_API)

@@ -1,7 +1,18 @@
 """Fitting and reading the study's regressions: formulas from column names, model frames, OLS and logit with
-clustered standard errors, coefficients and marginal effects as estimates, coefficient tables."""
+clustered standard errors, coefficients and marginal effects as estimates, coefficient tables.
+
+Any column of any frame can enter a model. patsy evaluates formula text as Python, so a name is never
+pasted into a formula as it is: a plain identifier enters bare (``csat``, ``delivery_delay_days``,
+the statsmodels term names readers know), anything else as ``Q('...')`` with the name written as a
+Python string literal (:func:`term`), which patsy only looks up among the data's columns. Names that
+would hide one of patsy's own functions (``C``, ``Q``, ``cr``, ...) are refused with a message.
+"""
 
 from __future__ import annotations
+
+import ast
+import keyword
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,29 +21,75 @@ import statsmodels.api as sm
 from study.core.inference import WALD, Interval, wald_interval, wald_p_value
 from study.core.results import Estimate, format_p
 from study.core.tables import numbers_as_text
-from study.data import schema
 from study.stats.cluster import few_clusters_df, few_clusters_words
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
 from study.stats.ols import CholeskyOLS
 
-DERIVED = {"response_log2_hours", "response_hours", "response_band", "csat_top2", "csat_answered"}
-
-
 SPEED = "response_log2_hours"
 
+# patsy's own names: a column called so would hide the function inside the formula (``C(category)``).
+FORMULA_FUNCTIONS = frozenset({"I", "Q", "C", "ContrastMatrix", "Treatment", "Poly", "Sum", "Helmert", "Diff", "center",
+                               "standardize", "scale", "bs", "cr", "cc", "te", "Intercept"})
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-def _safe(name: str) -> str:
-    if name not in schema.BY_NAME and name not in DERIVED:
-        raise ValueError(f"'{name}' is not a contract or derived column; refusing to put it in a formula")
-    return name
+
+def term(name: str) -> str:
+    """A column name as formula text: bare when it is a plain identifier, else ``Q('name')``.
+
+    The quoted form is a Python string literal (``repr``), so patsy reads it as a name to look up
+    among the data's columns, never as code; it is also the name statsmodels gives the coefficient.
+
+    Parameters
+    ----------
+    name : str
+        Any column name.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For a name that is not text, is empty, or is one of patsy's own functions
+        (:data:`FORMULA_FUNCTIONS`), which a formula could no longer call.
+
+    Examples
+    --------
+    >>> term("csat")
+    'csat'
+    >>> term("delay (days)")
+    "Q('delay (days)')"
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a model column must be named by non-empty text, not {name!r}")
+    if name in FORMULA_FUNCTIONS or name == "_cluster":
+        raise ValueError(f"column {name!r} has the name of a formula function; rename it to put it in a model "
+                         "(a column map's columns section can)")
+    if _IDENTIFIER.match(name) and not keyword.iskeyword(name) and name not in ("True", "False", "None"):
+        return name
+    return f"Q({name!r})"
+
+
+def column_of(text: str) -> str | None:
+    """The column a term's text names: ``csat`` -> ``csat``, ``Q('a b')`` -> ``a b``; ``None`` for other text."""
+    if _IDENTIFIER.match(text):
+        return text
+    if text.startswith("Q(") and text.endswith(")"):
+        try:
+            value = ast.literal_eval(text[2:-1])
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, str) else None
+    return None
 
 
 def formula(
     outcome: str, numeric: list[str], categorical: list[str] = (), splines: dict[str, int] | None = None,
     interactions: list[tuple[str, str]] = (),
 ) -> str:
-    """Model formula from contract column names; categorical terms enter as dummies.
+    """Model formula from column names (any names: see :func:`term`); categorical terms enter as dummies.
 
     Parameters
     ----------
@@ -50,11 +107,11 @@ def formula(
     -------
     str
     """
-    terms = [_safe(n) for n in numeric] + [f"C({_safe(c)})" for c in categorical]
+    terms = [term(n) for n in numeric] + [f"C({term(c)})" for c in categorical]
     # Centred so the spline does not duplicate the intercept.
-    terms += [f"cr({_safe(n)}, df={int(df)}, constraints='center')" for n, df in (splines or {}).items()]
-    terms += [f"{_safe(a)}:{_safe(b)}" for a, b in interactions]
-    return f"{_safe(outcome)} ~ " + (" + ".join(terms) if terms else "1")
+    terms += [f"cr({term(n)}, df={int(df)}, constraints='center')" for n, df in (splines or {}).items()]
+    terms += [f"{term(a)}:{term(b)}" for a, b in interactions]
+    return f"{term(outcome)} ~ " + (" + ".join(terms) if terms else "1")
 
 
 def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) -> pd.DataFrame:
@@ -272,12 +329,14 @@ def _covers(estimate: Estimate, true_value: float | None) -> str:
     return "yes" if estimate.covers(true_value) else "NO: misses"
 
 
-def term_label(term: str) -> str:
-    """A model term in words: ``C(category)[T.billing]`` -> ``category: billing``."""
-    if term.startswith("C(") and ")[T." in term:
-        variable, level = term[2:].split(")[T.", 1)
-        return f"{variable.replace('_', ' ')}: {level.rstrip(']')}"
-    return {"Intercept": "intercept", SPEED: "log2 first response hours"}.get(term, term.replace("_", " "))
+def term_label(name: str) -> str:
+    """A model term in words: ``C(category)[T.billing]`` -> ``category: billing``, ``Q('a b')`` -> ``a b``."""
+    if name.startswith("C(") and ")[T." in name:
+        variable, level = name[2:].split(")[T.", 1)
+        variable = column_of(variable) or variable
+        return f"{variable.replace('_', ' ')}: {level.removesuffix(']')}"
+    name = column_of(name) or name
+    return {"Intercept": "intercept", SPEED: "log2 first response hours"}.get(name, name.replace("_", " "))
 
 
 def coefficient_table(fit, alpha: float = 0.05) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Regression models of satisfaction and repeat purchase, with tidy estimates.
 
-Formulas are assembled only from the contract's own column names (checked against an allow-list),
-never from names found in a data file: patsy evaluates formula text as Python.
+Formulas are assembled by :func:`study.regression.fitting.formula`, which enters every column name
+as a name to look up, never as code (patsy evaluates formula text as Python).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ categorical interactions) falls back to patsy for the whole design.
 
 from __future__ import annotations
 
+import ast
 import re
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 import patsy
 from statsmodels.base.model import Model
 
-_CATEGORICAL_CALL = re.compile(r"^C\((\w+)\)$")
+_CATEGORICAL_CALL = re.compile(r"^C\((\w+|Q\(.*\))\)$", re.DOTALL)
 # Formula text sees the data's columns and patsy's own functions (C, cr), nothing of this module.
 _NO_NAMES = patsy.EvalEnvironment([{}])
 
@@ -129,7 +130,7 @@ def _categorical_block(frame: pd.DataFrame, info: patsy.DesignInfo, term: patsy.
         return None
     factor = term.factors[0]
     match = _CATEGORICAL_CALL.match(factor.code)
-    column = frame.get(match.group(1)) if match else None
+    column = frame.get(_column_name(match.group(1))) if match else None
     if column is None or not isinstance(column.dtype, pd.CategoricalDtype):
         raise _PatsyOnly
     if tuple(column.cat.categories) != tuple(info.factor_infos[factor].categories):
@@ -140,3 +141,14 @@ def _categorical_block(frame: pd.DataFrame, info: patsy.DesignInfo, term: patsy.
     (subterm,) = info.term_codings[term]
     # patsy's own step: the row of the contrast matrix for each observation's level.
     return subterm.contrast_matrices[factor].matrix[codes]
+
+
+def _column_name(text: str) -> str | None:
+    """The column of ``C(...)``'s argument: a bare name, or the string literal of ``Q('name')``."""
+    if not text.startswith("Q("):
+        return text
+    try:
+        name = ast.literal_eval(text[2:-1])
+    except (ValueError, SyntaxError):
+        return None
+    return name if isinstance(name, str) else None
