@@ -24,9 +24,10 @@ class Analysis:
         How the index names it.
     needs : tuple of str
         Contract columns without which it is skipped (with that reason).
-    kind : {"tickets", "experiment"}
+    kind : {"tickets", "experiment", "drivers"}
         ``tickets`` reads the data contract; ``experiment`` reads any experiment table through the
-        ``experiment`` section of a column map.
+        ``experiment`` section of a column map; ``drivers`` reads a ticket table, and what it needs
+        depends on its settings (:func:`needs_of`).
     start : int
         Start order in a run: the slowest notebooks start first, so the quick ones fill in beside them.
     """
@@ -52,8 +53,38 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase"),
              start=2),
     Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
+    Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3),
 )
-OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT = (a.name for a in ANALYSES)
+OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS = (a.name for a in ANALYSES)
+# The notebook parameters that say what a driver analysis studies (None: the column map's, else the default).
+DRIVER_SETTINGS = ("outcome", "driver", "controls", "cluster")
+
+
+def needs_of(analysis: Analysis, columns_path=None, params: dict | None = None) -> tuple[list[str], object]:
+    """The columns ``analysis`` needs with these settings, and the settings (driver analysis) or None.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    columns_path : str or Path, optional
+        The column map, whose ``drivers`` section a driver analysis reads.
+    params : dict, optional
+        The notebook's parameters (``outcome``, ``driver``, ``controls``, ``cluster``).
+
+    Raises
+    ------
+    ValueError
+        For a bad driver-analysis parameter (:func:`study.drivers.settings`).
+    study.data.schema.DataError
+        For a bad ``drivers`` section of the column map.
+    """
+    if analysis.kind != "drivers":
+        return list(analysis.needs), None
+    from study.drivers.settings import settings
+
+    given = {k: v for k, v in (params or {}).items() if k in DRIVER_SETTINGS}
+    chosen = settings(columns_path, **given)
+    return chosen.needed, chosen
 
 
 def missing_for(analysis: Analysis, columns) -> list[str]:
@@ -62,7 +93,7 @@ def missing_for(analysis: Analysis, columns) -> list[str]:
     return [c for c in analysis.needs if c not in present]
 
 
-def skip_reason(analysis: Analysis, present, constant: dict | None = None) -> str:
+def skip_reason(analysis: Analysis, present, constant: dict | None = None, needs: list[str] | None = None) -> str:
     """Why ``analysis`` cannot run on a ticket table, or ``""`` when it can.
 
     Parameters
@@ -74,10 +105,14 @@ def skip_reason(analysis: Analysis, present, constant: dict | None = None) -> st
         Column -> its one value, for columns without variation (:func:`only_value`). A needed column
         with one value (a placeholder) cannot carry the analysis; the arms of ``variant`` are checked
         by the runner, which names the arm that is missing.
+    needs : list of str, optional
+        What it needs, when that depends on its settings (:func:`needs_of`); default ``analysis.needs``.
     """
     constant = constant or {}
-    missing = missing_for(analysis, present)
-    flat = [c for c in analysis.needs if c in constant and c not in ("ticket_id", "variant")]
+    needs = list(analysis.needs if needs is None else needs)
+    have = set(present)
+    missing = [c for c in needs if c not in have]
+    flat = [c for c in needs if c in constant and c not in ("ticket_id", "variant")]
     return "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
                      + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
 

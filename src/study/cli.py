@@ -47,11 +47,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from study.data.dataset import read_mapped
+    from study.data.dataset import read_export
     from study.data.schema import validation_report
     from study.data.validate_advice import advice, experiment_table_lines, with_hints
 
-    frame, source, mapped_from = read_mapped(args.data, table=args.table, columns=args.columns, query=args.query)
+    export = read_export(args.data, table=args.table, columns=args.columns, query=args.query)
+    frame, source, mapped_from = export.frame, export.source, export.mapped_from
     say(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")
     experiment = experiment_table_lines(frame, source, args.columns)
     if experiment is not None:  # an experiment table, as `study run` reads it: only the experiment analysis
@@ -59,8 +60,10 @@ def _validate(args: argparse.Namespace) -> int:
             say(line)
         say(f"{source.name}: fits the column map's experiment section")
         return 0
-    report, blocking = validation_report(frame, mapped_from)
+    report, blocking = validation_report(frame, mapped_from, notes=export.notes)
     say(report.to_string())
+    for reason, rows in export.set_aside.items():  # the rows every analysis will count as left out
+        say(f"set aside: {rows:,} rows {reason}")
     for line in advice(frame, report, source, mapped_from, args.columns, args.data):
         say(line)
     if blocking:

@@ -413,6 +413,11 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None, has
                                     f"data has no {', '.join(experiment)}" if has_experiment_map
                                     else "needs a column map with an 'experiment' section"))
             continue
+        if analysis.kind == "drivers":  # the default question, CSAT on the first response time, unless a map names another
+            needs = registry.needs_of(analysis)[0]
+            status.append(Readiness(analysis.name, tuple(c for c in needs if c not in present),
+                                    registry.skip_reason(analysis, present | set(needs), constant or {}, needs=needs)))
+            continue
         missing = tuple(registry.missing_for(analysis, present))
         others = []
         skip_reason = getattr(registry, "skip_reason", None)

@@ -61,7 +61,7 @@ def usable_columns(frame: pd.DataFrame, report: pd.DataFrame) -> list[str]:
 
 
 def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing: list[str] | None = None,
-                   has_experiment_map: bool = False) -> list[str]:
+                   has_experiment_map: bool = False, map_path: str | Path | None = None) -> list[str]:
     """``  02_satisfaction_drivers: skipped: needs csat, resolved (empty in every row)`` per registered analysis.
 
     Parameters
@@ -72,13 +72,27 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
         Columns the map's ``experiment`` section names that the file lacks.
     has_experiment_map : bool
         Whether the map has an ``experiment`` section.
+    map_path : str or Path, optional
+        The column map, whose ``drivers`` section says what the driver analysis needs.
     """
+    from study import analyses
+
     usable = usable_columns(frame, report)
     arms = set(frame["variant"].dropna().astype("string").str.strip()) if "variant" in usable else None
     constant = _constant(frame, usable)
     lines = []
     for readiness in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
         reason = readiness.reason(lambda column: _why_absent(column, frame, report))
+        analysis = analyses.select([readiness.name])[0]
+        if analysis.kind == "drivers":  # any column of the data, the map's derived ones included
+            needs, chosen = analyses.needs_of(analysis, map_path)
+            present = [c for c in frame.columns if frame[c].notna().any()]
+            flat = {c: v for c in (chosen.outcome, chosen.driver) if c in present
+                    and (v := analyses.only_value(frame[c])) is not None}
+            reason = analyses.skip_reason(analysis, present, flat, needs=needs)
+            lines.append(f"  {readiness.name}: " + (f"skipped: {reason}" if reason else
+                                                    f"runs ({chosen.outcome} on {chosen.driver})"))
+            continue
         lines.append(f"  {readiness.name}: {'runs' if readiness.runs else 'skipped: ' + reason}")
     return lines
 
@@ -201,7 +215,7 @@ def advice(frame: pd.DataFrame, report: pd.DataFrame, source, mapped_from: dict,
         experiment_missing = read_map(map_path).missing(source.columns)
     draft = draft_map.draft(frame)
     lines = [f"unused columns: {names(unused_columns(source.columns, sections))}",
-             "analyses:", *analysis_lines(frame, report, experiment_missing, experiment)]
+             "analyses:", *analysis_lines(frame, report, experiment_missing, experiment, map_path)]
     hints = fix_hints(frame, mapped_from, sections)
     if hints:
         lines += ["to read a column right:", *hints]

@@ -121,6 +121,17 @@ class DriverAnalysis:
         """Its conclusions in words (:mod:`study.drivers.findings`); ``truth``: ``{estimate name: true value}``."""
         return words.findings(self, truth)
 
+    @property
+    def digits(self) -> int:
+        """Decimals for this analysis's tables: to the first digit of the adjusted slope's standard error, at least 3.
+
+        A driver in small units (minutes, cents) has a slope like 0.0006, which three decimals would show as 0.001.
+        """
+        from study.drivers.findings import digits_for
+
+        se = self.adjusted.se if isinstance(self.adjusted, Estimate) else None
+        return digits_for(se, least=3)
+
     def table(self) -> pd.DataFrame | Skipped:
         """Naive, adjusted and the check side by side."""
         if self.skipped:

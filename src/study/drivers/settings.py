@@ -1,6 +1,7 @@
 """What a driver analysis studies: from the notebook's parameters, else the column map's ``drivers`` section, else the default.
 
-The default is the study's own question: CSAT on the first response time (``first_response_minutes``),
+The default is the study's own question: CSAT on the first response time in hours (``response_hours``,
+derived from ``first_response_minutes``),
 holding fixed the known confounders the sample has (:data:`study.data.schema.CONFOUNDERS`), with
 standard errors clustered by customer where the data has ``customer_id``. :func:`settings` checks
 every setting before any data is read, so a run can skip the notebook with the reason (a bad
@@ -17,7 +18,8 @@ import pandas as pd
 from study.data import column_map, schema
 from study.data.schema import DataError
 
-DEFAULT = {"outcome": "csat", "driver": "first_response_minutes", "cluster": "customer_id"}
+# Hours rather than minutes: a slope per minute is a number too small to read in a table.
+DEFAULT = {"outcome": "csat", "driver": "response_hours", "cluster": "customer_id"}
 KEYS = ("outcome", "driver", "controls", "cluster")
 NO_CLUSTER = ("", False)  # cluster="" (or false in a map): heteroskedasticity-robust SEs, no clustering
 

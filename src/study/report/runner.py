@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import ANALYSES, only_value, select, skip_reason
+from study.analyses import ANALYSES, needs_of, only_value, select, skip_reason
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
@@ -151,6 +151,7 @@ def run_study(
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
     per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
+    needs = {a.name: needs_of(a, columns, per_notebook[a.name]) for a in analyses}  # a driver analysis's settings
     out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
@@ -159,7 +160,7 @@ def run_study(
             for sub in ("notebooks", "results", "logs"):
                 (staging / sub).mkdir()
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at)
+                               query, started, started_at, needs)
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
@@ -167,7 +168,7 @@ def run_study(
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at):
+                started_at, needs):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = _extract_duckdb(data_path, table, query, staging)
@@ -186,7 +187,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
     prepared = None
     if ticket_table and any(a.kind == "tickets" for a in analyses):
-        arguments = (data_path, columns if ticket_map else None, staging)
+        needed = sorted({c for columns_needed, _ in needs.values() for c in columns_needed})
+        arguments = (data_path, columns if ticket_map else None, staging, needed)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
@@ -215,6 +217,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                       else f"data has no {', '.join(missing)}" if missing else "")
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
+        elif analysis.kind == "drivers":
+            reason = _driver_reason(needs[analysis.name][1], present, constant, source.name)
         else:
             reason = skip_reason(analysis, present, constant)
             if not reason and "variant" in analysis.needs:
@@ -249,7 +253,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                     str(staging / f"{run.name}.html"),
                     {"data_path": str(prepared if registered[run.name].kind == "tickets" else data_path),
                      "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and registered[run.name].kind == "experiment" else {}),
+                     **({"columns_path": str(columns)} if columns and registered[run.name].kind in ("experiment", "drivers")
+                        else {}),
                      **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),
@@ -332,7 +337,7 @@ class PreparedTickets:
     constant: dict = field(default_factory=dict)
 
 
-def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> PreparedTickets:
+def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, needed: list[str] = ()) -> PreparedTickets:
     """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
 
     A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
@@ -341,7 +346,7 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
-    needed = {c for analysis in ANALYSES for c in analysis.needs}
+    needed = {*needed, *(c for analysis in ANALYSES for c in analysis.needs)}
     constant = {c: value for c in present if c in needed and (value := only_value(tickets[c])) is not None}
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
@@ -351,6 +356,37 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path) -> Pr
     return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant)
 
 
+
+
+def _driver_reason(chosen, present: list[str], constant: dict, source: str) -> str:
+    """Why the driver analysis cannot run with these settings (``""`` when it can).
+
+    A column the user named (a parameter, the column map's ``drivers`` section) that the data lacks stops
+    the run before any notebook starts, with the nearest column; the default question (CSAT on the first
+    response time) is skipped with the reason when the data cannot answer it.
+
+    Raises
+    ------
+    study.data.schema.DataError
+    """
+    roles = {chosen.outcome: "outcome", chosen.driver: "driver", **{c: "control" for c in chosen.controls or ()}}
+    if chosen.cluster and not chosen.cluster_default:
+        roles[chosen.cluster] = "cluster"
+    absent = [c for c in chosen.needed if c not in present]
+    named = [c for c in absent if chosen.sources.get({"control": "controls"}.get(roles[c], roles[c])) in
+             ("parameter", "column map")]
+    if named:
+        column = named[0]
+        close = column_map.nearest(column, [c for c in present if c not in roles])
+        where = chosen.sources.get({"control": "controls"}.get(roles[column], roles[column]))
+        raise schema.DataError(
+            f"{source}: the driver analysis's {roles[column]} {column!r} ({'--param' if where == 'parameter' else 'the column map'})"
+            f" is not a column of the data" + (f" (did you mean {close!r}?)" if close else ""))
+    if absent:
+        return (f"data has no {', '.join(absent)} (name the outcome and driver in the column map's drivers "
+                "section, or with --param outcome=... --param driver=...)")
+    flat = [c for c in (chosen.outcome, chosen.driver) if c in constant]
+    return "; ".join(f"{c} has one value ({constant[c]}) in every row" for c in flat)
 
 
 def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
