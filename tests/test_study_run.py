@@ -342,3 +342,24 @@ def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, t
         runner.run_study(small_study_path, out, only=["01"], progress=lambda line: None)
     assert (out / "index.html").read_text() == "the previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]  # no half-written folder left beside it
+
+
+def test_the_driver_analysis_names_a_column_it_was_asked_for_that_the_data_lacks(small_study_path, tmp_path):
+    from study.data.schema import DataError
+    from study.report.runner import run_study
+
+    with pytest.raises(DataError, match=r"the driver analysis's driver 'resposne_hours' \(--param\) is not a column "
+                                        r"of the data \(did you mean 'response_hours'\?\)"):
+        run_study(small_study_path, tmp_path / "out", params={"driver": "resposne_hours"}, only=["06"],
+                  progress=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_driver_analysis_skips_its_default_question_on_data_that_cannot_answer_it(small_study_path, tmp_path):
+    from study.report.runner import run_study
+
+    data = tmp_path / "no_times.csv"
+    pd.read_parquet(small_study_path).drop(columns=["first_response_minutes"]).to_csv(data, index=False)
+    summary = run_study(data, tmp_path / "out", only=["06"], progress=lambda line: None)
+    assert summary.runs[0].status == "skipped"
+    assert summary.runs[0].reason.startswith("data has no first_response_minutes (name the outcome and driver")

@@ -186,7 +186,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     # broken ticket file: the ticket analyses are skipped instead of the run being refused.
     ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
     prepared = None
-    if ticket_table and any(a.kind == "tickets" for a in analyses):
+    if ticket_table and any(a.kind != "experiment" for a in analyses):
         needed = sorted({c for columns_needed, _ in needs.values() for c in columns_needed})
         arguments = (data_path, columns if ticket_map else None, staging, needed)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
@@ -251,7 +251,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                     str(registered[run.name].notebook),
                     str(staging / "notebooks" / f"{run.name}.ipynb"),
                     str(staging / f"{run.name}.html"),
-                    {"data_path": str(prepared if registered[run.name].kind == "tickets" else data_path),
+                    {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
                      "results_dir": str(staging / "results"),
                      **({"columns_path": str(columns)} if columns and registered[run.name].kind in ("experiment", "drivers")
                         else {}),
@@ -383,7 +383,9 @@ def _driver_reason(chosen, present: list[str], constant: dict, source: str) -> s
             f"{source}: the driver analysis's {roles[column]} {column!r} ({'--param' if where == 'parameter' else 'the column map'})"
             f" is not a column of the data" + (f" (did you mean {close!r}?)" if close else ""))
     if absent:
-        return (f"data has no {', '.join(absent)} (name the outcome and driver in the column map's drivers "
+        derived = {"response_hours": "first_response_minutes", "response_log2_hours": "first_response_minutes"}
+        absent = [derived.get(c, c) for c in absent]  # the column the user would have to supply
+        return (f"data has no {', '.join(dict.fromkeys(absent))} (name the outcome and driver in the column map's drivers "
                 "section, or with --param outcome=... --param driver=...)")
     flat = [c for c in (chosen.outcome, chosen.driver) if c in constant]
     return "; ".join(f"{c} has one value ({constant[c]}) in every row" for c in flat)
