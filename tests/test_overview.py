@@ -98,3 +98,13 @@ def test_an_outcome_without_variation_is_said_not_estimated(small_data):
     assert "repeat_purchase mean" not in facts.by_band.columns
     text = " ".join(f.text for f in facts.findings())
     assert "repeat_purchase = False" in text and "0.0%" not in text
+
+
+def test_response_times_that_look_like_hours_are_a_warning_of_the_overview(small_data):
+    from study.data.dataset import from_frame
+
+    tickets = small_data.tickets[["ticket_id", "first_response_minutes", "csat"]].copy()
+    tickets["first_response_minutes"] /= 60  # hours, read as minutes
+    warnings = [f for f in overview.summarize(from_frame(tickets)).findings() if f.kind == "warning"]
+    assert len(warnings) == 1 and "declare units: {first_response_minutes: hours}" in warnings[0].text
+    assert not [f for f in overview.summarize(small_data).findings() if f.kind == "warning"]

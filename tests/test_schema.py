@@ -159,3 +159,8 @@ def test_a_notebook_run_by_hand_stops_with_the_runners_reason():
         analyses.require(data, "03")
     assert analyses.only_value(pd.Series([None, 2.0, 2.0])) == "2.0"
     assert analyses.only_value(pd.Series([None, None])) is None and analyses.only_value(pd.Series([1, 2])) is None
+
+
+def test_csat_on_another_scale_is_refused_with_the_declaration_that_reads_it():
+    with pytest.raises(DataError, match=r"outside 1-5 .*; csat has values 0-10 .*declare csat_scale: 0-10 in the column map$"):
+        schema.validate(_tickets(csat=[0, 10, 7, 9, 6, 8, 10, 3]))

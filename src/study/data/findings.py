@@ -22,6 +22,8 @@ def overview(facts) -> Findings:
                    if facts.first_opened is not None else "") + "."),
     ]
     lines += _left_out(facts)
+    lines += [Finding(f"**Check the unit of {column}.** Its {note}.", kind="warning")
+              for column, note in getattr(facts, "doubts", {}).items()]
     if "median_first_response_minutes" in estimates:
         lines.append(Finding(
             f"**Speed.** Half of the tickets got a first reply within "

@@ -76,6 +76,9 @@ class Overview:
     constant : dict
         Outcome column (``csat``, ``repeat_purchase``, ``resolved``) -> its one value, for those without
         variation: they have no headline estimate and no column in the outcomes-by-group tables.
+    doubts : dict
+        Column -> a doubt about how its values were read (durations that look like another unit), from
+        the validation notes: the findings say it, since every figure in minutes would be off.
     source : Source
         The data described.
     parameters : dict
@@ -99,6 +102,7 @@ class Overview:
     measured: dict = field(default_factory=dict)
     set_aside: dict = field(default_factory=dict)
     constant: dict = field(default_factory=dict)
+    doubts: dict = field(default_factory=dict)
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -210,7 +214,7 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60) -> Overview
         int(rows), int(customers) if "customer_id" in present else None, int(answered), _timestamp(first),
         _timestamp(last), float(over_a_day or 0.0) if minutes[0] else float("nan"), headline, by_band,
         by_resolution, distribution, histogram, data.source, {"alpha": alpha}, measured, dict(data.set_aside),
-        constant,
+        constant, {c: note for c, note in data.notes.items() if note.startswith("values look like")},
     )
 
 

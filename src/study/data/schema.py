@@ -194,6 +194,11 @@ def _convert_column(column: Column, values: pd.Series) -> tuple[pd.Series, str |
             problem = describe_problem(column.name, infinite, values, "that {be} not a finite number")
     if problem is None:
         problem = _range_problem(column, converted, values)
+        if problem and column.name == "csat":  # answers on another scale: say which declaration reads them
+            from study.data.column_facts import scale_hint
+
+            hint = scale_hint(values)
+            problem += f"; {hint}" if hint else ""
     if problem is None and column.high is None:
         # Columns without an upper bound still have a plausible one; 1e308 overflows the first sum of squares.
         huge = converted.abs() > IMPLAUSIBLY_LARGE

@@ -172,7 +172,7 @@ def with_hints(blocking: list[str], frame: pd.DataFrame, mapped_from: dict, map_
     out = []
     for problem in blocking:
         column = next((c for c in hints if problem.startswith(f"column '{c}' ")), None)
-        out.append(f"{problem}; {hints[column]}" if column else problem)
+        out.append(f"{problem}; {hints[column]}" if column and hints[column] not in problem else problem)
     return out
 
 
