@@ -1,6 +1,14 @@
+import dataclasses
+
+import numpy as np
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from study.core.accounting import RowLedger
+from study.data.dataset import from_frame
+from study.data.schema import BY_NAME
+from tests.ledgers import all_ledgers
 
 
 def test_rows_in_equal_rows_used_plus_every_drop():
@@ -26,24 +34,6 @@ def test_reasons_without_drops_are_left_out():
 
 
 # --- Every analysis accounts for every row of its input -------------------------------------------------
-
-import dataclasses  # noqa: E402
-
-import numpy as np  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from study.data.dataset import from_frame  # noqa: E402
-from study.data.schema import BY_NAME  # noqa: E402
-
-
-def _ledgers(rows):
-    if isinstance(rows, dict) and {"in", "used"} <= set(rows):
-        yield rows
-    elif isinstance(rows, dict):
-        for value in rows.values():
-            yield from _ledgers(value)
-
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.data())
@@ -74,7 +64,7 @@ def test_every_analysis_counts_every_row_it_was_given(small_data, data):
         "drivers": drivers.analyse(loaded, "csat", "first_response_minutes", ["category"], "customer_id").rows,
     }
     for name, rows in results.items():
-        assert list(_ledgers(rows)), name  # every analysis has its ledger
-        for ledger in _ledgers(rows):
+        assert list(all_ledgers(rows)), name  # every analysis has its ledger
+        for ledger in all_ledgers(rows):
             assert ledger["in"] == ledger["used"] + sum(ledger["dropped"].values()), (name, ledger)
             assert ledger["in"] == rows_read, (name, ledger, rows_read)

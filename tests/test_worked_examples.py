@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from study import config
+from tests.ledgers import all_ledgers
 
 EXAMPLES = config.ROOT / "data" / "examples"
 # What a finding must never say: an interval of nothing, a number that is not one.
@@ -30,15 +31,6 @@ def documented_runs() -> list[tuple[str, list[str]]]:
                 runs.append((path.stem, shlex.split(command)[2:]))
                 break
     return runs
-
-
-def _ledgers(rows):
-    """Every row ledger (``{"in", "used", "dropped"}``) in an analysis's ``rows``, however nested."""
-    if isinstance(rows, dict) and {"in", "used"} <= set(rows):
-        yield rows
-    elif isinstance(rows, dict):
-        for value in rows.values():
-            yield from _ledgers(value)
 
 
 def test_every_example_map_documents_a_run():
@@ -69,6 +61,6 @@ def test_a_worked_example_runs_or_skips_each_analysis_with_its_reason(tmp_path, 
         every_row = results.stem != "05_experiment_table"  # an experiment table's rows are not the tickets read
         for finding in payload.get("findings") or []:
             assert not DEGENERATE.search(finding["text"]), (results.name, finding["text"])
-        for ledger in _ledgers(payload.get("rows")):
+        for ledger in all_ledgers(payload.get("rows")):
             assert ledger["in"] == ledger["used"] + sum(ledger["dropped"].values()), (results.name, ledger)
             assert ledger["in"] == rows_read or not every_row, (results.name, ledger, rows_read)

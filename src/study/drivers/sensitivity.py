@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from study.core.findings import Finding
-from study.core.inference import Interval, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.core.words import pct, text
 from study.drivers.findings import Scale
@@ -60,29 +59,9 @@ class DriverSensitivity:
 
     def estimates(self) -> list[Estimate]:
         """Robustness values, and the slope with a hidden factor as strong as each control (1x) taken out."""
-        e, r = self.estimate, self.result
-        method = (f"Cinelli & Hazlett (2020) omitted-variable sensitivity of {e.name}; point quantities from the classical "
-                  "OLS t, significance from the model's robust SE; observational")
-        common = {"n": e.n, "method": method, "ci_level": 1 - r.alpha, "model": e.model}
-        out = [
-            Estimate(f"{e.name}_robustness_value", f"Robustness value: partial R² a hidden factor would need with both "
-                     f"{self.driver} and {self.outcome} to explain the adjusted association away", r.robustness_value,
-                     None, None, None, None, extra={"partial_r2": r.partial_r2, "t_classical": r.t, "dof": r.dof}, **common),
-            Estimate(f"{e.name}_robustness_value_alpha", f"Robustness value at the {1 - r.alpha:.0%} level: partial R² "
-                     "needed for the interval to include zero", r.robustness_value_alpha, None, None, None, None,
-                     extra={"alpha": r.alpha, "se_ratio": r.se_robust / r.se}, **common),
-        ]
-        for row in r.bounds.itertuples():
-            if row.kd != 1 or pd.isna(row.r2dz_x):
-                continue
-            p = wald_p_value(row.adjusted_estimate, row.adjusted_se, r.dof) if row.adjusted_se > 0 else None
-            out.append(Estimate(
-                f"{e.name}_bound_1x_{_key(row.benchmark)}",
-                f"{e.label}, with a hidden factor as strong as {row.benchmark} taken out", row.adjusted_estimate,
-                row.adjusted_se, row.ci_low, row.ci_high, p,
-                extra={"benchmark": row.benchmark, "r2dz_x": row.r2dz_x, "r2yz_dx": row.r2yz_dx, "note": row.note},
-                interval=Interval(df=r.dof), **common))
-        return out
+        from study.regression.sensitivity import robustness_estimates
+
+        return robustness_estimates(self.estimate, self.result, self.driver, self.outcome, "robust", benchmark_key=_key)
 
     def summary(self) -> pd.DataFrame:
         """One row: the adjusted slope, its partial R² and robustness values."""

@@ -104,33 +104,7 @@ class OLSHeadline:
 
     def estimates(self) -> list[Estimate]:
         """Robustness values and the bound at each measured confounder's strength (1x), as estimates."""
-        e, r = self.estimate, self.result
-        method = (f"Cinelli & Hazlett (2020) omitted-variable sensitivity of {e.name}; point quantities from the "
-                  "classical OLS t, significance from the model's clustered SE; observational")
-        common = {"n": e.n, "method": method, "ci_level": 1 - r.alpha, "model": e.model}
-        out = [
-            Estimate(f"{e.name}_robustness_value",
-                     f"Robustness value of '{e.label}': partial R² a hidden factor would need with both "
-                     f"{self.exposure} and CSAT to explain the estimate away", r.robustness_value, None, None, None,
-                     None, extra={"q": r.q, "partial_r2": r.partial_r2, "t_classical": r.t, "dof": r.dof}, **common),
-            Estimate(f"{e.name}_robustness_value_alpha",
-                     f"Robustness value at the {1 - r.alpha:.0%} level of '{e.label}': partial R² a hidden factor would "
-                     f"need with both {self.exposure} and CSAT for the interval to include zero",
-                     r.robustness_value_alpha, None, None, None, None,
-                     extra={"q": r.q, "alpha": r.alpha, "se_ratio": r.se_robust / r.se}, **common),
-        ]
-        for row in self.result.bounds.itertuples():
-            if row.kd != 1 or row.ky != 1 or pd.isna(row.r2dz_x):
-                continue
-            p = wald_p_value(row.adjusted_estimate, row.adjusted_se, r.dof) if row.adjusted_se > 0 else None
-            out.append(Estimate(
-                f"{e.name}_bound_1x_{row.benchmark}",
-                f"{e.label}, with a hidden factor as strong as {_words(row.benchmark)} taken out", row.adjusted_estimate,
-                row.adjusted_se, row.ci_low, row.ci_high, p,
-                extra={"benchmark": row.benchmark, "kd": row.kd, "ky": row.ky, "r2dz_x": row.r2dz_x,
-                       "r2yz_dx": row.r2yz_dx, "r2dxj_x": row.r2dxj_x, "r2yxj_dx": row.r2yxj_dx, "note": row.note},
-                interval=Interval(df=r.dof), **common))
-        return out
+        return robustness_estimates(self.estimate, self.result, self.exposure, "CSAT", "clustered", _words)
 
     def finding(self) -> Finding:
         """One plain sentence: the robustness values and where each measured confounder's strength would move it."""
@@ -184,6 +158,51 @@ class ConfoundingSensitivity:
 
     def findings(self) -> Findings:
         return Findings([h.finding() for h in self.headlines])
+
+
+def robustness_estimates(e: Estimate, r, exposure: str, outcome: str, se_kind: str,
+                         benchmark_words=str, benchmark_key=str) -> list[Estimate]:
+    """The robustness values of an adjusted OLS estimate and its bound at each benchmark's strength (1x).
+
+    Parameters
+    ----------
+    e : Estimate
+        The adjusted estimate.
+    r : study.stats.sensitivity.OLSSensitivity
+        Its sensitivity analysis.
+    exposure, outcome : str
+        Words for the two variables a hidden factor would have to explain.
+    se_kind : str
+        How the model's standard error was computed (``clustered``, ``robust``), for the method text.
+    benchmark_words, benchmark_key : callable
+        A benchmark's column name in words, and as part of a machine name.
+    """
+    method = (f"Cinelli & Hazlett (2020) omitted-variable sensitivity of {e.name}; point quantities from the "
+              f"classical OLS t, significance from the model's {se_kind} SE; observational")
+    common = {"n": e.n, "method": method, "ci_level": 1 - r.alpha, "model": e.model}
+    out = [
+        Estimate(f"{e.name}_robustness_value",
+                 f"Robustness value of '{e.label}': partial R² a hidden factor would need with both "
+                 f"{exposure} and {outcome} to explain the estimate away", r.robustness_value, None, None, None,
+                 None, extra={"q": r.q, "partial_r2": r.partial_r2, "t_classical": r.t, "dof": r.dof}, **common),
+        Estimate(f"{e.name}_robustness_value_alpha",
+                 f"Robustness value at the {1 - r.alpha:.0%} level of '{e.label}': partial R² a hidden factor would "
+                 f"need with both {exposure} and {outcome} for the interval to include zero",
+                 r.robustness_value_alpha, None, None, None, None,
+                 extra={"q": r.q, "alpha": r.alpha, "se_ratio": r.se_robust / r.se}, **common),
+    ]
+    for row in r.bounds.itertuples():
+        if row.kd != 1 or getattr(row, "ky", 1) != 1 or pd.isna(row.r2dz_x):
+            continue
+        p = wald_p_value(row.adjusted_estimate, row.adjusted_se, r.dof) if row.adjusted_se > 0 else None
+        extra = {name: getattr(row, name) for name in ("benchmark", "kd", "ky", "r2dz_x", "r2yz_dx", "r2dxj_x",
+                                                       "r2yxj_dx", "note") if hasattr(row, name)}
+        out.append(Estimate(
+            f"{e.name}_bound_1x_{benchmark_key(row.benchmark)}",
+            f"{e.label}, with a hidden factor as strong as {benchmark_words(row.benchmark)} taken out",
+            row.adjusted_estimate, row.adjusted_se, row.ci_low, row.ci_high, p, extra=extra,
+            interval=Interval(df=r.dof), **common))
+    return out
 
 
 def satisfaction_sensitivity(drivers, alpha: float = 0.05, kd: tuple[float, ...] = (1.0, 2.0, 3.0)) -> ConfoundingSensitivity | Skipped:
