@@ -19,7 +19,7 @@ from study.data import column_map
 from study.data.dataset import TicketData
 from study.data.io import Source
 from study.data.schema import DataError
-from study.drivers import analyse, settings
+from study.drivers import analyse, from_settings, settings
 from study.drivers.shape import basis
 
 CAUSAL = re.compile(
@@ -386,7 +386,7 @@ def test_a_bad_parameter_is_a_value_error_naming_it(arguments, message):
 
 
 def test_settings_run_the_analysis_on_ticket_data_with_the_defaults_said(small_data):
-    result = settings().analyse(small_data)
+    result = from_settings(small_data, settings())
     assert result.model.controls == [c for c in ("category", "channel", "loyalty_tier") if c in small_data.tickets]
     assert result.model.cluster == "customer_id"
     assert result.notes[2].startswith("controls by default: the known confounders present")

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from study import analyses, config
-from study.data import schema
+from study.data import readiness, schema
 from study.data.schema import DataError
 
 
@@ -153,12 +153,12 @@ def test_a_notebook_run_by_hand_stops_with_the_runners_reason():
 
     frame = _tickets().drop(columns=["resolved"]).assign(repeat_purchase=False)
     data = from_frame(frame, name="partial.csv")
-    analyses.require(data, "01")  # the overview needs only the ids
+    readiness.require(data, "01")  # the overview needs only the ids
     with pytest.raises(DataError, match=r"^Repeat purchase cannot run on partial.csv: data has no resolved; "
                                         r"repeat_purchase has one value \(False\) in every row$"):
-        analyses.require(data, "03")
-    assert analyses.only_value(pd.Series([None, 2.0, 2.0])) == "2.0"
-    assert analyses.only_value(pd.Series([None, None])) is None and analyses.only_value(pd.Series([1, 2])) is None
+        readiness.require(data, "03")
+    assert readiness.only_value(pd.Series([None, 2.0, 2.0])) == "2.0"
+    assert readiness.only_value(pd.Series([None, None])) is None and readiness.only_value(pd.Series([1, 2])) is None
 
 
 def test_csat_on_another_scale_is_refused_with_the_declaration_that_reads_it():

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # name -> "module" (a module of the API) or "module:attribute"
 _API = {
     "load": "study.data.dataset:load_tickets",
-    "require": "study.analyses:require",
+    "require": "study.data.readiness:require",
     "simulate": "study.data.simulate:simulate",
     "overview": "study.data.overview:summarize",
     "satisfaction": "study.regression.satisfaction:study",
@@ -37,8 +37,8 @@ _API = {
     "plots": "study.report.plots",
     "tables": "study.data.descriptives",
     "drivers": "study.drivers",
-    "driver_analysis": "study.drivers.analysis:analyse",
-    "driver_settings": "study.drivers.settings:settings",
+    "driver_analysis": "study.drivers.analysis:from_settings",
+    "driver_settings": "study.data.driver_settings:settings",
 }
 
 __all__ = sorted(_API)

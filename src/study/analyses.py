@@ -60,98 +60,10 @@ OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS = (a.name for a 
 DRIVER_SETTINGS = ("outcome", "driver", "controls", "cluster")
 
 
-def needs_of(analysis: Analysis, columns_path=None, params: dict | None = None) -> tuple[list[str], object]:
-    """The columns ``analysis`` needs with these settings, and the settings (driver analysis) or None.
-
-    Parameters
-    ----------
-    analysis : Analysis
-    columns_path : str or Path, optional
-        The column map, whose ``drivers`` section a driver analysis reads.
-    params : dict, optional
-        The notebook's parameters (``outcome``, ``driver``, ``controls``, ``cluster``).
-
-    Raises
-    ------
-    ValueError
-        For a bad driver-analysis parameter (:func:`study.drivers.settings`).
-    study.data.schema.DataError
-        For a bad ``drivers`` section of the column map.
-    """
-    if analysis.kind != "drivers":
-        return list(analysis.needs), None
-    from study.drivers.settings import settings
-
-    given = {k: v for k, v in (params or {}).items() if k in DRIVER_SETTINGS}
-    chosen = settings(columns_path, **given)
-    return chosen.needed, chosen
-
-
 def missing_for(analysis: Analysis, columns) -> list[str]:
     """Columns an analysis needs that are absent from ``columns``."""
     present = set(columns)
     return [c for c in analysis.needs if c not in present]
-
-
-def skip_reason(analysis: Analysis, present, constant: dict | None = None, needs: list[str] | None = None) -> str:
-    """Why ``analysis`` cannot run on a ticket table, or ``""`` when it can.
-
-    Parameters
-    ----------
-    analysis : Analysis
-    present : iterable of str
-        Columns of the table with at least one value.
-    constant : dict, optional
-        Column -> its one value, for columns without variation (:func:`only_value`). A needed column
-        with one value (a placeholder) cannot carry the analysis; the arms of ``variant`` are checked
-        by the runner, which names the arm that is missing.
-    needs : list of str, optional
-        What it needs, when that depends on its settings (:func:`needs_of`); default ``analysis.needs``.
-    """
-    constant = constant or {}
-    needs = list(analysis.needs if needs is None else needs)
-    have = set(present)
-    missing = [c for c in needs if c not in have]
-    flat = [c for c in needs if c in constant and c not in ("ticket_id", "variant")]
-    return "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
-                     + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
-
-
-def only_value(values) -> str | None:
-    """The one value of a column (a pandas Series) that has a single distinct value, missing values aside; else None."""
-    known = values.dropna()
-    if known.empty:
-        return None
-    first = known.iloc[0]
-    return None if (known != first).any() else str(first)
-
-
-def require(data, name: str) -> None:
-    """Stop a notebook, with the runner's reason, when its data cannot carry the analysis ``name``.
-
-    ``study run`` skips such an analysis before starting its notebook; a researcher running the notebook
-    by hand gets the same reason as one line instead of an error deep inside a model.
-
-    Parameters
-    ----------
-    data : study.data.dataset.TicketData
-    name : str
-        The analysis, by name or number (``02``).
-
-    Raises
-    ------
-    study.data.schema.DataError
-    """
-    from study.data.schema import BY_NAME, DataError
-
-    analysis = select([name])[0]
-    tickets = data.tickets
-    present = [c for c in tickets.columns if tickets[c].notna().any()] + list(data.missing)
-    constant = {c: value for c in analysis.needs if c in tickets.columns and c in BY_NAME
-                and (value := only_value(tickets[c])) is not None}
-    reason = skip_reason(analysis, present, constant)
-    if reason:
-        raise DataError(f"{analysis.title} cannot run on {data.source.name}: {reason}")
 
 
 def needed_by(column: str) -> list[str]:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+# The reason every model's ledger gives for tickets outside a model sample (study.data.dataset.sample_reason):
+# notes tell such tickets from rows a column map's filter set aside by it.
+SAMPLE_REASON_START = "outside the model sample"
+
 # Reasons in words for columns whose missing values are common and have a name readers know.
 MISSING = {
     "response_log2_hours": "no first response time",

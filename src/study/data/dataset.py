@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from study.core.accounting import SAMPLE_REASON_START
 from study.data import column_map, features, findings, io, schema
 
 
@@ -247,9 +248,6 @@ def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.
     order = np.random.default_rng(seed).permutation(len(counts))
     shuffled = counts.iloc[order]
     return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
-
-
-SAMPLE_REASON_START = "outside the model sample"
 
 
 def sample_reason(max_tickets: int, seed: int) -> str:

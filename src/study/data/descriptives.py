@@ -91,6 +91,15 @@ def display_table(frame: pd.DataFrame, percent: list[str] = (), digits: int = 3)
     return out
 
 
+# What a ticket without a value of each measure is not counted in, for the row accounting.
+MEASURES = {
+    "first_response_minutes": ("a first response time", "the response-time figures and bands"),
+    "resolved": ("a resolution outcome", "the comparison by resolution"),
+    "csat": ("a CSAT answer", "the satisfaction figures"),
+    "repeat_purchase": ("a repeat-purchase value", "the repeat-purchase figures"),
+}
+
+
 def row_accounting(rows: int, rows_read: int, measured: dict[str, int],
                    set_aside: dict[str, int] | None = None) -> pd.DataFrame:
     """Rows read, set aside, kept, and how many have each measure (and so enter its figures).
@@ -107,8 +116,6 @@ def row_accounting(rows: int, rows_read: int, measured: dict[str, int],
     set_aside : dict, optional
         Rows left out before the analysis, by reason (a column map's filter).
     """
-    from study.data.overview import MEASURES
-
     lines = [("rows read", rows_read, "")]
     lines += [(f"set aside: {reason}", n, "not described") for reason, n in (set_aside or {}).items() if n]
     lines += [

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from study import analyses as registry
-from study.data import schema
+from study.data import readiness, schema
 from study.data.column_facts import (  # noqa: F401  (the hints are part of this module's API)
     UNIT_WORDS,
     ColumnFacts,
@@ -414,16 +414,15 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None, has
                                     else "needs a column map with an 'experiment' section"))
             continue
         if analysis.kind == "drivers":  # the default question, CSAT on the first response time, unless a map names another
-            needs = registry.needs_of(analysis)[0]
+            needs = readiness.needs_of(analysis)[0]
             status.append(Readiness(analysis.name, tuple(c for c in needs if c not in present),
-                                    registry.skip_reason(analysis, present | set(needs), constant or {}, needs=needs)))
+                                    readiness.skip_reason(analysis, present | set(needs), constant or {}, needs=needs)))
             continue
         missing = tuple(registry.missing_for(analysis, present))
         others = []
-        skip_reason = getattr(registry, "skip_reason", None)
-        if skip_reason is not None and constant:
+        if constant:
             # Only its other reasons: the columns it lacks are said here, with their "did you mean".
-            others.append(skip_reason(analysis, present | set(analysis.needs), constant))
+            others.append(readiness.skip_reason(analysis, present | set(analysis.needs), constant))
         if not missing and "variant" in analysis.needs and arms is not None:
             absent = [a for a in ("control", "treatment") if a not in set(arms)]
             if absent:

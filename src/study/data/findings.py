@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from study.core.accounting import SAMPLE_REASON_START
 from study.core.findings import Finding, Findings
 from study.core.words import pct, text
+from study.data.descriptives import MEASURES
 
 
 def overview(facts) -> Findings:
@@ -69,8 +71,6 @@ def overview(facts) -> Findings:
 
 def _left_out(facts) -> list[Finding]:
     """A finding counting the rows set aside and the tickets without a measure, when there are any."""
-    from study.data.overview import MEASURES
-
     parts = [f"{n:,} rows were set aside ({text(reason)})" for reason, n in facts.set_aside.items() if n]
     parts += [f"{facts.tickets - n:,} tickets have no {MEASURES[column][0].split(' ', 1)[1]} and are left "
               f"out of {MEASURES[column][1]}" for column, n in facts.measured.items()
@@ -91,8 +91,6 @@ def model_sample(data) -> str:
     """
     if not data.set_aside:
         return ""
-    from study.data.dataset import SAMPLE_REASON_START
-
     sampled = {reason: n for reason, n in data.set_aside.items() if reason.startswith(SAMPLE_REASON_START)}
     excluded = {reason: n for reason, n in data.set_aside.items() if n and reason not in sampled}
     notes = []

@@ -21,7 +21,7 @@ from study.core.inference import Interval, critical_value
 from study.core.results import Estimate, Skipped, Source
 from study.data import findings
 from study.data.dataset import TicketData
-from study.data.descriptives import t_half_width
+from study.data.descriptives import MEASURES, t_half_width
 from study.data.features import RESPONSE_BANDS
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
@@ -35,13 +35,6 @@ _HEADLINE = [
 _USED = {"customer_id": "VARCHAR", "created_at": "TIMESTAMP", "first_response_minutes": "DOUBLE",
          "response_band": "VARCHAR", "resolved": "BOOLEAN", "csat": "DOUBLE", "csat_answered": "BOOLEAN",
          "repeat_purchase": "BOOLEAN"}
-# What a ticket without a value of each measure is not counted in, for the row accounting.
-MEASURES = {
-    "first_response_minutes": ("a first response time", "the response-time figures and bands"),
-    "resolved": ("a resolution outcome", "the comparison by resolution"),
-    "csat": ("a CSAT answer", "the satisfaction figures"),
-    "repeat_purchase": ("a repeat-purchase value", "the repeat-purchase figures"),
-}
 
 
 @dataclass

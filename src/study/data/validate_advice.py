@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.data import column_map, draft_map, schema
+from study.data import column_map, draft_map, readiness, schema
 from study.data.column_facts import date_hint, scale_hint, shown, unit_hint
 
 LISTED = 30  # columns named in one line before "... and N more"
@@ -81,31 +81,28 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
     arms = set(frame["variant"].dropna().astype("string").str.strip()) if "variant" in usable else None
     constant = _constant(frame, usable)
     lines = []
-    for readiness in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
-        reason = readiness.reason(lambda column: _why_absent(column, frame, report))
-        analysis = analyses.select([readiness.name])[0]
+    for status in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
+        reason = status.reason(lambda column: _why_absent(column, frame, report))
+        analysis = analyses.select([status.name])[0]
         if analysis.kind == "drivers":  # any column of the data, the map's derived ones included
-            needs, chosen = analyses.needs_of(analysis, map_path)
+            needs, chosen = readiness.needs_of(analysis, map_path)
             present = [c for c in frame.columns if frame[c].notna().any()]
             flat = {c: v for c in (chosen.outcome, chosen.driver) if c in present
-                    and (v := analyses.only_value(frame[c])) is not None}
-            reason = analyses.skip_reason(analysis, present, flat, needs=needs)
-            lines.append(f"  {readiness.name}: " + (f"skipped: {reason}" if reason else
-                                                    f"runs ({chosen.outcome} on {chosen.driver})"))
+                    and (v := readiness.only_value(frame[c])) is not None}
+            reason = readiness.skip_reason(analysis, present, flat, needs=needs)
+            lines.append(f"  {status.name}: " + (f"skipped: {reason}" if reason else
+                                                 f"runs ({chosen.outcome} on {chosen.driver})"))
             continue
-        lines.append(f"  {readiness.name}: {'runs' if readiness.runs else 'skipped: ' + reason}")
+        lines.append(f"  {status.name}: {'runs' if status.runs else 'skipped: ' + reason}")
     return lines
 
 
 def _constant(frame: pd.DataFrame, usable: list[str]) -> dict[str, str]:
-    """Needed contract columns with a single value, as :func:`study.analyses.only_value` finds them (if it exists)."""
+    """Needed contract columns with a single value, as :func:`study.data.readiness.only_value` finds them."""
     from study import analyses
 
-    only_value = getattr(analyses, "only_value", None)
-    if only_value is None:
-        return {}
     needed = {c for a in analyses.ANALYSES for c in a.needs}
-    return {c: value for c in usable if c in needed and (value := only_value(frame[c])) is not None}
+    return {c: value for c in usable if c in needed and (value := readiness.only_value(frame[c])) is not None}
 
 
 def _why_absent(column: str, frame: pd.DataFrame, report: pd.DataFrame) -> str:
@@ -210,7 +207,9 @@ def advice(frame: pd.DataFrame, report: pd.DataFrame, source, mapped_from: dict,
     experiment = isinstance(sections.get("experiment"), dict)
     experiment_missing = None
     if experiment:
-        from study.ab.experiment_table import read_map  # the A/B package only when the map has an experiment
+        from study.ab.experiment_table import (
+            read_map,  # the A/B package only when the map has an experiment
+        )
 
         experiment_missing = read_map(map_path).missing(source.columns)
     draft = draft_map.draft(frame)

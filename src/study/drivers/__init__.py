@@ -14,17 +14,17 @@
 Modules: :mod:`~study.drivers.columns` (reading a column as model numbers, and its kind),
 :mod:`~study.drivers.rows` (rows and ledger), :mod:`~study.drivers.models` (naive, adjusted, checks),
 :mod:`~study.drivers.shape` (the curve), :mod:`~study.drivers.sensitivity`,
-:mod:`~study.drivers.findings`, :mod:`~study.drivers.result`, :mod:`~study.drivers.settings`
-(what to study, from parameters or a column map) and :mod:`~study.drivers.plots`.
+:mod:`~study.drivers.findings`, :mod:`~study.drivers.result` and :mod:`~study.drivers.plots`; what to study,
+from parameters or a column map, is read by :mod:`study.data.driver_settings`.
 """
 
 from importlib import import_module
 
-from study.drivers.analysis import analyse
+from study.data.driver_settings import DriverSettings, settings
+from study.drivers.analysis import analyse, from_settings
 from study.drivers.result import ANALYSIS, DriverAnalysis
-from study.drivers.settings import DriverSettings, settings
 
-__all__ = ["ANALYSIS", "DriverAnalysis", "DriverSettings", "analyse", "plots", "settings"]
+__all__ = ["ANALYSIS", "DriverAnalysis", "DriverSettings", "analyse", "from_settings", "plots", "settings"]
 
 
 def __getattr__(name: str):

@@ -155,6 +155,29 @@ def analyse(
     return result
 
 
+def from_settings(data: pd.DataFrame | TicketData, settings, alpha: float = 0.05, seed: int = 2026,
+                  shape: str = "auto") -> DriverAnalysis:
+    """:func:`analyse` with a driver analysis's settings, their defaults resolved on ``data`` and said in the notes.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or TicketData
+    settings : study.data.driver_settings.DriverSettings
+        From :func:`study.data.driver_settings.settings` (parameters, the column map's ``drivers`` section, defaults).
+    alpha, seed, shape
+        As :func:`analyse`.
+
+    Returns
+    -------
+    DriverAnalysis
+    """
+    controls, cluster, notes = settings.resolve(data.tickets if isinstance(data, TicketData) else data)
+    result = analyse(data, settings.outcome, settings.driver, controls, cluster, alpha=alpha, shape=shape, seed=seed)
+    result.extra_notes[:0] = notes
+    result.parameters["settings_from"] = dict(settings.sources)
+    return result
+
+
 def _fit(result: DriverAnalysis, m: ModelRows, alpha: float, shape: str, seed: int, reference: float | None) -> None:
     """Every model of the analysis, into ``result``."""
     result.naive, result.adjusted, result.fits = models.headline(m, alpha)

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import ANALYSES, needs_of, only_value, select, skip_reason
+from study.analyses import ANALYSES, select
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
+from study.data.readiness import needs_of, only_value, skip_reason
 from study.parameters import split_parameters
 from study.report import lifetime, safe_output, summary, truth
 from study.report.export import export_html

@@ -86,28 +86,6 @@ class DriverSettings:
                  "cluster": self.cluster or "none (robust SEs)"}
         return [f"{key}: {shown[key]} ({self.sources.get(key, 'default')})" for key in KEYS]
 
-    def analyse(self, data, alpha: float = 0.05, seed: int = 2026, shape: str = "auto"):
-        """:func:`study.drivers.analyse` with these settings, the defaults resolved on ``data`` and said in the notes.
-
-        Parameters
-        ----------
-        data : pandas.DataFrame or TicketData
-        alpha, seed, shape
-            As :func:`study.drivers.analyse`.
-
-        Returns
-        -------
-        study.drivers.DriverAnalysis
-        """
-        from study.data.dataset import TicketData
-        from study.drivers.analysis import analyse
-
-        controls, cluster, notes = self.resolve(data.tickets if isinstance(data, TicketData) else data)
-        result = analyse(data, self.outcome, self.driver, controls, cluster, alpha=alpha, shape=shape, seed=seed)
-        result.extra_notes[:0] = notes
-        result.parameters["settings_from"] = dict(self.sources)
-        return result
-
     def parameters(self) -> dict:
         """The settings as a results file records them."""
         return {"outcome": self.outcome, "driver": self.driver,
