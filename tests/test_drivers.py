@@ -425,3 +425,35 @@ def test_notebook_06_is_thin_and_takes_the_agreed_parameters():
     assert list(papermill.inspect_notebook(str(path))) == [
         "data_path", "columns_path", "alpha", "results_dir", "outcome", "driver", "controls", "cluster", "model_tickets",
         "seed"]
+
+
+def test_small_orders_exports_never_crash_the_analysis():
+    """A few dozen orders: rare score levels and controls that pin one make the checks unfittable, not a traceback."""
+    import warnings
+
+    from study.data import orders
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in range(12):
+            frame, _ = orders.analysis_frame(orders.simulate(50, seed))
+            for driver in ("delivery_delay_days", "late"):
+                result = analyse(frame, "review_score", driver, ["category", "state"])
+                text = " ".join(f.text for f in result.findings())
+                assert not re.search(r"\bnan\b|\(95% CI [+-]?0\.0+ to [+-]?0\.0+\)", text), text
+
+
+def test_an_outcome_the_driver_defines_is_skipped_not_estimated():
+    delay = np.random.default_rng(1).normal(0, 3, 300)
+    result = analyse(pd.DataFrame({"delay": delay, "late": (delay > 0).astype(int)}), "late", "delay")
+    assert result.skipped.startswith("late is determined by delay and the controls")
+    assert [f.kind for f in result.findings()] == ["skipped"]
+
+
+def test_a_driver_in_small_units_is_printed_to_its_first_significant_digit():
+    rng = np.random.default_rng(1)
+    milliseconds = rng.uniform(1e5, 5e6, 400)
+    frame = pd.DataFrame({"wait_ms": milliseconds, "y": 3 - 2e-7 * milliseconds + rng.normal(0, 0.5, 400)})
+    result = analyse(frame, "y", "wait_ms")
+    assert result.digits >= 8
+    assert "lower by 0.00000022" in result.findings()[0].text or "lower by 0.0000002" in result.findings()[0].text

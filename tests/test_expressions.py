@@ -289,3 +289,10 @@ def test_random_arithmetic_agrees_with_a_row_by_row_reference(rows, text):
             assert pd.isna(value), (text, x, y, value)
         else:
             assert math.isclose(value, expected, rel_tol=1e-12, abs_tol=1e-12), (text, x, y, value, expected)
+
+
+def test_a_long_flat_chain_is_refused_in_one_line_not_a_recursion_error():
+    frame = pd.DataFrame({"a": [1.0]})
+    assert evaluate("+".join(["a"] * 150), frame).iloc[0] == 150.0
+    with pytest.raises(ExpressionError, match=r"nested 500 levels deep is too deep \(at most 200\); split it"):
+        evaluate("+".join(["a"] * 500), frame)

@@ -156,3 +156,11 @@ def test_a_shown_table_reaches_the_report_with_its_column_classes(tmp_path):
     assert page.count('<td class="num">') == 2 and page.count('<td class="prose">') == 2
     assert '<th class="num">estimate</th>' in page and "&lt;0.001" in page
     assert "td.num { white-space: nowrap" in page  # the stylesheet that lays the classes out
+
+
+def test_an_optional_list_parameter_is_read_as_a_list():
+    """06's controls (Optional[list]) from the command line: comma-separated names, as segments are."""
+    declared = {"controls": "Optional[list]", "cluster": "Optional[str]"}
+    assert parameters.check({"controls": "category,state", "cluster": ""}, declared) == {
+        "controls": ["category", "state"], "cluster": ""}
+    assert parameters.check({"controls": "['region']"}, declared) == {"controls": ["region"]}

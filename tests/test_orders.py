@@ -173,3 +173,16 @@ def test_the_findings_check_the_truth_and_count_the_filtered_orders(drawn):
     assert result.rows["in"] == 4_000
     assert result.rows["dropped"]["excluded by the column map's filter: order_status = 'delivered'"] == 130
     assert result.model.outcome_kind.kind == "ordinal" and result.shape.step is not None
+
+
+def test_write_example_replaces_only_an_earlier_example_of_its_own(tmp_path):
+    import pytest
+
+    orders.write_example(tmp_path, orders=200)
+    orders.write_example(tmp_path, orders=200)  # an earlier example: replaced
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "orders_export.csv").write_text("somebody's orders\n")
+    with pytest.raises(FileExistsError, match="not an earlier example of ours"):
+        orders.write_example(other, orders=200)
+    assert (other / "orders_export.csv").read_text() == "somebody's orders\n"

@@ -145,7 +145,8 @@ def check(params: dict, declared: dict[str, str]) -> dict:
     typed = {}
     for name, value in params.items():
         kind = declared.get(name, "str")
-        kind = "str" if kind.startswith("Optional") else kind
+        if kind.startswith("Optional"):  # Optional[list] is a list when given; any other Optional, text
+            kind = "list" if kind.removeprefix("Optional[").rstrip("]") == "list" else "str"
         converted = _typed(name, value, kind)
         allowed = ALLOWED.get(name)
         if allowed is not None and not allowed.admits(converted):

@@ -120,7 +120,7 @@ def no_variation(rows: pd.DataFrame, column: str) -> str | None:
     """An explanatory variable that does not vary (a slope needs two values)."""
     values = rows[column].dropna() if column in rows.columns else pd.Series(dtype=float)
     if values.nunique() < 2:
-        return f"{words(column)} does not vary in the rows analysed: its effect cannot be estimated"
+        return f"{words(column)} does not vary in the rows analysed: no association with it can be estimated"
     return None
 
 

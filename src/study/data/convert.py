@@ -192,7 +192,11 @@ def _date_order(values: pd.Series, column: str) -> tuple[pd.Series | None, bool,
         return mask
 
     first, second = where(fields[0] > 12), where(fields[1] > 12)
-    fix = f'declare its format in the column map: date_formats: {{{column}: "%d/%m/%Y"}} (or "%m/%d/%Y")'
+    # The format a reader can paste: with the time of day when the values have one.
+    clock = dated.str.count(":").max()
+    hours = " %H:%M:%S" if clock >= 2 else " %H:%M" if clock == 1 else ""
+    fix = (f'declare its format in the column map: date_formats: {{{column}: "%d/%m/%Y{hours}"}} '
+           f'(or "%m/%d/%Y{hours}")')
     if first.any() and second.any():
         problem = (f"column '{column}' mixes day-first and month-first dates: {int(first.sum())} with a first field "
                    f"above 12 (e.g. {examples(values[first], 2)}) in {rows_where(first, 3)} and {int(second.sum())} "

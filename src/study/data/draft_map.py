@@ -415,8 +415,10 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None, has
             continue
         if analysis.kind == "drivers":  # the default question, CSAT on the first response time, unless a map names another
             needs = readiness.needs_of(analysis)[0]
-            status.append(Readiness(analysis.name, tuple(c for c in needs if c not in present),
-                                    readiness.skip_reason(analysis, present | set(needs), constant or {}, needs=needs)))
+            derived = readiness.with_derived(present)
+            status.append(Readiness(analysis.name, tuple(dict.fromkeys(readiness.DERIVED.get(c, c) for c in needs
+                                                                       if c not in derived)),
+                                    readiness.skip_reason(analysis, derived | set(needs), constant or {}, needs=needs)))
             continue
         missing = tuple(registry.missing_for(analysis, present))
         others = []

@@ -439,6 +439,9 @@ def _spanned(node: Node, start: int, end: int) -> Node:
     return type(node)(start, end, *(getattr(node, f) for f in node.__dataclass_fields__ if f not in ("start", "end")))
 
 
+MAX_TREE_DEPTH = 200
+
+
 def parse(text: str) -> Expression:
     """Read an expression (see the module docstring for the language).
 
@@ -461,9 +464,20 @@ def parse(text: str) -> Expression:
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"an expression of {len(text):,} characters is too long (at most {MAX_EXPRESSION_CHARS:,})")
     try:
-        return Expression(text, _Parser(text).parse())
+        root = _Parser(text).parse()
     except RecursionError:  # "- - - - ..." or "not not not ..." thousands deep
         raise ExpressionError(f"an expression nested too deeply: {short(text)}") from None
+    # A flat chain (a + a + ... 500 times) parses in a loop but is a tree 500 deep, which evaluating it
+    # would recurse through: measured here, without recursion, against a depth any real map stays far under.
+    depth, stack = 0, [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in _children(node))
+    if depth > MAX_TREE_DEPTH:
+        raise ExpressionError(f"an expression nested {depth} levels deep is too deep (at most {MAX_TREE_DEPTH}); "
+                              f"split it into several derived columns: {short(text)}")
+    return Expression(text, root)
 
 
 # --- Evaluation ---------------------------------------------------------------------------------

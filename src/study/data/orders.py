@@ -316,14 +316,26 @@ def export_csv(orders: Orders) -> str:
 def write_example(folder: str | Path, orders: int = EXAMPLE_ORDERS, seed: int = EXAMPLE_SEED) -> tuple[Path, Path]:
     """Write ``orders_export.csv`` and ``orders_truth.json`` into ``folder`` (the worked example of data/examples/).
 
+    A file of those names is replaced only when it is an earlier example of ours (a truth file that says it
+    was built here, beside it); anything else is refused.
+
     Returns
     -------
     tuple of Path
         The export and the truth file.
+
+    Raises
+    ------
+    FileExistsError
+        When either file exists and is not an earlier example.
     """
     folder = Path(folder)
-    drawn = simulate(orders, seed)
     export, truth_file = folder / "orders_export.csv", folder / "orders_truth.json"
+    ours = truth_file.is_file() and '"built_by": "study.data.orders.write_example"' in truth_file.read_text(encoding="utf-8")
+    for path in (export, truth_file):
+        if (path.exists() or path.is_symlink()) and not ours:
+            raise FileExistsError(f"{path} exists and is not an earlier example of ours; choose another folder")
+    drawn = simulate(orders, seed)
     export.write_text(export_csv(drawn), encoding="utf-8")
     record = {**drawn.truth, "example": {"orders": orders, "seed": seed, "built_by": "study.data.orders.write_example"}}
     truth_file.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

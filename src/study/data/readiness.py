@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from study.analyses import DRIVER_SETTINGS, Analysis, select
 from study.data.driver_settings import settings
-from study.data.schema import BY_NAME, DataError
+from study.data.schema import DataError
+
+# Columns every ticket table gets from a contract column (study.data.features.derive): an analysis may
+# name them (the driver analysis's default driver is response_hours), and a reason names their source.
+DERIVED = {"response_hours": "first_response_minutes", "response_log2_hours": "first_response_minutes",
+           "response_band": "first_response_minutes", "csat_answered": "csat", "csat_top2": "csat"}
+
+
+def with_derived(present) -> set[str]:
+    """``present`` and the columns derived from them (:data:`DERIVED`), for data not derived yet (``study validate``)."""
+    have = set(present)
+    return have | {derived for derived, source in DERIVED.items() if source in have}
 
 
 def needs_of(analysis: Analysis, columns_path=None, params: dict | None = None) -> tuple[list[str], object]:
@@ -45,17 +56,21 @@ def skip_reason(analysis: Analysis, present, constant: dict | None = None, needs
     present : iterable of str
         Columns of the table with at least one value.
     constant : dict, optional
-        Column -> its one value, for columns without variation (:func:`only_value`). A needed column
-        with one value (a placeholder) cannot carry the analysis; the arms of ``variant`` are checked
-        by the runner, which names the arm that is missing.
+        Column -> its one value, for columns without variation (:func:`only_value`). For an analysis whose
+        needs depend on its settings (the driver analysis), an outcome or driver with one value cannot carry
+        it; the ticket analyses skip the sections such a column cannot carry themselves.
     needs : list of str, optional
         What it needs, when that depends on its settings (:func:`needs_of`); default ``analysis.needs``.
     """
     constant = constant or {}
+    settled = needs is not None
     needs = list(analysis.needs if needs is None else needs)
     have = set(present)
-    missing = [c for c in needs if c not in have]
-    flat = [c for c in needs if c in constant and c not in ("ticket_id", "variant")]
+    missing = list(dict.fromkeys(DERIVED.get(c, c) for c in needs if c not in have))  # the column to supply
+    # The ticket analyses run on a column without variation and skip, each with its reason, the sections it
+    # cannot carry (a placeholder repeat_purchase still leaves 04's CSAT comparison); a driver analysis whose
+    # outcome or driver does not vary has nothing to show.
+    flat = [c for c in needs if c in constant and c not in ("ticket_id", "variant")] if settled else []
     return "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
                      + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
 
@@ -88,8 +103,6 @@ def require(data, name: str) -> None:
     analysis = select([name])[0]
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()] + list(data.missing)
-    constant = {c: value for c in analysis.needs if c in tickets.columns and c in BY_NAME
-                and (value := only_value(tickets[c])) is not None}
-    reason = skip_reason(analysis, present, constant)
+    reason = skip_reason(analysis, present)
     if reason:
         raise DataError(f"{analysis.title} cannot run on {data.source.name}: {reason}")

@@ -222,6 +222,10 @@ def _convert(frame: pd.DataFrame, copy: bool = True,
     notes: dict[str, str] = {}
     for column in (c for c in COLUMNS if c.name in out.columns):
         converted, problem, note = _convert_column(column, out[column.name])
+        origin = (mapped_from or {}).get(column.name)
+        if column.kind == "time" and origin and " -> " not in origin:  # a date_formats line names the export's column
+            problem, note = (text.replace(f"date_formats: {{{column.name}:", f"date_formats: {{{origin}:")
+                             if text else text for text in (problem, note))
         if problem:
             problems[column.name] = problem
         else:

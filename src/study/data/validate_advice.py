@@ -47,7 +47,7 @@ def unused_columns(columns, sections: dict) -> list[str]:
     """
     mentioned = _strings(sections)
     # Expressions name columns bare or in backticks; every such word counts as a mention.
-    words = {word for text in mentioned for pair in re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)", text)
+    words = {word for text in mentioned for pair in re.findall(r"`([^`]+)`|([^\W\d]\w*)", text)  # situação too
              for word in pair if word}
     used = set(mentioned) | words | set(schema.BY_NAME)
     return [c for c in columns if str(c) not in used]
@@ -86,14 +86,18 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
         analysis = analyses.select([status.name])[0]
         if analysis.kind == "drivers":  # any column of the data, the map's derived ones included
             needs, chosen = readiness.needs_of(analysis, map_path)
-            present = [c for c in frame.columns if frame[c].notna().any()]
-            flat = {c: v for c in (chosen.outcome, chosen.driver) if c in present
-                    and (v := readiness.only_value(frame[c])) is not None}
+            present = readiness.with_derived(c for c in frame.columns if frame[c].notna().any())
+            flat = {c: v for c in (chosen.outcome, readiness.DERIVED.get(chosen.driver, chosen.driver))
+                    if c in frame.columns and (v := readiness.only_value(frame[c])) is not None}
             reason = readiness.skip_reason(analysis, present, flat, needs=needs)
             lines.append(f"  {status.name}: " + (f"skipped: {reason}" if reason else
                                                  f"runs ({chosen.outcome} on {chosen.driver})"))
             continue
-        lines.append(f"  {status.name}: {'runs' if status.runs else 'skipped: ' + reason}")
+        flat = [f"{c} has one value ({constant[c]}) in every row" for c in analysis.needs
+                if c in constant and c not in ("ticket_id", "variant")]
+        # It runs, and skips the sections a column without variation cannot carry: say so before the run does.
+        runs = "runs" + (f" ({'; '.join(flat)}: the sections that need it are skipped)" if flat else "")
+        lines.append(f"  {status.name}: {runs if status.runs else 'skipped: ' + reason}")
     return lines
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import warnings
 
+import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from study.core import degenerate
-from study.core.results import Source
+from study.core.results import Skipped, Source
 from study.data.dataset import TicketData
 from study.drivers import models
 from study.drivers.findings import is_survey
@@ -178,18 +179,40 @@ def from_settings(data: pd.DataFrame | TicketData, settings, alpha: float = 0.05
     return result
 
 
+def _determined(fit) -> bool:
+    """Whether a least-squares fit leaves (numerically) nothing unexplained."""
+    return fit.ssr <= 1e-12 * max(fit.centered_tss, 1e-300)
+
+
+def _determined_reason(m: ModelRows) -> str:
+    # Nothing is left once the driver and controls are known: no interval, curve or check can say anything.
+    return (f"{m.outcome} is determined by {m.driver} and the controls on these rows (nothing varies around the "
+            "fit): it is a definition, not an association to estimate")
+
+
 def _fit(result: DriverAnalysis, m: ModelRows, alpha: float, shape: str, seed: int, reference: float | None) -> None:
     """Every model of the analysis, into ``result``."""
     result.naive, result.adjusted, result.fits = models.headline(m, alpha)
+    if _determined(result.fits["adjusted"]):
+        result.skipped = _determined_reason(m)
+        return
     note = models.collinear_note(result.fits["adjusted"])
     if note:
         result.extra_notes.append(note)
-    if m.outcome_kind.kind == "binary":
-        result.check, result.fits["check"] = models.logit_check(m, alpha)
-    elif m.outcome_kind.kind == "ordinal":
-        result.check, result.fits["check"] = models.ordered_check(m, alpha)
+    check = {"binary": models.logit_check, "ordinal": models.ordered_check}.get(m.outcome_kind.kind)
+    if check is not None:
+        try:
+            result.check, result.fits["check"] = check(m, alpha)
+        except (np.linalg.LinAlgError, ValueError) as error:
+            # A few rows with rare levels or a control that pins an outcome level: the check cannot be fitted,
+            # the least-squares headline stands on its own.
+            section = "logit check" if m.outcome_kind.kind == "binary" else "ordered logit check"
+            result.check = Skipped(section, f"it cannot be fitted on these rows ({str(error).splitlines()[0][:120]})")
     if m.driver_kind.kind == "numeric" and shape != "linear":
         result.shape = dose_response(m, alpha, reference)
+        if not isinstance(result.shape, Skipped) and _determined(result.shape.fit):  # e.g. late = delay > 0
+            result.skipped = _determined_reason(m)
+            return
     elif m.driver_kind.kind == "numeric":
         result.extra_notes.append("shape of the association not drawn: shape='linear' was asked")
     result.confounding = sensitivity(m, result.fits["adjusted"], result.adjusted, alpha)

@@ -20,10 +20,11 @@ SURVEY_WORDS = re.compile(r"csat|nps|review|rating|satisf|survey|score|stars", r
 
 
 def digits_for(se: float | None, least: int = 2) -> int:
-    """Decimals that show a value to the first digit of its standard error (at least ``least``, at most 6)."""
+    """Decimals that show a value to the first digit of its standard error (at least ``least``; a driver in
+    milliseconds has slopes of 1e-7, which six decimals would print as zero)."""
     if se is None or not math.isfinite(se) or se <= 0:
         return least
-    return int(min(6, max(least, -math.floor(math.log10(se)))))
+    return int(min(15, max(least, -math.floor(math.log10(se)))))
 
 
 class Scale:

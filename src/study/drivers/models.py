@@ -210,6 +210,9 @@ def ordered_check(m: ModelRows, alpha: float) -> tuple[Estimate | Skipped, objec
         value += gap * share
         gradient += gap * share_gradient
     se = float(np.sqrt(gradient @ covariance @ gradient))
+    if not np.isfinite(se) or not np.isfinite(value):
+        # A covariance that is not positive definite (a level seen in a handful of rows): no interval to give.
+        return Skipped(section, "its standard error is not defined on these rows (too few rows at some score)"), fit
     df = inference_df(fit)
     low, high = wald_interval(value, se, alpha, df)
     words = "robust (sandwich) SE" + (f" clustered by {m.cluster}" if m.cluster else "")

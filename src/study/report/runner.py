@@ -23,7 +23,7 @@ from study.analyses import ANALYSES, select
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets, write_prepared
-from study.data.readiness import needs_of, only_value, skip_reason
+from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import split_parameters
 from study.report import lifetime, safe_output, summary, truth
 from study.report.export import export_html
@@ -152,7 +152,7 @@ def run_study(
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
     per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
-    needs = {a.name: needs_of(a, columns, per_notebook[a.name]) for a in analyses}  # a driver analysis's settings
+    needs = {a.name: needs_of(a, columns, per_notebook.get(a.name, {})) for a in analyses}  # a driver analysis's settings
     out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
@@ -384,8 +384,7 @@ def _driver_reason(chosen, present: list[str], constant: dict, source: str) -> s
             f"{source}: the driver analysis's {roles[column]} {column!r} ({'--param' if where == 'parameter' else 'the column map'})"
             f" is not a column of the data" + (f" (did you mean {close!r}?)" if close else ""))
     if absent:
-        derived = {"response_hours": "first_response_minutes", "response_log2_hours": "first_response_minutes"}
-        absent = [derived.get(c, c) for c in absent]  # the column the user would have to supply
+        absent = [DERIVED.get(c, c) for c in absent]  # the column the user would have to supply
         return (f"data has no {', '.join(dict.fromkeys(absent))} (name the outcome and driver in the column map's drivers "
                 "section, or with --param outcome=... --param driver=...)")
     flat = [c for c in (chosen.outcome, chosen.driver) if c in constant]
