@@ -363,3 +363,22 @@ def test_the_driver_analysis_skips_its_default_question_on_data_that_cannot_answ
     summary = run_study(data, tmp_path / "out", only=["06"], progress=lambda line: None)
     assert summary.runs[0].status == "skipped"
     assert summary.runs[0].reason.startswith("data has no first_response_minutes (name the outcome and driver")
+
+
+def test_a_text_outcome_of_the_driver_analysis_is_refused_before_any_notebook_with_the_map_line(small_study_path,
+                                                                                                tmp_path):
+    from study.data.schema import DataError
+    from study.report.runner import run_study
+
+    tickets = pd.read_parquet(small_study_path)
+    tickets["recommends"] = np.where(tickets["csat"].fillna(3) >= 4, "sim", "não")
+    data = tmp_path / "t.csv"
+    tickets.to_csv(data, index=False)
+    columns = tmp_path / "map.yml"
+    columns.write_text("drivers: {outcome: recommends, driver: response_hours}\n")
+    validated = study("validate", "--data", str(data), "--columns", str(columns))
+    assert "06_driver_analysis: skipped: column 'recommends' is text with two values" in validated.stdout
+    with pytest.raises(DataError, match=r"outcome: column 'recommends' is text with two values \('não', 'sim'\) .* "
+                                        r"\(derive: \{recommends_01: \"case when `recommends` = 'sim' then 1 else 0 end\"\}"):
+        run_study(data, tmp_path / "out", columns=columns, only=["06"], progress=lambda line: None)
+    assert not (tmp_path / "out").exists()

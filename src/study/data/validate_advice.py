@@ -89,7 +89,7 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
             present = readiness.with_derived(c for c in frame.columns if frame[c].notna().any())
             flat = {c: v for c in (chosen.outcome, readiness.DERIVED.get(chosen.driver, chosen.driver))
                     if c in frame.columns and (v := readiness.only_value(frame[c])) is not None}
-            reason = readiness.skip_reason(analysis, present, flat, needs=needs)
+            reason = readiness.skip_reason(analysis, present, flat, needs=needs) or _unreadable(frame, chosen)
             lines.append(f"  {status.name}: " + (f"skipped: {reason}" if reason else
                                                  f"runs ({chosen.outcome} on {chosen.driver})"))
             continue
@@ -99,6 +99,19 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
         runs = "runs" + (f" ({'; '.join(flat)}: the sections that need it are skipped)" if flat else "")
         lines.append(f"  {status.name}: {runs if status.runs else 'skipped: ' + reason}")
     return lines
+
+
+def _unreadable(frame: pd.DataFrame, chosen) -> str:
+    """Why the driver analysis's outcome or driver cannot be read as numbers (``""`` when both can)."""
+    from study.data.driver_columns import as_numbers
+
+    for column in (chosen.outcome, chosen.driver):
+        if column in frame.columns:
+            try:
+                as_numbers(frame[column], column)
+            except schema.DataError as error:
+                return str(error)
+    return ""
 
 
 def _constant(frame: pd.DataFrame, usable: list[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@
     result.curve()             # the shape of a numeric driver's association
     result.ledger.table()      # rows in, dropped by reason, used
 
-Modules: :mod:`~study.drivers.columns` (reading a column as model numbers, and its kind),
+Modules: :mod:`~study.data.driver_columns` (reading a column as model numbers, and its kind),
 :mod:`~study.drivers.rows` (rows and ledger), :mod:`~study.drivers.models` (naive, adjusted, checks),
 :mod:`~study.drivers.shape` (the curve), :mod:`~study.drivers.sensitivity`,
 :mod:`~study.drivers.findings`, :mod:`~study.drivers.result` and :mod:`~study.drivers.plots`; what to study,

@@ -1,6 +1,6 @@
 """The rows and columns of a driver analysis: every row that leaves is counted, every control dropped is said.
 
-:func:`model_rows` reads the outcome and the driver as numbers (:mod:`study.drivers.columns`), keeps
+:func:`model_rows` reads the outcome and the driver as numbers (:mod:`study.data.driver_columns`), keeps
 the rows with a value in every model column (outcome, driver, controls, cluster), counting each
 column's drops under its own reason in a :class:`study.core.accounting.RowLedger`, and sorts the
 controls into dummies (text) and straight-line terms (numbers). A control with one value on the
@@ -16,7 +16,7 @@ import pandas as pd
 from study.core.accounting import RowLedger, missing_reason
 from study.data.convert import short
 from study.data.schema import DataError
-from study.drivers.columns import (
+from study.data.driver_columns import (
     Kind,
     as_numbers,
     driver_kind,
@@ -115,7 +115,7 @@ def model_rows(frame: pd.DataFrame, outcome: str, driver: str, controls: list[st
     values : dict, optional
         ``{column: {stored value: number}}`` for a text outcome or driver with two values.
     declared_outcome : str
-        ``"auto"`` or the outcome's kind (:func:`study.drivers.columns.outcome_kind`).
+        ``"auto"`` or the outcome's kind (:func:`study.data.driver_columns.outcome_kind`).
 
     Returns
     -------
@@ -124,7 +124,7 @@ def model_rows(frame: pd.DataFrame, outcome: str, driver: str, controls: list[st
     Raises
     ------
     DataError, ValueError
-        See :func:`check_names` and :func:`study.drivers.columns.as_numbers`; a control holding dates.
+        See :func:`check_names` and :func:`study.data.driver_columns.as_numbers`; a control holding dates.
     """
     controls = list(controls)
     check_names(frame, outcome, driver, controls, cluster)

@@ -21,7 +21,7 @@ from typing import Callable
 from study import config
 from study.analyses import ANALYSES, select
 from study.core.results import write_json_atomic
-from study.data import column_map, io, schema
+from study.data import column_map, driver_columns, io, schema
 from study.data.dataset import load_tickets, write_prepared
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import split_parameters
@@ -189,7 +189,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     prepared = None
     if ticket_table and any(a.kind != "experiment" for a in analyses):
         needed = sorted({c for columns_needed, _ in needs.values() for c in columns_needed})
-        arguments = (data_path, columns if ticket_map else None, staging, needed)
+        numbers = sorted({c for _, chosen in needs.values() if chosen is not None for c in (chosen.outcome, chosen.driver)})
+        arguments = (data_path, columns if ticket_map else None, staging, needed, numbers)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
@@ -202,9 +203,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         else:
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
+        unreadable = facts.unreadable
     else:
         frame, source = io.load(data_path)
-        present, constant = source.columns, {}
+        present, constant, unreadable = source.columns, {}, {}
         if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
             experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
         del frame
@@ -219,7 +221,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
         elif analysis.kind == "drivers":
-            reason = _driver_reason(needs[analysis.name][1], present, constant, source.name)
+            reason = _driver_reason(needs[analysis.name][1], present, constant, source.name, unreadable)
         else:
             reason = skip_reason(analysis, present, constant)
             if not reason and "variant" in analysis.needs:
@@ -336,9 +338,11 @@ class PreparedTickets:
     arms: set
     path: Path
     constant: dict = field(default_factory=dict)
+    unreadable: dict = field(default_factory=dict)
 
 
-def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, needed: list[str] = ()) -> PreparedTickets:
+def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, needed: list[str] = (),
+                     as_numbers: list[str] = ()) -> PreparedTickets:
     """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
 
     A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
@@ -354,12 +358,19 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, neede
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant)
+    unreadable = {}
+    for column in (c for c in as_numbers if c in present):  # a driver analysis's outcome and driver
+        try:
+            driver_columns.as_numbers(tickets[column], column)
+        except schema.DataError as error:
+            unreadable[column] = str(error)
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
+                           unreadable)
 
 
 
 
-def _driver_reason(chosen, present: list[str], constant: dict, source: str) -> str:
+def _driver_reason(chosen, present: list[str], constant: dict, source: str, unreadable: dict | None = None) -> str:
     """Why the driver analysis cannot run with these settings (``""`` when it can).
 
     A column the user named (a parameter, the column map's ``drivers`` section) that the data lacks stops
@@ -387,6 +398,9 @@ def _driver_reason(chosen, present: list[str], constant: dict, source: str) -> s
         absent = [DERIVED.get(c, c) for c in absent]  # the column the user would have to supply
         return (f"data has no {', '.join(dict.fromkeys(absent))} (name the outcome and driver in the column map's drivers "
                 "section, or with --param outcome=... --param driver=...)")
+    for column in (chosen.outcome, chosen.driver):
+        if column in (unreadable or {}):  # text that is neither numbers nor yes/no: said before any notebook runs
+            raise schema.DataError(f"{source}: the driver analysis's {roles[column]}: {unreadable[column]}")
     flat = [c for c in (chosen.outcome, chosen.driver) if c in constant]
     return "; ".join(f"{c} has one value ({constant[c]}) in every row" for c in flat)
 

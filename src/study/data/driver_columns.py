@@ -104,8 +104,9 @@ def as_numbers(values: pd.Series, column: str, mapping: dict | None = None) -> t
     if len(distinct) == 2:
         first, second = sorted(distinct)
         raise DataError(f"column {short(column)} is text with two values ({short(first)}, {short(second)}) in "
-                        f"{len(present):,} rows: say which one counts as 1, e.g. values={{{column!r}: {{{second!r}: 1, "
-                        f"{first!r}: 0}}}}")
+                        f"{len(present):,} rows: say which one counts as 1, in a column map with a derived column "
+                        f"(derive: {{{column}_01: \"case when `{column}` = '{second}' then 1 else 0 end\"}}) or in "
+                        f"Python with values={{{column!r}: {{{second!r}: 1, {first!r}: 0}}}}")
     raise DataError(f"column {short(column)} is text with {len(distinct):,} values (e.g. {examples(present)}) in "
                     f"{len(present):,} rows: a driver or outcome must be numbers or take two values; "
                     "enter a text column as a control instead")
