@@ -296,3 +296,16 @@ def test_the_contract_columns_have_names_to_be_found_by():
     assert set(SYNONYMS) <= set(schema.BY_NAME)
     for role in schema.REQUIRED:
         assert SYNONYMS.get(role), role
+
+
+def test_a_scale_whose_low_end_was_not_seen_is_left_for_the_user_to_check():
+    """Answers 2-10: 1-10 and 0-10 bin an 8 differently (4 or 5), so the draft does not settle it."""
+    from study.data.draft_yaml import render
+
+    frame = pd.DataFrame({"ticket_id": [f"T{i}" for i in range(60)], "satisfaction": np.tile(np.arange(2, 11), 7)[:60]})
+    result = draft(frame)
+    assert result.csat_scale == "1-10" and result.csat_scale_check.startswith("check: no answer of 1 was seen")
+    line = next(line for line in render(result, "x.csv", 60, None).splitlines() if "csat_scale" in line)
+    assert line.lstrip().startswith("# csat_scale: 1-10") and "is the scale 1-10 or 0-10?" in line
+    frame["satisfaction"] = np.tile(np.arange(1, 11), 6)
+    assert draft(frame).csat_scale_check == ""

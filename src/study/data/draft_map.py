@@ -90,6 +90,8 @@ class DraftMap:
         Export column -> why its date format is to check.
     csat_scale : str or None
         The CSAT column's scale when not 1-5.
+    csat_scale_check : str
+        Why the scale needs the user's check (its low end was not seen), or ``""``.
     missing_values : tuple of str
         Codes found meaning "no value".
     derive : dict
@@ -109,6 +111,7 @@ class DraftMap:
     date_formats: dict[str, str] = field(default_factory=dict)
     date_checks: dict[str, str] = field(default_factory=dict)
     csat_scale: str | None = None
+    csat_scale_check: str = ""
     missing_values: tuple[str, ...] = ()
     derive: dict[str, str] = field(default_factory=dict)
     filters: list[str] = field(default_factory=list)
@@ -299,6 +302,12 @@ def _declarations(result: DraftMap, by_name: dict, frame: pd.DataFrame) -> None:
             scale = csat_scale(facts)
             if scale and scale != "1-5":
                 result.csat_scale = scale
+                low = int(scale.split("-")[0])
+                named = normalize(facts.name).endswith(scale.replace("-", "_"))
+                if facts.low != low and not named:
+                    # 3-10 could be on 0-10 or 1-10, and the two bin an 8 differently: the user decides.
+                    result.csat_scale_check = (f"check: no answer of {low} was seen (lowest {facts.low:g}); is the "
+                                               f"scale {scale} or {1 - low}-{scale.split('-')[1]}?")
     used = {g.column for g in result.guesses} | {g.start for g in result.guesses if g.start}
     for facts in result.facts:
         if facts.date_format and facts.name in used:

@@ -115,9 +115,11 @@ def render(result: DraftMap, source: str, rows: int, out: str | None = None) -> 
         for role, unit in result.units.items()], "seconds|minutes|hours|days -> the contract's minutes")
     if result.csat_scale:
         csat = result.guess("csat")
+        sure = csat.sure and not result.csat_scale_check
         lines.append(_line(2, f"csat_scale: {result.csat_scale}",
-                           f"{shown(csat.column)} answers on {result.csat_scale}" if csat.sure
-                           else f"check: follows the guess for csat ({shown(csat.column)})", commented=not csat.sure))
+                           f"{shown(csat.column)} answers on {result.csat_scale}" if sure
+                           else result.csat_scale_check if csat.sure
+                           else f"check: follows the guess for csat ({shown(csat.column)})", commented=not sure))
     same = [g.role for g in result.guesses if g.column == g.role]
     if same:
         lines += _wrapped("found under their contract names: ", same)
