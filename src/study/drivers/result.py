@@ -80,7 +80,12 @@ class DriverAnalysis:
 
     @property
     def rows(self) -> dict:
-        return self.model.ledger.as_dict()
+        """Rows in, dropped by reason, used; a skipped analysis uses none (its rows are counted under the reason)."""
+        counts = self.model.ledger.as_dict()
+        if self.skipped and counts["used"]:
+            counts["dropped"][f"the analysis was skipped: {self.skipped}"] = counts["used"]
+            counts["used"] = 0
+        return counts
 
     @property
     def estimates(self) -> list[Estimate]:

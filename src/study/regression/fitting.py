@@ -65,8 +65,9 @@ def term(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a model column must be named by non-empty text, not {name!r}")
     if name in FORMULA_FUNCTIONS or name == "_cluster":
-        raise ValueError(f"column {name!r} has the name of a formula function; rename it to put it in a model "
-                         "(a column map's columns section can)")
+        # Patsy looks names up in the data before its own functions: a column C would hide C(...) from every term.
+        raise ValueError(f"column {name!r} has the name of a formula function; copy it under another name to put it "
+                         f"in a model (a column map's derive section can: derive: {{{name}_value: \"`{name}`\"}})")
     if _IDENTIFIER.match(name) and not keyword.iskeyword(name) and name not in ("True", "False", "None"):
         return name
     return f"Q({name!r})"
