@@ -264,7 +264,9 @@ def test_every_row_is_counted_once_whatever_is_missing(seed, shares, aside):
         lacking = int(remaining[column].isna().sum())
         assert rows["dropped"].get(reason, 0) == lacking
         remaining = remaining[remaining[column].notna()]
-    assert rows["used"] == len(remaining)
+    skipped = {reason: n for reason, n in rows["dropped"].items() if reason.startswith("the analysis was skipped")}
+    assert rows["used"] + sum(skipped.values()) == len(remaining)
+    assert (rows["used"] == 0) == bool(result.skipped) or len(remaining) == 0
 
 
 def test_ticket_data_set_aside_rows_are_counted_and_parameters_recorded(tmp_path):
