@@ -124,7 +124,7 @@ def test_hours_and_day_first_dates_are_pointed_out(tmp_path, monkeypatch, capsys
 
 
 def test_unused_columns_are_those_no_contract_name_or_map_entry_mentions():
-    from study.data.validate_advice import unused_columns
+    from study.report.validate_advice import unused_columns
 
     sections = {"tickets": {"columns": {"ticket_id": "case"}, "derive": {"delay_days": "days(arrived - `promised at`)"},
                             "durations": {"first_response_minutes": {"from": "opened", "to": "replied"}}},

@@ -49,7 +49,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from study.data.dataset import read_export
     from study.data.schema import validation_report
-    from study.data.validate_advice import advice, experiment_table_lines, with_hints
+    from study.report.validate_advice import advice, experiment_table_lines, with_hints
 
     export = read_export(args.data, table=args.table, columns=args.columns, query=args.query)
     frame, source, mapped_from = export.frame, export.source, export.mapped_from
