@@ -309,3 +309,17 @@ def test_a_scale_whose_low_end_was_not_seen_is_left_for_the_user_to_check():
     assert line.lstrip().startswith("# csat_scale: 1-10") and "is the scale 1-10 or 0-10?" in line
     frame["satisfaction"] = np.tile(np.arange(1, 11), 6)
     assert draft(frame).csat_scale_check == ""
+
+
+def test_validation_and_the_draft_read_a_unit_by_one_rule():
+    """The column report's note (study.data.convert.unit_note) and study map's hint agree on every series."""
+    from study.data.convert import unit_note
+
+    rng = np.random.default_rng(4)
+    for minutes in (pd.Series(rng.exponential(30, 200)), pd.Series(rng.exponential(1.5, 200)).clip(upper=60),
+                    pd.Series(rng.exponential(3_000, 200) + 1_500), pd.Series(rng.exponential(6, 200))):
+        note, hint = unit_note(minutes), unit_hint(minutes, "first_response_minutes")
+        assert (note is None) == (hint is None), (note, hint)
+        if note:
+            unit = note.split("values look like ", 1)[1].split(",", 1)[0]
+            assert f"looks like {unit}" in hint and f"{{first_response_minutes: {unit}}}" in hint

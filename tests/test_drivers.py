@@ -448,7 +448,7 @@ def test_small_orders_exports_never_crash_the_analysis():
 def test_an_outcome_the_driver_defines_is_skipped_not_estimated():
     delay = np.random.default_rng(1).normal(0, 3, 300)
     result = analyse(pd.DataFrame({"delay": delay, "late": (delay > 0).astype(int)}), "late", "delay")
-    assert result.skipped.startswith("late is determined by delay and the controls")
+    assert result.skipped.startswith("the outcome late is determined by the driver delay and the controls")
     assert [f.kind for f in result.findings()] == ["skipped"]
 
 

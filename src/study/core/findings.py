@@ -70,5 +70,13 @@ class Findings(list):
 
 def skipped(section: str, reason: str, headline: bool = False) -> Finding:
     """A section that was skipped and why; it states no number."""
-    return Finding(f"**{text(section[:1].upper() + section[1:])}: skipped.** {text(reason[:1].upper() + reason[1:])}.",
-                   kind="skipped", headline=headline)
+    return Finding(f"**{text(_capital(section))}: skipped.** {text(_capital(reason))}.", kind="skipped", headline=headline)
+
+
+def _capital(words: str) -> str:
+    """``words`` with a capital first letter, unless they start with a name as the data spells it
+    (``review_score``, ``q1``): a capital would name another column."""
+    first = words.split(" ", 1)[0]
+    if "_" in first or any(c.isdigit() for c in first):
+        return words
+    return words[:1].upper() + words[1:]

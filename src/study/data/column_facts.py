@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from study.data.convert import _FALSE, _TRUE, NA_CODES, short
+from study.data.convert import _FALSE, _TRUE, NA_CODES, short, unit_guess
 
 KINDS = ("id", "text", "time", "number", "integer", "flag")
 # Cells that mean "no value" in exports besides pandas' defaults: a dash, a question mark.
@@ -313,19 +313,18 @@ def unit_hint(values: pd.Series, column: str, name: str | None = None) -> str | 
     -------
     str or None
         A name's unit gives ``first_response_hours is in hours by its name; declare units:
-        {first_response_minutes: hours}``. Without one, values whose median is under 3 and whose
-        largest is at most 72 look like hours (a day of waiting and a first reply after two
-        minutes on average would both be unusual in minutes); the hint then asks to check.
-        ``None`` when neither applies.
+        {first_response_minutes: hours}``. Without one, values that look like hours or seconds by the
+        rule validation notes them with (:func:`study.data.convert.unit_guess`) get the hint, which asks
+        to check. ``None`` when neither applies.
     """
     unit = name_unit(name) if name else None
     if unit and unit != "minutes":
         return f"{shown(name)} is in {unit} by its name; declare units: {{{column}: {unit}}} in the column map"
     numbers = pd.to_numeric(values, errors="coerce").dropna()
-    numbers = numbers[numbers > 0]
-    if unit is None and len(numbers) >= 10 and numbers.median() < 3 and numbers.max() <= 72:
-        return (f"{shown(name or column)} looks like hours (median {numbers.median():.2g}, longest {numbers.max():g}); "
-                f"if it is, declare units: {{{column}: hours}} in the column map")
+    guess = unit_guess(numbers) if unit is None else None
+    if guess:
+        return (f"{shown(name or column)} looks like {guess} (median {numbers.median():.2g}, longest {numbers.max():g}); "
+                f"if it is, declare units: {{{column}: {guess}}} in the column map")
     return None
 
 

@@ -270,16 +270,24 @@ def unit_note(minutes: pd.Series, column: str = "first_response_minutes") -> str
     column : str
         The column's name, for the declaration the note suggests.
     """
+    unit = unit_guess(minutes)
+    if unit is None:
+        return None
     present = minutes.dropna()
+    median, longest = float(present.median()), float(present.max())
+    return (f"values look like {unit}, not minutes (median {_plain(median)}, longest {_plain(longest)}); if so "
+            f"declare units: {{{column}: {unit}}} in the column map")
+
+
+def unit_guess(minutes: pd.Series) -> str | None:
+    """``"hours"`` or ``"seconds"`` when durations given as minutes look like that unit, by :func:`unit_note`'s rule;
+    else ``None`` (also below :data:`UNIT_NOTE_MIN_VALUES` values). ``study map`` drafts with the same rule."""
+    present = pd.to_numeric(minutes, errors="coerce").dropna()
     if len(present) < UNIT_NOTE_MIN_VALUES:
         return None
     median, longest = float(present.median()), float(present.max())
-    unit = ("hours" if longest <= HOURS_LONGEST and median <= HOURS_MEDIAN
+    return ("hours" if longest <= HOURS_LONGEST and median <= HOURS_MEDIAN
             else "seconds" if median >= SECONDS_MEDIAN and longest > SECONDS_LONGEST else None)
-    if unit is None:
-        return None
-    return (f"values look like {unit}, not minutes (median {_plain(median)}, longest {_plain(longest)}); if so "
-            f"declare units: {{{column}: {unit}}} in the column map")
 
 
 def _plain(number: float) -> str:

@@ -31,6 +31,7 @@ from study.data.column_facts import (  # noqa: F401  (the hints are part of this
     shown,
     unit_hint,
 )
+from study.data.convert import unit_guess
 from study.data.role_names import CONTROL_CODES, DONE_CODES, NO_CODES, PARTS, SYNONYMS, TREATMENT_CODES, YES_CODES
 
 DURATIONS = ("first_response_minutes", "resolution_minutes")
@@ -297,7 +298,8 @@ def _declarations(result: DraftMap, by_name: dict, frame: pd.DataFrame) -> None:
             if named and named != "minutes":
                 result.units[guess.role] = named
             elif named is None and hint:
-                result.units[guess.role], result.units_check[guess.role] = "hours", hint
+                unit = unit_guess(frame[guess.column]) or "hours"
+                result.units[guess.role], result.units_check[guess.role] = unit, hint
         if guess.role == "csat":
             scale = csat_scale(facts)
             if scale and scale != "1-5":

@@ -186,8 +186,8 @@ def _determined(fit) -> bool:
 
 def _determined_reason(m: ModelRows) -> str:
     # Nothing is left once the driver and controls are known: no interval, curve or check can say anything.
-    return (f"{m.outcome} is determined by {m.driver} and the controls on these rows (nothing varies around the "
-            "fit): it is a definition, not an association to estimate")
+    return (f"the outcome {m.outcome} is determined by the driver {m.driver} and the controls on these rows (nothing "
+            "varies around the fit): it is a definition, not an association to estimate")
 
 
 def _fit(result: DriverAnalysis, m: ModelRows, alpha: float, shape: str, seed: int, reference: float | None) -> None:
