@@ -409,7 +409,8 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None, has
     has_experiment_map : bool
         Whether a column map with an ``experiment`` section was given.
     constant : dict, optional
-        Column -> its one value, for columns without variation: a placeholder cannot carry an analysis.
+        Column -> its one value, for columns without variation: a driver analysis whose outcome or driver is
+        such a placeholder is skipped (the ticket analyses skip such sections themselves).
 
     Returns
     -------
@@ -433,9 +434,6 @@ def analysis_status(columns, arms=None, experiment: list[str] | None = None, has
             continue
         missing = tuple(registry.missing_for(analysis, present))
         others = []
-        if constant:
-            # Only its other reasons: the columns it lacks are said here, with their "did you mean".
-            others.append(readiness.skip_reason(analysis, present | set(analysis.needs), constant))
         if not missing and "variant" in analysis.needs and arms is not None:
             absent = [a for a in ("control", "treatment") if a not in set(arms)]
             if absent:

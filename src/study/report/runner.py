@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import ANALYSES, select
+from study.analyses import select
 from study.core.results import write_json_atomic
 from study.data import column_map, driver_columns, io, schema
 from study.data.dataset import load_tickets, write_prepared
@@ -188,9 +188,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     ticket_table = ticket_map is not None or mapping is None or all(c in header for c in schema.REQUIRED)
     prepared = None
     if ticket_table and any(a.kind != "experiment" for a in analyses):
-        needed = sorted({c for columns_needed, _ in needs.values() for c in columns_needed})
         numbers = sorted({c for _, chosen in needs.values() if chosen is not None for c in (chosen.outcome, chosen.driver)})
-        arguments = (data_path, columns if ticket_map else None, staging, needed, numbers)
+        arguments = (data_path, columns if ticket_map else None, staging, numbers)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
@@ -223,7 +222,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif analysis.kind == "drivers":
             reason = _driver_reason(needs[analysis.name][1], present, constant, source.name, unreadable)
         else:
-            reason = skip_reason(analysis, present, constant)
+            reason = skip_reason(analysis, present)
             if not reason and "variant" in analysis.needs:
                 absent = [arm for arm in ("control", "treatment") if arm not in arms]
                 if absent:
@@ -341,25 +340,26 @@ class PreparedTickets:
     unreadable: dict = field(default_factory=dict)
 
 
-def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, needed: list[str] = (),
-                     as_numbers: list[str] = ()) -> PreparedTickets:
+def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = ()) -> PreparedTickets:
     """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
 
-    A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it.
+    A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it. The columns of
+    ``as_numbers`` (a driver analysis's outcome and driver) are checked for a single value and for values
+    that cannot be read as numbers; the ticket analyses skip such sections themselves.
     """
     data = load_tickets(data_path, columns=columns)
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
-    needed = {*needed, *(c for analysis in ANALYSES for c in analysis.needs)}
-    constant = {c: value for c in present if c in needed and (value := only_value(tickets[c])) is not None}
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
+    checked = [c for c in as_numbers if c in present]
+    constant = {c: value for c in checked if (value := only_value(tickets[c])) is not None}
     unreadable = {}
-    for column in (c for c in as_numbers if c in present):  # a driver analysis's outcome and driver
+    for column in checked:
         try:
             driver_columns.as_numbers(tickets[column], column)
         except schema.DataError as error:
