@@ -20,22 +20,23 @@ from study.monitoring.weekly_chart import Settings, build
 def week_calendar(created: pd.Series, settings: Settings) -> pd.DataFrame:
     """The data's weeks with their tickets, days, partial flag, volume flag and known event.
 
-    A week is a high-volume (low-volume) week when its tickets lie above (below) the baseline weeks'
-    mean by more than 3 times the larger of their standard deviation and the Poisson spread sqrt(mean):
-    a sale peak changes who writes in and how busy the agents are, so a signal in such a week is read as
-    such, not as a change of the service.
+    A week is a high-volume (low-volume) week when its tickets lie above (below) the median of the first
+    ``baseline_weeks`` full weeks by more than 3 times the larger of their robust spread (1.4826 x the
+    median absolute deviation, so that a sale week among them does not hide itself) and the Poisson spread
+    sqrt(median). A sale peak changes who writes in and how busy the agents are: such weeks are kept out of
+    the baseline, and a signal in one is read as such, not as a change of the service.
     """
     weeks = calendar(created)
     weeks["event"] = [settings.events.get(w, "") for w in weeks.index]
     full = weeks[~weeks["partial"] & (weeks["event"] == "") & (weeks["tickets"] > 0)]
-    base = full["tickets"].iloc[: settings.baseline_weeks]
+    base = full["tickets"].iloc[: settings.baseline_weeks].astype(float)
     weeks["volume"] = ""
     if len(base) >= 2:
-        mean = float(base.mean())
-        spread = 3 * max(float(base.std(ddof=1)), math.sqrt(mean))
+        middle = float(base.median())
+        spread = 3 * max(1.4826 * float((base - middle).abs().median()), math.sqrt(middle))
         whole = ~weeks["partial"]
-        weeks.loc[whole & (weeks["tickets"] > mean + spread), "volume"] = "high-volume week"
-        weeks.loc[whole & (weeks["tickets"] < mean - spread), "volume"] = "low-volume week"
+        weeks.loc[whole & (weeks["tickets"] > middle + spread), "volume"] = "high-volume week"
+        weeks.loc[whole & (weeks["tickets"] < middle - spread), "volume"] = "low-volume week"
     return weeks
 
 

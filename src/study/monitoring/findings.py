@@ -110,7 +110,7 @@ def not_charted(indicator: Indicator, reason: str) -> str:
 def signal_rows(chart) -> list[dict]:
     """One row per Shewhart or EWMA signal of a chart, with the sentence that says it."""
     rows, ind, tags = [], chart.indicator, _tags(chart)
-    who = "" if chart.unit == "all tickets" else f" in team {chart.unit}"
+    who = "" if chart.unit == "all tickets" else f" ({chart.unit})"
     for week, r in chart.table.iterrows():
         tag = f" ({tags[week]})" if week in tags else ""
         for kind, signal, x, low, high in (("shewhart", r["signal"], r["value"], r["lower"], r["upper"]),
@@ -141,9 +141,13 @@ def trend_row(chart) -> dict:
 def _why(chart) -> str:
     d = chart.dispersion
     spread = "binomial sampling" if chart.indicator.rate else "within-week variation"
-    if chart.overdispersed:
+    if chart.overdispersed and chart.limits.sigma_z > 1.0:
         return (f"the baseline weeks vary {d.ratio:.1f} times as much as {spread} allows ({d.test}, p {format_p(d.p_value)}): "
                 f"limits widened by Laney's sigma_z = {chart.limits.sigma_z:.2f}")
+    if chart.overdispersed:
+        return (f"the baseline weeks vary {d.ratio:.1f} times as much as {spread} allows ({d.test}, p {format_p(d.p_value)}), "
+                f"but from week to week no more than sampling (Laney's sigma_z {d.sigma_z:.2f}): a drift or step inside "
+                "the baseline, not noise; textbook limits")
     return f"the baseline weeks vary as {spread} allows ({d.test}, p {format_p(d.p_value)}): textbook limits"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 
 from study.core.results import Skipped
@@ -19,7 +20,7 @@ def _panel(ax, chart, colors) -> None:
     base = weeks[t["baseline"].to_numpy()]
     ax.axvspan(base[0], base[-1], color="grey", alpha=0.08, linewidth=0)
     for week in weeks[(t["volume"] != "").to_numpy() | (t["event"] != "").to_numpy()]:
-        ax.axvspan(week, week + (weeks[1] - weeks[0]) * 0.9, color=colors[4], alpha=0.15, linewidth=0)
+        ax.axvspan(week - pd.Timedelta(days=3), week + pd.Timedelta(days=3), color=colors[4], alpha=0.2, linewidth=0)
     ax.step(weeks, t["upper"] * scale, where="mid", color="grey", linewidth=1, linestyle="--")
     ax.step(weeks, t["lower"] * scale, where="mid", color="grey", linewidth=1, linestyle="--")
     ax.axhline(chart.limits.center * scale, color="black", linewidth=0.9)

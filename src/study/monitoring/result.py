@@ -151,7 +151,7 @@ class KpiMonitoring:
         """Team x indicator: weeks in control of weeks charted, or why the team's chart was left out."""
         if self.team is None:
             return Skipped("per-team charts", self.team_skipped)
-        table = {team: {words.label(c.indicator): words.team_cell(c) for c in charts.values()}
+        table = {team: {words.LABELS[name]: words.team_cell(c) for name, c in charts.items()}
                  for team, charts in self.team_charts.items()}
         return pd.DataFrame(table).T.rename_axis(self.team)
 

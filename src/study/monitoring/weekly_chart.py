@@ -19,7 +19,7 @@ class Settings:
     Attributes
     ----------
     baseline_weeks : int
-        The first this many full weeks (not a known event's) set the center and sigma.
+        The first this many full weeks (not a known event's, nor of unusual volume) set the center and sigma.
     alpha : float
         Level of the dispersion test that chooses Laney's chart, and 1 - the trend interval's level.
     min_week_n : int
@@ -53,7 +53,8 @@ class IndicatorChart:
         ``all tickets`` or the team's id.
     table : pandas.DataFrame
         One row per charted week (indexed by its Monday): ``n``, ``value``, ``se`` (within-week), ``center``,
-        ``lower``, ``upper``, ``ewma``, ``ewma_lower``, ``ewma_upper``, ``baseline``, ``signal`` and
+        ``lower``, ``upper``, ``ewma``, ``ewma_lower``, ``ewma_upper`` (missing in an unusual-volume or
+        known-event week, which the EWMA passes over), ``baseline``, ``signal`` and
         ``ewma_signal`` (``above`` / ``below`` / ``""``), ``volume`` and ``event`` (words, or ``""``).
     set_aside : pandas.DataFrame
         Weeks not charted: ``n`` and ``reason`` (a partial week, too few rows).
@@ -136,11 +137,12 @@ def build(indicator: Indicator, weeks: pd.Series, values: pd.Series, calendar: p
     reasons = _set_aside(table, indicator, s.min_week_n)
     used = table[reasons == ""].copy()
     need = s.baseline_weeks + 2
-    candidates = used.index[used["event"] == ""]
+    # Known events and unusual-volume weeks (a sale peak) would set the center and spread by an unusual week.
+    candidates = used.index[(used["event"] == "") & (used["volume"] == "")]
     if len(used) < need or len(candidates) < s.baseline_weeks:
         partial = int(table["partial"].sum())
         return (f"only {len(used)} full week{'s' if len(used) != 1 else ''} with at least {s.min_week_n} {indicator.counted}"
-                f"{f' outside known events' if len(used) >= need else ''} (of {len(table)} weeks with any; "
+                f"{' outside known events and unusual-volume weeks' if len(used) >= need else ''} (of {len(table)} weeks with any; "
                 f"{partial} partial): the charts need {need}, {s.baseline_weeks} baseline weeks and 2 to judge")
     baseline = candidates[: s.baseline_weeks]
     base = used.loc[baseline]
@@ -162,11 +164,18 @@ def build(indicator: Indicator, weeks: pd.Series, values: pd.Series, calendar: p
     # More between-week spread than within-week sampling explains (weekly conditions differ): with a
     # thousand tickets a week a textbook chart would flag nearly every week, so Laney's factor widens it.
     overdispersed = bool(dispersion.p_value < s.alpha)
-    sigma_z = max(dispersion.sigma_z, 1.0) if overdispersed else 1.0
+    # Laney's factor below 1 after a rejected test means a drift or step inside the baseline rather than
+    # week-to-week noise: the moving ranges do not support wider limits, so the textbook ones stay.
+    sigma_z = dispersion.sigma_z if overdispersed and dispersion.sigma_z > 1.0 else 1.0
     n = used["n"].to_numpy()
     limits = (charts.p_chart(center, n, s.width, sigma_z) if indicator.rate
               else charts.xbar_chart(center, sigma, n, s.width, sigma_z))
-    z, z_low, z_high = charts.ewma(used["value"].to_numpy(), n, center, limits.sigma * sigma_z, s.lam, s.ewma_width)
+    # A sale peak or a known event is judged on its own (Shewhart) but does not feed the EWMA: one unusual
+    # week would otherwise hold the smoothed level beyond its limits for weeks and read as a sustained shift.
+    usual = ((used["event"] == "") & (used["volume"] == "")).to_numpy()
+    z, z_low, z_high = (np.full(len(used), np.nan) for _ in range(3))
+    z[usual], z_low[usual], z_high[usual] = charts.ewma(used["value"].to_numpy()[usual], n[usual], center,
+                                                        limits.sigma * sigma_z, s.lam, s.ewma_width)
     values_now = used["value"].to_numpy()
     used = used.assign(center=center, lower=limits.lower, upper=limits.upper, ewma=z, ewma_lower=z_low,
                        ewma_upper=z_high, baseline=used.index.isin(baseline),
