@@ -128,8 +128,13 @@ def build(indicator: Indicator, weeks: pd.Series, values: pd.Series, calendar: p
     IndicatorChart or str
         The reason, in words, when fewer than baseline + 2 weeks can be charted or nothing varies.
     """
+    return from_weeks(indicator, weekly(weeks, values), calendar, settings, unit)
+
+
+def from_weeks(indicator: Indicator, table: pd.DataFrame, calendar: pd.DataFrame, settings: Settings,
+               unit: str = "all tickets") -> IndicatorChart | str:
+    """:func:`build` from weekly aggregates: ``n``, ``value``, ``sd`` and ``events`` by week (:func:`weekly`)."""
     s = settings
-    table = weekly(weeks, values)
     if table.empty:
         return f"no {indicator.counted} with a date"
     table = table.join(calendar[["days", "partial", "volume", "event"]], how="left")
