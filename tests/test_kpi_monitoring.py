@@ -195,3 +195,32 @@ def test_the_rollout_sample_shows_its_sale_peaks_and_charts_its_teams():
     response = result.weekly("response_hours")
     assert (response.loc[busy, "signal"] == "above").all()  # the sale peaks' slower replies
     assert result.team == "team" and len(result.team_charted()) >= 90
+
+
+def test_without_signals_or_teams_the_tables_say_so():
+    first = tickets(weeks=1, per_week=300, seed=11)
+    same = pd.concat([first.assign(created_at=first["created_at"] + pd.Timedelta(weeks=k), ticket_id=first["ticket_id"] + f"w{k}")
+                      for k in range(12)], ignore_index=True)  # twelve identical weeks: nothing to flag
+    result = analyse(same)
+    assert len(result.charted) == 5
+    assert result.signals() == "No week of any chart was out of control."
+    assert result.signals(teams=True) is None and result.teams_left_out() is None
+    assert isinstance(result.team_status(), Skipped)
+
+
+def test_notebook_08_is_thin_takes_the_agreed_parameters_and_holds_no_outputs():
+    import nbformat
+    import papermill
+
+    from study import config
+
+    path = config.NOTEBOOKS / "08_monitoring.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    imports = [line for c in code for line in c.source.splitlines() if line.startswith(("import ", "from "))]
+    assert [line for line in imports if "study" in line] == ["import study"]
+    assert [len(c.source.splitlines()) for c in code if len(c.source.splitlines()) > 6] == []
+    assert list(papermill.inspect_notebook(str(path))) == [
+        "data_path", "columns_path", "baseline_weeks", "alpha", "min_week_n", "results_dir"]
+    assert 'study.require(data, "08")' in "".join(c.source for c in code)
+    assert code[-1].source.startswith("_ = study.save(result, results_dir, findings)")

@@ -121,10 +121,17 @@ class KpiMonitoring:
         return [words.status(self.charts[i.name]) if isinstance(self.charts[i.name], IndicatorChart)
                 else words.not_charted(i, self.charts[i.name].reason) for i in INDICATORS if i.name in self.charts]
 
-    def signals(self, teams: bool = False) -> pd.DataFrame:
-        """Weeks out of control, one row per chart and week: week, indicator, unit, chart, value, limit, direction, words."""
+    def signals(self, teams: bool = False) -> pd.DataFrame | str | None:
+        """Weeks out of control, one row per chart and week: week, indicator, unit, chart, value, limit, direction, words.
+
+        A sentence when no week of any chart was out of control; ``None`` for ``teams`` without per-team charts.
+        """
+        if teams and self.team is None:
+            return None
         charts = self.team_charted() if teams else self.charted
         rows = [row for c in charts for row in words.signal_rows(c)]
+        if not rows:
+            return f"No week of any {'team ' if teams else ''}chart was out of control." if charts else None
         columns = ["week", "indicator", "unit", "chart", "value", "limit", "direction", "in words"]
         return pd.DataFrame(rows, columns=columns)
 
@@ -143,6 +150,17 @@ class KpiMonitoring:
         chart = self.charts.get(name)
         return chart.table if isinstance(chart, IndicatorChart) else chart
 
+    def weekly_values(self) -> pd.DataFrame:
+        """Every charted indicator's weekly value, count and within-week standard error side by side (rates in %)."""
+        columns = {}
+        for chart in self.charted:
+            scale, name = (100.0, f"{words.label(chart.indicator)} (%)") if chart.indicator.rate else \
+                (1.0, f"{words.label(chart.indicator)}" + (f" ({chart.indicator.unit})" if chart.indicator.unit == "hours" else ""))
+            columns[name] = chart.table["value"] * scale
+            columns[f"{words.label(chart.indicator)}: n"] = chart.table["n"]
+            columns[f"{words.label(chart.indicator)}: SE"] = chart.table["se"] * scale
+        return pd.DataFrame(columns).rename_axis("week") if columns else pd.DataFrame()
+
     def weeks(self) -> pd.DataFrame:
         """The calendar: tickets, days inside the data, partial weeks, volume flags and known events."""
         return self.calendar
@@ -155,8 +173,10 @@ class KpiMonitoring:
                  for team, charts in self.team_charts.items()}
         return pd.DataFrame(table).T.rename_axis(self.team)
 
-    def teams_left_out(self) -> pd.DataFrame:
-        """Team charts not drawn, with the reason."""
+    def teams_left_out(self) -> pd.DataFrame | None:
+        """Team charts not drawn, with the reason (``None`` without per-team charts)."""
+        if self.team is None:
+            return None
         rows = [{"team": team, "indicator": name, "reason": c.reason}
                 for team, charts in self.team_charts.items() for name, c in charts.items() if isinstance(c, Skipped)]
         return pd.DataFrame(rows, columns=["team", "indicator", "reason"])
