@@ -94,6 +94,37 @@ def test_ewma_variance_with_varying_n_is_the_weighted_sum():
     np.testing.assert_allclose(high, L * np.sqrt(var), rtol=1e-12)
 
 
+def test_ewma_limits_allowing_for_the_estimated_center_are_the_exact_variance_of_the_distance():
+    # z_t - c_hat with c_hat = sum_j w_j x_j over the baseline: its variance written out term by term.
+    rng = np.random.default_rng(10)
+    n = rng.integers(20, 80, 12).astype(float)
+    w = np.where(np.arange(12) < 8, n, 0) / n[:8].sum()
+    sigma = 1.3
+    _, low, high = charts.ewma(np.zeros(12), n, 0.0, sigma, LAM, L, baseline=w)
+    for t in range(1, 13):
+        coefficient = [(LAM * (1 - LAM) ** (t - i) if i <= t else 0.0) - (1 - (1 - LAM) ** t) * w[i - 1]
+                       for i in range(1, 13)]
+        var = sum(c**2 * sigma**2 / n[i] for i, c in enumerate(coefficient))
+        assert high[t - 1] == pytest.approx(L * math.sqrt(var), rel=1e-12) and low[t - 1] == pytest.approx(-L * math.sqrt(var))
+
+
+def test_the_analysis_uses_montgomerys_ewma_limits_when_asked_and_wider_ones_after_the_baseline_by_default():
+    n, weeks = 60, 14
+    rng = np.random.default_rng(11)
+    samples = [rng.normal(4.0, 1.0, n) for _ in range(weeks)]
+    table = pd.DataFrame({"n": n, "value": [s.mean() for s in samples], "sd": [s.std(ddof=1) for s in samples],
+                          "events": [s.sum() for s in samples]}, index=week_index(weeks))
+    textbook = from_weeks(BY_NAME["csat"], table, calendar_of(table.index), Settings(allow_for_baseline=False))
+    t = np.arange(1, weeks + 1)
+    sigma = textbook.limits.sigma
+    half = L * sigma * np.sqrt(LAM / (2 - LAM) * (1 - (1 - LAM) ** (2 * t))) / math.sqrt(n)
+    np.testing.assert_allclose(textbook.table["ewma_upper"], textbook.limits.center + half, rtol=1e-12)
+    allowed = from_weeks(BY_NAME["csat"], table, calendar_of(table.index), Settings())
+    wider = (allowed.table["ewma_upper"] - allowed.limits.center).to_numpy() > half
+    # inside the baseline z_t and the center share their weeks (narrower); weeks later the center's error adds (wider)
+    assert not wider[:8].any() and wider[-3:].all()
+
+
 def test_dispersion_tests_equal_scipys():
     rng = np.random.default_rng(4)
     n = rng.integers(200, 400, 8)

@@ -76,6 +76,7 @@ def analyse(
     lam: float = 0.2,
     width: float = 3.0,
     ewma_width: float = 3.0,
+    allow_for_baseline: bool = True,
     name: str = "in-memory table",
 ) -> KpiMonitoring:
     """The five key indicators per week, each on a control chart, with its out-of-control weeks and trend.
@@ -104,6 +105,10 @@ def analyse(
         baseline and named beside any signal in them.
     lam, width, ewma_width : float
         EWMA weight; Shewhart and EWMA limit widths (standard errors).
+    allow_for_baseline : bool
+        Whether the EWMA's limits allow for the error of the center estimated from the baseline
+        (:func:`study.monitoring.charts.ewma`); False gives Montgomery's limits for a known center. The
+        Shewhart limits are always the textbook ones.
     name : str
         How results name an in-memory table.
 
@@ -120,7 +125,7 @@ def analyse(
     """
     _check(baseline_weeks, alpha, min_week_n, lam, width, ewma_width)
     settings = Settings(int(baseline_weeks), float(alpha), int(min_week_n), float(width), float(lam), float(ewma_width),
-                        _events(events))
+                        _events(events), bool(allow_for_baseline))
     if isinstance(data, TicketData):
         frame, source, set_aside = data.tickets, data.source, dict(data.set_aside)
     elif isinstance(data, pd.DataFrame):
@@ -129,6 +134,7 @@ def analyse(
         raise TypeError(f"data must be a pandas DataFrame or TicketData, not {type(data).__name__}")
     parameters = {"baseline_weeks": settings.baseline_weeks, "alpha": settings.alpha, "min_week_n": settings.min_week_n,
                   "lam": settings.lam, "width": settings.width, "ewma_width": settings.ewma_width,
+                  "allow_for_baseline": settings.allow_for_baseline,
                   "events": {f"{w:%Y-%m-%d}": label for w, label in settings.events.items()}}
     result = KpiMonitoring(source, parameters, settings)
     ledger = RowLedger(frame, set_aside)

@@ -139,23 +139,38 @@ def xbar_chart(center: float, sigma: float, n: np.ndarray, width: float = 3.0, s
 
 
 def ewma(values: np.ndarray, n: np.ndarray, center: float, sigma: float, lam: float = 0.2,
-         width: float = 3.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         width: float = 3.0, baseline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The EWMA z_t = lam x_t + (1 - lam) z_(t-1), z_0 = center, with exact time-varying limits.
 
     With week t's value having variance sigma^2 / n_t, Var(z_t) = sigma^2 sum_i lam^2 (1 - lam)^(2 (t - i)) / n_i;
     with a constant n this is Montgomery's sigma^2 / n * lam / (2 - lam) * (1 - (1 - lam)^(2t)).
+
+    Parameters
+    ----------
+    values, n : numpy.ndarray
+        Weekly values and their sample sizes.
+    center, sigma : float
+        Center line and per-observation standard deviation.
+    lam, width : float
+        The newest week's weight and the limits' width L.
+    baseline : numpy.ndarray, optional
+        Each week's weight in the estimated center (n_i / sum of the baseline's n, 0 outside it). Given, the
+        limits allow for the center's own error: z_t - center = sum_i a_ti x_i with
+        a_ti = lam (1 - lam)^(t - i) [i <= t] - (1 - (1 - lam)^t) w_i, so Var = sigma^2 sum_i a_ti^2 / n_i. An EWMA
+        averages about (2 - lam) / lam weeks, as many as a short baseline holds, so without this a stable
+        series crosses textbook limits far more often than their nominal rate.
 
     Returns
     -------
     z, lower, upper : numpy.ndarray
     """
     values, n = np.asarray(values, float), np.asarray(n, float)
-    z = np.empty_like(values)
-    var = np.empty_like(values)
-    previous, previous_var = center, 0.0
-    for t, (value, size) in enumerate(zip(values, n)):
-        previous = lam * value + (1 - lam) * previous
-        previous_var = (1 - lam) ** 2 * previous_var + lam**2 * sigma**2 / size
-        z[t], var[t] = previous, previous_var
-    half = width * np.sqrt(var)
+    k = len(values)
+    t = np.arange(1, k + 1)
+    # a[t, i]: the weight of week i's value in z_t
+    a = np.tril(lam * (1 - lam) ** (t[:, None] - t[None, :]).clip(min=0))
+    z = a @ values + (1 - lam) ** t * center
+    if baseline is not None:
+        a = a - (1 - (1 - lam) ** t)[:, None] * np.asarray(baseline, float)[None, :]
+    half = width * sigma * np.sqrt((a**2 / n[None, :]).sum(axis=1))
     return z, center - half, center + half

@@ -234,7 +234,11 @@ def method_notes(result) -> list[str]:
     rate = false_alarm_rate(s.width, s.baseline_weeks)
     out.append(f"center and sigma come from the first {s.baseline_weeks} full weeks; with them estimated, a stable later week "
                f"falls outside {s.width:g}-sigma limits about {rate:.2%} of the time (0.27% with known values)")
-    out.append(f"EWMA with lambda {s.lam:g} and limits at L = {s.ewma_width:g} exact (time-varying) standard deviations")
+    out.append(f"EWMA with lambda {s.lam:g} and limits at L = {s.ewma_width:g} exact (time-varying) standard deviations"
+               + (" of its distance from the estimated center (the center's own error included: an EWMA averages about "
+                  f"{(2 - s.lam) / s.lam:.0f} weeks, as many as the baseline holds, and with textbook limits a stable series "
+                  "would cross them several times as often as nominal)" if s.allow_for_baseline
+                  else " for a known center (Montgomery's limits; the center's own error is not allowed for)"))
     points = sum(c.weeks for c in result.charted)
     if points:
         out.append(f"{len(result.charted)} charts of all tickets hold {points} weekly points: about "

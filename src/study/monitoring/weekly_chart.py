@@ -31,6 +31,9 @@ class Settings:
     events : dict
         Week (Monday) -> what happened that week (a sale, an outage), known in advance: kept out of the
         baseline and named beside a signal in that week.
+    allow_for_baseline : bool
+        Whether the EWMA's limits allow for the error of the center estimated from the baseline weeks
+        (:func:`study.monitoring.charts.ewma`); False gives Montgomery's limits for a known center.
     """
 
     baseline_weeks: int = 8
@@ -40,6 +43,7 @@ class Settings:
     lam: float = 0.2
     ewma_width: float = 3.0
     events: dict = field(default_factory=dict)
+    allow_for_baseline: bool = True
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,11 @@ def from_weeks(indicator: Indicator, table: pd.DataFrame, calendar: pd.DataFrame
     # week would otherwise hold the smoothed level beyond its limits for weeks and read as a sustained shift.
     usual = ((used["event"] == "") & (used["volume"] == "")).to_numpy()
     z, z_low, z_high = (np.full(len(used), np.nan) for _ in range(3))
+    in_base = used.index.isin(baseline)
+    weights = np.where(in_base, n, 0) / n[in_base].sum() if s.allow_for_baseline else None
     z[usual], z_low[usual], z_high[usual] = charts.ewma(used["value"].to_numpy()[usual], n[usual], center,
-                                                        limits.sigma * sigma_z, s.lam, s.ewma_width)
+                                                        limits.sigma * sigma_z, s.lam, s.ewma_width,
+                                                        None if weights is None else weights[usual])
     values_now = used["value"].to_numpy()
     used = used.assign(center=center, lower=limits.lower, upper=limits.upper, ewma=z, ewma_lower=z_low,
                        ewma_upper=z_high, baseline=used.index.isin(baseline),
