@@ -164,7 +164,7 @@ def main() -> None:
               sum(r[kind]["later"] for r in textbook), later_theory, failures)
         check(f"{kind}: baseline weeks outside their own limits", sum(r[kind]["base_out"] for r in textbook),
               sum(r[kind]["base"] for r in textbook), base_theory, failures)
-    print(f"2b. EWMA (lambda 0.2, L 3) after the baseline, same series")
+    print("2b. EWMA (lambda 0.2, L 3) after the baseline, same series")
     for kind in ("rate", "mean"):
         check(f"{kind}: EWMA outside limits allowing for the center's error", sum(r[kind]["ewma_out"] for r in textbook),
               sum(r[kind]["later"] for r in textbook), 2 * stats.norm.sf(3), failures)

@@ -237,7 +237,7 @@ def test_trend_is_ols_with_a_newey_west_sandwich_written_out():
     X = np.column_stack([np.ones(26), t])
     beta = np.linalg.solve(X.T @ X, X.T @ y)
     u = y - X @ beta
-    lags = int(math.floor(4 * (26 / 100) ** (2 / 9)))
+    lags = math.floor(4 * (26 / 100) ** (2 / 9))
     S = (X * u[:, None]).T @ (X * u[:, None])
     for lag in range(1, lags + 1):
         w = 1 - lag / (lags + 1)

@@ -14,7 +14,7 @@ from study.data.schema import DataError
 from study.drivers.analysis import frame_source
 from study.monitoring.indicators import INDICATORS, calendar
 from study.monitoring.result import KpiMonitoring
-from study.monitoring.weekly_chart import Settings, build
+from study.monitoring.weekly_chart import Settings
 
 
 def week_calendar(created: pd.Series, settings: Settings) -> pd.DataFrame:

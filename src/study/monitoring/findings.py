@@ -272,7 +272,7 @@ def findings(result) -> Findings:
         lines.append(Finding("**Key indicators, week by week.** " + text(sentence), names, headline=True))
     for c in charted:
         lines.append(Finding(text(status(c)), (f"kpi_trend_{c.indicator.name}", f"kpi_out_of_control_{c.indicator.name}")))
-    for name, c in result.charts.items():
+    for c in result.charts.values():
         if isinstance(c, Skipped):
             lines.append(skipped(c.section, c.reason))
     if charted:

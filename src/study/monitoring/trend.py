@@ -54,7 +54,7 @@ class Trend:
 
 def newey_west_lags(weeks: int) -> int:
     """The Newey-West (1994) plug-in rule floor(4 (T / 100)^(2/9)), at least 1."""
-    return max(1, int(math.floor(4 * (weeks / 100) ** (2 / 9))))
+    return max(1, math.floor(4 * (weeks / 100) ** (2 / 9)))
 
 
 def weekly_trend(week_number: np.ndarray, values: np.ndarray, alpha: float = 0.05) -> Trend:
