@@ -102,6 +102,7 @@ def test_tickets_without_a_date_and_small_weeks_are_counted():
         assert ledger["dropped"]["no created_at (the ticket cannot be put into a week)"] == 7
     assert any(reason.startswith("in a week with fewer than 20") for reason in result.rows["Repeat-purchase rate"]["dropped"])
     assert pd.Timestamp("2026-02-09") not in result.weekly("repeat_purchase_rate").index
+    assert result.rows["CSAT"]["used"] == result.charts["csat"].rows_used
 
 
 def test_degenerate_data_skips_with_reasons():

@@ -264,7 +264,7 @@ def findings(result) -> Findings:
         first, last = min(c.table.index[0] for c in charted), max(c.table.index[-1] for c in charted)
         out = [c for c in charted if len(c.flagged)]
         calm = [label(c.indicator) for c in charted if not len(c.flagged)]
-        moved = ", ".join(f"{c.indicator.label} ({len(c.flagged)} week{'s' if len(c.flagged) != 1 else ''})" for c in out)
+        moved = ", ".join(f"{c.indicator.label} ({_flag_count(c)})" for c in out)
         sentence = (f"Over {weeks} full weeks (weeks of {day(first)} to {day(last)}), "
                     f"{len(calm)} of {len(charted)} indicators stayed within their control limits every week"
                     + (f"; {moved} had weeks out of control" if out else "") + ".")
@@ -286,6 +286,18 @@ def findings(result) -> Findings:
                          "not why: a signal coincides with whatever else changed that week. CSAT counts answered surveys "
                          "only, and who answers can change from week to week."))
     return Findings(lines)
+
+
+def _flag_count(chart) -> str:
+    """'3 weeks' or '3 weeks, 2 of them high-volume or known-event weeks'."""
+    flagged = chart.flagged
+    unusual = int(((flagged["volume"] != "") | (flagged["event"] != "")).sum())
+    words = f"{len(flagged)} week{'s' if len(flagged) != 1 else ''}"
+    if unusual == 1:
+        words += ", a high-volume or known-event week" if len(flagged) == 1 else ", one of them a high-volume or known-event week"
+    elif unusual:
+        words += f", {'all' if unusual == len(flagged) else unusual} of them high-volume or known-event weeks"
+    return words
 
 
 def _team_sentence(result) -> str:

@@ -76,9 +76,8 @@ class KpiMonitoring:
         if isinstance(chart, str):
             self.charts[indicator.name] = Skipped(indicator.label, chart)
         else:
-            for reason, group in chart.set_aside.groupby(chart.set_aside["reason"].str.split(" \\(").str[0]):
-                ledger.keep(~weeks.reindex(ledger.frame.index).isin(group.index), f"in a {reason.replace('fewer', 'week with fewer')}"
-                            if reason.startswith("fewer") else f"in a {reason}")
+            for reason, group in chart.set_aside.groupby("ledger", sort=False):
+                ledger.keep(~weeks.reindex(ledger.frame.index).isin(group.index), reason)
             self.charts[indicator.name] = chart
         self.ledgers[indicator.name] = ledger
 

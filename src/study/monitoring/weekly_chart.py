@@ -61,7 +61,8 @@ class IndicatorChart:
         known-event week, which the EWMA passes over), ``baseline``, ``signal`` and
         ``ewma_signal`` (``above`` / ``below`` / ``""``), ``volume`` and ``event`` (words, or ``""``).
     set_aside : pandas.DataFrame
-        Weeks not charted: ``n`` and ``reason`` (a partial week, too few rows).
+        Weeks not charted: ``n``, ``reason`` (a partial week, too few rows) and ``ledger`` (the reason its rows
+        are counted under).
     limits : study.monitoring.charts.Limits
     dispersion : study.monitoring.charts.Dispersion
         The baseline weeks' between-week spread against their within-week standard errors.
@@ -100,15 +101,18 @@ class IndicatorChart:
         return int(self.table["n"].sum())
 
 
-def _set_aside(table: pd.DataFrame, indicator: Indicator, min_week_n: int) -> pd.Series:
-    """Why each week is not charted ("" when it is)."""
+def _set_aside(table: pd.DataFrame, indicator: Indicator, min_week_n: int) -> tuple[pd.Series, pd.Series]:
+    """Why each week is not charted ("" when it is): in words for the week, and as the ledger's reason for its rows."""
     reasons = pd.Series("", index=table.index, dtype=object)
+    ledger = reasons.copy()
     small = table["n"] < min_week_n
     reasons[small] = [f"fewer than {min_week_n} {indicator.counted} ({n})" for n in table.loc[small, "n"]]
+    ledger[small] = f"in a week with fewer than {min_week_n} {indicator.counted}"
     partial = table["partial"]
     # A partial week holds only some weekdays: its value mixes days differently from a full week's.
     reasons[partial] = [f"partial week ({d} of 7 days in the data)" for d in table.loc[partial, "days"]]
-    return reasons
+    ledger[partial] = "in a partial week"
+    return reasons, ledger
 
 
 def build(indicator: Indicator, weeks: pd.Series, values: pd.Series, calendar: pd.DataFrame, settings: Settings,
@@ -143,7 +147,7 @@ def from_weeks(indicator: Indicator, table: pd.DataFrame, calendar: pd.DataFrame
         return f"no {indicator.counted} with a date"
     table = table.join(calendar[["days", "partial", "volume", "event"]], how="left")
     table["se"] = standard_errors(table, indicator.rate)
-    reasons = _set_aside(table, indicator, s.min_week_n)
+    reasons, ledger_reasons = _set_aside(table, indicator, s.min_week_n)
     used = table[reasons == ""].copy()
     need = s.baseline_weeks + 2
     # Known events and unusual-volume weeks (a sale peak) would set the center and spread by an unusual week.
@@ -195,7 +199,7 @@ def from_weeks(indicator: Indicator, table: pd.DataFrame, calendar: pd.DataFrame
                        ewma_signal=np.where(z > z_high, "above", np.where(z < z_low, "below", "")))
     number = ((used.index - used.index[0]).days // 7).to_numpy()
     trend = weekly_trend(number, values_now, s.alpha)
-    aside = table.loc[reasons != "", ["n"]].assign(reason=reasons[reasons != ""])
+    aside = table.loc[reasons != "", ["n"]].assign(reason=reasons[reasons != ""], ledger=ledger_reasons[reasons != ""])
     columns = ["n", "value", "se", "center", "lower", "upper", "ewma", "ewma_lower", "ewma_upper", "baseline",
                "signal", "ewma_signal", "volume", "event"]
     return IndicatorChart(indicator, unit, used[columns], aside, limits, dispersion, overdispersed, trend, s)
