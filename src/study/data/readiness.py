@@ -16,6 +16,10 @@ DERIVED = {"response_hours": "first_response_minutes", "response_log2_hours": "f
            "response_band": "first_response_minutes", "csat_answered": "csat", "csat_top2": "csat"}
 
 
+# What a missing column is, where the name alone does not say how to supply it.
+SUPPLY = {"adopted_at": "adopted_at (when each team adopted the change: a column, or a rollout table named by the column map)"}
+
+
 def with_derived(present) -> set[str]:
     """``present`` and the columns derived from them (:data:`DERIVED`), for data not derived yet (``study validate``)."""
     have = set(present)
@@ -71,7 +75,7 @@ def skip_reason(analysis: Analysis, present, constant: dict | None = None, needs
     # cannot carry (a placeholder repeat_purchase still leaves 04's CSAT comparison); a driver analysis whose
     # outcome or driver does not vary has nothing to show.
     flat = [c for c in needs if c in constant and c not in ("ticket_id", "variant")] if settled else []
-    return "; ".join(([f"data has no {', '.join(missing)}"] if missing else [])
+    return "; ".join(([f"data has no {', '.join(SUPPLY.get(c, c) for c in missing)}"] if missing else [])
                      + [f"{c} has one value ({constant[c]}) in every row" for c in flat])
 
 
