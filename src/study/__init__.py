@@ -39,6 +39,8 @@ _API = {
     "drivers": "study.drivers",
     "driver_analysis": "study.drivers.analysis:from_settings",
     "driver_settings": "study.data.driver_settings:settings",
+    "monitoring": "study.monitoring",
+    "monitoring_analysis": "study.monitoring.analysis:analyse",
 }
 
 __all__ = sorted(_API)
