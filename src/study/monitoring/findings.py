@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from study.core.findings import Finding, Findings, skipped
+from study.core.inference import WALD
 from study.core.results import Estimate, Skipped, format_p
 from study.core.words import text
 from study.monitoring.indicators import INDICATORS, Indicator
@@ -177,6 +178,8 @@ def estimates(chart) -> list[Estimate]:
     total, se_total, low, high = tr.over_period()
     latest, last = t.iloc[-1], t.index[-1]
     flagged = chart.flagged
+    level = 1 - chart.settings.alpha
+    latest_low, latest_high = WALD.bounds(float(latest["value"]), float(latest["se"]), chart.settings.alpha)
     return [
         Estimate(f"kpi_trend_{ind.name}", f"{label(ind)}: change per week ({unit})", tr.slope, tr.se, tr.ci_low,
                  tr.ci_high, tr.p_value, chart.rows_used, method, tr.level, {"weeks": tr.weeks}, interval=tr.interval()),
@@ -185,14 +188,14 @@ def estimates(chart) -> list[Estimate]:
                  interval=tr.interval()),
         Estimate(f"kpi_out_of_control_{ind.name}", f"{label(ind)}: weeks out of control (Shewhart or EWMA)",
                  float(len(flagged)), None, None, None, None, chart.rows_used,
-                 f"{chart.chart} and EWMA (lambda {chart.settings.lam:g}, L {chart.settings.ewma_width:g})", 0.95,
+                 f"{chart.chart} and EWMA (lambda {chart.settings.lam:g}, L {chart.settings.ewma_width:g})", level,
                  {"weeks charted": len(t), "shewhart": int((t["signal"] != "").sum()),
                   "ewma": int((t["ewma_signal"] != "").sum()), "weeks": [f"{w:%Y-%m-%d}" for w in flagged.index]}),
         Estimate(f"kpi_latest_{ind.name}", f"{label(ind)} in the week of {day(last)} ({unit})", float(latest["value"]),
-                 float(latest["se"]), float(latest["value"] - 1.96 * latest["se"]),
-                 float(latest["value"] + 1.96 * latest["se"]), None, int(latest["n"]),
-                 "weekly value; within-week standard error" + (" (binomial)" if ind.rate else ""), 0.95,
-                 {"center": chart.limits.center, "lower": float(latest["lower"]), "upper": float(latest["upper"])}),
+                 float(latest["se"]), latest_low, latest_high, None, int(latest["n"]),
+                 "weekly value; within-week standard error" + (" (binomial)" if ind.rate else "") + "; normal interval",
+                 level, {"center": chart.limits.center, "lower": float(latest["lower"]), "upper": float(latest["upper"])},
+                 interval=WALD),
     ]
 
 
@@ -205,7 +208,7 @@ def team_estimates(result) -> list[Estimate]:
         counts = {c.unit: len(c.flagged) for c in charts}
         out.append(Estimate(f"kpi_team_out_of_control_{ind.name}", f"{label(ind)}: team charts with a week out of control",
                             float(sum(v > 0 for v in counts.values())), None, None, None, None,
-                            sum(c.rows_used for c in charts), "per-team Shewhart and EWMA charts", 0.95,
+                            sum(c.rows_used for c in charts), "per-team Shewhart and EWMA charts", 1 - result.settings.alpha,
                             {"team charts": len(charts), "weeks out per team": counts}))
     return out
 
