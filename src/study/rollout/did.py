@@ -27,7 +27,10 @@ from study.core.inference import Interval, wald_interval, wald_p_value
 from study.core.results import Estimate
 from study.rollout.panel import OUTCOMES, event_bins
 
-FIRST_STAGE = "~0|team+period"
+# Team and week effects as dummies, absorbing only a constant (did2s needs a fixed effect): the same model as
+# ``~0|team+period``, solved exactly, where absorbing two effects demeans them iteratively to a tolerance of about
+# 1e-8 (with a few hundred cells the dummies cost nothing).
+FIRST_STAGE = "~C(team)+C(period)|one"
 WINDOW = 8  # event-study leads and lags beyond +-8 weeks are binned into the end weeks
 METHOD = ("Gardner two-stage DiD (pyfixest.did2s; the imputation estimator): team and week effects fitted on cells "
           "not yet adopted, weighted by tickets; variance clustered by team (two-stage GMM) times G/(G-1), t with G-1 df")
@@ -54,7 +57,7 @@ def did2s(cells: pd.DataFrame, second_stage: str) -> ClusteredFit:
     """
     import pyfixest as pf
 
-    data = cells.assign(team=cells["team"].astype(str), treat=cells["treat"].astype(bool))
+    data = cells.assign(team=cells["team"].astype(str), treat=cells["treat"].astype(bool), one=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyfixest's notes on singleton fixed effects and dtypes: not for a report
         fit = pf.did2s(data, yname="y", first_stage=FIRST_STAGE, second_stage=second_stage, treatment="treat",
