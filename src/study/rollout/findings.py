@@ -75,10 +75,10 @@ def _pretrend(outcome: str, test: PreTrend, alpha: float) -> Finding:
     name = f"rollout_pretrend_p_{outcome}"
     if test.p_value >= alpha:
         return Finding(f"Before adopting, the adopting teams' {short} moved like the other teams' (joint test of "
-                       f"{test.df_num} weeks before adoption, p = {format_p(test.p_value)}): no sign against parallel "
+                       f"{test.df_num} weeks before adoption, {_p(test.p_value)}): no sign against parallel "
                        "trends, which a test cannot prove.", (name,), kind="check")
     return Finding(f"Before adopting, the adopting teams' {short} already drifted away from the other teams' (joint test "
-                   f"of {test.df_num} weeks before adoption, p = {format_p(test.p_value)}): parallel trends look doubtful, "
+                   f"of {test.df_num} weeks before adoption, {_p(test.p_value)}): parallel trends look doubtful, "
                    f"so read the effect on {short} with care.", (name,), kind="warning")
 
 
@@ -96,7 +96,7 @@ def _pilot(result) -> list[Finding]:
         out.append(Finding(
             f"The pilot's effect on {short} {word} at scale: {amount(outcome, p.value, True)} in the randomized pilot "
             f"({interval(outcome, p)}), {amount(outcome, r.value, True)} in the rollout ({interval(outcome, r)}); "
-            f"difference {amount(outcome, diff.value, True)} (p = {format_p(diff.p_value)}).",
+            f"difference {amount(outcome, diff.value, True)} ({_p(diff.p_value)}).",
             (p.name, r.name, diff.name)))
     return out
 
@@ -162,3 +162,9 @@ def model_words(result) -> list[str]:
     out.append("Naive before/after: the adopting teams' mean after adoption minus their mean before, nothing else "
                "held fixed; it is shown only to say how much the trend, the seasons and who adopted first move it.")
     return out
+
+
+def _p(p: float | None) -> str:
+    """``p = 0.034`` or ``p < 0.001``."""
+    words = format_p(p)
+    return f"p {words[0]} {words[1:]}" if words.startswith("<") else f"p = {words}"

@@ -140,7 +140,7 @@ def adoption_table(tickets: pd.DataFrame, team: str | None) -> pd.DataFrame:
     if len(varying):
         name = varying.index[0]
         rows = frame[frame["team"] == name]
-        counts = rows["adopted_at"].astype(str).replace({"NaT": "empty"}).value_counts()
+        counts = rows["adopted_at"].dt.strftime("%Y-%m-%d %H:%M:%S").fillna("empty").value_counts()
         listed = ", ".join(f"{value} ({n:,} rows)" for value, n in counts.items())
         whose = f"team {name}" if team else "the data (no team column, so one unit)"
         more = f"; {len(varying) - 1} more team(s) too" if len(varying) > 1 else ""
