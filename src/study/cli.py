@@ -39,9 +39,16 @@ def _run(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from study.data import simulate
 
-    study = simulate.simulate(rows=args.rows, seed=args.seed, scenario=args.scenario)
+    if args.rollout:
+        from study.data.rollout import simulate_rollout
+
+        if args.scenario != "default":
+            raise SystemExit("study simulate: --rollout draws its own process; leave out --scenario")
+        study = simulate_rollout(rows=args.rows, seed=args.seed)
+    else:
+        study = simulate.simulate(rows=args.rows, seed=args.seed, scenario=args.scenario)
     data_file, truth_file = simulate.write(study, args.out)
-    scenario = "" if args.scenario == "default" else f" (scenario {args.scenario})"
+    scenario = " of a staggered rollout" if args.rollout else "" if args.scenario == "default" else f" (scenario {args.scenario})"
     say(f"study: wrote {args.rows:,} tickets{scenario} to {data_file} and the true effects to {truth_file}")
     return 0
 
@@ -139,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", required=True, help="data file to write (.parquet or .csv)")
     simulate.add_argument("--scenario", default="default", choices=list(PRESETS),
                           help="the default process, or one that breaks an assumption (see data/README.md)")
+    simulate.add_argument("--rollout", action="store_true",
+                          help="a staggered rollout of the faster-response SLA across teams (team, adopted_at), for 07")
     simulate.set_defaults(handler=_simulate)
 
     validate = commands.add_parser("validate", help="check a data file against the data contract")

@@ -158,6 +158,10 @@ def check(params: dict, declared: dict[str, str]) -> dict:
 
 
 RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+# Files a notebook reads besides the data. Given, each is resolved from the folder the command runs in
+# (the notebooks run in notebooks/) and must exist. Not given, it is None: a notebook's default points
+# at our sample, which says nothing about the user's data.
+FILE_PARAMETERS = {"pilot_path"}
 
 
 def _inspect(path: Path) -> dict:
@@ -181,4 +185,10 @@ def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
         if name not in known:
             raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
     typed = check(params, types)
-    return {stem: {k: v for k, v in typed.items() if k in names} for stem, names in declared.items()}
+    for name in FILE_PARAMETERS & set(typed):
+        path = Path(str(typed[name])).expanduser().resolve()
+        if not path.is_file():
+            raise ParameterError(f"parameter '{name}' must be an existing data file, got {str(params[name])[:80]!r}")
+        typed[name] = str(path)
+    return {stem: {**{k: None for k in FILE_PARAMETERS & set(names)}, **{k: v for k, v in typed.items() if k in names}}
+            for stem, names in declared.items()}

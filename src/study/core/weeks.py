@@ -19,4 +19,4 @@ def week_start(times: pd.Series) -> pd.Series:
         Timestamps of the Mondays, same index.
     """
     times = pd.to_datetime(times)
-    return (times.dt.normalize() - pd.to_timedelta(times.dt.weekday, unit="D")).astype("datetime64[ns]")
+    return (times.dt.normalize() - pd.to_timedelta(times.dt.day_of_week, unit="D")).astype("datetime64[ns]")

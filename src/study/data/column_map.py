@@ -26,6 +26,10 @@ this order, whatever the order of the keys in the file::
         resolved: {Solved: yes, Open: no}
       units: {first_response_minutes: hours}   # seconds|minutes|hours|days -> the contract's unit
       csat_scale: 0-10                   # any whole-number scale low-high; see CSAT_RULE
+      rollout: {file: go_live.csv, team: region, adopted_at: went_live_on}   # last: adopted_at by team
+
+``rollout`` names a small table of teams and their go-live times (:mod:`study.data.rollout_table`),
+matched on the contract's ``team`` once the other steps have run.
 
 ``missing_values``: only an empty cell is missing unless codes are declared (an R export writes
 ``NA``); codes are compared with each cell's text, spaces trimmed, before any other step.
@@ -100,6 +104,7 @@ from study.data.map_file import (  # noqa: F401  (the map's reading is part of t
     scale_bands,
 )
 from study.data.schema import BY_NAME, DataError
+from study.data.rollout_table import attach
 
 
 def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...], identifiers: frozenset = frozenset()) -> pd.DataFrame:
@@ -308,8 +313,11 @@ def map_tickets(frame: pd.DataFrame, mapping: TicketMap, source: str = "data") -
                                                      f"that {{be}} not a whole number on the declared {mapping.csat_scale} scale"))
         out["csat"] = csat_to_five(answers, low, high)
         notes["csat"] = f"answers on {low}-{high} binned onto 1-5 ({scale_bands(low, high)})"
+    if mapping.rollout is not None:
+        out = attach(out, mapping.rollout, source, notes)
     mapped_from = {**mapping.columns, **{k: f"{a} -> {b}" for k, (a, b, *_) in mapping.durations.items()},
-                   **{k: text for k, text in mapping.derive.items() if k in BY_NAME}}
+                   **{k: text for k, text in mapping.derive.items() if k in BY_NAME},
+                   **({"adopted_at": f"{mapping.rollout.path.name}: {mapping.rollout.adopted_at}"} if mapping.rollout else {})}
     return MappedTickets(out, excluded, mapped_from, notes)
 
 

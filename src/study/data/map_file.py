@@ -18,12 +18,13 @@ import pandas as pd
 import yaml
 
 from study.data import expressions
+from study.data.rollout_table import RolloutTable, read_spec
 from study.data.convert import nearest, short
 from study.data.schema import BY_NAME, DataError
 
 SECTIONS = ("tickets", "experiment", "drivers")
 TICKET_KEYS = ("missing_values", "date_formats", "derive", "filter", "durations", "columns", "values", "units",
-               "csat_scale")
+               "csat_scale", "rollout")
 DURATION_KEYS = ("from", "to", "signed")
 # The contract's durations and their units; units: converts into these.
 DURATION_UNITS = {"first_response_minutes": "minutes", "resolution_minutes": "minutes", "tenure_days": "days",
@@ -54,6 +55,7 @@ class TicketMap:
     filters: tuple[str, ...] = ()
     units: dict[str, str] = field(default_factory=dict)
     date_formats: dict[str, str] = field(default_factory=dict)
+    rollout: RolloutTable | None = None
 
 
 def check_keys(found: dict, allowed, where: str, name: str) -> None:
@@ -423,4 +425,8 @@ def read_ticket_map(path: str | Path) -> TicketMap | None:
         parse_scale(scale)
     except ValueError as error:
         raise DataError(f"{name}: {error}") from None
-    return TicketMap(columns, values, scale.strip(), durations, missing_values, derive, filters, units, date_formats)
+    rollout = read_spec(section.get("rollout"), Path(path))
+    if rollout is not None and "adopted_at" in made:
+        raise DataError(f"{name}: 'adopted_at' is made by both {made['adopted_at'][0]} and the rollout table; keep one")
+    return TicketMap(columns, values, scale.strip(), durations, missing_values, derive, filters, units, date_formats,
+                     rollout)

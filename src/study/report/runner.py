@@ -24,7 +24,7 @@ from study.core.results import write_json_atomic
 from study.data import column_map, driver_columns, io, schema
 from study.data.dataset import load_tickets, write_prepared
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
-from study.parameters import split_parameters
+from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, summary, truth
 from study.report.export import export_html
 from study.report.index import AnalysisRun, write_index
@@ -153,7 +153,8 @@ def run_study(
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
     per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
     needs = {a.name: needs_of(a, columns, per_notebook.get(a.name, {})) for a in analyses}  # a driver analysis's settings
-    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns])
+    files = [Path(v) for chosen in per_notebook.values() for k, v in chosen.items() if k in FILE_PARAMETERS and v]
+    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns, *files])
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
     try:
@@ -282,7 +283,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             run.rows, run.findings_markdown = payload.get("rows", {}), findings_markdown(payload)
 
     seconds = time.perf_counter() - started
-    typed = {name: value for chosen in per_notebook.values() for name, value in chosen.items()}
+    # Files by their name only: the report does not show where the user keeps them.
+    typed = {name: Path(value).name if name in FILE_PARAMETERS else value
+             for chosen in per_notebook.values() for name, value in chosen.items()
+             if not (name in FILE_PARAMETERS and value is None)}
     facts = {
         "data file": source.name,
         "data fingerprint (SHA-256)": source.fingerprint,
