@@ -32,9 +32,10 @@ def _direct(cells, second_stage):
                         cluster="team", weights="w")
 
 
-def _imputation(cells):
+def _imputation(cells, groups=None):
     """Borusyak-Jaravel-Spiess by hand: team and week dummies fitted by weighted least squares on the cells not
-    yet adopted; the effect is the weighted mean of the adopted cells' outcome minus its imputed value."""
+    yet adopted; each group's effect is the weighted mean of its cells' outcome minus the imputed value."""
+    groups = cells["treat"].to_numpy() if groups is None else groups
     untreated = cells[cells["treat"] == 0]
     teams = sorted(cells["team"].unique())
     periods = sorted(cells["period"].unique())
@@ -45,9 +46,9 @@ def _imputation(cells):
         return np.hstack([team, week])
 
     fit = sm.WLS(untreated["y"].to_numpy(), dummies(untreated), weights=untreated["w"].to_numpy()).fit()
-    treated = cells[cells["treat"] == 1]
-    residual = treated["y"].to_numpy() - dummies(treated) @ fit.params
-    return float(np.average(residual, weights=treated["w"].to_numpy()))
+    residual = cells["y"].to_numpy() - dummies(cells) @ fit.params
+    labels = sorted(set(groups[cells["treat"].to_numpy() == 1].tolist()))
+    return np.array([np.average(residual[groups == k], weights=cells["w"].to_numpy()[groups == k]) for k in labels])
 
 
 @pytest.mark.parametrize("outcome", ["csat", "response_hours"])
@@ -57,11 +58,16 @@ def test_att_is_pyfixest_did2s_and_the_hand_written_imputation(staggered, outcom
     direct = _direct(cells, "~treat")
     teams = cells["team"].nunique()
     assert estimate.value == pytest.approx(float(direct.coef().iloc[0]), abs=1e-10)
-    assert estimate.value == pytest.approx(_imputation(cells), abs=1e-8)
-    # pyfixest's two-stage variance times G / (G - 1), read with t(G - 1)
-    assert estimate.se == pytest.approx(float(np.sqrt(direct._vcov[0, 0] * teams / (teams - 1))), rel=1e-10)
+    assert estimate.value == pytest.approx(_imputation(cells)[0], abs=1e-8)
+    assert estimate.extra["se_pyfixest_gmm"] == pytest.approx(float(np.sqrt(direct._vcov[0, 0])), rel=1e-12)
+    # leave-one-team-out jackknife of the hand-written estimator: (G - 1) / G times the sum of squared deviations
+    replicates = np.array([_imputation(cells[cells["team"] != team])[0] for team in sorted(cells["team"].unique())])
+    jackknife = np.sqrt((teams - 1) / teams * ((replicates - replicates.mean()) ** 2).sum())
+    assert estimate.se == pytest.approx(jackknife, rel=1e-8)
     half = stats.t.ppf(0.975, teams - 1) * estimate.se
     assert (estimate.ci_low, estimate.ci_high) == pytest.approx((estimate.value - half, estimate.value + half), rel=1e-12)
+    closed, _ = did.att(cells, outcome, 0.05, fitter="closed_form")
+    assert closed.value == pytest.approx(estimate.value, abs=1e-8) and closed.se == estimate.se
 
 
 def test_cells_give_the_ticket_level_fit(staggered):
@@ -79,26 +85,37 @@ def test_cells_give_the_ticket_level_fit(staggered):
     assert cells_fit._vcov[0, 0] == pytest.approx(tickets_fit._vcov[0, 0], rel=1e-8)
 
 
-def test_event_study_is_pyfixest_and_the_pretrend_test_a_wald_test(staggered):
+def test_event_study_is_pyfixest_and_the_pretrend_test_the_bjs_regression(staggered):
     cells = staggered[2].outcome_cells("csat")
-    table, fit = did.event_study(cells, "csat", 0.05, window=6)
-    data = cells.assign(event=cells["event_week"].clip(-6, 6).fillna(-1).astype(int))
-    direct = _direct(data, "~i(event, ref=-1)")
-    teams = cells["team"].nunique()
+    table, test = did.event_study(cells, "csat", 0.05, window=6)
+    assert sorted(table.index) == list(range(-6, 7)) and table.loc[-1, "estimate"] == 0
+    event = cells["event_week"].clip(-6, 6)
+    after = event.where(cells["treat"] == 1, -1).fillna(-1).astype(int)
+    direct = _direct(cells.assign(event=after), "~i(event, ref=-1)")
     for name, value in direct.coef().items():
-        k = int(name.split("::")[1])
-        assert table.loc[k, "estimate"] == pytest.approx(float(value), abs=1e-10)
-    assert table.loc[-1, "estimate"] == 0 and np.isnan(table.loc[-1, "se"])
-    assert sorted(table.index) == list(range(-6, 7))
-    test = did.pretrend_test(table, fit)
-    names = [f"event::{k}" for k in range(-6, -1)]
-    b = direct.coef().loc[names].to_numpy()
-    index = [list(direct.coef().index).index(n) for n in names]
-    v = direct._vcov[np.ix_(index, index)] * teams / (teams - 1)
-    f = float(b @ np.linalg.inv(v) @ b) / len(names)
-    assert test.statistic == pytest.approx(f, rel=1e-8)
-    assert (test.df_num, test.df_den) == (5, teams - 1)
-    assert test.p_value == pytest.approx(stats.f.sf(f, 5, teams - 1), rel=1e-8)
+        assert table.loc[int(name.split("::")[1]), "estimate"] == pytest.approx(float(value), abs=1e-10)
+    by_hand = _imputation(cells, after.to_numpy())
+    assert table.loc[range(0, 7), "estimate"].to_numpy() == pytest.approx(by_hand, abs=1e-8)
+    # Leads: team and week effects and lead indicators on the cells not yet adopted (pyfixest's feols as reference)
+    before = cells[cells["treat"] == 0].assign(team=lambda f: f["team"].astype(str))
+    lead = event[cells["treat"] == 0]
+    for k in range(-6, -1):
+        before[f"lead{-k}"] = (lead == k).astype(float)
+    leads = " + ".join(f"lead{-k}" for k in range(-6, -1))
+    reference = pf.feols(f"y ~ {leads} | team + period", data=before, weights="w", vcov={"CRV1": "team"})
+    for k in range(-6, -1):
+        assert table.loc[k, "estimate"] == pytest.approx(float(reference.coef()[f"lead{-k}"]), abs=1e-6)
+    # The Wald statistic of the five leads, read as Hotelling's T² with G teams
+    g, q = before["team"].nunique(), 5
+    b = table.loc[range(-6, -1), "estimate"].to_numpy()
+    x = pd.concat([pd.get_dummies(before["team"], dtype=float), pd.get_dummies(before["period"], dtype=float).iloc[:, 1:],
+                   before[[f"lead{-k}" for k in range(-6, -1)]]], axis=1).to_numpy()
+    fit = sm.WLS(before["y"].to_numpy(), x, weights=before["w"].to_numpy()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(before["team"])[0]})
+    v = fit.cov_params()[-q:, -q:]
+    f = float(b @ np.linalg.inv(v) @ b) * (g - q) / (q * (g - 1))
+    assert (test.statistic, test.df_num, test.df_den) == (pytest.approx(f, rel=1e-6), q, g - q)
+    assert test.p_value == pytest.approx(stats.f.sf(f, q, g - q), rel=1e-6)
 
 
 def test_naive_is_the_ticket_level_difference_with_clustered_errors(staggered):
@@ -134,7 +151,8 @@ def test_coverage_with_small_cluster_correction_over_simulated_rollouts():
     runs, covered = 40, 0
     for seed in range(runs):
         tickets, truth = simulate(seed=100 + seed, teams=30, per_cell=6)
-        estimate, _ = did.att(build_panel(tickets).outcome_cells("csat"), "csat", 0.05)
+        # the closed-form coefficients equal pyfixest's (test above); the interval is the analysis's own
+        estimate, _ = did.att(build_panel(tickets).outcome_cells("csat"), "csat", 0.05, fitter="closed_form")
         covered += estimate.covers(truth["rollout_att_csat"])
     mc_se = np.sqrt(0.95 * 0.05 * runs)
     assert abs(covered - 0.95 * runs) <= 3 * mc_se

@@ -123,8 +123,7 @@ def _staggered(result: RolloutAnalysis, panel: Panel, alpha: float, window: int,
             result.att[outcome] = Skipped(f"the rollout effect on {outcome.replace('_', ' ')}", reason)
             continue
         result.att[outcome], _ = did.att(rows, outcome, alpha)
-        result.events[outcome], fit = did.event_study(rows, outcome, alpha, window)
-        result.pretrend[outcome] = did.pretrend_test(result.events[outcome], fit)
+        result.events[outcome], result.pretrend[outcome] = did.event_study(rows, outcome, alpha, window)
     return ""
 
 

@@ -8,7 +8,7 @@ from study.rollout import pilot as pilots
 from study.rollout.did import PreTrend
 from study.rollout.panel import OUTCOMES, UNITS
 
-HEADLINE_ORDER = ("csat", "response_hours", "resolution_rate", "repeat_purchase", "resolution_hours")
+HEADLINE_ORDER = ("csat", "log2_response_hours", "response_hours", "resolution_rate", "repeat_purchase", "resolution_hours")
 RATES = ("resolution_rate", "repeat_purchase")
 
 
@@ -29,12 +29,23 @@ def _moved(outcome: str, value: float) -> str:
     return f"{'rose' if value > 0 else 'fell'} {amount(outcome, value)}" if value else "did not change"
 
 
+def _times(value: float) -> str:
+    """A change of log2 hours as a factor: -0.52 -> ``1.43 times as fast``; +0.3 -> ``1.23 times as slow``."""
+    return f"{2 ** abs(value):.2f} times as {'fast' if value < 0 else 'slow'}"
+
+
 def effect_sentence(result, outcome: str) -> str:
     """One outcome's right estimate in words, with the naive comparison it corrects."""
     e = result.effects()[outcome]
     short = OUTCOMES[outcome][1]
     naive = result.naive.get(outcome)
     said = f"; a naive before/after comparison would have said {amount(outcome, naive.value, signed=True)}" if naive else ""
+    if outcome == "log2_response_hours":
+        said = f"; a naive before/after comparison would have said {_times(naive.value)}" if naive else ""
+        where = ("in the teams that adopted, compared with teams that had not yet" if result.design == "staggered"
+                 else "against the continued trend of the weeks before (interrupted time series)")
+        return (f"After the rollout, first replies came {_times(e.value)} {where} ({e.value:+.2f} log2 hours, "
+                f"{interval(outcome, e)}){said}.")
     if result.design == "staggered":
         return (f"After the rollout, {short} {_moved(outcome, e.value)} ({interval(outcome, e)}) in the teams that adopted, "
                 f"compared with teams that had not yet{said}.")
@@ -139,7 +150,9 @@ def assumptions(result) -> list[str]:
             "announcements); the pre-trend test looks for this.",
             "Nothing else changed at each team's go-live: no new staff, tool or policy arrived in the same week.",
             "Common shocks: sale peaks and seasons hit adopting and not-yet-adopting teams alike (the week effects "
-            "absorb them only if so).", survey]
+            "absorb them only if so).",
+            "Response time: sale peaks and growth usually multiply waiting times by a factor, which leaves fast and slow "
+            "teams parallel in log hours but not in hours; where the two scales disagree, read the log scale.", survey]
 
 
 def model_words(result) -> list[str]:

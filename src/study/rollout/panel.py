@@ -21,6 +21,7 @@ import pandas as pd
 
 from study.core.accounting import RowLedger
 from study.core.weeks import week_start
+from study.data.features import response_log2_hours
 from study.data.schema import DataError
 
 WEEK = pd.Timedelta(days=7)
@@ -28,12 +29,14 @@ WEEK = pd.Timedelta(days=7)
 # outcome -> (words with unit, short words, how its per-ticket value is read)
 OUTCOMES = {
     "response_hours": ("first response time (hours)", "first response time", "first_response_minutes / 60"),
+    "log2_response_hours": ("first response time (log2 hours: -1 = twice as fast)", "first response time on a log scale",
+                            "log2 of first_response_minutes / 60 (at least one minute)"),
     "csat": ("CSAT (1-5, answered surveys)", "CSAT", "csat of answered surveys"),
     "resolution_rate": ("complaint-resolution rate (share resolved)", "resolution rate", "resolved as 0/1"),
     "repeat_purchase": ("repeat-purchase rate (share)", "repeat-purchase rate", "repeat_purchase as 0/1"),
     "resolution_hours": ("resolution time of resolved tickets (hours)", "resolution time", "resolution_minutes / 60 of resolved tickets"),
 }
-UNITS = {"response_hours": "hours", "csat": "points", "resolution_rate": "percentage points",
+UNITS = {"response_hours": "hours", "log2_response_hours": "log2 hours", "csat": "points", "resolution_rate": "percentage points",
          "repeat_purchase": "percentage points", "resolution_hours": "hours"}
 NO_TEAM = "no team"
 MIXED = "in its team's adoption week, which mixes days before and after a mid-week adoption"
@@ -105,7 +108,10 @@ def ticket_values(tickets: pd.DataFrame) -> pd.DataFrame:
     """Each ticket's value of each outcome the data has (missing where it has none), in the outcome's unit."""
     values = pd.DataFrame(index=tickets.index)
     if "first_response_minutes" in tickets.columns:
-        values["response_hours"] = pd.to_numeric(tickets["first_response_minutes"], errors="coerce").astype(float) / 60
+        minutes = pd.to_numeric(tickets["first_response_minutes"], errors="coerce").astype(float)
+        values["response_hours"] = minutes / 60
+        # Shocks to waiting times (sale peaks, growth) multiply them: on a log scale they shift every team alike.
+        values["log2_response_hours"] = response_log2_hours(minutes)
     if "csat" in tickets.columns:
         values["csat"] = pd.to_numeric(tickets["csat"], errors="coerce").astype(float)
     if "resolved" in tickets.columns:

@@ -149,23 +149,23 @@ class RolloutAnalysis:
     def event_table(self, outcome: str = "csat") -> pd.DataFrame | Skipped:
         """Effects by week since adoption of ``outcome`` (week -1 the reference)."""
         if outcome not in self.events:
-            return Skipped(f"event study of {outcome.replace('_', ' ')}", self.did_skipped or
+            return Skipped(f"event study of {outcome.replace('_', ' ')}", self.skipped or self.did_skipped or
                            (self.att[outcome].reason if isinstance(self.att.get(outcome), Skipped) else
                             f"the data has no {outcome.replace('_', ' ')}"))
-        return self.events[outcome].drop(columns="coefficient")
+        return self.events[outcome]
 
     def pretrend_table(self) -> pd.DataFrame | Skipped:
         """The joint test of the leads per outcome: F, its degrees of freedom and p-value."""
         rows = [{"outcome": OUTCOMES[o][0], "F": t.statistic, "leads tested": t.df_num, "df (teams - 1)": t.df_den,
                  "p-value": t.p_value} for o, t in self.pretrend.items() if isinstance(t, PreTrend)]
         if not rows:
-            return Skipped("pre-trend test", self.did_skipped or "no lead could be tested")
+            return Skipped("pre-trend test", self.skipped or self.did_skipped or "no lead could be tested")
         return pd.DataFrame(rows).set_index("outcome")
 
     def its_table(self) -> pd.DataFrame | Skipped:
         """Level change, slope change and average effect of each outcome's segmented regression."""
-        if self.its_skipped:
-            return Skipped("interrupted time series", self.its_skipped)
+        if self.skipped or self.its_skipped:
+            return Skipped("interrupted time series", self.skipped or self.its_skipped)
         rows = []
         for outcome, fit in self.its.items():
             if isinstance(fit, Skipped):
@@ -178,7 +178,7 @@ class RolloutAnalysis:
     def pilot_table(self) -> pd.DataFrame | Skipped:
         """The pilot's randomized effect beside the rollout's, and their difference."""
         if self.pilot is None or isinstance(self.pilot, Skipped):
-            return self.pilot or Skipped("pilot against rollout", "not computed")
+            return self.pilot or Skipped("pilot against rollout", self.skipped or "not computed")
         return self.pilot.table()
 
     def adoption(self) -> pd.DataFrame | Skipped:
