@@ -30,15 +30,15 @@ import os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-import sys  # noqa: E402
-import time  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
+import sys
+import time
+from multiprocessing import Pool
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from study.data.rollout import simulate_rollout  # noqa: E402
-from study.rollout import did  # noqa: E402
-from study.rollout.panel import build_panel  # noqa: E402
+from study.data.rollout import simulate_rollout
+from study.rollout import did
+from study.rollout.panel import build_panel
 
 OUTCOMES = ("csat", "log2_response_hours", "response_hours")
 ALPHA = 0.05

@@ -54,7 +54,7 @@ def _imputation(cells, groups=None):
 @pytest.mark.parametrize("outcome", ["csat", "response_hours"])
 def test_att_is_pyfixest_did2s_and_the_hand_written_imputation(staggered, outcome):
     cells = staggered[2].outcome_cells(outcome)
-    estimate, fit = did.att(cells, outcome, 0.05)
+    estimate, _ = did.att(cells, outcome, 0.05)
     direct = _direct(cells, "~treat")
     teams = cells["team"].nunique()
     assert estimate.value == pytest.approx(float(direct.coef().iloc[0]), abs=1e-10)
@@ -95,7 +95,7 @@ def test_event_study_is_pyfixest_and_the_pretrend_test_the_bjs_regression(stagge
     for name, value in direct.coef().items():
         assert table.loc[int(name.split("::")[1]), "estimate"] == pytest.approx(float(value), abs=1e-10)
     by_hand = _imputation(cells, after.to_numpy())
-    assert table.loc[range(0, 7), "estimate"].to_numpy() == pytest.approx(by_hand, abs=1e-8)
+    assert table.loc[range(7), "estimate"].to_numpy() == pytest.approx(by_hand, abs=1e-8)
     # Leads: team and week effects and lead indicators on the cells not yet adopted (pyfixest's feols as reference)
     before = cells[cells["treat"] == 0].assign(team=lambda f: f["team"].astype(str))
     lead = event[cells["treat"] == 0]

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import study.core.results
 import study.rollout
 from study.core.results import Skipped
 from study.data.schema import DataError
@@ -113,3 +114,12 @@ def test_no_team_left_to_compare_is_skipped():
     assert result.ledger.dropped[reason] == len(tickets)
     at_once = study.rollout.analyse(tickets.assign(adopted_at=start - pd.Timedelta(days=30)))
     assert at_once.design == "at_once" and "0 week(s) before" in at_once.its_skipped
+
+
+def test_an_outcome_with_one_value_is_skipped_not_estimated(tickets):
+    result = study.rollout.analyse(tickets.assign(csat=4.0), min_teams=5)
+    assert isinstance(result.att["csat"], Skipped)
+    assert result.att["csat"].reason == "CSAT has one value in every ticket analysed: nothing to compare"
+    assert "csat" not in result.naive and "csat" not in result.events
+    assert any(f.kind == "skipped" and "CSAT has one value" in f.text for f in result.findings())
+    assert isinstance(result.att["response_hours"], study.core.results.Estimate)

@@ -8,7 +8,7 @@ from study.core import degenerate
 from study.core.results import Skipped
 from study.data.dataset import TicketData
 from study.rollout import did, its, pilot
-from study.rollout.panel import Panel, build_panel
+from study.rollout.panel import OUTCOMES, Panel, build_panel
 from study.rollout.result import RolloutAnalysis
 
 MIN_TEAMS = 10  # team-clustered errors with fewer teams are not to be trusted, even with t(G - 1)
@@ -120,7 +120,7 @@ def _staggered(result: RolloutAnalysis, panel: Panel, alpha: float, window: int,
         reason = degenerate.first(degenerate.no_rows(rows, "team-weeks with a value"), _constant(rows, outcome),
                                   degenerate.too_few_clusters(rows, "team", 2, "standard errors clustered by team"))
         if reason:
-            result.att[outcome] = Skipped(f"the rollout effect on {outcome.replace('_', ' ')}", reason)
+            result.att[outcome] = Skipped(f"the rollout effect on {OUTCOMES[outcome][1]}", reason)
             continue
         result.att[outcome], _ = did.att(rows, outcome, alpha)
         result.events[outcome], result.pretrend[outcome] = did.event_study(rows, outcome, alpha, window)
@@ -135,7 +135,7 @@ def _at_once(result: RolloutAnalysis, panel: Panel, alpha: float) -> str:
         weekly = its.weekly_series(rows)
         reason = degenerate.first(degenerate.no_rows(rows, "weeks with a value"), _constant(rows, outcome), its.problem(weekly))
         if reason:
-            result.its[outcome] = Skipped(f"the interrupted time series of {outcome.replace('_', ' ')}", reason)
+            result.its[outcome] = Skipped(f"the interrupted time series of {OUTCOMES[outcome][1]}", reason)
         else:
             result.its[outcome] = its.segmented(rows, outcome, alpha)
     if result.its and all(isinstance(v, Skipped) for v in result.its.values()):
@@ -156,8 +156,7 @@ def _naive(panel: Panel, alpha: float) -> dict:
 
 def _constant(rows: pd.DataFrame, outcome: str) -> str | None:
     if len(rows) and _no_spread(rows):
-        words = outcome.replace("_", " ")
-        return f"{words} has one value in every ticket analysed: nothing to compare"
+        return f"{OUTCOMES[outcome][1]} has one value in every ticket analysed: nothing to compare"
     return None
 
 

@@ -111,7 +111,7 @@ def att(cells: pd.DataFrame, outcome: str, alpha: float, fitter: str = "pyfixest
 
 
 def event_study(cells: pd.DataFrame, outcome: str, alpha: float, window: int = WINDOW,
-                fitter: str = "pyfixest") -> tuple[pd.DataFrame, "PreTrend | str"]:
+                fitter: str = "pyfixest") -> tuple[pd.DataFrame, PreTrend | str]:
     """Effects by week since adoption, far weeks binned at ``+-window``, and the joint test of the weeks before.
 
     Weeks 0, 1, ... after adoption come from the two-stage fit with one effect per week (``~i(event)``). The

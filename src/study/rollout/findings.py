@@ -140,35 +140,40 @@ def assumptions(result) -> list[str]:
     survey = ("CSAT counts answered surveys only: if the change altered who answers, the CSAT comparison mixes the "
               "change in satisfaction with the change in who reports it.")
     if result.design == "at_once":
-        return ["Continued trend: without the change, each indicator would have kept the trend of the weeks before "
-                "(no other change, staffing shift or sale peak began at go-live).",
+        return [("Continued trend: without the change, each indicator would have kept the trend of the weeks before "
+                 "(no other change, staffing shift or sale peak began at go-live)."),
                 "No anticipation: the weeks before go-live were not already affected by preparing for it.", survey]
-    return ["Parallel trends: teams that adopted later would have followed the same path as the early adopters, had "
-            "the early adopters not made the change; differences in level between teams are allowed, differences in "
-            "direction are not.",
-            "No anticipation: a team's indicators did not move in the weeks before its own go-live (training, "
-            "announcements); the pre-trend test looks for this.",
+    return [("Parallel trends: teams that adopted later would have followed the same path as the early adopters, had "
+             "the early adopters not made the change; differences in level between teams are allowed, differences in "
+             "direction are not."),
+            ("No anticipation: a team's indicators did not move in the weeks before its own go-live (training, "
+             "announcements); the pre-trend test looks for this."),
             "Nothing else changed at each team's go-live: no new staff, tool or policy arrived in the same week.",
-            "Common shocks: sale peaks and seasons hit adopting and not-yet-adopting teams alike (the week effects "
-            "absorb them only if so).",
-            "Response time: sale peaks and growth usually multiply waiting times by a factor, which leaves fast and slow "
-            "teams parallel in log hours but not in hours; where the two scales disagree, read the log scale.", survey]
+            ("Common shocks: sale peaks and seasons hit adopting and not-yet-adopting teams alike (the week effects "
+             "absorb them only if so)."),
+            ("Response time: sale peaks and growth usually multiply waiting times by a factor, which leaves fast and "
+             "slow teams parallel in log hours but not in hours; where the two scales disagree, read the log scale."),
+            survey]
 
 
 def model_words(result) -> list[str]:
     """The models in words."""
-    out = ["Unit of analysis: team x week cells (weeks start on Monday), each outcome's cell mean weighted by its "
-           "number of tickets (answered surveys for CSAT), which reproduces the ticket-level estimate."]
+    out = [("Unit of analysis: team x week cells (weeks start on Monday), each outcome's cell mean weighted by its "
+            "number of tickets (answered surveys for CSAT), which reproduces the ticket-level estimate.")]
     if result.design == "staggered" and not result.did_skipped:
         out.append("Comparison with teams not yet adopted: Gardner's two-stage difference-in-differences (pyfixest.did2s, "
                    "the imputation estimator): team and week effects are fitted on the cells of teams that had not yet "
                    "adopted; each adopted cell's outcome without the change is imputed from them; the effect is the "
                    "ticket-weighted mean difference over the adopted cells. Early and late adopters are never compared "
                    "after both adopted, so effects that differ between cohorts or grow with time do not bias it.")
-        out.append("Uncertainty: variance clustered by team (pyfixest's two-stage correction) times G/(G-1), with "
-                   "Student's t on teams - 1 degrees of freedom; the pre-trend test is F(leads, teams - 1).")
-        out.append(f"Event study: the same two stages with one effect per week since adoption, week -1 the reference, "
-                   f"weeks beyond {result.parameters['window']} binned into the last one.")
+        out.append("Uncertainty: the leave-one-team-out jackknife (each team dropped in turn and the effect estimated "
+                   "again), with Student's t on teams - 1 degrees of freedom; with a few dozen teams the usual "
+                   "clustered sandwich understates the variance. The pre-trend test regresses the outcome of the cells "
+                   "not yet adopted on team and week effects and the weeks before go-live (standard errors clustered "
+                   "by team), read as Hotelling's T² with the number of teams.")
+        out.append(f"Event study: after go-live, the same two stages with one effect per week since adoption; before "
+                   f"go-live, the pre-trend regression's estimates against week -1; weeks beyond "
+                   f"{result.parameters['window']} pooled into the last one on each side.")
     if result.design == "at_once" and not result.its_skipped:
         out.append("Interrupted time series: weekly means regressed on a trend, a jump at go-live and a change of slope "
                    "after it (yearly season terms with a year of data or more), Newey-West standard errors.")

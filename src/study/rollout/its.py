@@ -52,7 +52,7 @@ def weekly_series(cells: pd.DataFrame) -> pd.DataFrame:
 
 def newey_west_lags(weeks: int) -> int:
     """The usual automatic Newey-West bandwidth, floor(4 (T / 100) ^ (2 / 9))."""
-    return int(math.floor(4 * (weeks / 100) ** (2 / 9)))
+    return math.floor(4 * (weeks / 100) ** (2 / 9))
 
 
 def design(weekly: pd.DataFrame) -> tuple[pd.DataFrame, bool]:

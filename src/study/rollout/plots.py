@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from study.rollout.panel import OUTCOMES
 from study.report.plots import PALETTE
+from study.rollout.panel import OUTCOMES
 
 
 def event_study(result, outcome: str = "csat", truth: dict | None = None):
