@@ -19,7 +19,7 @@ def tickets():
 
 def test_cells_are_team_week_counts_and_means(tickets):
     panel = build_panel(tickets)
-    monday = tickets["created_at"].dt.normalize() - pd.to_timedelta(tickets["created_at"].dt.dayofweek, unit="D")
+    monday = tickets["created_at"].dt.normalize() - pd.to_timedelta(tickets["created_at"].dt.day_of_week, unit="D")
     expected = tickets.assign(week=monday).groupby(["team", "week"])
     cells = panel.cells.set_index(["team", "week"])
     assert len(cells) == expected.ngroups
@@ -30,7 +30,8 @@ def test_cells_are_team_week_counts_and_means(tickets):
     resolved_hours = tickets["resolution_minutes"].where(tickets["resolved"]) / 60
     assert np.allclose(cells["resolution_hours"], resolved_hours.groupby([tickets["team"], monday]).mean(), equal_nan=True)
     adopted = tickets.groupby("team")["adopted_at"].first()
-    treat = cells.index.get_level_values("week") >= cells.index.get_level_values("team").map(adopted).fillna(pd.Timestamp.max)
+    adoption = cells.index.get_level_values("team").map(adopted)
+    treat = adoption.notna() & (cells.index.get_level_values("week") >= adoption)
     assert (cells["treat"].to_numpy() == treat).all()
     assert panel.ledger.as_dict() == {"in": len(tickets), "used": len(tickets), "dropped": {}}
 
@@ -40,8 +41,8 @@ def test_mid_week_adoption_sets_the_mixed_week_aside():
     panel = build_panel(tickets)
     adopted = tickets["adopted_at"]
     same_week = adopted.notna() & ((tickets["created_at"] - adopted).abs() < pd.Timedelta(days=7)) & \
-        ((tickets["created_at"].dt.normalize() - pd.to_timedelta(tickets["created_at"].dt.dayofweek, unit="D"))
-         == adopted.dt.normalize() - pd.to_timedelta(adopted.dt.dayofweek, unit="D"))
+        ((tickets["created_at"].dt.normalize() - pd.to_timedelta(tickets["created_at"].dt.day_of_week, unit="D"))
+         == adopted.dt.normalize() - pd.to_timedelta(adopted.dt.day_of_week, unit="D"))
     assert panel.ledger.dropped[MIXED] == int(same_week.sum()) > 0
     assert not (panel.cells["event_week"] == 0).any()  # no adoption week survives for a mid-week adopter
     assert panel.adoption["mid_week"].sum() == tickets.loc[adopted.notna(), "team"].nunique()
