@@ -42,10 +42,12 @@ def effect_sentence(result, outcome: str) -> str:
     said = f"; a naive before/after comparison would have said {amount(outcome, naive.value, signed=True)}" if naive else ""
     if outcome == "log2_response_hours":
         said = f"; a naive before/after comparison would have said {_times(naive.value)}" if naive else ""
-        where = ("in the teams that adopted, compared with teams that had not yet" if result.design == "staggered"
-                 else "against the continued trend of the weeks before (interrupted time series)")
-        return (f"After the rollout, first replies came {_times(e.value)} {where} ({e.value:+.2f} log2 hours, "
-                f"{interval(outcome, e)}){said}.")
+        scale = f"{e.value:+.2f} log2 hours, {interval(outcome, e)}"
+        if result.design == "staggered":
+            return (f"After the rollout, first replies came {_times(e.value)} in the teams that adopted, compared with "
+                    f"teams that had not yet ({scale}){said}.")
+        return (f"After the change, first replies came {_times(e.value)} as the continued trend of the weeks before "
+                f"implies, on average ({scale}; interrupted time series){said}.")
     if result.design == "staggered":
         return (f"After the rollout, {short} {_moved(outcome, e.value)} ({interval(outcome, e)}) in the teams that adopted, "
                 f"compared with teams that had not yet{said}.")
