@@ -187,7 +187,11 @@ def pretrend_test(cells: pd.DataFrame, window: int = WINDOW) -> tuple[PreTrend |
         cov_type="cluster", cov_kwds={"groups": pd.factorize(before["team"])[0]})
     index = [list(x.columns).index(f"lead{k}") for k in leads]
     b, v = fit.params[index], fit.cov_params()[np.ix_(index, index)]
-    wald = float(b @ np.linalg.solve(v, b))
+    try:
+        wald = float(b @ np.linalg.solve(v, b))
+    except np.linalg.LinAlgError:
+        # A week before adoption seen in one team only is fixed by that team's own effect: no test of it.
+        return "the weeks before adoption cannot be told apart from the teams' own levels on these cells", None
     q = len(leads)
     statistic = wald * (teams - q) / (q * (teams - 1))
     table = pd.DataFrame({"estimate": b, "se": np.sqrt(np.diag(v))}, index=pd.Index(leads, name="event_week"))
