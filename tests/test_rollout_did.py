@@ -51,7 +51,7 @@ def _imputation(cells, groups=None):
     return np.array([np.average(residual[groups == k], weights=cells["w"].to_numpy()[groups == k]) for k in labels])
 
 
-@pytest.mark.parametrize("outcome", ["csat", "response_hours"])
+@pytest.mark.parametrize("outcome", ["csat", "log2_response_hours"])
 def test_att_is_pyfixest_did2s_and_the_hand_written_imputation(staggered, outcome):
     cells = staggered[2].outcome_cells(outcome)
     estimate, _ = did.att(cells, outcome, 0.05)

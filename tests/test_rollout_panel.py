@@ -26,9 +26,10 @@ def test_cells_are_team_week_counts_and_means(tickets):
     assert (cells["tickets"] == expected.size()).all()
     assert np.allclose(cells["csat"], expected["csat"].mean(), equal_nan=True)
     assert (cells["csat_n"] == expected["csat"].count()).all()  # answered surveys only
-    assert np.allclose(cells["response_hours"], expected["first_response_minutes"].mean() / 60)
-    resolved_hours = tickets["resolution_minutes"].where(tickets["resolved"]) / 60
-    assert np.allclose(cells["resolution_hours"], resolved_hours.groupby([tickets["team"], monday]).mean(), equal_nan=True)
+    log2_hours = np.log2(np.maximum(tickets["first_response_minutes"], 1.0) / 60)
+    assert np.allclose(cells["log2_response_hours"], log2_hours.groupby([tickets["team"], monday]).mean())
+    resolved_hours = np.log2(np.maximum(tickets["resolution_minutes"].where(tickets["resolved"]), 1.0) / 60)
+    assert np.allclose(cells["log2_resolution_hours"], resolved_hours.groupby([tickets["team"], monday]).mean(), equal_nan=True)
     adopted = tickets.groupby("team")["adopted_at"].first()
     adoption = cells.index.get_level_values("team").map(adopted)
     treat = adoption.notna() & (cells.index.get_level_values("week") >= adoption)
@@ -123,4 +124,5 @@ def test_an_outcome_with_one_value_is_skipped_not_estimated(tickets):
     assert result.att["csat"].reason == "CSAT has one value in every ticket analysed: nothing to compare"
     assert "csat" not in result.naive and "csat" not in result.events
     assert any(f.kind == "skipped" and "CSAT has one value" in f.text for f in result.findings())
-    assert isinstance(result.att["response_hours"], study.core.results.Estimate)
+    assert isinstance(result.att["log2_response_hours"], study.core.results.Estimate)
+    assert "response_hours" not in result.att  # hours are not compared: trends are parallel in proportion, not in hours

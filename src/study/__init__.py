@@ -39,6 +39,8 @@ _API = {
     "drivers": "study.drivers",
     "driver_analysis": "study.drivers.analysis:from_settings",
     "driver_settings": "study.data.driver_settings:settings",
+    "rollout": "study.rollout",
+    "rollout_analysis": "study.rollout.analysis:analyse",
     "monitoring": "study.monitoring",
     "monitoring_analysis": "study.monitoring.analysis:analyse",
 }

@@ -54,9 +54,10 @@ ANALYSES: tuple[Analysis, ...] = (
              start=2),
     Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
     Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3),
+    Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4),
     Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5),
 )
-OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, MONITORING = (a.name for a in ANALYSES)
+OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, ROLLOUT, MONITORING = (a.name for a in ANALYSES)
 # The notebook parameters that say what a driver analysis studies (None: the column map's, else the default).
 DRIVER_SETTINGS = ("outcome", "driver", "controls", "cluster")
 

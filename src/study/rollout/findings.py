@@ -8,7 +8,9 @@ from study.rollout import pilot as pilots
 from study.rollout.did import PreTrend
 from study.rollout.panel import OUTCOMES, UNITS
 
-HEADLINE_ORDER = ("csat", "log2_response_hours", "response_hours", "resolution_rate", "repeat_purchase", "resolution_hours")
+HEADLINE_ORDER = ("csat", "log2_response_hours", "resolution_rate", "repeat_purchase", "log2_resolution_hours")
+# What comes faster or slower, for a time compared on the log scale.
+TIMED = {"log2_response_hours": "first replies came", "log2_resolution_hours": "resolved cases were closed"}
 RATES = ("resolution_rate", "repeat_purchase")
 
 
@@ -40,13 +42,13 @@ def effect_sentence(result, outcome: str) -> str:
     short = OUTCOMES[outcome][1]
     naive = result.naive.get(outcome)
     said = f"; a naive before/after comparison would have said {amount(outcome, naive.value, signed=True)}" if naive else ""
-    if outcome == "log2_response_hours":
+    if outcome in TIMED:
         said = f"; a naive before/after comparison would have said {_times(naive.value)}" if naive else ""
         scale = f"{e.value:+.2f} log2 hours, {interval(outcome, e)}"
         if result.design == "staggered":
-            return (f"After the rollout, first replies came {_times(e.value)} in the teams that adopted, compared with "
+            return (f"After the rollout, {TIMED[outcome]} {_times(e.value)} in the teams that adopted, compared with "
                     f"teams that had not yet ({scale}){said}.")
-        return (f"After the change, first replies came {_times(e.value)} as the continued trend of the weeks before "
+        return (f"After the change, {TIMED[outcome]} {_times(e.value)} as the continued trend of the weeks before "
                 f"implies, on average ({scale}; interrupted time series){said}.")
     if result.design == "staggered":
         return (f"After the rollout, {short} {_moved(outcome, e.value)} ({interval(outcome, e)}) in the teams that adopted, "

@@ -28,16 +28,17 @@ WEEK = pd.Timedelta(days=7)
 
 # outcome -> (words with unit, short words, how its per-ticket value is read)
 OUTCOMES = {
-    "response_hours": ("first response time (hours)", "first response time", "first_response_minutes / 60"),
     "log2_response_hours": ("first response time (log2 hours: -1 = twice as fast)", "first response time on a log scale",
                             "log2 of first_response_minutes / 60 (at least one minute)"),
     "csat": ("CSAT (1-5, answered surveys)", "CSAT", "csat of answered surveys"),
     "resolution_rate": ("complaint-resolution rate (share resolved)", "resolution rate", "resolved as 0/1"),
     "repeat_purchase": ("repeat-purchase rate (share)", "repeat-purchase rate", "repeat_purchase as 0/1"),
-    "resolution_hours": ("resolution time of resolved tickets (hours)", "resolution time", "resolution_minutes / 60 of resolved tickets"),
+    "log2_resolution_hours": ("resolution time of resolved tickets (log2 hours: -1 = twice as fast)",
+                              "resolution time on a log scale",
+                              "log2 of resolution_minutes / 60 of resolved tickets (at least one minute)"),
 }
-UNITS = {"response_hours": "hours", "log2_response_hours": "log2 hours", "csat": "points", "resolution_rate": "percentage points",
-         "repeat_purchase": "percentage points", "resolution_hours": "hours"}
+UNITS = {"log2_response_hours": "log2 hours", "csat": "points", "resolution_rate": "percentage points",
+         "repeat_purchase": "percentage points", "log2_resolution_hours": "log2 hours"}
 NO_TEAM = "no team"
 MIXED = "in its team's adoption week, which mixes days before and after a mid-week adoption"
 
@@ -109,8 +110,9 @@ def ticket_values(tickets: pd.DataFrame) -> pd.DataFrame:
     values = pd.DataFrame(index=tickets.index)
     if "first_response_minutes" in tickets.columns:
         minutes = pd.to_numeric(tickets["first_response_minutes"], errors="coerce").astype(float)
-        values["response_hours"] = minutes / 60
-        # Shocks to waiting times (sale peaks, growth) multiply them: on a log scale they shift every team alike.
+        # Shocks to waiting times (sale peaks, growth) multiply them: on a log scale they shift every team alike,
+        # while in hours a slow team loses more than a fast one, so times are not compared in hours (parallel
+        # trends fail there); the same holds for resolution times.
         values["log2_response_hours"] = response_log2_hours(minutes)
     if "csat" in tickets.columns:
         values["csat"] = pd.to_numeric(tickets["csat"], errors="coerce").astype(float)
@@ -119,8 +121,8 @@ def ticket_values(tickets: pd.DataFrame) -> pd.DataFrame:
     if "repeat_purchase" in tickets.columns:
         values["repeat_purchase"] = _share(tickets["repeat_purchase"])
     if "resolution_minutes" in tickets.columns and "resolved" in tickets.columns:
-        hours = pd.to_numeric(tickets["resolution_minutes"], errors="coerce").astype(float) / 60
-        values["resolution_hours"] = hours.where(_share(tickets["resolved"]) == 1)
+        minutes = pd.to_numeric(tickets["resolution_minutes"], errors="coerce").astype(float)
+        values["log2_resolution_hours"] = response_log2_hours(minutes).where(_share(tickets["resolved"]) == 1)
     return values
 
 

@@ -21,10 +21,11 @@ from study.ab.sufficient import Metric
 from study.core.inference import wald_interval, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
+from study.data.features import response_log2_hours
 from study.rollout.panel import OUTCOMES
 
 # The outcomes both the pilot and the rollout measure, in the same unit.
-SHARED = ("response_hours", "csat")
+SHARED = ("log2_response_hours", "csat")
 
 
 @dataclass
@@ -49,22 +50,22 @@ class PilotComparison:
 
 
 def pilot_effects(data: TicketData, alpha: float = 0.05) -> tuple[dict[str, Estimate], SlaExperiment]:
-    """The SLA experiment's effect (treatment - control) on first response hours and CSAT, per ticket.
+    """The SLA experiment's effect (treatment - control) on first response time (log2 hours) and CSAT, per ticket.
 
     CSAT is the experiment's own ratio metric (per answered survey, delta method over customers); response
-    time in hours is the same kind of ratio metric (hours per ticket with a first response), compared by the
-    same engine (:func:`study.ab.abtest.compare_metrics`), since the experiment reports it in log2 hours.
+    time is the same kind of ratio metric (log2 hours per ticket with a first response, the scale of the
+    rollout's comparison), compared by the same engine (:func:`study.ab.abtest.compare_metrics`).
     """
     experiment = sla_experiment(data, alpha=alpha)
     customers = experiment.customers.copy()
     rows = experiment.experiment.rows
-    hours = pd.to_numeric(rows["response_hours"], errors="coerce") if "response_hours" in rows.columns else \
-        pd.to_numeric(rows["first_response_minutes"], errors="coerce") / 60
+    hours = response_log2_hours(pd.to_numeric(rows["first_response_minutes"], errors="coerce").astype(float))
     sums = pd.DataFrame({"customer_id": rows["customer_id"], "variant": rows["variant"], "hours": hours,
                          "timed": hours.notna().astype(float)}).groupby(["customer_id", "variant"], sort=True)[
         ["hours", "timed"]].sum(min_count=1)
     customers = customers.join(sums, on=["customer_id", "variant"])
-    metric = Metric("response_hours", "hours", "ratio", denominator="timed", label="First response (hours), per ticket")
+    metric = Metric("log2_response_hours", "hours", "ratio", denominator="timed",
+                    label="First response (log2 hours), per ticket")
     effects = abtest.compare_metrics(aggregate.aggregate_frame(customers, [metric]), alpha=alpha)
     out = {}
     for effect in [*effects, *experiment.effects]:

@@ -41,7 +41,7 @@ def event_study(result, outcome: str = "csat", truth: dict | None = None):
     window = result.parameters["window"]
     ax.set(xlabel=f"weeks since adoption (ends binned: {-window} or earlier, {window} or later)",
            ylabel=f"{OUTCOMES[outcome][1]}: difference from teams not yet adopted",
-           title=f"{OUTCOMES[outcome][1].capitalize()} by week since adoption")
+           title=f"{OUTCOMES[outcome][1][:1].upper()}{OUTCOMES[outcome][1][1:]} by week since adoption")
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
     return fig
