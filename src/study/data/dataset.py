@@ -75,6 +75,34 @@ class TicketData:
         return [c for c in candidates if c in self.tickets.columns and self.tickets[c].nunique() > 1]
 
 
+def frame_source(frame: pd.DataFrame, name: str = "in-memory table") -> io.Source:
+    """Facts of an in-memory table: its name, a fingerprint of its values (the same table, the same one), rows, columns."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    return io.Source(name, digest, len(frame), [str(c) for c in frame.columns])
+
+
+def tickets_and_source(data, name: str = "in-memory table") -> tuple[pd.DataFrame, io.Source, dict[str, int]]:
+    """What an analysis reads of its input: the tickets, their facts, and the rows a column map set aside.
+
+    Parameters
+    ----------
+    data : TicketData or pandas.DataFrame
+        Loaded tickets (:func:`load_tickets`), or a table taken as it is.
+    name : str
+        How a table in memory is named in reports.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    """
+    if isinstance(data, TicketData):
+        return data.tickets, data.source, dict(data.set_aside)
+    if isinstance(data, pd.DataFrame):
+        return data, frame_source(data, name), {}
+    raise TypeError(f"data must be a pandas DataFrame or TicketData, not {type(data).__name__}")
+
+
 def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData:
     """Validate and derive a ticket table that is already in memory (a simulation, a query result).
 
@@ -90,8 +118,7 @@ def from_frame(frame: pd.DataFrame, name: str = "in-memory table") -> TicketData
     TicketData
         Its fingerprint hashes the table's values, so the same table gives the same fingerprint.
     """
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    source = io.Source(name, digest, len(frame), [str(c) for c in frame.columns])
+    source = frame_source(frame, name)
     tickets, notes = schema.conform(frame, source=name)
     return TicketData(features.derive(tickets), source, notes=notes)
 

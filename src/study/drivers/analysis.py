@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 
 import numpy as np
@@ -10,8 +9,8 @@ import pandas as pd
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from study.core import degenerate
-from study.core.results import Skipped, Source
-from study.data.dataset import TicketData
+from study.core.results import Skipped
+from study.data.dataset import TicketData, frame_source
 from study.drivers import models
 from study.drivers.findings import is_survey
 from study.drivers.result import DriverAnalysis
@@ -21,12 +20,6 @@ from study.drivers.shape import dose_response
 
 SHAPES = ("auto", "spline", "linear")
 MIN_ROWS = 20  # below this many rows no slope, interval or check is worth reporting
-
-
-def frame_source(frame: pd.DataFrame, name: str = "in-memory table") -> Source:
-    """Facts of an in-memory table: its name, a fingerprint of its values, rows and columns."""
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
-    return Source(name, digest, len(frame), [str(c) for c in frame.columns])
 
 
 def problem(m: ModelRows) -> str | None:

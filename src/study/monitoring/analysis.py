@@ -9,9 +9,8 @@ import pandas as pd
 
 from study.core.accounting import RowLedger
 from study.core.weeks import week_start
-from study.data.dataset import TicketData
+from study.data.dataset import TicketData, tickets_and_source
 from study.data.schema import DataError
-from study.drivers.analysis import frame_source
 from study.monitoring.indicators import INDICATORS, calendar
 from study.monitoring.result import KpiMonitoring
 from study.monitoring.weekly_chart import Settings
@@ -126,12 +125,7 @@ def analyse(
     _check(baseline_weeks, alpha, min_week_n, lam, width, ewma_width)
     settings = Settings(int(baseline_weeks), float(alpha), int(min_week_n), float(width), float(lam), float(ewma_width),
                         _events(events), bool(allow_for_baseline))
-    if isinstance(data, TicketData):
-        frame, source, set_aside = data.tickets, data.source, dict(data.set_aside)
-    elif isinstance(data, pd.DataFrame):
-        frame, source, set_aside = data, frame_source(data, name), {}
-    else:
-        raise TypeError(f"data must be a pandas DataFrame or TicketData, not {type(data).__name__}")
+    frame, source, set_aside = tickets_and_source(data, name)
     parameters = {"baseline_weeks": settings.baseline_weeks, "alpha": settings.alpha, "min_week_n": settings.min_week_n,
                   "lam": settings.lam, "width": settings.width, "ewma_width": settings.ewma_width,
                   "allow_for_baseline": settings.allow_for_baseline,

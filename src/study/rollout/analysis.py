@@ -6,7 +6,7 @@ import pandas as pd
 
 from study.core import degenerate
 from study.core.results import Skipped
-from study.data.dataset import TicketData
+from study.data.dataset import TicketData, tickets_and_source
 from study.rollout import did, its, pilot
 from study.rollout.panel import OUTCOMES, Panel, build_panel
 from study.rollout.result import RolloutAnalysis
@@ -51,14 +51,7 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, pilot_data: Ti
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie between 0 and 1, not {alpha!r}")
-    if isinstance(data, TicketData):
-        frame, source, set_aside = data.tickets, data.source, dict(data.set_aside)
-    elif isinstance(data, pd.DataFrame):
-        from study.drivers.analysis import frame_source
-
-        frame, source, set_aside = data, frame_source(data, name), {}
-    else:
-        raise TypeError(f"data must be a pandas DataFrame or TicketData, not {type(data).__name__}")
+    frame, source, set_aside = tickets_and_source(data, name)
     parameters = {"alpha": alpha, "window": window, "team": team, "min_teams": min_teams,
                   "pilot": pilot_data.source.name if pilot_data is not None else None}
     missing = [c for c in ("created_at", "adopted_at") if c not in frame.columns]
