@@ -92,7 +92,7 @@ def test_validate_says_which_analysis_runs_and_which_is_skipped(tmp_path, monkey
     for analysis in analyses.ANALYSES:
         if analysis.kind != "tickets":
             continue
-        missing = [c for c in analysis.needs if c in ("repeat_purchase", "variant")]
+        missing = [c for c in analysis.needs if c in ("repeat_purchase", "variant", "adopted_at")]
         assert lines[analysis.name] == (f"skipped: needs {', '.join(missing)}" if missing else "runs")
     # Missing a column only some analyses need is not a reason to refuse the file, unless the contract requires it.
     assert status == (2 if "repeat_purchase" in schema.REQUIRED else 0), err
@@ -164,5 +164,7 @@ def test_a_placeholder_column_is_named_for_the_analyses_that_need_it(tmp_path, m
         if "repeat_purchase" in analysis.needs:
             assert line.endswith(": runs (repeat_purchase has one value (False) in every row: the sections that "
                                  "need it are skipped)"), line
+        elif analysis.name == analyses.ROLLOUT:  # the sample has no go-live times
+            assert line.endswith(": skipped: needs adopted_at"), line
         elif analysis.kind == "tickets":
             assert line.endswith(": runs")

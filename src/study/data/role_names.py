@@ -60,6 +60,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "quality_score": ("qa_score", "quality", "qa"),
     "days_to_next_purchase": ("days_to_next_order", "days_until_next_purchase", "next_purchase"),
     "next_spend": ("spend_after", "post_spend", "future_spend", "next_period_spend"),
+    "team": ("team_id", "team_name", "squad", "region", "region_code", "store", "store_id", "queue", "queue_id",
+             "site", "branch", "equipe", "equipo", "regiao", "region_id"),
+    "adopted_at": ("adopted", "adoption", "adoption_date", "go_live", "go_live_date", "went_live", "live",
+                   "launch", "launched", "launch_date", "rollout", "rollout_date", "rolled_out", "switched"),
 }
 # Words that, anywhere in a name, point to a role (a weaker match than a whole synonym).
 PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
