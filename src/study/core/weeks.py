@@ -20,3 +20,29 @@ def week_start(times: pd.Series) -> pd.Series:
     """
     times = pd.to_datetime(times)
     return (times.dt.normalize() - pd.to_timedelta(times.dt.day_of_week, unit="D")).astype("datetime64[ns]")
+
+
+def unusual_volume(tickets: pd.Series, reference: pd.Series | None = None) -> pd.Series:
+    """Weeks whose ticket count lies far from the usual: ``"high-volume week"``, ``"low-volume week"`` or ``""``.
+
+    Far means more than 3 times the larger of the reference weeks' robust spread (1.4826 x the median
+    absolute deviation, so that a sale week among them does not hide itself) and the Poisson spread
+    sqrt(median), from the reference weeks' median. A sale peak changes who writes in and how busy the
+    agents are, so such weeks are read apart from the others.
+
+    Parameters
+    ----------
+    tickets : pandas.Series
+        Tickets per week.
+    reference : pandas.Series, optional
+        The weeks that say what is usual (a baseline); default all of ``tickets``. Fewer than two: none is unusual.
+    """
+    base = (tickets if reference is None else reference).astype(float)
+    out = pd.Series("", index=tickets.index, dtype=object)
+    if len(base) < 2:
+        return out
+    middle = float(base.median())
+    spread = 3 * max(1.4826 * float((base - middle).abs().median()), middle ** 0.5)
+    out[tickets > middle + spread] = "high-volume week"
+    out[tickets < middle - spread] = "low-volume week"
+    return out

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
 
 from study.core.accounting import RowLedger
-from study.core.weeks import week_start
+from study.core.weeks import unusual_volume, week_start
 from study.data.dataset import TicketData, tickets_and_source
 from study.data.schema import DataError
 from study.monitoring.indicators import INDICATORS, calendar
@@ -28,14 +27,7 @@ def week_calendar(created: pd.Series, settings: Settings) -> pd.DataFrame:
     weeks = calendar(created)
     weeks["event"] = [settings.events.get(w, "") for w in weeks.index]
     full = weeks[~weeks["partial"] & (weeks["event"] == "") & (weeks["tickets"] > 0)]
-    base = full["tickets"].iloc[: settings.baseline_weeks].astype(float)
-    weeks["volume"] = ""
-    if len(base) >= 2:
-        middle = float(base.median())
-        spread = 3 * max(1.4826 * float((base - middle).abs().median()), math.sqrt(middle))
-        whole = ~weeks["partial"]
-        weeks.loc[whole & (weeks["tickets"] > middle + spread), "volume"] = "high-volume week"
-        weeks.loc[whole & (weeks["tickets"] < middle - spread), "volume"] = "low-volume week"
+    weeks["volume"] = unusual_volume(weeks["tickets"], full["tickets"].iloc[: settings.baseline_weeks]).where(~weeks["partial"], "")
     return weeks
 
 
