@@ -111,7 +111,8 @@ def test_no_team_left_to_compare_is_skipped():
     early = np.where(tickets["team"].str[-1].astype(int) % 2, start - pd.Timedelta(days=30), start - pd.Timedelta(days=60))
     result = study.rollout.analyse(tickets.assign(adopted_at=early))
     assert result.design == "staggered"
-    assert result.did_skipped == "no week has both teams that had adopted and teams that had not yet: no comparison"
+    assert result.did_skipped == ("the 12 adopting teams went live before the data's first week: no adopting team has a "
+                                  "week before go-live to compare with (their tickets are set aside and counted)")
     reason = "its team had adopted before the data's first week: no week before to compare"
     assert result.ledger.dropped[reason] == len(tickets)
     at_once = study.rollout.analyse(tickets.assign(adopted_at=start - pd.Timedelta(days=30)))

@@ -70,3 +70,29 @@ def test_adopted_at_from_two_places_is_refused(tmp_path):
     path.write_text("tickets:\n  columns: {ticket_id: id, team: region, adopted_at: opened}\n  rollout: {file: go_live.csv}\n")
     with pytest.raises(DataError, match="'adopted_at' is made by both columns and the rollout table"):
         column_map.read_ticket_map(path)
+
+
+@pytest.mark.parametrize("file", ["../go_live.csv", "/etc/hostname", "sub/../../go_live.csv"])
+def test_a_table_outside_the_column_maps_folder_is_refused_before_it_is_opened(tmp_path, file):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    (tmp_path / "go_live.csv").write_text("team,adopted_at\nnorth,2026-07-06\n")
+    path = folder / "map.yml"
+    path.write_text(f"tickets:\n  columns: {{team: region}}\n  rollout: {{file: '{file}'}}\n")
+    with pytest.raises(DataError, match="rollout: file must be a table in the column map's folder or below it"):
+        column_map.read_ticket_map(path)
+
+
+def test_a_table_whose_teams_match_no_ticket_says_so_with_both_spellings(tmp_path):
+    path = _map(tmp_path, "  rollout: {file: go_live.csv, team: region_code, adopted_at: went_live_on}\n",
+                table="region_code,went_live_on\nNORTH,2026-07-06\n")
+    with pytest.raises(DataError, match=r"none of the 4 teams of the tickets is in go_live.csv \(tickets: east, north, "
+                                        r"south; table: NORTH\); names are compared exactly, case included"):
+        column_map.map_tickets(EXPORT, column_map.read_ticket_map(path))
+
+
+@pytest.mark.parametrize("table, message", [("region_code,went_live_on\n", "no rows"), ("", "the rollout table")])
+def test_an_empty_table_is_named_as_the_rollout_table(tmp_path, table, message):
+    path = _map(tmp_path, "  rollout: {file: go_live.csv, team: region_code, adopted_at: went_live_on}\n", table=table)
+    with pytest.raises(DataError, match=message):
+        column_map.map_tickets(EXPORT, column_map.read_ticket_map(path))

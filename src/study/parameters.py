@@ -53,7 +53,7 @@ ALLOWED = {
     "seed": Allowed(0, 2**32 - 1, words="a whole number from 0 to 4,294,967,295"),
     # A chart needs a center and a spread from at least two weeks; a week needs at least one ticket.
     "baseline_weeks": Allowed(2, 520, words="a whole number of weeks from 2 to 520, e.g. 8"),
-    "min_week_n": Allowed(1, None, words="a whole number of at least 1, e.g. 20"),
+    "min_week_n": Allowed(2, None, words="a whole number of at least 2, e.g. 20"),
 }
 
 

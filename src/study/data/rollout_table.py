@@ -69,7 +69,13 @@ def read_spec(value, map_path: Path) -> RolloutTable | None:
     for key, column in names.items():
         if not isinstance(column, str) or not column.strip():
             raise DataError(f"{name}: rollout: {key} must name a column of the rollout table (got {short(str(column))})")
-    return RolloutTable(map_path.parent / value["file"].strip(), names["team"].strip(), names["adopted_at"].strip())
+    # The table sits beside the map (or below it): a map passed around must not open files elsewhere.
+    folder = map_path.parent.resolve()
+    path = (folder / value["file"].strip()).resolve()
+    if Path(value["file"].strip()).is_absolute() or folder not in path.parents:
+        raise DataError(f"{name}: rollout: file must be a table in the column map's folder or below it, "
+                        f"named relative to it (got {short(value['file'])})")
+    return RolloutTable(path, names["team"].strip(), names["adopted_at"].strip())
 
 
 def go_live_times(spec: RolloutTable) -> pd.Series:
@@ -81,8 +87,15 @@ def go_live_times(spec: RolloutTable) -> pd.Series:
         When the file cannot be read, lacks a named column, has a go-live that is not a time, an
         empty team, or a team listed with two different times.
     """
-    frame, source = io.load(spec.path)
+    if not spec.path.is_file():
+        raise DataError(f"{spec.path.name} (the rollout table): no such file beside the column map")
+    try:
+        frame, source = io.load(spec.path)
+    except DataError as error:
+        raise DataError(f"{error} (the rollout table)") from None
     where = f"{source.name} (the rollout table)"
+    if frame.empty:
+        raise DataError(f"{where}: no rows; it needs one row per team with its go-live time")
     missing = [c for c in (spec.team, spec.adopted_at) if c not in frame.columns]
     if missing:
         close = nearest(missing[0], list(frame.columns))
@@ -130,6 +143,10 @@ def attach(frame: pd.DataFrame, spec: RolloutTable, source: str, notes: dict[str
     out = frame.copy(deep=False)
     out["adopted_at"] = team.map(go_live).astype("datetime64[ns]").to_numpy()
     unlisted = sorted(set(team.dropna()) - set(go_live.index))
+    if unlisted and len(unlisted) == team.dropna().nunique():
+        raise DataError(f"{source}: none of the {len(unlisted)} teams of the tickets is in {spec.path.name} (tickets: "
+                        f"{', '.join(unlisted[:3])}; table: {', '.join(map(str, go_live.index[:3]))}); names are compared "
+                        "exactly, case included")
     note = f"from {spec.path.name}, by team"
     if unlisted:
         note += (f"; {len(unlisted)} team{'s' if len(unlisted) > 1 else ''} not in it ({', '.join(unlisted[:5])}"

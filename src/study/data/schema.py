@@ -87,7 +87,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("quality_score", "number", False, "Quality-assurance rubric score, 0-100.", 0, 100),
     Column("days_to_next_purchase", "number", False, "Days to the next purchase, censored at the window's end.", 0, None),
     Column("next_spend", "number", False, "Spend in the follow-up window (currency units).", 0, None),
-    Column("team", "id", False, "Team (or region, store, queue) that handled the case: the unit that adopts a service change."),
+    Column("team", "text", False, "Team (or region, store, queue) that handled the case: the unit that adopts a service change."),
     Column("adopted_at", "time", False, "When the case's team adopted the service change; empty if it had not by the end of the data."),
 )
 

@@ -154,6 +154,11 @@ def run_study(
     per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
     needs = {a.name: needs_of(a, columns, per_notebook.get(a.name, {})) for a in analyses}  # a driver analysis's settings
     files = [Path(v) for chosen in per_notebook.values() for k, v in chosen.items() if k in FILE_PARAMETERS and v]
+    for file in dict.fromkeys(files):  # a pilot's tickets must be readable tickets, checked before anything runs
+        try:
+            load_tickets(file)
+        except schema.DataError as error:
+            raise schema.DataError(f"pilot_path: {error}") from None
     out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns, *files])
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
@@ -354,6 +359,14 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_nu
     data = load_tickets(data_path, columns=columns)
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
+    if "adopted_at" in present:
+        # A team that adopted twice is bad data, refused before any notebook starts, like any other.
+        from study.rollout.panel import adoption_table
+
+        try:
+            adoption_table(tickets, "team" if "team" in present else None)
+        except schema.DataError as error:
+            raise schema.DataError(f"{data.source.name}: {error}") from None
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
     folder = staging / "data"
     folder.mkdir(exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from study.core import degenerate
@@ -59,6 +60,11 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, pilot_data: Ti
         reason = (f"the data has no {' and no '.join(missing)} column" if missing else
                   "no ticket has an adoption time (adopted_at is empty on every row)")
         return RolloutAnalysis(source, parameters, None, skipped=f"{reason}: the rollout analysis needs when each team adopted")
+    created, adopted = pd.to_datetime(frame["created_at"]), pd.to_datetime(frame["adopted_at"])
+    if created.notna().any() and adopted.min() > created.max():
+        return RolloutAnalysis(source, parameters, None, skipped=(
+            f"every go-live (the first on {adopted.min():%Y-%m-%d}) is after the last ticket ({created.max():%Y-%m-%d}):"
+            " no ticket was handled after adoption"))
     panel = build_panel(frame, set_aside, team)
     result = RolloutAnalysis(source, parameters, panel)
     result.design = design(panel)
@@ -95,11 +101,15 @@ def _staggered(result: RolloutAnalysis, panel: Panel, alpha: float, window: int,
         return (f"only {teams} team{'s' if teams != 1 else ''}: standard errors clustered by team need about "
                 f"{min_teams} or more to be trusted")
     no_before, no_comparison = did.comparable(panel.cells)
+    early = int(panel.cells.loc[no_before, "team"].nunique())
     panel.set_aside(no_before, "its team had adopted before the data's first week: no week before to compare")
     no_before, no_comparison = did.comparable(panel.cells)
     panel.set_aside(no_comparison, "in a week when every team had adopted: no team left to compare with")
     result.naive = _naive(panel, alpha)
     cells = panel.cells
+    if not (cells["treat"] == 1).any() and early:
+        return (f"the {early} adopting team{'s' if early != 1 else ''} went live before the data's first week: no "
+                "adopting team has a week before go-live to compare with (their tickets are set aside and counted)")
     if not (cells["treat"] == 1).any() or not (cells["treat"] == 0).any():
         return "no week has both teams that had adopted and teams that had not yet: no comparison"
     adopters = cells[cells["adoption_week"].notna()]
@@ -115,8 +125,16 @@ def _staggered(result: RolloutAnalysis, panel: Panel, alpha: float, window: int,
         if reason:
             result.att[outcome] = Skipped(f"the rollout effect on {OUTCOMES[outcome][1]}", reason)
             continue
-        result.att[outcome], _ = did.att(rows, outcome, alpha)
-        result.events[outcome], result.pretrend[outcome] = did.event_study(rows, outcome, alpha, window)
+        try:
+            result.att[outcome], _ = did.att(rows, outcome, alpha)
+            result.events[outcome], result.pretrend[outcome] = did.event_study(rows, outcome, alpha, window)
+        except (np.linalg.LinAlgError, RuntimeError):  # RuntimeError: scipy's "Factor is exactly singular"
+            # Few tickets a week: leaving one team out (the jackknife) can leave a week with no team to compare.
+            result.att[outcome] = Skipped(f"the rollout effect on {OUTCOMES[outcome][1]}", (
+                "too few tickets a week: leaving one team out leaves a week or a team without anything to compare "
+                "with, so the jackknife's standard error cannot be made"))
+            result.events.pop(outcome, None)
+            result.pretrend.pop(outcome, None)
     return ""
 
 

@@ -14,21 +14,24 @@ TIMED = {"log2_response_hours": "first replies came", "log2_resolution_hours": "
 RATES = ("resolution_rate", "repeat_purchase")
 
 
+def _number(value: float, digits: int, signed: bool) -> str:
+    """``value`` to ``digits`` decimals, or to two significant digits where those would show a zero (never "+0.0")."""
+    value = value if signed else abs(value)
+    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    if value and float(text) == 0:
+        text = f"{value:+.2g}" if signed else f"{value:.2g}"
+    return text
+
+
 def amount(outcome: str, value: float, signed: bool = False) -> str:
     """A change in the outcome's unit: ``0.08 points``, ``1.2 hours``, ``2.1 percentage points``."""
     scale, digits = (100, 1) if outcome in RATES else (1, 2)
-    number = value * scale
-    text = f"{number:+.{digits}f}" if signed else f"{abs(number):.{digits}f}"
-    return f"{text} {UNITS[outcome]}"
+    return f"{_number(value * scale, digits, signed)} {UNITS[outcome]}"
 
 
 def interval(outcome: str, e: Estimate) -> str:
     scale, digits = (100, 1) if outcome in RATES else (1, 2)
-    return f"{e.ci_level:.0%} CI {e.ci_low * scale:+.{digits}f} to {e.ci_high * scale:+.{digits}f}"
-
-
-def _moved(outcome: str, value: float) -> str:
-    return f"{'rose' if value > 0 else 'fell'} {amount(outcome, value)}" if value else "did not change"
+    return f"{e.ci_level:.0%} CI {_number(e.ci_low * scale, digits, True)} to {_number(e.ci_high * scale, digits, True)}"
 
 
 def _times(value: float) -> str:
@@ -36,25 +39,26 @@ def _times(value: float) -> str:
     return f"{2 ** abs(value):.2f} times as {'fast' if value < 0 else 'slow'}"
 
 
+def _unclear(e: Estimate) -> str:
+    return "; not distinguishable from no change" if e.ci_low is not None and e.ci_low <= 0 <= e.ci_high else ""
+
+
 def effect_sentence(result, outcome: str) -> str:
-    """One outcome's right estimate in words, with the naive comparison it corrects."""
+    """One outcome's estimate in words, as a comparison (observational), with the naive comparison it corrects."""
     e = result.effects()[outcome]
     short = OUTCOMES[outcome][1]
     naive = result.naive.get(outcome)
-    said = f"; a naive before/after comparison would have said {amount(outcome, naive.value, signed=True)}" if naive else ""
+    staggered = result.design == "staggered"
+    against = "the teams not yet adopted imply" if staggered else "the trend of the weeks before implies"
+    method = "difference in differences" if staggered else "interrupted time series"
     if outcome in TIMED:
         said = f"; a naive before/after comparison would have said {_times(naive.value)}" if naive else ""
-        scale = f"{e.value:+.2f} log2 hours, {interval(outcome, e)}"
-        if result.design == "staggered":
-            return (f"After the rollout, {TIMED[outcome]} {_times(e.value)} in the teams that adopted, compared with "
-                    f"teams that had not yet ({scale}){said}.")
-        return (f"After the change, {TIMED[outcome]} {_times(e.value)} as the continued trend of the weeks before "
-                f"implies, on average ({scale}; interrupted time series){said}.")
-    if result.design == "staggered":
-        return (f"After the rollout, {short} {_moved(outcome, e.value)} ({interval(outcome, e)}) in the teams that adopted, "
-                f"compared with teams that had not yet{said}.")
-    return (f"After the change, {short} was {amount(outcome, abs(e.value))} {'above' if e.value > 0 else 'below'} the "
-            f"continued trend of the weeks before, on average ({interval(outcome, e)}; interrupted time series){said}.")
+        return (f"{'In the teams that adopted, a' if staggered else 'A'}fter go-live {TIMED[outcome]} {_times(e.value)} "
+                f"as {against} ({method}: {e.value:+.2f} log2 hours, {interval(outcome, e)}{_unclear(e)}){said}.")
+    said = f"; a naive before/after comparison would have said {amount(outcome, naive.value, signed=True)}" if naive else ""
+    where = " in the teams that adopted" if staggered else ""
+    return (f"After go-live, {short}{where} was {amount(outcome, e.value)} {'higher' if e.value > 0 else 'lower'} than "
+            f"{against} ({method}, {interval(outcome, e)}{_unclear(e)}){said}.")
 
 
 def findings(result, truth: dict | None = None) -> Findings:
@@ -132,7 +136,7 @@ def pretrend_estimate(outcome: str, test: PreTrend, att: Estimate) -> Estimate:
     """The pre-trend test for the results file: its p-value as the value, F and degrees of freedom in ``extra``."""
     return Estimate(f"rollout_pretrend_p_{outcome}", f"{OUTCOMES[outcome][0]}: p-value of the joint test that the "
                     "adopting teams moved like the others in the weeks before adopting", test.p_value, None, None, None,
-                    test.p_value, att.n, "joint Wald test of the event-study leads, F(leads, teams - 1), team-clustered",
+                    test.p_value, att.n, "joint Wald test of the event-study leads, Hotelling's T² as F(leads, teams - leads), team-clustered",
                     att.ci_level, {"F": test.statistic, "df_num": test.df_num, "df_den": test.df_den,
                                    "leads": test.leads})
 

@@ -156,7 +156,7 @@ class RolloutAnalysis:
 
     def pretrend_table(self) -> pd.DataFrame | Skipped:
         """The joint test of the leads per outcome: F, its degrees of freedom and p-value."""
-        rows = [{"outcome": OUTCOMES[o][0], "F": t.statistic, "leads tested": t.df_num, "df (teams - 1)": t.df_den,
+        rows = [{"outcome": OUTCOMES[o][0], "F": t.statistic, "leads tested": t.df_num, "df (teams - leads)": t.df_den,
                  "p-value": t.p_value} for o, t in self.pretrend.items() if isinstance(t, PreTrend)]
         if not rows:
             return Skipped("pre-trend test", self.skipped or self.did_skipped or "no lead could be tested")
