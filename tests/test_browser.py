@@ -49,12 +49,14 @@ WIDTHS = {
     "laptop": {"viewport": {"width": 1366, "height": 900}},
     "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
 }
-TICKET_ANALYSES = [a.name for a in analyses.ANALYSES if a.kind != "experiment"]  # all that run on the sample
+# All that run on the sample: not the experiment table (no map) nor the rollout (the sample is the pilot, with no go-live)
+TICKET_ANALYSES = [a.name for a in analyses.ANALYSES if a.kind != "experiment" and a.name != analyses.ROLLOUT]
 FAILED_ONLY = ["01_data_overview", "04_ab_test"]
 PAGES = {
     "default": ["index", *TICKET_ANALYSES],
     "failed": ["index", *FAILED_ONLY],
     "hostile": ["index", "05_experiment_table"],
+    "rollout": ["index", "07_rollout"],  # the rollout sample with the pilot beside it
 }
 # An arm, a segment value and a metric name that try to become a link, a remote image and a script.
 HOSTILE_ARM = "[x](javascript:alert(3)) ![t](http://evil.example/t.png)"
@@ -124,6 +126,8 @@ def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "failed": _start(folder / "failed", "--data", str(small_study_path), "--only", ",".join(FAILED_ONLY),
                          notebooks=notebooks_with_a_planted_failure(folder)),
         "hostile": _start(folder / "hostile", "--only", "05", *_hostile_experiment(folder)),
+        "rollout": _start(folder / "rollout", "--only", "07", "--data", str(config.DATA / "rollout" / "tickets.parquet"),
+                          "--param", f"pilot_path={config.SAMPLE_DATA}"),
     }
     finished = {}
     try:
@@ -153,6 +157,7 @@ def test_the_runs_wrote_the_pages_under_test(runs: dict[str, Run]) -> None:
     assert runs["default"].returncode == 0, runs["default"].output
     assert runs["failed"].returncode == 1, runs["failed"].output  # 04 fails on purpose, 01 still runs
     assert runs["hostile"].returncode == 0, runs["hostile"].output
+    assert runs["rollout"].returncode == 0, runs["rollout"].output
     assert "04_ab_test: failed" in runs["failed"].output
     for name, run in runs.items():
         assert sorted(p.stem for p in run.out.glob("*.html")) == sorted(PAGES[name]), name

@@ -14,7 +14,8 @@ from study import analyses, config
 from study.ab import sla
 from study.data.dataset import load_tickets
 
-ANALYSES = [a.name for a in analyses.ANALYSES if a.kind != "experiment"]  # all that run on the sample
+# All that run on the sample: not the experiment table (no map) nor the rollout (the sample is the pilot, with no go-live)
+ANALYSES = [a.name for a in analyses.ANALYSES if a.kind != "experiment" and a.name != analyses.ROLLOUT]
 
 
 def study(*args, cwd=None):

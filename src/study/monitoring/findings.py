@@ -308,7 +308,8 @@ def _team_sentence(result) -> str:
     teams = len(result.team_charts)
     left = result.teams_left_out()
     flagged = [c for c in charts if len(c.flagged)]
-    sentence = f"{len(charts)} charts of {teams} teams; {len(flagged)} have a week out of control"
+    sentence = (f"{len(charts)} charts of {teams} teams; {len(flagged)} have a week out of control" if charts
+                else f"no team chart of the {teams} teams could be drawn")
     if len(left):
         reasons = left.groupby("indicator")["team"].count()
         sentence += "; left out for too few weeks with enough rows: " + ", ".join(
