@@ -22,6 +22,7 @@ from study import config
 from study.analyses import select
 from study.core.results import write_json_atomic
 from study.data import column_map, driver_columns, io, schema
+from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
@@ -360,10 +361,7 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_nu
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
     if "adopted_at" in present:
-        # A team that adopted twice is bad data, refused before any notebook starts, like any other.
-        from study.rollout.panel import adoption_table
-
-        try:
+        try:  # a team that adopted twice is bad data, refused before any notebook starts, like any other
             adoption_table(tickets, "team" if "team" in present else None)
         except schema.DataError as error:
             raise schema.DataError(f"{data.source.name}: {error}") from None
