@@ -51,7 +51,7 @@ ALLOWED = {
     "replicates": Allowed(10, 1_000_000, words="a whole number from 10 to 1,000,000"),
     "model_tickets": Allowed(0, None, words="0 (every ticket) or a whole number of at least 1,000"),
     "seed": Allowed(0, 2**32 - 1, words="a whole number from 0 to 4,294,967,295"),
-    # A chart needs a center and a spread from at least two weeks; a week needs at least one ticket.
+    # A chart needs a center and a spread from at least two weeks, and a week's standard error two tickets.
     "baseline_weeks": Allowed(2, 520, words="a whole number of weeks from 2 to 520, e.g. 8"),
     "min_week_n": Allowed(2, None, words="a whole number of at least 2, e.g. 20"),
 }

@@ -154,13 +154,13 @@ def run_study(
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
     per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
     needs = {a.name: needs_of(a, columns, per_notebook.get(a.name, {})) for a in analyses}  # a driver analysis's settings
-    files = [Path(v) for chosen in per_notebook.values() for k, v in chosen.items() if k in FILE_PARAMETERS and v]
-    for file in dict.fromkeys(files):  # a pilot's tickets must be readable tickets, checked before anything runs
+    files = {k: Path(v) for chosen in per_notebook.values() for k, v in chosen.items() if k in FILE_PARAMETERS and v}
+    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns, *files.values()])
+    for name, file in files.items():  # a pilot's tickets must be readable tickets, checked before anything runs
         try:
             load_tickets(file)
         except schema.DataError as error:
-            raise schema.DataError(f"pilot_path: {error}") from None
-    out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns, *files])
+            raise schema.DataError(f"{name}: {error}") from None
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
     try:
