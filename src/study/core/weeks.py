@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 
@@ -46,3 +48,8 @@ def unusual_volume(tickets: pd.Series, reference: pd.Series | None = None) -> pd
     out[tickets > middle + spread] = "high-volume week"
     out[tickets < middle - spread] = "low-volume week"
     return out
+
+
+def newey_west_lags(weeks: int) -> int:
+    """The usual automatic Newey-West bandwidth for a weekly series, floor(4 (T / 100) ^ (2 / 9)), at least 1."""
+    return max(1, math.floor(4 * (weeks / 100) ** (2 / 9)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import statsmodels.api as sm
 
 from study.core.inference import Interval
+from study.core.weeks import newey_west_lags
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,6 @@ class Trend:
     def interval(self) -> Interval:
         return Interval("wald", df=self.df)
 
-
-def newey_west_lags(weeks: int) -> int:
-    """The Newey-West (1994) plug-in rule floor(4 (T / 100)^(2/9)), at least 1."""
-    return max(1, math.floor(4 * (weeks / 100) ** (2 / 9)))
 
 
 def weekly_trend(week_number: np.ndarray, values: np.ndarray, alpha: float = 0.05) -> Trend:

@@ -14,7 +14,6 @@ the same weeks that leaves no mark on the volume is read as part of the effect.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ import statsmodels.api as sm
 
 from study.core.inference import Interval, wald_interval, wald_p_value
 from study.core.results import Estimate
-from study.core.weeks import unusual_volume
+from study.core.weeks import newey_west_lags, unusual_volume
 from study.rollout.panel import OUTCOMES
 
 MIN_WEEKS_BEFORE = 8  # a trend and its noise need a few weeks more than its two coefficients
@@ -53,10 +52,6 @@ def weekly_series(cells: pd.DataFrame) -> pd.DataFrame:
     weekly["y"] = weekly["wy"] / weekly["w"]
     return weekly.drop(columns="wy").reset_index()
 
-
-def newey_west_lags(weeks: int) -> int:
-    """The usual automatic Newey-West bandwidth, floor(4 (T / 100) ^ (2 / 9))."""
-    return math.floor(4 * (weeks / 100) ** (2 / 9))
 
 
 def design(weekly: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
