@@ -1,0 +1,123 @@
+"""Discrimination, calibration and gains of the repeat-purchase model, each against an independent reference."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from study.predict import metrics
+
+
+@pytest.fixture(scope="module")
+def scored():
+    rng = np.random.default_rng(5)
+    y = (rng.random(3000) < 0.4).astype(float)
+    # Rounded scores: many ties, which the AUC must count half.
+    score = np.round(rng.normal(size=3000) + 0.6 * y, 1)
+    return y, score
+
+
+def test_auc_matches_sklearn_with_ties(scored):
+    y, score = scored
+    assert metrics.weighted_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_weighted_auc_matches_sklearn_with_sample_weights(scored):
+    y, score = scored
+    w = np.random.default_rng(1).integers(0, 4, size=(3, len(y)))
+    got = metrics.weighted_auc(y, score, w)
+    for row, value in zip(w, got):
+        assert value == pytest.approx(roc_auc_score(y, score, sample_weight=row), abs=1e-12)
+
+
+def test_delong_se_matches_its_definition_computed_pair_by_pair():
+    rng = np.random.default_rng(2)
+    y = (rng.random(150) < 0.4).astype(float)
+    score = np.round(rng.normal(size=150) + 0.8 * y, 1)
+    pos, neg = score[y == 1], score[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    expected = np.sqrt(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size)
+    assert metrics.delong_se(y, score) == pytest.approx(expected, rel=1e-12)
+
+
+def test_delong_se_matches_the_spread_of_the_auc_over_repeated_samples():
+    rng = np.random.default_rng(8)
+    runs, n = 600, 400
+    aucs, ses = [], []
+    for _ in range(runs):
+        y = (rng.random(n) < 0.4).astype(float)
+        score = rng.normal(size=n) + 0.7 * y
+        aucs.append(roc_auc_score(y, score))
+        ses.append(metrics.delong_se(y, score))
+    # The SD of 600 AUCs has a Monte-Carlo relative error of about 1/sqrt(2 * 600) = 2.9%: 3 MC SE is 8.7%.
+    assert np.mean(ses) == pytest.approx(np.std(aucs, ddof=1), rel=3 / np.sqrt(2 * runs))
+
+
+def test_customer_bootstrap_se_matches_delong_when_each_customer_has_one_ticket(scored):
+    y, score = scored
+    rng = np.random.default_rng(7)
+    replicates = 2000
+    found = metrics.discrimination(y, score, metrics.customer_weights(np.arange(len(y)), replicates, rng), 0.05)
+    reference = metrics.delong_se(y, score)
+    # The bootstrap SD's Monte-Carlo relative error is about 1/sqrt(2B) = 1.6%; 3 MC SE plus the O(1/n) gap.
+    assert found.se == pytest.approx(reference, rel=3 / np.sqrt(2 * replicates) + 0.02)
+    assert found.low < found.auc < found.high
+    normal = stats.norm.ppf(0.975) * reference
+    assert found.high - found.low == pytest.approx(2 * normal, rel=0.08)
+
+
+def test_customer_weights_draw_whole_customers():
+    customers = np.array(["a", "a", "b", "c", "c", "c"])
+    w = metrics.customer_weights(customers, 500, np.random.default_rng(0))
+    assert (w[:, 0] == w[:, 1]).all() and (w[:, 3] == w[:, 5]).all()
+    # Each replicate draws as many customers as there are: the counts per customer sum to three.
+    assert (w[:, [0, 2, 3]].sum(axis=1) == 3).all()
+
+
+def test_brier_matches_sklearn(scored):
+    y, score = scored
+    p = 1 / (1 + np.exp(-score))
+    assert metrics.brier(y, p) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+
+
+def test_calibration_table_matches_sklearn_quantile_bins():
+    rng = np.random.default_rng(3)
+    p = rng.random(2000)
+    y = (rng.random(2000) < p).astype(float)
+    table = metrics.calibration(y, p)
+    observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    np.testing.assert_allclose(table["observed"], observed, atol=1e-12)
+    np.testing.assert_allclose(table["predicted"], predicted, atol=1e-12)
+    assert table["tickets"].sum() == 2000
+
+
+def test_gains_count_non_returners_from_the_least_likely_up():
+    rng = np.random.default_rng(4)
+    p = rng.random(1000)
+    y = (rng.random(1000) < p).astype(float)
+    table = metrics.gains(y, p)
+    lowest = np.argsort(p)[:100]
+    assert table.loc[1, "did not buy again"] == int((1 - y[lowest]).sum())
+    assert table.loc[1, "share of non-returners"] == pytest.approx((1 - y[lowest]).sum() / (1 - y).sum())
+    assert table["cumulative share"].iloc[-1] == pytest.approx(1.0) and table["lift"].iloc[-1] == pytest.approx(1.0)
+    assert metrics.first_tenth_share(y, p) == pytest.approx(table.loc[1, "share of non-returners"])
+    # Sorted by probability, the least likely tenth holds far more than 10% of the non-returners.
+    assert table.loc[1, "share of non-returners"] > 0.15
+
+
+def test_a_score_that_knows_nothing_has_auc_near_one_half_and_gains_near_the_diagonal():
+    rng = np.random.default_rng(9)
+    y = (rng.random(20000) < 0.4).astype(float)
+    score = rng.random(20000)
+    se = metrics.delong_se(y, score)
+    assert abs(metrics.weighted_auc(y, score) - 0.5) < 4 * se
+    assert abs(metrics.first_tenth_share(y, score) - 0.1) < 4 * np.sqrt(0.1 * 0.9 / (1 - y).sum())
+
+
+def test_tenths_are_equal_sized(scored):
+    _, score = scored
+    counts = pd.Series(metrics.tenths(score)).value_counts()
+    assert counts.max() - counts.min() <= 1 and sorted(counts.index) == list(range(1, 11))
