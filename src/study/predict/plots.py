@@ -72,7 +72,7 @@ def importance(result):
     if isinstance(table, Skipped):
         return None
     table = table.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(table) + 1.2))
+    fig, ax = plt.subplots(figsize=(8.0, 0.3 * len(table) + 1.4))
     ax.barh(table.index, table["AUC lost when shuffled"], xerr=table["sd over shuffles"],
             color=sns.color_palette(PALETTE)[0])
     ax.axvline(0, color="grey", linewidth=1)
