@@ -104,7 +104,7 @@ def test_results_file_holds_the_estimates_and_the_ledger(result, tmp_path):
     assert {"repeat_auc_boosted", "repeat_auc_logistic", "repeat_rate_if_sla_cap", "repeat_rate_change_response_halved"} <= names
     rows = written["rows"]["predictive model"]
     assert rows["in"] == rows["used"] + sum(rows["dropped"].values())
-    assert rows["used"] == rows["training tickets"] + rows["test tickets"]
+    assert rows["used"] == len(result.split.train) + len(result.split.test)
 
 
 def test_tables_and_figures(result):

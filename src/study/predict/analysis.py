@@ -62,7 +62,7 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
     if int(bootstrap) != bootstrap or bootstrap < 100:
         raise ValueError(f"bootstrap must be a whole number of replicates, 100 or more, not {bootstrap!r}")
     data = from_frame(data) if isinstance(data, pd.DataFrame) else data
-    parameters = {"alpha": alpha, "test_months": int(test_months), "features": list(features) if features else None,
+    parameters = {"alpha": alpha, "test_months": int(test_months), "features": list(features) if features is not None else None,
                   "sla_minutes": float(sla_minutes), "bootstrap": int(bootstrap), "seed": seed,
                   "model_tickets": data.max_tickets}
     result = RepeatModel(data.source, parameters)
@@ -72,7 +72,7 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
     if missing:
         result.skipped = f"the data has no {' and no '.join(missing)} column: the model needs who bought again, when and who"
         return result
-    chosen = feats.requested_features(tickets, features) if features else feats.default_features(tickets)
+    chosen = feats.requested_features(tickets, features) if features is not None else feats.default_features(tickets)
     result.features = chosen
     ledger = usable(tickets, data.set_aside)
     result.ledger = ledger

@@ -81,10 +81,20 @@ def findings(result, truth: dict | None = None) -> Findings:
             out.append(Finding(
                 (f"The ranking relies most on {', '.join(w.text(t) for t in top)} (permutation importance on the test "
                  "months). This is predictive importance, not an effect: it does not say what changing them would do.")))
+        out.append(_features(result))
         out += _truth_auc(result, truth, boosted)
     out += _scenarios(result, truth)
     out.append(Finding(DIFFERENCE))
     return out
+
+
+def _features(result) -> Finding:
+    chosen = result.features
+    text = (f"The models use {len(chosen.names)} feature{'s' if len(chosen.names) != 1 else ''} known at the contact: "
+            f"{', '.join(w.text(feature_words(n)) for n in chosen.names)}.")
+    if chosen.left_out:
+        text += " Left out: " + "; ".join(w.text("{} ({})".format(*n.split(": ", 1))) for n in chosen.left_out) + "."
+    return Finding(text)
 
 
 def _truth_auc(result, truth: dict | None, boosted) -> list[Finding]:

@@ -98,9 +98,6 @@ class RepeatModel:
         out["predictive model"] = (self.ledger.as_dict() if self.ledger is not None else
                                    {"in": self.source.rows, "used": 0,
                                     "dropped": {f"the analysis was skipped: {self.skipped}": self.source.rows}})
-        if self.split is not None:
-            out["predictive model"]["training tickets"] = len(self.split.train)
-            out["predictive model"]["test tickets"] = len(self.split.test)
         if self.scenarios is not None and not isinstance(self.scenarios, Skipped):
             out["scenarios"] = self.scenarios.ledger.as_dict()
         return out
