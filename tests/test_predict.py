@@ -135,3 +135,10 @@ def test_more_test_months_than_the_data_has_is_skipped(data):
 def test_bad_parameters_are_refused(data, bad):
     with pytest.raises(ValueError):
         analyse(data, **bad)
+
+
+def test_a_category_with_many_levels_is_pooled_for_the_trees():
+    values = pd.Series([f"c{i % 80}" for i in range(800)] + [None] * 100)
+    coded = features._text(values)
+    assert len(coded.cat.categories) == features.MAX_LEVELS
+    assert "(other)" in coded.cat.categories and "(missing)" in coded.cat.categories

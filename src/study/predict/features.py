@@ -122,8 +122,13 @@ def _built(tickets: pd.DataFrame, name: str, past: pd.DataFrame | None) -> pd.Se
 
 
 def _text(values: pd.Series) -> pd.Series:
-    # Missing text is a level of its own: whether it is missing is known at the contact.
-    return values.astype("string").fillna("(missing)").astype("category")
+    """Text as categories; missing is a level of its own (whether it is missing is known at the contact), and
+    beyond :data:`MAX_LEVELS` the rarest levels are pooled as ``(other)`` (the trees take at most 255)."""
+    text = values.astype("string").fillna("(missing)")
+    counts = text.value_counts()
+    if len(counts) > MAX_LEVELS:
+        text = text.where(text.isin(counts.index[:MAX_LEVELS - 1]), "(other)")
+    return text.astype("category")
 
 
 def default_features(tickets: pd.DataFrame) -> FeatureSet:
