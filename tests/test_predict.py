@@ -131,7 +131,7 @@ def test_more_test_months_than_the_data_has_is_skipped(data):
 
 
 @pytest.mark.parametrize("bad", [{"alpha": 0}, {"test_months": 0}, {"test_months": 1.5}, {"sla_minutes": 0},
-                                 {"bootstrap": 10}])
+                                 {"bootstrap": 5}])
 def test_bad_parameters_are_refused(data, bad):
     with pytest.raises(ValueError):
         analyse(data, **bad)

@@ -92,7 +92,8 @@ def test_findings_speak_plainly_and_name_their_estimates(result, sim):
     text = " ".join(f.text for f in found)
     assert "not causal" in text or "not an effect" in text
     assert "95% CI" in text and "10% of test contacts" in text
-    assert sum(f.kind == "truth" for f in found) == 2  # the scenarios against their true changes
+    # The scenarios against their true changes, and the boosted AUC against the ceilings.
+    assert sum(f.kind == "truth" for f in found) == 3
     assert any(f.headline for f in found)
 
 
@@ -131,4 +132,8 @@ def test_boosted_auc_reaches_the_attainable_ceiling_on_the_same_test_tickets():
     oracle = table.iloc[1, 0]
     boosted = result.models["boosted"].discrimination.auc
     assert abs(boosted - attainable) <= 0.02, table
+    shown = result.ceiling_table(sim.truth)
+    assert shown.loc["oracle (all tickets)", "AUC"] == sim.truth["repeat_auc_ceiling"]
+    assert shown.loc["gradient-boosted trees (test months)", "AUC"] == boosted
+    assert result.ceiling_table(None).reason.startswith("the data is not a simulation")
     assert oracle >= attainable - 0.005

@@ -59,8 +59,8 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
         raise ValueError(f"test_months must be a whole number of months, 1 or more, not {test_months!r}")
     if not sla_minutes > 0:
         raise ValueError(f"sla_minutes must be a positive number of minutes, not {sla_minutes!r}")
-    if int(bootstrap) != bootstrap or bootstrap < 100:
-        raise ValueError(f"bootstrap must be a whole number of replicates, 100 or more, not {bootstrap!r}")
+    if int(bootstrap) != bootstrap or bootstrap < 10:
+        raise ValueError(f"bootstrap must be a whole number of replicates, 10 or more, not {bootstrap!r}")
     data = from_frame(data) if isinstance(data, pd.DataFrame) else data
     parameters = {"alpha": alpha, "test_months": int(test_months), "features": list(features) if features is not None else None,
                   "sla_minutes": float(sla_minutes), "bootstrap": int(bootstrap), "seed": seed,

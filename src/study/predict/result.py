@@ -158,6 +158,22 @@ class RepeatModel:
                  "least-likely tenth's share of non-returners": s.first_tenth} for k, s in self.models.items()]
         return pd.DataFrame(rows).set_index("model")
 
+    def ceiling_table(self, truth: dict | None = None) -> pd.DataFrame | Skipped:
+        """On simulated data: the models' AUC beside the true probabilities' (attainable at contact, and the oracle's)."""
+        if self.skipped:
+            return Skipped("the AUC ceilings", self.skipped)
+        if not truth or "repeat_auc_ceiling_at_contact" not in truth:
+            return Skipped("the AUC ceilings", "the data is not a simulation whose true probabilities are known")
+        rows = [(f"{NAMES[k]} (test months)", s.discrimination.auc,
+                 "what this model reaches on customers and months it has not seen") for k, s in self.models.items()]
+        rows.append(("attainable ceiling (all tickets)", truth["repeat_auc_ceiling_at_contact"],
+                     "the true probability given only what is known at the contact: no model of these features does better"))
+        if "repeat_auc_ceiling" in truth:
+            rows.append(("oracle (all tickets)", truth["repeat_auc_ceiling"],
+                         "the true probability given everything, including the CSAT a non-respondent would have given "
+                         "and each customer's own propensity to buy, which no data shows"))
+        return pd.DataFrame(rows, columns=["AUC of", "AUC", "what it is"]).set_index("AUC of")
+
     def split_table(self) -> pd.DataFrame | Skipped:
         """Training and test months, tickets and customers on each side."""
         if self.split is None:
