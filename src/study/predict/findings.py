@@ -104,11 +104,18 @@ def _truth_auc(result, truth: dict | None, boosted) -> list[Finding]:
     gap = attainable - boosted.value
     text = (f"Simulated data: the true probabilities given what is known at the contact reach AUC {attainable:.3f} over "
             f"all tickets (the ceiling any model of these features can attain); the boosted model's {boosted.value:.3f} "
-            f"is {abs(gap):.3f} {'below' if gap >= 0 else 'above'} it.")
+            f"on the test months is {_gap(gap)} (the test months are a sample: within about two standard errors of the "
+            "ceiling is as good as it gets).")
     if oracle is not None:
         text += (f" The oracle's {oracle:.3f} uses what no model sees: the CSAT a customer who did not answer would "
                  "have given, and each customer's own propensity to buy, known here only through spend and tier.")
     return [Finding(text, (boosted.name,), kind="truth")]
+
+
+def _gap(gap: float) -> str:
+    if abs(gap) < 0.0005:
+        return "level with it"
+    return f"{abs(gap):.3f} {'below' if gap > 0 else 'above'} it"
 
 
 def _scenarios(result, truth: dict | None) -> list[Finding]:
