@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -20,7 +18,7 @@ IMPORTANCE_REPEATS = 3  # shuffles per feature: enough to rank features; each co
 
 
 def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: int = 2,
-            features: Optional[list] = None, sla_minutes: float = 60.0, bootstrap: int = 1000,
+            features: list | None = None, sla_minutes: float = 60.0, bootstrap: int = 1000,
             seed: int = 2026) -> RepeatModel:
     """Predict repeat purchase from what is known at the contact; judge it on later months; read scenarios from the causal model.
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from study.core import words as w
 from study.core.findings import Finding, Findings, skipped
 from study.core.results import Skipped
 from study.predict.features import words as feature_words
-from study.predict.models import NAMES
+
+if TYPE_CHECKING:
+    from study.predict.result import RepeatModel
 
 DIFFERENCE = (
     "The predictive model answers who is likely to buy again after a contact: it uses everything known at that "
@@ -20,7 +24,7 @@ DIFFERENCE = (
 )
 
 
-def assumptions(result) -> list[str]:
+def assumptions(result: RepeatModel) -> list[str]:
     """What the validation and the scenarios assume, in words about this data."""
     out = [
         ("The model is judged on later months it never saw, on customers it never saw: the estimate of how well it "
@@ -49,7 +53,7 @@ def _auc(estimate) -> str:
     return f"{estimate.value:.3f} ({estimate.ci_level:.0%} CI {estimate.ci_low:.3f} to {estimate.ci_high:.3f})"
 
 
-def findings(result, truth: dict | None = None) -> Findings:
+def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
     """The findings of :class:`study.predict.result.RepeatModel`, the headline first."""
     out = Findings()
     by_name = {e.name: e for e in result.estimates}
@@ -79,8 +83,8 @@ def findings(result, truth: dict | None = None) -> Findings:
         if not isinstance(result.importance, Skipped) and len(result.importance):
             top = result.importance.index[:3]
             out.append(Finding(
-                (f"The ranking relies most on {', '.join(w.text(t) for t in top)} (permutation importance on the test "
-                 "months). This is predictive importance, not an effect: it does not say what changing them would do.")))
+                f"The ranking relies most on {', '.join(w.text(t) for t in top)} (permutation importance on the test "
+                 "months). This is predictive importance, not an effect: it does not say what changing them would do."))
         out.append(_features(result))
         out += _truth_auc(result, truth, boosted)
     out += _scenarios(result, truth)

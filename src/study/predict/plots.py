@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -10,8 +12,13 @@ from study.core.results import Skipped
 from study.predict.models import NAMES
 from study.report.plots import PALETTE
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def calibration(result):
+    from study.predict.result import RepeatModel
+
+
+def calibration(result: RepeatModel) -> Figure | None:
     """Observed repeat-purchase rate against mean predicted probability, ten groups of test tickets per model.
 
     Returns
@@ -36,7 +43,7 @@ def calibration(result):
     return fig
 
 
-def gains(result, kind: str = "boosted"):
+def gains(result: RepeatModel, kind: str = "boosted") -> Figure | None:
     """Cumulative share of the customers who did not buy again, found by contacting the least likely first.
 
     Returns
@@ -61,7 +68,7 @@ def gains(result, kind: str = "boosted"):
     return fig
 
 
-def importance(result):
+def importance(result: RepeatModel) -> Figure | None:
     """AUC lost on the test months when each feature is shuffled (predictive importance, not causal).
 
     Returns

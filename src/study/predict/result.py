@@ -170,8 +170,8 @@ class RepeatModel:
                      "the true probability given only what is known at the contact: no model of these features does better"))
         if "repeat_auc_ceiling" in truth:
             rows.append(("oracle (all tickets)", truth["repeat_auc_ceiling"],
-                         "the true probability given everything, including the CSAT a non-respondent would have given "
-                         "and each customer's own propensity to buy, which no data shows"))
+                         ("the true probability given everything, including the CSAT a non-respondent would have given "
+                          "and each customer's own propensity to buy, which no data shows")))
         return pd.DataFrame(rows, columns=["AUC of", "AUC", "what it is"]).set_index("AUC of")
 
     def split_table(self) -> pd.DataFrame | Skipped:
