@@ -142,3 +142,16 @@ def test_a_category_with_many_levels_is_pooled_for_the_trees():
     coded = features._text(values)
     assert len(coded.cat.categories) == features.MAX_LEVELS
     assert "(other)" in coded.cat.categories and "(missing)" in coded.cat.categories
+
+
+def test_tickets_without_a_response_time_are_kept_and_counted_in_the_notes(sim):
+    tickets = sim.tickets.copy()
+    tickets.loc[tickets.index[::7], "first_response_minutes"] = np.nan
+    result = analyse(from_frame(tickets), bootstrap=50)
+    used = result.ledger.frame
+    expected = int(used["first_response_minutes"].isna().sum())
+    assert result.gaps == {"response_log2_hours": expected} and expected > 0
+    assert any(note.startswith(f"first response time (log2 hours): missing on {expected:,} tickets, kept")
+               for note in result.notes)
+    # The causal model cannot use them: its own ledger counts them.
+    assert result.scenarios.ledger.as_dict()["dropped"]["no first response time"] == int(tickets["first_response_minutes"].isna().sum())

@@ -137,3 +137,17 @@ def test_boosted_auc_reaches_the_attainable_ceiling_on_the_same_test_tickets():
     assert shown.loc["gradient-boosted trees (test months)", "AUC"] == boosted
     assert result.ceiling_table(None).reason.startswith("the data is not a simulation")
     assert oracle >= attainable - 0.005
+
+
+def test_an_sla_no_ticket_misses_changes_nothing_and_says_so(data):
+    slowest = float(data.tickets["first_response_minutes"].max())
+    found = scenarios.scenarios(data, slowest * 2, 0.05)
+    assert set(found.changes) == {"halved"} and "would change nothing" in found.unchanged["sla"]
+    result = analyse(data, sla_minutes=slowest * 2, bootstrap=50)
+    assert any("would change nothing" in f.text for f in result.findings())
+    assert list(result.scenario_table().index) == ["every first response twice as fast"]
+
+
+def test_scenarios_on_a_handful_of_tickets_are_skipped(sim):
+    found = scenarios.scenarios(from_frame(sim.tickets.head(60)), 60, 0.05)
+    assert "only 60 tickets" in found.reason

@@ -82,6 +82,9 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
     x = feats.matrix(tickets, chosen)
     y = tickets["repeat_purchase"].astype("boolean").astype(float)
     feats.screen(x.loc[parts.train], y.loc[parts.train].to_numpy(), chosen)
+    used = x.loc[parts.train.append(parts.test), chosen.numeric]
+    gaps = used.drop(columns=[c for c in feats.MISSING_BY_DESIGN if c in used.columns]).isna().sum()
+    result.gaps = {name: int(n) for name, n in gaps.items() if n}
     # One thread: the trees' many small predictions (permutation importance) crawl when threads fight for cores.
     with threadpool_limits(limits=1, user_api="openmp"):
         _fit_and_judge(result, chosen, x, y, parts, tickets, alpha, int(bootstrap), seed)

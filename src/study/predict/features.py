@@ -27,6 +27,8 @@ OUTCOME = "repeat_purchase"
 # The follow-up window: what happened after the contact. Never a feature.
 FOLLOW_UP = ("repeat_purchase", "days_to_next_purchase", "next_spend")
 LEAK_AUC = 0.95  # single-feature AUC on the training months above which a column is read as a copy of the outcome
+# Missing by design, each with a partner saying why: no answer (csat_answered), not resolved (resolved), no earlier ticket.
+MISSING_BY_DESIGN = ("csat", "resolution_log2_hours", "days_since_previous")
 MAX_LEVELS = 50  # text columns with more distinct values are identifiers, not features
 
 # Built-in features: name -> (the contract columns it is made from, kind, words).

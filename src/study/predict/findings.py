@@ -134,13 +134,16 @@ def _scenarios(result, truth: dict | None) -> list[Finding]:
         what = ("every first response were twice as fast" if key == "halved"
                 else f"no first response took longer than {found.sla_minutes:g} minutes "
                      f"({found.shift[key]['moved']:,} of {found.slope.n:,} tickets would be faster)")
-        text = (f"If {what}, the adjusted causal model puts the repeat-purchase rate at {w.pct(rate.value)} "
-                f"({rate.ci_level:.0%} CI {w.pct(rate.ci_low)} to {w.pct(rate.ci_high)}) against {w.pct(found.observed)} "
-                f"observed: a change of {w.with_interval(change, 'pp')}, assuming no unmeasured confounding of speed.")
+        text = (f"If {what}, the adjusted causal model puts the repeat-purchase rate at {w.pct(rate.value, 2)} "
+                f"({rate.ci_level:.0%} CI {w.pct(rate.ci_low, 2)} to {w.pct(rate.ci_high, 2)}) against "
+                f"{w.pct(found.observed, 2)} observed: a change of {w.points(change.value, 2)} ({change.ci_level:.0%} CI "
+                f"{w.points(change.ci_low, 2)[:-3]} to {w.points(change.ci_high, 2)}), assuming no unmeasured confounding "
+                "of speed.")
         out.append(Finding(text, (change.name, rate.name), headline=key == "sla"))
         per = (truth or {}).get("repeat_total_per_doubling_response_time")
         if per is not None:
             true = per * change.extra["mean_doublings"]
             out.append(Finding(f"Simulated data: the true change is {w.points(true, 2)}; the interval "
                                f"{w.covers_words(change, true)} it.", (change.name,), kind="truth"))
+    out += [Finding(f"An SLA of {found.sla_minutes:g} minutes: {w.text(reason)}.") for reason in found.unchanged.values()]
     return out

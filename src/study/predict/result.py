@@ -67,6 +67,8 @@ class RepeatModel:
     test_index : pandas.Index
     importance : pandas.DataFrame or Skipped
     scenarios : study.predict.scenarios.Scenarios or Skipped
+    gaps : dict
+        Feature -> tickets (training and test) without a value where none was expected; they are kept.
     """
 
     name: ClassVar[str] = ANALYSIS
@@ -82,6 +84,7 @@ class RepeatModel:
     test_index: pd.Index | None = None
     importance: object = None
     scenarios: object = None
+    gaps: dict = field(default_factory=dict)
 
     @property
     def alpha(self) -> float:
@@ -134,6 +137,8 @@ class RepeatModel:
             out.append(f"{self.scenarios.section}: skipped, {self.scenarios.reason}")
         if self.features is not None:
             out += [f"feature left out: {n}" for n in self.features.left_out]
+        out += [f"{words.feature_words(name)}: missing on {n:,} tickets, kept (the logistic model fills the training "
+                "median and marks the gap, the trees give the gap its own branch)" for name, n in self.gaps.items()]
         return out + self.assumptions()
 
     def assumptions(self) -> list[str]:

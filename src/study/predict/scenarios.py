@@ -18,19 +18,26 @@ speed (not who contacts service, nor resolution).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
-from study.core.inference import WALD, critical_value, wald_p_value
+from study.core.inference import Interval, critical_value, wald_p_value
 from study.core.results import Estimate, Skipped
 from study.data.dataset import TicketData
-from study.regression.fitting import SPEED, fit_ols, model_text
+from study.regression.fitting import (
+    SPEED,
+    few_clusters_note,
+    fit_ols,
+    inference_df,
+    model_text,
+)
 
 SLOPE = "repeat_per_doubling_scenario_model"
+MIN_TICKETS = 100
 
 
 @dataclass
@@ -49,6 +56,9 @@ class Scenarios:
         Scenario -> mean change in doublings per ticket (``mean(d_i)``) and the share of tickets it moves.
     controls : list of str
     ledger : RowLedger
+    sla_minutes : float
+    unchanged : dict
+        Scenario -> why it would change nothing (no ticket slower than the SLA); it has no estimate.
     """
 
     slope: Estimate
@@ -59,6 +69,7 @@ class Scenarios:
     controls: list
     ledger: RowLedger
     sla_minutes: float
+    unchanged: dict = field(default_factory=dict)
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -118,25 +129,35 @@ def scenarios(data: TicketData, sla_minutes: float = 60.0, alpha: float = 0.05) 
     rows = ledger.frame.copy()
     rows[SPEED] = np.log2(rows["first_response_minutes"].astype(float) / 60.0)
     rows["repeat_purchase"] = rows["repeat_purchase"].astype(float)
-    reason = degenerate.model(rows, "repeat_purchase", [SPEED, *flags], controls, "customer_id",
-                              "tickets with an outcome and a first response time")
+    reason = degenerate.first(
+        degenerate.model(rows, "repeat_purchase", [SPEED, *flags], controls, "customer_id",
+                         "tickets with an outcome and a first response time"),
+        (f"only {len(rows)} tickets with an outcome and a first response time: a slope of a 0/1 outcome needs at least "
+         f"{MIN_TICKETS}" if len(rows) < MIN_TICKETS else None))
     if reason:
         return Skipped(section, reason)
     fit = fit_ols(rows, "repeat_purchase", [SPEED, *flags], controls, cluster="customer_id")
     value, se = float(fit.params[SPEED]), float(fit.bse[SPEED])
-    crit = critical_value(alpha)
+    df = inference_df(fit)  # t(G - 1) with few customers, as every clustered model of the study
+    crit = critical_value(alpha, df)
+    interval = Interval(df=df)
     held = ", ".join(c.replace("_", " ") for c in [*flags, *controls]) or "nothing"
     method = (f"OLS (linear probability model) of repeat purchase on log2 first response hours, holding {held} fixed; "
               "SE clustered by customer; CSAT left out (a mediator)")
     slope = Estimate(SLOPE, "Change in repeat-purchase probability per doubling of first response time (adjusted, total)",
-                     value, se, value - crit * se, value + crit * se, wald_p_value(value, se), len(rows), method,
-                     1 - alpha, model=model_text(fit), interval=WALD)
+                     value, se, value - crit * se, value + crit * se, wald_p_value(value, se, df), len(rows),
+                     method + few_clusters_note(fit), 1 - alpha, model=model_text(fit), interval=interval)
     observed = float(rows["repeat_purchase"].mean())
     minutes = rows["first_response_minutes"].to_numpy(float)
     changes, rates, shift = {}, {}, {}
+    unchanged = {}
     for key in ("halved", "sla"):
         d = doublings(minutes, key, sla_minutes)
         mean = float(d.mean())
+        if not (d < 0).any():
+            unchanged[key] = (f"no ticket waited longer than {sla_minutes:g} minutes for its first response: the cap "
+                              "would change nothing")
+            continue
         change, change_se = value * mean, abs(mean) * se
         shift[key] = {"mean": mean, "moved": int((d < 0).sum())}
         words = _title(key, sla_minutes)
@@ -144,16 +165,16 @@ def scenarios(data: TicketData, sla_minutes: float = 60.0, alpha: float = 0.05) 
         changes[key] = Estimate(
             f"repeat_rate_change_{'response_halved' if key == 'halved' else 'sla_cap'}",
             f"Change of the repeat-purchase rate if {words} (adjusted causal model)", change, change_se,
-            change - crit * change_se, change + crit * change_se, wald_p_value(change, change_se) if change_se else None,
+            change - crit * change_se, change + crit * change_se, wald_p_value(change, change_se, df),
             len(rows), method + "; change = slope x mean change in doublings per ticket", 1 - alpha, extra,
-            model=model_text(fit), interval=WALD)
+            model=model_text(fit), interval=interval)
         rates[key] = Estimate(
             f"repeat_rate_if_{'response_halved' if key == 'halved' else 'sla_cap'}",
             f"Repeat-purchase rate if {words} (adjusted causal model)", observed + change, change_se,
             observed + change - crit * change_se, observed + change + crit * change_se, None, len(rows),
             method + "; observed rate plus the change, the observed rate taken as known", 1 - alpha, extra,
-            model=model_text(fit), interval=WALD)
-    return Scenarios(slope, observed, changes, rates, shift, [*flags, *controls], ledger, float(sla_minutes))
+            model=model_text(fit), interval=interval)
+    return Scenarios(slope, observed, changes, rates, shift, [*flags, *controls], ledger, float(sla_minutes), unchanged)
 
 
 def true_change(minutes: np.ndarray, per_doubling: float, key: str, sla_minutes: float) -> float:
