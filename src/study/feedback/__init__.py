@@ -4,7 +4,7 @@
 
     import study.feedback
 
-    result = study.feedback.analyse(data, alpha=0.05, columns_path=None, discovered_themes=6, seed=2026)
+    result = study.feedback.analyse(data, alpha=0.05, columns_path=None, discovered_themes=8, seed=2026)
     result.findings()          # how many wrote, each theme's share, where it is common, with what it goes
     result.table()             # each theme's share and its association with CSAT and repeat purchase
     result.band_table()        # shares by first response band; result.resolution_table() by resolution

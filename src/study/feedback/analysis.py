@@ -22,7 +22,7 @@ def has_text(comments: pd.Series) -> pd.Series:
 
 
 def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: str | None = None,
-            discovered_themes: int = 6, seed: int = 2026, lexicon: Lexicon | None = None,
+            discovered_themes: int = 8, seed: int = 2026, lexicon: Lexicon | None = None,
             name: str = "in-memory table") -> FeedbackAnalysis:
     """Themes of the customers' comments: by lexicon and discovered, how common, and with what they go.
 

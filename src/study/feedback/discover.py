@@ -152,12 +152,17 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     if len(vocabulary) < k:
         raise ValueError(f"the comments share only {len(vocabulary)} terms (used in two sentences or more); "
                          f"{k} topics need more")
-    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
+    # Kullback-Leibler loss: on short texts it gives crisper topics than least squares, which lets a frequent
+    # word (agent, reply) pull unrelated sentences into one topic.
+    model = NMF(n_components=k, init="nndsvda", beta_loss="kullback-leibler", solver="mu", random_state=seed,
+                max_iter=600)
     by_sentence = model.fit_transform(matrix)
     # A comment weighs on a topic as much as its sentence that weighs most on it.
     weights = (pd.DataFrame(by_sentence).groupby(sentences.index.to_numpy()).max()
                .reindex(range(len(texts)), fill_value=0.0).to_numpy())
-    terms = [list(vocabulary[np.argsort(row)[::-1][:TOP_TERMS]]) for row in model.components_]
+    # Only terms the topic really uses: past them argsort would list zero weights in arbitrary order.
+    terms = [[vocabulary[j] for j in np.argsort(row)[::-1][:TOP_TERMS] if row[j] > 0.01 * row.max()]
+             for row in model.components_]
     main = weights.argmax(axis=1)
     has_topic = weights.max(axis=1) > 0
     rows = []
