@@ -82,8 +82,9 @@ STARTER_THEMES: dict[str, tuple[str, ...]] = {
 # from how such reviews usually complain and praise, not fitted to any labelled review.
 DELIVERY_THEMES: dict[str, tuple[str, ...]] = {
     "slow_delivery": (
-        "慢", "等了", "超时", "小时", "太久", "好久", "迟到", "晚了", "晚到", "延迟", "才到", "才送到", "才送来",
-        "催", "半天", "龟速", "送了很久",
+        "慢", "等了", "等到", "等待", "超时", "小时", "太久", "好久", "很久", "那么久", "迟", "晚了", "晚到", "晚送",
+        "送晚", "延迟", "才到", "才送到", "才送来", "还没到", "还没送", "催", "半天", "龟速", "时间长", "时间太长",
+        "超长", "不及时", "不准时", "不准",
         "slow", "late", "delayed", "took ages", "atrasado", "atrasou", "demorou",
     ),
     "fast_delivery": ("很快", "挺快", "非常快", "特别快", "超快", "好快", "快速", "速度快", "准时", "送餐快", "及时",
