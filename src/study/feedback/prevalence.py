@@ -99,5 +99,7 @@ def wide(long: pd.DataFrame, alpha: float) -> pd.DataFrame:
     table = long.assign(cell=long.apply(cell, axis=1)).pivot(index="theme", columns="group", values="cell")
     order = list(dict.fromkeys(long["group"]))
     table = table[order]
+    table.index = [str(t).replace("_", " ") for t in table.index]
+    table.index.name = "theme"
     table.columns.name = f"share of comments ({1 - alpha:.0%} CI)"
     return numbers_as_text(table, *order)
