@@ -51,16 +51,33 @@ def findings(result, truth: dict | None = None) -> Findings:
     out += _contrast(result.by_band, "first reply", ("under 1 h", "over 24 h"), found)
     out += _contrast(result.by_resolution, "case", ("resolved", "unresolved"), found)
     for outcome, by_theme in result.associations.items():
-        for theme, e in by_theme.items():
-            if isinstance(e, Estimate):
-                adjusted = ", with the same category, channel and loyalty tier" if "adjusted" in e.label else ""
-                out.append(Finding(
-                    f"Among the customers who commented{adjusted}, comments naming {_theme(theme)} go with a "
-                    f"{OUTCOMES[outcome][0]} {_difference(outcome, e)} than the other comments: an association, not "
-                    "the effect of the experience.", (e.name,)))
+        out += _associations(outcome, {t: e for t, e in by_theme.items() if isinstance(e, Estimate)}, result.alpha)
     out += [skipped(s.section, s.reason) for s in result._skips()]
     out += _truth(result, truth or {})
     return Findings(out)
+
+
+def _associations(outcome: str, fitted: dict[str, Estimate], alpha: float) -> list[Finding]:
+    """A sentence per theme whose difference survives Holm's adjustment, one sentence for the others."""
+    out, unclear = [], []
+    for theme, e in fitted.items():
+        if e.extra["p_holm"] >= alpha:
+            unclear.append((theme, e))
+            continue
+        adjusted = ", with the same category, channel and loyalty tier" if "adjusted" in e.label else ""
+        out.append(Finding(
+            f"Among the customers who commented{adjusted}, comments naming {_theme(theme)} go with a "
+            f"{OUTCOMES[outcome][0]} {_difference(outcome, e)} than the other comments: an association, not the "
+            "effect of the experience.", (e.name,)))
+    if unclear:
+        words = [_theme(t) for t, _ in unclear]
+        names = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+        out.append(Finding(
+            f"{OUTCOMES[outcome][0][:1].upper()}{OUTCOMES[outcome][0][1:]} of customers whose comments name {names} "
+            f"is not distinguishable from the other commenters' once the p-values are adjusted across the "
+            f"{len(fitted)} themes (Holm, {1 - alpha:.0%} level); the table gives each difference with its interval.",
+            tuple(e.name for _, e in unclear)))
+    return out
 
 
 def _contrast(long, what: str, ends: tuple[str, str], found) -> list[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 from study.feedback.prevalence import BANDS
@@ -20,8 +21,11 @@ def prevalence_by_band(result):
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or None
+        None when the data has no first response time (the band table says why).
     """
+    if not isinstance(result.by_band, pd.DataFrame) or result.by_band["share"].notna().sum() == 0:
+        return None
     long = result.by_band.dropna(subset=["share"])
     themes = list(dict.fromkeys(long["theme"]))
     fig, ax = plt.subplots()
