@@ -204,6 +204,8 @@ def test_no_comment_column_or_no_comment_is_skipped():
     assert "no comment column" in result.skipped
     assert result.findings()[0].kind == "skipped" and isinstance(result.table(), Skipped)
     assert result.rows == {"in": 200, "used": 0, "dropped": {"no comment column": 200}}
+    assert result.notes == ["feedback analysis: skipped, " + result.skipped]
+    assert result.assumptions() and "Nothing was analysed" in result.assumptions()[0]
     empty = study.feedback.analyse(frame.assign(comment=["  ", None] * 100))
     assert "no ticket has a comment" in empty.skipped and empty.rows["dropped"] == {
         "no comment (the customer wrote nothing)": 200}

@@ -114,7 +114,7 @@ def _truth(result, truth: dict) -> list[Finding]:
 def assumptions(result) -> list[str]:
     """What the numbers rest on, in words."""
     if result.skipped:
-        return []
+        return [f"Nothing was analysed, so nothing is assumed: {result.skipped}."]
     return [
         ("Who comments is self-selected: customers with a bad or a very good experience write more, so shares are "
          "shares of comments, not of all customers, and the comparisons with CSAT and repeat purchase are "

@@ -84,8 +84,7 @@ class FeedbackAnalysis:
         """Sections skipped with their reasons, then the assumptions."""
         if self.skipped:
             return [f"feedback analysis: skipped, {self.skipped}"]
-        out = [f"{s.section}: skipped, {s.reason}" for s in self._skips()]
-        return out + self.assumptions()
+        return [f"{s.section}: skipped, {s.reason}" for s in self._skips()] + self.assumptions()
 
     def _skips(self) -> list[Skipped]:
         out = [s for s in (self.by_band, self.by_resolution, self.discovery) if isinstance(s, Skipped)]
