@@ -129,8 +129,8 @@ def test_unused_columns_are_those_no_contract_name_or_map_entry_mentions():
     sections = {"tickets": {"columns": {"ticket_id": "case"}, "derive": {"delay_days": "days(arrived - `promised at`)"},
                             "durations": {"first_response_minutes": {"from": "opened", "to": "replied"}}},
                 "drivers": {"outcome": "csat", "driver": "delay_days", "controls": ["region"]}}
-    columns = ["case", "arrived", "promised at", "opened", "replied", "region", "csat", "comment", "promised"]
-    assert unused_columns(columns, sections) == ["comment", "promised"]
+    columns = ["case", "arrived", "promised at", "opened", "replied", "region", "csat", "agent_notes", "promised"]
+    assert unused_columns(columns, sections) == ["agent_notes", "promised"]
 
 
 def test_an_experiment_table_with_its_map_is_validated_as_study_run_reads_it(capsys):

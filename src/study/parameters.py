@@ -54,6 +54,11 @@ ALLOWED = {
     # A chart needs a center and a spread from at least two weeks, and a week's standard error two tickets.
     "baseline_weeks": Allowed(2, 520, words="a whole number of weeks from 2 to 520, e.g. 8"),
     "min_week_n": Allowed(2, None, words="a whole number of at least 2, e.g. 20"),
+    # The model is trained on the months before the last test_months and tested on those.
+    "test_months": Allowed(1, 120, words="a whole number of months from 1 to 120, e.g. 2"),
+    "sla_minutes": Allowed(0, 525_600, low_open=True, words="a number of minutes in (0, 525,600], e.g. 60"),
+    # NMF needs two topics to separate anything; beyond 30 no reader compares them.
+    "discovered_themes": Allowed(2, 30, words="a whole number from 2 to 30, e.g. 6"),
 }
 
 

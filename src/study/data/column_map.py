@@ -2,7 +2,8 @@
 
 A column map is a YAML file. Its ``tickets`` section says how an export becomes the contract; its
 ``experiment`` section, for experiment tables, is read by :mod:`study.ab.experiment_table`, and its
-``drivers`` section (outcome, driver, controls) by the driver analysis. The ``tickets`` steps run in
+``drivers`` section (outcome, driver, controls) by the driver analysis, and its ``feedback`` section (themes,
+negations) by the feedback analysis (:mod:`study.data.feedback_map`). The ``tickets`` steps run in
 this order, whatever the order of the keys in the file::
 
     tickets:

@@ -47,10 +47,10 @@ def export_like(tickets: pd.DataFrame) -> pd.DataFrame:
 
     Other names (:data:`EXPORT_NAMES`), other codes (status Solved/Open, bought_again Y/N,
     sla_group A/B), CSAT on a 1-10 scale (twice the 1-5 answer), the first reply as a timestamp
-    ``first_reply_at`` instead of minutes, and three optional columns left out. Mapped back with
+    ``first_reply_at`` instead of minutes, and four optional columns (the comments among them) left out. Mapped back with
     ``data/examples/tickets_columns.yml`` it gives the original tickets.
     """
-    out = tickets.drop(columns=["order_value", "experiment_id", "resolution_minutes"])
+    out = tickets.drop(columns=["order_value", "experiment_id", "resolution_minutes", "comment"], errors="ignore")
     out["first_reply_at"] = out["created_at"] + pd.to_timedelta(np.round(out["first_response_minutes"] * 60), unit="s")
     out = out.drop(columns="first_response_minutes")
     out["resolved"] = np.where(out["resolved"], "Solved", "Open")
@@ -77,12 +77,12 @@ def hours_export(tickets: pd.DataFrame, qa_tickets: int = 24, seed: int = 11) ->
     (hours, 4 decimals), ``csat_0_10`` (a 1-5 answer ``c`` written as one of :data:`ZERO_TO_TEN`'s
     answers for ``c``, drawn at random; ``-`` when the customer did not answer), ``opened`` written
     day first (``31/01/2026 14:05:09``), status Solved/Open, bought_again 1/0, other names
-    (:data:`HOURS_EXPORT_NAMES`), four optional columns left out, and ``qa_tickets`` test tickets of
+    (:data:`HOURS_EXPORT_NAMES`), five optional columns (the comments among them) left out, and ``qa_tickets`` test tickets of
     the customer :data:`QA_CUSTOMER` mixed in, which the map's filter excludes. Mapped back, the
     other rows give the original tickets.
     """
     rng = np.random.default_rng(seed)
-    out = tickets.drop(columns=["order_value", "experiment_id", "quality_score", "next_spend"]).copy()
+    out = tickets.drop(columns=["order_value", "experiment_id", "quality_score", "next_spend", "comment"], errors="ignore").copy()
     out["created_at"] = out["created_at"].dt.strftime("%d/%m/%Y %H:%M:%S")
     for minutes, hours in (("first_response_minutes", "first_reply_hours"), ("resolution_minutes", "resolution_hours")):
         out[minutes] = np.round(out[minutes] / 60, 4)

@@ -22,7 +22,7 @@ from study.data.rollout_table import RolloutTable, read_spec
 from study.data.convert import nearest, short
 from study.data.schema import BY_NAME, DataError
 
-SECTIONS = ("tickets", "experiment", "drivers")
+SECTIONS = ("tickets", "experiment", "drivers", "feedback")
 TICKET_KEYS = ("missing_values", "date_formats", "derive", "filter", "durations", "columns", "values", "units",
                "csat_scale", "rollout")
 DURATION_KEYS = ("from", "to", "signed")

@@ -64,6 +64,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
              "site", "branch", "equipe", "equipo", "regiao", "region_id"),
     "adopted_at": ("adopted", "adoption", "adoption_date", "go_live", "go_live_date", "went_live", "live",
                    "launch", "launched", "launch_date", "rollout", "rollout_date", "rolled_out", "switched"),
+    "comment": ("comments", "review", "review_text", "review_comment_message", "feedback", "feedback_text",
+                "survey_comment", "verbatim", "remarks", "comentario", "mensagem", "text"),
 }
 # Words that, anywhere in a name, point to a role (a weaker match than a whole synonym).
 PARTS: dict[str, tuple[tuple[str, ...], ...]] = {

@@ -89,6 +89,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("next_spend", "number", False, "Spend in the follow-up window (currency units).", 0, None),
     Column("team", "text", False, "Team (or region, store, queue) that handled the case: the unit that adopts a service change."),
     Column("adopted_at", "time", False, "When the case's team adopted the service change; empty if it had not by the end of the data."),
+    Column("comment", "text", False, "What the customer wrote about the case (survey comment or review), in any language; empty if nothing."),
 )
 
 

@@ -21,10 +21,15 @@ class SimulatedStudy:
         One row per ticket, columns as in the data contract (``data/README.md``).
     truth : dict
         True effects; see :func:`study.data.simulate.true_effects`.
+    per_ticket : pandas.DataFrame, optional
+        Truths of each ticket that no file holds, row for row with ``tickets``: its true repeat-purchase
+        probability (``repeat_probability``), the best one knowable at contact
+        (``repeat_probability_at_contact``) and its comment's true themes (``theme_<name>``).
     """
 
     tickets: pd.DataFrame
     truth: dict
+    per_ticket: pd.DataFrame | None = None
 
 
 def _refuse_to_overwrite(out: Path) -> None:

@@ -24,6 +24,7 @@ from study.core.results import write_json_atomic
 from study.data import column_map, driver_columns, io, schema
 from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
+from study.data.feedback_map import feedback_section
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, summary, truth
@@ -181,6 +182,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = _extract_duckdb(data_path, table, query, staging)
     ticket_map = column_map.read_ticket_map(columns) if columns else None
+    if columns:
+        feedback_section(columns)  # a malformed theme lexicon stops the run before any notebook starts
     has_experiment = columns is not None and column_map.read_yaml_section(columns, "experiment") is not None
     if has_experiment:
         # The A/B engine imports statsmodels (1.2 s, paid again by every worker): only when a map asks for it.
