@@ -12,7 +12,7 @@ from study.feedback.discover import MIN_COMMENTS, discover
 from study.feedback.lexicon import Lexicon, from_column_map
 from study.feedback.result import FeedbackAnalysis
 
-MAX_TOPICS = 20
+MAX_TOPICS = 30  # as the parameter checks (study.parameters)
 
 
 def has_text(comments: pd.Series) -> pd.Series:
@@ -38,7 +38,7 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: 
         The column map whose ``feedback`` section declares the themes; without one (or without themes
         in it) the starter lexicon (:data:`study.feedback.lexicon.STARTER_THEMES`) applies.
     discovered_themes : int
-        Topics to discover (2 to 20).
+        Topics to discover (2 to 30).
     seed : int
         Seed of the topic model.
     lexicon : Lexicon, optional

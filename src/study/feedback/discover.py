@@ -126,7 +126,7 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     comments : pandas.Series of str
         Non-empty comments (at least :data:`MIN_COMMENTS`).
     k : int
-        Number of topics (2 to 20).
+        Number of topics (2 to 30).
     seed : int
         Seed of NMF's initialization, so the same data gives the same topics.
 

@@ -48,8 +48,8 @@ def findings(result, truth: dict | None = None) -> Findings:
         out.append(Finding(f"{opening}, and no comment names any of its themes.", headline=True))
     for theme, e in found[1:]:
         out.append(Finding(f"{_theme(theme)[:1].upper()}{_theme(theme)[1:]} is named in {_share(e)}.", (e.name,)))
-    out += _contrast(result.by_band, "first reply", ("under 1 h", "over 24 h"), found)
-    out += _contrast(result.by_resolution, "case", ("resolved", "unresolved"), found)
+    out += _contrast(result.by_band, "first reply", found)
+    out += _contrast(result.by_resolution, "case", found)
     for outcome, by_theme in result.associations.items():
         out += _associations(outcome, {t: e for t, e in by_theme.items() if isinstance(e, Estimate)}, result.alpha)
     out += [skipped(s.section, s.reason) for s in result._skips()]
@@ -80,15 +80,16 @@ def _associations(outcome: str, fitted: dict[str, Estimate], alpha: float) -> li
     return out
 
 
-def _contrast(long, what: str, ends: tuple[str, str], found) -> list[Finding]:
-    """Themes whose share differs between two groups (intervals apart), in one sentence each."""
+def _contrast(long, what: str, found) -> list[Finding]:
+    """Themes whose share differs between the first and the last group with a share (intervals apart)."""
     if isinstance(long, Skipped) or long is None or long.empty:
         return []
     out = []
     for theme, _ in found:
-        rows = long[long["theme"] == theme].set_index("group")
-        if not set(ends) <= set(rows.index) or rows.loc[list(ends), "share"].isna().any():
+        rows = long[(long["theme"] == theme) & long["share"].notna()].set_index("group")
+        if len(rows) < 2:
             continue
+        ends = (rows.index[0], rows.index[-1])
         a, b = rows.loc[ends[0]], rows.loc[ends[1]]
         if a["CI high"] < b["CI low"] or b["CI high"] < a["CI low"]:
             out.append(Finding(
