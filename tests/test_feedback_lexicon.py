@@ -121,3 +121,17 @@ def test_delivery_lexicon_reads_chinese_reviews():
     assert lexicon.mentions("等了两个多小时才送到", "slow_delivery")
     assert not lexicon.mentions("送餐很快，味道不错", "slow_delivery")
     assert lexicon.mentions("送餐很快，味道不错", "fast_delivery")
+
+
+def test_themes_from_a_real_column_map(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("feedback:\n  themes:\n    late: [atrasado, 没收到, late]\n    refund: [reembolso, 退款]\n"
+                    "  negations: [not, não]\n", encoding="utf-8")
+    lexicon = from_column_map(str(path))
+    assert lexicon.origin == "the column map" and list(lexicon.themes) == ["late", "refund"]
+    found = lexicon.match(pd.Series(["Pedido atrasado", "não atrasado", "chocolate", "还没收到货", "退款呢"]))
+    assert found["late"].tolist() == [True, False, False, True, False]
+    assert found["refund"].tolist() == [False, False, False, False, True]
+    without = tmp_path / "plain.yaml"
+    without.write_text("tickets:\n  columns: {comment: review}\n", encoding="utf-8")
+    assert from_column_map(str(without)).themes == STARTER_THEMES

@@ -18,7 +18,7 @@ MAX_TOPICS = 30  # as the parameter checks (study.parameters)
 def has_text(comments: pd.Series) -> pd.Series:
     """Whether each value is a comment: not missing and not only spaces."""
     text = comments.astype("object")
-    return text.notna() & text.astype(str).str.strip().ne("") & text.ne(None)
+    return text.notna() & text.astype(str).str.strip().ne("")
 
 
 def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: str | None = None,

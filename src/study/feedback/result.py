@@ -148,6 +148,6 @@ class FeedbackAnalysis:
         return self.discovery if isinstance(self.discovery, Skipped) else self.discovery.topics
 
     def theme_terms(self) -> pd.DataFrame | Skipped:
-        """The lexicon: each theme's terms, and where it comes from."""
+        """The lexicon: each theme's terms (where they come from is in :attr:`Lexicon.origin` and the findings)."""
         return pd.DataFrame({"theme": [t.replace("_", " ") for t in self.lexicon.themes],
                              "terms": [", ".join(v) for v in self.lexicon.themes.values()]}).set_index("theme")
