@@ -231,3 +231,16 @@ def test_parameters_are_checked():
         study.feedback.analyse(frame, alpha=1.5)
     with pytest.raises(ValueError, match="discovered_themes"):
         study.feedback.analyse(frame, discovered_themes=1)
+
+
+def test_tickets_without_a_customer_are_clusters_of_their_own():
+    frame, truth = tickets(600, seed=5)
+    frame.loc[frame.index[:150], "customer_id"] = None
+    rows = frame[frame["comment"].notna() & frame["csat"].notna()]
+    e = association.theme_effect(rows, truth.loc[rows.index, "slow_reply"], "csat", 0.05, "x", "slow reply")
+    codes = pd.factorize(rows["customer_id"])[0]
+    codes[codes < 0] = codes.max() + 1 + np.arange((codes < 0).sum())
+    X = association.design(rows, truth.loc[rows.index, "slow_reply"], ["category", "channel", "loyalty_tier"]).to_numpy()
+    y = rows["csat"].astype(float).to_numpy()
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert e.se == pytest.approx(np.sqrt(cluster_robust_cov(X, y - X @ b, codes)[1, 1]), rel=1e-9)

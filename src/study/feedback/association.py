@@ -67,7 +67,11 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
     y = rows[outcome].astype(float)
     clustered = "customer_id" in rows.columns and rows["customer_id"].nunique() >= 2
     if clustered:
-        groups = pd.factorize(rows["customer_id"])[0].astype(float)
+        groups = pd.factorize(rows["customer_id"])[0]
+        # A ticket without a customer is its own cluster, not one cluster with every other such ticket.
+        missing = groups < 0
+        groups[missing] = groups.max() + 1 + np.arange(missing.sum())
+        groups = groups.astype(float)
         fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(**cluster_cov_kwds(groups))
         errors = f"standard errors clustered by customer ({int(rows['customer_id'].nunique())} customers)"
     else:
