@@ -1,0 +1,132 @@
+"""How each theme goes with CSAT and repeat purchase among the customers who wrote a comment.
+
+For each theme and outcome: the difference in the outcome's mean between comments that name the
+theme and comments that do not, by least squares with the known confounders (category, channel,
+loyalty tier) as fixed effects where the data has them; standard errors clustered by customer where
+``customer_id`` exists (a customer's tickets are not independent), heteroskedasticity-robust (HC1)
+otherwise. Across themes, p-values are adjusted by Holm (the family-wise error) and by
+Benjamini-Hochberg (the false discovery rate), one family per outcome.
+
+These are associations: who writes a comment is self-selected (angry and delighted customers write
+more), themes are read from words, and the comparison holds fixed only the columns named.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.stats.multitest import multipletests
+
+from study.core.results import Estimate, Skipped
+from study.regression.fitting import cluster_cov_kwds
+
+CONFOUNDERS = ("category", "channel", "loyalty_tier")
+OUTCOMES = {"csat": ("CSAT", "points"), "repeat_purchase": ("repeat purchase", "percentage points")}
+MIN_WITH = 10  # comments naming the theme (and not naming it) that a comparison needs
+
+
+def design(rows: pd.DataFrame, theme: pd.Series, confounders: list[str]) -> pd.DataFrame:
+    """Intercept, the theme (0/1) and one dummy per confounder level but the first."""
+    parts = [pd.Series(1.0, index=rows.index, name="const"), theme.astype(float).rename("theme")]
+    for column in confounders:
+        parts.append(pd.get_dummies(rows[column].astype(str), prefix=column, drop_first=True, dtype=float))
+    return pd.concat(parts, axis=1)
+
+
+def present_confounders(rows: pd.DataFrame) -> list[str]:
+    """The confounders the data has with more than one value among ``rows``."""
+    return [c for c in CONFOUNDERS if c in rows.columns and rows[c].nunique(dropna=True) > 1]
+
+
+def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: float, name: str,
+                 theme_words: str) -> Estimate | Skipped:
+    """The adjusted difference in ``outcome`` between comments naming the theme and the others.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Comments with a value of ``outcome`` (no missing confounder).
+    theme : pandas.Series of bool
+        Whether each of ``rows`` names the theme.
+    outcome : str
+        ``csat`` or ``repeat_purchase``.
+    alpha : float
+    name : str
+        The estimate's machine name.
+    theme_words : str
+        The theme in words for the label.
+    """
+    section = f"association of {theme_words} with {OUTCOMES[outcome][0]}"
+    with_theme = int(theme.sum())
+    if min(with_theme, len(theme) - with_theme) < MIN_WITH:
+        return Skipped(section, f"{with_theme} of {len(theme)} comments with {OUTCOMES[outcome][0]} name the theme; "
+                                f"a comparison needs at least {MIN_WITH} with and {MIN_WITH} without")
+    confounders = present_confounders(rows)
+    X = design(rows, theme, confounders)
+    y = rows[outcome].astype(float)
+    clustered = "customer_id" in rows.columns and rows["customer_id"].nunique() >= 2
+    if clustered:
+        groups = pd.factorize(rows["customer_id"])[0]
+        # A ticket without a customer is its own cluster, not one cluster with every other such ticket.
+        missing = groups < 0
+        groups[missing] = groups.max() + 1 + np.arange(missing.sum())
+        groups = groups.astype(float)
+        fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(**cluster_cov_kwds(groups))
+        errors = f"standard errors clustered by customer ({int(rows['customer_id'].nunique())} customers)"
+    else:
+        fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(cov_type="HC1")
+        errors = "heteroskedasticity-robust (HC1) standard errors"
+    low, high = fit.conf_int(alpha)[1]
+    adjusted = f" adjusted for {', '.join(c.replace('_', ' ') for c in confounders)}" if confounders else ""
+    model = f"{outcome} ~ theme" + "".join(f" + C({c})" for c in confounders)
+    return Estimate(name, f"{OUTCOMES[outcome][0]}: comments naming {theme_words} minus the others{adjusted}",
+                    float(fit.params[1]), float(fit.bse[1]), float(low), float(high), float(fit.pvalues[1]), len(rows),
+                    f"least squares{adjusted}; {errors}", 1 - alpha,
+                    {"comments with the theme": with_theme, "mean with": float(y[theme.to_numpy()].mean()),
+                     "mean without": float(y[~theme.to_numpy()].mean())}, model)
+
+
+def adjust(estimates: dict[str, Estimate]) -> dict[str, Estimate]:
+    """The same estimates with Holm and Benjamini-Hochberg p-values across them in ``extra``."""
+    if not estimates:
+        return {}
+    names = list(estimates)
+    raw = [estimates[n].p_value for n in names]
+    holm = multipletests(raw, method="holm")[1]
+    bh = multipletests(raw, method="fdr_bh")[1]
+    out = {}
+    for name, h, b in zip(names, holm, bh):
+        e = estimates[name]
+        out[name] = Estimate(e.name, e.label, e.value, e.se, e.ci_low, e.ci_high, e.p_value, e.n, e.method,
+                             e.ci_level, {**e.extra, "p_holm": float(h), "p_bh": float(b), "family": len(names)},
+                             e.model)
+    return out
+
+
+def associations(comments: pd.DataFrame, themes: pd.DataFrame, alpha: float) -> dict[str, dict[str, Estimate | Skipped]]:
+    """Outcome -> theme -> the adjusted difference (or why not), Holm and BH within each outcome.
+
+    Parameters
+    ----------
+    comments : pandas.DataFrame
+        The tickets with a comment, with the outcome and confounder columns the data has.
+    themes : pandas.DataFrame
+        One boolean column per theme, indexed like ``comments``.
+    alpha : float
+    """
+    out = {}
+    for outcome in OUTCOMES:
+        if outcome not in comments.columns:
+            continue
+        known = comments[outcome].notna()
+        for c in present_confounders(comments):
+            known &= comments[c].notna()
+        rows = comments[known]
+        found = {}
+        for theme in themes.columns:
+            found[theme] = theme_effect(rows, themes.loc[rows.index, theme], outcome, alpha,
+                                        f"feedback_{outcome}_{theme}", theme.replace("_", " "))
+        fitted = adjust({t: e for t, e in found.items() if isinstance(e, Estimate)})
+        out[outcome] = {t: fitted.get(t, e) for t, e in found.items()}
+    return out

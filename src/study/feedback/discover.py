@@ -1,0 +1,224 @@
+"""Themes nobody declared: TF-IDF and non-negative matrix factorization (NMF) through scikit-learn.
+
+Each sentence of the comments becomes a TF-IDF vector of word 1-2-grams (scripts written with spaces) or of character
+2-3-grams (Chinese and Japanese, written without spaces, when most letters are such characters); NMF
+with a fixed seed splits the sentences x terms matrix into ``k`` topics, each a weighted set of terms;
+a comment weighs on a topic as much as its sentence that weighs most on it.
+A topic is shown with its top terms and a few short example comments (the comments it weighs most).
+Topics are patterns of co-occurring words, not meanings: a reader names them, and a different seed or
+``k`` can split or merge them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from study.feedback.lexicon import cjk_share, normalize
+
+MIN_COMMENTS = 50  # fewer comments than this give topics that are single comments, not themes
+TOP_TERMS = 8
+EXAMPLES = 3
+EXAMPLE_CHARACTERS = 80
+CJK_TEXT = 0.5  # share of CJK letters above which the text is cut into characters, not words
+# A planted theme and its topic: a point-biserial correlation this large is many standard errors from chance
+# with a few hundred comments (its SE under no relation is about 1/sqrt(n)).
+MIN_CORRELATION = 0.2
+MAX_TERMS = 3000  # the most frequent terms kept: topics are told apart by common words, and KL-NMF slows with each term
+# Function words of English and Portuguese: frequent everywhere, they would make every topic alike.
+STOP_WORDS = frozenset("""
+a an the and or but if of to in on at for from by with about as into than then so very too it its is are was were be
+been being am i me my we our you your he she they them his her their this that these those there here what which who
+whom do does did done have has had will would can could should just also again all any some more most much my
+o a os as um uma uns umas e ou mas se de do da dos das em no na nos nas por pelo pela para com que é foi era ser
+estar está estava eu meu minha você seu sua ele ela eles elas isso isto este esta muito mais me te lhe
+""".split())
+
+
+@dataclass
+class Discovery:
+    """Topics found in the comments.
+
+    Attributes
+    ----------
+    topics : pandas.DataFrame
+        One row per topic: ``top terms`` (comma-separated), ``comments`` (how many comments have it as
+        their main topic), ``examples`` (short, on one line; the display escapes them).
+    weights : numpy.ndarray, shape (comments, k)
+        Each comment's weight on each topic (NMF's W).
+    terms : list of list of str
+        Each topic's terms, heaviest first (:data:`TOP_TERMS` of them).
+    analyzer : str
+        ``words`` or ``characters``: how the text was cut.
+    index : pandas.Index
+        The comments' index in the data.
+    """
+
+    topics: pd.DataFrame
+    weights: np.ndarray
+    terms: list[list[str]]
+    analyzer: str
+    index: pd.Index
+
+
+def _characters_only(text: str) -> str:
+    # Chinese text in character n-grams: drop punctuation and spaces, which would pair up with characters.
+    return "".join(c for c in normalize(text) if c.isalnum())
+
+
+_NEGATED = re.compile(r"\b(not|no|never|não|nao|nem|nunca|sem|\w+n't)\s+(?:(?:very|so|too|at|all|muito|tão)\s+)?(\w+)")
+
+
+def mark_negations(text: str) -> str:
+    """Normalized text with a negation glued to the word it negates (``not slow`` -> ``not_slow``).
+
+    "The reply was not slow" and "the reply was slow" then share no term about slowness, so a topic of
+    complaints about slow replies does not gather the comments that deny it.
+    """
+    return _NEGATED.sub(lambda m: f"not_{m.group(2)}", normalize(text))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;\n])\s*")
+
+
+def split_sentences(texts: pd.Series) -> pd.Series:
+    """The sentences of each text, indexed by the text's position (0, 1, ...); empty pieces left out.
+
+    Topics are found among sentences: a comment that names two themes in two sentences ("The reply was
+    slow. The agent was rude.") would otherwise tie them into one topic.
+    """
+    pieces = [(i, piece.strip()) for i, t in enumerate(texts) for piece in _SENTENCE_END.split(t)]
+    kept = [(i, p) for i, p in pieces if any(c.isalnum() for c in p)]
+    return pd.Series([p for _, p in kept], index=[i for i, _ in kept], dtype=object)
+
+
+def vectorizer(cjk: bool, comments: int):
+    """The TF-IDF vectorizer for this text (characters for CJK text, words otherwise)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    # Terms in fewer than two comments cannot make a shared theme; terms in most comments tell nothing apart.
+    common = dict(min_df=2 if comments < 500 else 3, max_df=0.5, sublinear_tf=True, max_features=MAX_TERMS)
+    if cjk:
+        return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), preprocessor=_characters_only, **common)
+    return TfidfVectorizer(analyzer="word", ngram_range=(1, 1), preprocessor=mark_negations, token_pattern=r"(?u)\b\w\w+\b",
+                           stop_words=sorted(STOP_WORDS), **common)
+
+
+def example(text: str, limit: int = EXAMPLE_CHARACTERS) -> str:
+    """A comment on one line, shortened to ``limit`` characters (an ellipsis marks the cut).
+
+    Left as text: the table display escapes every cell (:func:`study.report.html_table.table_html`), and
+    findings escape through :func:`study.core.words.text`; escaping here would show ``&lt;`` to readers.
+    """
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
+    """Find ``k`` topics in ``comments`` with TF-IDF and NMF.
+
+    Parameters
+    ----------
+    comments : pandas.Series of str
+        Non-empty comments (at least :data:`MIN_COMMENTS`).
+    k : int
+        Number of topics (2 to 30).
+    seed : int
+        Seed of NMF's initialization, so the same data gives the same topics.
+
+    Returns
+    -------
+    Discovery
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``MIN_COMMENTS`` comments or fewer distinct terms than ``k``; the analysis checks
+        both first and skips with the reason.
+    """
+    from sklearn.decomposition import NMF
+
+    if len(comments) < MIN_COMMENTS:
+        raise ValueError(f"{len(comments)} comments; topic discovery needs at least {MIN_COMMENTS}")
+    texts = comments.astype(str)
+    cjk = cjk_text(texts)
+    sentences = split_sentences(texts)
+    tfidf = vectorizer(cjk, len(sentences))
+    matrix = tfidf.fit_transform(sentences.tolist())
+    vocabulary = tfidf.get_feature_names_out()
+    if len(vocabulary) < k:
+        raise ValueError(f"the comments share only {len(vocabulary)} terms (used in two sentences or more); "
+                         f"{k} topics need more")
+    # Kullback-Leibler loss: on short texts it gives crisper topics than least squares, which lets a frequent
+    # word (agent, reply) pull unrelated sentences into one topic.
+    # A tolerance of 1e-3 stops after some 30 updates with the topics a tighter one reaches in 120.
+    model = NMF(n_components=k, init="nndsvda", beta_loss="kullback-leibler", solver="mu", random_state=seed,
+                max_iter=600, tol=1e-3)
+    by_sentence = model.fit_transform(matrix)
+    # A comment weighs on a topic as much as its sentence that weighs most on it.
+    weights = (pd.DataFrame(by_sentence).groupby(sentences.index.to_numpy()).max()
+               .reindex(range(len(texts)), fill_value=0.0).to_numpy())
+    # Only terms the topic really uses: past them argsort would list zero weights in arbitrary order.
+    terms = [[vocabulary[j] for j in np.argsort(row)[::-1][:TOP_TERMS] if row[j] > 0.01 * row.max()]
+             for row in model.components_]
+    main = weights.argmax(axis=1)
+    has_topic = weights.max(axis=1) > 0
+    rows = []
+    for topic in range(k):
+        mine = np.flatnonzero(has_topic & (main == topic))
+        # Examples: the distinct comments weighing most on the topic, among those it is the main topic of.
+        ranked = mine[np.argsort(weights[mine, topic])[::-1]]
+        shown = texts.iloc[ranked].drop_duplicates().head(EXAMPLES).tolist()
+        rows.append({"topic": topic + 1, "top terms": ", ".join(terms[topic]),
+                     "comments": len(mine), "examples": " | ".join(example(t) for t in shown)})
+    table = pd.DataFrame(rows).set_index("topic")
+    return Discovery(table, weights, terms, "characters" if cjk else "words", comments.index)
+
+
+def match_planted(discovery: Discovery, truth: pd.DataFrame, signatures: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """Which topic stands for each planted theme, and whether its top terms carry the theme's words.
+
+    A theme's topic is the one whose weights correlate most with the theme's true indicator over the
+    comments (Pearson correlation of W's column with the 0/1 truth). The theme counts as found when that
+    correlation is at least :data:`MIN_CORRELATION` and one of the theme's signature words is among the topic's top terms.
+
+    Parameters
+    ----------
+    discovery : Discovery
+    truth : pandas.DataFrame
+        One boolean column per planted theme, indexed like the comments discovered.
+    signatures : dict
+        Theme -> words of its templates that mark it (e.g. ``slow_reply: (slow, waited, ages)``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per theme: ``topic``, ``correlation``, ``signature in top terms``, ``found``.
+    """
+    truth = truth.loc[discovery.index]
+    rows = []
+    for theme in truth.columns:
+        y = truth[theme].to_numpy(dtype=float)
+        if y.std() == 0:
+            rows.append({"theme": theme, "topic": None, "correlation": np.nan, "signature in top terms": False,
+                         "found": False})
+            continue
+        spread = discovery.weights.std(axis=0)
+        corr = np.array([np.corrcoef(discovery.weights[:, j], y)[0, 1] if spread[j] > 0 else -1.0
+                         for j in range(discovery.weights.shape[1])])
+        best = int(np.nanargmax(corr))
+        words = {w for term in discovery.terms[best] for w in term.split()}
+        signed = bool(words & {normalize(s) for s in signatures.get(theme, ())})
+        rows.append({"theme": theme, "topic": best + 1, "correlation": float(corr[best]),
+                     "signature in top terms": signed, "found": bool(corr[best] >= MIN_CORRELATION and signed)})
+    return pd.DataFrame(rows).set_index("theme")
+
+
+def cjk_text(comments: pd.Series) -> bool:
+    """Whether the comments are mostly CJK characters (then cut into characters)."""
+    return cjk_share(comments.astype(str).head(2000)) > CJK_TEXT
+

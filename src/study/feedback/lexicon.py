@@ -1,0 +1,233 @@
+"""Themes by lexicon: which comments name a theme, with word boundaries and a simple negation rule.
+
+The rules, as the notebook states them:
+
+- Text and terms are compared after Unicode NFKC normalization and case folding, with curly
+  apostrophes read as straight ones (``didn’t`` = ``didn't``), so full-width letters, ligatures and
+  capitals match their plain forms.
+- A term in a script written with spaces (English, Portuguese) matches whole words only: ``late``
+  does not match ``chocolate``, ``slow`` does not match ``slower``; a term of several words matches
+  those words in order with any spacing between them.
+- A term in Chinese or Japanese characters (written without spaces) matches anywhere in the text.
+- Negation: a match is not counted when a negation word stands shortly before it in the same clause
+  (clauses end at punctuation; for Chinese also at a space): within the :data:`WORD_WINDOW` words
+  before it for spaced scripts (``not slow``, ``wasn't very slow``, ``não atrasou``: the customer
+  says it was *not* slow, so the theme is not counted), within the :data:`CHAR_WINDOW` characters
+  before it for Chinese (``不慢``, ``没有超时``, ``不到一个小时``); words such as ``不仅`` (not only),
+  ``不过`` (but) and ``特别`` (especially) hold a negation character but negate nothing. Double negations, irony and
+  negations further away are not understood: the lexicon counts what is said, not what is meant.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+WORD_WINDOW = 3  # words before a spaced-script term in which a negation cancels it
+CHAR_WINDOW = 4  # characters before a Chinese term: a Chinese word is one to three characters
+
+NEGATIONS: tuple[str, ...] = (
+    # English; words ending in n't (wasn't, didn't) count as negations too
+    "not", "no", "never", "without", "hardly", "nothing", "nor",
+    # Portuguese
+    "não", "nao", "nem", "nunca", "sem", "jamais", "nada",
+    # Chinese (matched as characters)
+    "不", "没", "没有", "无", "未", "不到",
+)
+# Chinese words that hold a negation character but negate nothing after them ("not only", "but", "good",
+# "speechless", "especially"): taken out of the window before looking for a negation.
+NOT_NEGATING: tuple[str, ...] = ("不仅", "不但", "不过", "不错", "不管", "不少", "不停", "不行", "差不多", "无语", "特别")
+
+# theme -> terms. English, Portuguese and Chinese terms of what customers write about customer service.
+STARTER_THEMES: dict[str, tuple[str, ...]] = {
+    "slow_reply": (
+        "slow", "slowly", "took ages", "took forever", "long wait", "waited", "waiting for a reply",
+        "waiting for an answer", "waiting for a response", "no reply", "no response", "no answer",
+        "days to reply", "hours to reply", "late", "delay", "delayed",
+        "demorou", "demora", "demorado", "lento", "lenta", "atrasou", "atrasado", "atraso", "esperei", "sem resposta",
+        "回复慢", "回复太慢", "等了", "太久", "好久", "慢", "没人回", "不回复", "迟迟",
+    ),
+    "unresolved": (
+        "unresolved", "not resolved", "never resolved", "not fixed", "never fixed", "nobody fixed", "still broken",
+        "problem remains", "never solved", "not solved", "did not solve", "didn't solve", "no solution",
+        "não resolveu", "não resolvido", "nao resolveu", "não resolveram", "sem solução", "problema continua",
+        "problema persiste", "ninguém resolveu",
+        "没解决", "没有解决", "未解决", "还是不行", "问题依旧", "没处理", "没有处理",
+    ),
+    "rude_agent": (
+        "rude", "impolite", "unfriendly", "unhelpful", "arrogant", "dismissive", "disrespectful", "hung up", "attitude",
+        "grosso", "grossa", "mal educado", "mal-educado", "grosseiro", "grosseira", "antipático", "desrespeito",
+        "态度差", "态度不好", "态度恶劣", "不耐烦", "没礼貌", "凶", "挂电话", "敷衍",
+    ),
+    "refund_delay": (
+        # A refund is named with its negation ("no refund", "没退款"): those are terms of their own, since
+        # the negation rule would cancel the bare word.
+        "refund", "refunded", "no refund", "not refunded", "reimbursement", "money back", "chargeback",
+        "charged twice", "reembolso", "sem reembolso", "não reembolsaram", "estorno", "devolução do dinheiro",
+        "退款", "没退款", "没有退款", "退钱", "没退钱", "没退", "还没退", "退货",
+    ),
+    "praise": (
+        "great", "excellent", "thank you", "thanks", "helpful", "quick", "fast", "friendly", "perfect", "amazing",
+        "ótimo", "ótima", "excelente", "obrigado", "obrigada", "rápido", "rápida", "atencioso", "atenciosa", "perfeito",
+        "很快", "非常快", "满意", "谢谢", "感谢", "很好", "耐心", "专业", "点赞",
+    ),
+}
+
+# Food-delivery reviews (the public Chinese waimai set): delivery speed, food and courier themes, written
+# from how such reviews usually complain and praise, not fitted to any labelled review.
+DELIVERY_THEMES: dict[str, tuple[str, ...]] = {
+    "slow_delivery": (
+        "慢", "等了", "等到", "等待", "超时", "小时", "太久", "好久", "很久", "那么久", "迟", "晚了", "晚到", "晚送",
+        "送晚", "延迟", "才到", "才送到", "才送来", "还没到", "还没送", "催", "半天", "龟速", "时间长", "时间太长",
+        "超长", "不及时", "不准时", "不准",
+        "slow", "late", "delayed", "took ages", "atrasado", "atrasou", "demorou",
+    ),
+    "fast_delivery": ("很快", "挺快", "非常快", "特别快", "超快", "好快", "快速", "速度快", "准时", "送餐快", "及时",
+                      "fast", "quick", "on time", "rápido", "rápida"),
+    "cold_food": ("凉了", "凉的", "冷了", "不热", "凉透", "cold", "frio", "fria"),
+    "bad_taste": ("难吃", "不好吃", "味道一般", "太咸", "太油", "没味道", "变味", "馊", "tasteless", "bland"),
+    "good_taste": ("好吃", "味道不错", "美味", "香", "delicious", "tasty", "gostoso", "delicioso"),
+    "wrong_or_missing": ("送错", "少了", "漏了", "没给", "少送", "缺", "wrong order", "missing"),
+    "courier_attitude": ("送餐员", "快递员", "小哥", "骑手", "courier", "entregador"),
+}
+
+_CLAUSE_END = re.compile(r"[,.;:!?()\[\]\"，。；：！？、（）【】…~～\n]")
+_CJK_CLAUSE_END = re.compile(r"[\s,.;:!?()\[\]\"，。；：！？、（）【】…~～]")
+_TOKEN = re.compile(r"[\w']+")
+
+
+def normalize(text: str) -> str:
+    """NFKC, case folding, curly apostrophes straightened: the form every comparison uses."""
+    return unicodedata.normalize("NFKC", str(text)).replace("\u2019", "'").replace("\u2018", "'").casefold()
+
+
+def is_cjk(character: str) -> bool:
+    """Whether a character is a Chinese, Japanese or Korean ideograph or kana (scripts written without spaces)."""
+    code = ord(character)
+    return (0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x3040 <= code <= 0x30FF
+            or 0x20000 <= code <= 0x2FFFF)
+
+
+def cjk_share(texts: Iterable[str]) -> float:
+    """Share of the letters of ``texts`` that are CJK characters (0 for no letters)."""
+    letters = cjk = 0
+    for t in texts:
+        for c in str(t):
+            if c.isalpha():
+                letters += 1
+                cjk += is_cjk(c)
+    return cjk / letters if letters else 0.0
+
+
+def _term_pattern(term: str) -> re.Pattern:
+    if any(is_cjk(c) for c in term):
+        return re.compile(re.escape(term))
+    words = [re.escape(w) for w in term.split()]
+    # Whole words: no letter, digit or underscore may touch the term on either side.
+    return re.compile(r"(?<![\w])" + r"\s+".join(words) + r"(?![\w])")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Themes and their terms, compiled for matching.
+
+    Attributes
+    ----------
+    themes : dict
+        Theme -> terms as given.
+    negations : tuple of str
+        Words that cancel a term shortly after them (:data:`NEGATIONS` unless a column map gives others).
+    origin : str
+        Where the themes come from, in words (``the column map``, ``the starter lexicon``).
+    """
+
+    themes: Mapping[str, tuple[str, ...]]
+    negations: tuple[str, ...] = NEGATIONS
+    origin: str = "the starter lexicon"
+
+    def __post_init__(self):
+        for theme, terms in self.themes.items():
+            empty = [t for t in terms if not str(t).strip()]
+            if not terms or empty:
+                raise ValueError(f"theme {theme!r} has {'an empty term' if empty else 'no term'}")
+        patterns = {theme: [(_term_pattern(normalize(t)), any(is_cjk(c) for c in t)) for t in terms]
+                    for theme, terms in self.themes.items()}
+        object.__setattr__(self, "_patterns", patterns)
+        words = {normalize(n) for n in self.negations}
+        object.__setattr__(self, "_word_negations", {n for n in words if not any(is_cjk(c) for c in n)})
+        object.__setattr__(self, "_char_negations", tuple(n for n in words if any(is_cjk(c) for c in n)))
+
+    def negated(self, text: str, start: int, cjk: bool) -> bool:
+        """Whether the match at ``start`` of the normalized ``text`` follows a negation in its clause."""
+        before = text[:start]
+        if cjk:
+            clause = _CJK_CLAUSE_END.split(before)[-1]
+            for word in NOT_NEGATING:
+                clause = clause.replace(word, "、" * len(word))  # a mark that is no negation, so the window keeps its width
+            clause = clause[-CHAR_WINDOW:]
+            return any(n in clause for n in self._char_negations)
+        clause = _CLAUSE_END.split(before)[-1]
+        words = _TOKEN.findall(clause)[-WORD_WINDOW:]
+        return any(w in self._word_negations or w.endswith("n't") for w in words)
+
+    def mentions(self, text: str, theme: str) -> bool:
+        """Whether ``text`` names ``theme`` at least once without a negation before it."""
+        norm = normalize(text)
+        for pattern, cjk in self._patterns[theme]:
+            for match in pattern.finditer(norm):
+                if not self.negated(norm, match.start(), cjk):
+                    return True
+        return False
+
+    def match(self, comments: pd.Series) -> pd.DataFrame:
+        """One boolean column per theme: whether each comment names it (missing or empty: False).
+
+        Parameters
+        ----------
+        comments : pandas.Series of str
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``comments``, columns in the order of :attr:`themes`.
+        """
+        texts = comments.astype("object").where(comments.notna(), "").astype(str).tolist()
+        # Comments repeat (templates, short reviews): match each distinct text once.
+        distinct, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+        columns = {theme: np.array([self.mentions(t, theme) for t in distinct], dtype=bool)[inverse]
+                   for theme in self.themes}
+        return pd.DataFrame(columns, index=comments.index)
+
+
+def starter() -> Lexicon:
+    """The starter lexicon (:data:`STARTER_THEMES`) with the default negations."""
+    return Lexicon(STARTER_THEMES, NEGATIONS, "the starter lexicon")
+
+
+def delivery() -> Lexicon:
+    """The food-delivery review lexicon (:data:`DELIVERY_THEMES`) with the default negations."""
+    return Lexicon(DELIVERY_THEMES, NEGATIONS, "the food-delivery review lexicon")
+
+
+def from_column_map(columns_path: str | None) -> Lexicon:
+    """The column map's ``feedback`` themes (and negations) when it gives them, else the starter lexicon.
+
+    Parameters
+    ----------
+    columns_path : str or None
+        The column map (YAML); ``None`` uses the starter lexicon.
+    """
+    if columns_path is None:
+        return starter()
+    from study.data.feedback_map import feedback_section  # the reader validates names and terms
+
+    section = feedback_section(columns_path)
+    if not section.themes:
+        return Lexicon(STARTER_THEMES, section.negations or NEGATIONS,
+                       "the starter lexicon (the column map gives no feedback themes)")
+    return Lexicon(dict(section.themes), section.negations or NEGATIONS, "the column map")

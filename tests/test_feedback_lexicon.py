@@ -1,0 +1,137 @@
+"""Theme matching: word boundaries, CJK substrings, normalization, negation, and the column map's themes."""
+
+import sys
+import types
+
+import pandas as pd
+import pytest
+
+from study.feedback.lexicon import (CHAR_WINDOW, NEGATIONS, STARTER_THEMES, WORD_WINDOW, Lexicon, delivery,
+                                    from_column_map, normalize, starter)
+
+LATE = Lexicon({"late": ("late", "atrasado", "took ages", "没收到", "慢")})
+
+
+@pytest.mark.parametrize("comment, expected", [
+    ("The parcel was late.", True),
+    ("LATE again!", True),
+    ("I ate chocolate", False),            # late inside chocolate: whole words only
+    ("latest news", False),
+    ("late-night order", True),            # a hyphen is a word boundary
+    ("O pedido chegou atrasado", True),
+    ("It took   ages", True),              # a phrase matches across any spacing
+    ("it took many ages", False),
+    ("ｌａｔｅ", True),                     # full-width letters read as their plain forms (NFKC)
+    ("还没收到", False),                    # 没 before the term: but the term itself is 没收到, see below
+    ("快递慢死了", True),                   # Chinese: anywhere in the text
+    ("", False),
+])
+def test_word_boundaries_and_scripts(comment, expected):
+    if comment == "还没收到":
+        # The term starts with its own negation; only what stands before it can cancel it, and 还 does not.
+        assert LATE.mentions(comment, "late")
+        return
+    assert LATE.mentions(comment, "late") is expected
+
+
+@pytest.mark.parametrize("comment, expected", [
+    ("The reply was not slow at all.", False),
+    ("It wasn't very slow", False),        # n't counts as a negation, within the window
+    ("It wasn’t slow", False),             # a curly apostrophe reads as a straight one
+    ("Never slow", False),
+    ("Not bad, but slow", True),           # the negation is in another clause
+    ("I did not think it would be so slow", True),  # 'not' is 5 words before: outside the window
+    ("não atrasou", False),
+    ("Não gostei, atrasou", True),
+    ("不慢", False),
+    ("送的也不慢", False),
+    ("没有超时", False),
+    ("不到一个小时就送到了", False),          # 不到 within the characters before 小时
+    ("特别慢", True),                       # 特别 (especially) holds 别 but negates nothing
+    ("不仅送餐慢，还难吃", True),             # 不仅 (not only)
+    ("不好吃 慢", True),                     # a space ends a Chinese clause
+])
+def test_negation(comment, expected):
+    lexicon = Lexicon({"slow": ("slow", "atrasou", "慢", "超时", "小时")})
+    assert lexicon.mentions(comment, "slow") is expected
+
+
+def test_windows_are_what_the_docs_say():
+    lexicon = Lexicon({"slow": ("slow", "慢")})
+    assert not lexicon.mentions("not " + "x " * (WORD_WINDOW - 1) + "slow", "slow")
+    assert lexicon.mentions("not " + "x " * WORD_WINDOW + "slow", "slow")
+    assert not lexicon.mentions("不" + "好" * (CHAR_WINDOW - 1) + "慢", "slow")
+    assert lexicon.mentions("不" + "好" * CHAR_WINDOW + "慢", "slow")
+
+
+def test_match_gives_one_column_per_theme_and_handles_missing():
+    comments = pd.Series(["The agent was rude.", None, "", "Great service, thank you!", "The agent was not rude."],
+                         index=[10, 11, 12, 13, 14])
+    found = starter().match(comments)
+    assert list(found.columns) == list(STARTER_THEMES)
+    assert list(found.index) == [10, 11, 12, 13, 14]
+    assert found["rude_agent"].tolist() == [True, False, False, False, False]
+    assert found["praise"].tolist() == [False, False, False, True, False]
+
+
+def test_every_starter_term_matches_itself_and_its_theme_in_all_three_languages():
+    lexicon = starter()
+    for theme, terms in STARTER_THEMES.items():
+        for term in terms:
+            assert lexicon.mentions(f"well, {term}.", theme), (theme, term)
+        languages = {"cjk" if any("\u4e00" <= c <= "\u9fff" for c in t) else "latin" for t in terms}
+        assert languages == {"cjk", "latin"}
+    portuguese = {"slow_reply": "O atendimento demorou muito", "unresolved": "Ninguém resolveu o problema",
+                  "rude_agent": "O atendente foi grosso", "refund_delay": "Cadê o meu reembolso?",
+                  "praise": "Ótimo atendimento, obrigado"}
+    for theme, comment in portuguese.items():
+        assert lexicon.match(pd.Series([comment])).iloc[0].to_dict() == {t: t == theme for t in STARTER_THEMES}
+
+
+def test_normalize_is_nfkc_and_casefold():
+    assert normalize("ＳＬＯＷ Ｌａｔｅ") == "slow late"
+    assert normalize("Straße") == "strasse"
+
+
+def test_empty_term_is_refused():
+    with pytest.raises(ValueError, match="empty term"):
+        Lexicon({"late": ("late", " ")})
+
+
+def test_column_map_themes_are_used_when_given(monkeypatch):
+    # A stand-in for the lead's reader (study.data.feedback_map.feedback_section), same interface.
+    section = types.SimpleNamespace(themes={"late": ("atrasado", "late")}, negations=("not",))
+    fake = types.ModuleType("study.data.feedback_map")
+    fake.feedback_section = lambda path: section
+    monkeypatch.setitem(sys.modules, "study.data.feedback_map", fake)
+    lexicon = from_column_map("map.yaml")
+    assert lexicon.origin == "the column map" and list(lexicon.themes) == ["late"]
+    assert lexicon.negations == ("not",)
+    assert lexicon.mentions("não atrasado", "late")  # only the map's negations: não is no longer one
+    assert not lexicon.mentions("not late", "late")
+    section.themes, section.negations = None, None
+    fallback = from_column_map("map.yaml")
+    assert fallback.themes == STARTER_THEMES and fallback.negations == NEGATIONS
+    assert "gives no feedback themes" in fallback.origin
+    assert from_column_map(None).origin == "the starter lexicon"
+
+
+def test_delivery_lexicon_reads_chinese_reviews():
+    lexicon = delivery()
+    assert lexicon.mentions("等了两个多小时才送到", "slow_delivery")
+    assert not lexicon.mentions("送餐很快，味道不错", "slow_delivery")
+    assert lexicon.mentions("送餐很快，味道不错", "fast_delivery")
+
+
+def test_themes_from_a_real_column_map(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("feedback:\n  themes:\n    late: [atrasado, 没收到, late]\n    refund: [reembolso, 退款]\n"
+                    "  negations: [not, não]\n", encoding="utf-8")
+    lexicon = from_column_map(str(path))
+    assert lexicon.origin == "the column map" and list(lexicon.themes) == ["late", "refund"]
+    found = lexicon.match(pd.Series(["Pedido atrasado", "não atrasado", "chocolate", "还没收到货", "退款呢"]))
+    assert found["late"].tolist() == [True, False, False, True, False]
+    assert found["refund"].tolist() == [False, False, False, False, True]
+    without = tmp_path / "plain.yaml"
+    without.write_text("tickets:\n  columns: {comment: review}\n", encoding="utf-8")
+    assert from_column_map(str(without)).themes == STARTER_THEMES
