@@ -43,6 +43,10 @@ _API = {
     "rollout_analysis": "study.rollout.analysis:analyse",
     "monitoring": "study.monitoring",
     "monitoring_analysis": "study.monitoring.analysis:analyse",
+    "predict": "study.predict",
+    "repeat_model": "study.predict.analysis:analyse",
+    "feedback": "study.feedback",
+    "feedback_analysis": "study.feedback.analysis:analyse",
 }
 
 __all__ = sorted(_API)

@@ -56,8 +56,12 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3),
     Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4),
     Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5),
+    Analysis("09_repeat_model", "Who comes back: a predictive model of repeat purchase",
+             ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=6),
+    Analysis("10_feedback", "What customers write", ("comment",), start=7),
 )
-OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, ROLLOUT, MONITORING = (a.name for a in ANALYSES)
+(OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, ROLLOUT, MONITORING, REPEAT_MODEL,
+ FEEDBACK) = (a.name for a in ANALYSES)
 # The notebook parameters that say what a driver analysis studies (None: the column map's, else the default).
 DRIVER_SETTINGS = ("outcome", "driver", "controls", "cluster")
 
