@@ -6,8 +6,17 @@ import types
 import pandas as pd
 import pytest
 
-from study.feedback.lexicon import (CHAR_WINDOW, NEGATIONS, STARTER_THEMES, WORD_WINDOW, Lexicon, delivery,
-                                    from_column_map, normalize, starter)
+from study.feedback.lexicon import (
+    CHAR_WINDOW,
+    NEGATIONS,
+    STARTER_THEMES,
+    WORD_WINDOW,
+    Lexicon,
+    delivery,
+    from_column_map,
+    normalize,
+    starter,
+)
 
 LATE = Lexicon({"late": ("late", "atrasado", "took ages", "没收到", "慢")})
 

@@ -3,7 +3,6 @@ and positive reviews, and the slow-delivery lexicon against hand labels it was n
 
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint

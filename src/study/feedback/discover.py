@@ -11,9 +11,8 @@ Topics are patterns of co-occurring words, not meanings: a reader names them, an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -36,6 +36,12 @@ MIN_DIGITS = 7  # a phone number without area code has seven or eight digits; or
 EMAIL, LINK, NUMBER = "[email]", "[link]", "[number]"
 
 
+def _link(match: re.Match) -> str:
+    # Punctuation closing the sentence is not part of the address.
+    text = match.group(0)
+    return LINK + text[len(text.rstrip(".,;:!?)]}'\"")):]
+
+
 def _number(match: re.Match) -> str:
     text = match.group(0)
     digits = sum(c.isdigit() for c in text)
@@ -45,7 +51,7 @@ def _number(match: re.Match) -> str:
 
 
 def mask_personal(text: str) -> str:
-    """``text`` with e-mail addresses, web addresses and long digit runs replaced by ``[email]``, ``[link]``, ``[number]``.
+    """``text`` with e-mail and web addresses and long digit runs replaced by ``[email]``, ``[link]``, ``[number]``.
 
     Parameters
     ----------
@@ -58,5 +64,5 @@ def mask_personal(text: str) -> str:
         The comment with what looks like personal data masked (rules in the module's description).
     """
     text = _EMAIL.sub(EMAIL, str(text))
-    text = _URL.sub(LINK, text)
+    text = _URL.sub(_link, text)
     return _DIGITS.sub(_number, text)
