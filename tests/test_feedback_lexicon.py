@@ -173,3 +173,15 @@ def test_regular_expression_terms():
     assert Lexicon({"t": (r"re:a\Sb",)}).mentions("a-b", "t") and not Lexicon({"t": (r"re:a\Sb",)}).mentions("a b", "t")
     with pytest.raises(ValueError, match=r"theme 'late': the term 're:\(unclosed' is not a regular expression"):
         Lexicon({"late": ("late", "re:(unclosed")})
+
+
+def test_a_broken_pattern_in_a_column_map_is_a_one_line_data_error(tmp_path):
+    from study.data.schema import DataError
+
+    path = tmp_path / "map.yaml"
+    path.write_text('feedback:\n  themes:\n    late: [atrasado, "re:espera de (\\\\d+ dias"]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"map\.yaml: feedback\.themes: theme 'late': the term 're:espera de \(") as caught:
+        from_column_map(str(path))
+    assert "\n" not in str(caught.value)
+    path.write_text('feedback:\n  themes:\n    late: [atrasado, "re:esperei \\\\d+ dias"]\n', encoding="utf-8")
+    assert from_column_map(str(path)).mentions("Esperei 12 dias pela resposta", "late")

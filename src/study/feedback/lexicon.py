@@ -272,6 +272,11 @@ def from_column_map(columns_path: str | None) -> Lexicon:
     ----------
     columns_path : str or None
         The column map (YAML); ``None`` uses the starter lexicon.
+
+    Raises
+    ------
+    study.data.schema.DataError
+        The map's section is malformed, or one of its ``re:`` terms is not a regular expression.
     """
     if columns_path is None:
         return starter()
@@ -281,4 +286,9 @@ def from_column_map(columns_path: str | None) -> Lexicon:
     if not section.themes:
         return Lexicon(STARTER_THEMES, section.negations or NEGATIONS,
                        "the starter lexicon (the column map gives no feedback themes)")
-    return Lexicon(dict(section.themes), section.negations or NEGATIONS, "the column map")
+    try:
+        return Lexicon(dict(section.themes), section.negations or NEGATIONS, "the column map")
+    except ValueError as error:  # a re: term that does not compile: the map's fault, said in one line
+        from study.data.schema import DataError
+
+        raise DataError(f"{columns_path}: feedback.themes: {error}") from None
