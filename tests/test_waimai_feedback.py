@@ -3,6 +3,7 @@ and positive reviews, and the slow-delivery lexicon against hand labels it was n
 
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -14,8 +15,10 @@ from study.feedback.lexicon import DELIVERY_THEMES, delivery
 
 REVIEWS = ROOT.parent / "shared" / "data" / "real" / "waimai_10k.csv.xz"
 LABELS = ROOT / "tests" / "fixtures" / "waimai_slow_delivery_labels.csv"
-# The 400 reviews (disjoint from LABELS) the slow-delivery patterns were developed on, labelled the same way.
+# The two sets of 400 reviews (disjoint from LABELS and from each other) the slow-delivery patterns were
+# developed on in turn, labelled the same way.
 DEV_LABELS = ROOT / "tests" / "fixtures" / "waimai_slow_delivery_dev_labels.csv"
+DEV2_LABELS = ROOT / "tests" / "fixtures" / "waimai_slow_delivery_dev2_labels.csv"
 
 pytestmark = pytest.mark.skipif(not REVIEWS.exists(), reason="the shared real data set is not beside this clone")
 
@@ -78,23 +81,30 @@ def test_slow_delivery_lexicon_precision_against_hand_labels(reviews):
     assert precision >= 0.9
 
 
-def test_development_set_is_disjoint_from_the_hand_labels_and_well_read(reviews):
-    dev, held_out = pd.read_csv(DEV_LABELS), pd.read_csv(LABELS)
-    assert len(dev) == 400 and not set(dev["row"]) & set(held_out["row"])
+@pytest.mark.parametrize("path, seed", [(DEV_LABELS, 7), (DEV2_LABELS, 8)], ids=["dev1", "dev2"])
+def test_development_sets_are_disjoint_from_the_hand_labels_and_well_read(reviews, path, seed):
+    dev, held_out = pd.read_csv(path), pd.read_csv(LABELS)
     frame = reviews[0]
-    assert (frame["label"].to_numpy()[dev["row"]] == 0).sum() == 300
-    precision, recall, words = _slow_delivery_scores(*reviews[:2], DEV_LABELS)
-    print(f"\nslow delivery on the development set: {words}")
-    # The set the patterns were written from: a lower bar than perfect, above the held-out one.
+    # Redrawn as the fixture's description says: 300 negative then 100 positive reviews from the rows not
+    # already labelled (the held-out set, and for the second set the first one too).
+    taken = set(held_out["row"]) | (set(pd.read_csv(DEV_LABELS)["row"]) if path == DEV2_LABELS else set())
+    free = ~frame.index.isin(sorted(taken))
+    rng = np.random.default_rng(seed)
+    drawn = [rng.choice(np.flatnonzero((frame["label"] == label) & free), n, replace=False)
+             for label, n in ((0, 300), (1, 100))]
+    assert dev["row"].tolist() == sorted(np.concatenate(drawn).tolist())
+    assert not set(dev["row"]) & taken
+    precision, recall, words = _slow_delivery_scores(*reviews[:2], path)
+    print(f"\nslow delivery on the development set {path.stem}: {words}")
+    # The sets the patterns were written from: a lower bar than perfect, above the held-out one.
     assert precision >= 0.95 and recall >= 0.95
 
 
 @needs_labels
-@pytest.mark.xfail(strict=True, reason=(
-    "the lexicon was extended on 400 other reviews (development set: precision 118/119, recall 118/121) and then "
-    "measured once on the 200 held-out labels, whose text was never read: it finds 38 of the 43 slow-delivery "
-    "reviews (recall 0.884 < 0.9, up from 36); the ones it misses were not read, so it is not fitted to them. "
-    "Strict, so a lexicon that reaches 0.9 turns this into a failure to remove the mark"))
-def test_slow_delivery_lexicon_recall_against_hand_labels(reviews):
-    _, recall, _ = _slow_delivery_scores(*reviews[:2])
-    assert recall >= 0.9
+def test_slow_delivery_lexicon_precision_and_recall_against_hand_labels(reviews):
+    # The lexicon was extended on two development sets of 400 other reviews each, then measured once on the
+    # 200 held-out labels, whose text was never read: precision 41/43, recall 41/43 (recall was 38/43 after
+    # the first development set alone).
+    precision, recall, words = _slow_delivery_scores(*reviews[:2])
+    print(f"\nslow delivery on the held-out labels: {words}")
+    assert precision >= 0.9 and recall >= 0.9
