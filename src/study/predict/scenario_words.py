@@ -80,7 +80,8 @@ def _sensitivity(s: SlopeSensitivity) -> Finding:
         name = str(top["benchmark"]).replace("_", " ")
         text += (f" The strongest variable held fixed, {name}, explains {_share(top['r2dxj_x'])} of speed's and "
                  f"{_share(top['r2yxj_dx'])} of repeat purchase's residual variance; a hidden factor as strong as it, on "
-                 f"top of it, would move the slope to {w.points(top['adjusted_estimate'], 2)} per doubling ({level} CI "
+                 f"top of it, would move the slope {'past zero ' if top['adjusted_estimate'] * s.slope.value < 0 else ''}to "
+                 f"{w.points(top['adjusted_estimate'], 2)} per doubling ({level} CI "
                  f"{w.points(top['ci_low'], 2)[:-3]} to {w.points(top['ci_high'], 2)}).")
         names.append(f"{s.slope.name}_bound_1x_{benchmark_key(str(top['benchmark']))}")
     return Finding(text, tuple(names))
