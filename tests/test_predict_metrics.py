@@ -130,10 +130,10 @@ def test_batched_permutation_importance_is_sklearns():
     from study.predict import importance
 
     rng = np.random.default_rng(8)
-    x = rng.normal(size=(1500, 4))
-    x[:, 3] = rng.integers(0, 3, 1500)
-    y = (rng.random(1500) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1])))).astype(float)
-    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
+    x = rng.normal(size=(1000, 4))
+    x[:, 3] = rng.integers(0, 3, 1000)
+    y = (rng.random(1000) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1])))).astype(float)
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
     reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
     # Chunks smaller than the whole stack: the result must not depend on how the copies are grouped.
     for chunk in (importance.CHUNK_ROWS, 4000):

@@ -29,7 +29,7 @@ def _share(value: float) -> str:
 def comparison(found: Scenarios, truth: dict | None = None) -> list[Finding]:
     """The naive and randomized estimates beside the adjusted one, and the adjusted slope's sensitivity."""
     out = []
-    adjusted, halved = found.slope, found.changes.get("halved")
+    halved = found.changes.get("halved")
     held = ", ".join(c.replace("_", " ") for c in found.controls) or "nothing"
     if found.naive is not None and halved is not None:
         naive = found.naive_changes["halved"]
