@@ -6,8 +6,17 @@ import types
 import pandas as pd
 import pytest
 
-from study.feedback.lexicon import (CHAR_WINDOW, NEGATIONS, STARTER_THEMES, WORD_WINDOW, Lexicon, delivery,
-                                    from_column_map, normalize, starter)
+from study.feedback.lexicon import (
+    CHAR_WINDOW,
+    NEGATIONS,
+    STARTER_THEMES,
+    WORD_WINDOW,
+    Lexicon,
+    delivery,
+    from_column_map,
+    normalize,
+    starter,
+)
 
 LATE = Lexicon({"late": ("late", "atrasado", "took ages", "没收到", "慢")})
 
@@ -135,3 +144,44 @@ def test_themes_from_a_real_column_map(tmp_path):
     without = tmp_path / "plain.yaml"
     without.write_text("tickets:\n  columns: {comment: review}\n", encoding="utf-8")
     assert from_column_map(str(without)).themes == STARTER_THEMES
+
+
+@pytest.mark.parametrize("review, slow", [
+    # bare durations of an hour or more, or forty minutes and more after a wait
+    ("送了两个半小时", True), ("一个多小时", True), ("等了40多分钟", True), ("73分钟送到的", True),
+    ("俩小时", True), ("半个小时送到，很快", False), ("不到一个小时就送到了", False), ("一小时内送达", False),
+    ("比预约的时间早了四十多分钟", False), ("50分钟就送到了", False),
+    # arrived only then, finally, not yet; an order time and then a clock time of arrival
+    ("11点半点的餐，一点才送到", True), ("终于到了", True), ("还没有送到", True), ("刚才送餐的小哥很好", False),
+    ("11点40下的单，14点送到", True), ("定的11点45送达", False),
+    # a promise broken, a long time, late (not "so late at night"), sarcasm
+    ("没有按时送到", True), ("未按照约定时间送达", True), ("送餐时间较长", True), ("比预计晚了20分钟", True),
+    ("这么晚了还送，辛苦了", False), ("是骑马来的吗", True), ("不能更慢了", True), ("可以当夜宵吃了", True),
+    ("速度很快，味道不错", False),
+])
+def test_slow_delivery_patterns(review, slow):
+    assert delivery().mentions(review, "slow_delivery") is slow
+
+
+def test_regular_expression_terms():
+    lexicon = Lexicon({"late": (r"re:\bwaited \d+ (?:hours|days)\b", "re:等了?\\d+分钟")})
+    assert lexicon.mentions("I WAITED 3 hours", "late")  # the text is case-folded, the pattern is not
+    assert not lexicon.mentions("I never waited 3 hours", "late")  # negation holds for patterns too
+    assert not lexicon.mentions("unwaited 3 hoursx", "late")  # no boundary is added, the pattern's own hold
+    assert lexicon.mentions("等了90分钟", "late") and not lexicon.mentions("没等90分钟", "late")
+    # \S must stay \S: the pattern is NFKC-normalized, not case-folded
+    assert Lexicon({"t": (r"re:a\Sb",)}).mentions("a-b", "t") and not Lexicon({"t": (r"re:a\Sb",)}).mentions("a b", "t")
+    with pytest.raises(ValueError, match=r"theme 'late': the term 're:\(unclosed' is not a regular expression"):
+        Lexicon({"late": ("late", "re:(unclosed")})
+
+
+def test_a_broken_pattern_in_a_column_map_is_a_one_line_data_error(tmp_path):
+    from study.data.schema import DataError
+
+    path = tmp_path / "map.yaml"
+    path.write_text('feedback:\n  themes:\n    late: [atrasado, "re:espera de (\\\\d+ dias"]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"map\.yaml: feedback\.themes\.late holds 're:espera de \(.*not a regular expression") as caught:
+        from_column_map(str(path))
+    assert "\n" not in str(caught.value)
+    path.write_text('feedback:\n  themes:\n    late: [atrasado, "re:esperei \\\\d+ dias"]\n', encoding="utf-8")
+    assert from_column_map(str(path)).mentions("Esperei 12 dias pela resposta", "late")

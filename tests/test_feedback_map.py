@@ -39,6 +39,7 @@ def test_no_map_or_no_section_declares_nothing(tmp_path):
     ("feedback:\n  themes: {'late reply': [late]}\n", "short name"),
     ("feedback:\n  themes: {late: [late]}\n  negations: not\n", "negations must be a list"),
     ("feedback: [late]\n", "must be a mapping"),
+    ("feedback:\n  themes: {late: ['re:(unclosed']}\n", "not a regular expression"),
 ])
 def test_a_malformed_section_is_refused_in_one_line_naming_the_map(tmp_path, body, says):
     with pytest.raises(DataError, match=says) as caught:

@@ -191,7 +191,7 @@ def test_a_column_only_some_analyses_need_skips_those_with_the_reason(small_stud
 
 def test_unknown_parameter_and_analysis_are_refused(small_study_path):
     assert "unknown parameter 'alhpa'" in study("run", "--data", str(small_study_path), "--param", "alhpa=0.1").stderr
-    assert "unknown analysis '09'" in study("run", "--data", str(small_study_path), "--only", "09").stderr
+    assert "unknown analysis '99'" in study("run", "--data", str(small_study_path), "--only", "99").stderr
 
 
 def test_simulate_and_validate_commands(tmp_path):

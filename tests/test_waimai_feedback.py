@@ -3,7 +3,6 @@ and positive reviews, and the slow-delivery lexicon against hand labels it was n
 
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -15,6 +14,8 @@ from study.feedback.lexicon import DELIVERY_THEMES, delivery
 
 REVIEWS = ROOT.parent / "shared" / "data" / "real" / "waimai_10k.csv.xz"
 LABELS = ROOT / "tests" / "fixtures" / "waimai_slow_delivery_labels.csv"
+# The 400 reviews (disjoint from LABELS) the slow-delivery patterns were developed on, labelled the same way.
+DEV_LABELS = ROOT / "tests" / "fixtures" / "waimai_slow_delivery_dev_labels.csv"
 
 pytestmark = pytest.mark.skipif(not REVIEWS.exists(), reason="the shared real data set is not beside this clone")
 
@@ -57,8 +58,8 @@ def test_discovered_topics_on_reviews(reviews):
     print("\n" + found.topics[["top terms", "comments"]].to_string())
 
 
-def _slow_delivery_scores(frame, themes) -> tuple[float, float, str]:
-    labels = pd.read_csv(LABELS)
+def _slow_delivery_scores(frame, themes, path=LABELS) -> tuple[float, float, str]:
+    labels = pd.read_csv(path)
     assert labels["row"].between(0, len(frame) - 1).all()
     predicted = themes["slow_delivery"].to_numpy()[labels["row"]]
     truth = labels["slow_delivery"].to_numpy().astype(bool)
@@ -77,11 +78,23 @@ def test_slow_delivery_lexicon_precision_against_hand_labels(reviews):
     assert precision >= 0.9
 
 
+def test_development_set_is_disjoint_from_the_hand_labels_and_well_read(reviews):
+    dev, held_out = pd.read_csv(DEV_LABELS), pd.read_csv(LABELS)
+    assert len(dev) == 400 and not set(dev["row"]) & set(held_out["row"])
+    frame = reviews[0]
+    assert (frame["label"].to_numpy()[dev["row"]] == 0).sum() == 300
+    precision, recall, words = _slow_delivery_scores(*reviews[:2], DEV_LABELS)
+    print(f"\nslow delivery on the development set: {words}")
+    # The set the patterns were written from: a lower bar than perfect, above the held-out one.
+    assert precision >= 0.95 and recall >= 0.95
+
+
 @needs_labels
 @pytest.mark.xfail(strict=True, reason=(
-    "the lexicon, written from how such reviews complain and never fitted to the labelled rows, finds 36 of the 43 "
-    "slow-delivery reviews (recall 0.84 < 0.9): sarcasm and complaints in other words are missed; strict, so a "
-    "lexicon that reaches 0.9 turns this into a failure to remove the mark"))
+    "the lexicon was extended on 400 other reviews (development set: precision 118/119, recall 118/121) and then "
+    "measured once on the 200 held-out labels, whose text was never read: it finds 38 of the 43 slow-delivery "
+    "reviews (recall 0.884 < 0.9, up from 36); the ones it misses were not read, so it is not fitted to them. "
+    "Strict, so a lexicon that reaches 0.9 turns this into a failure to remove the mark"))
 def test_slow_delivery_lexicon_recall_against_hand_labels(reviews):
     _, recall, _ = _slow_delivery_scores(*reviews[:2])
     assert recall >= 0.9

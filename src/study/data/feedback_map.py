@@ -8,7 +8,8 @@
         refund: [refund, reembolso, 退款]
       negations: [not, never, não, 不, 没]   # optional: words that cancel a term just after them
 
-Theme names are short identifiers (letters, digits, ``_``); terms are non-empty text. How the terms are
+Theme names are short identifiers (letters, digits, ``_``); terms are non-empty text, and a term written
+``re:<pattern>`` is a regular expression, compiled here so a broken one is refused before any notebook runs. How the terms are
 matched (word boundaries, characters for Chinese, negation) is :mod:`study.feedback`'s business; this
 module only reads and checks the section, so the runner can refuse a bad one before any notebook runs.
 """
@@ -29,6 +30,7 @@ KEYS = ("themes", "negations")
 MAX_THEMES = 50
 MAX_TERMS = 500
 MAX_TERM_CHARACTERS = 80
+REGEX = "re:"  # a term written re:<pattern> is a regular expression (study.feedback.lexicon)
 _THEME_NAME = re.compile(r"[^\W\d]\w{0,39}")
 
 
@@ -65,6 +67,11 @@ def _terms(value, what: str, name: str) -> tuple[str, ...]:
         if len(text) > MAX_TERM_CHARACTERS:
             raise DataError(f"{name}: {what} holds a term of {len(text)} characters ({short(text)}); "
                             f"at most {MAX_TERM_CHARACTERS}")
+        if text.startswith(REGEX):
+            try:
+                re.compile(text[len(REGEX):])
+            except re.error as error:
+                raise DataError(f"{name}: {what} holds {short(text)}, which is not a regular expression ({error})") from None
         terms.append(text)
     return tuple(dict.fromkeys(terms))
 

@@ -14,6 +14,7 @@
 Modules: :mod:`~study.feedback.lexicon` (terms, matching, negation), :mod:`~study.feedback.discover`
 (TF-IDF + NMF), :mod:`~study.feedback.prevalence` (shares, Wilson intervals, bands),
 :mod:`~study.feedback.association` (adjusted differences, Holm/BH), :mod:`~study.feedback.findings`,
+:mod:`~study.feedback.privacy` (personal data masked in the examples shown),
 :mod:`~study.feedback.result` and :mod:`~study.feedback.plots`.
 """
 

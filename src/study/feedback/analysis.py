@@ -9,7 +9,7 @@ from study.core.results import Skipped
 from study.data.dataset import TicketData, tickets_and_source
 from study.feedback import association, prevalence
 from study.feedback.discover import MIN_COMMENTS, discover
-from study.feedback.lexicon import Lexicon, from_column_map
+from study.feedback.lexicon import MAX_CHARACTERS, Lexicon, from_column_map
 from study.feedback.result import FeedbackAnalysis
 
 MAX_TOPICS = 30  # as the parameter checks (study.parameters)
@@ -19,6 +19,15 @@ def has_text(comments: pd.Series) -> pd.Series:
     """Whether each value is a comment: not missing and not only spaces."""
     text = comments.astype("object")
     return text.notna() & text.astype(str).str.strip().ne("")
+
+
+def has_word(comments: pd.Series) -> pd.Series:
+    """Whether each comment holds a letter of any script (Latin, Chinese, ...) in its first characters read.
+
+    A comment of only emoji, symbols or digits (a column of numbers read as text) names no theme and gives no
+    topic: it is left out and counted, rather than diluting every share.
+    """
+    return comments.astype(str).str.slice(0, MAX_CHARACTERS).map(lambda t: any(c.isalpha() for c in t)).astype(bool)
 
 
 def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: str | None = None,
@@ -68,6 +77,12 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: 
     if comments.empty:
         result.skipped = "no ticket has a comment (the comment column is empty on every row)"
         return result
+    written = len(comments)
+    comments = ledger.keep(has_word(comments["comment"]), "comment without a word (only emoji, symbols or digits)")
+    if comments.empty:
+        result.skipped = (f"none of the {written} comments holds a word (letters of any script): they are only emoji, "
+                          "symbols or digits, which name no theme (is the comment column the right one?)")
+        return result
     result.comments = comments
     result.themes = lexicon.match(comments["comment"])
     result.shares = {t: prevalence.share(result.themes[t], alpha, f"feedback_share_{t}",
@@ -86,8 +101,8 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: 
     result.associations = association.associations(comments, result.themes, alpha)
     if len(comments) < MIN_COMMENTS:
         result.discovery = Skipped("themes discovered in the comments", (
-            f"only {len(comments)} comments: topic discovery needs at least {MIN_COMMENTS}, or its topics are single "
-            "comments"))
+            f"only {len(comments)} comment{'s' if len(comments) != 1 else ''}: topic discovery needs at least "
+            f"{MIN_COMMENTS}, or its topics are single comments"))
     else:
         try:
             result.discovery = discover(comments["comment"], discovered_themes, seed)

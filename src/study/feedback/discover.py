@@ -11,14 +11,14 @@ Topics are patterns of co-occurring words, not meanings: a reader names them, an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from study.feedback.lexicon import cjk_share, normalize
+from study.feedback.lexicon import MAX_CHARACTERS, cjk_share, normalize
+from study.feedback.privacy import mask_personal
 
 MIN_COMMENTS = 50  # fewer comments than this give topics that are single comments, not themes
 TOP_TERMS = 8
@@ -109,12 +109,15 @@ def vectorizer(cjk: bool, comments: int):
 
 
 def example(text: str, limit: int = EXAMPLE_CHARACTERS) -> str:
-    """A comment on one line, shortened to ``limit`` characters (an ellipsis marks the cut).
+    """A comment on one line, personal data masked, shortened to ``limit`` characters (an ellipsis marks the cut).
 
-    Left as text: the table display escapes every cell (:func:`study.report.html_table.table_html`), and
+    E-mail and web addresses and long digit runs (phone, order, card numbers) become ``[email]``, ``[link]``,
+    ``[number]`` (:func:`study.feedback.privacy.mask_personal`) before the cut, so no cut leaves half an
+    address. Left as text: the table display escapes every cell (:func:`study.report.html_table.table_html`), and
     findings escape through :func:`study.core.words.text`; escaping here would show ``&lt;`` to readers.
     """
-    text = " ".join(str(text).split())
+    # Masked before the cut; read only the start, since an example shows at most ``limit`` characters.
+    text = " ".join(mask_personal(str(text)[: 4 * limit]).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -137,18 +140,27 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     Raises
     ------
     ValueError
-        Fewer than ``MIN_COMMENTS`` comments or fewer distinct terms than ``k``; the analysis checks
-        both first and skips with the reason.
+        Fewer than ``MIN_COMMENTS`` comments, fewer distinct ones than ``k``, or fewer shared
+        terms than ``k``; the message is the reason the analysis shows when it skips the section.
     """
     from sklearn.decomposition import NMF
 
     if len(comments) < MIN_COMMENTS:
         raise ValueError(f"{len(comments)} comments; topic discovery needs at least {MIN_COMMENTS}")
-    texts = comments.astype(str)
+    # Only the start of a very long comment is read (as by the lexicon), so one pasted page cannot hold up the run.
+    texts = comments.astype(str).str.slice(0, MAX_CHARACTERS)
+    distinct = texts.str.strip().nunique()
+    if distinct < k:  # the same text pasted by everyone, or a handful of form answers: fewer texts than topics
+        raise ValueError(f"the {len(texts)} comments hold only {distinct} distinct text{'s' if distinct != 1 else ''}; "
+                         f"{k} topics need at least {k}")
     cjk = cjk_text(texts)
     sentences = split_sentences(texts)
     tfidf = vectorizer(cjk, len(sentences))
-    matrix = tfidf.fit_transform(sentences.tolist())
+    try:
+        matrix = tfidf.fit_transform(sentences.tolist())
+    except ValueError:  # scikit-learn's "empty vocabulary" or "no terms remain", in the reader's words
+        raise ValueError("no word (or pair of characters) is shared by two sentences or more without being in more "
+                         "than half of them: the comments are alike or share nothing") from None
     vocabulary = tfidf.get_feature_names_out()
     if len(vocabulary) < k:
         raise ValueError(f"the comments share only {len(vocabulary)} terms (used in two sentences or more); "
@@ -220,5 +232,5 @@ def match_planted(discovery: Discovery, truth: pd.DataFrame, signatures: dict[st
 
 def cjk_text(comments: pd.Series) -> bool:
     """Whether the comments are mostly CJK characters (then cut into characters)."""
-    return cjk_share(comments.astype(str).head(2000)) > CJK_TEXT
+    return cjk_share(comments.astype(str).head(2000).str.slice(0, MAX_CHARACTERS)) > CJK_TEXT
 
