@@ -225,8 +225,8 @@ def scenarios(data: TicketData, sla_minutes: float = 60.0, alpha: float = 0.05) 
 
 def _implied(slope: Estimate, shift: dict, sla_minutes: float, suffix: str, words: str) -> dict:
     """The change of the rate each scenario implies for a per-doubling ``slope`` (slope x mean change in doublings)."""
-    crit = (slope.ci_high - slope.ci_low) / (2 * slope.se)
     df = slope.interval.df if slope.interval is not None else None
+    crit = critical_value(1 - slope.ci_level, df)
     out = {}
     for key, moved in shift.items():
         mean = moved["mean"]
