@@ -121,3 +121,26 @@ def test_tenths_are_equal_sized(scored):
     _, score = scored
     counts = pd.Series(metrics.tenths(score)).value_counts()
     assert counts.max() - counts.min() <= 1 and sorted(counts.index) == list(range(1, 11))
+
+
+def test_batched_permutation_importance_is_sklearns():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+
+    from study.predict import importance
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(1000, 4))
+    x[:, 3] = rng.integers(0, 3, 1000)
+    y = (rng.random(1000) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1])))).astype(float)
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
+    reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
+    # Chunks smaller than the whole stack: the result must not depend on how the copies are grouped.
+    for chunk in (importance.CHUNK_ROWS, 4000):
+        importance.CHUNK_ROWS, saved = chunk, importance.CHUNK_ROWS
+        try:
+            found = importance.permutation_auc_drop(model, x, y, 3, 11)
+        finally:
+            importance.CHUNK_ROWS = saved
+        np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+    assert found[0].mean() > found[2].mean()  # the feature the outcome depends on matters, the noise one does not

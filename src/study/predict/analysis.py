@@ -11,6 +11,7 @@ from study.core.results import Skipped
 from study.data.dataset import TicketData, from_frame
 from study.predict import features as feats
 from study.predict import metrics, models, scenarios
+from study.predict.importance import permutation_auc_drop
 from study.predict.result import ModelScore, RepeatModel
 from study.predict.split import split, usable
 
@@ -116,11 +117,9 @@ def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
 
 def _importance(model, x: np.ndarray, chosen: feats.FeatureSet, y: np.ndarray, seed: int) -> pd.DataFrame:
     """Drop in test-month AUC when each feature is shuffled (predictive importance, not an effect)."""
-    from sklearn.inspection import permutation_importance
-
-    found = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed)
-    table = pd.DataFrame({"feature": [feats.words(c) for c in chosen.names], "AUC lost when shuffled": found.importances_mean,
-                          "sd over shuffles": found.importances_std})
+    drops = permutation_auc_drop(model, x, y, IMPORTANCE_REPEATS, seed)
+    table = pd.DataFrame({"feature": [feats.words(c) for c in chosen.names], "AUC lost when shuffled": drops.mean(axis=1),
+                          "sd over shuffles": drops.std(axis=1)})
     return table.sort_values("AUC lost when shuffled", ascending=False).set_index("feature")
 
 

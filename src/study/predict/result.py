@@ -103,6 +103,9 @@ class RepeatModel:
                                     "dropped": {f"the analysis was skipped: {self.skipped}": self.source.rows}})
         if self.scenarios is not None and not isinstance(self.scenarios, Skipped):
             out["scenarios"] = self.scenarios.ledger.as_dict()
+            randomized = self.scenarios.randomized
+            if randomized is not None and not isinstance(randomized, Skipped):
+                out["randomized estimate (SLA experiment)"] = randomized.ledger.as_dict()
         return out
 
     @property
@@ -135,6 +138,10 @@ class RepeatModel:
         out = [f"predictive model: skipped, {self.skipped}"] if self.skipped else []
         if isinstance(self.scenarios, Skipped):
             out.append(f"{self.scenarios.section}: skipped, {self.scenarios.reason}")
+        else:
+            out += [f"{part.section}: skipped, {part.reason}" for part in
+                    (getattr(self.scenarios, "randomized", None), getattr(self.scenarios, "sensitivity", None))
+                    if isinstance(part, Skipped)]
         if self.features is not None:
             out += [f"feature left out: {n}" for n in self.features.left_out]
         out += [f"{words.feature_words(name)}: missing on {n:,} tickets, kept (the logistic model fills the training "
@@ -224,7 +231,22 @@ class RepeatModel:
         return self.importance
 
     def scenario_table(self) -> pd.DataFrame | Skipped:
-        """The predicted repeat-purchase rate under faster first responses, from the adjusted causal model."""
+        """The repeat-purchase rate under faster first responses: adjusted model, naive comparison, SLA experiment."""
         if isinstance(self.scenarios, Skipped) or self.scenarios is None:
             return self.scenarios or Skipped("scenarios", "not computed")
         return self.scenarios.table()
+
+    def speed_table(self) -> pd.DataFrame | Skipped:
+        """Per doubling of the wait: naive, adjusted and randomized estimates, their difference, what each answers."""
+        if isinstance(self.scenarios, Skipped) or self.scenarios is None:
+            return self.scenarios or Skipped("scenarios", "not computed")
+        from study.predict.scenario_words import speed_table
+
+        return speed_table(self.scenarios)
+
+    def sensitivity_table(self) -> pd.DataFrame | Skipped:
+        """Robustness values of the adjusted slope and the slope with a hidden factor as strong as each variable held fixed."""
+        if isinstance(self.scenarios, Skipped) or self.scenarios is None:
+            return self.scenarios or Skipped("scenarios", "not computed")
+        found = self.scenarios.sensitivity
+        return found if isinstance(found, Skipped) else found.table()
