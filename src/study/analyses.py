@@ -30,6 +30,9 @@ class Analysis:
         depends on its settings (:func:`needs_of`).
     start : int
         Start order in a run: the slowest notebooks start first, so the quick ones fill in beside them.
+    reads_map : bool
+        Whether a run hands it the column map (``columns_path``) for a section of its own (``experiment``,
+        ``drivers``, ``feedback``); the others read the validated copy, to which the map was already applied.
     """
 
     name: str
@@ -37,6 +40,7 @@ class Analysis:
     needs: tuple[str, ...]
     kind: str = "tickets"
     start: int = 9
+    reads_map: bool = False
 
     @property
     def notebook(self) -> Path:
@@ -52,13 +56,13 @@ ANALYSES: tuple[Analysis, ...] = (
              ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"), start=1),
     Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase"),
              start=2),
-    Analysis("05_experiment_table", "An experiment table", (), kind="experiment"),
-    Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3),
+    Analysis("05_experiment_table", "An experiment table", (), kind="experiment", reads_map=True),
+    Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3, reads_map=True),
     Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4),
     Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5),
     Analysis("09_repeat_model", "Who comes back: a predictive model of repeat purchase",
              ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=6),
-    Analysis("10_feedback", "What customers write", ("comment",), start=7),
+    Analysis("10_feedback", "What customers write", ("comment",), start=7, reads_map=True),
 )
 (OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, ROLLOUT, MONITORING, REPEAT_MODEL,
  FEEDBACK) = (a.name for a in ANALYSES)

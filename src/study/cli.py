@@ -55,9 +55,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from study.data.dataset import read_export
+    from study.data.feedback_map import feedback_section
     from study.data.schema import validation_report
     from study.report.validate_advice import advice, experiment_table_lines, with_hints
 
+    if args.columns:  # refused here as study run refuses it: before anything is read
+        feedback_section(args.columns)
     export = read_export(args.data, table=args.table, columns=args.columns, query=args.query)
     frame, source, mapped_from = export.frame, export.source, export.mapped_from
     say(f"{source.name}: {source.rows:,} rows, fingerprint {source.fingerprint}")

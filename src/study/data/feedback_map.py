@@ -6,7 +6,7 @@
       themes:                    # theme name: the words and phrases that mark it, in any language
         late: [atrasado, 没收到, late, "still waiting"]
         refund: [refund, reembolso, 退款]
-      negations: [not, never, não, 不, 没]   # optional: words that cancel a term just after them
+      negations: [not, never, não, 不, 没]   # optional: words that cancel a term just after them ([]: none)
 
 Theme names are short identifiers (letters, digits, ``_``); terms are non-empty text, and a term written
 ``re:<pattern>`` is a regular expression, compiled here so a broken one is refused before any notebook runs. How the terms are
@@ -50,10 +50,10 @@ class FeedbackSection:
     negations: tuple[str, ...] | None = None
 
 
-def _terms(value, what: str, name: str) -> tuple[str, ...]:
+def _terms(value, what: str, name: str, empty: bool = False) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise DataError(f"{name}: {what} must be a list of words or phrases (e.g. [late, atrasado]), not {short(value)}")
-    if not value:
+    if not value and not empty:
         raise DataError(f"{name}: {what} is an empty list; give at least one word or phrase")
     if len(value) > MAX_TERMS:
         raise DataError(f"{name}: {what} has {len(value)} terms; at most {MAX_TERMS}")
@@ -116,5 +116,5 @@ def feedback_section(columns_path: str | Path | None) -> FeedbackSection:
         return FeedbackSection()
     column_map.check_keys(section, KEYS, "the feedback section", name)
     themes = None if section.get("themes") is None else _themes(section["themes"], name)
-    negations = None if section.get("negations") is None else _terms(section["negations"], "feedback.negations", name)
+    negations = None if section.get("negations") is None else _terms(section["negations"], "feedback.negations", name, empty=True)
     return FeedbackSection(themes, negations)

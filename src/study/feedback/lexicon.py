@@ -304,10 +304,10 @@ def from_column_map(columns_path: str | None) -> Lexicon:
 
     section = feedback_section(columns_path)
     if not section.themes:
-        return Lexicon(STARTER_THEMES, section.negations or NEGATIONS,
+        return Lexicon(STARTER_THEMES, NEGATIONS if section.negations is None else section.negations,
                        "the starter lexicon (the column map gives no feedback themes)")
     try:
-        return Lexicon(dict(section.themes), section.negations or NEGATIONS, "the column map")
+        return Lexicon(dict(section.themes), NEGATIONS if section.negations is None else section.negations, "the column map")
     except ValueError as error:  # a re: term that does not compile: the map's fault, said in one line
         from study.data.schema import DataError
 

@@ -265,8 +265,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                     str(staging / f"{run.name}.html"),
                     {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
                      "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and registered[run.name].kind in ("experiment", "drivers")
-                        else {}),
+                     **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
                      **per_notebook[run.name]},
                     str(config.NOTEBOOKS),
                     str(staging / "logs" / f"{run.name}.log"),
