@@ -96,3 +96,10 @@ def test_comments_leave_every_other_column_as_it_was(monkeypatch):
     without = simulate.simulate(2_000, seed=5).tickets
     assert without["comment"].isna().all() and with_comments["comment"].notna().any()
     pd.testing.assert_frame_equal(with_comments.drop(columns="comment"), without.drop(columns="comment"))
+
+
+def test_truth_names_the_tickets_of_each_theme(simulated):
+    by_theme = simulated.truth["comment_themes_by_ticket"]
+    for theme in comments.THEMES:
+        flagged = simulated.tickets.loc[simulated.per_ticket[f"theme_{theme}"], "ticket_id"]
+        assert by_theme[theme] == flagged.tolist()

@@ -321,6 +321,7 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
         repeat_auc_ceiling_at_contact=ceilings.auc(repeat, per_ticket["repeat_probability_at_contact"].to_numpy()),
         comment_share=float(pd.notna(comment).mean()),
         comment_theme_share=comments.theme_shares(themes, comment),
+        comment_themes_by_ticket=comments.tickets_by_theme(per_ticket, tickets["ticket_id"]),
     )
     return SimulatedStudy(tickets=tickets, truth=truth, per_ticket=per_ticket)
 
