@@ -93,11 +93,20 @@ def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
             out.append(Finding(
                 f"The ranking relies most on {', '.join(w.text(t) for t in top)} (permutation importance on the test "
                  "months). This is predictive importance, not an effect: it does not say what changing them would do."))
+        out += [Finding(f"**Possible leak.** {w.text(outperformer_words(n, auc, result.baseline_auc))}.", kind="warning",
+                        headline=True) for n, auc in result.outperformers.items()]
         out.append(_features(result))
         out += _truth_auc(result, truth, boosted)
     out += _scenarios(result, truth)
     out.append(Finding(DIFFERENCE))
     return out
+
+
+def outperformer_words(name: str, auc: float, baseline: float) -> str:
+    """A requested column that ranks better alone than the built-in features together, in words."""
+    return (f"{feature_words(name)} predicts better on its own than everything known at the contact: alone it ranks the "
+            f"training months with AUC {auc:.3f}, while the logistic model on the built-in features reaches {baseline:.3f} "
+            f"on the test months; check it is not recorded after the contact")
 
 
 def _features(result) -> Finding:
