@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -114,11 +115,10 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
 def _check(**values) -> None:
     """Refuse a parameter outside the range ``study run`` accepts (:data:`study.parameters.ALLOWED`)."""
     for name, value in values.items():
-        allowed = ALLOWED[name]
-        whole = name != "alpha" and name != "sla_minutes"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not allowed.admits(value) or (
-                whole and int(value) != value):
-            raise ValueError(f"{name} must be {allowed.words}, not {value!r}")
+        whole = name in ("test_months", "bootstrap")
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or not ALLOWED[name].admits(value) or (whole and int(value) != value):
+            raise ValueError(f"{name} must be {ALLOWED[name].words}, not {value!r}")
 
 
 def _built_in_baseline(tickets: pd.DataFrame, y: pd.Series, parts, seed: int) -> float:

@@ -32,7 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from study.data.model_features import BUILT_IN, FOLLOW_UP, OUTCOME, as_list, check_requested
+from study.data.model_features import (
+    BUILT_IN,
+    FOLLOW_UP,
+    OUTCOME,
+    as_list,
+    check_requested,
+)
 from study.data.schema import DataError
 
 __all__ = ["BUILT_IN", "FOLLOW_UP", "OUTCOME", "FeatureSet", "default_features", "history", "informative", "matrix",
