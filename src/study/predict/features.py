@@ -61,7 +61,8 @@ class FeatureSet:
     numeric, categorical : list of str
         Feature names by kind (categorical: text levels, one-hot in the logistic model).
     left_out : list of str
-        Built-in features the data cannot give, each with the reason.
+        Features left out, each as "words: reason" (built-in ones the data cannot give; any with no value or one
+        value in every training ticket).
     requested : bool
         Whether the list came from the user.
     """
