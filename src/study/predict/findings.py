@@ -75,6 +75,9 @@ def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
              f"before), the gradient-boosted model ranks a ticket followed by a purchase above one that was not with "
              f"AUC {_auc(boosted)}; the logistic baseline reaches {_auc(logistic)} (0.5 is chance, 1 perfect)."),
             (boosted.name, logistic.name), headline=True))
+        # Right after the AUC it casts doubt on.
+        out += [Finding(f"**Possible leak.** {w.text(outperformer_words(n, auc, result.baseline_auc))}.", kind="warning",
+                        headline=True) for n, auc in result.outperformers.items()]
         share = by_name["repeat_first_tenth_share_boosted"]
         out.append(Finding(
             (f"The 10% of test contacts the model ranks least likely to be followed by a purchase hold "
@@ -93,8 +96,6 @@ def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
             out.append(Finding(
                 f"The ranking relies most on {', '.join(w.text(t) for t in top)} (permutation importance on the test "
                  "months). This is predictive importance, not an effect: it does not say what changing them would do."))
-        out += [Finding(f"**Possible leak.** {w.text(outperformer_words(n, auc, result.baseline_auc))}.", kind="warning",
-                        headline=True) for n, auc in result.outperformers.items()]
         out.append(_features(result))
         out += _truth_auc(result, truth, boosted)
     out += _scenarios(result, truth)
