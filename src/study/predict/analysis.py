@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -9,6 +12,9 @@ from threadpoolctl import threadpool_limits
 from study.core.inference import percentile_interval
 from study.core.results import Skipped
 from study.data.dataset import TicketData, from_frame
+from study.data.model_features import as_list, check_requested
+from study.data.schema import DataError
+from study.parameters import ALLOWED
 from study.predict import features as feats
 from study.predict import metrics, models, scenarios
 from study.predict.importance import permutation_auc_drop
@@ -19,7 +25,7 @@ IMPORTANCE_REPEATS = 3  # shuffles per feature: enough to rank features; each co
 
 
 def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: int = 2,
-            features: list | None = None, sla_minutes: float = 60.0, bootstrap: int = 1000,
+            features: list[str] | str | None = None, sla_minutes: float = 60.0, bootstrap: int = 1000,
             seed: int = 2026) -> RepeatModel:
     """Predict repeat purchase from what is known at the contact; judge it on later months; read scenarios from the causal model.
 
@@ -29,12 +35,12 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
         Tickets with ``repeat_purchase``, ``created_at`` and ``customer_id`` (cap big data at load
         time with ``study.load(..., max_tickets=...)``: whole customers are drawn).
     alpha : float
-        1 - the confidence level of every interval.
+        1 - the confidence level of every interval, in (0, 0.5] as ``study run`` accepts.
     test_months : int
         The last calendar months the models are judged on (learnt from the months before).
-    features : list of str, optional
+    features : list of str or str, optional
         Features to use instead of every built-in one the data has (:data:`study.predict.features.BUILT_IN`
-        names, or columns of the data); each is screened for leaks.
+        names, or columns of the data; one string is one feature); each is screened for leaks.
     sla_minutes : float
         The SLA of the capped-response scenario, in minutes.
     bootstrap : int
@@ -45,33 +51,37 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
     Returns
     -------
     RepeatModel
-        With ``skipped`` set, and the reason, when the data cannot carry the model.
+        With ``skipped`` set, and the reason, when the data cannot carry the model, or when a requested
+        feature is refused on its values (it separates the outcome nearly perfectly on the training
+        months, holds times, or is text with so many values it is an identifier).
 
     Raises
     ------
     study.data.schema.DataError
-        A requested feature that leaks the outcome, is unknown or is an identifier.
+        A requested feature refused by name (:func:`study.data.model_features.check_requested`).
+    ValueError
+        A parameter outside the range ``study run`` accepts.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie between 0 and 1, not {alpha!r}")
-    if int(test_months) != test_months or test_months < 1:
-        raise ValueError(f"test_months must be a whole number of months, 1 or more, not {test_months!r}")
-    if not sla_minutes > 0:
-        raise ValueError(f"sla_minutes must be a positive number of minutes, not {sla_minutes!r}")
-    if int(bootstrap) != bootstrap or bootstrap < 10:
-        raise ValueError(f"bootstrap must be a whole number of replicates, 10 or more, not {bootstrap!r}")
+    _check(alpha=alpha, test_months=test_months, sla_minutes=sla_minutes, bootstrap=bootstrap)
+    features = as_list(features)
     data = from_frame(data) if isinstance(data, pd.DataFrame) else data
-    parameters = {"alpha": alpha, "test_months": int(test_months), "features": list(features) if features is not None else None,
+    tickets = data.tickets
+    if features is not None:  # a bad name stops here, before any model is fitted
+        check_requested(features, list(tickets.columns))
+    parameters = {"alpha": alpha, "test_months": int(test_months), "features": features,
                   "sla_minutes": float(sla_minutes), "bootstrap": int(bootstrap), "seed": seed,
                   "model_tickets": data.max_tickets}
     result = RepeatModel(data.source, parameters)
-    tickets = data.tickets
     result.scenarios = scenarios.scenarios(data, sla_minutes, alpha)
     missing = [c for c in ("repeat_purchase", "created_at", "customer_id") if c not in tickets.columns]
     if missing:
         result.skipped = f"the data has no {' and no '.join(missing)} column: the model needs who bought again, when and who"
         return result
-    chosen = feats.requested_features(tickets, features) if features is not None else feats.default_features(tickets)
+    try:
+        chosen = feats.requested_features(tickets, features) if features is not None else feats.default_features(tickets)
+    except DataError as refused:  # refused on the values (an identifier, times): the page says why
+        result.skipped = str(refused)
+        return result
     result.features = chosen
     ledger = usable(tickets, data.set_aside)
     result.ledger = ledger
@@ -82,14 +92,44 @@ def analyse(data: TicketData | pd.DataFrame, alpha: float = 0.05, test_months: i
     result.split = parts
     x = feats.matrix(tickets, chosen)
     y = tickets["repeat_purchase"].astype("boolean").astype(float)
-    feats.screen(x.loc[parts.train], y.loc[parts.train].to_numpy(), chosen)
+    chosen = result.features = feats.informative(x.loc[parts.train], chosen)
+    if not chosen.names:
+        result.skipped = "no feature has more than one value in the training months (see the features left out)"
+        return result
+    y_train = y.loc[parts.train].to_numpy()
+    result.skipped = feats.screen(x.loc[parts.train], y_train, chosen)
+    if result.skipped:
+        return result
     used = x.loc[parts.train.append(parts.test), chosen.numeric]
     gaps = used.drop(columns=[c for c in feats.MISSING_BY_DESIGN if c in used.columns]).isna().sum()
     result.gaps = {name: int(n) for name, n in gaps.items() if n}
     # One thread: the trees' many small predictions (permutation importance) crawl when threads fight for cores.
     with threadpool_limits(limits=1, user_api="openmp"):
+        if chosen.requested and any(n not in feats.BUILT_IN for n in chosen.names):
+            result.baseline_auc = _built_in_baseline(tickets, y, parts, seed)
+            result.outperformers = feats.outperformers(x.loc[parts.train], y_train, chosen, result.baseline_auc)
         _fit_and_judge(result, chosen, x, y, parts, tickets, alpha, int(bootstrap), seed)
     return result
+
+
+def _check(**values) -> None:
+    """Refuse a parameter outside the range ``study run`` accepts (:data:`study.parameters.ALLOWED`)."""
+    for name, value in values.items():
+        whole = name in ("test_months", "bootstrap")
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or not ALLOWED[name].admits(value) or (whole and int(value) != value):
+            raise ValueError(f"{name} must be {ALLOWED[name].words}, not {value!r}")
+
+
+def _built_in_baseline(tickets: pd.DataFrame, y: pd.Series, parts, seed: int) -> float:
+    """Test-month AUC of the logistic model on the built-in features (0.5, chance, when the data gives none)."""
+    built_in = feats.default_features(tickets)
+    x = feats.matrix(tickets, built_in)
+    built_in = feats.informative(x.loc[parts.train], built_in)
+    if not built_in.names:
+        return 0.5
+    model = models.fit("logistic", built_in, x.loc[parts.train], y.loc[parts.train].to_numpy(), seed)
+    return metrics.weighted_auc(y.loc[parts.test].to_numpy(), models.probability(model, "logistic", built_in, x.loc[parts.test]))
 
 
 def _fit_and_judge(result: RepeatModel, chosen: feats.FeatureSet, x: pd.DataFrame, y: pd.Series, parts,

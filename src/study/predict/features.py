@@ -6,12 +6,23 @@ the follow-up window (whether and when the customer bought again, what they spen
 ticket. History is computed from the rows alone, so altering a later ticket cannot move an earlier
 ticket's features (tested).
 
-A requested feature list is screened before any model sees it (:func:`screen`): a follow-up-window
-column is refused by name; any other column is refused when, on its own, it separates the outcome
-on the training months nearly perfectly (single-feature training AUC above :data:`LEAK_AUC`): a
-copy or a function of the outcome, which no feature known at the contact can be on this data. An
-identifier (text with more distinct values than :data:`MAX_LEVELS`) is refused as well: each of its
-values is a single ticket or customer, and the model would memorise them.
+A requested feature list is checked by name first (:func:`study.data.model_features.check_requested`,
+which ``study run`` also calls before any notebook starts: an empty list, a follow-up-window column, an
+identifier, a time, an unknown name). On the data, :func:`screen` refuses a column that, on its own,
+separates the outcome on the training months nearly perfectly (single-feature training AUC above
+:data:`LEAK_AUC`): a copy or a function of the outcome, which no feature known at the contact can be on
+this data. Text with more distinct values than :data:`MAX_LEVELS` is refused as an identifier. These
+refusals depend on the values, so the model is skipped with the reason (the page says why; no traceback).
+
+The screen is not complete: it cannot tell a column recorded after the contact that predicts well but
+not perfectly (a noisy or partial copy of the outcome, later spend with gaps) from an honest strong
+feature. :func:`outperformers` adds a warning, not a refusal, for a requested column that on its own
+ranks the training months better than the built-in features' logistic model ranks the test months, by
+more than :data:`OUTPERFORM_MARGIN`: nothing known at the contact is expected to beat everything else
+known at the contact by that much. A leak weaker than that passes unnoticed.
+
+A feature with no value, or one value, in every training ticket is left out with the reason
+(:func:`informative`): the model cannot learn from it (and the trees' binning fails on it).
 """
 
 from __future__ import annotations
@@ -21,35 +32,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study.data.model_features import (
+    BUILT_IN,
+    FOLLOW_UP,
+    OUTCOME,
+    as_list,
+    check_requested,
+)
 from study.data.schema import DataError
 
-OUTCOME = "repeat_purchase"
-# The follow-up window: what happened after the contact. Never a feature.
-FOLLOW_UP = ("repeat_purchase", "days_to_next_purchase", "next_spend")
+__all__ = ["BUILT_IN", "FOLLOW_UP", "OUTCOME", "FeatureSet", "default_features", "history", "informative", "matrix",
+           "outperformers", "requested_features", "screen", "single_feature_auc", "words"]
+
 LEAK_AUC = 0.95  # single-feature AUC on the training months above which a column is read as a copy of the outcome
+OUTPERFORM_MARGIN = 0.1  # single-feature training AUC above the built-in logistic model's test AUC by more: a warning
 # Missing by design, each with a partner saying why: no answer (csat_answered), not resolved (resolved), no earlier ticket.
 MISSING_BY_DESIGN = ("csat", "resolution_log2_hours", "days_since_previous")
 MAX_LEVELS = 50  # text columns with more distinct values are identifiers, not features
-
-# Built-in features: name -> (the contract columns it is made from, kind, words).
-BUILT_IN = {
-    "response_log2_hours": (("first_response_minutes",), "numeric", "first response time (log2 hours)"),
-    "resolved": (("resolved",), "numeric", "resolved"),
-    "reopened": (("reopened",), "numeric", "reopened"),
-    "contacts": (("contacts",), "numeric", "contacts"),
-    "resolution_log2_hours": (("resolution_minutes",), "numeric", "resolution time where resolved (log2 hours)"),
-    "quality_score": (("quality_score",), "numeric", "quality score"),
-    "earlier_tickets": (("customer_id", "created_at"), "numeric", "the customer's earlier tickets"),
-    "days_since_previous": (("customer_id", "created_at"), "numeric", "days since the customer's previous ticket"),
-    "tenure_days": (("tenure_days",), "numeric", "tenure (days)"),
-    "prior_orders": (("prior_orders",), "numeric", "prior orders"),
-    "log_pre_spend": (("pre_spend",), "numeric", "pre-period spend (log)"),
-    "loyalty_tier": (("loyalty_tier",), "categorical", "loyalty tier"),
-    "category": (("category",), "categorical", "category"),
-    "channel": (("channel",), "categorical", "channel"),
-    "csat": (("csat",), "numeric", "CSAT where answered"),
-    "csat_answered": (("csat",), "numeric", "survey answered"),
-}
+HISTORY = ("earlier_tickets", "days_since_previous")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class FeatureSet:
     numeric, categorical : list of str
         Feature names by kind (categorical: text levels, one-hot in the logistic model).
     left_out : list of str
-        Built-in features the data cannot give, each with the reason.
+        Features left out, each as "words: reason" (built-in ones the data cannot give; any with no value or one
+        value in every training ticket).
     requested : bool
         Whether the list came from the user.
     """
@@ -137,9 +138,12 @@ def default_features(tickets: pd.DataFrame) -> FeatureSet:
     """Every built-in feature whose columns the data has with a value."""
     numeric, categorical, left_out = [], [], []
     for name, (sources, kind, _) in BUILT_IN.items():
-        absent = [c for c in sources if c not in tickets.columns or tickets[c].notna().sum() == 0]
+        absent = [c for c in sources if c not in tickets.columns]
+        empty = [c for c in sources if c in tickets.columns and tickets[c].notna().sum() == 0]
         if absent:
             left_out.append(f"{words(name)}: the data has no {', '.join(absent)}")
+        elif empty:
+            left_out.append(f"{words(name)}: {' and '.join(empty)} {'has' if len(empty) == 1 else 'have'} no value")
         elif kind == "categorical" and tickets[name].nunique() < 2:
             left_out.append(f"{words(name)}: one value in every ticket")
         else:
@@ -147,30 +151,21 @@ def default_features(tickets: pd.DataFrame) -> FeatureSet:
     return FeatureSet(numeric, categorical, left_out)
 
 
-def requested_features(tickets: pd.DataFrame, features: list[str]) -> FeatureSet:
-    """A user's feature list, each name a built-in feature or a column of the data.
+def requested_features(tickets: pd.DataFrame, features: list[str] | str) -> FeatureSet:
+    """A user's feature list, each name a built-in feature or a column of the data (one string is one feature).
 
     Raises
     ------
     study.data.schema.DataError
-        A follow-up-window column, a name that is neither, or an identifier.
+        A name refused by :func:`study.data.model_features.check_requested`, a column holding times, or text
+        with more than :data:`MAX_LEVELS` distinct values (an identifier).
     """
-    if not features:
-        raise DataError("features: the list is empty; give at least one feature or None for the default set")
+    check_requested(features, list(tickets.columns))
     numeric, categorical = [], []
-    for name in dict.fromkeys(features):
-        if name in FOLLOW_UP:
-            raise DataError(f"feature {name!r} is refused: it is measured in the follow-up window after the contact "
-                            f"(whether and when the customer bought again), so it leaks the outcome")
+    for name in as_list(features):
         if name in BUILT_IN:
-            absent = [c for c in BUILT_IN[name][0] if c not in tickets.columns]
-            if absent:
-                raise DataError(f"feature {name!r} needs column {absent[0]!r}, which the data does not have")
             (categorical if BUILT_IN[name][1] == "categorical" else numeric).append(name)
             continue
-        if name not in tickets.columns:
-            raise DataError(f"feature {name!r} is neither a column of the data nor one of the built-in features "
-                            f"({', '.join(BUILT_IN)})")
         values = tickets[name]
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             numeric.append(name)
@@ -183,6 +178,30 @@ def requested_features(tickets: pd.DataFrame, features: list[str]) -> FeatureSet
                                 f"an identifier rather than a feature (at most {MAX_LEVELS})")
             categorical.append(name)
     return FeatureSet(numeric, categorical, [], requested=True)
+
+
+def informative(x_train: pd.DataFrame, chosen: FeatureSet) -> FeatureSet:
+    """``chosen`` without the features that have no value, or a single value, in every training ticket.
+
+    Each one left out is named with the reason; the customer history is said in words (on data where every
+    customer is seen once, no training ticket has an earlier one).
+    """
+    # With no earlier ticket anywhere, both history features are empty for one reason: say it once, in words.
+    no_history = all(x_train[n].fillna(0).eq(0).all() if n == "earlier_tickets" else x_train[n].isna().all()
+                     for n in HISTORY if n in chosen.names)
+    dropped = {}
+    for name in chosen.names:
+        values = x_train[name]
+        if name in HISTORY and no_history:
+            dropped[name] = "no customer has an earlier ticket in the training months"
+        elif values.isna().all():
+            dropped[name] = "no value in the training months"
+        elif values.nunique(dropna=False) < 2:
+            dropped[name] = "one value in every training ticket"
+    if not dropped:
+        return chosen
+    return FeatureSet([n for n in chosen.numeric if n not in dropped], [n for n in chosen.categorical if n not in dropped],
+                      [*chosen.left_out, *(f"{words(n)}: {why}" for n, why in dropped.items())], chosen.requested)
 
 
 def matrix(tickets: pd.DataFrame, chosen: FeatureSet) -> pd.DataFrame:
@@ -217,19 +236,52 @@ def single_feature_auc(values: pd.Series, outcome: np.ndarray) -> float:
     return max(auc, 1 - auc)
 
 
-def screen(features: pd.DataFrame, outcome: np.ndarray, chosen: FeatureSet) -> None:
-    """Refuse a requested feature that separates the outcome nearly perfectly on the training months.
+def screen(features: pd.DataFrame, outcome: np.ndarray, chosen: FeatureSet) -> str:
+    """Why a requested feature list is refused on the training months ('' when it is not).
 
-    Raises
-    ------
-    study.data.schema.DataError
-        Naming the feature, its single-feature AUC and the rows it was measured on.
+    A feature is refused when on its own it separates the outcome nearly perfectly (single-feature AUC
+    above :data:`LEAK_AUC`). This catches copies and functions of the outcome, not a column recorded after
+    the contact that predicts well but not perfectly: :func:`outperformers` warns of those it can, and a
+    weaker leak passes unnoticed.
+
+    Returns
+    -------
+    str
+        One line naming the feature, its single-feature AUC and the rows it was measured on, or ''.
     """
     if not chosen.requested:
-        return
+        return ""
     for name in chosen.names:
         auc = single_feature_auc(features[name], outcome)
         if auc > LEAK_AUC:
-            raise DataError(f"feature {name!r} is refused: on its own it separates repeat purchase nearly perfectly on "
-                            f"the {len(outcome):,} training tickets (AUC {auc:.3f} > {LEAK_AUC}), so it must be measured "
-                            "after the contact or be a copy of the outcome")
+            return (f"feature {name!r} is refused: on its own it separates repeat purchase nearly perfectly on the "
+                    f"{len(outcome):,} training tickets (AUC {auc:.3f} > {LEAK_AUC}), so it looks like a leak: measured "
+                    "after the contact, or a copy of the outcome")
+    return ""
+
+
+def outperformers(features: pd.DataFrame, outcome: np.ndarray, chosen: FeatureSet, baseline: float) -> dict[str, float]:
+    """Requested columns (not built-in) that alone rank the training months better than ``baseline`` + :data:`OUTPERFORM_MARGIN`.
+
+    Parameters
+    ----------
+    features, outcome
+        The training months' features and 0/1 outcome.
+    chosen : FeatureSet
+    baseline : float
+        The test-month AUC of the logistic model on the built-in features (0.5 when there are none).
+
+    Returns
+    -------
+    dict
+        Feature -> its single-feature training AUC, for each one that ranks suspiciously well.
+    """
+    if not chosen.requested:
+        return {}
+    out = {}
+    for name in chosen.names:
+        if name not in BUILT_IN:
+            auc = single_feature_auc(features[name], outcome)
+            if auc > baseline + OUTPERFORM_MARGIN:
+                out[name] = auc
+    return out

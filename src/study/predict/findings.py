@@ -75,6 +75,9 @@ def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
              f"before), the gradient-boosted model ranks a ticket followed by a purchase above one that was not with "
              f"AUC {_auc(boosted)}; the logistic baseline reaches {_auc(logistic)} (0.5 is chance, 1 perfect)."),
             (boosted.name, logistic.name), headline=True))
+        # Right after the AUC it casts doubt on.
+        out += [Finding(f"**Possible leak.** {w.text(outperformer_words(n, auc, result.baseline_auc))}.", kind="warning",
+                        headline=True) for n, auc in result.outperformers.items()]
         share = by_name["repeat_first_tenth_share_boosted"]
         out.append(Finding(
             (f"The 10% of test contacts the model ranks least likely to be followed by a purchase hold "
@@ -98,6 +101,13 @@ def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
     out += _scenarios(result, truth)
     out.append(Finding(DIFFERENCE))
     return out
+
+
+def outperformer_words(name: str, auc: float, baseline: float) -> str:
+    """A requested column that ranks better alone than the built-in features together, in words."""
+    return (f"{feature_words(name)} predicts better on its own than everything known at the contact: alone it ranks the "
+            f"training months with AUC {auc:.3f}, while the logistic model on the built-in features reaches {baseline:.3f} "
+            f"on the test months; check it is not recorded after the contact")
 
 
 def _features(result) -> Finding:

@@ -4,7 +4,8 @@
   coin, 1 perfect), from ranks with ties counted half, as ``sklearn.metrics.roc_auc_score``.
   Its interval is a percentile bootstrap that draws *customers* with replacement (each bringing all
   of its test tickets), so tickets of one customer are not taken for independent evidence. Every
-  replicate is a weighting of the same sorted scores, so B replicates cost one sort and a B x n sum.
+  replicate is a weighting of the same sorted scores, so B replicates cost one sort and a cumulative
+  sum of the negatives' weights (B x negatives).
   The DeLong closed-form standard error (:func:`delong_se`, tickets independent) is the reference
   the tests and the benchmark hold the bootstrap to.
 - **Brier score**: the mean squared difference between predicted probability and outcome (lower is
@@ -27,14 +28,6 @@ from scipy import stats
 from study.core.inference import percentile_interval
 
 
-def _groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order that sorts ``score`` and the start of each run of tied scores in that order."""
-    order = np.argsort(score, kind="stable")
-    ranked = score[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    return order, starts
-
-
 def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | float:
     """AUC with ties counted half, under one weighting of the tickets or many (rows of ``weights``).
 
@@ -52,18 +45,24 @@ def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray | None = 
     float, or numpy.ndarray of B values (NaN where a replicate has no ticket of one outcome).
     """
     y = np.asarray(y, dtype=float)
+    score = np.asarray(score, dtype=float)
     single = weights is None
     w = np.ones((1, y.size)) if single else np.atleast_2d(np.asarray(weights, dtype=float))
-    order, starts = _groups(np.asarray(score, dtype=float))
-    ordered = w[:, order]  # one gather of the (B, n) weights, shared by both outcomes
-    positive = ordered * y[order]
-    negative = ordered - positive
-    if starts.size < y.size:  # tied scores: their weights pooled, each tie counted half below
-        positive = np.add.reduceat(positive, starts, axis=1)
-        negative = np.add.reduceat(negative, starts, axis=1)
-    below = np.cumsum(negative, axis=1) - negative
+    positive = np.flatnonzero(y == 1)
+    negative = np.flatnonzero(y != 1)
+    negative = negative[np.argsort(score[negative], kind="stable")]
+    # Each positive's weighted count of negatives scored below it, plus half of those tied with it: the
+    # cumulative negative weight at the start and at the end of its tie, averaged. Only the negatives are
+    # summed along the replicates, and the weights are whole numbers, so every sum is exact.
+    start = np.searchsorted(score[negative], score[positive], "left")
+    end = np.searchsorted(score[negative], score[positive], "right")
+    below = np.zeros((w.shape[0], negative.size + 1))
+    # np.take gathers columns about twice as fast as fancy indexing, with the same values.
+    np.cumsum(np.take(w, negative, axis=1), axis=1, out=below[:, 1:])
+    on_positive = np.take(w, positive, axis=1)
+    pairs = (on_positive * (np.take(below, start, axis=1) + np.take(below, end, axis=1))).sum(axis=1) * 0.5
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (positive * (below + 0.5 * negative)).sum(axis=1) / (positive.sum(axis=1) * negative.sum(axis=1))
+        auc = pairs / (on_positive.sum(axis=1) * below[:, -1])
     return float(auc[0]) if single else auc
 
 
@@ -75,7 +74,7 @@ def customer_weights(customers: np.ndarray, replicates: int, rng: np.random.Gene
     draws = rng.integers(0, count, size=(replicates, count)) + count * np.arange(replicates)[:, None]
     drawn = np.bincount(draws.ravel(), minlength=replicates * count).reshape(replicates, count)
     # As floats once here: every statistic weighs with them, and a (B, n) conversion per use costs more.
-    return drawn.astype(float)[:, codes]
+    return np.take(drawn.astype(float), codes, axis=1)
 
 
 def delong_se(y: np.ndarray, score: np.ndarray) -> float:

@@ -69,6 +69,11 @@ class RepeatModel:
     scenarios : study.predict.scenarios.Scenarios or Skipped
     gaps : dict
         Feature -> tickets (training and test) without a value where none was expected; they are kept.
+    baseline_auc : float or None
+        Test-month AUC of the logistic model on the built-in features, when requested columns are compared with it.
+    outperformers : dict
+        Requested column -> its single-feature training AUC, where that beats ``baseline_auc`` by more than
+        :data:`study.predict.features.OUTPERFORM_MARGIN` (a possible leak: a warning).
     """
 
     name: ClassVar[str] = ANALYSIS
@@ -85,6 +90,8 @@ class RepeatModel:
     importance: object = None
     scenarios: object = None
     gaps: dict = field(default_factory=dict)
+    baseline_auc: float | None = None
+    outperformers: dict = field(default_factory=dict)
 
     @property
     def alpha(self) -> float:
@@ -144,6 +151,7 @@ class RepeatModel:
                     if isinstance(part, Skipped)]
         if self.features is not None:
             out += [f"feature left out: {n}" for n in self.features.left_out]
+        out += [words.outperformer_words(name, auc, self.baseline_auc) for name, auc in self.outperformers.items()]
         out += [f"{words.feature_words(name)}: missing on {n:,} tickets, kept (the logistic model fills the training "
                 "median and marks the gap, the trees give the gap its own branch)" for name, n in self.gaps.items()]
         return out + self.assumptions()
@@ -201,13 +209,14 @@ class RepeatModel:
         return pd.DataFrame(rows).set_index("side")
 
     def feature_table(self) -> pd.DataFrame | Skipped:
-        """The features used, by kind, and those left out with the reason."""
+        """The features used, by kind, and those left out with the reason (none used when the model was skipped)."""
         if self.features is None:
             return Skipped("features", self.skipped)
         from study.predict.features import words as feature_words
 
+        used = "no: the model was not fitted (see why above)" if self.skipped else "yes"
         rows = [{"feature": feature_words(n), "column": n, "kind": "number" if n in self.features.numeric else "category",
-                 "used": "yes"} for n in self.features.names]
+                 "used": used} for n in self.features.names]
         rows += [{"feature": n.split(": ", 1)[0], "column": "", "kind": "", "used": f"no: {n.split(': ', 1)[1]}"}
                  for n in self.features.left_out]
         return pd.DataFrame(rows).set_index("feature")
