@@ -60,3 +60,18 @@ def test_the_check_loads_no_model_library():
             "print(sorted(n for n in sys.modules if n.split('.')[0] == 'sklearn' or n.startswith('study.predict')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("features, says", [
+    ("next_spend", "next_spend"),
+    ("nosuchcol", "nosuchcol"),
+    ("ticket_id", "ticket_id"),
+])
+def test_study_run_refuses_a_bad_feature_list_before_any_notebook_starts(tmp_path, capsys, features, says):
+    from study import cli, config
+
+    status = cli.main(["run", "--only", "09", "--data", str(config.SAMPLE_DATA), "--param", f"features={features}",
+                       "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and "parameter features:" in err and says in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import select
+from study.analyses import REPEAT_MODEL, select
 from study.core.results import write_json_atomic
 from study.data import column_map, driver_columns, io, schema
 from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
 from study.data.feedback_map import feedback_section
+from study.data.model_features import check_requested
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, summary, truth
@@ -213,6 +214,11 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
         unreadable = facts.unreadable
+        if per_notebook.get(REPEAT_MODEL, {}).get("features") is not None:  # a feature list refused before any notebook
+            try:
+                check_requested(per_notebook[REPEAT_MODEL]["features"], io.read_columns(prepared))
+            except schema.DataError as error:
+                raise schema.DataError(f"{source.name}: parameter features: {error}") from None
     else:
         frame, source = io.load(data_path)
         present, constant, unreadable = source.columns, {}, {}
