@@ -112,6 +112,13 @@ def _truth(result, truth: dict) -> list[Finding]:
     return out
 
 
+def _sample(discovery) -> str:
+    if not getattr(discovery, "sampled", False):
+        return ""
+    return (f" They were found among a random sample of {len(discovery.index):,} of the {discovery.sampled_from:,} "
+            "comments (drawn with the seed), and the topics table counts the comments of that sample.")
+
+
 def assumptions(result) -> list[str]:
     """What the numbers rest on, in words."""
     if result.skipped:
@@ -128,7 +135,9 @@ def assumptions(result) -> list[str]:
          "'not slow', 'não atrasou' and '不慢' count as not slow. Double negations and negations further away are not "
          "understood."),
         ("Discovered topics are groups of words that occur together in the same sentences (TF-IDF and NMF with a "
-         "fixed seed); they are not meanings, and another number of topics can split or merge them."),
+         "fixed seed); they are not meanings, and another number of topics can split or merge them. Markup, e-mail "
+         "and web addresses, long numbers and terms of digits only are left out of their terms; names are not."
+         + _sample(result.discovery)),
         ("The comparisons hold fixed the category, channel and loyalty tier where the data has them; anything else "
          "that drives both what customers write and their CSAT or return is not held fixed."),
     ]
