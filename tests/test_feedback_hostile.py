@@ -12,7 +12,14 @@ from statsmodels.stats.proportion import proportion_confint
 import study.feedback
 from study.core.results import Skipped
 from study.core.tables import column_kinds
-from study.feedback.discover import EXAMPLE_CHARACTERS, discover, example, readable, split_sentences, vectorizer
+from study.feedback.discover import (
+    EXAMPLE_CHARACTERS,
+    discover,
+    example,
+    readable,
+    split_sentences,
+    vectorizer,
+)
 from study.feedback.lexicon import MAX_CHARACTERS, delivery, starter
 from study.feedback.privacy import EMAIL, LINK, NUMBER, mask_personal
 from study.report.html_table import table_html
