@@ -65,3 +65,31 @@ def test_study_run_refuses_a_malformed_lexicon_before_any_notebook_starts(tmp_pa
     err = capsys.readouterr().err
     assert status == 2 and "map.yml: feedback.themes.late must be a list" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_study_validate_refuses_a_malformed_lexicon_as_study_run_does(tmp_path, capsys):
+    from study import cli, config
+
+    columns = write(tmp_path, "feedback:\n  themse: {late: [late]}\n")
+    status = cli.main(["validate", "--data", str(config.SAMPLE_DATA), "--columns", str(columns)])
+    err = capsys.readouterr().err
+    assert status == 2 and "unknown key 'themse' in the feedback section" in err and "did you mean 'themes'" in err
+
+
+def test_study_run_reads_the_themes_of_the_column_map_through_a_renamed_comment_column(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from study import cli, config
+
+    tickets = pd.read_parquet(config.SAMPLE_DATA).head(4_000).rename(columns={"comment": "review"})
+    tickets.to_parquet(tmp_path / "t.parquet")
+    columns = write(tmp_path, "tickets:\n  columns: {comment: review}\n"
+                              "feedback:\n  themes:\n    waiting: [waited, slow]\n    money: [refund]\n")
+    status = cli.main(["run", "--only", "10", "--data", str(tmp_path / "t.parquet"), "--columns", str(columns),
+                       "--out", str(tmp_path / "out")])
+    assert status == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "out" / "results" / "10_feedback.json").read_text())
+    text = json.dumps(results)
+    assert "the column map" in text and "waiting" in text and "money" in text and "praise" not in text

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from study.data import comments, simulate
+from study.data import ceilings, comments, simulate
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,14 @@ def simulated():
 def test_the_truncated_normal_mean_is_scipys_far_into_either_tail():
     low = np.array([-1.0, 2.0, -3.0, 30.0, -31.0, -40.0, 5.0, -0.1, -8.0])
     high = np.array([1.0, 3.0, -2.0, 31.0, -30.0, 40.0, 50.0, 0.2, 9.0])
-    assert simulate.truncated_normal_mean(low, high) == pytest.approx(stats.truncnorm.mean(low, high), abs=1e-12)
+    assert ceilings.truncated_normal_mean(low, high) == pytest.approx(stats.truncnorm.mean(low, high), abs=1e-12)
 
 
 def test_the_propensity_posterior_is_the_brute_force_integral():
     spread, noise, slope = simulate.REPEAT_CUSTOMER_SPREAD, simulate.PRE_SPEND_NOISE_SD, simulate.PRE_SPEND_PER_PROPENSITY
     spend = np.array([5.0, 55.0, 120.0, 800.0, 90.0])
     tier = np.array(["bronze", "bronze", "silver", "gold", "gold"])
-    got = simulate._propensity_given(spend, tier)
+    got = ceilings.propensity_given(spend, np.array([simulate.TIERS.index(t) for t in tier]), slope, noise, spread)
     for value, s, t in zip(got, spend, tier):
         residual = np.log(s) - 4.0 - 0.4 * simulate.TIERS.index(t)
         likelihood = lambda p: stats.norm.pdf(residual, slope * p, noise)  # noqa: E731
@@ -96,3 +96,10 @@ def test_comments_leave_every_other_column_as_it_was(monkeypatch):
     without = simulate.simulate(2_000, seed=5).tickets
     assert without["comment"].isna().all() and with_comments["comment"].notna().any()
     pd.testing.assert_frame_equal(with_comments.drop(columns="comment"), without.drop(columns="comment"))
+
+
+def test_truth_names_the_tickets_of_each_theme(simulated):
+    by_theme = simulated.truth["comment_themes_by_ticket"]
+    for theme in comments.THEMES:
+        flagged = simulated.tickets.loc[simulated.per_ticket[f"theme_{theme}"], "ticket_id"]
+        assert by_theme[theme] == flagged.tolist()

@@ -122,3 +122,9 @@ def theme_shares(themes: pd.DataFrame, comments: np.ndarray) -> dict[str, float]
     """Each theme's share among the tickets with a comment (the truth a lexicon's counts estimate)."""
     wrote = pd.notna(comments)
     return {t: float(themes[f"theme_{t}"].to_numpy()[wrote].mean()) if wrote.any() else 0.0 for t in THEMES}
+
+
+def tickets_by_theme(themes: pd.DataFrame, ticket_ids: pd.Series) -> dict[str, list[str]]:
+    """The ids of the tickets whose comment carries each theme: the truth a lexicon's matches are scored on."""
+    ids = ticket_ids.to_numpy()
+    return {t: [str(i) for i in ids[themes[f"theme_{t}"].to_numpy()]] for t in THEMES}

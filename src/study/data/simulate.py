@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
-from study.data import comments
+from study.data import ceilings, comments
 
 from study.data.scenarios import (
     AGENT_SKILL_EXTRA_CSAT,
@@ -99,13 +98,18 @@ def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:
             "tenure_days": np.round(rng.gamma(2.0, 150.0 * (1 + tier_rank))).astype(int),
             "prior_orders": rng.poisson(1.0 + 2.0 * tier_rank),
             # Pre-period spend shares the latent purchase propensity: the CUPED covariate.
-            "pre_spend": np.round(np.exp(4.0 + 0.4 * tier_rank + PRE_SPEND_PER_PROPENSITY * purchase_propensity
+            "pre_spend": np.round(np.exp(ceilings.SPEND_BASE + ceilings.SPEND_PER_TIER * tier_rank
+                                         + PRE_SPEND_PER_PROPENSITY * purchase_propensity
                                          + rng.normal(0, PRE_SPEND_NOISE_SD, n_customers)), 2),
             "variant": np.where(rng.random(n_customers) < 0.5, "treatment", "control"),
             "_csat_effect": rng.uniform(-CSAT_CUSTOMER_SPREAD, CSAT_CUSTOMER_SPREAD, n_customers),
             "_purchase_propensity": purchase_propensity,
         }
     )
+
+
+def _tier_rank(tier: np.ndarray) -> np.ndarray:
+    return pd.Series(tier).map({t: i for i, t in enumerate(TIERS)}).to_numpy()
 
 
 def _lookup(values: np.ndarray, table: dict) -> np.ndarray:
@@ -263,7 +267,8 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
         repeat_probability=p_repeat,
         repeat_probability_at_contact=_repeat_probability(
             np.where(answered, csat_all, m - customer_effect), log2_hours, resolved, tier,
-            _propensity_given(t["pre_spend"].to_numpy(), tier)),
+            ceilings.propensity_given(t["pre_spend"].to_numpy(), _tier_rank(tier), PRE_SPEND_PER_PROPENSITY,
+                                     PRE_SPEND_NOISE_SD, REPEAT_CUSTOMER_SPREAD)),
     )
     tickets = pd.DataFrame(
         {
@@ -312,49 +317,13 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
     )
     repeat = tickets["repeat_purchase"].to_numpy()
     truth.update(
-        repeat_auc_ceiling=_auc(repeat, per_ticket["repeat_probability"].to_numpy()),
-        repeat_auc_ceiling_at_contact=_auc(repeat, per_ticket["repeat_probability_at_contact"].to_numpy()),
+        repeat_auc_ceiling=ceilings.auc(repeat, per_ticket["repeat_probability"].to_numpy()),
+        repeat_auc_ceiling_at_contact=ceilings.auc(repeat, per_ticket["repeat_probability_at_contact"].to_numpy()),
         comment_share=float(pd.notna(comment).mean()),
         comment_theme_share=comments.theme_shares(themes, comment),
+        comment_themes_by_ticket=comments.tickets_by_theme(per_ticket, tickets["ticket_id"]),
     )
     return SimulatedStudy(tickets=tickets, truth=truth, per_ticket=per_ticket)
-
-
-def _propensity_given(pre_spend: np.ndarray, tier: np.ndarray) -> np.ndarray:
-    """The posterior mean of each customer's purchase propensity given the pre-period spend and the tier.
-
-    ``log(pre_spend) = 4 + 0.4 tier rank + 6 propensity + N(0, 0.5^2)`` with a uniform propensity on
-    ``[-spread, spread]``: the posterior is that normal truncated to the interval.
-    """
-    rank = pd.Series(tier).map({t: i for i, t in enumerate(TIERS)}).to_numpy()
-    centre = (np.log(np.maximum(pre_spend, 0.01)) - 4.0 - 0.4 * rank) / PRE_SPEND_PER_PROPENSITY
-    scale = PRE_SPEND_NOISE_SD / PRE_SPEND_PER_PROPENSITY
-    low, high = ((bound - centre) / scale for bound in (-REPEAT_CUSTOMER_SPREAD, REPEAT_CUSTOMER_SPREAD))
-    return centre + scale * truncated_normal_mean(low, high)
-
-
-def truncated_normal_mean(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Mean of a standard normal truncated to ``[low, high]``, stable far in either tail.
-
-    ``scipy.stats.truncnorm.mean`` gives the same numbers at a hundredth of the speed; here the interval is
-    mirrored to the side where both tail masses are representable, and the ratio taken on the log scale.
-    """
-    flip = (low + high) < 0
-    a, b = np.where(flip, -high, low), np.where(flip, -low, high)
-    log_mass = special.log_ndtr(-a) + np.log1p(-np.exp(special.log_ndtr(-b) - special.log_ndtr(-a)))
-    log_density_a = -0.5 * a**2 - 0.5 * np.log(2 * np.pi)
-    mean = np.exp(log_density_a - log_mass) * -np.expm1(0.5 * (a**2 - b**2))
-    return np.where(flip, -mean, mean)
-
-
-def _auc(outcome: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); 0.5 when one class is absent."""
-    positives = int(outcome.sum())
-    negatives = outcome.size - positives
-    if positives == 0 or negatives == 0:
-        return 0.5
-    ranks = stats.rankdata(score)
-    return float((ranks[outcome].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean,

@@ -41,7 +41,7 @@ def for_data(data_path: str | Path, source: Source) -> dict | None:
 
 
 def expected_values(truth: dict | None) -> dict[str, float]:
-    """The true value of each named estimate of 02-04, where the simulation defines one.
+    """The true value of each named estimate of 02-04 and 09, where the simulation defines one.
 
     A rollout's truth (``study.data.rollout``) holds the rollout's effects only: 07 reads those itself, and
     02-04 get nothing to compare with, since that process's trends confound their slopes by design.
@@ -76,6 +76,12 @@ def expected_values(truth: dict | None) -> dict[str, float]:
         "csat_per_doubling_resolved": per_doubling,
         "csat_per_doubling_unresolved": per_doubling,
         "csat_speed_x_resolved": 0.0,
+        # 09's scenario model is the total effect of speed; the SLA's Wald ratio is that effect too (speed moves
+        # nothing else in these processes), and halving every wait is one doubling fewer.
+        "repeat_per_doubling_scenario_model": truth["repeat_total_per_doubling_response_time"],
+        "repeat_per_doubling_randomized": (truth["sla_effect_on_repeat_purchase"]
+                                           / truth["sla_effect_on_log2_response_hours"]),
+        "repeat_rate_change_response_halved": -truth["repeat_total_per_doubling_response_time"],
         **mediation.expected_values(truth),
         **nonresponse.expected_values(truth),
     }
