@@ -109,6 +109,27 @@ def _truth(result, truth: dict) -> list[Finding]:
         covers = "covers" if e.covers(float(value)) else "does **not** cover"
         out.append(Finding(f"Simulation: {pct(float(value))} of comments truly carry {_theme(theme)}; the lexicon's "
                            f"interval ({pct(e.ci_low)} to {pct(e.ci_high)}) {covers} it.", (e.name,), kind="truth"))
+    return out + _truth_by_ticket(result, truth.get("comment_themes_by_ticket") or {})
+
+
+def _truth_by_ticket(result, by_ticket: dict) -> list[Finding]:
+    """Each theme's lexicon precision and recall against the tickets whose comment truly carries it."""
+    if not by_ticket or result.themes is None or "ticket_id" not in result.comments.columns:
+        return []
+    ids = result.comments["ticket_id"].astype(str)
+    out = []
+    for theme, tickets in by_ticket.items():
+        if theme not in result.themes.columns:
+            continue
+        found = result.themes[theme].to_numpy()
+        true = ids.isin({str(t) for t in tickets}).to_numpy()  # among the comments analysed
+        hits = int((found & true).sum())
+        precision = (f"precision {hits / found.sum():.2f} ({hits:,} of the {int(found.sum()):,} comments it names)"
+                     if found.any() else "no comment named (precision undefined)")
+        recall = (f"recall {hits / true.sum():.2f} ({hits:,} of the {int(true.sum()):,} comments that carry it)"
+                  if true.any() else "no comment truly carrying it (recall undefined)")
+        out.append(Finding(f"Simulation: the lexicon finds {_theme(theme)} with {precision} and {recall}, against "
+                           "the comments' true themes.", kind="truth"))
     return out
 
 
