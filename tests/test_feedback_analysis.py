@@ -164,6 +164,27 @@ def test_characters_for_chinese_and_sentences_split():
     assert all(len(term) in (2, 3) for terms in found.terms for term in terms)
 
 
+def test_many_comments_are_discovered_in_a_seeded_sample_that_the_page_states(monkeypatch):
+    frame, _ = tickets(1200, seed=4)
+    monkeypatch.setattr(study.feedback.discover, "MAX_COMMENTS", 300)
+    result = study.feedback.analyse(frame, discovered_themes=4, seed=11)
+    found, comments = result.discovery, result.comments["comment"]
+    assert found.sampled and found.sampled_from == len(comments) > 300 == len(found.index) == len(found.weights)
+    assert found.index.isin(comments.index).all() and found.index.is_monotonic_increasing
+    assert found.topics["comments"].sum() <= 300
+    stated = " ".join(result.assumptions())
+    assert f"random sample of 300 of the {len(comments):,} comments" in stated
+    # The sample alone decides the topics: the same comments given directly give the same topics.
+    alone = discover(comments.loc[found.index], 4, 11)
+    assert not alone.sampled and alone.terms == found.terms and np.array_equal(alone.weights, found.weights)
+    again = study.feedback.analyse(frame, discovered_themes=4, seed=11).discovery
+    other = study.feedback.analyse(frame, discovered_themes=4, seed=12).discovery
+    assert again.index.equals(found.index) and not other.index.equals(found.index)
+    monkeypatch.undo()
+    full = study.feedback.analyse(frame, discovered_themes=4, seed=11)
+    assert not full.discovery.sampled and "random sample" not in " ".join(full.assumptions())
+
+
 def test_findings_words_and_results_file(planted, tmp_path):
     _, _, result = planted
     findings = result.findings({"comment_theme_share": {"slow_reply": result.shares["slow_reply"].value}})

@@ -2,6 +2,7 @@
 bounded by the characters read per comment, and no personal data in the example comments a page shows."""
 
 import time
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,14 @@ from statsmodels.stats.proportion import proportion_confint
 import study.feedback
 from study.core.results import Skipped
 from study.core.tables import column_kinds
-from study.feedback.discover import EXAMPLE_CHARACTERS, discover, example
+from study.feedback.discover import (
+    EXAMPLE_CHARACTERS,
+    discover,
+    example,
+    readable,
+    split_sentences,
+    vectorizer,
+)
 from study.feedback.lexicon import MAX_CHARACTERS, delivery, starter
 from study.feedback.privacy import EMAIL, LINK, NUMBER, mask_personal
 from study.report.html_table import table_html
@@ -107,6 +115,27 @@ def test_very_long_comments_are_read_up_to_the_cap_in_bounded_time():
     assert all(len(e) <= 3 * (EXAMPLE_CHARACTERS + 3) for e in examples)
 
 
+def test_one_very_long_comment_does_not_widen_every_comment_in_memory():
+    # A fixed-width string array of 600 comments as wide as the longest (100,000 characters) takes 240 MB a copy;
+    # the comments themselves take under 1 MB once cut to the characters read.
+    comments = varied(599) + ["The agent was rude. " + "x" * 100_000]
+    data = frame(comments)
+    tracemalloc.start()
+    try:
+        themes = starter().match(data["comment"])
+        _, matching = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        result = study.feedback.analyse(data)
+        _, analysing = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert matching < 20e6, f"matching peaked at {matching / 1e6:.0f} MB"
+    assert analysing < 100e6, f"the analysis peaked at {analysing / 1e6:.0f} MB"
+    assert themes["rude_agent"].iloc[-1] and (result.themes.to_numpy() == themes.to_numpy()).all()
+    expected = [starter().mentions(c, "slow_reply") for c in comments]
+    assert themes["slow_reply"].tolist() == expected
+
+
 def test_markup_in_comments_stays_text_and_is_escaped_where_shown():
     hostile = ["<script>alert(1)</script> the reply was very slow", "<b>rude</b> agent, <img src=x onerror=alert(2)>"]
     comments = varied(100) + hostile * 30
@@ -118,6 +147,42 @@ def test_markup_in_comments_stays_text_and_is_escaped_where_shown():
     if any("script" in e for e in topics["examples"]):
         assert "&lt;script&gt;" in page
     assert result.themes["slow_reply"].iloc[100::2].all()
+
+
+# What the comments below add to their sentence, and the terms it must not leave among the topics' terms.
+PERSONAL = ("write to maria.lopes@example.org", "call me on +1 555-123-4567", "<script>alert('x')</script>",
+            "<img src=x onerror=alert(2)>", "&lt;script&gt;alert(3)&lt;/script&gt;", "tel 0800 123 4567",
+            "see www.minhaloja.com.br/pedido", "paid 129 in 2026")
+LEFT_OUT = {"maria", "lopes", "example", "org", "555", "123", "4567", "0800", "script", "alert", "img", "src", "onerror",
+            "lt", "gt", "www", "minhaloja", "com", "br", "pedido", "129", "2026", "email", "number", "link"}
+
+
+def test_discovered_terms_hold_no_personal_data_nor_markup():
+    rng = np.random.default_rng(6)
+    comments = pd.Series([f"{rng.choice(SENTENCES)} {rng.choice(PERSONAL)}" for _ in range(400)])
+    found = discover(comments, 6, 1)
+    words = {w for terms in found.terms for term in terms for w in term.removeprefix("not_").split()}
+    assert not words & LEFT_OUT, sorted(words & LEFT_OUT)
+    assert {"slow", "rude", "refund"} <= words  # the sentences still make the topics
+    # Not only the top terms: no term of the whole vocabulary is personal data or markup.
+    sentences = split_sentences(comments.map(readable))
+    vocabulary = set(vectorizer(False, len(sentences)).fit(sentences.tolist()).get_feature_names_out())
+    assert not vocabulary & LEFT_OUT and "contact" not in vocabulary
+    assert readable("<b>slow</b> reply, mail a@b.com") == " slow  reply, mail  "
+
+
+def test_discovered_chinese_terms_hold_no_numbers_nor_markup():
+    rng = np.random.default_rng(7)
+    pieces = ["送餐太慢了", "味道很好吃", "态度很差", "退款还没到", "骑手很准时"]
+    extras = ["电话13912345678", "<script>alert(1)</script>", "花了39元", "订单号2026112301"]
+    comments = pd.Series([f"{rng.choice(pieces)}，{rng.choice(extras)}" for _ in range(300)])
+    found = discover(comments, 6, 1)
+    assert found.analyzer == "characters"
+    terms = [term for terms in found.terms for term in terms]
+    # No Latin letter (markup), no pure number; digits only as in the price, not from the masked phone and order.
+    assert not [t for t in terms if any("a" <= c <= "z" for c in t) or t.isdigit()], terms
+    assert all(t in "花了39元" for t in terms if any(c.isdigit() for c in t)), terms
+    assert {"太慢", "退款", "态度"} <= set(terms)
 
 
 def test_mixed_scripts():

@@ -4,11 +4,13 @@ themes among the discovered topics, and the shares' intervals against the true s
 import re
 
 import pytest
+from sklearn.metrics import precision_score, recall_score
 
 import study
 import study.feedback
 from study.data import comments
 from study.feedback.discover import STOP_WORDS, match_planted
+from study.feedback.lexicon import Lexicon
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +54,28 @@ def test_share_intervals_against_the_true_themes_of_the_same_comments(simulated)
     for theme in comments.THEMES:
         # The lexicon's share estimates the share of comments truly carrying the theme (its own sample's share).
         assert result.shares[theme].covers(float(truth[f"theme_{theme}"].mean())), theme
+
+
+def test_lexicon_precision_and_recall_against_the_tickets_of_each_true_theme(simulated):
+    sim, _ = simulated
+    # A lexicon that misses most ways of saying "slow" and reads "ok" as praise: its scores are far from 1.
+    lexicon = Lexicon({"slow_reply": ("slow",), "praise": ("great", "ok")}, origin="a test lexicon")
+    result = study.feedback.analyse(sim.tickets, discovered_themes=8, lexicon=lexicon)
+    said = {f.text for f in result.findings(sim.truth) if "the lexicon finds" in f.text}
+    assert len(said) == 2
+    ids = result.comments["ticket_id"].astype(str)
+    for theme in ("slow_reply", "praise"):
+        true = ids.isin(sim.truth["comment_themes_by_ticket"][theme])
+        found = result.themes[theme]
+        precision, recall = precision_score(true, found), recall_score(true, found)
+        words = theme.replace("_", " ")
+        line = next(t for t in said if f"finds {words} with" in t)
+        assert f"precision {precision:.2f} ({int((true & found).sum()):,} of the {int(found.sum()):,}" in line
+        assert f"recall {recall:.2f} ({int((true & found).sum()):,} of the {int(true.sum()):,}" in line
+    assert precision_score(ids.isin(sim.truth["comment_themes_by_ticket"]["praise"]), result.themes["praise"]) < 0.9
+    assert recall_score(ids.isin(sim.truth["comment_themes_by_ticket"]["slow_reply"]), result.themes["slow_reply"]) < 0.9
+    # Without the key, or without ticket ids, nothing is said about precision and recall.
+    lacking = {k: v for k, v in sim.truth.items() if k != "comment_themes_by_ticket"}
+    assert not any("the lexicon finds" in f.text for f in result.findings(lacking))
+    no_ids = study.feedback.analyse(sim.tickets.drop(columns="ticket_id"), discovered_themes=8, lexicon=lexicon)
+    assert not any("the lexicon finds" in f.text for f in no_ids.findings(sim.truth))

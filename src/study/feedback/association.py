@@ -26,12 +26,36 @@ OUTCOMES = {"csat": ("CSAT", "points"), "repeat_purchase": ("repeat purchase", "
 MIN_WITH = 10  # comments naming the theme (and not naming it) that a comparison needs
 
 
-def design(rows: pd.DataFrame, theme: pd.Series, confounders: list[str]) -> pd.DataFrame:
-    """Intercept, the theme (0/1) and one dummy per confounder level but the first."""
-    parts = [pd.Series(1.0, index=rows.index, name="const"), theme.astype(float).rename("theme")]
-    for column in confounders:
-        parts.append(pd.get_dummies(rows[column].astype(str), prefix=column, drop_first=True, dtype=float))
-    return pd.concat(parts, axis=1)
+def design(rows: pd.DataFrame, theme: pd.Series, confounders: list[str],
+           dummies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Intercept, the theme (0/1) and one dummy per confounder level but the first.
+
+    ``dummies`` are the confounders' dummies when already built (:func:`confounder_dummies`): they are the same
+    for every theme of an outcome.
+    """
+    if dummies is None:
+        dummies = confounder_dummies(rows, confounders)
+    return pd.concat([pd.Series(1.0, index=rows.index, name="const"), theme.astype(float).rename("theme"), dummies],
+                     axis=1)
+
+
+def confounder_dummies(rows: pd.DataFrame, confounders: list[str]) -> pd.DataFrame:
+    """One dummy per confounder level but the first, in the order of ``confounders``."""
+    parts = [pd.get_dummies(rows[column].astype(str), prefix=column, drop_first=True, dtype=float)
+             for column in confounders]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=rows.index)
+
+
+def clusters(rows: pd.DataFrame) -> np.ndarray | None:
+    """Each row's customer as a cluster number (a row without a customer is a cluster of its own); None when the
+    data has no customer column or a single customer."""
+    if "customer_id" not in rows.columns or rows["customer_id"].nunique() < 2:
+        return None
+    groups = pd.factorize(rows["customer_id"])[0]
+    # A ticket without a customer is its own cluster, not one cluster with every other such ticket.
+    missing = groups < 0
+    groups[missing] = groups.max() + 1 + np.arange(missing.sum())
+    return groups.astype(float)
 
 
 def present_confounders(rows: pd.DataFrame) -> list[str]:
@@ -39,8 +63,17 @@ def present_confounders(rows: pd.DataFrame) -> list[str]:
     return [c for c in CONFOUNDERS if c in rows.columns and rows[c].nunique(dropna=True) > 1]
 
 
+def shared_design(rows: pd.DataFrame) -> dict:
+    """What the comparisons of every theme on ``rows`` share: ``confounders``, their ``dummies``, the cluster
+    ``groups`` (None without customers) and the number of ``customers``."""
+    confounders = present_confounders(rows)
+    groups = clusters(rows)
+    return {"confounders": confounders, "dummies": confounder_dummies(rows, confounders), "groups": groups,
+            "customers": int(rows["customer_id"].nunique()) if groups is not None else 0}
+
+
 def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: float, name: str,
-                 theme_words: str) -> Estimate | Skipped:
+                 theme_words: str, shared: dict | None = None) -> Estimate | Skipped:
     """The adjusted difference in ``outcome`` between comments naming the theme and the others.
 
     Parameters
@@ -56,24 +89,21 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
         The estimate's machine name.
     theme_words : str
         The theme in words for the label.
+    shared : dict, optional
+        What every theme of the outcome shares (:func:`shared_design`), built once by :func:`associations`.
     """
     section = f"association of {theme_words} with {OUTCOMES[outcome][0]}"
     with_theme = int(theme.sum())
     if min(with_theme, len(theme) - with_theme) < MIN_WITH:
         return Skipped(section, f"{with_theme} of {len(theme)} comments with {OUTCOMES[outcome][0]} name the theme; "
                                 f"a comparison needs at least {MIN_WITH} with and {MIN_WITH} without")
-    confounders = present_confounders(rows)
-    X = design(rows, theme, confounders)
+    shared = shared or shared_design(rows)
+    confounders, groups = shared["confounders"], shared["groups"]
+    X = design(rows, theme, confounders, shared["dummies"])
     y = rows[outcome].astype(float)
-    clustered = "customer_id" in rows.columns and rows["customer_id"].nunique() >= 2
-    if clustered:
-        groups = pd.factorize(rows["customer_id"])[0]
-        # A ticket without a customer is its own cluster, not one cluster with every other such ticket.
-        missing = groups < 0
-        groups[missing] = groups.max() + 1 + np.arange(missing.sum())
-        groups = groups.astype(float)
+    if groups is not None:
         fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(**cluster_cov_kwds(groups))
-        errors = f"standard errors clustered by customer ({int(rows['customer_id'].nunique())} customers)"
+        errors = f"standard errors clustered by customer ({shared['customers']} customers)"
     else:
         fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(cov_type="HC1")
         errors = "heteroskedasticity-robust (HC1) standard errors"
@@ -123,10 +153,11 @@ def associations(comments: pd.DataFrame, themes: pd.DataFrame, alpha: float) -> 
         for c in present_confounders(comments):
             known &= comments[c].notna()
         rows = comments[known]
+        shared = shared_design(rows)  # every theme's design differs from the others only in the theme's column
         found = {}
         for theme in themes.columns:
             found[theme] = theme_effect(rows, themes.loc[rows.index, theme], outcome, alpha,
-                                        f"feedback_{outcome}_{theme}", theme.replace("_", " "))
+                                        f"feedback_{outcome}_{theme}", theme.replace("_", " "), shared)
         fitted = adjust({t: e for t, e in found.items() if isinstance(e, Estimate)})
         out[outcome] = {t: fitted.get(t, e) for t, e in found.items()}
     return out

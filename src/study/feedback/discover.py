@@ -1,16 +1,25 @@
 """Themes nobody declared: TF-IDF and non-negative matrix factorization (NMF) through scikit-learn.
 
-Each sentence of the comments becomes a TF-IDF vector of word 1-2-grams (scripts written with spaces) or of character
+Each sentence of the comments becomes a TF-IDF vector of words (scripts written with spaces) or of character
 2-3-grams (Chinese and Japanese, written without spaces, when most letters are such characters); NMF
 with a fixed seed splits the sentences x terms matrix into ``k`` topics, each a weighted set of terms;
 a comment weighs on a topic as much as its sentence that weighs most on it.
 A topic is shown with its top terms and a few short example comments (the comments it weighs most).
 Topics are patterns of co-occurring words, not meanings: a reader names them, and a different seed or
 ``k`` can split or merge them.
+
+Before the text is cut into terms, markup is taken out (HTML tags, and the content of ``script`` and ``style``
+elements) and personal data is masked and dropped (:func:`study.feedback.privacy.mask_personal`: e-mail and web
+addresses, phone, order and card numbers), and terms made only of digits are not kept: a topic's top terms name
+what customers write about, not who they are or what a form pasted. Names written in words stay.
+With more than :data:`MAX_COMMENTS` comments, topics are found among a random sample of that many (drawn with
+the seed): topics are patterns shared by many comments, which a sample of this size holds, and the factorization's
+time grows with every sentence.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -18,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from study.feedback.lexicon import MAX_CHARACTERS, cjk_share, normalize
-from study.feedback.privacy import mask_personal
+from study.feedback.privacy import EMAIL, LINK, NUMBER, mask_personal
 
 MIN_COMMENTS = 50  # fewer comments than this give topics that are single comments, not themes
 TOP_TERMS = 8
@@ -28,6 +37,7 @@ CJK_TEXT = 0.5  # share of CJK letters above which the text is cut into characte
 # A planted theme and its topic: a point-biserial correlation this large is many standard errors from chance
 # with a few hundred comments (its SE under no relation is about 1/sqrt(n)).
 MIN_CORRELATION = 0.2
+MAX_COMMENTS = 20_000  # comments discovery reads at most (a seeded random sample beyond): a few seconds of NMF
 MAX_TERMS = 3000  # the most frequent terms kept: topics are told apart by common words, and KL-NMF slows with each term
 # Function words of English and Portuguese: frequent everywhere, they would make every topic alike.
 STOP_WORDS = frozenset("""
@@ -55,7 +65,9 @@ class Discovery:
     analyzer : str
         ``words`` or ``characters``: how the text was cut.
     index : pandas.Index
-        The comments' index in the data.
+        The index in the data of the comments discovery read (all, or the sample).
+    sampled_from : int
+        How many comments there were: more than ``len(index)`` when topics were found in a sample.
     """
 
     topics: pd.DataFrame
@@ -63,11 +75,40 @@ class Discovery:
     terms: list[list[str]]
     analyzer: str
     index: pd.Index
+    sampled_from: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the topics come from a random sample of the comments."""
+        return self.sampled_from > len(self.index)
+
+
+_MARKUP = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)|<!--.*?(?:-->|$)|</?[a-z][^<>]*>",
+                     re.IGNORECASE | re.DOTALL)
+_MASKS = re.compile("|".join(re.escape(m) for m in (EMAIL, LINK, NUMBER)))
+
+
+def readable(text: str) -> str:
+    """A comment without markup and without what looks like personal data: the text topics are found in.
+
+    Entities are decoded first (``&lt;b&gt;`` is a tag), tags become spaces, a ``script`` or ``style`` element goes
+    with its content, and :func:`~study.feedback.privacy.mask_personal`'s masks are dropped, so that neither an
+    address, a number nor a mask word (``email``, ``number``) becomes a term.
+    """
+    text = _MARKUP.sub(" ", html.unescape(str(text)))
+    return _MASKS.sub(" ", mask_personal(text))
 
 
 def _characters_only(text: str) -> str:
     # Chinese text in character n-grams: drop punctuation and spaces, which would pair up with characters.
     return "".join(c for c in normalize(text) if c.isalnum())
+
+
+def character_terms(text: str) -> list[str]:
+    """The character 2- and 3-grams of a CJK sentence, leaving out those made only of digits (prices, times)."""
+    text = _characters_only(text)
+    grams = [text[i:i + n] for n in (2, 3) for i in range(len(text) - n + 1)]
+    return [g for g in grams if not g.isdigit()]
 
 
 _NEGATED = re.compile(r"\b(not|no|never|não|nao|nem|nunca|sem|\w+n't)\s+(?:(?:very|so|too|at|all|muito|tão)\s+)?(\w+)")
@@ -103,9 +144,10 @@ def vectorizer(cjk: bool, comments: int):
     # Terms in fewer than two comments cannot make a shared theme; terms in most comments tell nothing apart.
     common = dict(min_df=2 if comments < 500 else 3, max_df=0.5, sublinear_tf=True, max_features=MAX_TERMS)
     if cjk:
-        return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), preprocessor=_characters_only, **common)
-    return TfidfVectorizer(analyzer="word", ngram_range=(1, 1), preprocessor=mark_negations, token_pattern=r"(?u)\b\w\w+\b",
-                           stop_words=sorted(STOP_WORDS), **common)
+        return TfidfVectorizer(analyzer=character_terms, **common)
+    # Words of two characters or more, not only digits (a price, an hour, what is left of a masked number).
+    return TfidfVectorizer(analyzer="word", ngram_range=(1, 1), preprocessor=mark_negations,
+                           token_pattern=r"(?u)\b(?!\d+\b)\w\w+\b", stop_words=sorted(STOP_WORDS), **common)
 
 
 def example(text: str, limit: int = EXAMPLE_CHARACTERS) -> str:
@@ -127,11 +169,12 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     Parameters
     ----------
     comments : pandas.Series of str
-        Non-empty comments (at least :data:`MIN_COMMENTS`).
+        Non-empty comments (at least :data:`MIN_COMMENTS`); past :data:`MAX_COMMENTS`, a random sample of
+        that many is read.
     k : int
         Number of topics (2 to 30).
     seed : int
-        Seed of NMF's initialization, so the same data gives the same topics.
+        Seed of the sample and of NMF's initialization, so the same data gives the same topics.
 
     Returns
     -------
@@ -147,14 +190,19 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
 
     if len(comments) < MIN_COMMENTS:
         raise ValueError(f"{len(comments)} comments; topic discovery needs at least {MIN_COMMENTS}")
+    sampled_from = len(comments)
+    if sampled_from > MAX_COMMENTS:  # kept in the data's order, so the sample alone decides the result
+        comments = comments.iloc[np.sort(np.random.default_rng(seed).choice(sampled_from, MAX_COMMENTS, replace=False))]
     # Only the start of a very long comment is read (as by the lexicon), so one pasted page cannot hold up the run.
     texts = comments.astype(str).str.slice(0, MAX_CHARACTERS)
     distinct = texts.str.strip().nunique()
     if distinct < k:  # the same text pasted by everyone, or a handful of form answers: fewer texts than topics
         raise ValueError(f"the {len(texts)} comments hold only {distinct} distinct text{'s' if distinct != 1 else ''}; "
                          f"{k} topics need at least {k}")
-    cjk = cjk_text(texts)
-    sentences = split_sentences(texts)
+    # Masked before the text is cut into sentences: the dots of an address would cut it into words.
+    cleaned = texts.map(readable)
+    cjk = cjk_text(cleaned)
+    sentences = split_sentences(cleaned)
     tfidf = vectorizer(cjk, len(sentences))
     try:
         matrix = tfidf.fit_transform(sentences.tolist())
@@ -188,7 +236,7 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
         rows.append({"topic": topic + 1, "top terms": ", ".join(terms[topic]),
                      "comments": len(mine), "examples": " | ".join(example(t) for t in shown)})
     table = pd.DataFrame(rows).set_index("topic")
-    return Discovery(table, weights, terms, "characters" if cjk else "words", comments.index)
+    return Discovery(table, weights, terms, "characters" if cjk else "words", comments.index, sampled_from)
 
 
 def match_planted(discovery: Discovery, truth: pd.DataFrame, signatures: dict[str, tuple[str, ...]]) -> pd.DataFrame:

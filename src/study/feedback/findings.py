@@ -109,7 +109,35 @@ def _truth(result, truth: dict) -> list[Finding]:
         covers = "covers" if e.covers(float(value)) else "does **not** cover"
         out.append(Finding(f"Simulation: {pct(float(value))} of comments truly carry {_theme(theme)}; the lexicon's "
                            f"interval ({pct(e.ci_low)} to {pct(e.ci_high)}) {covers} it.", (e.name,), kind="truth"))
+    return out + _truth_by_ticket(result, truth.get("comment_themes_by_ticket") or {})
+
+
+def _truth_by_ticket(result, by_ticket: dict) -> list[Finding]:
+    """Each theme's lexicon precision and recall against the tickets whose comment truly carries it."""
+    if not by_ticket or result.themes is None or "ticket_id" not in result.comments.columns:
+        return []
+    ids = result.comments["ticket_id"].astype(str)
+    out = []
+    for theme, tickets in by_ticket.items():
+        if theme not in result.themes.columns:
+            continue
+        found = result.themes[theme].to_numpy()
+        true = ids.isin({str(t) for t in tickets}).to_numpy()  # among the comments analysed
+        hits = int((found & true).sum())
+        precision = (f"precision {hits / found.sum():.2f} ({hits:,} of the {int(found.sum()):,} comments it names)"
+                     if found.any() else "no comment named (precision undefined)")
+        recall = (f"recall {hits / true.sum():.2f} ({hits:,} of the {int(true.sum()):,} comments that carry it)"
+                  if true.any() else "no comment truly carrying it (recall undefined)")
+        out.append(Finding(f"Simulation: the lexicon finds {_theme(theme)} with {precision} and {recall}, against "
+                           "the comments' true themes.", kind="truth"))
     return out
+
+
+def _sample(discovery) -> str:
+    if not getattr(discovery, "sampled", False):
+        return ""
+    return (f" They were found among a random sample of {len(discovery.index):,} of the {discovery.sampled_from:,} "
+            "comments (drawn with the seed), and the topics table counts the comments of that sample.")
 
 
 def assumptions(result) -> list[str]:
@@ -128,7 +156,9 @@ def assumptions(result) -> list[str]:
          "'not slow', 'não atrasou' and '不慢' count as not slow. Double negations and negations further away are not "
          "understood."),
         ("Discovered topics are groups of words that occur together in the same sentences (TF-IDF and NMF with a "
-         "fixed seed); they are not meanings, and another number of topics can split or merge them."),
+         "fixed seed); they are not meanings, and another number of topics can split or merge them. Markup, e-mail "
+         "and web addresses, long numbers and terms of digits only are left out of their terms; names are not."
+         + _sample(result.discovery)),
         ("The comparisons hold fixed the category, channel and loyalty tier where the data has them; anything else "
          "that drives both what customers write and their CSAT or return is not held fixed."),
     ]

@@ -248,7 +248,9 @@ class Lexicon:
 
     def mentions(self, text: str, theme: str) -> bool:
         """Whether ``text`` names ``theme`` at least once without a negation before it."""
-        norm = normalize(str(text)[:MAX_CHARACTERS])
+        return self._mentions(normalize(str(text)[:MAX_CHARACTERS]), theme)
+
+    def _mentions(self, norm: str, theme: str) -> bool:
         for pattern, cjk in self._patterns[theme]:
             for match in pattern.finditer(norm):
                 if not self.negated(norm, match.start(), cjk):
@@ -267,10 +269,13 @@ class Lexicon:
         pandas.DataFrame
             Indexed like ``comments``, columns in the order of :attr:`themes`.
         """
-        texts = comments.astype("object").where(comments.notna(), "").astype(str).tolist()
+        # Cut to the characters read before anything else, and find the distinct texts by hashing the Python
+        # strings: a fixed-width numpy string array would give every comment the width of the longest one.
+        texts = [str(t)[:MAX_CHARACTERS] if pd.notna(t) else "" for t in comments.astype("object")]
         # Comments repeat (templates, short reviews): match each distinct text once.
-        distinct, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
-        columns = {theme: np.array([self.mentions(t, theme) for t in distinct], dtype=bool)[inverse]
+        inverse, distinct = pd.factorize(pd.Series(texts, dtype=object))
+        normalized = [normalize(t) for t in distinct]
+        columns = {theme: np.array([self._mentions(t, theme) for t in normalized], dtype=bool)[inverse]
                    for theme in self.themes}
         return pd.DataFrame(columns, index=comments.index)
 
