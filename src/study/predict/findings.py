@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from study.core import words as w
 from study.core.findings import Finding, Findings, skipped
 from study.core.results import Skipped
@@ -11,9 +9,6 @@ from study.predict.features import words as feature_words
 from study.predict.randomized import ASSUMPTION as RANDOMIZED_ASSUMPTION
 from study.predict.randomized import RandomizedRepeat
 from study.predict.scenario_words import comparison
-
-if TYPE_CHECKING:
-    from study.predict.result import RepeatModel
 
 DIFFERENCE = (
     "The predictive model answers who is likely to buy again after a contact: it uses everything known at that "
@@ -27,7 +22,7 @@ DIFFERENCE = (
 )
 
 
-def assumptions(result: RepeatModel) -> list[str]:
+def assumptions(result) -> list[str]:
     """What the validation and the scenarios assume, in words about this data."""
     out = [
         ("The model is judged on later months it never saw, on customers it never saw: the estimate of how well it "
@@ -61,7 +56,7 @@ def _auc(estimate) -> str:
     return f"{estimate.value:.3f} ({estimate.ci_level:.0%} CI {estimate.ci_low:.3f} to {estimate.ci_high:.3f})"
 
 
-def findings(result: RepeatModel, truth: dict | None = None) -> Findings:
+def findings(result, truth: dict | None = None) -> Findings:
     """The findings of :class:`study.predict.result.RepeatModel`, the headline first."""
     out = Findings()
     by_name = {e.name: e for e in result.estimates}
