@@ -57,7 +57,7 @@ def test_column_report_marks_absent_optional_and_mapped_columns(small_data):
     assert report.loc["agent_id", "status"] == "absent (optional)"
     assert report.loc["csat", "status"] == "mapped from 'score'" and report.loc["csat", "problem"] == ""
     report = descriptives.column_report(small_data.tickets.drop(columns=["repeat_purchase"]))
-    assert report.loc["repeat_purchase", "status"] == "absent (needed by 03, 04)"
+    assert report.loc["repeat_purchase", "status"] == "absent (needed by 03, 04, 09)"
 
 
 def test_display_table_formats_numbers_as_text():
