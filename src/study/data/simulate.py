@@ -14,7 +14,6 @@ confound, an SLA with a direct effect, heteroskedastic answers) are :mod:`study.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -89,7 +88,7 @@ SURVEY_DATES = ("2026-01-01", "2026-07-01")
 
 def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:
     tier = rng.choice(TIERS, size=n_customers, p=TIER_SHARE)
-    tier_rank = pd.Series(tier).map({t: i for i, t in enumerate(TIERS)}).to_numpy()
+    tier_rank = _tier_rank(tier)
     purchase_propensity = rng.uniform(-REPEAT_CUSTOMER_SPREAD, REPEAT_CUSTOMER_SPREAD, n_customers)
     return pd.DataFrame(
         {
