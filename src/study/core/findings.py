@@ -31,19 +31,24 @@ class Finding:
         number) or ``truth`` (a comparison with a simulation's true values).
     headline : bool
         Whether the executive summary of a run quotes it.
+    section : str
+        The heading (without its ``#``) of the report section that shows the evidence, so that the
+        index links to that section instead of the Findings; empty for the Findings themselves.
     """
 
     text: str
     estimates: tuple[str, ...] = ()
     kind: str = "finding"
     headline: bool = False
+    section: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "estimates": list(self.estimates), "kind": self.kind, "headline": self.headline}
+        out = {"text": self.text, "estimates": list(self.estimates), "kind": self.kind, "headline": self.headline}
+        return {**out, "section": self.section} if self.section else out
 
 
 class Findings(list):
@@ -66,6 +71,12 @@ class Findings(list):
     def to_list(self) -> list[dict]:
         """Plain form for the results file."""
         return [f.to_dict() for f in self]
+
+
+def section_anchor(heading: str) -> str:
+    """The id a report gives the section headed ``heading``: its words joined by hyphens, as nbconvert
+    makes them (``"Speed and satisfaction"`` -> ``"Speed-and-satisfaction"``)."""
+    return " ".join(heading.split()).replace(" ", "-")
 
 
 def skipped(section: str, reason: str, headline: bool = False) -> Finding:
