@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 # Term of art -> one plain sentence. Every term any report or the index uses belongs here.
 TERMS: dict[str, str] = {
@@ -254,9 +255,17 @@ def annotate(page: str) -> str:
 
 def annotate_with_terms(page: str) -> tuple[str, list[str]]:
     """:func:`annotate`, and the terms it marked in order of first use (for :func:`glossary_section`)."""
-    from bs4 import BeautifulSoup, NavigableString
+    from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(page, "html.parser")
+    used = mark_terms(soup)
+    return str(soup), used
+
+
+def mark_terms(soup: Any) -> list[str]:
+    """:func:`annotate` on a parsed page (a BeautifulSoup tree, changed in place); returns the terms marked."""
+    from bs4 import NavigableString
+
     used: list[str] = []
     body = soup.body or soup
     for node in list(body.find_all(string=True)):
@@ -270,7 +279,7 @@ def annotate_with_terms(page: str) -> tuple[str, list[str]]:
             if term is None or term in used:
                 continue
             used.append(term)
-            pieces.append(text[last:match.start()])
+            pieces.append(NavigableString(text[last:match.start()]))
             link = soup.new_tag("a", href=f"#{_slug(term)}", attrs={"class": "term"})
             abbr = soup.new_tag("abbr", title=TERMS[term])
             abbr.string = match.group(1)
@@ -278,11 +287,11 @@ def annotate_with_terms(page: str) -> tuple[str, list[str]]:
             pieces.append(link)
             last = match.end()
         if pieces:
-            pieces.append(text[last:])
+            pieces.append(NavigableString(text[last:]))
             for piece in pieces:
-                node.insert_before(piece if not isinstance(piece, str) else NavigableString(piece))
+                node.insert_before(piece)
             node.extract()
-    return str(soup), used
+    return used
 
 
 def _matches(text: str) -> list[re.Match[str]]:
