@@ -150,27 +150,29 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 # Internal method code -> plain name, for tables; the code itself stays in the results JSON.
 METHODS: dict[str, str] = {
-    "welch_t": "difference of means, Welch t-test",
-    "welch_z": "difference of means, unequal-variance z-test",
-    "z_unpooled": "difference of shares, z-test (unpooled variance)",
-    "z_pooled": "difference of shares, z-test (pooled variance)",
-    "delta_ratio_welch_t": "per-customer ratio, delta method, Welch t-test",
-    "delta_ratio_z": "per-customer ratio, delta method, z-test",
-    "cuped_ols_hc1_t": "CUPED-adjusted (regression), robust SE, t-test",
-    "cuped_pooled_welch_t": "CUPED-adjusted, Welch t-test",
-    "cuped_pooled_z": "CUPED-adjusted, z-test",
-    "cuped_ratio_welch_t": "CUPED-adjusted ratio, delta method, Welch t-test",
-    "cuped_ratio_z": "CUPED-adjusted ratio, delta method, z-test",
-    "winsorized_welch_t": "winsorized at the 99th percentile, Welch t-test",
-    "yuen_t": "10% trimmed means, Yuen's t-test",
-    "mann_whitney_u": "rank test (Mann-Whitney U)",
-    "bootstrap_percentile": "bootstrap percentile interval",
+    "welch_t": "difference of means, Welch t",
+    "welch_z": "difference of means, normal approximation",
+    "z_unpooled": "difference of shares, z-test",
+    "z_pooled": "difference of shares, pooled z-test",
+    "z_unpooled_cc": "difference of shares, z-test with continuity correction",
+    "z_pooled_cc": "difference of shares, pooled z-test with continuity correction",
+    "delta_ratio_welch_t": "ratio over customers, delta method, Welch t",
+    "delta_ratio_z": "ratio over customers, delta method, normal approximation",
+    "cuped_ols_hc1_t": "CUPED-adjusted, robust SE",
+    "cuped_pooled_welch_t": "CUPED-adjusted (pooled), Welch t",
+    "cuped_pooled_z": "CUPED-adjusted (pooled), normal approximation",
+    "cuped_ratio_welch_t": "CUPED-adjusted ratio, delta method, Welch t",
+    "cuped_ratio_z": "CUPED-adjusted ratio, delta method, normal approximation",
+    "winsorized_welch_t": "winsorized at the 99th percentile, Welch t",
+    "yuen_t": "10% trimmed means (Yuen)",
+    "mann_whitney_u": "Mann-Whitney (chance a treated value is higher)",
+    "bootstrap_percentile": "bootstrap interval of the difference of means",
     "delta_log": "relative lift, delta method on the log scale",
-    "lee_bounds": "Lee bounds (trimming for who answers)",
+    "lee_bounds": "Lee bounds (respondents trimmed)",
     "always_valid_mixture": "always-valid confidence sequence",
-    "power_t": "power of a t-test",
-    "power_z": "power of a z-test",
-    "power_z_unpooled": "power of a z-test of two shares",
+    "power_t": "t-test power",
+    "power_z": "z-test power",
+    "power_z_unpooled": "z-test power for two shares",
     "holm": "Holm's correction",
     "fdr_bh": "Benjamini-Hochberg correction",
 }
@@ -188,7 +190,7 @@ def method_name(code: str) -> str:
     Returns
     -------
     str
-        The plain name (``"per-customer ratio, delta method, Welch t-test"``); text that starts with no known
+        The plain name (``"ratio over customers, delta method, Welch t"``); text that starts with no known
         code comes back unchanged, so a new code shows as itself rather than vanishing.
     """
     key = code.split(":", 1)[0].strip()
