@@ -22,8 +22,8 @@ _ALT = "_study_alt"
 # resolution, so it stays sharp on a phone's 2-3x screen without tripling the page's weight.
 PHONE_WIDTH = 4.0
 PHONE_DPI = 144
-# Past this much wider than the phone copy, a figure's panels side by side get taller there instead of thinner.
-MAX_PHONE_HEIGHT = 12.0
+# The tallest phone copy, in inches: a column of six stacked panels.
+MAX_PHONE_HEIGHT = 16.0
 METADATA_KEY = "study_phone"
 
 
@@ -125,7 +125,7 @@ def _narrow_text(fig: Any, width: float) -> Iterator[None]:
         share = ax.get_position().width  # a panel's share of the figure's width
         for title in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None), ax.xaxis.label):
             if title is not None:
-                texts.append((title, width * max(share, 0.5)))
+                texts.append((title, width * max(share, 0.3)))
         legend = ax.get_legend()
         if legend is not None:
             texts.extend((t, width * 0.5) for t in legend.get_texts())
@@ -153,31 +153,95 @@ def _narrow_text(fig: Any, width: float) -> Iterator[None]:
 def phone_png(fig: Any) -> bytes:
     """The figure drawn at phone width with the same point sizes, then put back as it was.
 
-    Wide figures get taller rather than squeezed, and the layout is redone for the narrow width; the
-    figure's own size and margins are restored afterwards, so showing it again shows the original.
+    Panels side by side are stacked in one column; titles, legends and text labels are broken into lines
+    that fit; the layout is redone for the narrow width. The figure's own size, panel places, texts and
+    margins are restored afterwards, so showing it again shows the original.
     """
     width, height = fig.get_size_inches()
     if width <= PHONE_WIDTH * 1.1:
         return _png(fig, dpi=PHONE_DPI)
     pars = fig.subplotpars
     saved = {k: getattr(pars, k) for k in ("left", "right", "bottom", "top", "wspace", "hspace")}
-    columns = max((ax.get_subplotspec().get_gridspec().ncols for ax in fig.get_axes() if ax.get_subplotspec()), default=1)
-    taller = 1.0 if columns == 1 else min(2.0, 0.8 * columns)
-    try:
-        fig.set_size_inches(PHONE_WIDTH, min(height * taller, MAX_PHONE_HEIGHT), forward=False)
-        with _narrow_text(fig, PHONE_WIDTH):
+    with _one_column(fig) as (stacked, grid_rows):
+        # Stacked panels keep about their own height; a figure left as it is keeps its height.
+        new_height = height / grid_rows * stacked if stacked else height
+        try:
+            fig.set_size_inches(PHONE_WIDTH, min(max(new_height, 2.5), MAX_PHONE_HEIGHT), forward=False)
+            with _narrow_text(fig, PHONE_WIDTH), _legends_in_two_columns(fig):
+                if fig.get_layout_engine() is None:
+                    _tighten(fig)
+                return _png(fig, dpi=PHONE_DPI)
+        finally:
+            fig.set_size_inches(width, height, forward=False)
             if fig.get_layout_engine() is None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "not compatible with tight_layout": drawn as it is
-                    try:
-                        fig.tight_layout()
-                    except (ValueError, RuntimeError):
-                        pass
-            return _png(fig, dpi=PHONE_DPI)
+                fig.subplots_adjust(**saved)
+
+
+@contextmanager
+def _one_column(fig: Any) -> Iterator[tuple[int, int]]:
+    """Panels of one grid with several columns moved into a single column, put back on exit; yields how many
+    panels were stacked (0 if left as they are) and the grid's rows before. Panels sharing a y axis keep their grid: stacked, some would lose its labels."""
+    axes = [ax for ax in fig.get_axes() if ax.get_subplotspec() is not None]
+    grids = {id(ax.get_subplotspec().get_gridspec()) for ax in axes}
+    spec = axes[0].get_subplotspec().get_gridspec() if axes else None
+    single = all(ax.get_subplotspec().num1 == ax.get_subplotspec().num2 for ax in axes)
+    shared_y = any(len(ax.get_shared_y_axes().get_siblings(ax)) > 1 for ax in axes)
+    if not axes or len(grids) != 1 or spec.ncols == 1 or not single or shared_y or len(axes) != len(fig.get_axes()):
+        yield 0, 1
+        return
+    from matplotlib.gridspec import GridSpec
+
+    places = [ax.get_subplotspec() for ax in axes]
+    order = sorted(range(len(axes)), key=lambda i: places[i].num1)
+    column = GridSpec(len(axes), 1, figure=fig)
+    shown = [ax.xaxis.get_tick_params(which="major").get("labelbottom", True) for ax in axes]
+    try:
+        for row, i in enumerate(order):
+            axes[i].set_subplotspec(column[row])
+            if row < len(order) - 1 and len(axes[i].get_shared_x_axes().get_siblings(axes[i])) > 1:
+                axes[i].tick_params(axis="x", labelbottom=False)  # the panel below shows the same dates
+        yield len(axes), spec.nrows
     finally:
-        fig.set_size_inches(width, height, forward=False)
-        if fig.get_layout_engine() is None:
-            fig.subplots_adjust(**saved)
+        for ax, place, labels in zip(axes, places, shown):
+            ax.set_subplotspec(place)
+            ax.tick_params(axis="x", labelbottom=labels)
+
+
+def _tighten(fig: Any) -> None:
+    """tight_layout for the phone size, leaving room below for a legend placed under the panels."""
+    bottom = 0.0
+    renderer = fig.canvas.get_renderer()
+    for legend in fig.legends:
+        box = legend.get_window_extent(renderer)
+        if box.y0 < fig.bbox.height * 0.2:
+            bottom = max(bottom, box.height / fig.bbox.height + 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not compatible with tight_layout": drawn as it is
+        try:
+            fig.tight_layout(rect=(0, bottom, 1, 1))
+        except (ValueError, RuntimeError):
+            pass
+
+
+@contextmanager
+def _legends_in_two_columns(fig: Any) -> Iterator[None]:
+    """A figure legend under the panels redrawn in two columns (five in a row do not fit a phone); the
+    original is hidden meanwhile and shown again on exit."""
+    swapped = []
+    for legend in list(fig.legends):
+        texts = legend.get_texts()
+        if legend.get_visible() and len(texts) > 2:
+            size = texts[0].get_fontsize()
+            narrow = fig.legend(legend.legend_handles, [t.get_text() for t in texts], loc="lower center", ncols=2,
+                                frameon=False, fontsize=size)
+            legend.set_visible(False)
+            swapped.append((legend, narrow))
+    try:
+        yield
+    finally:
+        for legend, narrow in swapped:
+            narrow.remove()
+            legend.set_visible(True)
 
 
 def png_with_metadata(fig: Any) -> tuple[str, dict[str, str]]:
