@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = config.ROOT / "build" / "screenshots"
+EXAMPLES = config.ROOT / "data" / "examples"
 
 WIDTHS = {
     "laptop": {"viewport": {"width": 1366, "height": 900}},
@@ -57,6 +59,7 @@ PAGES = {
     "failed": ["index", *FAILED_ONLY],
     "hostile": ["index", "05_experiment_table"],
     "rollout": ["index", "07_rollout"],  # the rollout sample with the pilot beside it
+    "experiment": ["index", "05_experiment_table"],  # the worked example: the widest tables of any report
 }
 # An arm, a segment value and a metric name that try to become a link, a remote image and a script.
 HOSTILE_ARM = "[x](javascript:alert(3)) ![t](http://evil.example/t.png)"
@@ -128,6 +131,8 @@ def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "hostile": _start(folder / "hostile", "--only", "05", *_hostile_experiment(folder)),
         "rollout": _start(folder / "rollout", "--only", "07", "--data", str(config.DATA / "rollout" / "tickets.parquet"),
                           "--param", f"pilot_path={config.SAMPLE_DATA}"),
+        "experiment": _start(folder / "experiment", "--only", "05", "--data", str(EXAMPLES / "experiment.csv.gz"),
+                             "--columns", str(EXAMPLES / "experiment_columns.yml")),
     }
     finished = {}
     try:
@@ -158,6 +163,7 @@ def test_the_runs_wrote_the_pages_under_test(runs: dict[str, Run]) -> None:
     assert runs["failed"].returncode == 1, runs["failed"].output  # 04 fails on purpose, 01 still runs
     assert runs["hostile"].returncode == 0, runs["hostile"].output
     assert runs["rollout"].returncode == 0, runs["rollout"].output
+    assert runs["experiment"].returncode == 0, runs["experiment"].output
     assert "04_ab_test: failed" in runs["failed"].output
     for name, run in runs.items():
         assert sorted(p.stem for p in run.out.glob("*.html")) == sorted(PAGES[name]), name
@@ -244,3 +250,173 @@ def test_page_renders_cleanly(runs: dict[str, Run], browser, run_name: str, page
         assert seen["scrollWidth"] <= screen + 1 and seen["innerWidth"] == screen, (
             f"the page is {seen['scrollWidth']} px wide on a {screen} px phone: it scrolls sideways or shrinks")
         assert seen["wideImages"] == 0, "a figure is wider than the phone's screen"
+
+
+# ---- The parts of a report page around the analysis (study.report.page_parts, figures, pdf) ----
+
+REPORTS = [("default", name) for name in TICKET_ANALYSES] + [("experiment", "05_experiment_table")]
+# A4 less the 12 mm margins of the report's @page rule, in CSS pixels (96 per inch).
+A4_PRINTABLE = round((210 - 2 * 12) / 25.4 * 96)
+
+# Follow every contents link as a reader clicks it; report which lead nowhere visible, and what the page's parts are.
+FOLLOW_CONTENTS = """() => {
+  const shown = (element) => element && element.getClientRects().length > 0;
+  const links = [...document.querySelectorAll('nav.toc a')];
+  const hidden = [];
+  for (const link of links) {
+    link.click();
+    const target = document.getElementById(decodeURIComponent(link.getAttribute('href').slice(1)));
+    if (!shown(target)) hidden.push(link.getAttribute('href'));
+  }
+  const sections = [...document.querySelectorAll('main h2, details.appendix')]
+    .filter((e) => !e.closest('summary')).map((e) => e.id);
+  return {
+    back: [...document.querySelectorAll('a')].filter((a) => a.getAttribute('href') === 'index.html' && shown(a)).length,
+    contents: links.map((a) => decodeURIComponent(a.getAttribute('href').slice(1))),
+    sections, hidden,
+    headingsWithoutId: [...document.querySelectorAll('main :is(h2, h3)')].filter((h) => !h.id && !h.closest('summary')).length,
+    alts: [...document.images].map((img) => img.getAttribute('alt') || ''),
+  };
+}"""
+
+# Elements wider than the screen that no scrolling box of their own holds (a wide table scrolls inside its box).
+OVERFLOWING = """() => {
+  const width = window.innerWidth;
+  const scrolls = (e) => ['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX);
+  const out = [];
+  for (const element of document.body.querySelectorAll('*')) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    let holder = element.parentElement;
+    while (holder && !scrolls(holder)) holder = holder.parentElement;
+    if (!holder || holder.getBoundingClientRect().right > width + 1) {
+      out.push(`${element.tagName}.${element.className}: right edge at ${Math.round(box.right)} px`);
+    }
+  }
+  return out.slice(0, 5);
+}"""
+
+# In print layout, every table's last column inside the page, and the appendix's tables printed.
+LAST_COLUMNS = """() => {
+  const width = window.innerWidth;
+  const out = [];
+  const tables = [...document.querySelectorAll('main table')];
+  for (const table of tables) {
+    const rows = [...table.rows];
+    const right = Math.max(...rows.map((row) => row.cells.length ? row.cells[row.cells.length - 1].getBoundingClientRect().right : 0));
+    let clip = table.parentElement;
+    let visible = width;
+    while (clip) { if (getComputedStyle(clip).overflowX !== 'visible') visible = Math.min(visible, clip.getBoundingClientRect().right); clip = clip.parentElement; }
+    if (right > visible + 1) out.push(`${(rows[0] && rows[0].textContent.trim().slice(0, 40))}: last column ends at ${Math.round(right)} px of ${Math.round(visible)}`);
+  }
+  return {clipped: out, tables: tables.length, unprinted: tables.filter((t) => t.getClientRects().length === 0).length};
+}"""
+
+
+def _open(browser, path: Path, **context):
+    context = browser.new_context(**context)
+    context.route(lambda url: not _self_contained(url), lambda route: route.abort())
+    page = context.new_page()
+    page.goto(path.as_uri(), wait_until="load")
+    return context, page
+
+
+@pytest.mark.parametrize(("run_name", "page_name"), [pytest.param(r, p, id=p) for r, p in REPORTS])
+def test_report_contents_back_link_and_figures(runs: dict[str, Run], browser, run_name: str, page_name: str) -> None:
+    """Every report: a visible way back to the index, contents that name every section and whose every link
+    lands on something visible (an appendix opens), ids on all section headings, and a description on every figure."""
+    context, page = _open(browser, runs[run_name].out / f"{page_name}.html", **WIDTHS["laptop"])
+    try:
+        seen = page.evaluate(FOLLOW_CONTENTS)
+    finally:
+        context.close()
+    assert seen["back"] == 1, "no visible link back to the index"
+    assert seen["sections"] and set(seen["sections"]) <= set(seen["contents"]), "a section missing from the contents"
+    assert "Glossary" in seen["contents"]
+    assert seen["hidden"] == [], "contents links that land on nothing visible"
+    assert seen["headingsWithoutId"] == 0
+    assert seen["alts"] and all(len(alt) > 15 and "No description" not in alt for alt in seen["alts"]), seen["alts"]
+
+
+def test_a_link_into_an_appendix_opens_it(browser, tmp_path: Path) -> None:
+    """Arriving with a fragment inside a closed appendix (as from the index) opens it; printing opens them all."""
+    import nbformat
+
+    from study.report.export import export_html
+
+    md = nbformat.v4.new_markdown_cell
+    notebook = nbformat.v4.new_notebook(cells=[
+        md("# A report\n\nIts first paragraph."), md("## Findings\n\nWhat it found."),
+        md("## Appendix: model fits\n\nThe full models."), md("### Standard errors\n\nUnder other assumptions."),
+    ])
+    nbformat.write(notebook, tmp_path / "report.ipynb")
+    path = export_html(tmp_path / "report.ipynb", tmp_path / "report.html")
+    (tmp_path / "index.html").write_text("<title>index</title>")
+    opened = "() => [...document.querySelectorAll('details.appendix')].map((d) => d.open)"
+    context, page = _open(browser, path, **WIDTHS["phone"])
+    try:
+        assert page.evaluate(opened) == [False]
+        page.goto(f"{path.as_uri()}#Standard-errors", wait_until="load")
+        page.reload(wait_until="load")  # a fresh arrival with the fragment
+        assert page.evaluate(opened) == [True]
+        assert page.evaluate("() => document.getElementById('Standard-errors').getBoundingClientRect().top") < 844
+        page.goto(path.as_uri(), wait_until="load")
+        page.reload(wait_until="load")
+        page.emulate_media(media="print")
+        assert page.evaluate("() => document.getElementById('Standard-errors').getClientRects().length") > 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("run_name", "page_name"), [pytest.param(r, p, id=p) for r, p in REPORTS])
+def test_no_element_is_wider_than_a_phone(runs: dict[str, Run], browser, run_name: str, page_name: str) -> None:
+    context, page = _open(browser, runs[run_name].out / f"{page_name}.html", **WIDTHS["phone"])
+    try:
+        page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        wide = page.evaluate(OVERFLOWING)
+    finally:
+        context.close()
+    assert wide == [], f"wider than the {WIDTHS['phone']['viewport']['width']} px screen: {wide}"
+
+
+@pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table")])
+def test_printed_at_a4_no_table_loses_a_column(runs: dict[str, Run], browser, run_name: str, page_name: str) -> None:
+    """In print layout at the printable width of A4, every table (the appendix's included) ends inside the page."""
+    context, page = _open(browser, runs[run_name].out / f"{page_name}.html",
+                          viewport={"width": A4_PRINTABLE, "height": 1100})
+    try:
+        page.emulate_media(media="print")
+        seen = page.evaluate(LAST_COLUMNS)
+        shot = SCREENSHOTS / run_name / f"{page_name}-print-a4.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+    assert seen["tables"] > 0
+    assert seen["unprinted"] == 0, "tables left out of the printout (a closed appendix?)"
+    assert seen["clipped"] == [], seen["clipped"]
+
+
+def test_pdfs_are_printed_and_open(runs: dict[str, Run], tmp_path: Path) -> None:
+    """Headless Chromium prints a report and the index to PDFs with pages and text a reader can search."""
+    from study.report import pdf
+
+    pages = []
+    for name in ("04_ab_test", "index"):
+        page = tmp_path / f"{name}.html"
+        shutil.copy(runs["default"].out / f"{name}.html", page)  # printed beside a copy: the run's folder stays as written
+        pages.append(page)
+    printed = pdf.print_pdfs(pages, chromium=CHROMIUM)
+    assert all(isinstance(path, Path) for path in printed.values()), printed
+    for name, path in printed.items():
+        data = path.read_bytes()
+        assert data.startswith(b"%PDF-")
+        assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) > 0, f"{name}.pdf has no page"
+        try:
+            import pypdf
+        except ImportError:  # without a PDF reader: fonts that map glyphs back to text are what makes text extractable
+            assert b"/ToUnicode" in data, f"{name}.pdf has no text a reader can extract"
+            continue
+        text = " ".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
+        title = html.unescape(re.search(r"<title>(.*?)</title>", (path.with_suffix(".html")).read_text(encoding="utf-8"), re.S)[1])
+        assert " ".join(title.split())[:30] in " ".join(text.split()), f"{name}.pdf does not hold its title as text"

@@ -40,6 +40,7 @@ def finish(page: str) -> str:
     if main is None:  # not a page of our template; leave it as it came
         return page
     _name_headings(main)
+    _mark_wide_tables(main)
     _fold_appendices(soup, main)
     used = glossary.mark_terms(main)
     if used:
@@ -51,6 +52,17 @@ def finish(page: str) -> str:
     back.append(link)
     main.insert(0, back)
     return str(soup)
+
+
+WIDE = 10  # columns from which a table prints in smaller type
+
+
+def _mark_wide_tables(main: Any) -> None:
+    """Class tables of many columns ``wide``: printed in smaller type, so A4 holds their last column."""
+    for table in main.find_all("table"):
+        header = table.find("tr")
+        if header is not None and sum(int(c.get("colspan", 1) or 1) for c in header.find_all(["th", "td"])) >= WIDE:
+            table["class"] = [*(table.get("class") or []), "wide"]
 
 
 def _heading_text(heading: Any) -> str:
