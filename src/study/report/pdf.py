@@ -16,7 +16,7 @@ AT_ONCE = 2
 # A closed network otherwise fills the log with refused connections to Google services.
 FLAGS = ["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--no-pdf-header-footer",
-         "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000"]
+         "--run-all-compositor-stages-before-draw"]
 
 
 def find_chromium() -> Path | None:
