@@ -78,7 +78,9 @@ def test_the_contents_list_every_section_and_each_link_resolves(page: BeautifulS
     targets = [a["href"][1:] for a in nav.select("a")]
     assert targets == ["Effects", "Per-metric", "Appendix:-model-fits", "Standard-errors", "Rows-used", "Glossary"]
     assert set(targets) <= _ids(page)
-    assert [li["class"][0] for li in nav.select("li")] == ["toc-2", "toc-3", "toc-2", "toc-3", "toc-2", "toc-2"]
+    # A ### section is listed, unnumbered, under its ## section.
+    assert [li.a.text for li in nav.select("ol > li")] == ["Effects", "Appendix: model fits", "Rows used", "Glossary"]
+    assert [li.a.text for li in nav.select("ol > li > ul > li")] == ["Per metric", "Standard errors"]
 
 
 def test_an_appendix_is_collapsed_up_to_the_next_section(page: BeautifulSoup) -> None:

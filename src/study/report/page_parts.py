@@ -134,12 +134,19 @@ def _add_contents(soup: Any, main: Any) -> None:
     summary.string = f"Contents ({sum(1 for e in entries if e[2] == 2)} sections)"
     details.append(summary)
     listing = soup.new_tag("ol")
+    parent = None  # a ### section is listed under its ## section, unnumbered
     for target, words, level in entries:
         item = soup.new_tag("li", attrs={"class": f"toc-{level}"})
         link = soup.new_tag("a", href=f"#{target}")
         link.string = words
         item.append(link)
-        listing.append(item)
+        if level == 3 and parent is not None:
+            if parent.find("ul") is None:
+                parent.append(soup.new_tag("ul"))
+            parent.find("ul").append(item)
+        else:
+            listing.append(item)
+            parent = item if level == 2 else None
     details.append(listing)
     nav.append(details)
     title = main.find("h1")

@@ -15,7 +15,8 @@ TIMEOUT = 120.0  # seconds for one page; a large report prints in a few
 AT_ONCE = 2
 # A closed network otherwise fills the log with refused connections to Google services.
 FLAGS = ["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--no-pdf-header-footer",
+         "--disable-component-update", "--disable-sync", "--disable-extensions",
+         "--no-pdf-header-footer", "--print-to-pdf-no-header",  # the second for Chromium before 120
          "--run-all-compositor-stages-before-draw"]
 
 
