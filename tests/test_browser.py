@@ -417,5 +417,5 @@ def test_pdfs_are_printed_and_open(runs: dict[str, Run], tmp_path: Path) -> None
             assert b"/ToUnicode" in data, f"{name}.pdf has no text a reader can extract"
             continue
         text = " ".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
-        title = html.unescape(re.search(r"<title>(.*?)</title>", (path.with_suffix(".html")).read_text(encoding="utf-8"), re.S)[1])
+        title = html.unescape(re.search(r"<title>(.*?)</title>", (path.with_suffix(".html")).read_text(encoding="utf-8"), re.DOTALL)[1])
         assert " ".join(title.split())[:30] in " ".join(text.split()), f"{name}.pdf does not hold its title as text"

@@ -19,7 +19,7 @@ from study.report import figures, glossary, page_parts, pdf
 from study.report.export import export_html
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend that needs no screen
+import matplotlib.pyplot as plt  # after choosing the backend that needs no screen
 
 
 def _figure():

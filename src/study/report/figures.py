@@ -13,8 +13,9 @@ import base64
 import io
 import textwrap
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 # Where describe() keeps the sentence on the figure object.
 _ALT = "_study_alt"
