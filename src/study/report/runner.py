@@ -21,6 +21,7 @@ from typing import Callable
 from study import config
 from study.analyses import REPEAT_MODEL, select
 from study.core.results import write_json_atomic
+from study.core.weeks import period_of
 from study.data import column_map, driver_columns, io, schema
 from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
@@ -213,7 +214,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         else:
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
-        unreadable = facts.unreadable
+        unreadable, period = facts.unreadable, facts.period
         if per_notebook.get(REPEAT_MODEL, {}).get("features") is not None:  # a feature list refused before any notebook
             try:
                 check_requested(per_notebook[REPEAT_MODEL]["features"], io.read_columns(prepared))
@@ -221,7 +222,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                 raise schema.DataError(f"{source.name}: parameter features: {error}") from None
     else:
         frame, source = io.load(data_path)
-        present, constant, unreadable = source.columns, {}, {}
+        present, constant, unreadable, period = source.columns, {}, {}, None
         if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
             experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
         del frame
@@ -303,6 +304,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
              if not (name in FILE_PARAMETERS and value is None)}
     facts = {
         "data file": source.name,
+        **({"period": period} if period else {}),
         "data fingerprint (SHA-256)": source.fingerprint,
         "rows read": f"{source.rows:,}",
         "columns": ", ".join(source.columns),
@@ -356,6 +358,7 @@ class PreparedTickets:
     path: Path
     constant: dict = field(default_factory=dict)
     unreadable: dict = field(default_factory=dict)
+    period: str | None = None
 
 
 def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = ()) -> PreparedTickets:
@@ -388,7 +391,7 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_nu
         except schema.DataError as error:
             unreadable[column] = str(error)
     return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
-                           unreadable)
+                           unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
 
 
 
