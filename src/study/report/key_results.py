@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from study import analyses
+from study.core.results import format_p
 from study.core.words import Unit
 from study.report.sentences import Sentence, estimates_by_name, finite, usable
 
@@ -102,19 +103,32 @@ def written_like(estimate: Mapping, sentence: str) -> Unit | None:
     """The unit in which ``sentence`` writes ``estimate``: scale (1 or 100), decimals and suffix.
 
     The value is looked for as a whole number in the text (signed or not), at 0 to 3 decimals and as
-    a share in percent; the suffix is what follows it (``%``, ``pp``, ``points``) or, when an interval
-    follows, what follows the interval. ``None`` when the text does not write it.
+    a share in percent; a reading under which a bound of its interval is written too wins over one
+    under which only the value is. The suffix is what follows the value (``%``, ``pp``, ``points``)
+    or, when an interval follows, what follows the interval. ``None`` when the text does not write it.
     """
-    value = estimate["value"]
+    readings = []
     for scale in (1.0, 100.0):
         for digits in (2, 1, 3, 0):
-            scaled = round(value * scale, digits) + 0.0
-            for written in (f"{scaled:+.{digits}f}", f"{abs(scaled):.{digits}f}", f"{scaled:.{digits}f}"):
-                if scale == 1.0 and digits == 0 and abs(value) < 10:
-                    continue  # "0" or "1" appears in any sentence
-                match = re.search(rf"(?<![\d.]){re.escape(written)}{_NUMBER_END}", sentence)
-                if match:
-                    return Unit(scale, digits, _suffix_after(sentence, match.end(), scale))
+            if scale == 1.0 and digits == 0 and abs(estimate["value"]) < 10:
+                continue  # "0" or "1" appears in any sentence
+            match = _find(estimate["value"] * scale, digits, sentence)
+            if match is not None:
+                bounds = [estimate.get(k) for k in ("ci_low", "ci_high") if finite(estimate.get(k))]
+                confirmed = any(_find(b * scale, digits, sentence) is not None for b in bounds)
+                readings.append((not confirmed, Unit(scale, digits, _suffix_after(sentence, match.end(), scale))))
+    if not readings:
+        return None
+    return min(readings, key=lambda reading: reading[0])[1]  # stable: the first confirmed reading, else the first
+
+
+def _find(value: float, digits: int, sentence: str) -> re.Match | None:
+    scaled = round(value, digits) + 0.0
+    for written in (f"{scaled:+.{digits}f}", f"{abs(scaled):.{digits}f}"):
+        # Not preceded by a digit, point or sign: 0.02 is not found inside +0.02 or 10.02.
+        match = re.search(rf"(?<![\d.+-]){re.escape(written)}{_NUMBER_END}", sentence)
+        if match:
+            return match
     return None
 
 
@@ -128,6 +142,13 @@ def _suffix_after(sentence: str, end: int, scale: float) -> str:
         word = found.group(1)
         return "%" if word == "%" else f" {'points' if word.startswith('point') else word}"
     return "%" if scale == 100.0 else ""
+
+
+def _with_label_unit(unit: Unit, estimate: Mapping) -> Unit:
+    """A finding that leaves the unit to its context ("the slope is -0.20") still gets it in the table."""
+    if not unit.suffix and str(estimate.get("label", "")).startswith("CSAT points"):
+        return Unit(unit.scale, unit.digits, " points")
+    return unit
 
 
 def default_unit(estimate: Mapping) -> Unit:
@@ -157,6 +178,15 @@ def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], v
         The experiments' verdicts, for the chips of their primary metrics and guardrails.
     """
     chips = _verdict_chips(verdicts)
+    quoting: dict[tuple[str, str], list[str]] = {}  # every finding that writes an estimate, headline or not
+    for sentence in sentences:
+        for name in sentence.estimates:
+            quoting.setdefault((sentence.analysis, name), []).append(sentence.text)
+    for analysis, payload in results.items():
+        for finding in (payload or {}).get("findings") or []:
+            if isinstance(finding, Mapping) and isinstance(finding.get("text"), str):
+                for name in finding.get("estimates") or ():
+                    quoting.setdefault((analysis, str(name)), []).append(finding["text"])
     rows, seen = [], set()
     for sentence in sentences:
         found = estimates_by_name(results.get(sentence.analysis))
@@ -165,13 +195,20 @@ def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], v
             if (sentence.analysis, name) in seen or not usable(estimate, interval=False):
                 continue
             seen.add((sentence.analysis, name))
-            rows.append(_row(sentence, estimate, chips.get((sentence.analysis, name))))
+            rows.append(_row(sentence, estimate, chips.get((sentence.analysis, name)),
+                             " ".join(quoting[(sentence.analysis, name)])))
     return rows
 
 
-def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | None) -> KeyResult:
+def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | None, texts: str) -> KeyResult:
     evidence = evidence_of(sentence.analysis, estimate["name"])
-    unit = written_like(estimate, sentence.text) or default_unit(estimate)
+    if evidence == "check":  # a design check reads by its p-value, as its finding does
+        p = estimate.get("p_value")
+        return KeyResult(sentence.analysis, estimate["name"], str(estimate.get("label", estimate["name"])),
+                         f"p = {format_p(p)}" if finite(p) else "", "", evidence,
+                         *(chip or _direction_chip(estimate, None, evidence)), None, sentence.href)
+    written = written_like(estimate, texts)
+    unit = _with_label_unit(written, estimate) if written else default_unit(estimate)
     reference = reference_of(estimate)
     signed = reference == 0.0
     interval = ""
