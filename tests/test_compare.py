@@ -195,3 +195,39 @@ def test_the_comparison_never_writes_over_a_run_or_a_users_folder(runs, tmp_path
     (mine / "notes.txt").write_text("mine")
     assert "not a study report" in refusal(a, b, "--out", str(mine), capsys=capsys)
     assert sorted(os.listdir(runs["a"])) == before and (mine / "notes.txt").read_text() == "mine"
+
+
+# What the page shows a reader: how wide it is, and where each table's last column ends.
+LAYOUT = """() => ({
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  lastColumns: [...document.querySelectorAll('table')].filter((t) => t.offsetParent !== null).map(
+    (t) => Math.max(...[...t.querySelectorAll('tr')].map((r) => r.lastElementChild ? r.lastElementChild.getBoundingClientRect().right : 0))),
+  scripts: [...document.scripts].filter((s) => s.src).length,
+})"""
+
+
+def test_the_page_fits_a_phone_and_an_a4_page(compared):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    chromium = Path(os.environ.get("STUDY_CHROMIUM", "/usr/bin/chromium"))
+    if not (chromium.is_file() and os.access(chromium, os.X_OK)):
+        pytest.skip(f"no Chromium at {chromium}")
+    out, _, _ = compared
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto((out / "compare.html").as_uri())
+            phone = page.evaluate(LAYOUT)
+            # A4 at 96 px per inch less Chromium's default print margins of about 1 cm each side.
+            page.set_viewport_size({"width": 718, "height": 1000})
+            page.emulate_media(media="print")
+            page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+            printed = page.evaluate(LAYOUT)
+        finally:
+            browser.close()
+    assert phone["scrollWidth"] <= phone["innerWidth"] == 390, phone
+    assert max(phone["lastColumns"]) <= 390, phone
+    assert printed["scrollWidth"] <= printed["innerWidth"] and max(printed["lastColumns"]) <= printed["innerWidth"], printed
+    assert len(printed["lastColumns"]) == 3 and phone["scripts"] == 0  # runs, key and all estimates; nothing loaded
