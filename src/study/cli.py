@@ -115,6 +115,15 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from study.report.compare import compare_runs
+
+    folder, headline = compare_runs(args.run_a, args.run_b, args.out)
+    say(f"study: {headline}")
+    say(f"study: comparison in {folder / 'compare.html'} (rows also in compare.csv)")
+    return 0
+
+
 def _refresh(args: argparse.Namespace) -> int:
     from study.report.runner import refresh_notebooks
 
@@ -170,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
     draft.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
     draft.set_defaults(handler=_map)
+
+    compare = commands.add_parser("compare", help="put the key estimates of two runs side by side, with their change")
+    compare.add_argument("run_a", metavar="RUN_A", help="report folder written by study run (the earlier, or reference, run)")
+    compare.add_argument("run_b", metavar="RUN_B", help="report folder written by study run (compared against RUN_A)")
+    compare.add_argument("--out", help="folder for compare.html and compare.csv: new, or an earlier comparison "
+                                       "(default: reports/compare)")
+    compare.set_defaults(handler=_compare)
+
     refresh = commands.add_parser(
         "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"
     )
