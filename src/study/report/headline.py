@@ -66,7 +66,14 @@ def _most_important(rows: Sequence[KeyResult]) -> KeyResult | None:
     return rows[0] if rows else None
 
 
+STUDY = "Service speed, satisfaction and repeat purchase"
+
+
+def data_title(data_name: str, period: str | None) -> str:
+    """The data file and the period its tickets cover: ``march.csv, 1 Mar 2026 to 31 Mar 2026``."""
+    return ", ".join(part for part in (data_name, period) if part) or "no data"
+
+
 def title(data_name: str, period: str | None) -> str:
     """The page title: the study, the data file and the period its tickets cover (e.g. ``5 Jan 2026 to 28 Jun 2026``)."""
-    named = f": {data_name}" if data_name else ""
-    return f"Service speed, satisfaction and repeat purchase{named}{', ' + period if period else ''}"
+    return f"{STUDY}: {data_title(data_name, period)}" if data_name or period else STUDY

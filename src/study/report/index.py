@@ -106,6 +106,7 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
     page = env.get_template("index.html.j2").render(
         runs=rows, facts=list(facts.items()), summary_sentence=sentence, executive=executive,
         groups=list(groups.values()), key_rows=table, verdicts=[{**asdict(v), **_split_reason(v.reason)} for v in executive.verdicts], headline=headline.headline(key_rows, executive.verdicts),
-        title=headline.title(str(facts.get("data file", "")), facts.get("period")), pdf=pdf)
+        title=headline.title(str(facts.get("data file", "")), facts.get("period")), study_name=headline.STUDY,
+        data_title=headline.data_title(str(facts.get("data file", "")), facts.get("period")), pdf=pdf)
     path.write_text(page, encoding="utf-8")
     return path

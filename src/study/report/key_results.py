@@ -30,6 +30,8 @@ EVIDENCE_WORDS = {
     "check": "design check",
 }
 
+EVIDENCE_ORDER = ("randomized", "before/after", "observational", "predictive", "descriptive", "check")
+
 
 @dataclass(frozen=True)
 class KeyResult:
@@ -49,7 +51,7 @@ class KeyResult:
         Why, in words, for the chip's tooltip.
     bar : tuple or None
         ``(low, value, high, reference)`` as written (percent for shares), for the interval drawing;
-        ``reference`` is no difference (zero, 0.5 for an AUC), or zero for a level.
+        ``reference`` is no difference (zero, 0.5 for an AUC); ``None`` for a level, which is not drawn.
     href : str or None
         The report section with the detail.
     """
@@ -165,7 +167,7 @@ def default_unit(estimate: Mapping) -> Unit:
 
 
 def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], verdicts: Sequence = ()) -> list[KeyResult]:
-    """The results table of a run: each estimate its headline findings quote, once, in their order.
+    """The results table of a run: each estimate its headline findings quote, once, strongest evidence first.
 
     Parameters
     ----------
@@ -197,7 +199,8 @@ def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], v
             seen.add((sentence.analysis, name))
             rows.append(_row(sentence, estimate, chips.get((sentence.analysis, name)),
                              " ".join(quoting[(sentence.analysis, name)])))
-    return rows
+    # Strongest evidence first (a director reads the randomized results before the descriptions); stable within.
+    return sorted(rows, key=lambda row: EVIDENCE_ORDER.index(row.evidence) if row.evidence in EVIDENCE_ORDER else 3)
 
 
 def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | None, texts: str) -> KeyResult:
@@ -220,9 +223,9 @@ def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | Non
         each, after = ("%", "") if unit.suffix == "%" else ("", unit.suffix)
         bounds = Unit(unit.scale, unit.digits, each, each)
         interval = f"{level:.0%} CI {bounds(low, signed, True)} to {bounds(high, signed, True)}{after}"
-        # A level is drawn against zero too: the bar then shows how small its uncertainty is beside its size.
-        bar = (low * unit.scale, estimate["value"] * unit.scale, high * unit.scale,
-               (reference or 0.0) * unit.scale)
+        # A level (a mean, a share) has no "no difference" to be drawn against: its interval is in words only.
+        bar = None if reference is None else (low * unit.scale, estimate["value"] * unit.scale, high * unit.scale,
+                                              reference * unit.scale)
     if chip is None:
         chip = _direction_chip(estimate, reference, evidence)
     return KeyResult(sentence.analysis, estimate["name"], str(estimate.get("label", estimate["name"])),
@@ -258,7 +261,7 @@ def _verdict_chips(verdicts: Sequence) -> dict[tuple[str, str], tuple[str, str, 
 
 def interval_bar(bar: tuple | None, width: int = 120, height: int = 16) -> str:
     """An inline SVG of an interval: the bar from low to high, a dot at the value, a dashed line at the
-    reference (no difference, or zero for a level). ``""`` without an interval. Numbers only: safe markup."""
+    reference (no difference). ``""`` without an interval. Numbers only: safe markup."""
     if bar is None:
         return ""
     low, value, high, reference = (None if v is None else float(v) for v in bar)
