@@ -114,7 +114,13 @@ def test_the_index_shows_the_title_headline_and_table_from_the_results(tmp_path)
     runs = [index.AnalysisRun("03_repeat_purchase", "Repeat purchase", "ok", html="03_repeat_purchase.html")]
     page = index.write_index(tmp_path / "index.html", runs, {"data file": "march.csv", "period": "1 Mar 2026 to 31 Mar 2026"}).read_text()
     assert "<title>Service speed, satisfaction and repeat purchase: march.csv, 1 Mar 2026 to 31 Mar 2026</title>" in page
-    assert "Change in repeat-purchase probability per doubling of first response time: -1.9 pp" in page  # the headline
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.select_one("p.headline").get_text().startswith(
+        "Change in repeat-purchase probability per doubling of first response time: -1.9 pp")
+    assert soup.select_one('a.term[href="#glossary-percentage-point"] abbr')["title"].startswith("The plain difference")
+    assert soup.select_one("#Glossary") is not None
     assert 'href="03_repeat_purchase.html#Speed-and-repeat-purchase"' in page  # the exact section
     assert '<td class="value">-1.9 pp</td>' in page and "<svg" in page
     assert 'href="results/03_repeat_purchase.json"' in page and 'href="results.csv"' in page

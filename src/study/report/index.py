@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from study.report import headline, key_results, summary
+from study.report import glossary, headline, key_results, summary
 from study.report.sentences import read_results
 from study.report.export import TEMPLATES
 
@@ -108,5 +108,11 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
         groups=list(groups.values()), key_rows=table, verdicts=[{**asdict(v), **_split_reason(v.reason)} for v in executive.verdicts], headline=headline.headline(key_rows, executive.verdicts),
         title=headline.title(str(facts.get("data file", "")), facts.get("period")), study_name=headline.STUDY,
         data_title=headline.data_title(str(facts.get("data file", "")), facts.get("period")), pdf=pdf)
+    # Terms of art (CI, pp, Lee bounds, randomized) explained on hover and in a Glossary at the end, as on every report.
+    page, used = glossary.annotate_with_terms(page)
+    if used:
+        page = page.replace("</body>", glossary.glossary_section(used) + "\n</body>", 1)
+    else:
+        page = page.replace(' · <a href="#Glossary">Glossary</a>', "", 1)
     path.write_text(page, encoding="utf-8")
     return path
