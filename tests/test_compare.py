@@ -86,8 +86,10 @@ def test_exactly_the_csat_estimates_move_up_and_the_rest_stay_put(compared):
     assert (moved["change"] > 0).all() and (moved["b_value"] > moved["a_value"]).all()
     unmoved = key.loc[sorted(UNMOVED_KEY)]
     assert (unmoved["change"] == 0).all() and unmoved["intervals_overlap"].all()
-    # The chi-square of the split has no interval: its change is judged by nothing, and said so.
+    # The chi-square of the split has no interval: its change is shown, and not judged.
     assert pd.isna(key.loc["sample_ratio_chi2", "intervals_overlap"]) and key.loc["sample_ratio_chi2", "change"] == 0
+    mde = table.loc["csat_mde_treatment_vs_control"]
+    assert mde["change"] != 0 and mde["note"] == "No interval in both runs: the change cannot be judged against the uncertainty."
     # Beyond the key estimates: nothing that does not read CSAT changed at all.
     untouched = table[~table.index.str.contains("csat")]
     assert len(untouched) > 10 and (untouched["change"].fillna(0) == 0).all()

@@ -181,7 +181,7 @@ def make_row(analysis: str, name: str, key: bool, a: Run, b: Run) -> Row:
         row.separation = separation(ea, eb)
         if finite(ea.get("ci_level")) and finite(eb.get("ci_level")) and abs(ea["ci_level"] - eb["ci_level"]) > 1e-9:
             row.notes.append(f"The intervals have different levels ({ea['ci_level']:.0%} in A, {eb['ci_level']:.0%} in B).")
-    elif row.change is not None:
+    elif row.change:  # an unchanged value needs no word on its uncertainty
         row.notes.append("No interval in both runs: the change cannot be judged against the uncertainty.")
     return row
 
