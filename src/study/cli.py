@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_study(
         data_path=args.data, out_dir=args.out, params=parse_pairs(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
-        columns=args.columns, table=args.table, query=args.query, progress=say,
+        columns=args.columns, table=args.table, query=args.query, progress=say, pdf=args.pdf,
     )
     return 1 if summary.failed else 0
 
@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
     run.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
     run.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
+    run.add_argument("--pdf", default=os.environ.get("STUDY_PDF", "auto"), metavar="auto|yes|no",
+                     help="print each report and the index to PDF with headless Chromium: auto (default; when "
+                          "Chromium is found), yes (refuse to start without it) or no; STUDY_PDF sets the default")
     run.add_argument("--columns", metavar="MAP.yml",
                      help="column map: its 'tickets' section maps an export onto the data contract, its "
                           "'experiment' section describes an experiment table (see data/examples/)")
