@@ -86,8 +86,10 @@ def test_exactly_the_csat_estimates_move_up_and_the_rest_stay_put(compared):
     assert (moved["change"] > 0).all() and (moved["b_value"] > moved["a_value"]).all()
     unmoved = key.loc[sorted(UNMOVED_KEY)]
     assert (unmoved["change"] == 0).all() and unmoved["intervals_overlap"].all()
-    # The chi-square of the split has no interval: its change is judged by nothing, and said so.
+    # The chi-square of the split has no interval: its change is shown, and not judged.
     assert pd.isna(key.loc["sample_ratio_chi2", "intervals_overlap"]) and key.loc["sample_ratio_chi2", "change"] == 0
+    mde = table.loc["csat_mde_treatment_vs_control"]
+    assert mde["change"] != 0 and mde["note"] == "No interval in both runs: the change cannot be judged against the uncertainty."
     # Beyond the key estimates: nothing that does not read CSAT changed at all.
     untouched = table[~table.index.str.contains("csat")]
     assert len(untouched) > 10 and (untouched["change"].fillna(0) == 0).all()
@@ -231,3 +233,42 @@ def test_the_page_fits_a_phone_and_an_a4_page(compared):
     assert max(phone["lastColumns"]) <= 390, phone
     assert printed["scrollWidth"] <= printed["innerWidth"] and max(printed["lastColumns"]) <= printed["innerWidth"], printed
     assert len(printed["lastColumns"]) == 3 and phone["scripts"] == 0  # runs, key and all estimates; nothing loaded
+
+
+@pytest.mark.parametrize(("label", "extra", "kind", "value", "change"), [
+    ("Share of tickets with a CSAT answer", {}, "share", "31.1%", "+0.4 pp"),
+    ("Change in repeat-purchase probability per doubling of first response time (total)", {}, "share change", "+31.1 pp",
+     "+0.4 pp"),
+    ("Repeat purchase, per ticket: difference in ratios (treatment - control)", {"metric": "repeat_purchase"}, "share change",
+     "+31.1 pp", "+0.4 pp"),
+    ("CSAT (1-5), per answered survey: relative lift (treatment / control - 1)", {"metric": "csat"}, "relative", "+31.1%",
+     "+0.4 pp"),
+    ("CSAT points per doubling of first response time, adjusted", {}, "points", "+0.31 points", "+0.004 points"),
+    ("CSAT (1-5), per answered survey: difference in ratios (treatment - control)", {"metric": "csat"}, "points",
+     "+0.31 points", "+0.004 points"),
+    ("Hazard ratio of a next purchase per doubling of first response time", {}, "plain", "0.311", "+0.004"),
+    ("ROC AUC of the logistic regression on the test months (0.5 = chance)", {}, "plain", "0.311", "+0.004"),
+    ("CSAT: weeks out of control (Shewhart or EWMA)", {}, "count", "0", "+0.004"),
+    ("Conversion, per user: difference (treatment - control)", {"metric": "converted",
+                                                                 "value_by_arm": {"control": 0.1, "treatment": 0.12}},
+     "share change", "+31.1 pp", "+0.4 pp"),
+])
+def test_each_estimate_is_written_in_the_unit_its_label_names(label, extra, kind, value, change):
+    from study.report.compare_units import kind_of, style_of
+
+    estimate = {"name": "x", "label": label, "value": 0.311, "ci_low": 0.3, "ci_high": 0.32, "extra": extra}
+    style = style_of(estimate, {**estimate, "value": 0.315})
+    assert (kind_of(estimate), style.value(0.311), style.change(0.004)) == (kind, value, change)
+    assert style.change(0.0) == "0 (same)" and style.change(1e-9) != style.change(0.0)
+
+
+def test_a_run_at_another_level_says_which_parameters_differ(runs, tmp_path):
+    data = json.loads((runs["a"] / "results" / "01_data_overview.json").read_text())["data"]
+    other = make_run(tmp_path / "alpha", runs["root"] / "a" / "tickets.parquet", "2026-04-01 09:00:00", alpha=0.1)
+    assert json.loads((other / "results" / "01_data_overview.json").read_text())["data"] == data
+    folder, _ = compare_runs(runs["a"], other, tmp_path / "cmp")
+    page = words((folder / "compare.html").read_text())
+    assert "04_ab_test: alpha 0.05 in A, 0.1 in B" in page and '{"alpha": 0.1}' in page
+    assert "The intervals have different levels (95% in A, 90% in B)." in page and "90% CI " in page
+    table = pd.read_csv(folder / "compare.csv", keep_default_na=False, na_values=[""]).set_index("name")
+    assert table.loc["csat_mean", "change"] == 0 and table.loc["csat_mean", "b_ci_level"] == 0.9

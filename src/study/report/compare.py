@@ -24,8 +24,9 @@ from pathlib import Path
 from study import config
 from study.report import safe_output
 from study.report.compare_units import Style, separation, style_of
-from study.report.results_csv import csv_text, text_cell, write_csv_atomic
+from study.report.results_csv import csv_text, number_cell, text_cell, write_csv_atomic
 from study.report.sentences import estimates_by_name, finite, usable
+from study.report.summary import EXPERIMENTS
 
 COMPARE_MARK = "study compare"  # key of a comparison folder's run.json: what was compared
 DEFAULT_OUT = config.ROOT / "reports" / "compare"
@@ -140,8 +141,6 @@ def read_run(given: str | Path, which: str) -> Run:
 def key_estimates(analysis: str, payload: Mapping) -> tuple[list[str], list]:
     """Names of the estimates a results file's headline findings quote, then its verdicts' primary
     metrics (each once, in that order), and the verdicts themselves."""
-    from study.report.summary import EXPERIMENTS  # the verdict rules import statsmodels: only when comparing
-
     names = [str(n) for f in payload.get("findings") or [] if isinstance(f, Mapping) and f.get("headline")
              for n in f.get("estimates") or []]
     verdicts = EXPERIMENTS[analysis](payload, None) if analysis in EXPERIMENTS else []
@@ -182,7 +181,7 @@ def make_row(analysis: str, name: str, key: bool, a: Run, b: Run) -> Row:
         row.separation = separation(ea, eb)
         if finite(ea.get("ci_level")) and finite(eb.get("ci_level")) and abs(ea["ci_level"] - eb["ci_level"]) > 1e-9:
             row.notes.append(f"The intervals have different levels ({ea['ci_level']:.0%} in A, {eb['ci_level']:.0%} in B).")
-    elif row.change is not None:
+    elif row.change:  # an unchanged value needs no word on its uncertainty
         row.notes.append("No interval in both runs: the change cannot be judged against the uncertainty.")
     return row
 
@@ -306,8 +305,6 @@ CSV_COLUMNS = ("analysis", "name", "label", "key", "a_value", "a_ci_low", "a_ci_
 
 def csv_rows(a: Run, b: Run, rows: list[Row]) -> list[list[str]]:
     """One line per estimate of :data:`CSV_COLUMNS`: numbers as numbers, text safe for spreadsheets."""
-    from study.report.results_csv import number_cell
-
     def side(e):
         return [number_cell(e.get(k)) if e else "" for k in ("value", "ci_low", "ci_high", "ci_level")]
 

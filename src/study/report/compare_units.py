@@ -22,11 +22,12 @@ from study.report.verdict import SLA_UNITS
 SHARE, SHARE_CHANGE, RELATIVE, POINTS, PLAIN, COUNT = "share", "share change", "relative", "points", "plain", "count"
 
 # Checked in this order, on the lower-cased label; the first that matches decides.
-_RATIO = re.compile(r"hazard ratio|odds ratio|correlation|robustness value|chi-square|\bauc\b|brier|r² of")
+_RATIO = re.compile(r"^e-value|hazard ratio|odds ratio|correlation|robustness value|chi-square|\bauc\b|brier|r² of")
 _COUNT = re.compile(r"weeks out of control|number of weeks")
 _SHARE = re.compile(r"\bshare\b|probability|\brate\b|\bp\(|repeat[- ]purchase:|\bshare of\b")
 _CHANGE = re.compile(r"\bchange|\bminus\b|difference|\beffect\b|\bper\b|\bversus\b|\bvs\b|instead of|\bfor an? "
                      r"(resolved|reopened)")
+_LEVEL_RATIO = re.compile(r"e-value|(hazard|odds) ratio|roc auc|brier|robustness value|correlation")
 _POINTS = re.compile(r"csat points|\(points\b|^csat:|\bpoints \(")
 
 
@@ -55,10 +56,21 @@ def kind_of(estimate: Mapping) -> str:
     return PLAIN
 
 
-def _plain_digits(values: list[float]) -> int:
-    """Decimals a plain number needs: three below 1, two below 10, one below 100, none above."""
-    largest = max((abs(v) for v in values if finite(v)), default=0.0)
-    return 3 if largest < 1 else 2 if largest < 10 else 1 if largest < 100 else 0
+def _digits(kind: str, values: list[float]) -> int:
+    """Decimals that show at least two significant digits of the largest of ``values`` in its unit.
+
+    Shares and lifts (in % or pp) get one decimal and CSAT points two, more when the numbers are
+    smaller (a weekly trend of 0.012 pp); a plain number three below 1, two below 10, one below 100.
+    """
+    scale = 100.0 if kind in (SHARE, SHARE_CHANGE, RELATIVE) else 1.0
+    largest = max((abs(v) * scale for v in values if finite(v)), default=0.0)
+    if kind == COUNT:
+        return 0
+    base = {SHARE: 1, SHARE_CHANGE: 1, RELATIVE: 1, POINTS: 2}.get(kind)
+    if base is None:
+        base = 3 if largest < 1 else 2 if largest < 10 else 1 if largest < 100 else 0
+    small = 1 - math.floor(math.log10(largest)) if 0 < largest < 10 ** -(base - 1) else 0
+    return min(max(base, small), 6)
 
 
 @dataclass(frozen=True)
@@ -81,12 +93,12 @@ class Style:
 
     def _unit(self) -> Unit:
         if self.kind in (SHARE, SHARE_CHANGE):
-            return Unit(100.0, 1, " pp" if self.kind == SHARE_CHANGE else "%")
+            return Unit(100.0, self.digits, " pp" if self.kind == SHARE_CHANGE else "%")
         if self.kind == RELATIVE:
-            return Unit(100.0, 1, "%", "%")
+            return Unit(100.0, self.digits, "%", "%")
         if self.kind == POINTS:
-            return Unit(1.0, 2, " points")
-        return Unit(1.0, 0 if self.kind == COUNT else self.digits)
+            return Unit(1.0, self.digits, " points")
+        return Unit(1.0, self.digits)
 
     def value(self, value: float | None) -> str:
         """The point estimate with its unit, e.g. '41.7%', '+1.6 pp', '+0.15 points', '0.595'."""
@@ -100,7 +112,7 @@ class Style:
             return ""
         unit = self._unit()
         if self.kind == SHARE:
-            return f"{pct(low)} to {pct(high)}"
+            return f"{pct(low, self.digits)} to {pct(high, self.digits)}"
         written_low = unit(low, signed=self.signed, bound=True)
         return f"{written_low} to {unit(high, signed=self.signed)}"
 
@@ -108,12 +120,9 @@ class Style:
         """Run B minus run A in the unit a reader compares them by: percentage points for shares and lifts."""
         if difference == 0:
             return "0 (same)"
-        if self.kind in (SHARE, SHARE_CHANGE, RELATIVE):
-            scale, digits, suffix = 100.0, 1, " pp"
-        elif self.kind == POINTS:
-            scale, digits, suffix = 1.0, 2, " points"
-        else:
-            scale, digits, suffix = 1.0, 0 if self.kind == COUNT else self.digits, ""
+        scale = 100.0 if self.kind in (SHARE, SHARE_CHANGE, RELATIVE) else 1.0
+        suffix = " pp" if scale == 100.0 else " points" if self.kind == POINTS else ""
+        digits = self.digits
         # A real change never reads as +0.0: up to three more decimals, then '<' the smallest shown.
         for extra_digits in range(4):
             if round(difference * scale, digits + extra_digits) != 0:
@@ -127,9 +136,11 @@ def style_of(first: Mapping | None, second: Mapping | None) -> Style:
     estimate = first or second or {}
     kind = kind_of(estimate)
     label = str(estimate.get("label") or "").lower()
-    signed = kind in (SHARE_CHANGE, RELATIVE) or (kind in (POINTS, PLAIN) and bool(_CHANGE.search(label)))
+    # A ratio (hazard ratio per doubling) is a level around 1, not a difference around 0: no sign.
+    signed = kind in (SHARE_CHANGE, RELATIVE) or (kind in (POINTS, PLAIN) and bool(_CHANGE.search(label))
+                                                  and not _LEVEL_RATIO.match(label))
     values = [e.get(k) for e in (first, second) if e for k in ("value", "ci_low", "ci_high")]
-    return Style(kind, signed, _plain_digits([v for v in values if finite(v)]))
+    return Style(kind, signed, _digits(kind, values))
 
 
 def separation(first: Mapping, second: Mapping) -> float:

@@ -45,7 +45,7 @@ def text_cell(value) -> str:
 
 def unescape(cell: str) -> str:
     """The text :func:`text_cell` was given (for a cell read back from the file)."""
-    return cell[1:] if cell.startswith("'") else cell
+    return cell.removeprefix("'")
 
 
 def number_cell(value) -> str:
@@ -96,7 +96,7 @@ def read_payloads(results_dir: Path) -> list[dict]:
         except (OSError, ValueError) as error:
             raise ValueError(f"{path.name}: not readable JSON ({error})") from None
         if not isinstance(payload, dict):
-            raise ValueError(f"{path.name}: not a results file (a JSON object with 'estimates')")
+            raise ValueError(f"{path.name}: not a results file (a JSON object with 'estimates')")  # noqa: TRY004 (bad input, one line)
         payloads.append(payload)
     return payloads
 
