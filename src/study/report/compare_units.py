@@ -91,7 +91,8 @@ class Style:
     signed: bool
     digits: int = 2
 
-    def _unit(self) -> Unit:
+    def unit(self) -> Unit:
+        """The :class:`study.core.words.Unit` that writes its values."""
         if self.kind in (SHARE, SHARE_CHANGE):
             return Unit(100.0, self.digits, " pp" if self.kind == SHARE_CHANGE else "%")
         if self.kind == RELATIVE:
@@ -104,13 +105,13 @@ class Style:
         """The point estimate with its unit, e.g. '41.7%', '+1.6 pp', '+0.15 points', '0.595'."""
         if not finite(value):
             return "not estimated"
-        return self._unit()(value, signed=self.signed)
+        return self.unit()(value, signed=self.signed)
 
     def interval(self, low: float | None, high: float | None) -> str:
         """The interval's bounds, e.g. '41.2% to 42.2%', '+0.6 to +2.6 pp' (empty without bounds)."""
         if not (finite(low) and finite(high)):
             return ""
-        unit = self._unit()
+        unit = self.unit()
         if self.kind == SHARE:
             return f"{pct(low, self.digits)} to {pct(high, self.digits)}"
         written_low = unit(low, signed=self.signed, bound=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from study import analyses
 from study.core.results import format_p
 from study.core.words import Unit
+from study.report.compare_units import style_of
 from study.report.sentences import Sentence, estimates_by_name, finite, usable
 
 EVIDENCE_WORDS = {
@@ -154,16 +155,9 @@ def _with_label_unit(unit: Unit, estimate: Mapping) -> Unit:
 
 
 def default_unit(estimate: Mapping) -> Unit:
-    """How to write an estimate no finding writes: shares in percent (differences in pp), else 3 decimals."""
-    label = str(estimate.get("label", "")).lower()
-    value = estimate["value"]
-    if "relative lift" in label:
-        return Unit(100.0, 1, "%")
-    if any(word in label for word in ("probability", "share", "rate", "proportion")) and abs(value) <= 1:
-        return Unit(100.0, 1, " pp" if reference_of(estimate) == 0.0 else "%")
-    if float(value).is_integer():
-        return Unit(1.0, 0)
-    return Unit(1.0, 3 if abs(value) < 1 else 2)
+    """How to write an estimate no finding writes: as a comparison of runs writes it, from its label
+    (:func:`study.report.compare_units.style_of`: shares in percent, their differences in pp)."""
+    return style_of(estimate, None).unit()
 
 
 def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], verdicts: Sequence = ()) -> list[KeyResult]:
