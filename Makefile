@@ -3,23 +3,36 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
+# One venv, two stamps: `make report` installs what running needs; `make test` adds the [test] extras
+# (pytest, nbval, hypothesis, playwright) once, on top of it.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# Jupyter refuses to start as root unless told; containers usually run as root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup report test browser lab notebooks benchmark clean
+.PHONY: setup test-setup kernel report test browser lab notebooks benchmark clean
 
 setup: $(STAMP)
 
+test-setup: $(TEST_STAMP)
+
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
 	@# rfc3987-syntax (a jsonschema extra) adds ~1.3 s to every nbformat import and nothing needs it.
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e ".[test]"
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+	@touch $(TEST_STAMP)
+
 report: setup
 	$(BIN)/study run
 
-test: setup browser
+test: test-setup browser
 	$(BIN)/python -m pytest
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
@@ -37,8 +50,14 @@ browser:
 	    || echo "make: could not install chromium; the browser tests will be skipped"; \
 	fi
 
-lab: setup
-	$(BIN)/jupyter lab notebooks
+# The `study` kernel ("Python (study)") runs this venv's python: a JupyterLab installed elsewhere can
+# pick it and import the package. Registered for the current user (~/.local/share/jupyter/kernels/study),
+# the one place every Jupyter of that user looks; run again after moving the project.
+kernel: setup
+	$(BIN)/python -m ipykernel install --user --name study --display-name "Python (study)"
+
+lab: kernel
+	$(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks
 
 notebooks: setup
 	$(BIN)/study refresh-notebooks
