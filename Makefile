@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
-# One venv, two stamps: `make report` installs what running needs; `make test` adds the [test] extras
-# (pytest, nbval, hypothesis, playwright) once, on top of it.
+# One venv, one stamp per extra: `make report` installs what running needs; `make test` adds the [test]
+# extras (pytest, nbval, hypothesis, playwright) and `make lab` adds JupyterLab, each once, on top of it.
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+LAB_STAMP := $(VENV)/.installed-lab
 # Jupyter refuses to start as root unless told; containers usually run as root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -28,6 +29,11 @@ $(TEST_STAMP): $(STAMP)
 	$(PIP) -e ".[test]"
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $(TEST_STAMP)
+
+$(LAB_STAMP): $(STAMP)
+	$(PIP) -e ".[lab]"
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+	@touch $(LAB_STAMP)
 
 report: setup
 	$(BIN)/study run
@@ -50,14 +56,16 @@ browser:
 	    || echo "make: could not install chromium; the browser tests will be skipped"; \
 	fi
 
-# The `study` kernel ("Python (study)") runs this venv's python: a JupyterLab installed elsewhere can
-# pick it and import the package. Registered for the current user (~/.local/share/jupyter/kernels/study),
-# the one place every Jupyter of that user looks; run again after moving the project.
+# The `study` kernel ("Python (study)") runs this venv's python, so a JupyterLab installed elsewhere
+# can pick it and import the package. Registered for the current user (--user), the one place every
+# Jupyter of that user looks (--sys-prefix would be seen only by this venv's own Jupyter); run again
+# after moving the project. The notebooks keep the standard `python3` kernel name, which is this
+# venv's python under `make lab`, nbval and `study run`, and needs no registration.
 kernel: setup
 	$(BIN)/python -m ipykernel install --user --name study --display-name "Python (study)"
 
-lab: kernel
-	$(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks
+lab: $(LAB_STAMP) kernel
+	$(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=study
 
 notebooks: setup
 	$(BIN)/study refresh-notebooks
