@@ -3,23 +3,42 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
+# One venv, one stamp per extra: `make report` installs what running needs; `make test` adds the [test]
+# extras (pytest, nbval, hypothesis, playwright) and `make lab` adds JupyterLab, each once, on top of it.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+LAB_STAMP := $(VENV)/.installed-lab
+# Jupyter refuses to start as root unless told; containers usually run as root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup report test browser lab notebooks benchmark clean
+.PHONY: setup test-setup kernel report test browser lab notebooks benchmark clean
 
 setup: $(STAMP)
 
+test-setup: $(TEST_STAMP)
+
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
 	@# rfc3987-syntax (a jsonschema extra) adds ~1.3 s to every nbformat import and nothing needs it.
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e ".[test]"
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+	@touch $(TEST_STAMP)
+
+$(LAB_STAMP): $(STAMP)
+	$(PIP) -e ".[lab]"
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+	@touch $(LAB_STAMP)
+
 report: setup
 	$(BIN)/study run
 
-test: setup browser
+test: test-setup browser
 	$(BIN)/python -m pytest
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
@@ -37,8 +56,16 @@ browser:
 	    || echo "make: could not install chromium; the browser tests will be skipped"; \
 	fi
 
-lab: setup
-	$(BIN)/jupyter lab notebooks
+# The `study` kernel ("Python (study)") runs this venv's python, so a JupyterLab installed elsewhere
+# can pick it and import the package. Registered for the current user (--user), the one place every
+# Jupyter of that user looks (--sys-prefix would be seen only by this venv's own Jupyter); run again
+# after moving the project. The notebooks keep the standard `python3` kernel name, which is this
+# venv's python under `make lab`, nbval and `study run`, and needs no registration.
+kernel: setup
+	$(BIN)/python -m ipykernel install --user --name study --display-name "Python (study)"
+
+lab: $(LAB_STAMP) kernel
+	$(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=study
 
 notebooks: setup
 	$(BIN)/study refresh-notebooks

@@ -62,6 +62,13 @@ def test_run_prints_progress(default_run):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_kernel_logs_hold_no_start_up_warning(default_run):
+    _, out = default_run
+    logs = {log.stem: log.read_text() for log in (out / "logs").glob("*.log")}
+    assert sorted(logs) == sorted(ANALYSES)
+    assert not [name for name, text in logs.items() if "without encryption" in text]
+
+
 def test_results_json_holds_every_key_estimate(default_run):
     _, out = default_run
     for name in ANALYSES:

@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import pandas as pd
 
+from study import config
 from study.ab import (
     abtest,
     aggregate,
@@ -378,8 +379,9 @@ def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0
     alpha, srm_alpha, relative_mde : float
         1 - confidence level; sample-ratio alarm threshold; lift the next experiment should detect.
     """
-    table, source = io.load(data_path)
-    mapping = read_map(columns_path)
+    # The notebook's defaults, run by papermill from another folder, are the project's files.
+    table, source = io.load(config.input_path(data_path))
+    mapping = read_map(config.input_path(columns_path))
     result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
     parameters = {"alpha": alpha, "srm_alpha": srm_alpha, "relative_mde": relative_mde, "column_map": vars(mapping)}
     return dataclasses.replace(result, source=source, parameters=parameters)

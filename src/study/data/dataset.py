@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from study.core.accounting import SAMPLE_REASON_START
+from study import config
 from study.data import column_map, features, findings, io, schema
 
 
@@ -228,6 +229,7 @@ def load_tickets(
     study.data.schema.DataError
         When the file is missing, unreadable, or breaks the contract.
     """
+    path = config.input_path(path)  # a notebook's default, run by papermill from another folder
     if is_prepared(path):
         data = _read_prepared(Path(path), needed, max_tickets, seed)
     else:

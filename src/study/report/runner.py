@@ -68,9 +68,12 @@ def _execute(
     """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
 
     The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
-    terminal, so progress lines stay readable and nothing is lost.
+    terminal, so progress lines stay readable and nothing is lost; the one start-up warning every
+    kernel prints is dropped from it (:mod:`study.report.kernel_log`).
     """
     import papermill
+
+    from study.report import kernel_log
 
     with open(log, "ab") as handle:
         os.dup2(handle.fileno(), 2)
@@ -87,6 +90,7 @@ def _execute(
         status, reason = "failed", f"{type(error).__name__}: {error}"
     if Path(executed).is_file():
         export_html(Path(executed), Path(html_path))
+    kernel_log.clean(log)
     return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
 
 

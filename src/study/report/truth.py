@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from study import config
 from study.data.io import Source
 
 TRUTH_FILE = "truth.json"
@@ -28,7 +29,7 @@ def for_data(data_path: str | Path, source: Source) -> dict | None:
     dict or None
         The true effects, or ``None`` for data that is not a simulation.
     """
-    path = Path(data_path).parent / TRUTH_FILE
+    path = Path(config.input_path(data_path)).parent / TRUTH_FILE
     if not path.is_file():
         return None
     try:

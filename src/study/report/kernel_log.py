@@ -1,0 +1,53 @@
+"""Kernel logs that hold only what a reader should look at.
+
+Every ipykernel 7 start prints one warning that the kernel talks to papermill over TCP without
+encryption. The kernel listens on the loopback interface of the machine that runs the study, so the
+warning says nothing about this run; left in, it is the whole content of every log and hides the
+messages that matter. That one warning, and nothing else, is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# The whole line as ipykernel writes it, anchored at its start: a traceback or a user message that
+# merely quotes these words is kept.
+HARMLESS = (
+    re.compile(rb"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\. "),
+)
+
+
+def quiet(text: bytes) -> bytes:
+    """The log text without its known harmless lines.
+
+    Parameters
+    ----------
+    text : bytes
+        A kernel log as written (bytes: the kernel's stderr is not promised to be UTF-8).
+
+    Returns
+    -------
+    bytes
+        The same lines, in order, less those matching :data:`HARMLESS`.
+    """
+    lines = text.splitlines(keepends=True)
+    return b"".join(line for line in lines if not any(known.match(line) for known in HARMLESS))
+
+
+def clean(path: str | Path) -> None:
+    """Drop the known harmless lines from the log at ``path`` in place; a missing log is left missing.
+
+    Parameters
+    ----------
+    path : str or Path
+        The kernel log of one analysis.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return
+    kept = quiet(text)
+    if kept != text:
+        path.write_bytes(kept)
