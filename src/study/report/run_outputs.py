@@ -7,6 +7,7 @@ page; the run facts say why there is no PDF.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def write_run_outputs(staging: Path, runs: list[AnalysisRun], facts: dict, pdf: 
         from study.report.pdf import print_pdfs
 
         pages = [staging / run.html for run in runs if run.html]
+        started = time.perf_counter()
         printed = print_pdfs(pages) if pages else {}
         for run in runs:
             made = printed.get(Path(run.html).stem) if run.html else None
@@ -48,6 +50,9 @@ def write_run_outputs(staging: Path, runs: list[AnalysisRun], facts: dict, pdf: 
         failed = {name: why for name, why in printed.items() if not isinstance(why, Path)}
         for name, why in failed.items():
             progress(f"  no PDF of {name}: {why}")
+        if pages:
+            progress(f"  {len(printed) - len(failed)} of {len(pages)} reports printed to PDF "
+                     f"({time.perf_counter() - started:.1f} s)")
         facts["PDFs"] = ("one per report and of this page, printed by Chromium" if not failed
                          else f"{len(printed) - len(failed)} of {len(printed)} made; {next(iter(failed.values()))}")
     else:
