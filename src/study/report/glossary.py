@@ -14,31 +14,33 @@ from typing import Any
 
 # Term of art -> one plain sentence. Every term any report or the index uses belongs here.
 TERMS: dict[str, str] = {
-    "confidence interval": "A range that, by the method used, would contain the true value in 95% of repeated samples "
-                           "(at the stated level); a narrow interval means a precise estimate.",
-    "CI": "Confidence interval: a range that would contain the true value in 95% of repeated samples (at the stated level).",
+    "confidence interval": "A range made by a method that captures the true value in 95% of repeated samples (at the "
+                           "stated level); a narrow interval means a precise estimate.",
+    "CI": "Confidence interval: a range made by a method that captures the true value in 95% of repeated samples (at "
+          "the stated level).",
     "p-value": "The chance of a difference at least this large if there were truly none; small values (below 0.05) "
                "mean chance alone is an unlikely explanation. It is not the chance that the finding is wrong.",
     "percentage point": "The plain difference between two percentages: from 40% to 42% is +2 percentage points (pp), "
                         "a relative rise of 5%.",
-    "SE": "Standard error: how much an estimate would vary from sample to sample; about half the width of a 95% "
-          "interval divided by 1.96.",
+    "SE": "Standard error: how much an estimate would vary from sample to sample; a 95% interval reaches about "
+          "1.96 standard errors either side of the estimate.",
     "CSAT": "Customer satisfaction score: the 1-5 answer to the survey after a ticket.",
     "SLA": "Service-level agreement: the promised time within which a ticket gets its first reply.",
     "relative lift": "The difference between arms as a share of the control arm's value (+4% means 4% higher than control).",
     "CUPED": "A variance reduction for experiments: each unit's outcome is adjusted by its pre-experiment value of the "
              "same measure, which narrows the interval without moving the expected effect.",
-    "Holm": "Holm's correction of p-values for testing several metrics at once: it keeps the chance of any false "
-            "finding among them at 5%.",
+    "Holm": "Holm's correction of p-values for testing several comparisons at once: it keeps the chance of any false "
+            "finding among them at or below 5% (the stated level).",
     "Benjamini-Hochberg": "A correction of p-values for many comparisons (BH) that keeps the expected share of false "
-                          "findings among those called significant at 5%; less strict than Holm.",
+                          "findings among those called significant at or below 5%; less strict than Holm.",
     "HC1": "Heteroskedasticity-robust standard errors (White's, with a small-sample factor): valid when the spread "
            "of outcomes differs between units.",
     "delta method": "A way to get the standard error of a ratio or other function of estimates from their own "
                     "standard errors, by a first-order approximation.",
     "Welch": "Welch's t-test compares two means without assuming the two groups have the same spread.",
     "Wilson": "The Wilson interval for a share: stays within 0-100% and behaves well for small counts or shares near 0 or 1.",
-    "chi-square": "A test of whether observed counts match the expected ones (here: units per arm against the planned split).",
+    "chi-square": "A test of whether observed counts (or spread) match what chance alone would give, e.g. units per arm "
+                  "against the planned split.",
     "sample ratio mismatch": "An experiment whose arms hold a different share of units than planned (SRM): a sign that "
                              "assignment or logging broke, so the comparison cannot be trusted.",
     "SMD": "Standardized mean difference: the gap between arms' means in units of their standard deviation; below 0.1 "
@@ -46,7 +48,7 @@ TERMS: dict[str, str] = {
     "MDE": "Minimum detectable effect: the smallest true effect the experiment had an 80% chance to detect.",
     "Mann-Whitney": "A rank test: whether values in one arm tend to be larger than in the other, robust to extreme values.",
     "Yuen": "Yuen's test compares trimmed means (the extremes of each arm left out), robust to heavy tails.",
-    "winsorized": "Extreme values capped at a percentile (here the 99th) before comparing means.",
+    "winsorized": "Extreme values capped at a high percentile (the 99th in the A/B reports) before comparing means.",
     "bootstrap": "Uncertainty from resampling the data many times and recomputing the estimate, without a formula.",
     "Bayesian": "A reading that states the probability that one arm is better, given the data and a prior belief "
                 "(here a flat prior).",
