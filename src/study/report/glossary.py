@@ -24,6 +24,9 @@ TERMS: dict[str, str] = {
                         "a relative rise of 5%.",
     "SE": "Standard error: how much an estimate would vary from sample to sample; a 95% interval reaches about "
           "1.96 standard errors either side of the estimate.",
+    "SD": "Standard deviation: how far values typically lie from their mean.",
+    "risk difference": "The difference between two groups' chances of an event (RD), in percentage points.",
+    "risk ratio": "One group's chance of an event divided by another's; 1 means no difference.",
     "CSAT": "Customer satisfaction score: the 1-5 answer to the survey after a ticket.",
     "SLA": "Service-level agreement: the promised time within which a ticket gets its first reply.",
     "relative lift": "The difference between arms as a share of the control arm's value (+4% means 4% higher than control).",
@@ -148,6 +151,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "delta method": ("delta-method",),
     "E-value": ("E-values",),
     "Cox": ("Cox model",),
+    "SD": ("standard deviation", "standard deviations"),
+    "risk difference": ("RD",),
+    "risk ratio": ("risk ratios",),
 }
 
 # Internal method code -> plain name, for tables; the code itself stays in the results JSON.
@@ -208,16 +214,17 @@ def _pattern() -> re.Pattern[str]:
     spellings = {term: term for term in TERMS}
     spellings.update({alias: term for term, aliases in ALIASES.items() for alias in aliases})
     ordered = sorted(spellings, key=len, reverse=True)
-    # Words on both sides, and no hyphen: "CI" not inside "CIs-like", "pp" not inside "app", "Cox" not in "Coxon".
+    # Whole words: "pp" not inside "app", "Cox" not in "Coxon", "randomized" not in "non-randomized"; a term
+    # before a hyphen still counts ("CUPED-adjusted").
     alternatives = "|".join(re.escape(s) for s in ordered)
-    return re.compile(rf"(?<![\w\-])({alternatives})(?![\w\-]|-\w)")
+    return re.compile(rf"(?<![\w\-])({alternatives})(?!\w)")
 
 
 _SPELLINGS = {**{t: t for t in TERMS}, **{a: t for t, aliases in ALIASES.items() for a in aliases}}
 _PATTERN = _pattern()
 # Lower-case words (not names or abbreviations) also match when a sentence starts with them.
 _SPELLINGS_LOWER = {s.lower(): t for s, t in _SPELLINGS.items() if s[:1].islower()}
-_PATTERN_START = re.compile(rf"(?<![\w\-])({'|'.join(re.escape(s[:1].upper() + s[1:]) for s in _SPELLINGS_LOWER)})(?![\w\-]|-\w)")
+_PATTERN_START = re.compile(rf"(?<![\w\-])({'|'.join(re.escape(s[:1].upper() + s[1:]) for s in _SPELLINGS_LOWER)})(?!\w)")
 
 # Where a term is never marked: headings, links, code, scripts, and what is already marked.
 _SKIP = {"h1", "h2", "h3", "h4", "h5", "h6", "a", "abbr", "code", "pre", "script", "style", "title", "summary",
