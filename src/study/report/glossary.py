@@ -14,31 +14,36 @@ from typing import Any
 
 # Term of art -> one plain sentence. Every term any report or the index uses belongs here.
 TERMS: dict[str, str] = {
-    "confidence interval": "A range that, by the method used, would contain the true value in 95% of repeated samples "
-                           "(at the stated level); a narrow interval means a precise estimate.",
-    "CI": "Confidence interval: a range that would contain the true value in 95% of repeated samples (at the stated level).",
+    "confidence interval": "A range made by a method that captures the true value in 95% of repeated samples (at the "
+                           "stated level); a narrow interval means a precise estimate.",
+    "CI": "Confidence interval: a range made by a method that captures the true value in 95% of repeated samples (at "
+          "the stated level).",
     "p-value": "The chance of a difference at least this large if there were truly none; small values (below 0.05) "
                "mean chance alone is an unlikely explanation. It is not the chance that the finding is wrong.",
     "percentage point": "The plain difference between two percentages: from 40% to 42% is +2 percentage points (pp), "
                         "a relative rise of 5%.",
-    "SE": "Standard error: how much an estimate would vary from sample to sample; about half the width of a 95% "
-          "interval divided by 1.96.",
+    "SE": "Standard error: how much an estimate would vary from sample to sample; a 95% interval reaches about "
+          "1.96 standard errors either side of the estimate.",
+    "SD": "Standard deviation: how far values typically lie from their mean.",
+    "risk difference": "The difference between two groups' chances of an event (RD), in percentage points.",
+    "risk ratio": "One group's chance of an event divided by another's; 1 means no difference.",
     "CSAT": "Customer satisfaction score: the 1-5 answer to the survey after a ticket.",
     "SLA": "Service-level agreement: the promised time within which a ticket gets its first reply.",
     "relative lift": "The difference between arms as a share of the control arm's value (+4% means 4% higher than control).",
     "CUPED": "A variance reduction for experiments: each unit's outcome is adjusted by its pre-experiment value of the "
              "same measure, which narrows the interval without moving the expected effect.",
-    "Holm": "Holm's correction of p-values for testing several metrics at once: it keeps the chance of any false "
-            "finding among them at 5%.",
+    "Holm": "Holm's correction of p-values for testing several comparisons at once: it keeps the chance of any false "
+            "finding among them at or below 5% (the stated level).",
     "Benjamini-Hochberg": "A correction of p-values for many comparisons (BH) that keeps the expected share of false "
-                          "findings among those called significant at 5%; less strict than Holm.",
+                          "findings among those called significant at or below 5%; less strict than Holm.",
     "HC1": "Heteroskedasticity-robust standard errors (White's, with a small-sample factor): valid when the spread "
            "of outcomes differs between units.",
     "delta method": "A way to get the standard error of a ratio or other function of estimates from their own "
                     "standard errors, by a first-order approximation.",
     "Welch": "Welch's t-test compares two means without assuming the two groups have the same spread.",
     "Wilson": "The Wilson interval for a share: stays within 0-100% and behaves well for small counts or shares near 0 or 1.",
-    "chi-square": "A test of whether observed counts match the expected ones (here: units per arm against the planned split).",
+    "chi-square": "A test of whether observed counts (or spread) match what chance alone would give, e.g. units per arm "
+                  "against the planned split.",
     "sample ratio mismatch": "An experiment whose arms hold a different share of units than planned (SRM): a sign that "
                              "assignment or logging broke, so the comparison cannot be trusted.",
     "SMD": "Standardized mean difference: the gap between arms' means in units of their standard deviation; below 0.1 "
@@ -46,7 +51,7 @@ TERMS: dict[str, str] = {
     "MDE": "Minimum detectable effect: the smallest true effect the experiment had an 80% chance to detect.",
     "Mann-Whitney": "A rank test: whether values in one arm tend to be larger than in the other, robust to extreme values.",
     "Yuen": "Yuen's test compares trimmed means (the extremes of each arm left out), robust to heavy tails.",
-    "winsorized": "Extreme values capped at a percentile (here the 99th) before comparing means.",
+    "winsorized": "Extreme values capped at a high percentile (the 99th in the A/B reports) before comparing means.",
     "bootstrap": "Uncertainty from resampling the data many times and recomputing the estimate, without a formula.",
     "Bayesian": "A reading that states the probability that one arm is better, given the data and a prior belief "
                 "(here a flat prior).",
@@ -146,6 +151,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "delta method": ("delta-method",),
     "E-value": ("E-values",),
     "Cox": ("Cox model",),
+    "SD": ("standard deviation", "standard deviations"),
+    "risk difference": ("RD",),
+    "risk ratio": ("risk ratios",),
 }
 
 # Internal method code -> plain name, for tables; the code itself stays in the results JSON.
@@ -206,16 +214,17 @@ def _pattern() -> re.Pattern[str]:
     spellings = {term: term for term in TERMS}
     spellings.update({alias: term for term, aliases in ALIASES.items() for alias in aliases})
     ordered = sorted(spellings, key=len, reverse=True)
-    # Words on both sides, and no hyphen: "CI" not inside "CIs-like", "pp" not inside "app", "Cox" not in "Coxon".
+    # Whole words: "pp" not inside "app", "Cox" not in "Coxon", "randomized" not in "non-randomized"; a term
+    # before a hyphen still counts ("CUPED-adjusted").
     alternatives = "|".join(re.escape(s) for s in ordered)
-    return re.compile(rf"(?<![\w\-])({alternatives})(?![\w\-]|-\w)")
+    return re.compile(rf"(?<![\w\-])({alternatives})(?!\w)")
 
 
 _SPELLINGS = {**{t: t for t in TERMS}, **{a: t for t, aliases in ALIASES.items() for a in aliases}}
 _PATTERN = _pattern()
 # Lower-case words (not names or abbreviations) also match when a sentence starts with them.
 _SPELLINGS_LOWER = {s.lower(): t for s, t in _SPELLINGS.items() if s[:1].islower()}
-_PATTERN_START = re.compile(rf"(?<![\w\-])({'|'.join(re.escape(s[:1].upper() + s[1:]) for s in _SPELLINGS_LOWER)})(?![\w\-]|-\w)")
+_PATTERN_START = re.compile(rf"(?<![\w\-])({'|'.join(re.escape(s[:1].upper() + s[1:]) for s in _SPELLINGS_LOWER)})(?!\w)")
 
 # Where a term is never marked: headings, links, code, scripts, and what is already marked.
 _SKIP = {"h1", "h2", "h3", "h4", "h5", "h6", "a", "abbr", "code", "pre", "script", "style", "title", "summary",

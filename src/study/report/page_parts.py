@@ -54,14 +54,16 @@ def finish(page: str) -> str:
     return str(soup)
 
 
-WIDE = 10  # columns from which a table prints in smaller type
+WIDE = 9  # columns (row labels included) from which a table prints in smaller type
 
 
 def _mark_wide_tables(main: Any) -> None:
     """Class tables of many columns ``wide``: printed in smaller type, so A4 holds their last column."""
     for table in main.find_all("table"):
-        header = table.find("tr")
-        if header is not None and sum(int(c.get("colspan", 1) or 1) for c in header.find_all(["th", "td"])) >= WIDE:
+        # A table with several levels of row labels has more cells in a body row than in its header's first row.
+        columns = max((sum(int(c.get("colspan", 1) or 1) for c in row.find_all(["th", "td"], recursive=False))
+                       for row in table.find_all("tr", limit=6)), default=0)
+        if columns >= WIDE:
             table["class"] = [*(table.get("class") or []), "wide"]
 
 
