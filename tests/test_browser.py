@@ -18,6 +18,7 @@ executable. Without playwright or the executable these tests are skipped.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -152,8 +153,9 @@ def runs(small_study_path: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "failed": _start(folder / "failed", "--data", str(small_study_path), "--only", ",".join(FAILED_ONLY),
                          notebooks=notebooks_with_a_planted_failure(folder)),
         "hostile": _start(folder / "hostile", "--only", "05", *_hostile_experiment(folder)),
+        # This run also prints its pages to PDF as a user's `study run` does (the others leave that out).
         "rollout": _start(folder / "rollout", "--only", "07", "--data", str(config.DATA / "rollout" / "tickets.parquet"),
-                          "--param", f"pilot_path={config.SAMPLE_DATA}"),
+                          "--param", f"pilot_path={config.SAMPLE_DATA}", "--pdf", "yes"),
         "experiment": _start(folder / "experiment", "--only", "05", "--data", str(EXAMPLES / "experiment.csv.gz"),
                              "--columns", str(EXAMPLES / "experiment_columns.yml")),
     }
@@ -378,7 +380,8 @@ def test_a_link_into_an_appendix_opens_it(browser, tmp_path: Path) -> None:
         context.close()
 
 
-@pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table")])
+@pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table"),
+                                                    ("default", "index")])
 def test_printed_at_a4_no_table_loses_a_column(runs: dict[str, Run], browser, run_name: str, page_name: str) -> None:
     """In print layout at the printable width of A4, every table (the appendix's included) ends inside the page."""
     context, page = _open(browser, runs[run_name].out / f"{page_name}.html",
@@ -419,3 +422,61 @@ def test_pdfs_are_printed_and_open(runs: dict[str, Run], tmp_path: Path) -> None
         text = " ".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
         title = html.unescape(re.search(r"<title>(.*?)</title>", (path.with_suffix(".html")).read_text(encoding="utf-8"), re.DOTALL)[1])
         assert " ".join(title.split())[:30] in " ".join(text.split()), f"{name}.pdf does not hold its title as text"
+
+
+# ---- The index: headline, verdict and results table a director reads first ----
+
+INDEX_PARTS = """() => {
+  const box = (e) => e ? e.getBoundingClientRect() : null;
+  const rows = [...document.querySelectorAll('table.results tr')].slice(1);
+  const verdict = document.querySelector('ul.verdicts li');
+  const headline = document.querySelector('p.headline');
+  return {
+    title: document.querySelector('h1').textContent.trim(),
+    headline: headline ? headline.textContent.trim() : '',
+    headlineBottom: headline ? box(headline).bottom : null,
+    verdictBottom: verdict ? box(verdict.querySelector('.chip')).bottom : null,
+    verdictReasonBottom: verdict ? Math.max(...[...verdict.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim())
+      .map((n) => { const r = document.createRange(); r.selectNode(n); return r.getBoundingClientRect().bottom; })) : null,
+    rows: rows.map((row) => ({
+      value: row.querySelector('td.value').textContent.trim(),
+      interval: row.querySelector('td.interval').textContent.trim(),
+      chips: [...row.querySelectorAll('.chip')].map((c) => c.textContent.trim()),
+      bar: !!row.querySelector('td.interval svg'),
+      href: (row.querySelector('td.label a') || {}).href || '',
+    })),
+  };
+}"""
+
+
+def test_the_index_shows_headline_verdict_and_reason_above_the_fold_then_the_results_table(runs: dict[str, Run], browser) -> None:
+    """At 1366 x 768 the headline, the verdict and its reason are on the first screen; the results table has a value,
+    an interval drawn against no difference, and a kind-of-evidence chip for every key estimate, linked to its section."""
+    context, page = _open(browser, runs["default"].out / "index.html", viewport={"width": 1366, "height": 768})
+    try:
+        seen = page.evaluate(INDEX_PARTS)
+    finally:
+        context.close()
+    assert re.fullmatch(r"tickets\.parquet, \d+ \w{3} \d{4} to \d+ \w{3} \d{4}", seen["title"]), seen["title"]
+    assert re.search(r"\d", seen["headline"]), "the headline carries no number"
+    assert seen["headlineBottom"] <= 768 and seen["verdictBottom"] <= 768 and seen["verdictReasonBottom"] <= 768, seen
+    assert len(seen["rows"]) >= 8
+    for row in seen["rows"]:
+        assert re.search(r"\d", row["value"]) and row["chips"], row
+        assert row["href"].endswith(".html") or "#" in row["href"], row
+        if row["interval"]:
+            assert row["interval"].startswith("95% CI")
+    assert any(row["bar"] for row in seen["rows"]) and any("causal" in " ".join(row["chips"]) for row in seen["rows"])
+    assert any(row["chips"][-1] in {"Ship", "Don't ship", "Inconclusive"} for row in seen["rows"])
+
+
+def test_a_run_prints_its_reports_and_index_to_pdf_and_links_them(runs: dict[str, Run]) -> None:
+    """`study run --pdf yes`: a PDF beside each page, linked from the index and listed among the run's files."""
+    out = runs["rollout"].out
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for name in PAGES["rollout"]:
+        assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF-"), name
+    assert 'href="07_rollout.pdf"' in page and 'href="index.pdf"' in page
+    listed = json.loads((out / "run.json").read_text())["study report"]["files"]
+    assert {"07_rollout.pdf", "index.pdf", "results.csv"} <= set(listed)
+    assert "printed to PDF" in runs["rollout"].output

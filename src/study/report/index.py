@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from study.report import glossary, headline, key_results, summary
-from study.report.sentences import read_results
 from study.report.export import TEMPLATES
+from study.report.sentences import read_results
 
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
 
@@ -111,7 +111,7 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
     # Terms of art (CI, pp, Lee bounds, randomized) explained on hover and in a Glossary at the end, as on every report.
     page, used = glossary.annotate_with_terms(page)
     if used:
-        page = page.replace("</body>", glossary.glossary_section(used) + "\n</body>", 1)
+        page = page.replace("</main>", glossary.glossary_section(used) + "\n</main>", 1)
     else:
         page = page.replace(' · <a href="#Glossary">Glossary</a>', "", 1)
     path.write_text(page, encoding="utf-8")

@@ -29,7 +29,7 @@ from study.data.feedback_map import feedback_section
 from study.data.model_features import check_requested
 from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
-from study.report import lifetime, safe_output, summary, truth
+from study.report import lifetime, safe_output, truth
 from study.report.export import export_html
 from study.report.index import AnalysisRun
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
