@@ -30,6 +30,8 @@ def estimate(name, value, low=None, high=None, p=None, label="a label", level=0.
      "with AUC 0.595 (95% CI 0.581 to 0.608); the logistic baseline reaches 0.600", "0.595", "95% CI 0.581 to 0.608"),
     (estimate("share_of_speed_effect_via_csat", 0.5967, 0.39, 1.18), "is the path through CSAT, 60% of that total",
      "60%", "95% CI 39% to 118%"),
+    (estimate("d", 0.0412, 0.030, 0.052, p=1e-5), "a repeat purchase 4.1 percentage points more often (95% CI 3.0 to 5.2)",
+     "+4.1 pp", "95% CI +3.0 to +5.2 pp"),
     (estimate("rollout_att_csat", 0.1241, 0.04, 0.21, p=0.004),
      "CSAT in the teams that adopted was 0.12 points higher (95% CI +0.04 to +0.21)", "+0.12 points",
      "95% CI +0.04 to +0.21 points"),
@@ -52,7 +54,11 @@ def test_an_estimate_no_finding_writes_falls_back_to_its_label():
 
 def test_evidence_follows_the_analysis_unless_the_estimate_says_otherwise():
     assert key_results.evidence_of("02_satisfaction_drivers", "csat_per_doubling_adjusted") == "observational"
-    assert key_results.evidence_of("02_satisfaction_drivers", "csat_per_doubling_randomized") == "randomized"
+    assert key_results.evidence_of("02_satisfaction_drivers", "csat_per_doubling_randomized") == "instrument"
+    assert key_results.evidence_of("02_satisfaction_drivers", "first_stage_sla_on_log2_response_hours") == "check"
+    assert key_results.evidence_of("05_experiment_table", "converted_effect_b_vs_a", per_protocol=True) == "per protocol"
+    assert key_results.evidence_of("05_experiment_table", "converted_itt_effect_b_vs_a", per_protocol=True) == "randomized"
+    assert key_results.evidence_of("05_experiment_table", "converted_effect_b_vs_a") == "randomized"
     assert key_results.evidence_of("04_ab_test", "csat_effect_treatment_vs_control") == "randomized"
     assert key_results.evidence_of("04_ab_test", "sample_ratio_chi2") == "check"
     assert key_results.evidence_of("07_rollout", "rollout_att_csat") == "before/after"
@@ -86,21 +92,27 @@ def test_the_interval_bar_marks_no_difference_and_scales_to_the_interval():
     assert key_results.interval_bar(None) == ""
 
 
-def test_the_headline_leads_with_a_decided_experiment_else_the_main_question():
+def test_the_headline_leads_with_the_verdict_then_the_main_question():
     rows = [key_results.KeyResult("02", "csat_per_doubling_adjusted", "CSAT points per doubling, direct (x held fixed)",
                                   "-0.15 points", "95% CI -0.16 to -0.14 points", "observational", "lower", "neutral",
                                   "", None, None),
             key_results.KeyResult("02", "csat_resolved_adjusted", "CSAT points for a resolved case, adjusted (x)",
                                   "+0.78 points", "95% CI +0.74 to +0.82 points", "observational", "higher", "neutral",
-                                  "", None, None)]
-    assert headline.headline(rows) == ("CSAT points for a resolved case: +0.78 points (95% CI +0.74 to +0.82 points), "
-                                       "an observational association.")
-    undecided = Verdict("04", "SLA experiment", "inconclusive", "CSAT changed by +0.1. More.", None, "p")
-    assert headline.headline(rows, [undecided]).endswith("association; SLA experiment: inconclusive.")
-    shipped = Verdict("04", "SLA experiment", "ship", "CSAT rose by 0.15 points (95% CI 0.11 to 0.19). Guardrails held.",
-                      None, "p")
-    assert headline.headline(rows, [shipped]) == "Ship: SLA experiment; CSAT rose by 0.15 points (95% CI 0.11 to 0.19)."
-    assert headline.headline([]) == ""
+                                  "", None, None),
+            key_results.KeyResult("04", "repeat_purchase_relative_lift", "Repeat purchase, per ticket: relative lift (t / c)",
+                                  "+10.0%", "95% CI +0.8% to +20.1%", "randomized", "higher", "neutral", "", None, None)]
+    assert headline.headline(rows) == ("CSAT points for a resolved case, adjusted: +0.78 points "
+                                       "(95% CI +0.74 to +0.82 points), an observational association.")
+    undecided = Verdict("04", "SLA experiment", "inconclusive",
+                        "CSAT changed by +0.13 points (95% CI -0.03 to +0.29) (higher is better; see below): the data "
+                        "cannot tell. More.", None, "p")
+    # the verdict leads; the experiment's own secondary rows (a guardrail's lift) never stand in for it
+    assert headline.headline(rows, [undecided]) == (
+        "SLA experiment: inconclusive, CSAT changed by +0.13 points (95% CI -0.03 to +0.29); CSAT points for a resolved "
+        "case, adjusted: +0.78 points (95% CI +0.74 to +0.82 points), an observational association.")
+    assert headline.headline(rows[2:], [undecided]) == (
+        "SLA experiment: inconclusive, CSAT changed by +0.13 points (95% CI -0.03 to +0.29).")
+    assert headline.headline([]).startswith("No results:")
 
 
 def test_the_index_shows_the_title_headline_and_table_from_the_results(tmp_path):
@@ -124,3 +136,12 @@ def test_the_index_shows_the_title_headline_and_table_from_the_results(tmp_path)
     assert 'href="03_repeat_purchase.html#Speed-and-repeat-purchase"' in page  # the exact section
     assert '<td class="value">-1.9 pp</td>' in page and "<svg" in page
     assert 'href="results/03_repeat_purchase.json"' in page and 'href="results.csv"' in page
+
+
+def test_an_experiment_that_set_units_aside_tables_its_comparisons_as_per_protocol():
+    effects = [estimate("converted_effect_b_vs_a", 0.02, 0.006, 0.036, p=0.007),
+               estimate("converted_itt_effect_b_vs_a", 0.021, 0.006, 0.036, p=0.006)]
+    sentence = Sentence("05_experiment_table", "+2.1 pp (95% CI +0.6 to +3.6 pp)", None, tuple(e["name"] for e in effects))
+    rows = key_results.key_results({"05_experiment_table": {"estimates": effects}}, [sentence])
+    assert [(r.name, r.evidence_words) for r in rows] == [("converted_itt_effect_b_vs_a", "causal · randomized"),
+                                                          ("converted_effect_b_vs_a", "per protocol · not as randomized")]

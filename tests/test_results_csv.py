@@ -14,7 +14,7 @@ from study.data import simulate
 from study.report.results_csv import COLUMNS, unescape, write_results_csv
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "  =1", "'quoted",
-           "<script>alert(1)</script>", "arm, with \"quotes\"\nand a line break"]
+           "<script>alert(1)</script>", "arm, with \"quotes\"\nand a line break", "b\r=cmd|' /C calc'!A0"]
 
 
 def read(path):
@@ -72,6 +72,9 @@ def test_text_from_the_data_cannot_become_a_formula(results, tmp_path):
     assert set(hostile["method"]) == {"'-m"} and set(hostile["data_file"]) == {"'=evil.csv"}
     assert (hostile["value"] < 0).all() and hostile["value"].iloc[0] == -0.15  # numbers are never prefixed
     raw = path.read_text(encoding="utf-8-sig")
+    # a carriage return inside a cell is quoted: it never ends a row early, so no cell starts with a formula
+    assert len(hostile) == len(HOSTILE)
+    assert not any(str(cell).startswith("=") for cell in table.select_dtypes("object").to_numpy().ravel())
     assert '\n\'=evil.csv,0123456789abcdef,99_hostile,e0,"\'=HYPERLINK(""http://evil.example"",""x"")",-0.15,,-1.5e-09,' in raw
 
 
@@ -82,7 +85,7 @@ def test_the_same_results_give_the_same_bytes(results, tmp_path):
         copy.mkdir(exist_ok=True)
         shutil.copy(path, copy / path.name)
     assert write_results_csv(copy, tmp_path / "two.csv").read_bytes() == first
-    assert first.startswith("\ufeff".encode()) and b"\r\n" not in first
+    assert first.startswith("\ufeff".encode()) and first.endswith(b"\r\n")  # RFC 4180 line ends
 
 
 def test_an_unreadable_results_file_is_named(results, tmp_path):

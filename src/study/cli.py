@@ -33,7 +33,9 @@ def _run(args: argparse.Namespace) -> int:
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
         columns=args.columns, table=args.table, query=args.query, progress=say, pdf=args.pdf,
     )
-    return 1 if summary.failed else 0
+    if summary.unprinted:  # --pdf yes promised PDFs
+        say(f"study: --pdf yes, but {len(summary.unprinted)} page(s) could not be printed (see above)")
+    return 1 if summary.failed or summary.unprinted else 0
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ from study.report.sentences import Sentence, estimates_by_name, finite, usable
 
 EVIDENCE_WORDS = {
     "randomized": "causal · randomized",
+    "instrument": "causal if the SLA acts only through speed",
+    "per protocol": "per protocol · not as randomized",
     "before/after": "causal if trends are parallel",
     "observational": "observational",
     "predictive": "predictive",
@@ -31,7 +33,8 @@ EVIDENCE_WORDS = {
     "check": "design check",
 }
 
-EVIDENCE_ORDER = ("randomized", "before/after", "observational", "predictive", "descriptive", "check")
+EVIDENCE_ORDER = ("randomized", "instrument", "before/after", "per protocol", "observational", "predictive", "descriptive",
+                  "check")
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,24 @@ class KeyResult:
         return EVIDENCE_WORDS.get(self.evidence, self.evidence)
 
 
-def evidence_of(analysis: str, name: str) -> str:
+def evidence_of(analysis: str, name: str, per_protocol: bool = False) -> str:
     """The kind of evidence an estimate is: its analysis's (:attr:`study.analyses.Analysis.evidence`),
-    unless its name says it comes from a randomized comparison, a naive comparison or a design check."""
-    if name.startswith("sample_ratio"):
+    unless its name says otherwise.
+
+    A design check (sample ratio, an instrument's first stage) is ``check``; the SLA experiment used
+    as an instrument for speed (``…_randomized``) is ``instrument``, causal only if the SLA moved the
+    outcome through speed alone; every unit as assigned (``_itt_``) is ``randomized``. With
+    ``per_protocol`` (the experiment set units aside for their exposure), its other comparisons are
+    ``per protocol``: randomization does not protect that selection.
+    """
+    if name.startswith(("sample_ratio", "first_stage")):
         return "check"
-    if "randomized" in name or name.startswith("first_stage") or "_itt_" in name:
+    if "randomized" in name:
+        return "instrument"
+    if "_itt_" in name:
         return "randomized"
+    if per_protocol and analysis in (analyses.AB_TEST, analyses.EXPERIMENT) and ("_effect_" in name or "_lift_" in name):
+        return "per protocol"
     if "naive" in name:
         return "observational"
     registered = {a.name: a.evidence for a in analyses.ANALYSES}.get(analysis, "observational")
@@ -99,7 +113,7 @@ def reference_of(estimate: Mapping) -> float | None:
 
 
 _NUMBER_END = r"(?![\d.]*\d)"
-_SUFFIX = re.compile(r"\s?(%|pp\b|points?\b)")
+_SUFFIX = re.compile(r"\s?(%|pp\b|percentage points?\b|points?\b)")
 
 
 def written_like(estimate: Mapping, sentence: str) -> Unit | None:
@@ -143,6 +157,8 @@ def _suffix_after(sentence: str, end: int, scale: float) -> str:
         found = _SUFFIX.match(rest[closing + 1:]) if closing > 0 else None
     if found:
         word = found.group(1)
+        if word.startswith("percentage"):
+            return " pp"
         return "%" if word == "%" else f" {'points' if word.startswith('point') else word}"
     return "%" if scale == 100.0 else ""
 
@@ -183,6 +199,9 @@ def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], v
             if isinstance(finding, Mapping) and isinstance(finding.get("text"), str):
                 for name in finding.get("estimates") or ():
                     quoting.setdefault((analysis, str(name)), []).append(finding["text"])
+    # An experiment that set units aside for their exposure writes its as-assigned comparisons beside them.
+    per_protocol = {analysis for analysis, payload in results.items()
+                    if any("_itt_" in name for name in estimates_by_name(payload))}
     rows, seen = [], set()
     for sentence in sentences:
         found = estimates_by_name(results.get(sentence.analysis))
@@ -192,14 +211,15 @@ def key_results(results: Mapping[str, Mapping], sentences: Sequence[Sentence], v
                 continue
             seen.add((sentence.analysis, name))
             rows.append(_row(sentence, estimate, chips.get((sentence.analysis, name)),
-                             " ".join(quoting[(sentence.analysis, name)])))
+                             " ".join(quoting[(sentence.analysis, name)]), sentence.analysis in per_protocol))
     # Strongest evidence first (a director reads the randomized results before the descriptions); stable within.
     return sorted(rows, key=lambda row: EVIDENCE_ORDER.index(row.evidence) if row.evidence in EVIDENCE_ORDER else 3)
 
 
-def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | None, texts: str) -> KeyResult:
-    evidence = evidence_of(sentence.analysis, estimate["name"])
-    if evidence == "check":  # a design check reads by its p-value, as its finding does
+def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | None, texts: str,
+         per_protocol: bool = False) -> KeyResult:
+    evidence = evidence_of(sentence.analysis, estimate["name"], per_protocol)
+    if estimate["name"].startswith("sample_ratio"):  # the split check reads by its p-value, as its finding does
         p = estimate.get("p_value")
         return KeyResult(sentence.analysis, estimate["name"], str(estimate.get("label", estimate["name"])),
                          f"p = {format_p(p)}" if finite(p) else "", "", evidence,
@@ -227,7 +247,7 @@ def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | Non
 
 
 def _direction_chip(estimate: Mapping, reference: float | None, evidence: str) -> tuple[str, str, str]:
-    if evidence == "check":
+    if str(estimate.get("name", "")).startswith("sample_ratio"):
         p = estimate.get("p_value")
         if not finite(p):
             return "", "neutral", ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -80,15 +81,30 @@ def print_pdf(html_file: Path, chromium: Path, timeout: float = TIMEOUT) -> Path
         partial = target.with_name(f".{target.name}.part")
         command = [str(chromium), *flags, f"--user-data-dir={profile}", f"--print-to-pdf={partial}", html_file.as_uri()]
         try:
-            finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            partial.unlink(missing_ok=True)
-            return f"{html_file.name}: Chromium did not finish printing within {timeout:g} s"
+            # A session of its own, so that a browser that hangs is ended with every process it started.
+            browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=True)
         except OSError as error:
             return f"{html_file.name}: Chromium did not start ({error.strerror or error})"
+        try:
+            _, stderr = browser.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _end_session(browser)
+            partial.unlink(missing_ok=True)
+            return f"{html_file.name}: Chromium did not finish printing within {timeout:g} s"
+        finished = subprocess.CompletedProcess(command, browser.returncode, "", stderr)
         if finished.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
             partial.unlink(missing_ok=True)
             last = next((line for line in reversed(finished.stderr.splitlines()) if line.strip()), "no message")
             return f"{html_file.name}: Chromium exited with {finished.returncode}: {last.strip()[:160]}"
         partial.replace(target)  # a reader never opens half a PDF
     return target
+
+
+def _end_session(process: subprocess.Popen) -> None:
+    """Kill a browser and every process of its session (renderers, zygote), then reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.communicate()

@@ -124,9 +124,13 @@ def rows(payloads: Iterable[Mapping]) -> tuple[list[str], list[list[str]]]:
 
 
 def csv_text(header: list[str], table: list[list[str]]) -> str:
-    """The CSV text of a header and its rows: comma-separated, quoted where needed, ``\\n`` line ends."""
+    """The CSV text of a header and its rows: comma-separated, quoted where needed, ``\\r\\n`` line ends (RFC 4180).
+
+    With both characters as the line end, the writer quotes every cell holding either, so a carriage
+    return in data text (an arm's name) can never end a row early.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows(table)
     return buffer.getvalue()

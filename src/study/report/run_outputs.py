@@ -31,40 +31,48 @@ def check_pdf_choice(pdf: str) -> None:
 
 
 def write_run_outputs(staging: Path, runs: list[AnalysisRun], facts: dict, pdf: str,
-                      progress: Callable[[str], None]) -> summary.ExecutiveSummary:
+                      progress: Callable[[str], None]) -> tuple[summary.ExecutiveSummary, list[str]]:
     """Write ``results.csv``, the reports' PDFs (``pdf`` ``auto`` or ``yes``) and the index with its PDF.
 
-    Sets each run's ``pdf`` and the ``PDFs`` run fact; returns the executive summary the index shows.
+    Sets each run's ``pdf`` and the ``PDFs`` run fact, which says how many pages were printed and, for
+    those that were not, why. Returns the executive summary the index shows and the pages that could
+    not be printed (each with its reason).
     """
     write_results_csv(staging / "results", staging / "results.csv")
-    printed = {}
-    if pdf != "no":
-        from study.report.pdf import print_pdfs
-
-        pages = [staging / run.html for run in runs if run.html]
-        started = time.perf_counter()
-        printed = print_pdfs(pages) if pages else {}
-        for run in runs:
-            made = printed.get(Path(run.html).stem) if run.html else None
-            run.pdf = Path(made).name if isinstance(made, Path) else None
-        failed = {name: why for name, why in printed.items() if not isinstance(why, Path)}
-        for name, why in failed.items():
-            progress(f"  no PDF of {name}: {why}")
-        if pages:
-            progress(f"  {len(printed) - len(failed)} of {len(pages)} reports printed to PDF "
-                     f"({time.perf_counter() - started:.1f} s)")
-        facts["PDFs"] = ("one per report and of this page, printed by Chromium" if not failed
-                         else f"{len(printed) - len(failed)} of {len(printed)} made; {next(iter(failed.values()))}")
-    else:
-        facts["PDFs"] = "not made (--pdf no)"
     executive = summary.for_run(staging / "results", runs)
     index = staging / "index.html"
-    write_index(index, runs, facts, executive, pdf=pdf != "no")
-    if pdf != "no":
-        from study.report.pdf import print_pdfs
+    if pdf == "no":
+        facts["PDFs"] = "not made (--pdf no)"
+        write_index(index, runs, facts, executive)
+        return executive, []
+    from study.report.pdf import print_pdfs
 
-        made = print_pdfs([index])["index"]
-        if not isinstance(made, Path):
-            progress(f"  no PDF of the index: {made}")
-            write_index(index, runs, facts, executive, pdf=False)  # no link to a file that is not there
-    return executive
+    pages = [staging / run.html for run in runs if run.html]
+    progress(f"  printing {len(pages) + 1} pages to PDF")
+    started = time.perf_counter()
+    printed = print_pdfs(pages) if pages else {}
+    for run in runs:
+        made = printed.get(Path(run.html).stem) if run.html else None
+        run.pdf = Path(made).name if isinstance(made, Path) else None
+    # The index is written as if its own printing will succeed (so its PDF says so), printed, and written
+    # again with the facts corrected and without the link if it did not.
+    _pdf_fact(facts, {**printed, "index": index})
+    write_index(index, runs, facts, executive, pdf=True)
+    printed["index"] = print_pdfs([index])["index"]
+    failed = _pdf_fact(facts, printed)
+    if not isinstance(printed["index"], Path):
+        write_index(index, runs, facts, executive, pdf=False)
+    made = len(printed) - len(failed)
+    for problem in failed:
+        progress(f"  no PDF of {problem}")
+    progress(f"  {made} of {len(printed)} pages printed to PDF ({time.perf_counter() - started:.1f} s)")
+    return executive, failed
+
+
+def _pdf_fact(facts: dict, printed: dict) -> list[str]:
+    """Set the ``PDFs`` run fact from what was printed; return each page not printed, with its reason."""
+    failed = [str(why) if str(why).startswith(f"{name}.html") else f"{name}: {why}"
+              for name, why in printed.items() if not isinstance(why, Path)]
+    made = len(printed) - len(failed)
+    facts["PDFs"] = f"{made} of {len(printed)} pages printed by Chromium" + (f"; not printed: {failed[0]}" if failed else "")
+    return failed

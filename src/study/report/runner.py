@@ -56,6 +56,7 @@ class RunSummary:
     out_dir: Path
     runs: list[AnalysisRun]
     seconds: float
+    unprinted: list[str] = field(default_factory=list)  # pages `--pdf yes` asked for that could not be printed
 
     @property
     def failed(self) -> list[AnalysisRun]:
@@ -325,7 +326,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         "notebooks at once": workers,
         "package versions": _versions(),
     }
-    executive = write_run_outputs(staging, runs, facts, pdf, progress)
+    executive, unprinted = write_run_outputs(staging, runs, facts, pdf, progress)
     for copy in (PREPARED_FILE, truth.TRUTH_FILE):
         (staging / "data" / copy).unlink(missing_ok=True)
     if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
@@ -341,7 +342,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     progress(f"study: reports in {out_dir} ({seconds:.1f} s)"
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
-    return RunSummary(out_dir, runs, seconds)
+    return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
 
 
 def _worker_start(runner: int) -> None:
