@@ -145,3 +145,15 @@ def test_an_experiment_that_set_units_aside_tables_its_comparisons_as_per_protoc
     rows = key_results.key_results({"05_experiment_table": {"estimates": effects}}, [sentence])
     assert [(r.name, r.evidence_words) for r in rows] == [("converted_itt_effect_b_vs_a", "causal · randomized"),
                                                           ("converted_effect_b_vs_a", "per protocol · not as randomized")]
+
+
+def test_the_title_period_is_the_bulk_of_the_tickets_with_strays_named_apart():
+    import pandas as pd
+
+    from study.core.weeks import period_of
+
+    times = pd.Series(pd.date_range("2026-01-05", "2026-06-28", periods=3_000))
+    assert period_of(times) == "5 Jan 2026 to 28 Jun 2026"
+    times.iloc[3] = pd.Timestamp("1970-01-01")  # an export's default date
+    assert period_of(times) == "5 Jan 2026 to 28 Jun 2026 (1 ticket dated outside it: 1 Jan 1970)"
+    assert period_of(pd.Series([None, None])) is None

@@ -58,6 +58,10 @@ def newey_west_lags(weeks: int) -> int:
 def period_of(times: pd.Series) -> str | None:
     """The days the timestamps cover, in words: ``5 Jan 2026 to 28 Jun 2026`` (``None`` without any).
 
+    A few tickets dated more than a month beyond the bulk (the 0.1% and 99.9% quantiles) do not
+    stretch the period: a default date of 1 Jan 1970 in an export gives ``5 Jan 2026 to 28 Jun 2026
+    (1 ticket dated outside it: 1 Jan 1970)``.
+
     Parameters
     ----------
     times : pandas.Series
@@ -66,5 +70,15 @@ def period_of(times: pd.Series) -> str | None:
     known = pd.to_datetime(times, errors="coerce").dropna()
     if known.empty:
         return None
-    first, last = known.min(), known.max()
-    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
+    month = pd.Timedelta(days=31)
+    inside = known.between(known.quantile(0.001) - month, known.quantile(0.999) + month)
+    bulk, outside = known[inside], known[~inside]
+    text = f"{_day(bulk.min())} to {_day(bulk.max())}"
+    if not outside.empty:
+        span = _day(outside.min()) if outside.min() == outside.max() else f"{_day(outside.min())} to {_day(outside.max())}"
+        text += f" ({len(outside):,} ticket{'s' if len(outside) > 1 else ''} dated outside it: {span})"
+    return text
+
+
+def _day(moment: pd.Timestamp) -> str:
+    return f"{moment.day} {moment:%b %Y}"

@@ -262,7 +262,8 @@ def _run_facts(run: Run, out: Path) -> dict:
     index = run.folder / "index.html"
     return {"folder": run.folder.resolve().name,
             "index": os.path.relpath(index.resolve(), out) if index.is_file() else None,
-            "rows": [("Data file", facts.get("data file", "")), ("Fingerprint", facts.get("data fingerprint (SHA-256)", "")),
+            "rows": [("Data file", facts.get("data file", "")), ("Period", facts.get("period", "not known")),
+                     ("Fingerprint", facts.get("data fingerprint (SHA-256)", "")),
                      ("Rows read", facts.get("rows read", "")), ("Started (UTC)", facts.get("started (UTC)", "")),
                      ("Parameters", facts.get("parameters", "")), ("Analyses with results", ", ".join(sorted(run.results)))]}
 

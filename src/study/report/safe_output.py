@@ -158,6 +158,10 @@ def new_staging(out: Path) -> Path:
     except OSError as error:
         raise OutputError(f"--out {out}: cannot write in {out.parent} ({error.strerror}); "
                           "give a folder you may write to") from None
+    # mkdtemp makes it private (0700); the report it becomes is for sharing, as a folder mkdir would make.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     (staging / STAGING_MARK).write_text(str(os.getpid()), encoding="utf-8")
     return staging
 
