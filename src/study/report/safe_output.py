@@ -43,7 +43,8 @@ def files_of(folder: Path) -> list[str]:
     """Every file under ``folder`` as a sorted list of ``/``-separated relative paths.
 
     Symbolic links count as files (and are never followed), so a link to a user's folder is a
-    file we did not write.
+    file we did not write; an empty folder counts as ``name/``, so one a user made is not removed
+    with the report around it.
     """
     found = []
     for root, dirs, files in os.walk(folder):
@@ -51,6 +52,8 @@ def files_of(folder: Path) -> list[str]:
         links = [d for d in dirs if (Path(root) / d).is_symlink()]
         dirs[:] = [d for d in dirs if d not in links]
         found += [(base / name).as_posix() for name in [*files, *links]]
+        if not (files or dirs or links) and base != Path("."):
+            found.append(f"{base.as_posix()}/")
     return sorted(found)
 
 
