@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from study.ab import abtest, aggregate
+from study.ab import abtest, aggregate, effect_tables
 from study.ab.sufficient import Metric
 from study.core.results import Estimate
 from study.core.tables import NUMBER, column_kinds, numbers_as_text
@@ -97,9 +97,11 @@ def test_builders_mark_the_numbers_they_write_as_text():
     units = pd.DataFrame({"customer_id": [str(i) for i in range(400)], "variant": ["control", "treatment"] * 200,
                           "spend": rng.lognormal(3, 0.5, 400), "bought": rng.random(400) < 0.3})
     metrics = [Metric("spend", "spend"), Metric("bought", "bought", "proportion")]
-    effects = abtest.effects_summary(abtest.adjust_p_values(abtest.compare_metrics(aggregate.aggregate_frame(units, metrics))))
+    effects = effect_tables.effects_summary(abtest.adjust_p_values(abtest.compare_metrics(aggregate.aggregate_frame(units, metrics))),
+                                            shares={"bought"})
     kinds = dict(zip(effects.columns, column_kinds(effects)))
-    assert kinds["method"] == "text" and kinds["95% CI"] == kinds["relative lift (95% CI)"] == "num"
+    assert kinds["method"] == "text" and kinds["difference (95% CI)"] == kinds["relative lift (95% CI)"] == "num"
+    assert kinds["control"] == kinds["treatment"] == "num"
     assert {k for k, v in kinds.items() if v != "num"} == {"method"}
 
     report = schema.validation_report(pd.DataFrame({"ticket_id": ["t1", "t2"]}))[0]

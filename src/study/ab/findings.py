@@ -223,9 +223,9 @@ def experiment_table(result) -> Findings:
     for effect in result.effects:
         holm = effect.adjusted_p_values.get("holm")
         unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
-        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 3, signed=True)
-        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 3, signed=True)
-        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 3, signed=True)
+        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 2, signed=True)
+        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 2, signed=True)
+        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 2, signed=True)
         lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
         lines.append(Finding(
             f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "

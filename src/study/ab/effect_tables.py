@@ -1,0 +1,113 @@
+"""The A/B comparisons as a reader reads them: every number in the unit and with the decimals of the findings.
+
+A share (a 0/1 metric, a rate) is shown as a percentage and its difference in percentage points; any
+other metric with two decimals, as the findings write it. Signed quantities carry their sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+import pandas as pd
+
+from study.ab.method_names import method_name
+from study.core.results import Skipped
+from study.core.tables import numbers_as_text
+from study.core.words import METRIC_WORDS, number, pct, points
+
+DIGITS = 2  # decimals of a difference that is not a share, as the findings write it
+
+
+def _value(value: float | None, share: bool) -> str:
+    """An arm's level: '40.9%' for a share, '3.51' otherwise."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return pct(value) if share else number(value, DIGITS)
+
+
+def _difference(value: float | None, share: bool) -> str:
+    """A signed difference: '+1.6 pp' for shares, '+0.15' otherwise."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return points(value) if share else number(value, DIGITS, signed=True)
+
+
+def difference_with_interval(effect, share: bool) -> str:
+    """'+1.6 pp (+0.6 to +2.6)' or '+0.15 (+0.11 to +0.19)': the estimate and its interval in one cell."""
+    if effect.ci_low is None or effect.ci_high is None:
+        return _difference(effect.estimate, share)
+    low, high = _difference(effect.ci_low, share), _difference(effect.ci_high, share)
+    return f"{_difference(effect.estimate, share)} ({low.removesuffix(' pp')} to {high.removesuffix(' pp')})"
+
+
+def _lift(effect) -> str:
+    if effect.lift is None or not np.isfinite(effect.lift):
+        return "–"
+    if effect.lift_ci_low is None or effect.lift_ci_high is None:
+        return pct(effect.lift, signed=True)
+    return f"{pct(effect.lift, signed=True)} ({pct(effect.lift_ci_low, signed=True)} to {pct(effect.lift_ci_high, signed=True)})"
+
+
+def effects_summary(effects: list, shares: Collection[str] = (), methods: bool = True):
+    """One row per comparison: arm levels, the difference with its interval, p-values and the lift.
+
+    Parameters
+    ----------
+    effects : list of Effect
+        Comparisons with adjusted p-values; an empty list with ``skipped`` (:class:`study.ab.sla.Effects`)
+        gives the reasons instead.
+    shares : collection of str
+        Metric names whose values are shares: shown as percentages, differences in percentage points.
+    methods : bool
+        Whether to keep a column naming each comparison's method in words (the results file keeps the code).
+
+    Returns
+    -------
+    pandas.DataFrame or Skipped
+    """
+    if not effects:
+        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in getattr(effects, "skipped", {}).items())
+        return Skipped("effects", why or "no metric could be compared")
+    lines = []
+    for e in effects:
+        share = e.metric in shares
+        level = f"{1 - e.alpha:.0%}"
+        line = {
+            "segment": ", ".join(f"{k}={v}" for k, v in e.segment.items()) or "all",
+            "metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}",
+            "method": method_name(e.method_code),
+            "control": _value(e.control_value, share), "treatment": _value(e.treatment_value, share),
+            f"difference ({level} CI)": difference_with_interval(e, share), "p-value": e.p_value,
+            "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
+            f"relative lift ({level} CI)": _lift(e),
+        }
+        if "unadjusted" in e.extra:
+            line["without CUPED"] = _difference(e.extra["unadjusted"]["estimate"], share)
+            line["variance reduction"] = pct(e.extra["variance_reduction"])
+        lines.append(line)
+    table = pd.DataFrame(lines)
+    if (table["segment"] == "all").all():
+        table = table.drop(columns="segment")
+    if table["comparison"].nunique() == 1:
+        table = table.drop(columns="comparison")
+    if not methods:
+        table = table.drop(columns="method")
+    if "without CUPED" in table.columns:
+        table[["without CUPED", "variance reduction"]] = table[["without CUPED", "variance reduction"]].fillna("–")
+    text_numbers = [c for c in table.columns if c in ("control", "treatment", "without CUPED", "variance reduction")
+                    or c.startswith(("difference (", "relative lift ("))]
+    return numbers_as_text(table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns]),
+                           *text_numbers)
+
+
+def power_summary(table: pd.DataFrame, share_labels: Collection[str] = ()) -> pd.DataFrame:
+    """:func:`study.ab.abtest.power_table` (indexed by metric label) for a reader: a share's level as a
+    percentage and its MDE in percentage points, other metrics with two decimals, the method in words."""
+    out = table.copy()
+    shares = [label in share_labels for label in out.index]
+    out["control level"] = [_value(v, share) for v, share in zip(out["control level"], shares)]
+    out["MDE (absolute)"] = [(points(v, signed=False) if share else number(v, DIGITS)) if np.isfinite(v) else "–"
+                             for v, share in zip(out["MDE (absolute)"], shares)]
+    out["method"] = out["method"].map(method_name)
+    return numbers_as_text(out, "control level", "MDE (absolute)")
