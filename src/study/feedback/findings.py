@@ -10,6 +10,9 @@ from study.core.words import p_value, pct, text
 from study.feedback.association import OUTCOMES
 from study.feedback.lexicon import CHAR_WINDOW, WORD_WINDOW
 
+# The heading of 10's section that shows how often each theme is named (the index links to it).
+SECTION = "How often each theme is named, and with what it goes"
+
 
 def _theme(theme: str) -> str:
     return text(theme.replace("_", " "))
@@ -43,9 +46,9 @@ def findings(result, truth: dict | None = None) -> Findings:
                f"are read from them with {text(result.lexicon.origin)}")
     if found:
         top, e = found[0]
-        out.append(Finding(f"{opening}. The most named theme is {_theme(top)}, in {_share(e)}.", (e.name,), headline=True))
+        out.append(Finding(f"{opening}. The most named theme is {_theme(top)}, in {_share(e)}.", (e.name,), headline=True, section=SECTION))
     else:
-        out.append(Finding(f"{opening}, and no comment names any of its themes.", headline=True))
+        out.append(Finding(f"{opening}, and no comment names any of its themes.", headline=True, section=SECTION))
     for theme, e in found[1:]:
         out.append(Finding(f"{_theme(theme)[:1].upper()}{_theme(theme)[1:]} is named in {_share(e)}.", (e.name,)))
     out += _contrast(result.by_band, "first reply", found)
