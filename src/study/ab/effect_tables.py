@@ -49,7 +49,7 @@ def _lift(effect) -> str:
     return f"{pct(effect.lift, signed=True)} ({pct(effect.lift_ci_low, signed=True)} to {pct(effect.lift_ci_high, signed=True)})"
 
 
-def effects_summary(effects: list, shares: Collection[str] = (), methods: bool = True):
+def effects_summary(effects: list, shares: Collection[str] = (), methods: bool = True, cuped: bool = False):
     """One row per comparison: arm levels, the difference with its interval, p-values and the lift.
 
     Parameters
@@ -61,6 +61,9 @@ def effects_summary(effects: list, shares: Collection[str] = (), methods: bool =
         Metric names whose values are shares: shown as percentages, differences in percentage points.
     methods : bool
         Whether to keep a column naming each comparison's method in words (the results file keeps the code).
+    cuped : bool
+        Whether to add, for comparisons adjusted for a pre-period covariate (CUPED), the estimate without
+        the adjustment and the variance it removed (:func:`cuped_details` gives them on their own).
 
     Returns
     -------
@@ -82,7 +85,7 @@ def effects_summary(effects: list, shares: Collection[str] = (), methods: bool =
             "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
             f"relative lift ({level} CI)": _lift(e),
         }
-        if "unadjusted" in e.extra:
+        if cuped and "unadjusted" in e.extra:
             line["without CUPED"] = _difference(e.extra["unadjusted"]["estimate"], share)
             line["variance reduction"] = pct(e.extra["variance_reduction"])
         lines.append(line)
@@ -99,6 +102,26 @@ def effects_summary(effects: list, shares: Collection[str] = (), methods: bool =
                     or c.startswith(("difference (", "relative lift ("))]
     return numbers_as_text(table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns]),
                            *text_numbers)
+
+
+def cuped_details(effects: list, shares: Collection[str] = ()):
+    """For each comparison adjusted for a pre-period covariate (CUPED): the adjusted difference beside the
+    unadjusted one, and the share of the variance the adjustment removed; or why there is none."""
+    adjusted = [e for e in effects if "unadjusted" in e.extra]
+    if not adjusted:
+        return Skipped("CUPED details", "no metric is adjusted for a pre-period covariate")
+    table = pd.DataFrame([{
+        "metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}",
+        f"adjusted difference ({1 - e.alpha:.0%} CI)": difference_with_interval(e, e.metric in shares),
+        "unadjusted difference": _difference(e.extra["unadjusted"]["estimate"], e.metric in shares),
+        "unadjusted p-value": e.extra["unadjusted"]["p_value"],
+        "variance reduction": pct(e.extra["variance_reduction"]),
+    } for e in adjusted])
+    if table["comparison"].nunique() == 1:
+        table = table.drop(columns="comparison")
+    intervals = [c for c in table.columns if c.startswith("adjusted difference (")]
+    return numbers_as_text(table.set_index([c for c in ("metric", "comparison") if c in table.columns]),
+                           *intervals, "unadjusted difference", "variance reduction")
 
 
 def power_summary(table: pd.DataFrame, share_labels: Collection[str] = ()) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from study.ab import (
     roles,
     unit_checks,
 )
-from study.ab.effect_tables import effects_summary, power_summary
+from study.ab.effect_tables import cuped_details, effects_summary, power_summary
 from study.ab.method_names import method_name
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
@@ -272,6 +272,10 @@ class ExperimentResult:
     def effects_summary(self) -> pd.DataFrame | Skipped:
         """One row per comparison of a treatment arm with control on a metric."""
         return effects_summary(self.effects, self.shares)
+
+    def cuped_details(self) -> pd.DataFrame | Skipped:
+        """The comparisons adjusted for the covariate beside their unadjusted estimates."""
+        return cuped_details(self.effects, self.shares)
 
     def power(self) -> pd.DataFrame:
         """Power of each comparison and the units the next experiment needs, one row per metric."""

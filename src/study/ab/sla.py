@@ -18,7 +18,7 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
-from study.ab.effect_tables import effects_summary, power_summary
+from study.ab.effect_tables import cuped_details, effects_summary, power_summary
 from study.ab.method_names import method_name
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
@@ -104,11 +104,11 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
         Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
         Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
         Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
-        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
+        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (adjusted for pre-period spend)" if covariate else "Repeat rate per customer"),
     ]
     if "next_spend" in customers.columns and customers["next_spend"].notna().all():
         metrics.append(Metric("customer_spend", "next_spend", covariate=covariate,
-                              label="Follow-up spend per customer (CUPED: pre-period spend)" if covariate else "Follow-up spend per customer"))
+                              label="Follow-up spend per customer (adjusted for pre-period spend)" if covariate else "Follow-up spend per customer"))
     return metrics
 
 
@@ -251,6 +251,10 @@ class SlaExperiment:
     def effects_summary(self) -> pd.DataFrame | Skipped:
         """One row per customer-level effect (:func:`study.ab.abtest.effects_summary`)."""
         return effects_summary(self.effects, SHARE_METRICS)
+
+    def cuped_details(self):
+        """The comparisons adjusted for pre-period spend beside their unadjusted estimates (:func:`study.ab.effect_tables.cuped_details`)."""
+        return cuped_details(self.effects, SHARE_METRICS)
 
     def balance(self) -> pd.DataFrame:
         """Standardized mean differences of the pre-period covariates between the arms."""
