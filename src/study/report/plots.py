@@ -199,6 +199,15 @@ def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
     return fig
 
 
+def lift_label(effect, effects: list) -> str:
+    """A row's label: the metric, and its arms when the figure compares more than one pair of arms
+    ("converted: treatment_a vs control"), so that no two rows read the same."""
+    name = effect.label or effect.metric
+    if len({(e.treatment, e.control) for e in effects}) > 1:
+        return f"{name}: {effect.treatment} vs {effect.control}"
+    return name
+
+
 def lift_comparison(effects: list, title: str):
     """Relative lift of each metric with its 95% interval (:class:`study.ab.abstats.Effect`), in percent."""
     fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * len(effects)))
@@ -209,7 +218,7 @@ def lift_comparison(effects: list, title: str):
         ax.errorbar(value, yi, xerr=[[value - effect.lift_ci_low * 100], [effect.lift_ci_high * 100 - value]],
                     fmt="o", capsize=5, color=color, markersize=8)
     ax.axvline(0, color="grey", linewidth=1)
-    ax.set_yticks(y, [_wrap(e.label or e.metric) for e in effects])
+    ax.set_yticks(y, [_wrap(lift_label(e, effects)) for e in effects])
     ax.set_ylim(-0.6, len(effects) - 0.4)
     ax.set(xlabel="relative lift, treatment versus control (%)", title=title)
     fig.tight_layout()
