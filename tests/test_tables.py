@@ -81,8 +81,9 @@ def test_builders_mark_the_numbers_they_write_as_text():
     estimates = [_estimate("naive", -0.2), _estimate("adjusted", -0.15)]
     speed = causal.speed_effect_table(estimates[0], estimates[1], None, truth=-0.15)
     assert dict(zip(speed.columns, column_kinds(speed))) == {
-        "CSAT per doubling of the wait": "num", "95% CI": "num", "rows": "num", "what it answers": "prose",
+        "CSAT per doubling of the wait (95% CI)": "num", "rows": "num", "what it answers": "prose",
         "covers the truth": "text"}
+    assert speed["CSAT per doubling of the wait (95% CI)"].str.startswith(("-0.20 (", "-0.15 (")).all()  # as the findings
 
     drivers = pd.DataFrame({"label": ["resolution"], "importance": [0.1], "importance_ci_low": [0.05],
                             "importance_ci_high": [0.15], "share_of_explained": [0.5], "performance": [70.0],
