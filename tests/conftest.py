@@ -1,3 +1,4 @@
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -8,6 +9,10 @@ import pytest
 from study import config
 from study.data import simulate
 from study.data.dataset import load_tickets
+
+# `study run` prints PDFs by default when a Chromium is found; the end-to-end tests do not need them
+# (tests/test_browser.py asks for them where it checks them), and each would add seconds.
+os.environ.setdefault("STUDY_PDF", "no")
 
 
 @pytest.fixture(scope="session")

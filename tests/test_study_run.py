@@ -101,6 +101,35 @@ def test_a_finding_is_written_once_and_read_by_the_notebook_the_results_the_inde
     assert [(s["analysis"], s["text"]) for s in run["summary"]["sentences"]] == headlines
 
 
+def test_the_index_opens_with_a_headline_and_tables_each_key_estimate_as_its_finding_writes_it(default_run):
+    from bs4 import BeautifulSoup
+
+    _, out = default_run
+    page = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    assert re.fullmatch(r"Service speed, satisfaction and repeat purchase: \S+\.parquet, \d+ \w{3} \d{4} to \d+ \w{3} \d{4}",
+                        page.title.string)
+    assert page.select_one("p.headline").get_text(strip=True)
+    headlines = {}
+    for name in ANALYSES:
+        payload = json.loads((out / "results" / f"{name}.json").read_text())
+        headlines[name] = " ".join(f["text"] for f in payload["findings"])
+    rows = page.select("table.results tr")[1:]
+    quoted = {e for name in ANALYSES for f in json.loads((out / "results" / f"{name}.json").read_text())["findings"]
+              if f["headline"] for e in f["estimates"]}
+    assert len(rows) >= len(ANALYSES) and len(rows) <= len(quoted)
+    written = 0
+    for row in rows:
+        value = row.select_one("td.value").get_text(strip=True)
+        number = re.search(r"(\d+(?:\.\d+)?)", value).group(1)
+        href = row.select_one("td.label a")["href"]
+        analysis = href.split(".html")[0]
+        if "." in number:  # a count (weeks out of control) may be written in words
+            assert number in headlines[analysis], (value, analysis)
+            written += 1
+        assert row.select("span.chip")  # its kind of evidence, at least
+    assert written >= len(rows) // 2
+
+
 def test_the_confidence_level_reaches_every_interval_and_sentence(small_study_path, tmp_path):
     """alpha is one parameter per analysis: no interval and no sentence may keep the default 95%."""
     out = tmp_path / "ninety"

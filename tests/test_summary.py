@@ -193,7 +193,7 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
     (tmp_path / "results" / "05_experiment_table.json").write_text(json.dumps(payload))
     runs = [index.AnalysisRun("05_experiment_table", "An experiment table", "ok", html="05_experiment_table.html")]
     page = index.write_index(tmp_path / "index.html", runs, {"data file": "x.csv"}).read_text()
-    assert "Executive summary" in page and "Ship</span>" in page
+    assert 'id="findings"' in page and "Ship</span>" in page
     assert "<script>alert" not in page and "<b>converted" not in page and "javascript:" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;converted&lt;/b&gt;" in page
     assert "<strong>" in page  # the finding's emphasis is rendered
@@ -203,7 +203,7 @@ def test_text_from_the_data_is_escaped_on_the_index_page(tmp_path):
 def test_no_results_no_summary_section(tmp_path):
     runs = [index.AnalysisRun("04_ab_test", "The SLA experiment", "skipped", reason="data has no variant")]
     page = index.write_index(tmp_path / "index.html", runs, {}).read_text()
-    assert "Executive summary" not in page
+    assert 'id="findings"' not in page
 
 
 # --- a real run ----------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def test_a_real_run_has_the_summary_with_a_verdict_on_the_index_and_in_run_json(
     sentences = run["summary"]["sentences"]
     assert any(s["kind"] == "check" for s in sentences) and all(s["href"] == "04_ab_test.html#Findings" for s in sentences)
     page = (out / "index.html").read_text()
-    assert "Executive summary" in page
-    assert page.index("Executive summary") < page.index("<h2>Analyses</h2>")
+    assert 'id="findings"' in page
+    assert page.index('id="findings"') < page.index('id="reports"')
     assert f"{verdict['decision'].capitalize()}</span>" in page
     assert 'href="04_ab_test.html#Findings"' in page
     assert Path(out / "04_ab_test.html").read_text().count('id="Findings"') == 1  # the link's anchor exists

@@ -33,6 +33,10 @@ class Analysis:
     reads_map : bool
         Whether a run hands it the column map (``columns_path``) for a section of its own (``experiment``,
         ``drivers``, ``feedback``); the others read the validated copy, to which the map was already applied.
+    evidence : str
+        What kind of evidence its estimates are, unless an estimate says otherwise
+        (:func:`study.report.key_results.evidence_of`): ``randomized``, ``before/after``, ``observational``,
+        ``predictive`` or ``descriptive``.
     """
 
     name: str
@@ -41,6 +45,7 @@ class Analysis:
     kind: str = "tickets"
     start: int = 9
     reads_map: bool = False
+    evidence: str = "observational"
 
     @property
     def notebook(self) -> Path:
@@ -49,20 +54,23 @@ class Analysis:
 
 
 ANALYSES: tuple[Analysis, ...] = (
-    Analysis("01_data_overview", "Data overview", ("ticket_id",)),
+    Analysis("01_data_overview", "Data overview", ("ticket_id",), evidence="descriptive"),
     Analysis("02_satisfaction_drivers", "Speed, resolution and satisfaction",
              ("csat", "first_response_minutes", "resolved", "customer_id"), start=0),
     Analysis("03_repeat_purchase", "Repeat purchase",
              ("repeat_purchase", "first_response_minutes", "resolved", "csat", "customer_id"), start=1),
     Analysis("04_ab_test", "The faster-response SLA experiment", ("variant", "customer_id", "csat", "repeat_purchase"),
-             start=2),
-    Analysis("05_experiment_table", "An experiment table", (), kind="experiment", reads_map=True),
+             start=2, evidence="randomized"),
+    Analysis("05_experiment_table", "An experiment table", (), kind="experiment", reads_map=True,
+             evidence="randomized"),
     Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3, reads_map=True),
-    Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4),
-    Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5),
+    Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4,
+             evidence="before/after"),
+    Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5, evidence="descriptive"),
     Analysis("09_repeat_model", "Who comes back: a predictive model of repeat purchase",
-             ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=6),
-    Analysis("10_feedback", "What customers write", ("comment",), start=7, reads_map=True),
+             ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=6, evidence="predictive"),
+    Analysis("10_feedback", "What customers write", ("comment",), start=7, reads_map=True,
+             evidence="descriptive"),
 )
 (OVERVIEW, DRIVERS, REPEAT, AB_TEST, EXPERIMENT, DRIVER_ANALYSIS, ROLLOUT, MONITORING, REPEAT_MODEL,
  FEEDBACK) = (a.name for a in ANALYSES)

@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_study(
         data_path=args.data, out_dir=args.out, params=parse_pairs(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
-        columns=args.columns, table=args.table, query=args.query, progress=say,
+        columns=args.columns, table=args.table, query=args.query, progress=say, pdf=args.pdf,
     )
     return 1 if summary.failed else 0
 
@@ -115,6 +115,15 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from study.report.compare import compare_runs
+
+    folder, headline = compare_runs(args.run_a, args.run_b, args.out)
+    say(f"study: {headline}")
+    say(f"study: comparison in {folder / 'compare.html'} (rows also in compare.csv)")
+    return 0
+
+
 def _refresh(args: argparse.Namespace) -> int:
     from study.report.runner import refresh_notebooks
 
@@ -138,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
     run.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
     run.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
+    run.add_argument("--pdf", default=os.environ.get("STUDY_PDF", "auto"), metavar="auto|yes|no",
+                     help="print each report and the index to PDF with headless Chromium: auto (default; when "
+                          "Chromium is found), yes (refuse to start without it) or no; STUDY_PDF sets the default")
     run.add_argument("--columns", metavar="MAP.yml",
                      help="column map: its 'tickets' section maps an export onto the data contract, its "
                           "'experiment' section describes an experiment table (see data/examples/)")
@@ -167,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--table", default="tickets", help="table to read from a DuckDB file (default: tickets)")
     draft.add_argument("--query", help="SQL query to run on a DuckDB file instead of reading a table (read-only)")
     draft.set_defaults(handler=_map)
+
+    compare = commands.add_parser("compare", help="put the key estimates of two runs side by side, with their change")
+    compare.add_argument("run_a", metavar="RUN_A", help="report folder written by study run (the earlier, or reference, run)")
+    compare.add_argument("run_b", metavar="RUN_B", help="report folder written by study run (compared against RUN_A)")
+    compare.add_argument("--out", help="folder for compare.html and compare.csv: new, or an earlier comparison "
+                                       "(default: reports/compare)")
+    compare.set_defaults(handler=_compare)
+
     refresh = commands.add_parser(
         "refresh-notebooks", help="re-execute the committed notebooks in place (for developers; nbval checks them)"
     )

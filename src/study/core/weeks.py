@@ -53,3 +53,18 @@ def unusual_volume(tickets: pd.Series, reference: pd.Series | None = None) -> pd
 def newey_west_lags(weeks: int) -> int:
     """The usual automatic Newey-West bandwidth for a weekly series, floor(4 (T / 100) ^ (2 / 9)), at least 1."""
     return max(1, math.floor(4 * (weeks / 100) ** (2 / 9)))
+
+
+def period_of(times: pd.Series) -> str | None:
+    """The days the timestamps cover, in words: ``5 Jan 2026 to 28 Jun 2026`` (``None`` without any).
+
+    Parameters
+    ----------
+    times : pandas.Series
+        Timestamps; missing ones are left out.
+    """
+    known = pd.to_datetime(times, errors="coerce").dropna()
+    if known.empty:
+        return None
+    first, last = known.min(), known.max()
+    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"

@@ -12,12 +12,16 @@ def export_html(executed: Path, html_path: Path) -> Path:
 
     Code cells' inputs and prompts are left out, and stderr output (warnings) is dropped; error
     outputs stay, so a failed analysis shows where it failed. The template loads nothing from the
-    network. Tables arrive with their columns classed ``num``, ``text`` or ``prose`` by
+    network. The page gets a link back to the index, its contents, its technical appendix collapsed and
+    a glossary of the terms it uses (:func:`study.report.page_parts.finish`); figures carry their alt text
+    and a phone-sized copy (:mod:`study.report.figures`). Tables arrive with their columns classed ``num``, ``text`` or ``prose`` by
     :func:`study.report.display.show`; the template's stylesheet keeps numbers on one line and gives
     text the room to wrap readably on a phone.
     """
     import nbformat
     from nbconvert import HTMLExporter
+
+    from study.report import page_parts
 
     notebook = nbformat.read(executed, as_version=4)
     for cell in notebook.cells:
@@ -29,7 +33,7 @@ def export_html(executed: Path, html_path: Path) -> Path:
     )
     title = _title(notebook) or executed.stem
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    html_path.write_text(body, encoding="utf-8")
+    html_path.write_text(page_parts.finish(body), encoding="utf-8")
     return html_path
 
 

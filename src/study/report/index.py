@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from study.report import summary
+from study.report import glossary, headline, key_results, summary
+from study.report.sentences import read_results
 from study.report.export import TEMPLATES
 
 FINDINGS_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "b", "i"}
@@ -23,6 +25,7 @@ class AnalysisRun:
     html: str | None = None
     rows: dict = field(default_factory=dict)
     findings_markdown: str = ""
+    pdf: str | None = None
 
 
 def _dropped_words(rows: dict) -> str:
@@ -41,11 +44,30 @@ def _dropped_words(rows: dict) -> str:
     )
 
 
-def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None) -> Path:
-    """The index page: executive summary, links, status per analysis, row accounting, findings and run facts.
+def _split_reason(reason: str) -> dict:
+    """A verdict's first sentence, shown, and the rest, folded away (``first`` and ``rest``)."""
+    end = re.search(r"(?<=[a-z%)])\.(\s|$)", reason)
+    if end is None:
+        return {"first": reason.rstrip(".") + ".", "rest": ""}
+    return {"first": reason[:end.start() + 1], "rest": reason[end.end():].strip()}
 
-    ``executive`` defaults to the summary of the ``results`` folder beside ``path``
-    (:func:`study.report.summary.for_run`); its text is escaped by the template.
+
+def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None,
+                pdf: bool = False) -> Path:
+    """The index page: headline, verdicts, results table, findings, reports with row accounting, run facts.
+
+    Parameters
+    ----------
+    path : Path
+        Where to write it; the run's ``results`` folder is beside it.
+    runs : list of AnalysisRun
+    facts : dict
+        Run facts in words; ``data file`` and ``period`` make the title.
+    executive : ExecutiveSummary, optional
+        Defaults to the summary of the ``results`` folder beside ``path``
+        (:func:`study.report.summary.for_run`); its text is escaped by the template.
+    pdf : bool
+        Whether the page links to its own PDF (``index.pdf``, printed after it is written).
     """
     import bleach
     import jinja2
@@ -62,8 +84,10 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
     rows = []
     for run in runs:
         rows_in, used, dropped = _dropped_words(run.rows)
+        results_json = f"results/{run.name}.json"
         rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
-                     "findings_html": safe_html(run.findings_markdown)})
+                     "findings_html": safe_html(run.findings_markdown),
+                     "results_json": results_json if (path.parent / results_json).is_file() else None})
     counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
     sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
                 + (f"; {counts['failed']} failed" if counts["failed"] else "")
@@ -75,7 +99,20 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
     for s in executive.sentences:
         groups.setdefault(s.analysis, {"title": titles.get(s.analysis, s.analysis), "sentences": []})["sentences"].append(
             {"html": safe_html(s.text, inline=True), "href": s.href, "kind": s.kind})
-    page = env.get_template("index.html.j2").render(runs=rows, facts=list(facts.items()), summary_sentence=sentence,
-                                                    executive=executive, groups=list(groups.values()))
+    results = read_results(path.parent / "results")
+    key_rows = key_results.key_results(results, executive.sentences, executive.verdicts)
+    table = [{**asdict(row), "evidence_words": row.evidence_words, "analysis_title": titles.get(row.analysis, row.analysis),
+              "bar_svg": key_results.interval_bar(row.bar)} for row in key_rows]
+    page = env.get_template("index.html.j2").render(
+        runs=rows, facts=list(facts.items()), summary_sentence=sentence, executive=executive,
+        groups=list(groups.values()), key_rows=table, verdicts=[{**asdict(v), **_split_reason(v.reason)} for v in executive.verdicts], headline=headline.headline(key_rows, executive.verdicts),
+        title=headline.title(str(facts.get("data file", "")), facts.get("period")), study_name=headline.STUDY,
+        data_title=headline.data_title(str(facts.get("data file", "")), facts.get("period")), pdf=pdf)
+    # Terms of art (CI, pp, Lee bounds, randomized) explained on hover and in a Glossary at the end, as on every report.
+    page, used = glossary.annotate_with_terms(page)
+    if used:
+        page = page.replace("</body>", glossary.glossary_section(used) + "\n</body>", 1)
+    else:
+        page = page.replace(' · <a href="#Glossary">Glossary</a>', "", 1)
     path.write_text(page, encoding="utf-8")
     return path

@@ -11,7 +11,7 @@ import seaborn as sns
 
 from study.core.results import Estimate
 from study.data.descriptives import group_label
-from study.report import titles
+from study.report import figures, titles
 
 PALETTE = "colorblind"
 
@@ -26,6 +26,7 @@ def set_style() -> None:
                          "text.parse_math": False})
     warnings.filterwarnings("ignore", category=FutureWarning, module="seaborn")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="seaborn")
+    figures.install()  # in a kernel, every figure also carries its alt text and a phone-sized copy
 
 
 def response_time_distribution(histogram: pd.DataFrame, median: float):

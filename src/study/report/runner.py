@@ -21,6 +21,7 @@ from typing import Callable
 from study import config
 from study.analyses import REPEAT_MODEL, select
 from study.core.results import write_json_atomic
+from study.core.weeks import period_of
 from study.data import column_map, driver_columns, io, schema
 from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
@@ -30,7 +31,8 @@ from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, summary, truth
 from study.report.export import export_html
-from study.report.index import AnalysisRun, write_index
+from study.report.index import AnalysisRun
+from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
 # papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
@@ -108,6 +110,7 @@ def run_study(
     columns: str | Path | None = None,
     table: str = "tickets",
     query: str | None = None,
+    pdf: str = "no",
 ) -> RunSummary:
     """Execute every analysis notebook on a data set and write the reports.
 
@@ -131,6 +134,9 @@ def run_study(
         ``05_experiment_table``, which runs only with such a map.
     progress : callable
         Receives one line per event.
+    pdf : {"no", "auto", "yes"}
+        Print each report and the index to PDF with headless Chromium: ``auto`` when a Chromium is
+        found (the run facts say why not otherwise), ``yes`` refuses to start without one.
 
     Returns
     -------
@@ -151,6 +157,7 @@ def run_study(
         raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is not one")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
+    check_pdf_choice(pdf)
     analyses = select(only)
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
@@ -170,7 +177,7 @@ def run_study(
             for sub in ("notebooks", "results", "logs"):
                 (staging / sub).mkdir()
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at, needs)
+                               query, started, started_at, needs, pdf)
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,7 +185,7 @@ def run_study(
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at, needs):
+                started_at, needs, pdf="no"):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = _extract_duckdb(data_path, table, query, staging)
@@ -213,7 +220,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         else:
             facts = _prepare_tickets(*arguments)
         source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
-        unreadable = facts.unreadable
+        unreadable, period = facts.unreadable, facts.period
         if per_notebook.get(REPEAT_MODEL, {}).get("features") is not None:  # a feature list refused before any notebook
             try:
                 check_requested(per_notebook[REPEAT_MODEL]["features"], io.read_columns(prepared))
@@ -221,7 +228,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                 raise schema.DataError(f"{source.name}: parameter features: {error}") from None
     else:
         frame, source = io.load(data_path)
-        present, constant, unreadable = source.columns, {}, {}
+        present, constant, unreadable, period = source.columns, {}, {}, None
         if mapping is not None and any(a.kind == "experiment" for a in analyses) and not mapping.missing(present):
             experiment_table.check_table(frame, mapping, source=source.name)  # e.g. a control arm the data lacks
         del frame
@@ -303,6 +310,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
              if not (name in FILE_PARAMETERS and value is None)}
     facts = {
         "data file": source.name,
+        **({"period": period} if period else {}),
         "data fingerprint (SHA-256)": source.fingerprint,
         "rows read": f"{source.rows:,}",
         "columns": ", ".join(source.columns),
@@ -313,8 +321,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         "notebooks at once": workers,
         "package versions": _versions(),
     }
-    executive = summary.for_run(staging / "results", runs)
-    write_index(staging / "index.html", runs, facts, executive)
+    executive = write_run_outputs(staging, runs, facts, pdf, progress)
     for copy in (PREPARED_FILE, truth.TRUTH_FILE):
         (staging / "data" / copy).unlink(missing_ok=True)
     if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
@@ -356,6 +363,7 @@ class PreparedTickets:
     path: Path
     constant: dict = field(default_factory=dict)
     unreadable: dict = field(default_factory=dict)
+    period: str | None = None
 
 
 def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = ()) -> PreparedTickets:
@@ -388,7 +396,7 @@ def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_nu
         except schema.DataError as error:
             unreadable[column] = str(error)
     return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
-                           unreadable)
+                           unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
 
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from study.analyses import AB_TEST, EXPERIMENT
-from study.core.findings import KINDS
+from study.core.findings import KINDS, section_anchor
 from study.core.words import text
 from study.report.sentences import ANCHOR, ERROR_ANCHOR, Sentence, read_results
 from study.report.verdict import Verdict, ab_test_verdicts, experiment_verdicts
@@ -59,7 +59,10 @@ def headline_sentences(analysis: str, payload: Mapping, href: str | None) -> lis
     for finding in payload.get("findings") or []:
         if isinstance(finding, Mapping) and finding.get("headline") and isinstance(finding.get("text"), str):
             kind = finding.get("kind") if finding.get("kind") in KINDS else "finding"
-            out.append(Sentence(analysis, finding["text"], href, tuple(str(e) for e in finding.get("estimates") or ()), kind))
+            section = finding.get("section")
+            # The link goes to the section that shows the evidence, when the finding names one.
+            where = f"{href.split('#')[0]}#{section_anchor(section)}" if href and isinstance(section, str) and section.strip() else href
+            out.append(Sentence(analysis, finding["text"], where, tuple(str(e) for e in finding.get("estimates") or ()), kind))
     return out
 
 
