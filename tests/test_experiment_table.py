@@ -5,9 +5,9 @@ import pytest
 
 from study import config
 from study.ab import experiment_table
-from study.ab.method_names import method_name
 from study.data import examples
 from study.data.schema import DataError
+from study.report.glossary import method_name
 
 MAP = config.DATA / "examples" / "experiment_columns.yml"
 

@@ -45,7 +45,6 @@ from study.ab import (
     unit_checks,
 )
 from study.ab.effect_tables import cuped_details, effects_summary, power_summary
-from study.ab.method_names import method_name
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -55,6 +54,7 @@ from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.data.convert import short
 from study.data.schema import DataError
+from study.report.glossary import method_name
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")

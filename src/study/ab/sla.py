@@ -19,7 +19,6 @@ from study.ab.design import (
     standardized_mean_differences,
 )
 from study.ab.effect_tables import cuped_details, effects_summary, power_summary
-from study.ab.method_names import method_name
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
@@ -31,6 +30,7 @@ from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
+from study.report.glossary import method_name
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
