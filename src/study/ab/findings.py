@@ -146,13 +146,14 @@ def _robust_findings(effects) -> list[Finding]:
         shown = [e for e in group if e.p_value is not None or e.ci_low is not None]
         said = "; ".join(f"{ROBUST_WORDS.get(e.method_code, e.method_code)} " + (
             p_value(e.p_value) if e.p_value is not None else
-            f"{1 - alpha:.0%} CI {number(e.ci_low, 3, signed=True)} to {number(e.ci_high, 3, signed=True)}") for e in shown)
+            f"{1 - alpha:.0%} CI {number(e.ci_low, 2, signed=True)} to {number(e.ci_high, 2, signed=True)}") for e in shown)
         verdicts = {(e.p_value < alpha) if e.p_value is not None else (e.ci_low > 0 or e.ci_high < 0)
                     for e in shown}
         agree = (f"they agree at the {alpha:g} level." if len(verdicts) == 1 else
                  f"they disagree at the {alpha:g} level: a few extreme units may drive the mean, so read the mean's "
                  "effect with caution.")
-        lines.append(Finding(f"**{text(metric)}, {text(treatment)} vs {text(control)}, methods robust to heavy tails.** "
+        name = group[0].label or metric
+        lines.append(Finding(f"**{text(name)}, {text(treatment)} vs {text(control)}, methods robust to heavy tails.** "
                              f"{said}: {agree}"))
     return lines
 
