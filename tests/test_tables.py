@@ -108,3 +108,16 @@ def test_builders_mark_the_numbers_they_write_as_text():
     report = schema.validation_report(pd.DataFrame({"ticket_id": ["t1", "t2"]}))[0]
     kinds = dict(zip(report.columns, column_kinds(report)))
     assert kinds["missing"] == "num" and NUMBER not in (kinds["status"], kinds["problem"])
+
+
+def test_a_change_in_a_probability_reads_in_points_beside_rows_in_their_own_unit():
+    from study.regression import fitting
+
+    change = Estimate("repeat", "Change in repeat-purchase probability per doubling", -0.0189, 0.002, -0.023, -0.015,
+                      0.0001, 500, "logit")
+    points = Estimate("csat", "CSAT points per doubling", -0.1506, 0.01, -0.164, -0.137, 0.0001, 500, "ols")
+    table = fitting.comparison_table([change, points], {"repeat": -0.019}, pp=1)
+    assert table["value"].tolist() == ["-1.9 pp", "-0.151"]
+    assert table["95% CI"].tolist() == ["-2.3 to -1.5", "-0.164 to -0.137"]
+    assert table["true value"].tolist() == ["-1.9 pp", "–"]
+    assert fitting.comparison_table([change], pp=None)["value"].tolist() == [-0.0189]  # unchanged without pp
