@@ -34,3 +34,5 @@ def test_a_share_reads_in_percent_and_its_difference_in_points_with_its_sign():
     assert table.loc["spend", "difference (95% CI)"].startswith(f"{spend.estimate:+.2f} (")
     assert row["method"] == METHOD_NAMES[bought.method_code] and "_" not in "".join(table["method"])
     assert "method" not in effect_tables.effects_summary(effects, shares={"bought"}, methods=False).columns
+    one = effect_tables.effects_summary([e for e in effects if e.metric == "spend"], shares={"bought"})
+    assert "method" not in one.columns  # one method for every row: the section's text names it

@@ -60,7 +60,8 @@ def effects_summary(effects: list, shares: Collection[str] = (), methods: bool =
     shares : collection of str
         Metric names whose values are shares: shown as percentages, differences in percentage points.
     methods : bool
-        Whether to keep a column naming each comparison's method in words (the results file keeps the code).
+        Whether to keep a column naming each comparison's method in words (the results file keeps the code);
+        it is left out anyway when every comparison used the same method.
     cuped : bool
         Whether to add, for comparisons adjusted for a pre-period covariate (CUPED), the estimate without
         the adjustment and the variance it removed (:func:`cuped_details` gives them on their own).
@@ -94,7 +95,8 @@ def effects_summary(effects: list, shares: Collection[str] = (), methods: bool =
         table = table.drop(columns="segment")
     if table["comparison"].nunique() == 1:
         table = table.drop(columns="comparison")
-    if not methods:
+    if not methods or table["method"].nunique() == 1:
+        # One method for every row says nothing row by row: the section's text names it.
         table = table.drop(columns="method")
     if "without CUPED" in table.columns:
         table[["without CUPED", "variance reduction"]] = table[["without CUPED", "variance reduction"]].fillna("–")
