@@ -227,7 +227,7 @@ def experiment_table(result) -> Findings:
         holm = effect.adjusted_p_values.get("holm")
         unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
         value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 2, signed=True)
-        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 2, signed=True)
+        low = points(effect.ci_low)[:-3] if unit == "pp" else number(effect.ci_low, 2, signed=True)
         high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 2, signed=True)
         lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
         lines.append(Finding(
