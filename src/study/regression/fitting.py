@@ -309,20 +309,21 @@ def is_probability_change(estimate: Estimate) -> bool:
 
 
 def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None,
-                     pp: int | None = None) -> pd.DataFrame:
+                     pp: int | None = None, digits: int = 3) -> pd.DataFrame:
     """Estimates side by side: value, interval, p-value, rows, and the true value where known.
 
     With ``truth``, a ``covers the truth`` column says ``yes`` or ``NO: misses`` for each estimate
     with a true value (empty for the others), so a miss is read off the table, not worked out.
     With ``pp`` (decimals), a change in a probability (:func:`is_probability_change`) is written in
     percentage points with its sign, as the findings write it; the other rows keep their own unit.
+    ``digits`` are the decimals of the interval (the notebook shows the value with as many).
     """
     interval = f"{estimates[0].ci_level:.0%} CI" if estimates else "CI"
     table = pd.DataFrame(
         {
             "estimate": [e.label for e in estimates],
             "value": [e.value for e in estimates],
-            interval: [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
+            interval: [f"{e.ci_low:.{digits}f} to {e.ci_high:.{digits}f}" for e in estimates],
             "p-value": [format_p(e.p_value) for e in estimates],
             "rows": [e.n for e in estimates],
         }

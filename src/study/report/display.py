@@ -58,7 +58,7 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         value = value() if callable(value) and not isinstance(value, pd.DataFrame) else value
         show(value, truth=truth, percent=percent, digits=digits, alpha=alpha, pp=pp)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
-        show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth, pp=pp), digits=digits)
+        show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth, pp=pp, digits=digits), digits=digits)
     elif isinstance(result, pd.DataFrame):
         # Kinds come from the table as built: once its numbers are formatted, every column is text.
         display(HtmlTable(display_table(result, percent=list(percent), digits=digits), column_kinds(result)))
