@@ -136,3 +136,23 @@ def power_summary(table: pd.DataFrame, share_labels: Collection[str] = ()) -> pd
                              for v, share in zip(out["MDE (absolute)"], shares)]
     out["method"] = out["method"].map(method_name)
     return numbers_as_text(out, "control level", "MDE (absolute)")
+
+
+def bayes_summary(table, share_labels: Collection[str] = ()):
+    """:func:`study.ab.bayes.bayes_table` for a reader: a share's expected losses and credible interval in
+    percentage points, other metrics' to two decimals, the interval in one cell (or the table's Skipped)."""
+    if isinstance(table, Skipped):
+        return table
+    shares = [label in share_labels for label in table.index.get_level_values("metric")]
+
+    def loss(v: float, share: bool) -> str:
+        return points(v, signed=False) if share else number(v, DIGITS)
+
+    out = table[["chance treatment is better"]].copy()
+    for column in ("expected loss choosing treatment", "expected loss choosing control"):
+        out[column] = [loss(v, s) for v, s in zip(table[column], shares)]
+    out["credible interval"] = [
+        f"{_difference(low, s).removesuffix(' pp')} to {_difference(high, s)}"
+        for low, high, s in zip(table["credible low"], table["credible high"], shares)]
+    out["prior"] = table["prior"]
+    return numbers_as_text(out, "expected loss choosing treatment", "expected loss choosing control", "credible interval")

@@ -44,7 +44,7 @@ from study.ab import (
     roles,
     unit_checks,
 )
-from study.ab.effect_tables import cuped_details, effects_summary, power_summary
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -293,7 +293,8 @@ class ExperimentResult:
 
     def bayes(self) -> pd.DataFrame | Skipped:
         """A Bayesian reading of the primary metric per arm (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
-        return bayes.bayes_table(self.effects, primary_only=True)
+        labels = {m.label or m.name for m in self.aggregates.metrics if m.name in self.shares}
+        return bayes_summary(bayes.bayes_table(self.effects, primary_only=True), labels)
 
     def robust(self) -> pd.DataFrame | Skipped:
         """The metrics marked ``robust: true``: Welch beside winsorized, trimmed, Mann-Whitney and bootstrap."""

@@ -18,7 +18,7 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
-from study.ab.effect_tables import cuped_details, effects_summary, power_summary
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
@@ -273,7 +273,8 @@ class SlaExperiment:
 
     def bayes(self):
         """A Bayesian reading of the primary metric (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
-        return bayes.bayes_table(self.effects, primary_only=True)
+        labels = {m.label or m.name for m in self.metrics if m.name in SHARE_METRICS}
+        return bayes_summary(bayes.bayes_table(self.effects, primary_only=True), labels)
 
     def segment_table(self):
         """Exploratory effects by segment (:func:`segment_table`)."""
