@@ -18,7 +18,6 @@ from study.core.words import (
     misses_truth,
     number,
     p_value,
-    pct,
     points,
     quantity,
     resolution_versus_speed,
