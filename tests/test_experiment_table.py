@@ -7,6 +7,7 @@ from study import config
 from study.ab import experiment_table
 from study.data import examples
 from study.data.schema import DataError
+from study.report.glossary import method_name
 
 MAP = config.DATA / "examples" / "experiment_columns.yml"
 
@@ -91,8 +92,8 @@ def test_a_metric_marked_robust_gets_every_heavy_tail_method_and_a_sentence_on_w
                                     "    kept: {role: primary}\n    rounds: {role: secondary, robust: true}\n")
     result = experiment_table.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
     table = result.robust()
-    assert list(table.index.get_level_values("method")) == [
-        "welch_t", "winsorized_welch_t", "yuen_t", "mann_whitney_u", "bootstrap_percentile"]
+    assert list(table.index.get_level_values("method")) == [method_name(code) for code in (
+        "welch_t", "winsorized_welch_t", "yuen_t", "mann_whitney_u", "bootstrap_percentile")]
     welch, mann_whitney = table["p-value"].iloc[0], table["p-value"].iloc[3]
     assert welch > 0.05 and mann_whitney < 0.05  # the outlier hides a shift every rank sees
     [sentence] = [f.text for f in result.findings() if "heavy tails" in f.text]

@@ -265,3 +265,15 @@ def test_tickets_without_a_customer_are_clusters_of_their_own():
     y = rows["csat"].astype(float).to_numpy()
     b = np.linalg.lstsq(X, y, rcond=None)[0]
     assert e.se == pytest.approx(np.sqrt(cluster_robust_cov(X, y - X @ b, codes)[1, 1]), rel=1e-9)
+
+
+def test_findings_say_each_theme_once_and_leave_the_groups_to_the_tables(planted):
+    """A page of findings a reader can scan: the headline, at most one finding per theme, and signed differences."""
+    _, _, result = planted
+    findings = [f for f in result.findings() if f.kind == "finding"]
+    themes = [t for t, e in result.shares.items() if e.extra["comments with the theme"] > 0]
+    assert findings[0].headline and len(findings) <= 1 + len(themes)
+    for theme in themes:
+        words = theme.replace("_", " ")
+        assert sum(f.text.lower().startswith(f"**{words}.**") for f in findings) == 1, theme
+    assert not any(" lower (" in f.text or " higher (" in f.text for f in findings)

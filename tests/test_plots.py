@@ -26,3 +26,19 @@ def test_importance_labels_stay_inside_the_axes():
     for text in figure.axes[0].texts:
         box = text.get_window_extent()
         assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1, text.get_text()
+
+
+def test_the_lift_figure_names_the_arms_when_it_compares_several():
+    from types import SimpleNamespace
+
+    def effect(metric, arm):
+        return SimpleNamespace(metric=metric, label="", treatment=arm, control="control", lift=0.1,
+                               lift_ci_low=0.0, lift_ci_high=0.2)
+
+    several = [effect(m, a) for m in ("converted", "spend") for a in ("treatment_a", "treatment_b")]
+    figure = plots.lift_comparison(several, "title")
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert sorted(labels) == ["converted: treatment_a vs control", "converted: treatment_b vs control",
+                              "spend: treatment_a vs control", "spend: treatment_b vs control"]
+    one = plots.lift_comparison([effect("converted", "treatment_a")], "title")
+    assert [t.get_text() for t in one.axes[0].get_yticklabels()] == ["converted"]

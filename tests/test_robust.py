@@ -100,4 +100,5 @@ def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
         table = sla.robust_spend_table(sla.robust_spend_effects(customers))
     finally:
         sla.BOOTSTRAP_MAX_CUSTOMERS = original
-    assert table.index[-1] == "bootstrap_percentile: left out above 599 customers" and table.iloc[-1].isna().all()
+    assert table.index[-1] == "bootstrap interval of the difference of means: left out above 599 customers"
+    assert table.iloc[-1].isna().all()

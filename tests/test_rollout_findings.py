@@ -149,3 +149,15 @@ def test_the_full_analysis_with_a_pilot_names_the_verdict(pilot_data):
     assert len(sentences) == 2 and all(any(w in s for w in ("held", "shrank", "grew", "reversed")) for s in sentences)
     assert {"rollout_pilot_csat", "rollout_pilot_difference_csat"} <= {e.name for e in result.estimates}
     assert isinstance(result.pilot_table(), pd.DataFrame)
+
+
+def test_the_readers_table_gives_rates_in_points_and_the_rest_signed(rollout):
+    result, _ = rollout
+    table, summary = result.table(), result.summary()
+    assert list(summary.index) == list(table.index)
+    did = summary.columns[1]
+    csat = result.att["csat"]
+    assert summary.loc["CSAT (1-5, answered surveys)", did] == (
+        f"{csat.value:+.2f} ({csat.ci_low:+.2f} to {csat.ci_high:+.2f})")
+    rates = [label for label in summary.index if "rate" in label]
+    assert rates and all(" pp (" in summary.loc[label, did] for label in rates)

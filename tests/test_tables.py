@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from study.ab import abtest, aggregate
+from study.ab import abtest, aggregate, effect_tables
 from study.ab.sufficient import Metric
 from study.core.results import Estimate
 from study.core.tables import NUMBER, column_kinds, numbers_as_text
@@ -81,8 +81,9 @@ def test_builders_mark_the_numbers_they_write_as_text():
     estimates = [_estimate("naive", -0.2), _estimate("adjusted", -0.15)]
     speed = causal.speed_effect_table(estimates[0], estimates[1], None, truth=-0.15)
     assert dict(zip(speed.columns, column_kinds(speed))) == {
-        "CSAT per doubling of the wait": "num", "95% CI": "num", "rows": "num", "what it answers": "prose",
+        "CSAT per doubling of the wait (95% CI)": "num", "rows": "num", "what it answers": "prose",
         "covers the truth": "text"}
+    assert speed["CSAT per doubling of the wait (95% CI)"].str.startswith(("-0.20 (", "-0.15 (")).all()  # as the findings
 
     drivers = pd.DataFrame({"label": ["resolution"], "importance": [0.1], "importance_ci_low": [0.05],
                             "importance_ci_high": [0.15], "share_of_explained": [0.5], "performance": [70.0],
@@ -97,11 +98,26 @@ def test_builders_mark_the_numbers_they_write_as_text():
     units = pd.DataFrame({"customer_id": [str(i) for i in range(400)], "variant": ["control", "treatment"] * 200,
                           "spend": rng.lognormal(3, 0.5, 400), "bought": rng.random(400) < 0.3})
     metrics = [Metric("spend", "spend"), Metric("bought", "bought", "proportion")]
-    effects = abtest.effects_summary(abtest.adjust_p_values(abtest.compare_metrics(aggregate.aggregate_frame(units, metrics))))
+    effects = effect_tables.effects_summary(abtest.adjust_p_values(abtest.compare_metrics(aggregate.aggregate_frame(units, metrics))),
+                                            shares={"bought"})
     kinds = dict(zip(effects.columns, column_kinds(effects)))
-    assert kinds["method"] == "text" and kinds["95% CI"] == kinds["relative lift (95% CI)"] == "num"
+    assert kinds["method"] == "text" and kinds["difference (95% CI)"] == kinds["relative lift (95% CI)"] == "num"
+    assert kinds["control"] == kinds["treatment"] == "num"
     assert {k for k, v in kinds.items() if v != "num"} == {"method"}
 
     report = schema.validation_report(pd.DataFrame({"ticket_id": ["t1", "t2"]}))[0]
     kinds = dict(zip(report.columns, column_kinds(report)))
     assert kinds["missing"] == "num" and NUMBER not in (kinds["status"], kinds["problem"])
+
+
+def test_a_change_in_a_probability_reads_in_points_beside_rows_in_their_own_unit():
+    from study.regression import fitting
+
+    change = Estimate("repeat", "Change in repeat-purchase probability per doubling", -0.0189, 0.002, -0.023, -0.015,
+                      0.0001, 500, "logit")
+    points = Estimate("csat", "CSAT points per doubling", -0.1506, 0.01, -0.164, -0.137, 0.0001, 500, "ols")
+    table = fitting.comparison_table([change, points], {"repeat": -0.019}, pp=1)
+    assert table["value"].tolist() == ["-1.9 pp", "-0.151"]
+    assert table["95% CI"].tolist() == ["-2.3 to -1.5", "-0.164 to -0.137"]
+    assert table["true value"].tolist() == ["-1.9 pp", "–"]
+    assert fitting.comparison_table([change], pp=None)["value"].tolist() == [-0.0189]  # unchanged without pp

@@ -28,9 +28,7 @@ from study.ab.cuped import cuped_effect
 from study.ab.cuped_pooled import pooled_cuped_effect, ratio_cuped_effect
 from study.ab.sufficient import CovariateMoments, Metric, RatioCovariateMoments
 from study.core.inference import Interval, critical_value
-from study.core.results import Estimate, Skipped
-from study.core.tables import numbers_as_text
-from study.core.words import METRIC_WORDS
+from study.core.results import Estimate
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,
@@ -298,36 +296,3 @@ def mde_estimates(effects: Sequence[Effect], relative_mde: float = 0.05, power: 
                             float(mde), None, None, None, None, e.n_control + e.n_treatment,
                             "(z(1 - alpha/2) + z(power)) x standard error of the comparison", 1 - e.alpha, extra))
     return out
-
-
-def effects_summary(effects: list):
-    """The engine's comparisons as a reader wants them: one row per metric, interval and lift in one cell each.
-
-    Skipped, with the reasons, when no metric could be compared (:func:`sla_effects`).
-    """
-    if not effects:
-        why = "; ".join(f"{METRIC_WORDS.get(m, m.replace('_', ' '))}: {r}" for m, r in getattr(effects, "skipped", {}).items())
-        return Skipped("effects", why or "no metric could be compared")
-    lines = []
-    for e in effects:
-        line = {
-            "segment": ", ".join(f"{k}={v}" for k, v in e.segment.items()) or "all",
-            "metric": e.label or e.metric, "comparison": f"{e.treatment} vs {e.control}", "method": e.method_code,
-            "control": e.control_value, "treatment": e.treatment_value,
-            "difference": e.estimate, f"{1 - e.alpha:.0%} CI": f"{e.ci_low:.3f} to {e.ci_high:.3f}", "p-value": e.p_value,
-            "p (Holm)": e.adjusted_p_values.get("holm"), "p (BH)": e.adjusted_p_values.get("benjamini_hochberg"),
-            f"relative lift ({1 - e.alpha:.0%} CI)": (f"{e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
-                                       if e.lift is not None and np.isfinite(e.lift) else "–"),
-        }
-        if "unadjusted" in e.extra:
-            line["without CUPED"] = e.extra["unadjusted"]["estimate"]
-            line["variance reduction"] = e.extra["variance_reduction"]
-        lines.append(line)
-    table = pd.DataFrame(lines)
-    if (table["segment"] == "all").all():
-        table = table.drop(columns="segment")
-    if table["comparison"].nunique() == 1:
-        table = table.drop(columns="comparison")
-    levels = {f"{1 - e.alpha:.0%}" for e in effects}
-    return numbers_as_text(table.set_index([c for c in ("segment", "metric", "comparison") if c in table.columns]),
-                           *(f"{level} CI" for level in levels), *(f"relative lift ({level} CI)" for level in levels))

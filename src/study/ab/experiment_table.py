@@ -45,6 +45,7 @@ from study.ab import (
     roles,
     unit_checks,
 )
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
@@ -54,6 +55,7 @@ from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.data.convert import short
 from study.data.schema import DataError
+from study.report.glossary import method_name
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")
@@ -263,26 +265,37 @@ class ExperimentResult:
         """Units per arm against the planned split."""
         return design.srm_table(self.srm)
 
+    @property
+    def shares(self) -> set[str]:
+        """The 0/1 metrics: their tables show percentages and differences in percentage points."""
+        return {metric.name for metric in self.aggregates.metrics if metric.kind == "proportion"}
+
     def effects_summary(self) -> pd.DataFrame | Skipped:
         """One row per comparison of a treatment arm with control on a metric."""
-        return abtest.effects_summary(self.effects)
+        return effects_summary(self.effects, self.shares)
+
+    def cuped_details(self) -> pd.DataFrame | Skipped:
+        """The comparisons adjusted for the covariate beside their unadjusted estimates."""
+        return cuped_details(self.effects, self.shares)
 
     def power(self) -> pd.DataFrame:
         """Power of each comparison and the units the next experiment needs, one row per metric."""
-        return abtest.power_table(self.aggregates, control=self.mapping.control,
-                                  relative_mde=self.parameters.get("relative_mde", 0.05),
-                                  alpha=self.parameters.get("alpha", 0.05)).set_index("metric")
+        table = abtest.power_table(self.aggregates, control=self.mapping.control,
+                                   relative_mde=self.parameters.get("relative_mde", 0.05),
+                                   alpha=self.parameters.get("alpha", 0.05)).set_index("metric")
+        return power_summary(table, {m.label or m.name for m in self.aggregates.metrics if m.name in self.shares})
 
     def intention_to_treat(self) -> pd.DataFrame | Skipped:
         """Every unit as assigned, beside the per-protocol effects, when rows were set aside for their exposure."""
         if not self.itt_effects:
             return Skipped("intention-to-treat comparison", "no row was set aside for its exposure, so every unit is "
                            "already analysed as assigned")
-        return abtest.effects_summary(self.itt_effects)
+        return effects_summary(self.itt_effects, self.shares)
 
     def bayes(self) -> pd.DataFrame | Skipped:
         """A Bayesian reading of the primary metric per arm (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
-        return bayes.bayes_table(self.effects, primary_only=True)
+        labels = {m.label or m.name for m in self.aggregates.metrics if m.name in self.shares}
+        return bayes_summary(bayes.bayes_table(self.effects, primary_only=True), labels)
 
     def robust(self) -> pd.DataFrame | Skipped:
         """The metrics marked ``robust: true``: Welch beside winsorized, trimmed, Mann-Whitney and bootstrap."""
@@ -290,13 +303,14 @@ class ExperimentResult:
             return Skipped("heavy-tail comparisons", "no metric is marked robust: true in the column map, and none "
                            f"has an excess kurtosis above {robust.HEAVY_TAIL_KURTOSIS:g}")
         columns = ["metric", "comparison", "method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
-        return abtest.effects_table(self.robust_effects)[columns].set_index(["metric", "comparison", "method"])
+        table = abtest.effects_table(self.robust_effects)[columns]
+        return table.assign(method=table["method"].map(method_name)).set_index(["metric", "comparison", "method"])
 
     def segments(self) -> pd.DataFrame | Skipped:
         """Exploratory comparisons by segment, or why there are none."""
         if not self.segment_effects:
             return Skipped("segment breakdown", "the column map names no segment")
-        return abtest.effects_summary(self.segment_effects)
+        return effects_summary(self.segment_effects, self.shares, methods=False)
 
     @property
     def estimates(self) -> list:

@@ -15,6 +15,8 @@ from study.core.words import (
 )
 
 SRM = "sample_ratio_chi2"  # the results file's name of the sample-ratio check
+# Headings of 04's and 05's sections that show the evidence of a headline (the index links to them).
+DESIGN, EFFECTS = "Design checks", "Effects"
 
 
 def _names(effect, lift: bool = True) -> tuple[str, ...]:
@@ -47,10 +49,10 @@ def ab_test(srm, effects, truth: dict | None = None, bounds=None, spend_robust=N
         lines.append(Finding(
             f"⚠️ **Sample ratio mismatch — do not trust the results below.** Customers per arm ({split}) differ "
             f"from the planned split ({_against_alarm(srm)}). Find the cause (assignment, logging, filtering) first.",
-            (SRM,), "warning", headline=True))
+            (SRM,), "warning", headline=True, section=DESIGN))
     else:
         lines.append(Finding(f"**Design check passed.** Customers per arm: {split}; consistent with the planned split "
-                             f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True))
+                             f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True, section=DESIGN))
     whole = {e.metric: e for e in effects if not e.segment}
     speed = whole.get("response_log2_hours")
     if speed is not None:
@@ -63,13 +65,13 @@ def ab_test(srm, effects, truth: dict | None = None, bounds=None, spend_robust=N
             f"{with_interval(csat.difference_estimate())} points, {p_value(csat.p_value)}; relative lift "
             f"{with_interval(csat.lift_estimate(), 'pct')}. {_who_answers(whole.get('survey_response'), bounds)}",
             _names(csat) + _names(whole["survey_response"], False) if "survey_response" in whole else _names(csat),
-            headline=True))
+            headline=True, section=EFFECTS))
     repeat = whole.get("repeat_purchase")
     if repeat is not None:
         lines.append(Finding(
             f"**Repeat purchase.** {pct(repeat.treatment_value)} against {pct(repeat.control_value)}: "
             f"{with_interval(repeat.difference_estimate(), 'pp')}, {p_value(repeat.p_value)}; relative lift "
-            f"{with_interval(repeat.lift_estimate(), 'pct')}.", _names(repeat), headline=True))
+            f"{with_interval(repeat.lift_estimate(), 'pct')}.", _names(repeat), headline=True, section=EFFECTS))
     if isinstance(spend_robust, list):
         lines += _robust_findings(spend_robust)
     for metric, reason in getattr(effects, "skipped", {}).items():
@@ -100,7 +102,7 @@ def _monitoring(effects, primary: str | None) -> list[Finding]:
     called = [f"{text(e.treatment)}: {'called' if e.extra['sequential']['significant'] else 'not yet'}" for e in looks]
     return [Finding(f"**Monitoring plan.** This run is {where}; the primary metric {text(primary)} may be called only "
                     f"when it crosses the plan's boundary ({'; '.join(called)}). The fixed-horizon p-values above "
-                    "hold only at the planned end.", headline=True)]
+                    "hold only at the planned end.", headline=True, section=EFFECTS)]
 
 
 def itt_name(name: str) -> str:
@@ -125,7 +127,7 @@ def _per_protocol(result, primary: str | None, kinds: dict) -> Finding:
         f"**Per protocol, not as randomized.** {result.exposure_mismatches:,} rows whose exposure disagreed with their arm "
         "are set aside above; the intention-to-treat comparison is in the table below. Segment results below are "
         "exploratory.",
-        tuple(itt_name(e.difference_estimate().name) for e in as_assigned), headline=True)
+        tuple(itt_name(e.difference_estimate().name) for e in as_assigned), headline=True, section=EFFECTS)
 
 
 ROBUST_WORDS = {"welch_t": "Welch", "winsorized_welch_t": "winsorized at the 99th percentile",
@@ -144,13 +146,14 @@ def _robust_findings(effects) -> list[Finding]:
         shown = [e for e in group if e.p_value is not None or e.ci_low is not None]
         said = "; ".join(f"{ROBUST_WORDS.get(e.method_code, e.method_code)} " + (
             p_value(e.p_value) if e.p_value is not None else
-            f"{1 - alpha:.0%} CI {number(e.ci_low, 3, signed=True)} to {number(e.ci_high, 3, signed=True)}") for e in shown)
+            f"{1 - alpha:.0%} CI {number(e.ci_low, 2, signed=True)} to {number(e.ci_high, 2, signed=True)}") for e in shown)
         verdicts = {(e.p_value < alpha) if e.p_value is not None else (e.ci_low > 0 or e.ci_high < 0)
                     for e in shown}
         agree = (f"they agree at the {alpha:g} level." if len(verdicts) == 1 else
                  f"they disagree at the {alpha:g} level: a few extreme units may drive the mean, so read the mean's "
                  "effect with caution.")
-        lines.append(Finding(f"**{text(metric)}, {text(treatment)} vs {text(control)}, methods robust to heavy tails.** "
+        name = group[0].label or metric
+        lines.append(Finding(f"**{text(name)}, {text(treatment)} vs {text(control)}, methods robust to heavy tails.** "
                              f"{said}: {agree}"))
     return lines
 
@@ -210,10 +213,10 @@ def experiment_table(result) -> Findings:
     if srm.mismatch:
         lines = [Finding(f"⚠️ **Sample ratio mismatch — do not trust the results below.** Units per arm ({split}) differ "
                          f"from the planned split ({_against_alarm(srm)}). Find the cause (assignment, logging, "
-                         "filtering) first.", (SRM,), "warning", headline=True)]
+                         "filtering) first.", (SRM,), "warning", headline=True, section=DESIGN)]
     else:
         lines = [Finding(f"**Design check passed.** Units per arm: {split}; consistent with the planned split "
-                         f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True)]
+                         f"({_against_alarm(srm)}, chi-square).", (SRM,), "check", headline=True, section=DESIGN)]
     rows = result.ledger.as_dict()
     if rows["dropped"]:
         lines.append(Finding(f"**Data clean-up.** {rows['in'] - rows['used']:,} of {rows['in']:,} rows set aside: "
@@ -223,14 +226,14 @@ def experiment_table(result) -> Findings:
     for effect in result.effects:
         holm = effect.adjusted_p_values.get("holm")
         unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
-        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 3, signed=True)
-        low = points(effect.ci_low) if unit == "pp" else number(effect.ci_low, 3, signed=True)
-        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 3, signed=True)
+        value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 2, signed=True)
+        low = points(effect.ci_low)[:-3] if unit == "pp" else number(effect.ci_low, 2, signed=True)
+        high = points(effect.ci_high) if unit == "pp" else number(effect.ci_high, 2, signed=True)
         lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
         lines.append(Finding(
             f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
             f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
-            _names(effect), headline=effect.metric == primary))
+            _names(effect), headline=effect.metric == primary, section=EFFECTS))
     lines += _monitoring(result.effects, primary)
     lines += _robust_findings(result.robust_effects)
     lines.append(_per_protocol(result, primary, kinds) if result.itt_effects else Finding(

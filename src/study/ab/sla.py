@@ -18,6 +18,7 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
@@ -29,6 +30,7 @@ from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
+from study.report.glossary import method_name
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
@@ -38,6 +40,8 @@ TICKET_COLUMNS = [
 
 # Metrics whose relative lift is meaningful (a positive level; not a log time).
 LIFT_METRICS = ("csat", "repeat_purchase", "next_spend", "customer_spend")
+# Metrics whose values are shares: tables show them as percentages, their differences in percentage points.
+SHARE_METRICS = frozenset({"repeat_purchase", "survey_response", "customer_repeat_rate"})
 
 
 class Effects(list):
@@ -100,11 +104,11 @@ def sla_unit_metrics(customers: pd.DataFrame) -> list:
         Metric("repeat_purchase", "repeat_sum", "ratio", denominator="tickets", label="Repeat purchase, per ticket"),
         Metric("response_log2_hours", "log2_hours_sum", "ratio", denominator="tickets", label="First response (log2 hours), per ticket"),
         Metric("survey_response", "surveys", "ratio", denominator="tickets", label="Survey response rate, per ticket"),
-        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (CUPED: pre-period spend)" if covariate else "Repeat rate per customer"),
+        Metric("customer_repeat_rate", "repeat_rate", covariate=covariate, label="Repeat rate per customer (adjusted for pre-period spend)" if covariate else "Repeat rate per customer"),
     ]
     if "next_spend" in customers.columns and customers["next_spend"].notna().all():
         metrics.append(Metric("customer_spend", "next_spend", covariate=covariate,
-                              label="Follow-up spend per customer (CUPED: pre-period spend)" if covariate else "Follow-up spend per customer"))
+                              label="Follow-up spend per customer (adjusted for pre-period spend)" if covariate else "Follow-up spend per customer"))
     return metrics
 
 
@@ -144,9 +148,10 @@ def robust_spend_table(effects: list | Skipped):
     if isinstance(effects, Skipped):
         return effects
     columns = ["method", "control", "treatment", "estimate", "CI low", "CI high", "p-value"]
-    table = abtest.effects_table(effects)[columns].set_index("method")
-    if "bootstrap_percentile" not in table.index:
-        table.loc[f"bootstrap_percentile: left out above {BOOTSTRAP_MAX_CUSTOMERS:,} customers"] = np.nan
+    table = abtest.effects_table(effects)[columns]
+    table = table.assign(method=table["method"].map(method_name)).set_index("method")
+    if method_name("bootstrap_percentile") not in table.index:
+        table.loc[f"{method_name('bootstrap_percentile')}: left out above {BOOTSTRAP_MAX_CUSTOMERS:,} customers"] = np.nan
     return table
 
 
@@ -169,9 +174,7 @@ def segment_table(customers: pd.DataFrame, metrics: list, segments: list[str], a
     if not effects:
         return Skipped("segment breakdown", "no segment has a metric that can be compared between the arms"
                        " (each needs at least two customers with a value, and some variation, in each arm)")
-    table = abtest.effects_table(abtest.adjust_p_values(effects))
-    columns = ["segment", "metric", "control", "treatment", "estimate", "CI low", "CI high", "p-value", "p (Holm)", "p (BH)"]
-    return table[columns].set_index(["segment", "metric"])
+    return effects_summary(abtest.adjust_p_values(effects), SHARE_METRICS, methods=False)
 
 
 @dataclass
@@ -247,7 +250,11 @@ class SlaExperiment:
 
     def effects_summary(self) -> pd.DataFrame | Skipped:
         """One row per customer-level effect (:func:`study.ab.abtest.effects_summary`)."""
-        return abtest.effects_summary(self.effects)
+        return effects_summary(self.effects, SHARE_METRICS)
+
+    def cuped_details(self):
+        """The comparisons adjusted for pre-period spend beside their unadjusted estimates (:func:`study.ab.effect_tables.cuped_details`)."""
+        return cuped_details(self.effects, SHARE_METRICS)
 
     def balance(self) -> pd.DataFrame:
         """Standardized mean differences of the pre-period covariates between the arms."""
@@ -255,8 +262,10 @@ class SlaExperiment:
 
     def power(self):
         """Power of this experiment and the sample the next one needs (see :func:`sla_power`)."""
-        return sla_power(self.aggregates, self.effects, relative_mde=self.parameters["relative_mde"],
-                         alpha=self.parameters["alpha"])
+        table = sla_power(self.aggregates, self.effects, relative_mde=self.parameters["relative_mde"],
+                          alpha=self.parameters["alpha"])
+        labels = {m.label or m.name for m in self.metrics if m.name in SHARE_METRICS}
+        return table if isinstance(table, Skipped) else power_summary(table, labels)
 
     def robust_spend(self):
         """Follow-up spend compared by methods robust to heavy tails (:func:`robust_spend_table`)."""
@@ -264,7 +273,8 @@ class SlaExperiment:
 
     def bayes(self):
         """A Bayesian reading of the primary metric (:func:`study.ab.bayes.bayes_table`); not the verdict's rule."""
-        return bayes.bayes_table(self.effects, primary_only=True)
+        labels = {m.label or m.name for m in self.metrics if m.name in SHARE_METRICS}
+        return bayes_summary(bayes.bayes_table(self.effects, primary_only=True), labels)
 
     def segment_table(self):
         """Exploratory effects by segment (:func:`segment_table`)."""

@@ -40,7 +40,8 @@ def overview(facts) -> Findings:
         outcome_words.append(f"{pct(repeat.value)} of tickets were followed by a repeat purchase.")
     if outcome_words:
         lines.append(Finding("**Satisfaction.** " + " ".join(outcome_words),
-                             tuple(e.name for e in (answered, csat, repeat) if e is not None), headline=True))
+                             tuple(e.name for e in (answered, csat, repeat) if e is not None), headline=True,
+                             section="Satisfaction and repeat purchase by response time"))
     by_band, by_resolution = facts.by_band, facts.by_resolution
     outcomes = [] if not facts.has("by_band") else [
         (column, words) for column, words in (("csat mean", "a mean CSAT of"), ("repeat_purchase mean", "repeat purchase"))

@@ -16,6 +16,8 @@ from study.core.words import p_value, text
 from study.regression.findings import TruthCheck, truth_checks
 
 # An outcome whose name says it is a survey answer gets the caveat on who answers.
+# The heading of 06's section that shows the headline estimates (the index links to it).
+SECTION = "Naive and adjusted"
 SURVEY_WORDS = re.compile(r"csat|nps|review|rating|satisf|survey|score|stars", re.IGNORECASE)
 
 
@@ -109,7 +111,7 @@ def headline(r, scale: Scale) -> list[Finding]:
         body = (f"{comparison(r)} {outcome} {scale.size(adjusted.value)}{against} (adjusted {what} {scale.inline(adjusted)}), "
                 f"with {held_words} ({rows}).")
     lines = [Finding(f"**{driver} and {outcome}.** {body} This is an observational association: it does not measure what "
-                     "changing it would do.", (adjusted.name,), headline=True)]
+                     "changing it would do.", (adjusted.name,), headline=True, section=SECTION)]
     if not m.controls:
         return lines
     if naive.ci_low <= adjusted.value <= naive.ci_high:
@@ -123,7 +125,7 @@ def headline(r, scale: Scale) -> list[Finding]:
             f"**Naive versus adjusted.** With nothing held fixed the slope is {scale.interval(naive)}; holding {held} fixed "
             f"moves it to {scale(adjusted.value)}{scale.suffix}{moved}, outside the naive interval: part of the naive "
             f"association travels with {held}, which {_be(controls)} with both {driver} and {outcome}.",
-            (naive.name, adjusted.name), headline=True))
+            (naive.name, adjusted.name), headline=True, section=SECTION))
     return lines
 
 

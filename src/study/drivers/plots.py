@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from study.report import figures
 from study.report.plots import PALETTE
 
 
@@ -51,4 +52,7 @@ def dose_response(result, title: str | None = None, truth: Callable[[np.ndarray]
            title=title or f"{result.outcome} along {result.driver}, against {result.driver} = {shape.reference:g}")
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, f"{result.outcome} along {result.driver}, as the difference from {result.driver} = "
+                                 f"{shape.reference:g} with its {adjusted.ci_level:.0%} pointwise band, beside the adjusted "
+                                 f"straight line (slope {adjusted.value:+.3g} per unit of {result.driver}); the curve runs "
+                                 f"from {curve['difference'].min():+.3g} to {curve['difference'].max():+.3g}.")

@@ -10,6 +10,9 @@ from study.core.words import p_value, pct, text
 from study.feedback.association import OUTCOMES
 from study.feedback.lexicon import CHAR_WINDOW, WORD_WINDOW
 
+# The heading of 10's section that shows how often each theme is named (the index links to it).
+SECTION = "How often each theme is named, and with what it goes"
+
 
 def _theme(theme: str) -> str:
     return text(theme.replace("_", " "))
@@ -19,19 +22,33 @@ def _share(e: Estimate) -> str:
     return f"{pct(e.value)} of comments ({e.ci_level:.0%} CI {pct(e.ci_low)} to {pct(e.ci_high)})"
 
 
+def signed_difference(outcome: str, e: Estimate) -> str:
+    """A theme's difference with its sign and interval, as the findings and the table write it: CSAT in points
+    with two decimals ('-0.19 (-0.27 to -0.12)'), repeat purchase in percentage points ('-9.1 pp (-11.6 to -6.6)')."""
+    share = outcome == "repeat_purchase"
+    scale, digits, unit = (100, 1, " pp") if share else (1, 2, "")
+    value = f"{e.value * scale:+.{digits}f}"
+    if float(value) == 0:  # too small for the fixed decimals: two significant digits rather than "+0.0"
+        value = f"{e.value * scale:+.2g}"
+    return f"{value}{unit} ({e.ci_low * scale:+.{digits}f} to {e.ci_high * scale:+.{digits}f})"
+
+
 def _difference(outcome: str, e: Estimate) -> str:
-    scale, digits = (100, 1) if outcome == "repeat_purchase" else (1, 2)
-    unit = OUTCOMES[outcome][1]
-    size = f"{abs(e.value) * scale:.{digits}f}"
-    if float(size) == 0:
-        size = f"{abs(e.value) * scale:.2g}"
-    way = "higher" if e.value > 0 else "lower"
-    return (f"{size} {unit} {way} ({e.ci_level:.0%} CI {e.ci_low * scale:+.{digits}f} to {e.ci_high * scale:+.{digits}f}; "
-            f"{p_value(e.p_value)}, Holm-adjusted across {e.extra['family']} themes {p_value(e.extra['p_holm'])})")
+    words, unit = OUTCOMES[outcome]
+    inner = signed_difference(outcome, e)
+    value, _, interval = inner.partition(" (")
+    return (f"{words} difference of {value}{'' if unit == 'percentage points' else ' points'} ({e.ci_level:.0%} CI "
+            f"{interval.rstrip(')')}; {p_value(e.p_value)}, Holm-adjusted across {e.extra['family']} themes "
+            f"{p_value(e.extra['p_holm'])})")
 
 
 def findings(result, truth: dict | None = None) -> Findings:
-    """How many wrote, the most common theme first, each theme, the comparisons, the skipped parts and the truth."""
+    """How many wrote and the most named theme (the headline), then one finding per theme: its share, where it
+    is most named, and with what it goes; then the skipped parts and, on simulated data, one check per theme.
+
+    Where each theme is named by first response time and by resolution is in the report's tables (band and
+    resolution); a theme's finding quotes only its largest contrast.
+    """
     if result.skipped:
         return Findings([skipped("feedback analysis", result.skipped, headline=True)])
     ledger = result.ledger
@@ -43,81 +60,92 @@ def findings(result, truth: dict | None = None) -> Findings:
                f"are read from them with {text(result.lexicon.origin)}")
     if found:
         top, e = found[0]
-        out.append(Finding(f"{opening}. The most named theme is {_theme(top)}, in {_share(e)}.", (e.name,), headline=True))
+        out.append(Finding(f"{opening}. The most named theme is {_theme(top)}, in {_share(e)}.", (e.name,),
+                           headline=True, section=SECTION))
     else:
-        out.append(Finding(f"{opening}, and no comment names any of its themes.", headline=True))
-    for theme, e in found[1:]:
-        out.append(Finding(f"{_theme(theme)[:1].upper()}{_theme(theme)[1:]} is named in {_share(e)}.", (e.name,)))
-    out += _contrast(result.by_band, "first reply", found)
-    out += _contrast(result.by_resolution, "case", found)
-    for outcome, by_theme in result.associations.items():
-        out += _associations(outcome, {t: e for t, e in by_theme.items() if isinstance(e, Estimate)}, result.alpha)
+        out.append(Finding(f"{opening}, and no comment names any of its themes.", headline=True, section=SECTION))
+    fitted = {outcome: {t: e for t, e in by_theme.items() if isinstance(e, Estimate)}
+              for outcome, by_theme in result.associations.items()}
+    contrasts = {theme: _largest_contrast(result, theme) for theme, _ in found}
+    for i, (theme, e) in enumerate(found):
+        out.append(_theme_finding(theme, e, i == 0, contrasts[theme], fitted, result.alpha))
     out += [skipped(s.section, s.reason) for s in result._skips()]
     out += _truth(result, truth or {})
     return Findings(out)
 
 
-def _associations(outcome: str, fitted: dict[str, Estimate], alpha: float) -> list[Finding]:
-    """A sentence per theme whose difference survives Holm's adjustment, one sentence for the others."""
-    out, unclear = [], []
-    for theme, e in fitted.items():
-        if e.extra["p_holm"] >= alpha:
-            unclear.append((theme, e))
+def _theme_finding(theme: str, share: Estimate, top: bool, contrast: str, fitted: dict, alpha: float) -> Finding:
+    """One theme in one finding: its share (unless the headline gave it), where it is most named, and its
+    associations with CSAT and repeat purchase that survive Holm's adjustment across themes."""
+    name = _theme(theme)
+    parts = [f"**{name[:1].upper()}{name[1:]}.**" + ("" if top else f" Named in {_share(share)}.")]
+    if contrast:
+        parts.append(contrast)
+    clear, unclear, adjusted = [], [], False
+    for outcome, by_theme in fitted.items():
+        e = by_theme.get(theme)
+        if e is None:
             continue
-        adjusted = ", with the same category, channel and loyalty tier" if "adjusted" in e.label else ""
-        out.append(Finding(
-            f"Among the customers who commented{adjusted}, comments naming {_theme(theme)} go with a "
-            f"{OUTCOMES[outcome][0]} {_difference(outcome, e)} than the other comments: an association, not the "
-            "effect of the experience.", (e.name,)))
+        if e.extra["p_holm"] < alpha:
+            clear.append(f"a {_difference(outcome, e)}")
+            adjusted = adjusted or "adjusted" in e.label
+        else:
+            unclear.append((OUTCOMES[outcome][0], e.extra["family"]))
+    if clear:
+        same = ", with the same category, channel and loyalty tier," if adjusted else ""
+        parts.append(f"Among the customers who commented{same} comments naming it go with {' and '.join(clear)} against "
+                     "the other comments: an association, not the effect of the experience.")
     if unclear:
-        words = [_theme(t) for t, _ in unclear]
-        names = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
-        out.append(Finding(
-            f"{OUTCOMES[outcome][0][:1].upper()}{OUTCOMES[outcome][0][1:]} of customers whose comments name {names} "
-            f"is not distinguishable from the other commenters' once the p-values are adjusted across the "
-            f"{len(fitted)} themes (Holm, {1 - alpha:.0%} level); the table gives each difference with its interval.",
-            tuple(e.name for _, e in unclear)))
-    return out
+        parts.append(f"Its difference in {' and '.join(o for o, _ in unclear)} is not distinguishable from zero once the "
+                     f"p-values are adjusted across the {unclear[0][1]} themes (Holm, {1 - alpha:.0%} level).")
+    names = (share.name,) + tuple(by_theme[theme].name for by_theme in fitted.values() if theme in by_theme)
+    return Finding(" ".join(parts), names, section=SECTION)
 
 
-def _contrast(long, what: str, found) -> list[Finding]:
-    """Themes whose share differs between the first and the last group with a share (intervals apart)."""
-    if isinstance(long, Skipped) or long is None or long.empty:
-        return []
-    out = []
-    for theme, _ in found:
+def _largest_contrast(result, theme: str) -> str:
+    """The group contrast (first reply or resolution) with the largest gap whose intervals are apart, in words."""
+    best = None
+    for long, what in ((result.by_band, "first reply"), (result.by_resolution, "case")):
+        if isinstance(long, Skipped) or long is None or long.empty:
+            continue
         rows = long[(long["theme"] == theme) & long["share"].notna()].set_index("group")
         if len(rows) < 2:
             continue
-        ends = (rows.index[0], rows.index[-1])
-        a, b = rows.loc[ends[0]], rows.loc[ends[1]]
-        if a["CI high"] < b["CI low"] or b["CI high"] < a["CI low"]:
-            out.append(Finding(
-                f"{_theme(theme)[:1].upper()}{_theme(theme)[1:]} is named in {pct(b['share'])} of comments when the "
-                f"{what} was {ends[1]} ({pct(b['CI low'])} to {pct(b['CI high'])}) against {pct(a['share'])} when it was "
-                f"{ends[0]} ({pct(a['CI low'])} to {pct(a['CI high'])})."))
-    return out
+        high, low = rows["share"].idxmax(), rows["share"].idxmin()
+        a, b = rows.loc[high], rows.loc[low]
+        if a["CI low"] > b["CI high"] and (best is None or a["share"] - b["share"] > best[0]):
+            best = (a["share"] - b["share"], what, high, a, low, b)
+    if best is None:
+        return ""
+    _, what, high, a, low, b = best
+    return (f"Most named when the {what} was {text(str(high))} ({pct(a['share'])} of those comments, "
+            f"{pct(a['CI low'])} to {pct(a['CI high'])}), least when it was {text(str(low))} ({pct(b['share'])}); "
+            "the tables by response time and resolution give every group.")
 
 
 def _truth(result, truth: dict) -> list[Finding]:
+    """One check per theme against the simulation: whether the share's interval covers the true share, and the
+    lexicon's precision and recall against the comments that truly carry the theme."""
     shares = truth.get("comment_theme_share") or {}
-    out = []
+    said: dict[str, tuple[list[str], tuple[str, ...]]] = {}
     for theme, value in shares.items():
         e = result.shares.get(theme)
         if e is None or value is None or not math.isfinite(float(value)):
             continue
         covers = "covers" if e.covers(float(value)) else "does **not** cover"
-        out.append(Finding(f"Simulation: {pct(float(value))} of comments truly carry {_theme(theme)}; the lexicon's "
-                           f"interval ({pct(e.ci_low)} to {pct(e.ci_high)}) {covers} it.", (e.name,), kind="truth"))
-    return out + _truth_by_ticket(result, truth.get("comment_themes_by_ticket") or {})
+        said[theme] = ([f"{pct(float(value))} of comments truly carry {_theme(theme)}; the lexicon's interval "
+                        f"({pct(e.ci_low)} to {pct(e.ci_high)}) {covers} it"], (e.name,))
+    for theme, words in _truth_by_ticket(result, truth.get("comment_themes_by_ticket") or {}).items():
+        said.setdefault(theme, ([], ()))[0].append(words)
+    return [Finding("Simulation: " + "; ".join(parts) + ".", names, kind="truth") for parts, names in said.values()]
 
 
-def _truth_by_ticket(result, by_ticket: dict) -> list[Finding]:
-    """Each theme's lexicon precision and recall against the tickets whose comment truly carries it."""
+def _truth_by_ticket(result, by_ticket: dict) -> dict[str, str]:
+    """Each theme's lexicon precision and recall against the tickets whose comment truly carries it, in words."""
     if not by_ticket or result.themes is None or "ticket_id" not in result.comments.columns:
-        return []
+        return {}
     ids = result.comments["ticket_id"].astype(str)
-    out = []
+    out = {}
     for theme, tickets in by_ticket.items():
         if theme not in result.themes.columns:
             continue
@@ -128,8 +156,7 @@ def _truth_by_ticket(result, by_ticket: dict) -> list[Finding]:
                      if found.any() else "no comment named (precision undefined)")
         recall = (f"recall {hits / true.sum():.2f} ({hits:,} of the {int(true.sum()):,} comments that carry it)"
                   if true.any() else "no comment truly carrying it (recall undefined)")
-        out.append(Finding(f"Simulation: the lexicon finds {_theme(theme)} with {precision} and {recall}, against "
-                           "the comments' true themes.", kind="truth"))
+        out[theme] = f"the lexicon finds {_theme(theme)} with {precision} and {recall}, against the comments' true themes"
     return out
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from study.feedback.prevalence import BANDS
+from study.report import figures
 from study.report.plots import PALETTE
 
 
@@ -44,4 +45,7 @@ def prevalence_by_band(result):
            title=f"Themes by first response time ({1 - result.alpha:.0%} CI)")
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
-    return fig
+    top = long.loc[long["share"].idxmax()]
+    return figures.describe(fig, f"Share of comments naming each of {len(themes)} themes by first response time, with "
+                                 f"{1 - result.alpha:.0%} intervals; the highest is {top['theme'].replace('_', ' ')} at "
+                                 f"{top['share']:.1%} of comments when the first reply took {top['group']}.")

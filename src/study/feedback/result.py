@@ -113,18 +113,18 @@ class FeedbackAnalysis:
             return Skipped("the feedback analysis", self.skipped)
         rows = []
         for theme, e in self.shares.items():
+            level = f"{e.ci_level:.0%} CI"
             row = {"theme": theme.replace("_", " "), "comments naming it": e.extra["comments with the theme"],
-                   "share": e.value, "share CI": f"{e.ci_low:.1%} to {e.ci_high:.1%}"}
+                   f"share ({level})": f"{e.value:.1%} ({e.ci_low:.1%} to {e.ci_high:.1%})"}
             for outcome, by_theme in self.associations.items():
                 a = by_theme.get(theme)
-                unit = OUTCOMES[outcome][0]
+                name = OUTCOMES[outcome][0]
                 ok = isinstance(a, Estimate)
-                row[f"{unit}: difference"] = a.value if ok else None
-                row[f"{unit}: CI"] = f"{a.ci_low:+.3f} to {a.ci_high:+.3f}" if ok else ""
-                row[f"{unit}: p (Holm)"] = format_p(a.extra["p_holm"]) if ok else ""
+                row[f"{name}: difference ({level})"] = words.signed_difference(outcome, a) if ok else "–"
+                row[f"{name}: p (Holm)"] = format_p(a.extra["p_holm"]) if ok else ""
             rows.append(row)
         table = pd.DataFrame(rows).set_index("theme")
-        return numbers_as_text(table, "share CI", *[c for c in table.columns if c.endswith(("CI", "(Holm)"))])
+        return numbers_as_text(table, *[c for c in table.columns if c.endswith(("CI)", "(Holm)"))])
 
     def band_table(self) -> pd.DataFrame | Skipped:
         """Each theme's share of comments by first response band (with intervals)."""

@@ -272,7 +272,7 @@ def findings(result) -> Findings:
                     f"{len(calm)} of {len(charted)} indicators stayed within their control limits every week"
                     + (f"; {moved} had weeks out of control" if out else "") + ".")
         names = tuple(f"kpi_out_of_control_{c.indicator.name}" for c in charted)
-        lines.append(Finding("**Key indicators, week by week.** " + text(sentence), names, headline=True))
+        lines.append(Finding("**Key indicators, week by week.** " + text(sentence), names, headline=True, section="Status of each indicator"))
     for c in charted:
         lines.append(Finding(text(status(c)), (f"kpi_trend_{c.indicator.name}", f"kpi_out_of_control_{c.indicator.name}")))
     for c in result.charts.values():

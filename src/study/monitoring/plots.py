@@ -10,6 +10,7 @@ import seaborn as sns
 from study.core.results import Skipped
 from study.monitoring.findings import LABELS
 from study.monitoring.indicators import INDICATORS
+from study.report import figures
 from study.report.plots import PALETTE
 
 
@@ -85,4 +86,8 @@ def small_multiples(result, title: str | None = None):
                            else f"All {len(result.charted)} key indicators stayed within their control limits"),
                  fontweight="bold")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return fig
+    out = [f"{LABELS[c.indicator.name]} ({len(c.flagged)} week{'s' if len(c.flagged) != 1 else ''})"
+           for c in result.charted if len(c.flagged)]
+    return figures.describe(fig, f"Control charts of {len(result.charted)} key indicators week by week, and tickets per "
+                                 "week: " + (f"weeks out of control in {', '.join(out)}." if out
+                                             else "every week stayed within its control limits."))

@@ -10,6 +10,9 @@ from study.predict.randomized import ASSUMPTION as RANDOMIZED_ASSUMPTION
 from study.predict.randomized import RandomizedRepeat
 from study.predict.scenario_words import comparison
 
+# Headings of 09's sections that show the evidence of a headline (the index links to them).
+RANKING = "How well the models rank customers in months they have not seen"
+SCENARIOS = "What faster first responses would do: scenarios from the causal model"
 DIFFERENCE = (
     "The predictive model answers who is likely to buy again after a contact: it uses everything known at that "
     "moment, including what merely goes with loyalty (tier, spend, history, the survey answer), and is judged only "
@@ -69,16 +72,16 @@ def findings(result, truth: dict | None = None) -> Findings:
             (f"On the test months ({months[0]} to {months[-1]}; {len(result.test_index):,} tickets of customers not seen "
              f"before), the gradient-boosted model ranks a ticket followed by a purchase above one that was not with "
              f"AUC {_auc(boosted)}; the logistic baseline reaches {_auc(logistic)} (0.5 is chance, 1 perfect)."),
-            (boosted.name, logistic.name), headline=True))
+            (boosted.name, logistic.name), headline=True, section=RANKING))
         # Right after the AUC it casts doubt on.
         out += [Finding(f"**Possible leak.** {w.text(outperformer_words(n, auc, result.baseline_auc))}.", kind="warning",
-                        headline=True) for n, auc in result.outperformers.items()]
+                        headline=True, section=RANKING) for n, auc in result.outperformers.items()]
         share = by_name["repeat_first_tenth_share_boosted"]
         out.append(Finding(
             (f"The 10% of test contacts the model ranks least likely to be followed by a purchase hold "
              f"{w.pct(share.value)} of those after which the customer did not buy again ({share.ci_level:.0%} CI "
              f"{w.pct(share.ci_low)} to {w.pct(share.ci_high)}); picking 10% at random would find 10%."),
-            (share.name,), headline=True))
+            (share.name,), headline=True, section="Gains: who not to lose"))
         brier = by_name["repeat_brier_boosted"]
         base = brier.extra["base_rate_brier"]
         out.append(Finding(
@@ -152,7 +155,7 @@ def _scenarios(result, truth: dict | None) -> list[Finding]:
                 f"{w.pct(found.observed, 2)} observed: a change of {w.points(change.value, 2)} ({change.ci_level:.0%} CI "
                 f"{w.points(change.ci_low, 2)[:-3]} to {w.points(change.ci_high, 2)}), assuming no unmeasured confounding "
                 "of speed.")
-        out.append(Finding(text, (change.name, rate.name), headline=key == "sla"))
+        out.append(Finding(text, (change.name, rate.name), headline=key == "sla", section=SCENARIOS))
         per = (truth or {}).get("repeat_total_per_doubling_response_time")
         if per is not None:
             true = per * change.extra["mean_doublings"]

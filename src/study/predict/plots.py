@@ -10,6 +10,7 @@ import seaborn as sns
 
 from study.core.results import Skipped
 from study.predict.models import NAMES
+from study.report import figures
 from study.report.plots import PALETTE
 
 if TYPE_CHECKING:
@@ -40,7 +41,11 @@ def calibration(result: RepeatModel) -> Figure | None:
            ylabel="observed share who bought again", title="Calibration on the test months")
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
-    return fig
+    worst = max((result.calibration(kind)["observed"] - result.calibration(kind)["predicted"]).abs().max()
+                for kind in result.models)
+    return figures.describe(fig, "Share of test contacts followed by a purchase against the mean predicted probability, "
+                                 f"in tenths of the test contacts, for each model; the largest gap is {worst * 100:.1f} "
+                                 "percentage points.")
 
 
 def gains(result: RepeatModel, kind: str = "boosted") -> Figure | None:
@@ -65,7 +70,9 @@ def gains(result: RepeatModel, kind: str = "boosted") -> Figure | None:
            title="Gains: who not to lose", xlim=(0, 100), ylim=(0, 100))
     ax.legend(frameon=False, loc="lower right")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, "Gains curve: the share of the customers who did not buy again found by taking the test "
+                                 f"contacts least likely to buy again first; the first 10% hold {y[1]:.0f}% of them, "
+                                 "against 10% picked at random.")
 
 
 def importance(result: RepeatModel) -> Figure | None:
@@ -86,4 +93,7 @@ def importance(result: RepeatModel) -> Figure | None:
     ax.set(xlabel="AUC lost when the feature is shuffled (predictive, not causal)", ylabel="",
            title="What the ranking relies on")
     fig.tight_layout()
-    return fig
+    top = table["AUC lost when shuffled"].idxmax()
+    return figures.describe(fig, f"AUC lost on the test months when each of {len(table)} features is shuffled "
+                                 f"(predictive, not causal); the largest loss is {top}, "
+                                 f"{table['AUC lost when shuffled'].max():.3f}.")

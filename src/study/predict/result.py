@@ -243,7 +243,9 @@ class RepeatModel:
         """The repeat-purchase rate under faster first responses: adjusted model, naive comparison, SLA experiment."""
         if isinstance(self.scenarios, Skipped) or self.scenarios is None:
             return self.scenarios or Skipped("scenarios", "not computed")
-        return self.scenarios.table()
+        from study.predict.scenario_words import scenario_summary
+
+        return scenario_summary(self.scenarios.table())
 
     def speed_table(self) -> pd.DataFrame | Skipped:
         """Per doubling of the wait: naive, adjusted and randomized estimates, their difference, what each answers."""

@@ -9,6 +9,7 @@ import pandas as pd
 from study.core import words as w
 from study.core.findings import Finding, skipped
 from study.core.results import Estimate, Skipped
+from study.core.tables import numbers_as_text
 from study.predict.randomized import ASSUMPTION, RandomizedRepeat
 from study.predict.robustness import SlopeSensitivity
 from study.predict.robustness import _key as benchmark_key
@@ -87,6 +88,32 @@ def _sensitivity(s: SlopeSensitivity) -> Finding:
     return Finding(text, tuple(names))
 
 
+def scenario_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`study.predict.scenarios.Scenarios.table` for a reader: the slope and the change of the rate in
+    percentage points and the predicted rate in percent, each with its interval in one cell, to the findings'
+    two decimals."""
+    level = next(c for c in table.columns if c.startswith("change ") and c.endswith("CI")).removeprefix("change ")
+
+    def rate(text: str) -> str:
+        low, high = (float(v) for v in text.split(" to "))
+        return f"{w.pct(low, 2)} to {w.pct(high, 2)}"
+
+    def change(text: str) -> str:
+        low, high = (float(v) for v in text.split(" to "))
+        return f"{w.points(low, 2)[:-3]} to {w.points(high, 2)[:-3]}"
+
+    out = pd.DataFrame({
+        "tickets it speeds up": table["tickets it speeds up"],
+        "mean change (doublings)": table["mean change (doublings)"],
+        "per doubling": [w.points(v, 2) for v in table["per doubling"]],
+        f"change of the rate ({level})": [f"{w.points(v, 2)} ({change(ci)})"
+                                          for v, ci in zip(table["change of the rate"], table[f"change {level}"])],
+        f"predicted rate ({level})": [f"{w.pct(v, 2)} ({rate(ci)})"
+                                      for v, ci in zip(table["predicted rate"], table[f"rate {level}"])],
+    }, index=table.index)
+    return numbers_as_text(out, "per doubling", f"change of the rate ({level})", f"predicted rate ({level})")
+
+
 def speed_table(found: Scenarios) -> pd.DataFrame:
     """Per doubling of the wait: the naive, adjusted and randomized estimates, their difference, what each answers."""
     held = ", ".join(c.replace("_", " ") for c in found.controls) or "nothing"
@@ -103,8 +130,11 @@ def speed_table(found: Scenarios) -> pd.DataFrame:
         rows.append(("adjusted minus randomized", found.difference,
                      "Zero when the adjusted model recovers what the experiment measures."))
     level = f"{found.slope.ci_level:.0%} CI"
-    return pd.DataFrame({"estimate": [k for k, _, _ in rows], "per doubling of the wait": [e.value for _, e, _ in rows],
-                         level: [f"{e.ci_low:+.4f} to {e.ci_high:+.4f}" for _, e, _ in rows],
+    # In percentage points with two decimals and a sign, as the findings quote these slopes.
+    table = pd.DataFrame({"estimate": [k for k, _, _ in rows],
+                         "per doubling of the wait": [w.points(e.value, 2) for _, e, _ in rows],
+                         level: [f"{w.points(e.ci_low, 2)[:-3]} to {w.points(e.ci_high, 2)[:-3]}" for _, e, _ in rows],
                          "p-value": [w.p_value(e.p_value).removeprefix("p ").removeprefix("= ") for _, e, _ in rows],
                          "tickets": [e.n for _, e, _ in rows],
                          "what it answers": [a for _, _, a in rows]}).set_index("estimate")
+    return numbers_as_text(table, "per doubling of the wait", level)

@@ -210,8 +210,9 @@ def speed_effect_table(
     table = pd.DataFrame(
         {
             "estimate": [kind for _, kind, _ in rows],
-            "CSAT per doubling of the wait": [e.value for e, _, _ in rows],
-            interval: [f"{e.ci_low:+.3f} to {e.ci_high:+.3f}" for e, _, _ in rows],
+            # Two signed decimals, as the findings quote these slopes.
+            f"CSAT per doubling of the wait ({interval})": [f"{e.value:+.2f} ({e.ci_low:+.2f} to {e.ci_high:+.2f})"
+                                                          for e, _, _ in rows],
             "rows": [e.n for e, _, _ in rows],
             "what it answers": [words for _, _, words in rows],
         }
@@ -220,4 +221,4 @@ def speed_effect_table(
     if any(value is not None for value in true.values()):
         table["covers the truth"] = ["" if true[e.name] is None else "yes" if e.covers(true[e.name]) else "NO: misses"
                                      for e, _, _ in rows]
-    return numbers_as_text(table, interval)
+    return numbers_as_text(table, f"CSAT per doubling of the wait ({interval})")

@@ -18,7 +18,6 @@ from study.core.words import (
     misses_truth,
     number,
     p_value,
-    pct,
     points,
     quantity,
     resolution_versus_speed,
@@ -26,6 +25,10 @@ from study.core.words import (
 )
 from study.regression import repeat_sentences
 from study.regression.key_drivers import IMPORTANT_UNDER_PERFORMING
+
+
+# The heading of 02's section that shows the headline estimates (the index links to it).
+SPEED = "Naive, adjusted and randomized"
 
 
 # The words of an association: tickets answered twice as slowly "have CSAT lower by" ...
@@ -142,11 +145,11 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
         f"({drivers.ledger.rows_used:,} answered surveys, {p_value(adjusted.p_value)}): tickets answered twice as "
         f"slowly have CSAT {_lower_or_higher(adjusted.value)} points. This is an observational association: it "
         "adjusts for the confounders we know of, not for ones we do not.",
-        (adjusted.name,), headline=True)]
+        (adjusted.name,), headline=True, section=SPEED)]
     if naive.covers(adjusted.value):
         lines.append(Finding(f"**Naive versus adjusted.** The naive slope, nothing held fixed, is {with_interval(naive)}; "
                              "it agrees with the adjusted estimate within its interval.", (naive.name, adjusted.name),
-                             headline=True))
+                             headline=True, section=SPEED))
     else:
         direction = "overstates" if abs(naive.value) > abs(adjusted.value) else "understates"
         lines.append(Finding(
@@ -154,7 +157,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
             f"{direction} the adjusted association by {abs(naive.value / adjusted.value - 1):.0%}, and its interval excludes the "
             "adjusted estimate. Complex issues take longer to answer *and* leave customers less satisfied however "
             "fast the reply, so part of the naive slope is the issue, not the wait.", (naive.name, adjusted.name),
-            headline=True))
+            headline=True, section=SPEED))
     lines += result.agents_findings()
     lines += result.randomized_findings()
     if truth is not None:
@@ -171,7 +174,7 @@ def satisfaction(result, truth: dict | None = None) -> Findings:
         verdict = resolution_versus_speed((resolved.ci_low, resolved.ci_high), (day.ci_low, day.ci_high))
         lines.append(Finding(
             f"**Resolution versus speed.** Resolved cases go with CSAT {with_interval(resolved)} points against "
-            f"unresolved ones; {contrast}: {verdict}.", (resolved.name, day.name), headline=True))
+            f"unresolved ones; {contrast}: {verdict}.", (resolved.name, day.name), headline=True, section=SPEED))
     if not isinstance(result.confounding, (Skipped, type(None))):
         lines += result.confounding.findings()
     curve = result.dose.curve.set_index("hours") if not isinstance(result.dose, Skipped) else pd.DataFrame()
@@ -271,7 +274,7 @@ def repeat_purchase(result, truth: dict | None = None) -> Findings:
             f"of buying again ({total.n:,} tickets, {p_value(total.p_value)}; logit, averaged over the tickets, "
             f"{_controls_words(logits.controls)}): customers answered twice as slowly buy again "
             f"{'less' if total.value < 0 else 'more'} often. Observational: an association, adjusted for the confounders "
-            "we know of only.", (total.name,), headline=True))
+            "we know of only.", (total.name,), headline=True, section="Marginal effects"))
     else:
         lines.append(skipped("the logit of repeat purchase without CSAT", skipped_models.get("without CSAT", "not fitted"),
                              headline=True))

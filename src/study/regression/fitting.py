@@ -302,18 +302,28 @@ def average_marginal_effects(fit, labels: dict[str, tuple[str, str]], method: st
     return out
 
 
-def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None) -> pd.DataFrame:
+def is_probability_change(estimate: Estimate) -> bool:
+    """Whether an estimate is a change in a probability, as its label says ("Change in ... probability ...")."""
+    words = estimate.label.lower()
+    return words.startswith("change in ") and "probability" in words.split(" per ")[0].split(" for ")[0]
+
+
+def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None = None,
+                     pp: int | None = None, digits: int = 3) -> pd.DataFrame:
     """Estimates side by side: value, interval, p-value, rows, and the true value where known.
 
     With ``truth``, a ``covers the truth`` column says ``yes`` or ``NO: misses`` for each estimate
     with a true value (empty for the others), so a miss is read off the table, not worked out.
+    With ``pp`` (decimals), a change in a probability (:func:`is_probability_change`) is written in
+    percentage points with its sign, as the findings write it; the other rows keep their own unit.
+    ``digits`` are the decimals of the interval (the notebook shows the value with as many).
     """
     interval = f"{estimates[0].ci_level:.0%} CI" if estimates else "CI"
     table = pd.DataFrame(
         {
             "estimate": [e.label for e in estimates],
             "value": [e.value for e in estimates],
-            interval: [f"{e.ci_low:.3f} to {e.ci_high:.3f}" for e in estimates],
+            interval: [f"{e.ci_low:.{digits}f} to {e.ci_high:.{digits}f}" for e in estimates],
             "p-value": [format_p(e.p_value) for e in estimates],
             "rows": [e.n for e in estimates],
         }
@@ -321,6 +331,20 @@ def comparison_table(estimates: list[Estimate], truth: dict[str, float] | None =
     if truth:
         table["true value"] = [truth.get(e.name, np.nan) for e in estimates]
         table["covers the truth"] = [_covers(e, truth.get(e.name)) for e in estimates]
+    if pp is not None:
+        points = [is_probability_change(e) for e in estimates]
+        columns = ["value", interval] + (["true value"] if truth else [])
+        table[columns] = table[columns].astype(object)
+        for i, (e, in_points) in enumerate(zip(estimates, points)):
+            def say(v: float, signed: bool = True, unit: str = " pp", p: bool = in_points) -> str:
+                if v is None or not np.isfinite(v):
+                    return "–"
+                return f"{100 * v:+.{pp}f}{unit}" if p else f"{v:{'+' if signed else ''}.{max(pp + 1, 3)}f}"
+            table.at[i, "value"] = say(e.value)
+            table.at[i, interval] = f"{say(e.ci_low, unit='')} to {say(e.ci_high, unit='')}"
+            if truth:
+                table.at[i, "true value"] = say(truth.get(e.name, np.nan))
+        return numbers_as_text(table.set_index("estimate"), *columns, "p-value")
     return numbers_as_text(table.set_index("estimate"), interval, "p-value")
 
 

@@ -143,7 +143,8 @@ class SideEffects:
             said = "; ".join(f"{CHANNELS[c][0]} {_effect_words(e, c)}" for c, e in zip(self.moved, moved))
             lines = [Finding(f"**The SLA also moved {_and([CHANNELS[c][0] for c in self.moved])}** ({said}): "
                              "the randomized estimate mixes speed with that change, so it is not the effect of speed "
-                             "alone (the exclusion restriction is in doubt).", names, kind="warning", headline=True)]
+                             "alone (the exclusion restriction is in doubt).", names, kind="warning", headline=True,
+                             section="What the randomized estimate assumes")]
         else:
             verdict = self.verdict()
             lines = [Finding(f"**Did the SLA move anything else?** {verdict[0].upper()}{verdict[1:]}.", names, kind="check")]

@@ -102,7 +102,7 @@ def randomized_findings(randomized: RandomizedSpeed | Skipped | None, total: Est
         f"**Total effect of speed, from the SLA experiment.** Among answered surveys, the SLA's random speed-up "
         f"{said}. Randomization makes the arms alike in everything fixed before assignment; reading this as the "
         "effect of speed also assumes that the SLA changed CSAT only through speed, and it describes respondents.",
-        (estimate.name, first.name), headline=True)]
+        (estimate.name, first.name), headline=True, section="Naive, adjusted and randomized")]
     if total is not None:
         verdict = ("includes it" if estimate.covers(total.value) else
                    "excludes it: chance (the adjusted estimate has its own uncertainty), a confounder the adjusted model "

@@ -72,7 +72,8 @@ def mediation_findings(result: SpeedMediation, alpha: float = 0.05) -> list[Find
         f"({rho.ci_level:.0%} CI {number(rho.ci_low, 2)} to {number(rho.ci_high, 2)}; Imai, Keele & Yamamoto): a factor "
         f"explaining {pct(abs(rho.value), 0)} of the unexplained variance of each (in general, two shares whose product "
         f"is {pct(sensitivity.residual_variance_product, 1)}).",
-        tuple(e.name for e in (total, indirect, direct, share, rho) if e is not None), headline=True)]
+        tuple(e.name for e in (total, indirect, direct, share, rho) if e is not None), headline=True,
+        section="How much runs through satisfaction?")]
     interaction = result.interaction
     found = interaction is not None and interaction.p_value is not None and interaction.p_value < alpha
     lines.append(Finding(

@@ -15,7 +15,7 @@ from study.report.html_table import HtmlTable
 
 
 def show(result, part: str | None = None, truth: dict[str, float] | None = None, percent: list[str] = (),
-         digits: int = 3, alpha: float | None = None) -> None:
+         digits: int = 3, alpha: float | None = None, pp: int | None = None) -> None:
     """Display a table, a list of estimates, or the reason a section was skipped.
 
     Parameters
@@ -36,6 +36,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
     alpha : float, optional
         Show estimates with intervals at level ``1 - alpha`` instead of the analysis's own
         (:meth:`study.core.results.Estimate.at`).
+    pp : int, optional
+        Show estimates of a change in a probability in percentage points with this many decimals, as
+        the findings quote them (:func:`study.regression.fitting.comparison_table`).
     """
     if result is None:
         return  # an optional section this data does not have (no experiment, no agents): nothing to show
@@ -53,9 +56,9 @@ def show(result, part: str | None = None, truth: dict[str, float] | None = None,
         value = getattr(result, part)
         # A part may be a method that builds its table (``summary``, ``table``): called without arguments.
         value = value() if callable(value) and not isinstance(value, pd.DataFrame) else value
-        show(value, truth=truth, percent=percent, digits=digits, alpha=alpha)
+        show(value, truth=truth, percent=percent, digits=digits, alpha=alpha, pp=pp)
     elif isinstance(result, list) and all(isinstance(e, Estimate) for e in result):
-        show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth), digits=digits)
+        show(comparison_table([e.at(alpha) for e in result] if alpha is not None else result, truth, pp=pp, digits=digits), digits=digits)
     elif isinstance(result, pd.DataFrame):
         # Kinds come from the table as built: once its numbers are formatted, every column is text.
         display(HtmlTable(display_table(result, percent=list(percent), digits=digits), column_kinds(result)))

@@ -47,7 +47,8 @@ def response_time_distribution(histogram: pd.DataFrame, median: float):
     ax.set(xlabel="first response time (minutes, log scale)", ylabel="tickets",
            title=f"Half of the tickets get a first reply within {median:.0f} minutes")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, f"Histogram of first response times of {int(histogram['tickets'].sum()):,} tickets "
+                                 f"on a log scale; the dashed line marks the median, {median:.0f} minutes.")
 
 
 def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
@@ -68,7 +69,18 @@ def outcome_by_group(summary: pd.DataFrame, group: str, title: str):
         ax.set(xlabel=group, ylabel=unit)
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, _by_group_words(summary, group, panels))
+
+
+def _by_group_words(summary: pd.DataFrame, group: str, panels: list) -> str:
+    """'Mean CSAT (1-5) by first response time, with 95% intervals: 4.06 (under 15 min) to 2.59 (over 24 h); ...'."""
+    ends = [group_label(summary.index.name, i) for i in (summary.index[0], summary.index[-1])]
+    parts = []
+    for metric, unit, _ in panels:
+        first, last = summary[f"{metric} mean"].iloc[0], summary[f"{metric} mean"].iloc[-1]
+        say = (lambda v: f"{v:.1%}") if metric == "repeat_purchase" else (lambda v: f"{v:.2f}")
+        parts.append(f"{unit.replace(' (%)', '')} {say(first)} ({ends[0]}) to {say(last)} ({ends[1]})")
+    return f"Outcomes by {group}, each with its 95% interval: " + "; ".join(parts) + "."
 
 
 def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, truth: float | None = None, scale: float = 1.0):
@@ -91,7 +103,11 @@ def estimate_comparison(estimates: list[Estimate], title: str, xlabel: str, trut
     ax.set_xlabel(xlabel)
     ax.set_title(title, pad=18 if truth is not None else 6)
     fig.tight_layout()
-    return fig
+    digits, unit = (1, " pp") if scale == 100 else (2, "")
+    said = "; ".join(f"{label} {v:+.{digits}f}{unit} ({e.ci_level:.0%} CI {e.ci_low * scale:+.{digits}f} to "
+                     f"{e.ci_high * scale:+.{digits}f})" for label, v, e in zip([e.label for e in estimates], values, estimates))
+    true = f" The simulation's true value, {truth * scale:+.{digits}f}{unit}, is a dashed line." if truth is not None else ""
+    return figures.describe(fig, f"{xlabel[:1].upper()}{xlabel[1:]}, each estimate with its interval: {said}.{true}")
 
 
 def distinct_labels(labels: list[str]) -> list[str]:
@@ -139,7 +155,11 @@ def dose_response(curve: pd.DataFrame, title: str, truth_slope: float | None = N
     ax.set(xlabel="first response time (log scale)", ylabel="CSAT difference from a 1-hour reply", title=title)
     ax.legend(frameon=False, loc="upper right")
     fig.tight_layout()
-    return fig
+    points = curve.set_index("hours")["effect"]
+    said = "; ".join(f"{label} {points.loc[h]:+.2f}" for h, label in ((0.25, "at 15 minutes"), (4.0, "at 4 hours"))
+                     if h in points.index)
+    return figures.describe(fig, "CSAT difference from a one-hour first reply along first response time, with its 95% "
+                                 f"band{': ' + said if said else ''} points.")
 
 
 def importance_performance(table: pd.DataFrame, title: str):
@@ -167,7 +187,11 @@ def importance_performance(table: pd.DataFrame, title: str):
     ax.set(xlabel="current performance (0-100, higher is better)", ylabel="importance (% of explained CSAT variance)",
            title=title)
     fig.tight_layout()
-    return fig
+    ranked = table.sort_values("share_of_explained", ascending=False)
+    said = "; ".join(f"{row['label']} {row['share_of_explained']:.0%} at performance {row['performance']:.0f}"
+                     for _, row in ranked.iterrows())
+    return figures.describe(fig, "Each service attribute's share of the explained CSAT variation (descriptive) against "
+                                 f"its performance today (0-100): {said}.")
 
 
 def residuals_by_fitted(fit, bins: int = 20):
@@ -182,7 +206,8 @@ def residuals_by_fitted(fit, bins: int = 20):
     ax.set(xlabel="fitted CSAT", ylabel="mean residual (CSAT points)",
            title=f"Residuals by fitted value: largest bin mean {summary['mean'].abs().max():.2f} points")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, f"Mean residual of the adjusted CSAT model in {len(summary)} bins of fitted CSAT, with "
+                                 f"95% intervals; the largest bin mean is {summary['mean'].abs().max():.2f} points from zero.")
 
 
 def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
@@ -197,7 +222,18 @@ def calibration(observed: pd.Series, predicted: np.ndarray, bins: int = 10):
     ax.set(xlim=(0, top), ylim=(0, top), xlabel="mean predicted probability", ylabel="observed share",
            title=f"Calibration: worst decile off by {(summary['observed'] - summary['predicted']).abs().max() * 100:.1f} pp")
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, f"Observed share against mean predicted probability in {len(summary)} groups of "
+                                 "predictions, beside the diagonal of perfect calibration; the worst group is off by "
+                                 f"{(summary['observed'] - summary['predicted']).abs().max() * 100:.1f} percentage points.")
+
+
+def lift_label(effect, effects: list) -> str:
+    """A row's label: the metric, and its arms when the figure compares more than one pair of arms
+    ("converted: treatment_a vs control"), so that no two rows read the same."""
+    name = effect.label or effect.metric
+    if len({(e.treatment, e.control) for e in effects}) > 1:
+        return f"{name}: {effect.treatment} vs {effect.control}"
+    return name
 
 
 def lift_comparison(effects: list, title: str):
@@ -210,11 +246,13 @@ def lift_comparison(effects: list, title: str):
         ax.errorbar(value, yi, xerr=[[value - effect.lift_ci_low * 100], [effect.lift_ci_high * 100 - value]],
                     fmt="o", capsize=5, color=color, markersize=8)
     ax.axvline(0, color="grey", linewidth=1)
-    ax.set_yticks(y, [_wrap(e.label or e.metric) for e in effects])
+    ax.set_yticks(y, [_wrap(lift_label(e, effects)) for e in effects])
     ax.set_ylim(-0.6, len(effects) - 0.4)
     ax.set(xlabel="relative lift, treatment versus control (%)", title=title)
     fig.tight_layout()
-    return fig
+    said = "; ".join(f"{lift_label(e, effects)} {e.lift:+.1%} ({e.lift_ci_low:+.1%} to {e.lift_ci_high:+.1%})"
+                     for e in effects)
+    return figures.describe(fig, f"Relative lift of each metric, treatment versus control, with its 95% interval: {said}.")
 
 
 def speed_estimates(result, truth_slope: float | None = None):
@@ -304,4 +342,7 @@ def sensitivity_contour(headline, title: str | None = None, multiples: tuple[flo
            title=title or _wrap(f"A hidden factor would have to explain {rv:.1%} of both {exposure} and CSAT "
                                 "to erase the estimate", 60))
     fig.tight_layout()
-    return fig
+    return figures.describe(fig, f"Contours of the adjusted estimate ({result.estimate:+.2f}) for every strength of a "
+                                 f"hidden confounder: one explaining {rv:.1%} of the residual variance of both "
+                                 f"{exposure} and CSAT would erase it; diamonds mark hidden factors as strong as the "
+                                 "measured confounders.")

@@ -36,7 +36,9 @@ def title_repeat(total: Estimate, direct: Estimate) -> str:
 
 def title_lifts(effects: list) -> str:
     """Figure title listing each metric's relative lift (:class:`study.ab.abstats.Effect`)."""
-    return "Relative lift: " + ", ".join(f"{e.metric.replace('_', ' ')} {pct(e.lift, signed=True)}" for e in effects)
+    arms = len({(e.treatment, e.control) for e in effects}) > 1
+    return "Relative lift: " + ", ".join(
+        f"{e.metric.replace('_', ' ')}{f' ({e.treatment})' if arms else ''} {pct(e.lift, signed=True)}" for e in effects)
 
 
 def title_importance(table) -> str:

@@ -8,6 +8,8 @@ from study.rollout import pilot as pilots
 from study.rollout.did import PreTrend
 from study.rollout.panel import OUTCOMES, UNITS
 
+# The heading of 07's section that shows the effects (the index links to it).
+SECTION = "Naive before/after beside the right comparison"
 HEADLINE_ORDER = ("csat", "log2_response_hours", "resolution_rate", "repeat_purchase", "log2_resolution_hours")
 # What comes faster or slower, for a time compared on the log scale.
 TIMED = {"log2_response_hours": "first replies came", "log2_resolution_hours": "resolved cases were closed"}
@@ -71,7 +73,7 @@ def findings(result, truth: dict | None = None) -> Findings:
     for i, outcome in enumerate(ordered):
         e = effects[outcome]
         names = (e.name, *((result.naive[outcome].name,) if outcome in result.naive else ()))
-        out.append(Finding(effect_sentence(result, outcome), names, headline=i == 0))
+        out.append(Finding(effect_sentence(result, outcome), names, headline=i == 0, section=SECTION))
     if result.did_skipped and result.design == "staggered":
         out.append(skipped("comparison with teams not yet adopted", result.did_skipped, headline=not ordered))
     elif result.its_skipped and result.design == "at_once":

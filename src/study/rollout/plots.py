@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from study.report import figures
 from study.report.plots import PALETTE
 from study.rollout.panel import OUTCOMES
 
@@ -44,4 +45,9 @@ def event_study(result, outcome: str = "csat", truth: dict | None = None):
            title=f"{OUTCOMES[outcome][1][:1].upper()}{OUTCOMES[outcome][1][1:]} by week since adoption")
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
-    return fig
+    after = table[(table.index >= 0) & table["se"].notna()]
+    said = (f"; after go-live it runs from {after['estimate'].min():+.2f} to {after['estimate'].max():+.2f}"
+            if len(after) else "")
+    return figures.describe(fig, f"{OUTCOMES[outcome][1][:1].upper()}{OUTCOMES[outcome][1][1:]}: the adopting teams' "
+                                 "difference from the teams not yet adopted, week by week around go-live, with "
+                                 f"{level:.0%} intervals; the week before go-live is the reference at 0{said}.")

@@ -9,9 +9,11 @@ import pandas as pd
 
 from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source
+from study.core.tables import numbers_as_text
+from study.core.words import points
 from study.rollout import findings as words
 from study.rollout.did import PreTrend
-from study.rollout.panel import OUTCOMES, Panel, adoption_summary
+from study.rollout.panel import OUTCOMES, UNITS, Panel, adoption_summary
 
 ANALYSIS = "07_rollout"
 
@@ -146,6 +148,22 @@ class RolloutAnalysis:
             return Skipped("the rollout comparison", self.did_skipped or self.its_skipped or "no outcome could be compared")
         return pd.DataFrame(rows).set_index("outcome")
 
+    def summary(self) -> pd.DataFrame | Skipped:
+        """:meth:`table` for a reader: each estimate with its interval in one cell, rates in percentage points
+        and the others to two decimals, signed, as the findings quote them."""
+        table = self.table()
+        if isinstance(table, Skipped):
+            return table
+        effects, label = self.effects(), "DiD" if self.design == "staggered" else "time series"
+        by_label = {OUTCOMES[o][0]: o for o in (self.panel.outcomes if self.panel else [])}
+        level = next((f"{e.ci_level:.0%} CI" for e in [*self.naive.values(), *effects.values()] if e is not None), "CI")
+        out = pd.DataFrame({
+            f"naive before/after ({level})": [_cell(self.naive.get(by_label[o]), by_label[o]) for o in table.index],
+            f"{label} ({level})": [_cell(effects.get(by_label[o]), by_label[o]) for o in table.index],
+            "pre-trend p": table["pre-trend p"],
+        }, index=table.index)
+        return numbers_as_text(out, *out.columns[:2])
+
     def event_table(self, outcome: str = "csat") -> pd.DataFrame | Skipped:
         """Effects by week since adoption of ``outcome`` (week -1 the reference)."""
         if outcome not in self.events:
@@ -190,3 +208,12 @@ class RolloutAnalysis:
 
 def _ci(estimate: Estimate | None) -> str:
     return "" if estimate is None else f"{estimate.ci_low:.3f} to {estimate.ci_high:.3f}"
+
+
+def _cell(estimate: Estimate | None, outcome: str) -> str:
+    """'+0.12 (+0.04 to +0.21)', or '+0.7 pp (-2.3 to +3.7)' for a rate: the findings' units and decimals."""
+    if estimate is None:
+        return "–"
+    if UNITS[outcome] == "percentage points":
+        return (f"{points(estimate.value)} ({points(estimate.ci_low)[:-3]} to {points(estimate.ci_high)[:-3]})")
+    return f"{estimate.value:+.2f} ({estimate.ci_low:+.2f} to {estimate.ci_high:+.2f})"
