@@ -30,7 +30,7 @@ from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
-from study.report.glossary import method_name
+from study.core.methods import method_name
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
