@@ -18,7 +18,7 @@ Typical use::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from study.analyses import AB_TEST, EXPERIMENT
@@ -115,7 +115,10 @@ def summarize(results: Mapping[str, Mapping], runs: Sequence[Mapping] | None = N
         href = _href(analysis, by_name)
         executive.sentences += headline_sentences(analysis, payload, href)
         if analysis in EXPERIMENTS:
-            executive.verdicts += EXPERIMENTS[analysis](payload, href)
+            # A verdict links where its primary metric's headline finding links: the section with the evidence.
+            where = {name: s.href for s in executive.sentences if s.analysis == analysis for name in s.estimates}
+            executive.verdicts += [replace(v, href=where.get(v.primary, v.href))
+                                   for v in EXPERIMENTS[analysis](payload, href)]
     return executive
 
 
