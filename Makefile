@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 # One venv, one stamp per extra: `make report` installs what running needs; `make test` adds the [test]
-# extras (pytest, nbval, hypothesis, playwright) and `make lab` adds JupyterLab, each once, on top of it.
+# extras (pytest, nbval, hypothesis, playwright, pypdf) and `make lab` adds JupyterLab, each once, on top of it.
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 LAB_STAMP := $(VENV)/.installed-lab

@@ -50,3 +50,30 @@ def study_command(*args: str, notebooks: Path | None = None) -> list[str]:
     script = ("import sys; from pathlib import Path; from study import config, cli; "
               f"config.NOTEBOOKS = Path({str(notebooks)!r}); sys.exit(cli.main(sys.argv[1:]))")
     return [sys.executable, "-c", script, *args]
+
+
+# --- study runs shared by several test modules -----------------------------------------------------
+# A `study run` costs seconds per notebook; tests that read the same run take it from here, run once per session.
+
+@pytest.fixture(scope="session")
+def small_default_run(small_study_path, tmp_path_factory):
+    """``study run`` with its defaults on the small simulation: (the finished process, the report folder)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("small_default_run") / "latest"
+    result = subprocess.run(study_command("run", "--data", str(small_study_path), "--out", str(out)),
+                            capture_output=True, text=True)
+    return result, out
+
+
+@pytest.fixture(scope="session")
+def failed_run(small_study_path, tmp_path_factory):
+    """``study run --only 01,04`` on the small simulation with 04 failing on purpose (the finished process, the
+    report folder)."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("failed_run")
+    out = folder / "failed"
+    command = study_command("run", "--data", str(small_study_path), "--out", str(out), "--only", "01,04",
+                            notebooks=notebooks_with_a_planted_failure(folder))
+    return subprocess.run(command, capture_output=True, text=True), out

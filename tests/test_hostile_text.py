@@ -11,6 +11,7 @@ import html
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -72,12 +73,14 @@ def hostile_runs(tmp_path_factory):
         "experiment:\n  unit: user_id\n  arm: group\n  control: control\n"
         "  metrics: [converted, 'spend $ [usd](javascript:alert(4))']\n  covariate: pre_spend\n  segments: [device]\n"
     )
-    results = {
-        "tickets": run("--data", str(folder / "tickets.csv"), "--out", str(folder / "tickets")),
-        "experiment": run("--data", str(folder / "experiment.csv"), "--columns", str(folder / "map.yml"),
-                          "--only", "05", "--out", str(folder / "experiment")),
-    }
-    return folder, results
+    # Side by side: the one-notebook experiment run mostly starts processes, which the tickets run overlaps.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = {
+            "tickets": pool.submit(run, "--data", str(folder / "tickets.csv"), "--out", str(folder / "tickets")),
+            "experiment": pool.submit(run, "--data", str(folder / "experiment.csv"), "--columns", str(folder / "map.yml"),
+                                      "--only", "05", "--out", str(folder / "experiment")),
+        }
+    return folder, {kind: future.result() for kind, future in started.items()}
 
 
 @pytest.mark.parametrize("kind", ["tickets", "experiment"])

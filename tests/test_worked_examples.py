@@ -38,16 +38,32 @@ def test_every_example_map_documents_a_run():
     assert {"tickets_columns", "experiment_columns"} <= set(names), names
 
 
-@pytest.mark.parametrize("name, arguments", documented_runs(), ids=[name for name, _ in documented_runs()])
-def test_a_worked_example_runs_or_skips_each_analysis_with_its_reason(tmp_path, name, arguments):
+def _validate_and_run(arguments: list[str], out) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     command = [sys.executable, "-m", "study.cli"]
     data, columns = arguments[arguments.index("--data") + 1], arguments[arguments.index("--columns") + 1]
     validated = subprocess.run([*command, "validate", "--data", data, "--columns", columns], capture_output=True,
                                text=True, cwd=config.ROOT)
-    assert validated.returncode == 0, validated.stdout[-2000:] + validated.stderr
-    out = tmp_path / "report"
     ran = subprocess.run([*command, "run", *[a for a in arguments if a != "--out"], "--out", str(out)],
                          capture_output=True, text=True, cwd=config.ROOT)
+    return validated, ran
+
+
+@pytest.fixture(scope="module")
+def example_runs(tmp_path_factory) -> dict:
+    """Every documented run, two at a time: a run of a few thousand rows spends much of its time starting
+    processes and kernels, which a second run overlaps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path_factory.mktemp("examples")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(_validate_and_run, arguments, folder / name) for name, arguments in documented_runs()}
+        return {name: (*future.result(), folder / name) for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("name", [name for name, _ in documented_runs()])
+def test_a_worked_example_runs_or_skips_each_analysis_with_its_reason(example_runs, name):
+    validated, ran, out = example_runs[name]
+    assert validated.returncode == 0, validated.stdout[-2000:] + validated.stderr
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
     assert "Traceback" not in ran.stdout + ran.stderr
     record = json.loads((out / "run.json").read_text())
