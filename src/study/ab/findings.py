@@ -225,6 +225,8 @@ def experiment_table(result) -> Findings:
     kinds = {metric.name: metric.kind for metric in result.aggregates.metrics}
     for effect in result.effects:
         holm = effect.adjusted_p_values.get("holm")
+        # The verdict adjusts the primary metric across arms only; this family is wider, and says so.
+        family = effect.adjusted_p_values.get("family_size", "all")
         unit = "pp" if kinds.get(effect.metric) == "proportion" else "value"
         value = points(effect.estimate) if unit == "pp" else number(effect.estimate, 2, signed=True)
         low = points(effect.ci_low)[:-3] if unit == "pp" else number(effect.ci_low, 2, signed=True)
@@ -232,7 +234,8 @@ def experiment_table(result) -> Findings:
         lift = f"; relative lift {pct(effect.lift, signed=True)}" if effect.lift is not None else ""
         lines.append(Finding(
             f"**{text(effect.metric)}, {text(effect.treatment)} vs {text(effect.control)}.** {value} ({1 - effect.alpha:.0%} CI {low} to {high}), "
-            f"{p_value(effect.p_value)}" + (f", Holm-adjusted {p_value(holm)}" if holm is not None else "") + f"{lift}.",
+            f"{p_value(effect.p_value)}" + (f", Holm-adjusted across {family} comparisons (every arm and metric) "
+                                             f"{p_value(holm)}" if holm is not None else "") + f"{lift}.",
             _names(effect), headline=effect.metric == primary, section=EFFECTS))
     lines += _monitoring(result.effects, primary)
     lines += _robust_findings(result.robust_effects)
