@@ -363,7 +363,7 @@ def test_a_duckdb_table_or_query_is_analysed_like_a_file(small_study_path, tmp_p
 
 
 def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, tmp_path, monkeypatch):
-    from study.report import runner
+    from study.report import run_outputs, runner
 
     out = tmp_path / "latest"
     out.mkdir()
@@ -373,7 +373,7 @@ def test_an_interrupted_run_leaves_the_previous_report_whole(small_study_path, t
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "write_index", interrupted)
+    monkeypatch.setattr(run_outputs, "write_index", interrupted)  # the last step before the swap
     with pytest.raises(KeyboardInterrupt):
         runner.run_study(small_study_path, out, only=["01"], progress=lambda line: None)
     assert (out / "index.html").read_text() == "the previous report"
