@@ -14,9 +14,15 @@ import psutil
 import pytest
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    # A shell's background job ignores SIGINT, and a child inherits that; the run under test must see Ctrl-C
+    # as a user at a terminal does, however the tests themselves were started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def study_process(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "study.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal, **kwargs)
 
 
 def digests(folder: Path) -> dict[str, str]:
