@@ -157,3 +157,17 @@ def test_the_title_period_is_the_bulk_of_the_tickets_with_strays_named_apart():
     times.iloc[3] = pd.Timestamp("1970-01-01")  # an export's default date
     assert period_of(times) == "5 Jan 2026 to 28 Jun 2026 (1 ticket dated outside it: 1 Jan 1970)"
     assert period_of(pd.Series([None, None])) is None
+
+
+def test_the_split_check_reads_by_the_analysis_own_alarm_level():
+    def srm(p, mismatch=None):
+        row = estimate("sample_ratio_chi2", 5.0, p=p)
+        return {**row, "extra": {} if mismatch is None else {"mismatch": mismatch}}
+
+    def chip(e):
+        [row] = key_results.key_results({"04_ab_test": {"estimates": [e]}}, [Sentence("04_ab_test", "", None, (e["name"],))])
+        return row.value, row.verdict, row.evidence
+
+    assert chip(srm(0.005, mismatch=True)) == ("p = 0.005", "split broken", "check")  # srm_alpha = 0.01
+    assert chip(srm(0.005)) == ("p = 0.005", "split as planned", "check")  # without the flag: the 0.001 default
+    assert chip(srm(0.0001))[1] == "split broken"

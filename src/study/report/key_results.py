@@ -248,10 +248,14 @@ def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | Non
 
 def _direction_chip(estimate: Mapping, reference: float | None, evidence: str) -> tuple[str, str, str]:
     if str(estimate.get("name", "")).startswith("sample_ratio"):
+        # The analysis judged the split at its own alarm level (srm_alpha); 0.001 for files that do not say.
+        mismatch = (estimate.get("extra") or {}).get("mismatch")
         p = estimate.get("p_value")
-        if not finite(p):
-            return "", "neutral", ""
-        return ("split as planned", "good", "") if p >= 0.001 else ("split broken", "bad", "")
+        if not isinstance(mismatch, bool):
+            if not finite(p):
+                return "", "neutral", ""
+            mismatch = p < 0.001
+        return ("split broken", "bad", "") if mismatch else ("split as planned", "good", "")
     if reference is None or not usable(estimate):
         return "", "neutral", ""
     if estimate["ci_low"] > reference:
