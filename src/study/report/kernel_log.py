@@ -1,4 +1,4 @@
-"""Kernel logs that hold only what a reader should look at.
+"""Kernel logs that hold only what a reader should look at, and kernels started again when a start fails.
 
 Every ipykernel 7 start prints one warning that the kernel talks to papermill over TCP without
 encryption. The kernel listens on the loopback interface of the machine that runs the study, so the
@@ -9,7 +9,12 @@ messages that matter. That one warning, and nothing else, is dropped.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # The whole line as ipykernel writes it, anchored at its start: a traceback or a user message that
 # merely quotes these words is kept.
@@ -51,3 +56,24 @@ def clean(path: str | Path) -> None:
     kept = quiet(text)
     if kept != text:
         path.write_bytes(kept)
+
+
+KERNEL_START_ATTEMPTS = 3
+
+
+def start_again_if_the_kernel_died(execute: Callable[[], T], attempts: int = KERNEL_START_ATTEMPTS) -> T:
+    """Call ``execute`` (a papermill run), starting it again when its kernel died before it answered.
+
+    Two kernels starting at once can draw the same free TCP port; the one that loses the race dies
+    before it replies to ``kernel_info`` (``zmq.error.ZMQError: Address already in use`` in its log).
+    Nothing of the notebook has run then, so starting it again is safe; any other error is raised.
+    Each retry is said on stderr, which the runner sends to the analysis's log.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return execute()
+        except RuntimeError as error:
+            if "before replying to kernel_info" not in str(error) or attempt == attempts:
+                raise
+            print(f"study: the kernel died while starting ({error}); starting it again", file=sys.stderr, flush=True)
+    raise AssertionError("unreachable")

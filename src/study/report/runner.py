@@ -32,6 +32,7 @@ from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, truth
 from study.report.export import export_html
 from study.report.index import AnalysisRun
+from study.report.kernel_log import start_again_if_the_kernel_died
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
@@ -81,10 +82,10 @@ def _execute(
     started = time.perf_counter()
     status, reason = "ok", ""
     try:
-        papermill.execute_notebook(
+        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
             notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
             start_timeout=KERNEL_START_SECONDS,
-        )
+        ))
     except papermill.PapermillExecutionError as error:
         status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
     except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
