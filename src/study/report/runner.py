@@ -21,18 +21,22 @@ from typing import Callable
 from study import config
 from study.analyses import REPEAT_MODEL, select
 from study.core.results import write_json_atomic
-from study.core.weeks import period_of
-from study.data import column_map, driver_columns, io, schema
-from study.data.adoption import adoption_table
-from study.data.dataset import load_tickets, write_prepared
+from study.data import column_map, io, schema
+from study.data.dataset import load_tickets
 from study.data.feedback_map import feedback_section
 from study.data.model_features import check_requested
-from study.data.readiness import DERIVED, needs_of, only_value, skip_reason
+from study.data.readiness import needs_of, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, truth
 from study.report.export import export_html
 from study.report.index import AnalysisRun
 from study.report.kernel_log import start_again_if_the_kernel_died
+from study.report.prepare import (
+    PREPARED_FILE,
+    driver_reason,
+    extract_duckdb,
+    prepare_tickets,
+)
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
@@ -41,7 +45,6 @@ from study.report.sentences import findings_markdown
 KERNEL_START_SECONDS = 300
 
 
-PREPARED_FILE = "tickets.prepared.parquet"  # validated once, read by every notebook; removed after the run
 
 
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
@@ -194,7 +197,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                 started_at, needs, pdf="no"):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
-        data_path = _extract_duckdb(data_path, table, query, staging)
+        data_path = extract_duckdb(data_path, table, query, staging)
     ticket_map = column_map.read_ticket_map(columns) if columns else None
     if columns:
         feedback_section(columns)  # a malformed theme lexicon stops the run before any notebook starts
@@ -220,11 +223,11 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_worker_start, initargs=(os.getpid(),))
             try:
-                facts = pool.submit(_prepare_tickets, *arguments).result()
+                facts = pool.submit(prepare_tickets, *arguments).result()
             finally:  # not waiting: an interrupted run kills the child instead (study.report.lifetime.kill_workers)
                 pool.shutdown(wait=False, cancel_futures=True)
         else:
-            facts = _prepare_tickets(*arguments)
+            facts = prepare_tickets(*arguments)
         source, present, arms, prepared, constant = facts.source, facts.present, facts.arms, facts.path, facts.constant
         unreadable, period = facts.unreadable, facts.period
         if per_notebook.get(REPEAT_MODEL, {}).get("features") is not None:  # a feature list refused before any notebook
@@ -249,7 +252,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         elif not ticket_table:
             reason = "not a ticket table (the column map describes an experiment table)"
         elif analysis.kind == "drivers":
-            reason = _driver_reason(needs[analysis.name][1], present, constant, source.name, unreadable)
+            reason = driver_reason(needs[analysis.name][1], present, constant, source.name, unreadable)
         else:
             reason = skip_reason(analysis, present)
             if not reason and "variant" in analysis.needs:
@@ -357,98 +360,6 @@ def _worker_start(runner: int) -> None:
     lifetime.die_with_parent(runner)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
-
-
-@dataclass
-class PreparedTickets:
-    """What the runner needs to know of the validated tickets, and where their copy is."""
-
-    source: io.Source
-    present: list[str]
-    arms: set
-    path: Path
-    constant: dict = field(default_factory=dict)
-    unreadable: dict = field(default_factory=dict)
-    period: str | None = None
-
-
-def _prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = ()) -> PreparedTickets:
-    """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
-
-    A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it. The columns of
-    ``as_numbers`` (a driver analysis's outcome and driver) are checked for a single value and for values
-    that cannot be read as numbers; the ticket analyses skip such sections themselves.
-    """
-    data = load_tickets(data_path, columns=columns)
-    tickets = data.tickets
-    present = [c for c in tickets.columns if tickets[c].notna().any()]
-    if "adopted_at" in present:
-        try:  # a team that adopted twice is bad data, refused before any notebook starts, like any other
-            adoption_table(tickets, "team" if "team" in present else None)
-        except schema.DataError as error:
-            raise schema.DataError(f"{data.source.name}: {error}") from None
-    arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
-    folder = staging / "data"
-    folder.mkdir(exist_ok=True)
-    truth_file = data_path.parent / truth.TRUTH_FILE
-    if truth_file.is_file():
-        shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    checked = [c for c in as_numbers if c in present]
-    constant = {c: value for c in checked if (value := only_value(tickets[c])) is not None}
-    unreadable = {}
-    for column in checked:
-        try:
-            driver_columns.as_numbers(tickets[column], column)
-        except schema.DataError as error:
-            unreadable[column] = str(error)
-    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
-                           unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
-
-
-
-
-def _driver_reason(chosen, present: list[str], constant: dict, source: str, unreadable: dict | None = None) -> str:
-    """Why the driver analysis cannot run with these settings (``""`` when it can).
-
-    A column the user named (a parameter, the column map's ``drivers`` section) that the data lacks stops
-    the run before any notebook starts, with the nearest column; the default question (CSAT on the first
-    response time) is skipped with the reason when the data cannot answer it.
-
-    Raises
-    ------
-    study.data.schema.DataError
-    """
-    roles = {chosen.outcome: "outcome", chosen.driver: "driver", **{c: "control" for c in chosen.controls or ()}}
-    if chosen.cluster and not chosen.cluster_default:
-        roles[chosen.cluster] = "cluster"
-    absent = [c for c in chosen.needed if c not in present]
-    named = [c for c in absent if chosen.sources.get({"control": "controls"}.get(roles[c], roles[c])) in
-             ("parameter", "column map")]
-    if named:
-        column = named[0]
-        close = column_map.nearest(column, [c for c in present if c not in roles])
-        where = chosen.sources.get({"control": "controls"}.get(roles[column], roles[column]))
-        raise schema.DataError(
-            f"{source}: the driver analysis's {roles[column]} {column!r} ({'--param' if where == 'parameter' else 'the column map'})"
-            f" is not a column of the data" + (f" (did you mean {close!r}?)" if close else ""))
-    if absent:
-        absent = [DERIVED.get(c, c) for c in absent]  # the column the user would have to supply
-        return (f"data has no {', '.join(dict.fromkeys(absent))} (name the outcome and driver in the column map's drivers "
-                "section, or with --param outcome=... --param driver=...)")
-    for column in (chosen.outcome, chosen.driver):
-        if column in (unreadable or {}):  # text that is neither numbers nor yes/no: said before any notebook runs
-            raise schema.DataError(f"{source}: the driver analysis's {roles[column]}: {unreadable[column]}")
-    flat = [c for c in (chosen.outcome, chosen.driver) if c in constant]
-    return "; ".join(f"{c} has one value ({constant[c]}) in every row" for c in flat)
-
-
-def _extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> Path:
-    """Rows of a DuckDB table or query as Parquet in the report folder, named after their origin."""
-    frame, _ = io.load(path, table=table, query=query)
-    (staging / "data").mkdir(exist_ok=True)
-    extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
-    frame.to_parquet(extract, index=False)
-    return extract
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
