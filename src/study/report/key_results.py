@@ -223,7 +223,7 @@ def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | Non
         p = estimate.get("p_value")
         return KeyResult(sentence.analysis, estimate["name"], str(estimate.get("label", estimate["name"])),
                          f"p = {format_p(p)}" if finite(p) else "", "", evidence,
-                         *(chip or _direction_chip(estimate, None, evidence)), None, sentence.href)
+                         *(chip or _direction_chip(estimate, None)), None, sentence.href)
     written = written_like(estimate, texts)
     unit = _with_label_unit(written, estimate) if written else default_unit(estimate)
     reference = reference_of(estimate)
@@ -241,12 +241,12 @@ def _row(sentence: Sentence, estimate: Mapping, chip: tuple[str, str, str] | Non
         bar = None if reference is None else (low * unit.scale, estimate["value"] * unit.scale, high * unit.scale,
                                               reference * unit.scale)
     if chip is None:
-        chip = _direction_chip(estimate, reference, evidence)
+        chip = _direction_chip(estimate, reference)
     return KeyResult(sentence.analysis, estimate["name"], str(estimate.get("label", estimate["name"])),
                      unit(estimate["value"], signed), interval, evidence, *chip, bar, sentence.href)
 
 
-def _direction_chip(estimate: Mapping, reference: float | None, evidence: str) -> tuple[str, str, str]:
+def _direction_chip(estimate: Mapping, reference: float | None) -> tuple[str, str, str]:
     if str(estimate.get("name", "")).startswith("sample_ratio"):
         # The analysis judged the split at its own alarm level (srm_alpha); 0.001 for files that do not say.
         mismatch = (estimate.get("extra") or {}).get("mismatch")
