@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from study import analyses, config
 from study.data import column_map, io, schema
 from study.data.column_facts import date_hint, facts_of, scale_hint, unit_hint
-from study.data.draft_map import analysis_status, did_you_mean, draft
+from study.data.draft_map import did_you_mean, draft
 from study.data.draft_yaml import render, summary, text
+from study.data.readiness import analysis_status
 
 EXPORT = config.DATA / "examples" / "tickets_export.csv"
 KNOWN_MAP = config.DATA / "examples" / "tickets_columns.yml"

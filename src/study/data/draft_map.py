@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from study import analyses as registry
-from study.data import readiness, schema
+from study.data import schema
 from study.data.column_facts import (  # noqa: F401  (the hints are part of this module's API)
     UNIT_WORDS,
     ColumnFacts,
@@ -32,7 +31,15 @@ from study.data.column_facts import (  # noqa: F401  (the hints are part of this
     unit_hint,
 )
 from study.data.convert import unit_guess
-from study.data.role_names import CONTROL_CODES, DONE_CODES, NO_CODES, PARTS, SYNONYMS, TREATMENT_CODES, YES_CODES
+from study.data.role_names import (
+    CONTROL_CODES,
+    DONE_CODES,
+    NO_CODES,
+    PARTS,
+    SYNONYMS,
+    TREATMENT_CODES,
+    YES_CODES,
+)
 
 DURATIONS = ("first_response_minutes", "resolution_minutes")
 _TRAILING = {"at", "time", "timestamp", "ts", "date", "datetime", "dt", "on", "in", *UNIT_WORDS}
@@ -360,92 +367,6 @@ def _suggestions(result: DraftMap, by_name: dict) -> None:
 def _ident(name: str) -> str:
     """A column name as the map's expressions write it: bare, or in backticks."""
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"`{name}`"
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """Whether an analysis can run on some data, and if not, why.
-
-    Attributes
-    ----------
-    name : str
-        The analysis (:data:`study.analyses.ANALYSES`).
-    missing : tuple of str
-        Contract columns it needs that the data lacks.
-    other : str
-        Any other reason it cannot run (no experiment section, a missing arm, a column with one value).
-    """
-
-    name: str
-    missing: tuple[str, ...] = ()
-    other: str = ""
-
-    @property
-    def runs(self) -> bool:
-        """Whether nothing stops it."""
-        return not self.missing and not self.other
-
-    def reason(self, describe=str) -> str:
-        """``needs csat, resolved; variant has no control rows``; ``describe`` words each missing column."""
-        parts = [f"needs {', '.join(describe(c) for c in self.missing)}"] if self.missing else []
-        return "; ".join(parts + ([self.other] if self.other else []))
-
-
-def analysis_status(columns, arms=None, experiment: list[str] | None = None, has_experiment_map: bool = False,
-                    constant: dict[str, str] | None = None) -> list[Readiness]:
-    """Whether each registered analysis runs on data with these contract columns, and if not, why.
-
-    Reads :data:`study.analyses.ANALYSES` (and its ``missing_for`` and, where it has one,
-    ``skip_reason``) when called, so it follows their requirements as they change.
-
-    Parameters
-    ----------
-    columns : iterable of str
-        Contract columns present with at least one value.
-    arms : iterable of str, optional
-        The ``variant`` values, when known: an A/B analysis needs a control and a treatment arm.
-    experiment : list of str, optional
-        Columns an ``experiment`` section names that the data lacks.
-    has_experiment_map : bool
-        Whether a column map with an ``experiment`` section was given.
-    constant : dict, optional
-        Column -> its one value, for columns without variation: a driver analysis whose outcome or driver is
-        such a placeholder is skipped (the ticket analyses skip such sections themselves).
-
-    Returns
-    -------
-    list of Readiness
-        One per registered analysis, in the registry's order.
-    """
-    present = set(columns)
-    status = []
-    for analysis in registry.ANALYSES:
-        if analysis.kind == "experiment":
-            status.append(Readiness(analysis.name, other="" if has_experiment_map and not experiment else
-                                    f"data has no {', '.join(experiment)}" if has_experiment_map
-                                    else "needs a column map with an 'experiment' section"))
-            continue
-        if analysis.kind == "drivers":  # the default question, CSAT on the first response time, unless a map names another
-            needs = readiness.needs_of(analysis)[0]
-            derived = readiness.with_derived(present)
-            status.append(Readiness(analysis.name, tuple(dict.fromkeys(readiness.DERIVED.get(c, c) for c in needs
-                                                                       if c not in derived)),
-                                    readiness.skip_reason(analysis, derived | set(needs), constant or {}, needs=needs)))
-            continue
-        missing = tuple(registry.missing_for(analysis, present))
-        others = []
-        if not missing and "variant" in analysis.needs and arms is not None:
-            absent = [a for a in ("control", "treatment") if a not in set(arms)]
-            if absent:
-                others.append(f"variant has no {' or '.join(absent)} rows; map the arm names under values")
-        status.append(Readiness(analysis.name, missing, "; ".join(o for o in others if o)))
-    return status
-
-
-def needed_columns() -> list[str]:
-    """Contract columns some tickets analysis or the file itself needs, in the contract's order."""
-    wanted = set(schema.REQUIRED) | {c for a in registry.ANALYSES if a.kind != "experiment" for c in a.needs}
-    return [c.name for c in schema.COLUMNS if c.name in wanted]
 
 
 def did_you_mean(role: str, result: DraftMap, exclude=()) -> str | None:

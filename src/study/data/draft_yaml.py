@@ -171,7 +171,8 @@ def summary(result: DraftMap, width: int = 36) -> list[str]:
     list of str
         Lines without a trailing newline; the same draft gives the same lines.
     """
-    from study.data.draft_map import DURATIONS, analysis_status
+    from study.data.draft_map import DURATIONS
+    from study.data.readiness import analysis_status
 
 
     rows = [("column", "type", "examples", "role")]

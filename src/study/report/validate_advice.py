@@ -81,7 +81,7 @@ def analysis_lines(frame: pd.DataFrame, report: pd.DataFrame, experiment_missing
     arms = set(frame["variant"].dropna().astype("string").str.strip()) if "variant" in usable else None
     constant = _constant(frame, usable)
     lines = []
-    for status in draft_map.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
+    for status in readiness.analysis_status(usable, arms, experiment_missing, has_experiment_map, constant):
         reason = status.reason(lambda column: _why_absent(column, frame, report))
         analysis = analyses.select([status.name])[0]
         if analysis.kind == "drivers":  # any column of the data, the map's derived ones included
@@ -194,7 +194,7 @@ def missing_lines(frame: pd.DataFrame, draft) -> list[str]:
     """``  ticket_id (required): did you mean 'case_number'?`` per contract column the file or an analysis needs."""
     required = set(schema.REQUIRED)
     return [f"  {column}{' (required)' if column in required else ''}: {meant(column, draft)}"
-            for column in draft_map.needed_columns() if column not in frame.columns]
+            for column in readiness.needed_columns() if column not in frame.columns]
 
 
 def advice(frame: pd.DataFrame, report: pd.DataFrame, source, mapped_from: dict, map_path: str | Path | None,
