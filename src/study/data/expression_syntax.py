@@ -11,6 +11,19 @@ import re
 from dataclasses import dataclass
 
 from study.data.convert import nearest, short
+from study.data.expression_tree import (
+    Binary,
+    Call,
+    Case,
+    Column,
+    Expression,
+    InList,
+    IsNull,
+    Literal,
+    Node,
+    Unary,
+    children,
+)
 from study.data.schema import DataError
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "null", "true", "false", "in", "case", "when", "then", "else", "end"})
@@ -105,104 +118,6 @@ def tokenize(text: str) -> list[Token]:
             pos += len(operator)
     tokens.append(Token("end", "", len(text)))
     return tokens
-
-
-# --- The tree -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Node:
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Literal(Node):
-    value: object  # float, str, bool or None
-
-
-@dataclass(frozen=True)
-class Column(Node):
-    name: str
-
-
-@dataclass(frozen=True)
-class Unary(Node):
-    op: str  # "-", "not"
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary(Node):
-    op: str  # + - * / = != < <= > >= and or
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class IsNull(Node):
-    operand: Node
-    negated: bool
-
-
-@dataclass(frozen=True)
-class InList(Node):
-    operand: Node
-    options: tuple[Node, ...]
-    negated: bool
-
-
-@dataclass(frozen=True)
-class Case(Node):
-    whens: tuple[tuple[Node, Node], ...]
-    otherwise: Node | None
-
-
-@dataclass(frozen=True)
-class Call(Node):
-    name: str
-    args: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Expression:
-    """A parsed expression: its text and its tree."""
-
-    text: str
-    root: Node
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The column names the expression reads, in the order they first appear."""
-        found: dict[str, None] = {}
-
-        def walk(node):
-            if isinstance(node, Column):
-                found.setdefault(node.name)
-            for child in _children(node):
-                walk(child)
-
-        walk(self.root)
-        return tuple(found)
-
-    def part(self, node: Node) -> str:
-        """The text of a sub-expression, for messages."""
-        return self.text[node.start:node.end].strip()
-
-
-def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Unary):
-        return (node.operand,)
-    if isinstance(node, Binary):
-        return node.left, node.right
-    if isinstance(node, IsNull):
-        return (node.operand,)
-    if isinstance(node, InList):
-        return node.operand, *node.options
-    if isinstance(node, Case):
-        return (*(part for pair in node.whens for part in pair), *((node.otherwise,) if node.otherwise else ()))
-    if isinstance(node, Call):
-        return node.args
-    return ()
 
 
 # --- Parser -------------------------------------------------------------------------------------
@@ -440,7 +355,7 @@ def parse(text: str) -> Expression:
     while stack:
         node, level = stack.pop()
         depth = max(depth, level)
-        stack.extend((child, level + 1) for child in _children(node))
+        stack.extend((child, level + 1) for child in children(node))
     if depth > MAX_TREE_DEPTH:
         raise ExpressionError(f"an expression nested {depth} levels deep is too deep (at most {MAX_TREE_DEPTH}); "
                               f"split it into several derived columns: {short(text)}")

@@ -47,18 +47,20 @@ from study.data.expression_syntax import (
     _COMPARE,
     _PRECEDENCE,
     UNIT_SECONDS,
+    ExpressionError,
+    parse,
+)
+from study.data.expression_tree import (
     Binary,
     Call,
     Case,
     Column,
     Expression,
-    ExpressionError,
     InList,
     IsNull,
     Literal,
     Node,
     Unary,
-    parse,
 )
 
 # --- Evaluation ---------------------------------------------------------------------------------
