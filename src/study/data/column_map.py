@@ -86,26 +86,28 @@ from study.data.io import ID_COLUMNS
 from study.data.map_file import (  # noqa: F401  (the map's reading is part of this module's API)
     DURATION_KEYS,
     DURATION_UNITS,
-    MAX_MAP_BYTES,
-    MAX_MAP_NODES,
-    SECTIONS,
     TICKET_KEYS,
     UNITS,
     TicketMap,
-    check_keys,
     csat_to_five,
     duration_unit,
     filter_reason,
     nearest,
     parse_scale,
     read_ticket_map,
-    read_yaml,
-    read_yaml_section,
     scalar_text,
     scale_bands,
 )
-from study.data.schema import BY_NAME, DataError
+from study.data.map_yaml import (  # noqa: F401  (part of this module's API)
+    MAX_MAP_BYTES,
+    MAX_MAP_NODES,
+    SECTIONS,
+    check_keys,
+    read_yaml,
+    read_yaml_section,
+)
 from study.data.rollout_table import attach
+from study.data.schema import BY_NAME, DataError
 
 
 def _blank_missing_codes(frame: pd.DataFrame, codes: tuple[str, ...], identifiers: frozenset = frozenset()) -> pd.DataFrame:
