@@ -142,6 +142,35 @@ def _frame_origins(frame: pd.DataFrame, metrics: Sequence[Metric]) -> dict[str, 
     return origins
 
 
+def exact_sum_sql(expression: str, digits: int = 9) -> str:
+    """SQL for the exact sum of ``expression`` rounded to ``digits`` decimal places.
+
+    Each value is cast to ``DECIMAL(38, digits)`` and the decimals are summed, which both DuckDB and
+    Spark do in integer arithmetic: the result does not depend on the order of the rows, so it is the
+    same bytes on any number of threads or partitions. The sum is a DECIMAL: convert it with
+    ``float()`` (or ``CAST(... AS DOUBLE)`` in SQL). A value too large for the decimal is an error,
+    not a wrong sum.
+
+    Parameters
+    ----------
+    expression : str
+        A numeric SQL expression (quote column names with :func:`quote`).
+    digits : int
+        Decimal places kept of each value.
+
+    Returns
+    -------
+    str
+        ``SUM(CAST(<expression> AS DECIMAL(38, digits)))``.
+    """
+    return f"SUM(CAST({expression} AS DECIMAL(38, {int(digits)})))"
+
+
+def as_source(source, table: str | None = None):
+    """``source`` itself when it is a source (``relation``, ``execute``, ``columns``), else a :class:`DuckDBSource`."""
+    return source if hasattr(source, "execute") and hasattr(source, "relation") else DuckDBSource(source, table=table)
+
+
 def quote(identifier: str) -> str:
     """A SQL identifier in double quotes, inner quotes doubled: safe for any column name."""
     return '"' + str(identifier).replace('"', '""') + '"'
@@ -289,7 +318,7 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
         Equal to :func:`aggregate_frame` on the same rows.
     """
     metrics, segments = tuple(metrics), tuple(segments)
-    src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
+    src = as_source(source, table)
     columns = src.columns()
     _check_columns(columns, arm, metrics, segments)
     relation = clean_units_sql(src.relation, columns, clean_unit, arm) if clean_unit else src.relation
@@ -325,7 +354,7 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
     return Aggregates(arm, segments, metrics, stats, units)
 
 
-def _sql_origins(src: DuckDBSource, relation: str, arm: str, metrics: Sequence[Metric]) -> dict[str, tuple[float, float]]:
+def _sql_origins(src, relation: str, arm: str, metrics: Sequence[Metric]) -> dict[str, tuple[float, float]]:
     wanted = [m for m in metrics if m.statistics is CovariateMoments]
     if not wanted:
         return {}

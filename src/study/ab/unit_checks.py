@@ -25,6 +25,7 @@ from study.ab.aggregate import (
     FLAG,
     UNIT_FLAGS,
     DuckDBSource,
+    as_source,
     quote,
     unit_rule_sql,
 )
@@ -123,7 +124,7 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     -------
     UnitChecks
     """
-    src = source if isinstance(source, DuckDBSource) else DuckDBSource(source, table=table)
+    src = as_source(source, table)
     columns = src.columns()
     missing = [c for c in (unit, arm) if c not in columns]
     if missing:
