@@ -253,8 +253,8 @@ class DuckDBSource:
     def columns(self) -> list[str]:
         return list(self.column_types())
 
-    def column_ranges(self, columns: Sequence[str]) -> dict[str, tuple[float, float]] | None:
-        """Bounds of numeric or yes/no columns from a Parquet file's statistics, without reading the data.
+    def column_statistics(self, columns: Sequence[str]) -> tuple[int, dict[str, tuple[float, float]]] | None:
+        """Rows and bounds of numeric or yes/no columns from a Parquet file's statistics, without reading the data.
 
         ``None`` when the source is not a Parquet file or a column lacks statistics in some row group.
         """
@@ -264,12 +264,12 @@ class DuckDBSource:
                  "CAST(TRY_CAST(stats_{0}_value AS BOOLEAN) AS DOUBLE))")
         rows = self.connection.execute(
             f"SELECT path_in_schema, COUNT(*), COUNT({value.format('min')}), COUNT({value.format('max')}), "
-            f"MIN({value.format('min')}), MAX({value.format('max')}) FROM parquet_metadata(?) GROUP BY path_in_schema",
-            self.parameters).fetchall()
-        found = {name: (low, high) for name, groups, lows, highs, low, high in rows if groups == lows == highs}
+            f"MIN({value.format('min')}), MAX({value.format('max')}), SUM(row_group_num_rows) "
+            f"FROM parquet_metadata(?) GROUP BY path_in_schema", self.parameters).fetchall()
+        found = {name: (low, high) for name, groups, lows, highs, low, high, _ in rows if groups == lows == highs}
         if not all(c in found for c in columns):
             return None
-        return {c: found[c] for c in columns}
+        return int(rows[0][6]), {c: found[c] for c in columns}
 
     def column_types(self) -> dict[str, str]:
         """Column name -> DuckDB type name (e.g. ``BIGINT``, ``VARCHAR``)."""

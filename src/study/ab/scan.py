@@ -35,7 +35,7 @@ from fractions import Fraction
 from study.ab.aggregate import Aggregates, _check_columns, _plain, _sort_key, clean_units_sql, integer_sum_sql, quote
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
-# 2**62 / rows is the largest integer one row's term may become: no sum of ``rows`` of them reaches 2**63.
+# The largest count of steps one row's term may become.
 _BUDGET = 2.0**62
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "INT", "LONG",
                   "SHORT", "BYTE")
@@ -55,6 +55,9 @@ class FirstScan:
         Distinct units among the kept rows; ``None`` when no unit was checked.
     ranges : dict
         Column -> (min, max) as doubles: of the kept rows, or wider (a Parquet file's statistics).
+    origins : dict
+        Covariate metric name -> the origin its sums are taken about: each column's mean (from
+        exact sums) rounded by :func:`study.ab.sufficient.rounded_origin`.
     """
 
     rows: int
@@ -63,6 +66,7 @@ class FirstScan:
     rows_kept: int
     units: int | None
     ranges: dict
+    origins: dict
 
     @property
     def one_row_per_unit(self) -> bool:
@@ -110,48 +114,68 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
         parts = [f"(SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, 0 AS no_unit, "
                  f"COUNT(*) FILTER (WHERE {kept}) AS kept, 0 AS units FROM {{relation}}) AS units"]
     columns = list(dict.fromkeys(c for m in metrics for c in m.columns))
-    ranges = getattr(src, "column_ranges", lambda _: None)(columns) if relation == src.relation else None
-    if ranges is None and columns:
+    covariates = [m for m in metrics if m.statistics is CovariateMoments]
+    known = getattr(src, "column_statistics", lambda _: None)(columns) if relation == src.relation else None
+    if known is None and columns:
         selects = [f"{f}(CAST({quote(c)} AS DOUBLE)) FILTER (WHERE {kept})" for c in columns for f in ("MIN", "MAX")]
         parts.append(f"(SELECT {', '.join(selects)} FROM {{relation}}) AS ranges")
+    elif known is not None and covariates:
+        parts.append(_means_sql(covariates, known[1], kept))
     (row,) = src.execute(f"SELECT * FROM {', '.join(parts)}", from_=relation)
     n, no_arm, no_unit, kept_rows, units = (int(v or 0) for v in row[:5])
-    if ranges is None:
-        ranges = {c: (row[5 + 2 * i], row[6 + 2 * i]) for i, c in enumerate(columns)}
+    ranges = known[1] if known is not None else {c: (row[5 + 2 * i], row[6 + 2 * i]) for i, c in enumerate(columns)}
+    _check_finite(ranges)
+    if known is not None:
+        means = row[5:]
+    elif covariates:
+        (means,) = src.execute(f"SELECT * FROM {_means_sql(covariates, ranges, kept)}", from_=relation)
+    origins = {}
+    for i, metric in enumerate(covariates):
+        count, sums = means[3 * i], means[3 * i + 1:3 * i + 3]
+        steps = [_step(_bound(ranges[c], 0.0)) for c in metric.columns]
+        origins[metric.name] = tuple(rounded_origin(float(Fraction(int(s)) * Fraction(t) / count)) if count else 0.0
+                                     for s, t in zip(sums, steps))
+    return FirstScan(n, no_arm, no_unit, kept_rows, units if unit is not None else None, ranges, origins)
+
+
+def _check_finite(ranges: dict) -> None:
     for c, (low, high) in ranges.items():
         if low is not None and not (math.isfinite(low) and math.isfinite(high)):
             raise ValueError(f"column '{c}' holds infinite or NaN values: its sums are undefined")
-    return FirstScan(n, no_arm, no_unit, kept_rows, units if unit is not None else None, ranges)
 
 
-def _step(bound: float, rows: int) -> float:
-    """The power of two each term is rounded to: small enough to keep the term, large enough to never overflow.
+def _bound(limits: tuple, origin: float) -> float:
+    low, high = limits
+    return 0.0 if low is None else max(abs(low - origin), abs(high - origin))
 
-    The bound is doubled: a Parquet file's statistics may be printed rounded.
+
+def _means_sql(covariates: Sequence[Metric], ranges: dict, kept: str) -> str:
+    """Exact sums (and counts) of covariate metrics' columns, for origins that do not depend on the threads."""
+    _check_finite(ranges)
+    selects = []
+    for metric in covariates:
+        present = " AND ".join([kept, *(f"{quote(c)} IS NOT NULL" for c in metric.columns)])
+        selects.append(f"COUNT(*) FILTER (WHERE {present})")
+        selects += [integer_sum_sql(f"CAST({quote(c)} AS DOUBLE)", _step(_bound(ranges[c], 0.0)), present)
+                    for c in metric.columns]
+    return f"(SELECT {', '.join(selects)} FROM {{relation}}) AS means"
+
+
+def _step(bound: float) -> float:
+    """The power of two a term is rounded to: the finest that keeps every row's count of steps under 2**62.
+
+    The bound is doubled: a Parquet file's statistics may be printed rounded. The sum of the counts
+    may pass 2**63: DuckDB sums BIGINT into HUGEINT, and Spark needs the sum widened to DECIMAL(38, 0)
+    (which :func:`study.engine.dialect.to_spark` does).
     """
-    if bound == 0 or rows == 0:
+    if bound == 0:
         return 1.0
-    return 2.0 ** math.ceil(math.log2(2 * bound * rows / _BUDGET))
+    return 2.0 ** math.ceil(math.log2(2 * bound / _BUDGET))
 
 
 def _literal(value: float) -> str:
     """A double literal both DuckDB and Spark read as a double (an exponent, never a bare decimal)."""
     return f"{value:.17e}"
-
-
-def _midpoints(metric: Metric, ranges: dict) -> tuple[float, ...]:
-    """Where a covariate metric's terms are summed about: the middle of each column's range, rounded."""
-    if metric.statistics is not CovariateMoments:
-        return (0.0,) * len(metric.columns)
-    return tuple(0.0 if ranges[c][0] is None else rounded_origin((ranges[c][0] + ranges[c][1]) / 2)
-                 for c in metric.columns)
-
-
-def _shift(sums: dict, by: tuple[Fraction, Fraction]) -> dict:
-    """Sums of ``x**i * y**j`` about one point -> about another, exactly: ``(x - o) = (x - p) + (p - o)``."""
-    dx, dy = by
-    return {(a, b): sum(math.comb(a, i) * math.comb(b, j) * dx ** (a - i) * dy ** (b - j) * sums[(i, j)]
-                        for i in range(a + 1) for j in range(b + 1)) for (a, b) in sums}
 
 
 def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segmentations: Sequence[Sequence[str]],
@@ -160,8 +184,7 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
 
     The scan groups by the arm and every segment column at once; coarser segmentations (the whole
     experiment, one of several columns) are added up from those groups in exact integer arithmetic.
-    A covariate metric's sums are taken about its columns' mid-range, then moved exactly to the
-    origin :class:`study.ab.sufficient.CovariateMoments` documents (the rounded mean).
+    A covariate metric's sums are taken about the origins of the first scan.
 
     Parameters
     ----------
@@ -172,7 +195,7 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     segmentations : sequence of sequences of str
         E.g. ``[(), ("tier",)]``: the whole experiment and by tier.
     first : FirstScan
-        Ranges of the same rows.
+        Ranges and origins of the same rows.
     unit : str, optional
         When given, rows without a unit are left out too.
 
@@ -185,24 +208,23 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     columns = list(dict.fromkeys(c for s in segmentations for c in s))
     a = quote(arm)
     keys = [f"{a} AS arm_value", *(f"{quote(c)} AS segment_{i}" for i, c in enumerate(columns))]
-    # Inside: each metric's columns as doubles about their mid-range, NULL unless all of the metric's
+    # Inside: each metric's columns as doubles about their origin, NULL unless all of the metric's
     # columns are present (so that every sum and count skips the same rows); outside: the sums.
     inner, selects, layout = list(keys), ["arm_value", *(f"segment_{i}" for i in range(len(columns))), "COUNT(*)"], []
     for m, metric in enumerate(metrics):
-        about = _midpoints(metric, first.ranges)
+        about = first.origins.get(metric.name, (0.0,) * len(metric.columns))
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in metric.columns)
         names, bounds = [], []
         for j, (c, o) in enumerate(zip(metric.columns, about)):
-            low, high = first.ranges[c]
             value = f"CAST({quote(c)} AS DOUBLE)" + (f" - {_literal(o)}" if o else "")
             inner.append(f"CASE WHEN {present} THEN {value} END AS m{m}_{j}")
             names.append(f"m{m}_{j}")
-            bounds.append(0.0 if low is None else max(abs(low - o), abs(high - o)))
+            bounds.append(_bound(first.ranges[c], o))
         selects.append(f"COUNT({names[0]})")
         steps = []
         for powers in metric.statistics.TERMS.values():
             product = " * ".join(c for c, p in zip(names, powers) for _ in range(p))
-            steps.append(_step(math.prod(b**p for b, p in zip(bounds, powers)), first.rows_kept))
+            steps.append(_step(math.prod(b**p for b, p in zip(bounds, powers))))
             selects.append(f"COALESCE({integer_sum_sql(product, steps[-1])}, 0)")
         layout.append((metric, about, steps))
     where = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
@@ -215,17 +237,6 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     def total(selected) -> list[int]:
         return [sum(values) for values in zip(*selected)] if selected else [0] * (len(selects) - 1 - len(columns))
 
-    origins = {}
-    everything = total([r[2] for r in rows])
-    position = 1
-    for metric, about, steps in layout:
-        if metric.statistics is CovariateMoments:
-            n, sums = everything[position], everything[position + 1:position + 1 + len(steps)]
-            exact = dict(zip(metric.statistics.TERMS.values(), (Fraction(s) * Fraction(t) for s, t in zip(sums, steps))))
-            means = (about[0] + exact[(1, 0)] / n, about[1] + exact[(0, 1)] / n) if n else (0.0, 0.0)
-            origins[metric.name] = tuple(rounded_origin(float(m)) for m in means)
-        position += 1 + len(steps)
-
     results = []
     for segments in segmentations:
         index = [columns.index(c) for c in segments]
@@ -237,16 +248,10 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
             position = 1
             for metric, about, steps in layout:
                 n, sums = values[position], values[position + 1:position + 1 + len(steps)]
-                exact = dict(zip(metric.statistics.TERMS, (Fraction(s) * Fraction(t) for s, t in zip(sums, steps))))
-                extra = {}
-                if metric.name in origins:
-                    powers = metric.statistics.TERMS
-                    by_powers = {powers[name]: value for name, value in exact.items()} | {(0, 0): Fraction(n)}
-                    moved = _shift(by_powers, tuple(Fraction(p) - Fraction(o) for p, o in zip(about, origins[metric.name])))
-                    exact = {name: moved[powers[name]] for name in exact}
-                    extra = {"origin": origins[metric.name]}
-                stats[(segment, arm_value, metric.name)] = metric.statistics(
-                    n, **{name: float(value) for name, value in exact.items()}, **extra)
+                # An integer count of steps times a power of two: float() rounds the exact product once.
+                exact = {name: float(Fraction(s) * Fraction(t)) for name, s, t in zip(metric.statistics.TERMS, sums, steps)}
+                extra = {"origin": about} if metric.name in first.origins else {}
+                stats[(segment, arm_value, metric.name)] = metric.statistics(n, **exact, **extra)
                 position += 1 + len(steps)
         results.append(Aggregates(arm, segments, tuple(metrics), stats, units))
     return results
