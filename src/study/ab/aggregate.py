@@ -368,5 +368,5 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
         return scan.analyse(src, metrics, clean_unit, arm, [tuple(segments)])[1][0]
     metrics, segments = tuple(metrics), tuple(segments)
     _check_columns(src.columns(), arm, metrics, segments)
-    first = scan.first_scan(src, src.relation, arm, metrics)
-    return scan.second_scan(src, src.relation, metrics, arm, [segments], first)[0]
+    first = scan.lean(src, scan.first_scan, src.relation, arm, metrics)
+    return scan.lean(src, scan.second_scan, src.relation, metrics, arm, [segments], first)[0]

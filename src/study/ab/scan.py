@@ -32,11 +32,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import duckdb
+
 from study.ab.aggregate import Aggregates, _check_columns, _plain, _sort_key, clean_units_sql, integer_sum_sql, quote
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
 _BUDGET = 2.0**62
+# DuckDB's memory limit during the scans (see lean).
+MEMORY_CAP = "256MB"
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "INT", "LONG",
                   "SHORT", "BYTE")
 
@@ -257,6 +261,31 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     return results
 
 
+def lean(src, function, *args):
+    """``function(src, *args)`` under a low DuckDB memory limit, or without one if it does not fit.
+
+    The scans keep few groups, yet DuckDB, left alone, holds on to hundreds of MB of buffers while
+    reading a large Parquet file; capped, it reads as fast in a fraction of the memory. Spilling to
+    disk is switched off while capped (nothing is written), and a scan that needs more memory (many
+    sparse units, many segments) is run again uncapped. Other sources run as they are.
+    """
+    connection = getattr(src, "connection", None)
+    if not isinstance(connection, duckdb.DuckDBPyConnection):
+        return function(src, *args)
+    (limit, folder), = connection.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    try:
+        connection.execute(f"SET memory_limit = '{MEMORY_CAP}'")
+        connection.execute("SET temp_directory = ''")
+        return function(src, *args)
+    except duckdb.OutOfMemoryException:
+        connection.execute(f"SET memory_limit = '{limit}'")
+        return function(src, *args)
+    finally:
+        connection.execute(f"SET memory_limit = '{limit}'")
+        connection.execute("SET temp_directory = " + "'" + folder.replace("'", "''") + "'")
+
+
 def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
             segmentations: Sequence[Sequence[str]] = ((),), table: str | None = None):
     """Unit checks and the sufficient statistics of several segmentations, in two scans of a clean table.
@@ -287,14 +316,14 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
     metrics, segmentations = tuple(metrics), [tuple(s) for s in segmentations]
     columns = src.columns()
     _check_columns(columns, arm, metrics, [unit, *dict.fromkeys(c for s in segmentations for c in s)])
-    first = first_scan(src, src.relation, arm, metrics, unit)
+    first = lean(src, first_scan, src.relation, arm, metrics, unit)
     if first.one_row_per_unit:
         checks = UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
                             0, 0, 0, [], [])
         # Without rows lacking a unit the sums need not read the unit column again.
-        return checks, second_scan(src, src.relation, metrics, arm, segmentations, first,
-                                   unit if first.rows_without_unit else None)
+        return checks, lean(src, second_scan, src.relation, metrics, arm, segmentations, first,
+                             unit if first.rows_without_unit else None)
     checks = detailed_checks(src, columns, unit, arm)
     relation = clean_units_sql(src.relation, columns, unit, arm)
-    first = first_scan(src, relation, arm, metrics)
-    return checks, second_scan(src, relation, metrics, arm, segmentations, first)
+    first = lean(src, first_scan, relation, arm, metrics)
+    return checks, lean(src, second_scan, relation, metrics, arm, segmentations, first)

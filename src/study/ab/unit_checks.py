@@ -132,7 +132,7 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     if missing:
         raise ValueError(f"column(s) {', '.join(repr(c) for c in missing)} not in the data")
     # The cheap exact test first (see study.ab.scan); the whole-row rule only when a unit repeats.
-    first = scan.first_scan(src, src.relation, arm, (), unit)
+    first = scan.lean(src, scan.first_scan, src.relation, arm, (), unit)
     if first.one_row_per_unit:
         return UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
                           0, 0, 0, [], [])
