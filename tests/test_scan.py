@@ -116,19 +116,36 @@ def test_analyse_equals_pandas_on_a_clean_table_whole_and_by_tier(tmp_path):
         assert getattr(spend, name) == pytest.approx(float(exact), rel=1e-14, abs=1e-12), name
 
 
-def test_sums_are_the_same_bytes_on_any_thread_count(tmp_path):
-    units = _units(400_000, 5)
+@pytest.mark.parametrize("kind", ["parquet", "frame"])
+def test_sums_are_the_same_bytes_on_any_thread_count(kind, tmp_path):
+    # A Parquet file is summed per row group, anything else with integer sums: both must hold.
+    units = _units(300_000, 5)
     units.to_parquet(tmp_path / "units.parquet", row_group_size=20_000)
+    data = tmp_path / "units.parquet" if kind == "parquet" else units
+    assert (DuckDBSource(data).row_groups() is None) == (kind == "frame")
     results = set()
     for threads in (1, 2, 8, 3):
-        src = DuckDBSource(tmp_path / "units.parquet", threads=threads)
+        src = DuckDBSource(data, threads=threads)
         checks, aggregates = scan.analyse(src, METRICS, "customer_id", segmentations=[(), ("tier",)])
         results.add(repr((checks, [(a.stats, a.units) for a in aggregates])))
     assert len(results) == 1
     # The control: a plain SUM of doubles over the same rows does depend on the threads.
-    plain = {DuckDBSource(tmp_path / "units.parquet", threads=t).execute(
-        "SELECT SUM(spend * pre_spend * pre_spend) FROM {relation}")[0][0] for t in (1, 2, 8, 3)}
+    plain = {DuckDBSource(data, threads=t).execute("SELECT SUM(spend * pre_spend * pre_spend) FROM {relation}")[0][0]
+             for t in (1, 2, 8, 3, 2, 8)}
     assert len(plain) > 1
+
+
+def test_a_scan_that_needs_more_memory_runs_again_without_the_cap(monkeypatch):
+    units = _units(20_000, 8).astype({"customer_id": str})
+    expected = scan.analyse(units, METRICS, "customer_id")
+    monkeypatch.setattr(scan, "MEMORY_CAP", "1MB")
+    calls, first_scan = [], scan.first_scan
+    monkeypatch.setattr(scan, "first_scan", lambda *args: calls.append(1) or first_scan(*args))
+    src = DuckDBSource(units)
+    before = src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    assert repr(scan.analyse(src, METRICS, "customer_id")) == repr(expected)
+    assert src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall() == before
+    assert len(calls) == 2  # capped, out of memory, then uncapped
 
 
 def test_exact_sum_sql_is_exact_and_order_independent():

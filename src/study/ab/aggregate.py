@@ -212,6 +212,7 @@ class DuckDBSource:
     def __init__(self, source: pd.DataFrame | str | Path | None = None, table: str | None = None,
                  connection: duckdb.DuckDBPyConnection | None = None, threads: int | None = None):
         self.parameters: list = []
+        self.own_connection = connection is None  # settings of a connection it opened are its own to change
         if connection is not None:
             if table is None:
                 raise ValueError("a connection needs the name of its table")
@@ -252,6 +253,18 @@ class DuckDBSource:
 
     def columns(self) -> list[str]:
         return list(self.column_types())
+
+    def row_groups(self) -> tuple[str, int] | None:
+        """For a Parquet file whose row groups (the last aside) have one size: a relation with each
+        row's number in the file (``file_row_number``), and that size; otherwise ``None``."""
+        if self.relation != "read_parquet(?)" or "file_row_number" in self.columns():
+            return None
+        sizes = [n for _, n in self.connection.execute(
+            "SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(?) ORDER BY row_group_id",
+            self.parameters).fetchall()]
+        if not sizes or len(set(sizes[:-1])) > 1 or sizes[-1] > sizes[0]:
+            return None
+        return "read_parquet(?, file_row_number = true)", sizes[0]
 
     def column_statistics(self, columns: Sequence[str]) -> tuple[int, dict[str, tuple[float, float]]] | None:
         """Rows and bounds of numeric or yes/no columns from a Parquet file's statistics, without reading the data.

@@ -214,7 +214,14 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     keys = [f"{a} AS arm_value", *(f"{quote(c)} AS segment_{i}" for i, c in enumerate(columns))]
     # Inside: each metric's columns as doubles about their origin, NULL unless all of the metric's
     # columns are present (so that every sum and count skips the same rows); outside: the sums.
+    # A Parquet file read by DuckDB is summed per row group instead: plain double sums, each row group's
+    # rows added in file order by the one thread that reads it, so each partial is reproducible;
+    # the partials are then added exactly. Any other source gets integer sums (module docstring).
+    blocks = getattr(src, "row_groups", lambda: None)() if relation == src.relation else None
+    if blocks is not None:
+        keys.append(f"file_row_number // {int(blocks[1])} AS row_group")
     inner, selects, layout = list(keys), ["arm_value", *(f"segment_{i}" for i in range(len(columns))), "COUNT(*)"], []
+    scales = [None]  # per value after the keys: None for a count, the step of an integer sum, or 0 for a double sum
     for m, metric in enumerate(metrics):
         about = first.origins.get(metric.name, (0.0,) * len(metric.columns))
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in metric.columns)
@@ -225,20 +232,28 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
             names.append(f"m{m}_{j}")
             bounds.append(_bound(first.ranges[c], o))
         selects.append(f"COUNT({names[0]})")
-        steps = []
+        scales.append(None)
         for powers in metric.statistics.TERMS.values():
             product = " * ".join(c for c, p in zip(names, powers) for _ in range(p))
-            steps.append(_step(math.prod(b**p for b, p in zip(bounds, powers))))
-            selects.append(f"COALESCE({integer_sum_sql(product, steps[-1])}, 0)")
-        layout.append((metric, about, steps))
+            if blocks:
+                selects.append(f"COALESCE(SUM({product}), 0)")
+                scales.append(0)
+            else:
+                step = _step(math.prod(b**p for b, p in zip(bounds, powers)))
+                selects.append(f"COALESCE({integer_sum_sql(product, step)}, 0)")
+                scales.append(Fraction(step))
+        layout.append((metric, about, len(metric.statistics.TERMS)))
     where = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
-    group = ", ".join(["arm_value", *(f"segment_{i}" for i in range(len(columns)))])
-    rows = src.execute(f"SELECT {', '.join(selects)} FROM (SELECT {', '.join(inner)} FROM {{relation}} WHERE {where}) "
-                       f"AS metric_values GROUP BY {group}", from_=relation)
-    rows = [(str(r[0]), tuple(_plain(v) for v in r[1:1 + len(columns)]), [int(v) for v in r[1 + len(columns):]])
-            for r in rows]
+    group = ", ".join(["arm_value", *(f"segment_{i}" for i in range(len(columns))), *(["row_group"] if blocks else [])])
+    found = src.execute(f"SELECT {', '.join(selects)} FROM (SELECT {', '.join(inner)} FROM {{relation}} WHERE {where}) "
+                        f"AS metric_values GROUP BY {group}", from_=blocks[0] if blocks else relation)
+    # Every partial as an exact rational (an integer count of steps times the step, or a double),
+    # so that adding partials up is exact and the order of the rows returned does not matter.
+    rows = [(str(r[0]), tuple(_plain(v) for v in r[1:1 + len(columns)]),
+             [int(v) if t is None else Fraction(float(v)) if t == 0 else Fraction(int(v)) * t
+              for v, t in zip(r[1 + len(columns):], scales)]) for r in found]
 
-    def total(selected) -> list[int]:
+    def total(selected) -> list:
         return [sum(values) for values in zip(*selected)] if selected else [0] * (len(selects) - 1 - len(columns))
 
     results = []
@@ -250,13 +265,13 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
             values = total([r[2] for r in rows if r[0] == arm_value and tuple(r[1][i] for i in index) == segment])
             units[(segment, arm_value)] = values[0]
             position = 1
-            for metric, about, steps in layout:
-                n, sums = values[position], values[position + 1:position + 1 + len(steps)]
-                # An integer count of steps times a power of two: float() rounds the exact product once.
-                exact = {name: float(Fraction(s) * Fraction(t)) for name, s, t in zip(metric.statistics.TERMS, sums, steps)}
+            for metric, about, width in layout:
+                n, sums = values[position], values[position + 1:position + 1 + width]
+                # Exact rationals: float() rounds each sum once.
+                exact = {name: float(value) for name, value in zip(metric.statistics.TERMS, sums)}
                 extra = {"origin": about} if metric.name in first.origins else {}
                 stats[(segment, arm_value, metric.name)] = metric.statistics(n, **exact, **extra)
-                position += 1 + len(steps)
+                position += 1 + width
         results.append(Aggregates(arm, segments, tuple(metrics), stats, units))
     return results
 
@@ -267,22 +282,22 @@ def lean(src, function, *args):
     The scans keep few groups, yet DuckDB, left alone, holds on to hundreds of MB of buffers while
     reading a large Parquet file; capped, it reads as fast in a fraction of the memory. Spilling to
     disk is switched off while capped (nothing is written), and a scan that needs more memory (many
-    sparse units, many segments) is run again uncapped. Other sources run as they are.
+    sparse units, many segments) is run again uncapped. Only a connection the source opened itself
+    is capped (then restored); any other source runs as it is.
     """
     connection = getattr(src, "connection", None)
-    if not isinstance(connection, duckdb.DuckDBPyConnection):
+    if not (isinstance(connection, duckdb.DuckDBPyConnection) and getattr(src, "own_connection", False)):
         return function(src, *args)
-    (limit, folder), = connection.execute(
-        "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    (folder,), = connection.execute("SELECT current_setting('temp_directory')").fetchall()
     try:
         connection.execute(f"SET memory_limit = '{MEMORY_CAP}'")
         connection.execute("SET temp_directory = ''")
         return function(src, *args)
     except duckdb.OutOfMemoryException:
-        connection.execute(f"SET memory_limit = '{limit}'")
+        connection.execute("RESET memory_limit")
         return function(src, *args)
     finally:
-        connection.execute(f"SET memory_limit = '{limit}'")
+        connection.execute("RESET memory_limit")
         connection.execute("SET temp_directory = " + "'" + folder.replace("'", "''") + "'")
 
 
