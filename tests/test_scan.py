@@ -68,7 +68,7 @@ def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type)
     full = detailed_checks(src, src.columns(), "customer_id", "variant")
     assert full.units_in_several_arms and full.units_with_conflicting_rows and full.exact_duplicate_rows
     assert check_units(messy, "customer_id") == full  # the quick test sends messy data to the full rule
-    kept, ledger = drop_flagged_units(messy, "customer_id")
+    kept, _ = drop_flagged_units(messy, "customer_id")
     assert full.rows_left_out == len(messy) - len(kept)
     checks, (whole, by_tier) = scan.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert checks == full

@@ -1,7 +1,8 @@
 """Reduce a unit-level experiment table to sufficient statistics per segment, arm and metric.
 
-Two backends give the same numbers: pandas for a frame in memory, DuckDB for a Parquet or CSV
-file, a table in a DuckDB database, or a frame too (one SQL scan, in parallel, out of core).
+Two backends give the same numbers: pandas for a frame in memory, SQL for a Parquet or CSV file, a
+table in a DuckDB database, a frame too, or any other source (two scans, in parallel; see
+:mod:`study.ab.scan`).
 SQL is built from quoted identifiers only; file names are bound as parameters, never pasted.
 """
 
@@ -352,9 +353,9 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
                      segments: Sequence[str] = (), table: str | None = None, clean_unit: str | None = None) -> Aggregates:
     """Sufficient statistics by DuckDB (or any source) of a frame, a Parquet/CSV file or a DuckDB table.
 
-    Two scans (:mod:`study.ab.scan`): the columns' ranges, then the sums, which are exact integer
-    sums of each term rounded to a fine power-of-two step, so the result is the same bytes on any
-    number of threads. For several segmentations in one scan see :func:`study.ab.scan.analyse`.
+    Two scans (:mod:`study.ab.scan`): the columns' ranges, then the sums, taken so that the result
+    is the same bytes on any number of threads. For the unit checks and several segmentations in
+    the same two scans see :func:`study.ab.scan.analyse`.
 
     Parameters
     ----------

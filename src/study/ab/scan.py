@@ -1,28 +1,37 @@
 """A whole A/B analysis of a large table in two scans: the units and the ranges, then every sum.
 
-The first scan checks the one-row-per-unit promise and measures each metric column's range; the
-second computes the sufficient statistics of every segmentation at once (``GROUPING SETS``: whole
-experiment, by tier, ...). Only when the first scan finds a unit with several rows does the full
-rule of :func:`study.ab.aggregate.unit_rule_sql` run (it compares whole rows, which is costly),
-with its examples, and the sums are then taken over the rows it keeps.
+The first scan checks the one-row-per-unit promise, and finds each metric column's range and each
+covariate's mean; the second computes the sufficient statistics of every segmentation at once: it
+groups by the arm and all segment columns, and the coarser segmentations (the whole experiment, by
+tier, ...) are added up from those groups exactly. Only when the first scan finds a unit with
+several rows does the full rule of :func:`study.ab.aggregate.unit_rule_sql` run (it compares whole
+rows, which is costly), with its examples; the sums are then taken over the rows it keeps.
 
 The unit check. An integer unit ``u`` is put in bucket ``u >> 5`` at bit ``u & 31``: per bucket,
 the number of rows equals the number of bits set (``BIT_OR``, then ``BIT_COUNT``) exactly when no
 unit of the bucket appears twice. Dense identifiers (0, 1, 2, ...) thus need 32 times fewer groups
 than units; sparse ones as many groups as a ``GROUP BY unit``. Other unit types group by the unit.
-Either way the answer is exact, never a sketch.
+Either way the answer is exact, never a sketch. A Parquet file's ranges come from its statistics,
+so this scan reads only the unit, the arm and the covariates.
 
-Exact sums. Each term (a value, a square, a product about an origin) is summed as
-``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.exact_sum_sql`), with ``k`` chosen
-from the first scan's ranges so that no row and no partial sum can exceed 2**62: integer addition
-is associative, so the sums are the same bytes on 1, 2 or 8 threads, and on Spark. Each term is
-rounded to a step of at most ``rows * bound / 2**62`` (about 2e-12 of the largest term for 10
-million rows); the error of a sum is far below what a double accumulation loses in the same scan.
-Measured on 10 million rows (2 cores), 19 sums: plain ``SUM`` of doubles 0.47 s (not reproducible
-in the last digits across thread counts), these integer sums within noise of it (0.5-1.5 s under
-load, same as ``SUM``), DuckDB's compensated ``fsum`` 0.87-1.8 s (and still not byte-identical:
-seen to differ in the last digit between two runs on 2 threads), ``DECIMAL(18, 4)`` casts 1.9 s,
-``DECIMAL(38, 9)`` 6.3 s. The price is the first scan's ranges, read in the same scan as the units.
+Sums that are the same bytes on any number of threads (measured on 10 million units, 2 cores
+shared with other work, load 5-7; the 20 sums of the benchmark, whole experiment and by tier):
+
+- plain ``SUM`` of doubles: 0.9-1.3 s, but the last digits change with the thread count and run
+  (six runs on 1-8 threads gave six different sums);
+- DuckDB's compensated ``fsum``: about 1.6 times plain, and still not byte-identical (one of six);
+- ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain on 19 sums;
+- integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.integer_sum_sql`),
+  ``k`` from the first scan's ranges so that no row's term exceeds 2**62 steps: exact and
+  order-independent on any engine (Spark too); 2.9-3.1 s where plain took 0.9-1.3 s (the cast and
+  the 128-bit accumulators), as accurate as pandas against exact rationals;
+- a fixed partitioning, for a Parquet file read by DuckDB: plain sums per row group (DuckDB reads a
+  row group in one thread, in file order, so each partial is reproducible), the partials then added
+  exactly in Python: 0.49 s where integer sums took 1.2-2.0 s, i.e. the cost of plain ``SUM``.
+
+Chosen: the fixed partitioning for Parquet files (the large case; checked on 1, 2, 3 and 8 threads
+by the tests, so an engine upgrade that broke it would fail them), integer sums for everything else
+(frames, tables, CSV, Spark).
 """
 
 from __future__ import annotations
@@ -34,7 +43,15 @@ from fractions import Fraction
 
 import duckdb
 
-from study.ab.aggregate import Aggregates, _check_columns, _plain, _sort_key, clean_units_sql, integer_sum_sql, quote
+from study.ab.aggregate import (
+    Aggregates,
+    _check_columns,
+    _plain,
+    _sort_key,
+    clean_units_sql,
+    integer_sum_sql,
+    quote,
+)
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
@@ -109,14 +126,14 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
             bucket, bit = f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
         else:
             bucket, bit = u, "CAST(1 AS BIGINT)"
-        parts = [f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
+        parts = [(f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
                  f"COALESCE(SUM(BIT_COUNT(bits)), 0) AS units FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, "
                  f"COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) "
                  f"AS no_unit, COUNT(*) FILTER (WHERE {kept}) AS kept, BIT_OR({bit}) FILTER (WHERE {kept}) AS bits "
-                 f"FROM {{relation}} GROUP BY {bucket}) AS buckets) AS units"]
+                 f"FROM {{relation}} GROUP BY {bucket}) AS buckets) AS units")]
     else:
-        parts = [f"(SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, 0 AS no_unit, "
-                 f"COUNT(*) FILTER (WHERE {kept}) AS kept, 0 AS units FROM {{relation}}) AS units"]
+        parts = [(f"(SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, 0 AS no_unit, "
+                 f"COUNT(*) FILTER (WHERE {kept}) AS kept, 0 AS units FROM {{relation}}) AS units")]
     columns = list(dict.fromkeys(c for m in metrics for c in m.columns))
     covariates = [m for m in metrics if m.statistics is CovariateMoments]
     known = getattr(src, "column_statistics", lambda _: None)(columns) if relation == src.relation else None

@@ -10,6 +10,8 @@ collapse to one; a unit that still has several rows is left out, whether its row
 arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is). It is
 written once, as SQL (:func:`study.ab.aggregate.unit_rule_sql`): the checks, the cleaning of a
 frame here and the cleaning of a file by ``aggregate_duckdb(..., clean_unit=)`` all use it.
+Comparing whole rows is costly, so :func:`check_units` first runs an exact, cheap test of "each
+unit once" (:func:`study.ab.scan.first_scan`) and applies the full rule only when it fails.
 """
 
 from __future__ import annotations
