@@ -14,23 +14,24 @@ unit of the bucket appears twice. Dense identifiers (0, 1, 2, ...) thus need 32 
 than units; sparse ones as many groups as a ``GROUP BY unit``. Other unit types group by the unit.
 Either way the answer is exact, never a sketch. A Parquet file's ranges come from its statistics
 and its covariates' centres from its first 65,536 rows, so this scan reads little more than the
-unit and the arm (0.8 s of 10 million units' 2.8 s at load 11; the exact means of every row took
-0.7 s more).
+unit and the arm (exact means of every row cost 0.7 s more on 10 million units, half the scan).
 
-Sums that are the same bytes on any number of threads (measured on 10 million units, 2 cores
-shared with other work, load 5-7; the 20 sums of the benchmark, whole experiment and by tier):
+Sums that are the same bytes on any number of threads. Measured on 10 million units, 2 cores
+shared with other work: the benchmark's 20 sums, whole experiment and by tier, the same statement
+but for the sums, five runs alternating in one process (medians, load 9-11), or as noted:
 
-- plain ``SUM`` of doubles: 0.9-1.3 s, but the last digits change with the thread count and run
-  (six runs on 1-8 threads gave six different sums);
-- DuckDB's compensated ``fsum``: about 1.6 times plain, and still not byte-identical (one of six);
-- ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain on 19 sums;
+- plain ``SUM`` of doubles: 1.99 s, but its last digits change with the thread count and the run
+  (six runs on 1 to 8 threads gave six different sums);
+- DuckDB's compensated ``fsum``: about 1.6 times plain (load 5-7), and still not byte-identical
+  (two results in six runs);
+- ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain (19 sums, load 5-7);
 - integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.integer_sum_sql`),
   ``k`` from the first scan's ranges so that no row's term exceeds 2**62 steps: exact and
-  order-independent on any engine (Spark too); 2.9-3.1 s where plain took 0.9-1.3 s (the cast and
-  the 128-bit accumulators), as accurate as pandas against exact rationals;
+  order-independent on any engine (Spark too), as accurate as pandas against exact rationals; 4.58 s,
+  2.3 times plain (the casts and the 128-bit accumulators);
 - a fixed partitioning, for a Parquet file read by DuckDB: plain sums per row group (DuckDB reads a
   row group in one thread, in file order, so each partial is reproducible), the partials then added
-  exactly in Python: 0.49 s where integer sums took 1.2-2.0 s, i.e. the cost of plain ``SUM``.
+  exactly in Python: 1.92 s, the cost of plain ``SUM``.
 
 Chosen: the fixed partitioning for Parquet files (the large case; checked on 1, 2, 3 and 8 threads
 by the tests, so an engine upgrade that broke it would fail them), integer sums for everything else
@@ -46,15 +47,7 @@ from fractions import Fraction
 
 import duckdb
 
-from study.ab.aggregate import (
-    Aggregates,
-    _check_columns,
-    _plain,
-    _sort_key,
-    clean_units_sql,
-    integer_sum_sql,
-    quote,
-)
+from study.ab.aggregate import Aggregates, _check_columns, _plain, _sort_key, clean_units_sql, integer_sum_sql, quote
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
