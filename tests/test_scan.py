@@ -193,11 +193,19 @@ class _Recording:
         return self.inner.columns()
 
 
-def test_any_source_works_and_every_statement_transpiles_to_spark():
+class _Typed(_Recording):
+    """The same, telling its column types: integer units get the bitmap check."""
+
+    def column_types(self):
+        return self.inner.column_types()
+
+
+@pytest.mark.parametrize("kind", [_Recording, _Typed])
+def test_any_source_works_and_every_statement_transpiles_to_spark(kind):
     clean, messy = _units(300, 7), _messy(3, "integer")
     statements = []
     for frame in (clean, messy):
-        src = _Recording(frame)
+        src = kind(frame)
         checks = check_units(src, "customer_id")
         _, (whole,) = scan.analyse(src, METRICS, "customer_id")
         assert checks == check_units(frame, "customer_id")
@@ -205,7 +213,7 @@ def test_any_source_works_and_every_statement_transpiles_to_spark():
         aggregate.aggregate_duckdb(src, METRICS, segments=["tier"])
         src.execute(f"SELECT COUNT(*) FROM {clean_units_sql('{relation}', src.columns(), 'customer_id', 'variant')}")
         statements += src.statements
-    assert len(statements) > 8
+    assert len(statements) > 8 and any(">> 5" in sql for sql in statements) == (kind is _Typed)
     for sql in statements:
         assert "fsum" not in sql.lower()
         (spark,) = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
