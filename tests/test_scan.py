@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from study.ab import aggregate, scan
+from study.ab import aggregate, scan, unit_checks
 from study.ab.aggregate import DuckDBSource, clean_units_sql, exact_sum_sql
 from study.ab.sufficient import Metric
 from study.ab.unit_checks import check_units, detailed_checks, drop_flagged_units
@@ -231,3 +231,19 @@ def test_a_file_sorted_by_the_covariate_is_summed_again_about_the_origin(tmp_pat
     _, (whole,) = scan.analyse(tmp_path / "sorted.parquet", METRICS, "customer_id")
     assert len(calls) == 2
     _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
+
+
+def test_repeated_units_are_checked_on_their_rows_only_with_the_same_answer(monkeypatch, tmp_path):
+    messy = _messy(4, "string")
+    odd = messy.iloc[[0, 0, 1]].assign(customer_id="o'b?{relation}")  # quotes, a placeholder, a '?' in a value
+    messy = pd.concat([messy, odd, odd.iloc[[2]].assign(variant="treatment")], ignore_index=True)
+    messy.to_parquet(tmp_path / "messy.parquet")
+    fast = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    kept, _ = drop_flagged_units(messy, "customer_id")
+    assert "o'b?{relation}" not in set(kept["customer_id"])
+    _same(fast[1][0], aggregate.aggregate_frame(kept, METRICS))
+    monkeypatch.setattr(unit_checks, "REPEATED_LIMIT", 1)  # too many repeated units: the rule runs on every row
+    full = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    assert fast[0] == full[0]
+    for a, b in zip(fast[1], full[1]):
+        _same(a, b, rel=1e-12)

@@ -243,14 +243,15 @@ class DuckDBSource:
     def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
         """Run ``select`` with ``{relation}`` replaced by the source.
 
-        Only ``{relation}`` outside double-quoted identifiers is replaced: a column name from the data
-        that happens to contain the placeholder stays a name.
+        Only ``{relation}`` outside quoted identifiers and string literals is replaced: a column name
+        or a value from the data that happens to contain the placeholder stays what it is.
         """
-        parts = re.split(r'("(?:[^"]|"")*")', select)
-        parts = [p if p.startswith('"') else p.replace("{relation}", from_ or self.relation) for p in parts]
+        quoted = r"""("(?:[^"]|"")*"|'(?:[^']|'')*')"""
+        sql = "".join(p if p.startswith(('"', "'")) else p.replace("{relation}", from_ or self.relation)
+                      for p in re.split(quoted, select))
         # The file name is bound, never pasted: once for each time the relation is read.
-        uses = sum(p.count("?") for p in parts if not p.startswith('"'))
-        return self.connection.execute("".join(parts), self.parameters * uses).fetchall()
+        uses = sum(p.count("?") for p in re.split(quoted, sql) if not p.startswith(('"', "'")))
+        return self.connection.execute(sql, self.parameters * uses).fetchall()
 
     def columns(self) -> list[str]:
         return list(self.column_types())

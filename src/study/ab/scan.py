@@ -376,7 +376,7 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
         segmentation over the rows the rule keeps (as ``aggregate_duckdb(..., clean_unit=unit)``).
     """
     from study.ab.aggregate import as_source
-    from study.ab.unit_checks import UnitChecks, detailed_checks
+    from study.ab.unit_checks import UnitChecks, detailed_checks, repeated_checks
 
     src = as_source(source, table)
     metrics, segmentations = tuple(metrics), [tuple(s) for s in segmentations]
@@ -389,6 +389,11 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
         # Without rows lacking a unit the sums need not read the unit column again.
         return checks, lean(src, second_scan, src.relation, metrics, arm, segmentations, first,
                              unit if first.rows_without_unit else None)
+    repeated = repeated_checks(src, columns, unit, arm, first)
+    if repeated is not None:
+        # The kept rows are some of the source's: its ranges still bound them, its centres still centre them.
+        checks, relation = repeated
+        return checks, lean(src, second_scan, relation, metrics, arm, segmentations, first)
     checks = detailed_checks(src, columns, unit, arm)
     relation = clean_units_sql(src.relation, columns, unit, arm)
     first = lean(src, first_scan, relation, arm, metrics)
