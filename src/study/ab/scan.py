@@ -97,6 +97,25 @@ def _unit_type(src, unit: str) -> str:
     return str(types().get(unit, "")).upper().split("(")[0] if types else ""
 
 
+def _buckets(src, unit: str) -> tuple[str, str]:
+    """The unit check's bucket and bit of a row (module docstring)."""
+    u = quote(unit)
+    if _unit_type(src, unit) in _INTEGER_TYPES:
+        return f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
+    return u, "CAST(1 AS BIGINT)"
+
+
+def repeated_units_sql(src, unit: str, arm: str) -> str:
+    """A query of the units with several rows (with an arm): through the buckets that hold one, for integer units."""
+    u, a = quote(unit), quote(arm)
+    kept = f"{a} IS NOT NULL AND {u} IS NOT NULL"
+    bucket, bit = _buckets(src, unit)
+    narrowed = "" if bucket == u else (
+        f" AND {bucket} IN (SELECT bucket FROM (SELECT {bucket} AS bucket FROM {{relation}} WHERE {kept} "
+        f"GROUP BY {bucket} HAVING COUNT(*) <> BIT_COUNT(BIT_OR({bit}))) AS crowded)")
+    return f"SELECT {u} FROM {{relation}} WHERE {kept}{narrowed} GROUP BY {u} HAVING COUNT(*) > 1"
+
+
 def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), unit: str | None = None) -> FirstScan:
     """Counts, the unit check and each metric column's range over ``relation``, in one statement.
 
@@ -120,10 +139,7 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
     kept = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
     if unit is not None:
         u = quote(unit)
-        if _unit_type(src, unit) in _INTEGER_TYPES:
-            bucket, bit = f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
-        else:
-            bucket, bit = u, "CAST(1 AS BIGINT)"
+        bucket, bit = _buckets(src, unit)
         parts = [(f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
                  f"COALESCE(SUM(BIT_COUNT(bits)), 0) AS units FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, "
                  f"COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) "

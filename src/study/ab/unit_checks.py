@@ -191,8 +191,8 @@ def repeated_checks(src, columns: list[str], unit: str, arm: str, first) -> tupl
     """The whole-row rule applied to the rows of units that appear more than once, and only to those.
 
     Comparing whole rows is what makes the rule costly; a unit with one row needs none of it. The
-    units with several rows are listed (one ``GROUP BY`` of the unit), the rule runs on their rows,
-    and the counts are completed from the first scan's.
+    units with several rows are listed (:func:`study.ab.scan.repeated_units_sql`), the rule runs on
+    their rows, and the counts are completed from the first scan's.
 
     Parameters
     ----------
@@ -209,13 +209,16 @@ def repeated_checks(src, columns: list[str], unit: str, arm: str, first) -> tupl
         keeps as a subquery; ``None`` when more than ``REPEATED_LIMIT`` units repeat or their values
         are neither integers nor text (then the rule is run on everything).
     """
+    from study.ab.scan import repeated_units_sql
+
     u, a = quote(unit), quote(arm)
-    found = src.execute(f"SELECT {u} FROM {{relation}} WHERE {a} IS NOT NULL AND {u} IS NOT NULL GROUP BY {u} "
-                        f"HAVING COUNT(*) > 1 LIMIT {REPEATED_LIMIT + 1}")
+    found = src.execute(f"{repeated_units_sql(src, unit, arm)} LIMIT {REPEATED_LIMIT + 1}")
     literals = sorted(_literal(value) for value, in found if _literal(value) is not None)
     if not found or len(found) > REPEATED_LIMIT or len(literals) < len(found):
         return None
-    listed, every = ", ".join(literals), ", ".join(quote(c) for c in columns)
+    # A table of values, not a list: engines hash-join a subquery, but may test a long list row by row.
+    every = ", ".join(quote(c) for c in columns)
+    listed = f"SELECT repeated_unit FROM (VALUES {', '.join(f'({v})' for v in literals)}) AS repeated(repeated_unit)"
     subset = f"(SELECT * FROM {src.relation} WHERE {u} IN ({listed}))"
     part = detailed_checks(src, columns, unit, arm, relation=subset)
     subset_kept = part.rows - part.rows_without_arm - part.rows_without_unit
