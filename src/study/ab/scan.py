@@ -1,20 +1,18 @@
 """A whole A/B analysis of a large table in two scans: the units and the ranges, then every sum.
 
-The first scan checks the one-row-per-unit promise, and finds each metric column's range and a
-centre for each covariate (its mean); the second computes the sufficient statistics of every
-segmentation at once, about those centres, moved exactly to the rounded means afterwards: it
-groups by the arm and all segment columns, and the coarser segmentations (the whole experiment, by
-tier, ...) are added up from those groups exactly. Only when the first scan finds a unit with
-several rows does the full rule of :func:`study.ab.aggregate.unit_rule_sql` run (it compares whole
-rows, which is costly), with its examples; the sums are then taken over the rows it keeps.
+The first scan checks the one-row-per-unit promise and finds each metric column's range and a centre
+for each covariate; the second groups by the arm and every segment column at once, and the coarser
+segmentations (whole experiment, by tier, ...) are added up from those groups exactly. When a unit
+has several rows, the whole-row rule of :func:`study.ab.aggregate.unit_rule_sql` runs on the rows
+of such units only (:func:`study.ab.unit_checks.repeated_checks`), and the sums on the rows kept.
 
 The unit check. An integer unit ``u`` is put in bucket ``u >> 5`` at bit ``u & 31``: per bucket,
 the number of rows equals the number of bits set (``BIT_OR``, then ``BIT_COUNT``) exactly when no
 unit of the bucket appears twice. Dense identifiers (0, 1, 2, ...) thus need 32 times fewer groups
-than units; sparse ones as many groups as a ``GROUP BY unit``. Other unit types group by the unit.
-Either way the answer is exact, never a sketch. A Parquet file's ranges come from its statistics
-and its covariates' centres from its first 65,536 rows, so this scan reads little more than the
-unit and the arm (exact means of every row cost 0.7 s more on 10 million units, half the scan).
+than units; sparse ones as many as a ``GROUP BY unit``, which other unit types use. Exact, never a
+sketch. A Parquet file's ranges come from its statistics and its covariates' centres from its first
+65,536 rows, so this scan reads little more than the unit and the arm (exact means of every row
+cost 0.7 s more on 10 million units, half the scan).
 
 Sums that are the same bytes on any number of threads. Measured on 10 million units, 2 cores
 shared with other work: the benchmark's 20 sums, whole experiment and by tier, the same statement
@@ -22,8 +20,7 @@ but for the sums, five runs alternating in one process (medians, load 9-11), or 
 
 - plain ``SUM`` of doubles: 1.99 s, but its last digits change with the thread count and the run
   (six runs on 1 to 8 threads gave six different sums);
-- DuckDB's compensated ``fsum``: about 1.6 times plain (load 5-7), and still not byte-identical
-  (two results in six runs);
+- DuckDB's compensated ``fsum``: 1.6 times plain (load 5-7), not byte-identical either (2 in 6 runs);
 - ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain (19 sums, load 5-7);
 - integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.integer_sum_sql`),
   ``k`` from the first scan's ranges so that no row's term exceeds 2**62 steps: exact and
@@ -97,23 +94,12 @@ def _unit_type(src, unit: str) -> str:
     return str(types().get(unit, "")).upper().split("(")[0] if types else ""
 
 
-def _buckets(src, unit: str) -> tuple[str, str]:
+def buckets(src, unit: str) -> tuple[str, str]:
     """The unit check's bucket and bit of a row (module docstring)."""
     u = quote(unit)
     if _unit_type(src, unit) in _INTEGER_TYPES:
         return f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
     return u, "CAST(1 AS BIGINT)"
-
-
-def repeated_units_sql(src, unit: str, arm: str) -> str:
-    """A query of the units with several rows (with an arm): through the buckets that hold one, for integer units."""
-    u, a = quote(unit), quote(arm)
-    kept = f"{a} IS NOT NULL AND {u} IS NOT NULL"
-    bucket, bit = _buckets(src, unit)
-    narrowed = "" if bucket == u else (
-        f" AND {bucket} IN (SELECT bucket FROM (SELECT {bucket} AS bucket FROM {{relation}} WHERE {kept} "
-        f"GROUP BY {bucket} HAVING COUNT(*) <> BIT_COUNT(BIT_OR({bit}))) AS crowded)")
-    return f"SELECT {u} FROM {{relation}} WHERE {kept}{narrowed} GROUP BY {u} HAVING COUNT(*) > 1"
 
 
 def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), unit: str | None = None) -> FirstScan:
@@ -139,7 +125,7 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
     kept = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
     if unit is not None:
         u = quote(unit)
-        bucket, bit = _buckets(src, unit)
+        bucket, bit = buckets(src, unit)
         parts = [(f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
                  f"COALESCE(SUM(BIT_COUNT(bits)), 0) AS units FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, "
                  f"COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) "

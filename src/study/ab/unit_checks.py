@@ -187,11 +187,38 @@ def _literal(value) -> str | None:
     return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
 
 
+def repeated_units_sql(src, unit: str, arm: str) -> str:
+    """SQL listing the units with several rows (among rows with an arm).
+
+    For integer units only the rows of buckets that fail the bitmap check (:mod:`study.ab.scan`) are
+    grouped by unit, so the listing costs about one more cheap scan.
+
+    Parameters
+    ----------
+    src : source
+    unit, arm : str
+
+    Returns
+    -------
+    str
+        A ``SELECT`` of one column, with ``{relation}`` for the source.
+    """
+    from study.ab import scan
+
+    u, a = quote(unit), quote(arm)
+    kept = f"{a} IS NOT NULL AND {u} IS NOT NULL"
+    bucket, bit = scan.buckets(src, unit)
+    narrowed = "" if bucket == u else (
+        f" AND {bucket} IN (SELECT bucket FROM (SELECT {bucket} AS bucket FROM {{relation}} WHERE {kept} "
+        f"GROUP BY {bucket} HAVING COUNT(*) <> BIT_COUNT(BIT_OR({bit}))) AS crowded)")
+    return f"SELECT {u} FROM {{relation}} WHERE {kept}{narrowed} GROUP BY {u} HAVING COUNT(*) > 1"
+
+
 def repeated_checks(src, columns: list[str], unit: str, arm: str, first) -> tuple[UnitChecks, str] | None:
     """The whole-row rule applied to the rows of units that appear more than once, and only to those.
 
     Comparing whole rows is what makes the rule costly; a unit with one row needs none of it. The
-    units with several rows are listed (:func:`study.ab.scan.repeated_units_sql`), the rule runs on
+    units with several rows are listed (:func:`repeated_units_sql`), the rule runs on
     their rows, and the counts are completed from the first scan's.
 
     Parameters
@@ -209,8 +236,6 @@ def repeated_checks(src, columns: list[str], unit: str, arm: str, first) -> tupl
         keeps as a subquery; ``None`` when more than ``REPEATED_LIMIT`` units repeat or their values
         are neither integers nor text (then the rule is run on everything).
     """
-    from study.ab.scan import repeated_units_sql
-
     u, a = quote(unit), quote(arm)
     found = src.execute(f"{repeated_units_sql(src, unit, arm)} LIMIT {REPEATED_LIMIT + 1}")
     literals = sorted(_literal(value) for value, in found if _literal(value) is not None)
