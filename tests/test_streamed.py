@@ -1,0 +1,125 @@
+"""The streamed preparation of a typed Parquet file against the pandas path it replaces, on messy data."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from study import config
+from study.data import schema, streamed
+from study.report import prepare
+
+CHECKED = ["csat", "response_hours"]
+
+
+def _both(path: Path, tmp_path: Path, monkeypatch) -> tuple:
+    """What prepare_tickets gives with the streamed path, and with the pandas path alone (or their errors)."""
+    results = []
+    for name, counts in (("streamed", streamed.clean_counts), ("pandas", lambda p: None)):
+        monkeypatch.setattr(streamed, "clean_counts", counts)
+        staging = tmp_path / name
+        staging.mkdir()
+        try:
+            results.append(prepare.prepare_tickets(path, None, staging, CHECKED))
+        except schema.DataError as error:
+            results.append(str(error))
+    monkeypatch.undo()
+    return tuple(results)
+
+
+def _assert_same(new, old) -> None:
+    if isinstance(old, str):
+        assert new == old
+        return
+    for fact in ("source", "present", "arms", "constant", "unreadable", "period"):
+        assert getattr(new, fact) == getattr(old, fact), fact
+    new_table, old_table = pq.read_table(new.path), pq.read_table(old.path)
+    assert new_table.schema.equals(old_table.schema, check_metadata=True)
+    assert new_table.equals(old_table)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    """A 3,000-ticket slice of the embedded sample, as its file stores it."""
+    return pq.read_table(config.SAMPLE_DATA).slice(0, 3_000).to_pandas()
+
+
+def _write(frame: pd.DataFrame, tmp_path: Path, name: str = "tickets.parquet") -> Path:
+    path = tmp_path / name
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def test_the_embedded_sample_gives_the_same_copy_and_facts(tmp_path, monkeypatch):
+    assert streamed.clean_counts(config.SAMPLE_DATA)["clean"]
+    _assert_same(*_both(config.SAMPLE_DATA, tmp_path, monkeypatch))
+
+
+def test_stray_spaces_gaps_and_odd_extra_columns_are_read_as_the_pandas_path_reads_them(frame, tmp_path, monkeypatch):
+    messy = frame.copy()
+    messy["customer_id"] = messy["customer_id"].where(messy.index % 7 > 0, " " + messy["customer_id"] + "\u3000")
+    messy["channel"] = messy["channel"].where(messy.index % 5 > 0, messy["channel"] + "\t")
+    messy["category"] = messy["category"].where(messy.index % 11 > 0, None)
+    messy["first_response_minutes"] = messy["first_response_minutes"].where(messy.index % 13 > 0, None)
+    messy["csat"] = messy["csat"].astype("Float64").where(messy.index % 3 > 0, None)  # whole numbers stored as floats
+    messy["note"] = np.where(messy.index % 2, " kept as it is ", None)  # not a contract column: not stripped
+    messy["weight"] = np.arange(len(messy), dtype=np.int32)
+    path = _write(messy, tmp_path)
+    assert streamed.clean_counts(path)["clean"]
+    new, old = _both(path, tmp_path, monkeypatch)
+    _assert_same(new, old)
+    copy = pq.read_table(new.path)
+    assert copy.column("customer_id")[0].as_py() == frame["customer_id"][0]
+    assert copy.column("note")[1].as_py() == " kept as it is "
+
+
+def test_a_response_time_in_hours_keeps_its_note(frame, tmp_path, monkeypatch):
+    hours = frame.assign(first_response_minutes=frame["first_response_minutes"] / 60.0)
+    new, old = _both(_write(hours, tmp_path), tmp_path, monkeypatch)
+    _assert_same(new, old)
+    assert "look like hours" in pq.read_schema(new.path).metadata[b"study.prepared"].decode()
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda f: f.assign(csat=f["csat"].astype(float).where(f.index != 5, 3.5)),
+    lambda f: f.assign(csat=f["csat"].where(f.index != 9, 7)),
+    lambda f: f.assign(first_response_minutes=f["first_response_minutes"].where(f.index != 2, -4.0)),
+    lambda f: f.assign(order_value=f["order_value"].where(f.index != 2, np.inf)),
+    lambda f: f.assign(pre_spend=f["pre_spend"].where(f.index != 2, 5e13)),
+    lambda f: f.assign(ticket_id=f["ticket_id"].where(f.index != 4, f["ticket_id"][3] + " ")),
+    lambda f: f.assign(ticket_id=f["ticket_id"].where(f.index != 4, None)),
+    lambda f: f.assign(created_at=f["created_at"].where(f.index != 1, pd.Timestamp("2100-01-01"))),
+    lambda f: f.head(6),
+], ids=["fractional csat", "csat out of range", "negative minutes", "infinite value", "implausibly large",
+        "ids repeated once stripped", "empty id", "future time", "too few rows"])
+def test_a_problem_gives_the_pandas_paths_message(frame, tmp_path, monkeypatch, spoil):
+    path = _write(spoil(frame), tmp_path)
+    assert not streamed.clean_counts(path)["clean"]
+    new, old = _both(path, tmp_path, monkeypatch)
+    assert isinstance(old, str) and new == old
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: f.assign(created_at=f["created_at"].dt.tz_localize("Europe/Berlin")),  # zones: the pandas path converts
+    lambda f: f.assign(csat=f["csat"].astype(str)),  # numbers as text
+    lambda f: f.assign(resolved=f["resolved"].map({True: "yes", False: "no"})),  # flags as words
+    "NaN",  # a float NaN stored as a value, not as a gap
+    lambda f: f.assign(extra=pd.array(np.where(f.index % 2, 1, None), dtype="Int64")),  # integers with gaps
+], ids=["zone-aware time", "numbers as text", "flags as words", "NaN", "integers with gaps"])
+def test_what_the_checks_do_not_cover_goes_the_pandas_way_with_the_same_result(frame, tmp_path, monkeypatch, change):
+    path = tmp_path / "tickets.parquet"
+    if change == "NaN":
+        values = frame["order_value"].to_numpy(dtype=float, copy=True)
+        values[3] = np.nan
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.set_column(table.schema.get_field_index("order_value"), "order_value",
+                                 pa.array(values, from_pandas=False))
+    else:
+        table = pa.Table.from_pandas(change(frame), preserve_index=False)
+    pq.write_table(table, path)
+    counts = streamed.clean_counts(path)
+    assert counts is None or not counts["clean"]
+    _assert_same(*_both(path, tmp_path, monkeypatch))
