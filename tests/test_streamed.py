@@ -138,3 +138,45 @@ def test_customer_counts_by_duckdb_are_pandas_value_counts_and_give_the_same_dra
     pd.testing.assert_series_equal(counted, expected, check_names=False)
     for cap, seed in ((1_000, 1), (2_500, 7)):
         assert dataset.draw_customers(counted, cap, seed).equals(dataset.customer_sample(read, cap, seed))
+
+
+def _messy_experiment(rows: int = 4_000, seed: int = 11) -> pd.DataFrame:
+    """Tickets of an SLA experiment with every irregularity the customer table must handle."""
+    rng = np.random.default_rng(seed)
+    customers = np.array([f"C{i:03d}" for i in range(400)] + ["Zoë", "日本", "007", "7"], dtype=object)
+    pick = lambda values, share=0.0: pd.Series(rng.choice(values, rows)).where(rng.random(rows) >= share, None)
+    customer = pick(customers, 0.02).astype("string")
+    arm_of = {c: ("control", "treatment")[i % 2] for i, c in enumerate(customers)}
+    variant = customer.map(arm_of).astype("string").where(customer.notna(), "control")  # tickets without a customer too
+    variant = variant.where(rng.random(rows) > 0.03, pick(["treatment", "holdout", None]))  # mixed, unknown, missing arms
+    created = pd.Series(pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 90 * 24, rows), unit="h"))
+    created = created.where(rng.random(rows) > 0.05)  # tickets without a time come last
+    created[rng.random(rows) < 0.1] = pd.Timestamp("2026-02-01")  # ties, broken by file order
+    silent = customer.isin(["Zoë", "7"]).fillna(False).to_numpy(dtype=bool)  # customers who never gave a channel
+    return pd.DataFrame({
+        "ticket_id": pd.Series([f"T{i}" for i in range(rows)], dtype="string"),
+        "customer_id": customer, "variant": variant, "created_at": created,
+        "channel": pick(["chat", "email", "phone"], 0.1).astype("string").where(~silent, None),
+        "tenure_days": pd.Series(rng.integers(0, 900, rows), dtype=float).where(rng.random(rows) > 0.2),
+        "prior_orders": pd.array(rng.integers(0, 9, rows), dtype="Int64"),
+        "pre_spend": pd.Series(rng.gamma(2, 40, rows)).where(rng.random(rows) > 0.1),
+        "loyalty_tier": pick(["bronze", "silver", "gold"], 0.15).astype("string"),
+        "response_log2_hours": pd.Series(np.log2(rng.gamma(1.5, 2, rows))).where(rng.random(rows) > 0.1),
+        "csat": pd.array(np.where(rng.random(rows) < 0.6, rng.integers(1, 6, rows), None), dtype="Int64"),
+        "repeat_purchase": pd.array(np.where(rng.random(rows) < 0.95, rng.random(rows) < 0.3, None), dtype="boolean"),
+        "next_spend": pd.Series(np.round(rng.gamma(2, 30, rows), 2)).where(rng.random(rows) > 0.01),
+    })
+
+
+def test_the_customer_table_in_sql_is_the_pandas_table_bit_for_bit(tmp_path):
+    from study.ab.customers import customer_table, customer_table_sql
+    from study.data.experiment import experiment_rows
+
+    path = tmp_path / "experiment.parquet"
+    _messy_experiment().to_parquet(path, index=False)
+    tickets = pq.read_table(path).to_pandas()  # as a notebook reads the run's copy
+    rows = experiment_rows(tickets, unit_columns=["tenure_days", "prior_orders", "pre_spend", "loyalty_tier"]).rows
+    assert rows["customer_id"].isna().any() and len(rows) < len(tickets)  # the messy cases are there
+    expected = customer_table(rows)
+    assert expected["next_spend"].isna().any() and expected["first_channel"].isna().any()
+    pd.testing.assert_frame_equal(customer_table_sql(path), expected, check_exact=True)

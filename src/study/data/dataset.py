@@ -292,10 +292,10 @@ def customer_counts(path: str | Path) -> pd.Series:
     The same as ``customer_ids.value_counts().sort_index()`` (customers without an id left out; ids
     ordered by their characters' code points, as pandas orders them) without reading the ids into pandas.
     """
-    import duckdb
+    from study.data.streamed import connect
 
     quoted = str(path).replace("'", "''")
-    with duckdb.connect() as con:
+    with connect() as con:
         table = con.sql(f'SELECT "customer_id", COUNT(*) AS "count" FROM read_parquet(\'{quoted}\') WHERE "customer_id" IS NOT NULL '
                         'GROUP BY "customer_id" ORDER BY "customer_id"').to_arrow_table()
     ids = table.column("customer_id").to_pandas()

@@ -35,6 +35,15 @@ _EDGE_SPACE = f"^[{_SPACE}]+|[{_SPACE}]+$"
 SCHEMA_ROWS = 1_000
 
 
+def connect():
+    """An in-memory DuckDB connection that prints nothing (no progress bar on a long scan)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _kind(arrow_type) -> str | None:
     """``"text"``, ``"flag"``, ``"int"``, ``"float"`` or ``"time"`` for a type the checks cover, else ``None``."""
     import pyarrow.types as t
@@ -111,7 +120,6 @@ def clean_counts(path: Path) -> dict | None:
         ``rows``, ``kinds`` (column -> type kind) and ``column|check`` -> count; ``clean`` says
         whether the pandas path would accept every value as it is.
     """
-    import duckdb
     import pyarrow.parquet as pq
 
     try:
@@ -126,7 +134,7 @@ def clean_counts(path: Path) -> dict | None:
     if not _covered(kinds) or any(c not in names for c in schema.REQUIRED):
         return None
     sql, labels = _check_sql(kinds, "read_parquet(?)")
-    with duckdb.connect() as con:
+    with connect() as con:
         values = con.execute(sql, [str(path)]).fetchone()
     counts = dict(zip(labels, values))
     counts["kinds"] = kinds

@@ -82,7 +82,6 @@ def _prepare_streamed(data_path: Path, counts: dict, staging: Path, as_numbers: 
     """:func:`prepare_tickets` for a typed Parquet file that the scan found clean: the copy written a row
     group at a time (:mod:`study.data.streamed`), and what the runner must know read back from it
     column by column, so no step holds every column of every ticket at once."""
-    import duckdb
     import pyarrow.parquet as pq
 
     source = io.Source(data_path.name, io.fingerprint(data_path), counts["rows"], list(counts["kinds"]))
@@ -94,7 +93,7 @@ def _prepare_streamed(data_path: Path, counts: dict, staging: Path, as_numbers: 
     def read(*wanted: str):
         return load_tickets(path, needed=list(wanted)).tickets
 
-    with duckdb.connect() as con:
+    with streamed.connect() as con:
         relation = f"read_parquet('{_sql_text(str(path))}')"
         values = con.execute(f"SELECT {', '.join(f'COUNT({streamed._quoted(c)})' for c in names)} FROM {relation}").fetchone()
         present = [c for c, n in zip(names, values) if n]
