@@ -65,6 +65,8 @@ def test_stray_spaces_gaps_and_odd_extra_columns_are_read_as_the_pandas_path_rea
     messy["category"] = messy["category"].where(messy.index % 11 > 0, None)
     messy["first_response_minutes"] = messy["first_response_minutes"].where(messy.index % 13 > 0, None)
     messy["csat"] = messy["csat"].astype("Float64").where(messy.index % 3 > 0, None)  # whole numbers stored as floats
+    messy["resolved"] = messy["resolved"].astype("boolean").where(messy.index % 17 > 0, None)
+    messy["created_at"] = messy["created_at"].astype("datetime64[ms]")
     messy["note"] = np.where(messy.index % 2, " kept as it is ", None)  # not a contract column: not stripped
     messy["weight"] = np.arange(len(messy), dtype=np.int32)
     path = _write(messy, tmp_path)
