@@ -40,7 +40,10 @@ def connect():
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # in a Jupyter kernel DuckDB refuses to touch the setting; it shows no bar there without widgets
+        pass
     return con
 
 
