@@ -17,9 +17,12 @@ CHECKED = ["csat", "response_hours"]
 
 def _both(path: Path, tmp_path: Path, monkeypatch) -> tuple:
     """What prepare_tickets gives with the streamed path, and with the pandas path alone (or their errors)."""
-    results = []
-    for name, counts in (("streamed", streamed.clean_counts), ("pandas", lambda p: None)):
-        monkeypatch.setattr(streamed, "clean_counts", counts)
+    results, copies = [], []
+    write = streamed.write_streamed
+    for name, kinds in (("streamed", streamed.column_kinds), ("pandas", lambda p: None)):
+        monkeypatch.setattr(streamed, "column_kinds", kinds)
+        monkeypatch.setattr(streamed, "STREAM_MIN_ROWS", 0)  # small files go the pandas way in a run
+        monkeypatch.setattr(streamed, "write_streamed", lambda *a: copies.append(name) or write(*a))
         staging = tmp_path / name
         staging.mkdir()
         try:
@@ -27,6 +30,8 @@ def _both(path: Path, tmp_path: Path, monkeypatch) -> tuple:
         except schema.DataError as error:
             results.append(str(error))
     monkeypatch.undo()
+    # The streamed path ran whenever the file's types are covered (and the pandas path never did).
+    assert copies == (["streamed"] if streamed.column_kinds(path) is not None else [])
     return tuple(results)
 
 

@@ -37,10 +37,11 @@ def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_num
     ``as_numbers`` (a driver analysis's outcome and driver) are checked for a single value and for values
     that cannot be read as numbers; the ticket analyses skip such sections themselves.
     """
-    if columns is None and io._format(data_path) == "parquet":
-        counts = streamed.clean_counts(data_path)
-        if counts is not None and counts["clean"]:
-            return _prepare_streamed(data_path, counts, staging, as_numbers)
+    kinds = streamed.column_kinds(data_path) if columns is None and io._format(data_path) == "parquet" else None
+    if kinds is not None and _rows(data_path) >= streamed.STREAM_MIN_ROWS:
+        prepared = _prepare_streamed(data_path, kinds, staging, as_numbers)
+        if prepared is not None:
+            return prepared
     data = load_tickets(data_path, columns=columns)
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
@@ -54,6 +55,13 @@ def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_num
     constant, unreadable = _number_checks(tickets, [c for c in as_numbers if c in present])
     return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
                            unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
+
+
+def _rows(path: Path) -> int:
+    """Rows of a Parquet file, from its metadata."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def _data_folder(data_path: Path, staging: Path) -> Path:
@@ -78,16 +86,34 @@ def _number_checks(tickets, checked: list[str]) -> tuple[dict, dict]:
     return constant, unreadable
 
 
-def _prepare_streamed(data_path: Path, counts: dict, staging: Path, as_numbers: list[str]) -> PreparedTickets:
-    """:func:`prepare_tickets` for a typed Parquet file that the scan found clean: the copy written a row
-    group at a time (:mod:`study.data.streamed`), and what the runner must know read back from it
-    column by column, so no step holds every column of every ticket at once."""
+def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: list[str]) -> PreparedTickets | None:
+    """:func:`prepare_tickets` for a typed Parquet file, or ``None`` when its checks find a problem.
+
+    The checks' scan (:func:`study.data.streamed.clean_counts`, DuckDB's threads) runs while the copy
+    is written a row group at a time (:func:`study.data.streamed.write_streamed`); a copy of a file the
+    checks refuse is deleted and the pandas path says what is wrong. What the runner must know is then
+    read back from the copy column by column, so no step holds every column of every ticket at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
-    source = io.Source(data_path.name, io.fingerprint(data_path), counts["rows"], list(counts["kinds"]))
+    source = io.Source(data_path.name, io.fingerprint(data_path), _rows(data_path), list(kinds))
     folder = _data_folder(data_path, staging)
-    path = streamed.write_streamed(data_path, folder / PREPARED_FILE, counts, source,
-                                   streamed.unit_notes(data_path, counts["kinds"]))
+    path = folder / PREPARED_FILE
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checks = pool.submit(streamed.clean_counts, data_path, kinds)
+        try:
+            streamed.write_streamed(data_path, path, kinds, source, streamed.unit_notes(data_path, kinds))
+            failure = None
+        except Exception as error:  # values the checks refuse can break the copy too: the checks decide below
+            failure = error
+        counts = checks.result()
+    if counts is None or not counts["clean"]:
+        path.unlink(missing_ok=True)
+        return None
+    if failure is not None:
+        raise failure
     names = pq.read_schema(path).names
 
     def read(*wanted: str):
