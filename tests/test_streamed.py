@@ -141,7 +141,7 @@ def test_customer_counts_by_duckdb_are_pandas_value_counts_and_give_the_same_dra
     pd.DataFrame({"customer_id": ids}).to_parquet(path, index=False)
     read = pq.read_table(path).column("customer_id").to_pandas()
     expected = read.value_counts().sort_index()
-    counted = dataset.customer_counts(path)
+    counted = streamed.customer_counts(path)
     pd.testing.assert_series_equal(counted, expected, check_names=False)
     for cap, seed in ((1_000, 1), (2_500, 7)):
         assert dataset.draw_customers(counted, cap, seed).equals(dataset.customer_sample(read, cap, seed))

@@ -286,22 +286,6 @@ def draw_customers(counts: pd.Series, max_tickets: int, seed: int) -> pd.Index:
     return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
 
 
-def customer_counts(path: str | Path) -> pd.Series:
-    """Tickets per customer of a Parquet file, indexed by customer id in ascending order, counted by DuckDB.
-
-    The same as ``customer_ids.value_counts().sort_index()`` (customers without an id left out; ids
-    ordered by their characters' code points, as pandas orders them) without reading the ids into pandas.
-    """
-    from study.data.streamed import connect
-
-    quoted = str(path).replace("'", "''")
-    with connect() as con:
-        table = con.sql(f'SELECT "customer_id", COUNT(*) AS "count" FROM read_parquet(\'{quoted}\') WHERE "customer_id" IS NOT NULL '
-                        'GROUP BY "customer_id" ORDER BY "customer_id"').to_arrow_table()
-    ids = table.column("customer_id").to_pandas()
-    return pd.Series(table.column("count").to_numpy(), index=pd.Index(ids, name="customer_id"), name="count")
-
-
 def sample_reason(max_tickets: int, seed: int) -> str:
     """The row-accounting reason for tickets left out of a model sample."""
     return f"{SAMPLE_REASON_START} (whole customers, at most {max_tickets:,} tickets, seed {seed})"
@@ -378,6 +362,8 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
     rows = pq.ParquetFile(path).metadata.num_rows
     row_filter = None
     if max_tickets and rows > max_tickets:
+        from study.data.streamed import customer_counts
+
         drawn = draw_customers(customer_counts(path), max_tickets, seed)
         row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()

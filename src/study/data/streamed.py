@@ -2,12 +2,12 @@
 
 A Parquet export whose columns already have the contract's types (text, booleans, numbers, times
 without a zone) needs none of :func:`study.data.schema.conform`'s reading rules: only its checks
-(ranges, finite and whole numbers, empty or repeated ids, times in the future, stray spaces). Those
-are counted per column by one DuckDB scan of the file; the copy is then written a row group at a
-time with Arrow, its derived columns made by :func:`study.data.features.derive` on each slice, so a
+(ranges, finite and whole numbers, empty or repeated ids, times in the future). Those are counted
+per column by one DuckDB scan of the file while the copy is written a row group at a time with
+Arrow, its text stripped and its derived columns made by the pandas functions on each slice, so a
 10M-ticket file never sits in memory as one pandas table.
 
-Only clean files take this path. When any check counts a problem, or the file has anything the
+Only clean files take this path, and only large ones (:data:`STREAM_MIN_ROWS`). When any check counts a problem, or the file has anything the
 checks do not cover (a column map, a zone-aware time, text in a number column, NaN), the caller
 validates the pandas way (:func:`study.data.dataset.load_tickets`), whose messages name the column,
 the values and the rows: the errors are the same whichever path found the file clean or not.
@@ -254,3 +254,17 @@ def unit_notes(path: Path, kinds: dict[str, str]) -> dict[str, str]:
     minutes = pq.read_table(path, columns=["first_response_minutes"]).column(0).to_pandas().astype(float)
     note = unit_note(minutes)
     return {"first_response_minutes": note} if note else {}
+
+
+def customer_counts(path: str | Path) -> pd.Series:
+    """Tickets per customer of a Parquet file, indexed by customer id in ascending order, counted by DuckDB.
+
+    The same as ``customer_ids.value_counts().sort_index()`` (customers without an id left out; ids
+    ordered by their characters' code points, as pandas orders them) without reading the ids into pandas.
+    """
+    quoted = str(path).replace("'", "''")
+    with connect() as con:
+        table = con.sql(f'SELECT "customer_id", COUNT(*) AS "count" FROM read_parquet(\'{quoted}\') WHERE "customer_id" IS NOT NULL '
+                        'GROUP BY "customer_id" ORDER BY "customer_id"').to_arrow_table()
+    ids = table.column("customer_id").to_pandas()
+    return pd.Series(table.column("count").to_numpy(), index=pd.Index(ids, name="customer_id"), name="count")
