@@ -97,11 +97,12 @@ def test_a_response_time_in_hours_keeps_its_note(frame, tmp_path, monkeypatch):
     lambda f: f.assign(order_value=f["order_value"].where(f.index != 2, np.inf)),
     lambda f: f.assign(pre_spend=f["pre_spend"].where(f.index != 2, 5e13)),
     lambda f: f.assign(ticket_id=f["ticket_id"].where(f.index != 4, f["ticket_id"][3] + " ")),
+    lambda f: f.assign(ticket_id=f["ticket_id"].where(f.index != 4, "\u3000" + f["ticket_id"][3])),
     lambda f: f.assign(ticket_id=f["ticket_id"].where(f.index != 4, None)),
     lambda f: f.assign(created_at=f["created_at"].where(f.index != 1, pd.Timestamp("2100-01-01"))),
     lambda f: f.head(6),
 ], ids=["fractional csat", "csat out of range", "negative minutes", "infinite value", "implausibly large",
-        "ids repeated once stripped", "empty id", "future time", "too few rows"])
+        "ids repeated once stripped", "ids repeated once wide spaces are stripped", "empty id", "future time", "too few rows"])
 def test_a_problem_gives_the_pandas_paths_message(frame, tmp_path, monkeypatch, spoil):
     path = _write(spoil(frame), tmp_path)
     assert not streamed.clean_counts(path)["clean"]

@@ -111,7 +111,11 @@ def _check_sql(kinds: dict[str, str], relation: str) -> tuple[str, list[str]]:
                 bad.append(f"{number} <> round({number})")
             add(f"{name}|bad", f"COUNT(*) FILTER (WHERE {' OR '.join(bad)})")
     if "ticket_id" in kinds:
-        add("ticket_id|distinct", f"COUNT(DISTINCT regexp_replace(\"ticket_id\", '{_EDGE_SPACE}', '', 'g'))")
+        # Ids printable ASCII at both ends (nearly all) skip the regular expression: a third of the scan's time.
+        q = '"ticket_id"'
+        stripped = (f"CASE WHEN ascii({q}) BETWEEN 33 AND 126 AND ascii(right({q}, 1)) BETWEEN 33 AND 126 THEN {q} "
+                    f"ELSE regexp_replace({q}, '{_EDGE_SPACE}', '', 'g') END")
+        add("ticket_id|distinct", f"COUNT(DISTINCT {stripped})")
     if kinds.get("created_at") == "time":
         add("created_at|latest", 'epoch_ns(MAX("created_at"))')
     return f"SELECT {', '.join(terms)} FROM {relation}", labels
