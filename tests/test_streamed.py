@@ -188,3 +188,25 @@ def test_the_customer_table_in_sql_is_the_pandas_table_bit_for_bit(tmp_path):
     expected = customer_table(rows)
     assert expected["next_spend"].isna().any() and expected["first_channel"].isna().any()
     pd.testing.assert_frame_equal(customer_table_sql(path), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("analysis", ["monitoring", "feedback"])
+def test_08_and_10_give_the_same_results_from_only_their_columns(analysis, tmp_path):
+    import json
+
+    import study
+    from study.core.results import save
+
+    import dataclasses
+
+    sample = dataset.load_tickets(config.SAMPLE_DATA)
+    sample = dataclasses.replace(sample, tickets=sample.tickets.iloc[:8_000])  # weeks and comments enough, and quick
+    copy = dataset.write_prepared(sample, tmp_path / "tickets.prepared.parquet")
+    module = getattr(study, analysis)
+    saved = []
+    for needed in (None, module.COLUMNS):
+        data = dataset.load_tickets(copy, needed=needed)
+        result = module.analyse(data, seed=1) if analysis == "feedback" else module.analyse(data)
+        saved.append(json.dumps(save(result, None), sort_keys=True, default=str))
+    assert len(dataset.load_tickets(copy, needed=module.COLUMNS).tickets.columns) < len(pq.read_schema(copy).names)
+    assert saved[0] == saved[1]
