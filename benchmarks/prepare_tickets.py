@@ -7,7 +7,7 @@ written). Prints each one's time and peak memory, checks the two copies hold the
 the streamed one is not slower and stays under the memory target. Usage:
 
     .venv/bin/python benchmarks/prepare_tickets.py --data /path/to/sim_10000000/tickets.parquet
-    .venv/bin/python benchmarks/prepare_tickets.py --rows 1000000      # simulates the file first (temporary)
+    .venv/bin/python benchmarks/prepare_tickets.py --rows 3000000      # simulates the file first (temporary)
 
 Exit status 1, with the reason, when a target is missed.
 """
@@ -51,7 +51,8 @@ def run(data: Path, staging: Path, mode: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a ticket Parquet file")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="simulate this many tickets when --data is not given")
+    parser.add_argument("--rows", type=int, default=3_000_000,
+                        help="simulate this many tickets when --data is not given (streaming starts at 2M)")
     parser.add_argument("--max-memory-mib", type=float, default=4096, help="target for the streamed preparation's peak")
     args = parser.parse_args()
 
