@@ -273,7 +273,14 @@ def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.
     pandas.Index
         The customer ids drawn.
     """
-    counts = customer_ids.value_counts().sort_index()
+    return draw_customers(customer_ids.value_counts().sort_index(), max_tickets, seed)
+
+
+def draw_customers(counts: pd.Series, max_tickets: int, seed: int) -> pd.Index:
+    """:func:`customer_sample` from each customer's ticket count, indexed by customer id in ascending order.
+
+    The counts may come from anywhere (pandas, a DuckDB ``GROUP BY ... ORDER BY``): the draw is the same.
+    """
     order = np.random.default_rng(seed).permutation(len(counts))
     shuffled = counts.iloc[order]
     return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
@@ -355,8 +362,9 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
     rows = pq.ParquetFile(path).metadata.num_rows
     row_filter = None
     if max_tickets and rows > max_tickets:
-        customers = pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pandas()
-        drawn = customer_sample(customers, max_tickets, seed)
+        from study.data.streamed import customer_counts
+
+        drawn = draw_customers(customer_counts(path), max_tickets, seed)
         row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
     tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], set_aside=facts.get("set_aside", {}),

@@ -20,11 +20,11 @@ Modules: :mod:`~study.feedback.lexicon` (terms, matching, negation), :mod:`~stud
 
 from importlib import import_module
 
-from study.feedback.analysis import analyse
+from study.feedback.analysis import COLUMNS, analyse
 from study.feedback.lexicon import DELIVERY_THEMES, NEGATIONS, STARTER_THEMES, Lexicon
 from study.feedback.result import ANALYSIS, FeedbackAnalysis
 
-__all__ = ["ANALYSIS", "DELIVERY_THEMES", "FeedbackAnalysis", "Lexicon", "NEGATIONS", "STARTER_THEMES", "analyse",
+__all__ = ["ANALYSIS", "COLUMNS", "DELIVERY_THEMES", "FeedbackAnalysis", "Lexicon", "NEGATIONS", "STARTER_THEMES", "analyse",
            "plots"]
 
 

@@ -12,6 +12,9 @@ from study.feedback.discover import MIN_COMMENTS, discover
 from study.feedback.lexicon import MAX_CHARACTERS, Lexicon, from_column_map
 from study.feedback.result import FeedbackAnalysis
 
+# What the analysis reads of a ticket table: a 10M-ticket run loads these, not every column.
+COLUMNS = ["ticket_id", "customer_id", "comment", "first_response_minutes", "resolved",
+           *association.CONFOUNDERS, *association.OUTCOMES]
 MAX_TOPICS = 30  # as the parameter checks (study.parameters)
 
 

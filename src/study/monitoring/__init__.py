@@ -19,11 +19,11 @@ Modules: :mod:`~study.monitoring.indicators` (the five indicators, weekly values
 
 from importlib import import_module
 
-from study.monitoring.analysis import analyse
+from study.monitoring.analysis import COLUMNS, analyse
 from study.monitoring.indicators import INDICATORS
 from study.monitoring.result import ANALYSIS, KpiMonitoring
 
-__all__ = ["ANALYSIS", "INDICATORS", "KpiMonitoring", "analyse", "plots"]
+__all__ = ["ANALYSIS", "COLUMNS", "INDICATORS", "KpiMonitoring", "analyse", "plots"]
 
 
 def __getattr__(name: str):

@@ -14,6 +14,9 @@ from study.monitoring.indicators import INDICATORS, calendar
 from study.monitoring.result import KpiMonitoring
 from study.monitoring.weekly_chart import Settings
 
+# What the analysis reads of a ticket table (the default team column included): a 10M-ticket run loads these, not every column.
+COLUMNS = ["created_at", "team", *dict.fromkeys(i.column for i in INDICATORS), "resolved"]
+
 
 def week_calendar(created: pd.Series, settings: Settings) -> pd.DataFrame:
     """The data's weeks with their tickets, days, partial flag, volume flag and known event.

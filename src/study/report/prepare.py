@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from study.core.weeks import period_of
-from study.data import column_map, driver_columns, io, schema
+from study.data import column_map, driver_columns, io, schema, streamed
 from study.data.adoption import adoption_table
 from study.data.dataset import load_tickets, write_prepared
 from study.data.readiness import DERIVED, only_value
@@ -37,6 +37,11 @@ def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_num
     ``as_numbers`` (a driver analysis's outcome and driver) are checked for a single value and for values
     that cannot be read as numbers; the ticket analyses skip such sections themselves.
     """
+    kinds = streamed.column_kinds(data_path) if columns is None and io._format(data_path) == "parquet" else None
+    if kinds is not None and _rows(data_path) >= streamed.STREAM_MIN_ROWS:
+        prepared = _prepare_streamed(data_path, kinds, staging, as_numbers)
+        if prepared is not None:
+            return prepared
     data = load_tickets(data_path, columns=columns)
     tickets = data.tickets
     present = [c for c in tickets.columns if tickets[c].notna().any()]
@@ -46,12 +51,31 @@ def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_num
         except schema.DataError as error:
             raise schema.DataError(f"{data.source.name}: {error}") from None
     arms = set(tickets["variant"].dropna().unique()) if "variant" in tickets.columns else set()
+    folder = _data_folder(data_path, staging)
+    constant, unreadable = _number_checks(tickets, [c for c in as_numbers if c in present])
+    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
+                           unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
+
+
+def _rows(path: Path) -> int:
+    """Rows of a Parquet file, from its metadata."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _data_folder(data_path: Path, staging: Path) -> Path:
+    """The run's data folder, with a simulation's truth copied into it."""
     folder = staging / "data"
     folder.mkdir(exist_ok=True)
     truth_file = data_path.parent / truth.TRUTH_FILE
     if truth_file.is_file():
         shutil.copyfile(truth_file, folder / truth.TRUTH_FILE)
-    checked = [c for c in as_numbers if c in present]
+    return folder
+
+
+def _number_checks(tickets, checked: list[str]) -> tuple[dict, dict]:
+    """Columns of ``checked`` with a single value, and those whose values cannot be read as numbers."""
     constant = {c: value for c in checked if (value := only_value(tickets[c])) is not None}
     unreadable = {}
     for column in checked:
@@ -59,9 +83,61 @@ def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_num
             driver_columns.as_numbers(tickets[column], column)
         except schema.DataError as error:
             unreadable[column] = str(error)
-    return PreparedTickets(data.source, present, arms, write_prepared(data, folder / PREPARED_FILE), constant,
-                           unreadable, period_of(tickets["created_at"]) if "created_at" in present else None)
+    return constant, unreadable
 
+
+def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: list[str]) -> PreparedTickets | None:
+    """:func:`prepare_tickets` for a typed Parquet file, or ``None`` when its checks find a problem.
+
+    The checks' scan (:func:`study.data.streamed.clean_counts`, DuckDB's threads) runs while the copy
+    is written a row group at a time (:func:`study.data.streamed.write_streamed`); a copy of a file the
+    checks refuse is deleted and the pandas path says what is wrong. What the runner must know is then
+    read back from the copy column by column, so no step holds every column of every ticket at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
+
+    source = io.Source(data_path.name, io.fingerprint(data_path), _rows(data_path), list(kinds))
+    folder = _data_folder(data_path, staging)
+    path = folder / PREPARED_FILE
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checks = pool.submit(streamed.clean_counts, data_path, kinds)
+        try:
+            streamed.write_streamed(data_path, path, kinds, source, streamed.unit_notes(data_path, kinds))
+            failure = None
+        except Exception as error:  # values the checks refuse can break the copy too: the checks decide below
+            failure = error
+        counts = checks.result()
+    if counts is None or not counts["clean"]:
+        path.unlink(missing_ok=True)
+        return None
+    if failure is not None:
+        raise failure
+    names = pq.read_schema(path).names
+
+    def read(*wanted: str):
+        return load_tickets(path, needed=list(wanted)).tickets
+
+    with streamed.connect() as con:
+        relation = f"read_parquet('{_sql_text(str(path))}')"
+        values = con.execute(f"SELECT {', '.join(f'COUNT({streamed._quoted(c)})' for c in names)} FROM {relation}").fetchone()
+        present = [c for c, n in zip(names, values) if n]
+        arms = {row[0] for row in con.execute(f'SELECT DISTINCT "variant" FROM {relation} WHERE "variant" IS NOT NULL').fetchall()} \
+            if "variant" in names else set()
+    if "adopted_at" in present:
+        try:
+            adoption_table(read("team", "adopted_at"), "team" if "team" in present else None)
+        except schema.DataError as error:
+            raise schema.DataError(f"{source.name}: {error}") from None
+    checked = [c for c in as_numbers if c in present]
+    constant, unreadable = _number_checks(read(*checked), checked) if checked else ({}, {})
+    period = period_of(read("created_at")["created_at"]) if "created_at" in present else None
+    return PreparedTickets(source, present, arms, path, constant, unreadable, period)
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
 
 
 
