@@ -177,6 +177,21 @@ def test_infinite_values_are_named():
         aggregate.aggregate_duckdb(units, METRICS)
 
 
+@pytest.mark.parametrize("scale, word", [(1e160, "large"), (1e-160, "small"), (1e-300, "small")])
+def test_values_beyond_a_doubles_sums_of_squares_are_named(scale, word):
+    units = _units(200, 8).assign(spend=lambda f: f["spend"] * scale)
+    with pytest.raises(ValueError, match=f"'spend'.*too {word}"):
+        scan.analyse(units, METRICS, "customer_id")
+
+
+def test_a_segment_of_thousands_of_values_is_added_up_like_pandas(tmp_path):
+    units = _units(6000, 9)
+    units["store"] = np.random.default_rng(9).integers(0, 2500, len(units)).astype(str)
+    units.to_parquet(tmp_path / "units.parquet", row_group_size=1000)
+    _, (by_store,) = scan.analyse(tmp_path / "units.parquet", METRICS, "customer_id", segmentations=[("store",)])
+    _same(by_store, aggregate.aggregate_frame(units, METRICS, segments=["store"]), rel=1e-10)
+
+
 class _Recording:
     """A source of its own (duck typing): relation, execute, columns; records every statement it runs."""
 

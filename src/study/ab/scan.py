@@ -28,7 +28,10 @@ but for the sums, five runs alternating in one process (medians, load 9-11), or 
   2.3 times plain (the casts and the 128-bit accumulators);
 - a fixed partitioning, for a Parquet file read by DuckDB: plain sums per row group (DuckDB reads a
   row group in one thread, in file order, so each partial is reproducible), the partials then added
-  exactly in Python: 1.92 s, the cost of plain ``SUM``.
+  exactly in Python: 1.92 s, the cost of plain ``SUM``. Its error is a plain double sum's over one row
+  group (about rows per group x 2**-53 x the largest term): on a file sorted by a heavy-tailed column,
+  a sum may be a few units in the 13th digit off where pandas' pairwise sum is in the 15th; far inside
+  what any statistic here reports, and the same bytes every run.
 
 Chosen: the fixed partitioning for Parquet files (the large case; checked on 1, 2, 3 and 8 threads
 by the tests, so an engine upgrade that broke it would fail them), integer sums for everything else
@@ -49,6 +52,8 @@ from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
 _BUDGET = 2.0**62
+# Steps below 2**-(this) are refused: their inverse, a multiplier in the SQL, must be a finite double.
+_EXPONENTS = 1000
 # Rows at the start of a Parquet file whose covariate means centre the sums (see first_scan).
 SAMPLE = 65_536
 # DuckDB's memory limit during the scans (see lean).
@@ -156,7 +161,7 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
     centres = {}
     for i, metric in enumerate(covariates):
         count, sums = means[3 * i], means[3 * i + 1:3 * i + 3]
-        steps = [_step(_bound(ranges[c], 0.0)) for c in metric.columns]
+        steps = [_step(_bound(ranges[c], 0.0), (c,)) for c in metric.columns]
         centres[metric.name] = tuple(rounded_origin(float(Fraction(int(v)) * Fraction(t) / count)) if count else 0.0
                                      for v, t in zip(sums, steps))
     return FirstScan(n, no_arm, no_unit, kept_rows, units if unit is not None else None, ranges, centres)
@@ -180,7 +185,7 @@ def _means_sql(covariates: Sequence[Metric], ranges: dict, kept: str, relation: 
     for metric in covariates:
         present = " AND ".join([kept, *(f"{quote(c)} IS NOT NULL" for c in metric.columns)])
         selects.append(f"COUNT(*) FILTER (WHERE {present})")
-        selects += [integer_sum_sql(f"CAST({quote(c)} AS DOUBLE)", _step(_bound(ranges[c], 0.0)), present)
+        selects += [integer_sum_sql(f"CAST({quote(c)} AS DOUBLE)", _step(_bound(ranges[c], 0.0), (c,)), present)
                     for c in metric.columns]
     return f"(SELECT {', '.join(selects)} FROM {relation}{f' WHERE {where}' if where else ''}) AS means"
 
@@ -195,16 +200,30 @@ def _shift(sums: dict, by: tuple) -> dict:
                         for i in range(a + 1) for j in range(b + 1)) for (a, b) in sums}
 
 
-def _step(bound: float) -> float:
+def _step(bound: float | list[tuple[float, int]], columns: Sequence[str] = (), power: int = 1) -> float:
     """The power of two a term is rounded to: the finest that keeps every row's count of steps under 2**62.
 
     The bound is doubled: a Parquet file's statistics may be printed rounded. The sum of the counts
     may pass 2**63: DuckDB sums BIGINT into HUGEINT, and Spark needs the sum widened to DECIMAL(38, 0)
-    (which :func:`study.engine.dialect.to_spark` does).
+    (which :func:`study.engine.dialect.to_spark` does). ``bound`` may be given as a list of
+    ``(bound, power)`` pairs (a product of powers of columns' bounds), taken in logarithms so that it
+    cannot overflow.
+
+    Raises
+    ------
+    ValueError
+        Naming ``columns``, when a term overflows a double or is too small for its step to be one.
     """
-    if bound == 0:
+    pairs = bound if isinstance(bound, list) else [(bound, power)]
+    if any(b == 0 for b, p in pairs if p):
         return 1.0
-    return 2.0 ** math.ceil(math.log2(2 * bound / _BUDGET))
+    exponent = math.ceil(1 + sum(p * math.log2(b) for b, p in pairs if p) - math.log2(_BUDGET))
+    if not -_EXPONENTS <= exponent < 1023 - 62:
+        largest = max(b for b, _ in pairs)
+        size = "large" if exponent > 0 else "small"
+        raise ValueError(f"column(s) {', '.join(repr(c) for c in columns) or 'of a metric'} hold values up to "
+                         f"{largest:.3g}: too {size} for their sums of squares in double precision; rescale them (another unit)")
+    return 2.0 ** exponent
 
 
 def _literal(value: float) -> str:
@@ -274,7 +293,7 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
                 selects.append(f"COALESCE(SUM({product}), 0)")
                 scales.append(0)
             else:
-                step = _step(math.prod(b**p for b, p in zip(bounds, powers)))
+                step = _step(list(zip(bounds, powers)), metric.columns)
                 selects.append(f"COALESCE({integer_sum_sql(product, step)}, 0)")
                 scales.append(Fraction(step))
         layout.append((metric, about, len(metric.statistics.TERMS)))
@@ -307,10 +326,15 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     results = []
     for segments in segmentations:
         index = [columns.index(c) for c in segments]
-        keys = sorted({(tuple(r[1][i] for i in index), r[0]) for r in rows}, key=lambda k: (_sort_key(k[0]), k[1]))
+        # One pass over the groups (exact rationals: the order of adding does not matter).
+        grouped: dict = {}
+        for arm_value, segment_values, values in rows:
+            key = (tuple(segment_values[i] for i in index), arm_value)
+            before = grouped.get(key)
+            grouped[key] = values if before is None else [x + y for x, y in zip(before, values)]
         stats, units = {}, {}
-        for segment, arm_value in keys:
-            values = total([r[2] for r in rows if r[0] == arm_value and tuple(r[1][i] for i in index) == segment])
+        for segment, arm_value in sorted(grouped, key=lambda k: (_sort_key(k[0]), k[1])):
+            values = grouped[(segment, arm_value)]
             units[(segment, arm_value)] = values[0]
             position = 1
             for metric, about, width in layout:
