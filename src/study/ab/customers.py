@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -127,87 +125,3 @@ def _first_rows(codes: np.ndarray, size: int, known: np.ndarray | None = None,
 def _take(values: pd.Series, positions: np.ndarray) -> pd.Series:
     """``values`` at ``positions`` (``-1``: missing), with the dtype kept."""
     return pd.Series(values.array.take(positions, allow_fill=True), dtype=values.dtype)
-
-
-def customer_table_sql(path: str | Path, unit: str = "customer_id", arm: str = "variant",
-                       arms: tuple[str, str] = ("control", "treatment")) -> pd.DataFrame:
-    """:func:`customer_table` of a Parquet file's experiment rows, aggregated by DuckDB over the file.
-
-    The rows are those :func:`study.data.experiment.experiment_rows` keeps (an arm of ``arms``, a unit
-    seen in one arm only); the table is the same, value for value and type for type, without the
-    tickets in memory. Counts and sums of whole numbers are exact in any order; the sums of response
-    times and spend add each group's values in file order (an ordered list folded left, as numpy's
-    ``bincount`` adds them), so they are the same bits as :func:`customer_table`'s, whatever the
-    thread count. "First" is by file row, as there.
-
-    The exact file-order sums (``list_reduce``, ``file_row_number``) are DuckDB's own; on 2 cores the
-    query is slower than :func:`customer_table` (10M tickets: 88 s against 51 s, same table), so notebook 04
-    keeps the latter while the tickets fit in memory. With :func:`study.ab.aggregate.exact_sum_sql` sums
-    it would be portable and faster, but each value would be rounded to 2**-20 (sums off by up to 5e-7 per ticket).
-
-    Parameters
-    ----------
-    path : str or Path
-        Parquet file of tickets written from pandas (``study run``'s prepared copy): its pandas
-        metadata gives the table's column types.
-    unit, arm : str
-    arms : tuple of str
-        Control and treatment values.
-
-    Returns
-    -------
-    pandas.DataFrame
-        As :func:`customer_table`.
-    """
-    import pyarrow.parquet as pq
-
-    from study.data.streamed import connect
-
-    file_schema = pq.read_schema(path)
-    names = file_schema.names
-    u, a = _quoted(unit), _quoted(arm)
-    folded = "list_reduce(list({x} ORDER BY _row) FILTER (WHERE {x} IS NOT NULL), lambda p, q: p + q, 0.0)"
-    terms = [f"{u}", f"{a}", "CAST(COUNT(*) AS DOUBLE) AS tickets",
-             'CAST(COUNT("csat") AS DOUBLE) AS surveys',
-             'CAST(COALESCE(SUM("csat"), 0) AS DOUBLE) AS csat_sum',
-             'CAST(SUM(CAST("repeat_purchase" AS INTEGER)) AS DOUBLE) AS repeat_sum',
-             'CASE WHEN COUNT("response_log2_hours") > 0 THEN '
-             + folded.format(x='"response_log2_hours"') + " END AS log2_hours_sum"]
-    if "next_spend" in names:
-        # Unknown spend on any ticket makes the customer's spend unknown, not smaller.
-        terms.append('CASE WHEN COUNT("next_spend") = COUNT(*) THEN ' + folded.format(x='"next_spend"') + " END AS next_spend")
-    for covariate in (c for c in PRE_PERIOD_COVARIATES if c in names):
-        q = _quoted(covariate)
-        terms.append(f"arg_min({q}, _row) FILTER (WHERE {q} IS NOT NULL) AS {q}")
-    if "channel" in names:
-        # The customer's first ticket by time (tickets without a time last, ties in file order).
-        order = '("created_at" IS NULL, "created_at", _row)' if "created_at" in names else "_row"
-        terms.append(f'arg_min("channel", {order}) FILTER (WHERE "channel" IS NOT NULL) AS first_channel')
-    arm_list = ", ".join("'" + value.replace("'", "''") + "'" for value in arms)
-    source = str(path).replace("'", "''")
-    sql = f"""
-        WITH kept AS (
-            SELECT *, file_row_number AS _row FROM read_parquet('{source}', file_row_number = true)
-            WHERE {a} IN ({arm_list}) AND {u} IS NOT NULL
-        ), single AS (
-            SELECT {u} FROM kept GROUP BY {u} HAVING COUNT(DISTINCT {a}) = 1
-        )
-        SELECT {', '.join(terms)} FROM kept SEMI JOIN single USING ({u})
-        GROUP BY {u}, {a} ORDER BY {u}, {a}
-    """
-    with connect() as con:
-        table = con.sql(sql).to_arrow_table()
-    # Back to the types pandas reads the file's columns with (nullable integers, string dtypes).
-    kept = [n for n in (unit, arm, *PRE_PERIOD_COVARIATES, "channel") if n in names]
-    dtypes = file_schema.empty_table().select(kept).to_pandas().dtypes.to_dict()
-    dtypes["first_channel"] = dtypes.get("channel")
-    out = table.to_pandas()
-    for name in out.columns:
-        if dtypes.get(name) is not None:
-            out[name] = out[name].astype(dtypes[name])
-    out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
-    return out
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
