@@ -30,6 +30,7 @@ from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, truth
 from study.report.export import export_html
 from study.report.index import AnalysisRun
+from study.report import kernel_provisioner
 from study.report.kernel_log import start_again_if_the_kernel_died
 from study.report.prepare import (
     PREPARED_FILE,
@@ -47,6 +48,7 @@ KERNEL_START_SECONDS = 300
 
 
 
+POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
 
 
@@ -68,17 +70,20 @@ class RunSummary:
 
 
 def _execute(
-    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str
+    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str, pool: tuple[str, str] = ("", "")
 ) -> tuple[str, str, float]:
     """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
 
     The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
     terminal, so progress lines stay readable and nothing is lost; the one start-up warning every
-    kernel prints is dropped from it (:mod:`study.report.kernel_log`).
+    kernel prints is dropped from it (:mod:`study.report.kernel_log`). The kernel comes from the run's
+    kernel pool, ``pool`` being its name and why there is none (:mod:`study.report.kernel_provisioner`).
+    It is killed once the last cell has run: its outputs are all in by then, and a graceful shutdown
+    only adds waiting.
     """
     import papermill
 
-    from study.report import kernel_log
+    from study.report import kernel_log, kernel_provisioner
 
     with open(log, "ab") as handle:
         os.dup2(handle.fileno(), 2)
@@ -87,7 +92,8 @@ def _execute(
     try:
         start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
             notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
-            start_timeout=KERNEL_START_SECONDS,
+            start_timeout=KERNEL_START_SECONDS, kernel_manager_class=kernel_provisioner.manager_class(*pool),
+            shutdown_kernel="immediate",
         ))
     except papermill.PapermillExecutionError as error:
         status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
@@ -274,35 +280,16 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
 
     registered = {a.name: a for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
-    done = 0
     if todo:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_start, initargs=(os.getpid(),))
+        # Started first: its imports overlap the workers' start-up.
+        kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
         try:
-            futures = {
-                pool.submit(
-                    _execute,
-                    str(registered[run.name].notebook),
-                    str(staging / "notebooks" / f"{run.name}.ipynb"),
-                    str(staging / f"{run.name}.html"),
-                    {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
-                     "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
-                     **per_notebook[run.name]},
-                    str(config.NOTEBOOKS),
-                    str(staging / "logs" / f"{run.name}.log"),
-                ): run
-                for run in sorted(todo, key=lambda run: registered[run.name].start)
-            }
-            for future in as_completed(futures):
-                run = futures[future]
-                run.status, run.reason, run.seconds = future.result()
-                done += 1
-                progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
-                         + (f" - {run.reason}" if run.reason else ""))
+            _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress)
         finally:
-            # Idle workers exit while the index is written; an interrupted run drops what has not started.
-            pool.shutdown(wait=False, cancel_futures=True)
+            kernels.stop()  # and with it any kernel still running (an interrupted run)
+            pool_log = staging / "logs" / POOL_LOG
+            if pool_log.is_file() and not pool_log.stat().st_size:
+                pool_log.unlink()
 
     for run in runs:
         if (staging / f"{run.name}.html").is_file():
@@ -349,6 +336,39 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
 
 
+def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress):
+    """Execute the notebooks of ``todo`` in worker processes, their kernels from the pool ``kernels``."""
+    done = 0
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(os.getpid(),))
+    try:
+        futures = {
+            pool.submit(
+                _execute,
+                str(registered[run.name].notebook),
+                str(staging / "notebooks" / f"{run.name}.ipynb"),
+                str(staging / f"{run.name}.html"),
+                {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
+                 "results_dir": str(staging / "results"),
+                 **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
+                 **per_notebook[run.name]},
+                str(config.NOTEBOOKS),
+                str(staging / "logs" / f"{run.name}.log"),
+                (kernels.name, kernels.reason),
+            ): run
+            for run in sorted(todo, key=lambda run: registered[run.name].start)
+        }
+        for future in as_completed(futures):
+            run = futures[future]
+            run.status, run.reason, run.seconds = future.result()
+            done += 1
+            progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
+                     + (f" - {run.reason}" if run.reason else ""))
+    finally:
+        # Idle workers exit while the index is written; an interrupted run drops what has not started.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _worker_start(runner: int) -> None:
     """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
     kernels it starts use one BLAS thread.
@@ -358,8 +378,7 @@ def _worker_start(runner: int) -> None:
     thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
     """
     lifetime.die_with_parent(runner)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
+    os.environ.update(kernel_provisioner.kernel_environment())
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
