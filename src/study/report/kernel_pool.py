@@ -19,7 +19,7 @@ What keeps a forked kernel the same as a fresh one:
 - numpy's global random state is reseeded from the system in each child, as each fresh process would be.
 
 Started by :func:`study.report.kernel_provisioner.start_pool` as ``python -c`` calling :func:`serve` with
-the name of an abstract socket (Linux; it leaves no file behind) and the pid of the runner. The server dies with its parent (the runner) and its kernels die with it; a kernel whose asking
+a listening abstract socket (Linux; it leaves no file behind) and the pid of the runner. The server dies with its parent (the runner) and its kernels die with it; a kernel whose asking
 process goes away is killed.
 """
 
@@ -172,13 +172,15 @@ def refusal(request: dict, base_env: dict, problem: str, loaded_env: dict | None
     return ""
 
 
-def serve(address: str, parent: int) -> None:
-    """Listen on ``address`` and fork a kernel for each request until the parent process ends."""
+def serve(listening: int, parent: int) -> None:
+    """Fork a kernel for each request on the listening socket ``listening`` until the parent process ends.
+
+    The parent made the socket and listens on it already: a request that comes while this server
+    still imports waits in the backlog.
+    """
     die_with_parent(parent)
     base_env = dict(os.environ)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind("\0" + address)  # bound before the imports: requests wait in the backlog meanwhile
-    listener.listen(64)
+    listener = socket.socket(fileno=listening)
     problem = preload()
     loaded_env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND" or k in base_env}
     wake_read, wake_write = socket.socketpair()

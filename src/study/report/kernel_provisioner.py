@@ -62,15 +62,22 @@ def start_pool(log: Path) -> Pool:
     if not sys.platform.startswith("linux"):
         return Pool(reason="the forking kernel pool needs Linux")
     name = f"study-kernels-{os.getpid()}-{secrets.token_hex(8)}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     # `-c` puts the current folder first on the path, as `python -m ipykernel_launcher` does; it is
     # removed before anything is imported, as ipykernel_launcher removes it.
-    code = f"import sys; del sys.path[0]; from study.report.kernel_pool import serve; serve({name!r}, {os.getpid()})"
+    code = (f"import sys; del sys.path[0]; from study.report.kernel_pool import serve; "
+            f"serve({listener.fileno()}, {os.getpid()})")
     try:
+        # Bound and listening before the server starts: the first kernel may be asked for at once.
+        listener.bind("\0" + name)
+        listener.listen(64)
         with open(log, "ab") as handle:
             process = subprocess.Popen([sys.executable, "-c", code], env=kernel_environment(), stdin=subprocess.DEVNULL,
-                                       stdout=handle, stderr=subprocess.STDOUT)
+                                       stdout=handle, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])
     except OSError as error:
         return Pool(reason=f"could not start: {error}")
+    finally:
+        listener.close()
     return Pool(name, "", process)
 
 
