@@ -28,10 +28,9 @@ from study.data.model_features import check_requested
 from study.data.readiness import needs_of, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import lifetime, safe_output, truth
-from study.report.export import export_html
 from study.report.index import AnalysisRun
 from study.report import kernel_provisioner
-from study.report.kernel_log import start_again_if_the_kernel_died
+from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
 from study.report.prepare import (
     PREPARED_FILE,
     driver_reason,
@@ -41,9 +40,6 @@ from study.report.prepare import (
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
-# papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
-# beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
-KERNEL_START_SECONDS = 300
 
 
 
@@ -67,42 +63,6 @@ class RunSummary:
     @property
     def failed(self) -> list[AnalysisRun]:
         return [r for r in self.runs if r.status == "failed"]
-
-
-def _execute(
-    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str, pool: tuple[str, str] = ("", "")
-) -> tuple[str, str, float]:
-    """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
-
-    The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
-    terminal, so progress lines stay readable and nothing is lost; the one start-up warning every
-    kernel prints is dropped from it (:mod:`study.report.kernel_log`). The kernel comes from the run's
-    kernel pool, ``pool`` being its name and why there is none (:mod:`study.report.kernel_provisioner`).
-    It is killed once the last cell has run: its outputs are all in by then, and a graceful shutdown
-    only adds waiting.
-    """
-    import papermill
-
-    from study.report import kernel_log, kernel_provisioner
-
-    with open(log, "ab") as handle:
-        os.dup2(handle.fileno(), 2)
-    started = time.perf_counter()
-    status, reason = "ok", ""
-    try:
-        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
-            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
-            start_timeout=KERNEL_START_SECONDS, kernel_manager_class=kernel_provisioner.manager_class(*pool),
-            shutdown_kernel="immediate",
-        ))
-    except papermill.PapermillExecutionError as error:
-        status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
-    except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
-        status, reason = "failed", f"{type(error).__name__}: {error}"
-    if Path(executed).is_file():
-        export_html(Path(executed), Path(html_path))
-    kernel_log.clean(log)
-    return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
 
 
 def _versions() -> str:
@@ -227,7 +187,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_start, initargs=(os.getpid(),))
+                                       initializer=worker_start, initargs=(os.getpid(),))
             try:
                 facts = pool.submit(prepare_tickets, *arguments).result()
             finally:  # not waiting: an interrupted run kills the child instead (study.report.lifetime.kill_workers)
@@ -340,11 +300,11 @@ def _execute_all(todo, registered, kernels, staging, data_path, prepared, column
     """Execute the notebooks of ``todo`` in worker processes, their kernels from the pool ``kernels``."""
     done = 0
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_start, initargs=(os.getpid(),))
+                               initializer=worker_start, initargs=(os.getpid(),))
     try:
         futures = {
             pool.submit(
-                _execute,
+                execute_notebook,
                 str(registered[run.name].notebook),
                 str(staging / "notebooks" / f"{run.name}.ipynb"),
                 str(staging / f"{run.name}.html"),
@@ -367,18 +327,6 @@ def _execute_all(todo, registered, kernels, staging, data_path, prepared, column
     finally:
         # Idle workers exit while the index is written; an interrupted run drops what has not started.
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _worker_start(runner: int) -> None:
-    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
-    kernels it starts use one BLAS thread.
-
-    With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
-    9 times slower beside another kernel). It is set whatever the number of workers, because the
-    thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
-    """
-    lifetime.die_with_parent(runner)
-    os.environ.update(kernel_provisioner.kernel_environment())
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
