@@ -147,21 +147,30 @@ def run_study(
             raise schema.DataError(f"{name}: {error}") from None
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
+    kernels = None
     try:
         with lifetime.TerminateAsInterrupt():
             for sub in ("notebooks", "results", "logs"):
                 (staging / sub).mkdir()
+            if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
+                # Small data is checked in a moment: the kernel pool's imports start now, beside the check.
+                kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at, needs, pdf)
+                               query, started, started_at, needs, pdf, kernels)
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
+        if kernels is not None:
+            kernels.stop()
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at, needs, pdf="no"):
-    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
+                started_at, needs, pdf="no", kernels=None):
+    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
+
+    ``kernels`` is the run's kernel pool when it was started already; ended here, before the report is written.
+    """
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = extract_duckdb(data_path, table, query, staging)
     ticket_map = column_map.read_ticket_map(columns) if columns else None
@@ -240,16 +249,18 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
 
     registered = {a.name: a for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
-    if todo:
-        # Started first: its imports overlap the workers' start-up.
+    if todo and kernels is None:  # started before the workers: its imports overlap theirs
         kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
-        try:
-            _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress)
-        finally:
+    try:
+        if todo:
+            _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
+                         progress)
+    finally:
+        if kernels is not None:
             kernels.stop()  # and with it any kernel still running (an interrupted run)
-            pool_log = staging / "logs" / POOL_LOG
-            if pool_log.is_file() and not pool_log.stat().st_size:
-                pool_log.unlink()
+    pool_log = staging / "logs" / POOL_LOG
+    if pool_log.is_file() and not pool_log.stat().st_size:
+        pool_log.unlink()
 
     for run in runs:
         if (staging / f"{run.name}.html").is_file():
