@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,6 @@ import time
 from pathlib import Path
 
 import psutil
-import resource
 
 from study import config
 

@@ -27,10 +27,9 @@ from study.data.feedback_map import feedback_section
 from study.data.model_features import check_requested
 from study.data.readiness import needs_of, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
-from study.report import lifetime, safe_output, truth
-from study.report.index import AnalysisRun
-from study.report import kernel_provisioner
+from study.report import kernel_provisioner, lifetime, safe_output, truth
 from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
+from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
     driver_reason,
@@ -39,10 +38,6 @@ from study.report.prepare import (
 )
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
-
-
-
-
 
 POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
