@@ -94,7 +94,7 @@ def preload() -> str:
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
     shell = _KernelShell()
-    importing = True
+    importing, real = True, None
     builtins.get_ipython = lambda: shell  # as IPython defines it in a kernel; IPython's own is patched below
     try:
         from IPython.core import getipython
@@ -117,6 +117,8 @@ def preload() -> str:
     finally:
         importing = False  # IPython's get_ipython, as bound by any module, answers as before from now on
         del builtins.get_ipython
+        if "IPython" in sys.modules and real is not None:
+            sys.modules["IPython.core.getipython"].get_ipython = sys.modules["IPython"].get_ipython = real
         if _LeftToTheKernel in sys.meta_path:
             sys.meta_path.remove(_LeftToTheKernel)
     if [name for name in shell.asked if name != "kernel"]:
