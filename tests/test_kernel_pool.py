@@ -170,6 +170,15 @@ def test_the_pool_refuses_what_it_cannot_fork_as_asked():
     assert "no folder" in kernel_pool.refusal({**ask, "cwd": "/no/such/folder"}, base, "")
 
 
+def test_a_pool_that_refuses_says_why_and_forks_nothing(pool):
+    _same_environment()
+    before = psutil.Process(pool.process.pid).children()
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "unused.json"]
+    answer = kernel_provisioner.ask_pool(pool.name, argv, {**os.environ, "OPENBLAS_NUM_THREADS": "4"}, os.getcwd(), 1, 2)
+    assert answer == "the kernel's environment differs from the pool's in OPENBLAS_NUM_THREADS"
+    assert psutil.Process(pool.process.pid).children() == before
+
+
 def test_the_kernels_die_with_the_pool(pool, tmp_path):
     _same_environment()
     # last: it ends the pool the other tests share
