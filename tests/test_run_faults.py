@@ -49,11 +49,20 @@ def kernels_started(runner: subprocess.Popen, timeout: float = 120) -> list[psut
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tree = psutil.Process(runner.pid).children(recursive=True)
-        if sum("ipykernel" in " ".join(_cmdline(p)) for p in tree) >= 1:
+        if any(_is_kernel(p) for p in tree):
             return tree
         assert runner.poll() is None, runner.communicate()
         time.sleep(0.1)
     raise AssertionError("no kernel started")
+
+
+def _is_kernel(process: psutil.Process) -> bool:
+    """A plain kernel, or one forked by the kernel pool (whose command line it keeps)."""
+    command = " ".join(_cmdline(process))
+    try:
+        return "ipykernel" in command or ("kernel_pool" in command and _cmdline(process.parent()) == _cmdline(process))
+    except psutil.Error:
+        return False
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

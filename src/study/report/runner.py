@@ -27,10 +27,9 @@ from study.data.feedback_map import feedback_section
 from study.data.model_features import check_requested
 from study.data.readiness import needs_of, skip_reason
 from study.parameters import FILE_PARAMETERS, split_parameters
-from study.report import lifetime, safe_output, truth
-from study.report.export import export_html
+from study.report import kernel_provisioner, lifetime, safe_output, truth
+from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
 from study.report.index import AnalysisRun
-from study.report.kernel_log import start_again_if_the_kernel_died
 from study.report.prepare import (
     PREPARED_FILE,
     driver_reason,
@@ -40,13 +39,7 @@ from study.report.prepare import (
 from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
-# papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
-# beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
-KERNEL_START_SECONDS = 300
-
-
-
-
+POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
 PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
 
 
@@ -65,38 +58,6 @@ class RunSummary:
     @property
     def failed(self) -> list[AnalysisRun]:
         return [r for r in self.runs if r.status == "failed"]
-
-
-def _execute(
-    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str
-) -> tuple[str, str, float]:
-    """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
-
-    The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
-    terminal, so progress lines stay readable and nothing is lost; the one start-up warning every
-    kernel prints is dropped from it (:mod:`study.report.kernel_log`).
-    """
-    import papermill
-
-    from study.report import kernel_log
-
-    with open(log, "ab") as handle:
-        os.dup2(handle.fileno(), 2)
-    started = time.perf_counter()
-    status, reason = "ok", ""
-    try:
-        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
-            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
-            start_timeout=KERNEL_START_SECONDS,
-        ))
-    except papermill.PapermillExecutionError as error:
-        status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
-    except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
-        status, reason = "failed", f"{type(error).__name__}: {error}"
-    if Path(executed).is_file():
-        export_html(Path(executed), Path(html_path))
-    kernel_log.clean(log)
-    return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
 
 
 def _versions() -> str:
@@ -181,21 +142,30 @@ def run_study(
             raise schema.DataError(f"{name}: {error}") from None
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
+    kernels = None
     try:
         with lifetime.TerminateAsInterrupt():
             for sub in ("notebooks", "results", "logs"):
                 (staging / sub).mkdir()
+            if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
+                # Small data is checked in a moment: the kernel pool's imports start now, beside the check.
+                kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at, needs, pdf)
+                               query, started, started_at, needs, pdf, kernels)
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
+        if kernels is not None:
+            kernels.stop()
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at, needs, pdf="no"):
-    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end."""
+                started_at, needs, pdf="no", kernels=None):
+    """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
+
+    ``kernels`` is the run's kernel pool when it was started already; ended here, before the report is written.
+    """
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = extract_duckdb(data_path, table, query, staging)
     ticket_map = column_map.read_ticket_map(columns) if columns else None
@@ -221,7 +191,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_start, initargs=(os.getpid(),))
+                                       initializer=worker_start, initargs=(os.getpid(),))
             try:
                 facts = pool.submit(prepare_tickets, *arguments).result()
             finally:  # not waiting: an interrupted run kills the child instead (study.report.lifetime.kill_workers)
@@ -274,35 +244,18 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
 
     registered = {a.name: a for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
-    done = 0
-    if todo:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_start, initargs=(os.getpid(),))
-        try:
-            futures = {
-                pool.submit(
-                    _execute,
-                    str(registered[run.name].notebook),
-                    str(staging / "notebooks" / f"{run.name}.ipynb"),
-                    str(staging / f"{run.name}.html"),
-                    {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
-                     "results_dir": str(staging / "results"),
-                     **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
-                     **per_notebook[run.name]},
-                    str(config.NOTEBOOKS),
-                    str(staging / "logs" / f"{run.name}.log"),
-                ): run
-                for run in sorted(todo, key=lambda run: registered[run.name].start)
-            }
-            for future in as_completed(futures):
-                run = futures[future]
-                run.status, run.reason, run.seconds = future.result()
-                done += 1
-                progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
-                         + (f" - {run.reason}" if run.reason else ""))
-        finally:
-            # Idle workers exit while the index is written; an interrupted run drops what has not started.
-            pool.shutdown(wait=False, cancel_futures=True)
+    if todo and kernels is None:  # started before the workers: its imports overlap theirs
+        kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
+    try:
+        if todo:
+            _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
+                         progress)
+    finally:
+        if kernels is not None:
+            kernels.stop()  # and with it any kernel still running (an interrupted run)
+    pool_log = staging / "logs" / POOL_LOG
+    if pool_log.is_file() and not pool_log.stat().st_size:
+        pool_log.unlink()
 
     for run in runs:
         if (staging / f"{run.name}.html").is_file():
@@ -349,17 +302,37 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
 
 
-def _worker_start(runner: int) -> None:
-    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
-    kernels it starts use one BLAS thread.
-
-    With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
-    9 times slower beside another kernel). It is set whatever the number of workers, because the
-    thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
-    """
-    lifetime.die_with_parent(runner)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
+def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress):
+    """Execute the notebooks of ``todo`` in worker processes, their kernels from the pool ``kernels``."""
+    done = 0
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_start, initargs=(os.getpid(),))
+    try:
+        futures = {
+            pool.submit(
+                execute_notebook,
+                str(registered[run.name].notebook),
+                str(staging / "notebooks" / f"{run.name}.ipynb"),
+                str(staging / f"{run.name}.html"),
+                {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
+                 "results_dir": str(staging / "results"),
+                 **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
+                 **per_notebook[run.name]},
+                str(config.NOTEBOOKS),
+                str(staging / "logs" / f"{run.name}.log"),
+                (kernels.name, kernels.reason),
+            ): run
+            for run in sorted(todo, key=lambda run: registered[run.name].start)
+        }
+        for future in as_completed(futures):
+            run = futures[future]
+            run.status, run.reason, run.seconds = future.result()
+            done += 1
+            progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
+                     + (f" - {run.reason}" if run.reason else ""))
+    finally:
+        # Idle workers exit while the index is written; an interrupted run drops what has not started.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:

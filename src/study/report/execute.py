@@ -1,0 +1,78 @@
+"""What a worker process of ``study run`` does: execute one notebook with papermill and export it.
+
+Kept apart from :mod:`study.report.runner` so that a worker imports only papermill, nbconvert and this:
+the runner's own imports (pandas, the data checks) cost every worker seconds it has no use for.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from study.report import kernel_log, kernel_provisioner, lifetime
+from study.report.export import export_html
+from study.report.kernel_log import start_again_if_the_kernel_died
+
+# papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
+# beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
+KERNEL_START_SECONDS = 300
+
+
+def execute_notebook(
+    notebook: str, executed: str, html_path: str, parameters: dict, cwd: str, log: str, pool: tuple[str, str] = ("", "")
+) -> tuple[str, str, float]:
+    """Execute one notebook and export it; runs in a worker process. Returns (status, reason, seconds).
+
+    The kernel's own stderr (start-up notices, crash messages) goes to ``log`` rather than the
+    terminal, so progress lines stay readable and nothing is lost; the one start-up warning every
+    kernel prints is dropped from it (:mod:`study.report.kernel_log`). The kernel comes from the run's
+    kernel pool, ``pool`` being its name and why there is none (:mod:`study.report.kernel_provisioner`).
+    It is killed once the last cell has run: its outputs are all in by then, and a graceful shutdown
+    only adds waiting.
+
+    Parameters
+    ----------
+    notebook, executed, html_path : str
+        The notebook, where its executed copy and its HTML page are written.
+    parameters : dict
+        Its papermill parameters.
+    cwd : str
+        The kernel's working folder.
+    log : str
+        The kernel log of this analysis.
+    pool : tuple of str
+        The run's kernel pool: its name, and why there is none.
+    """
+    import papermill
+
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 2)
+    started = time.perf_counter()
+    status, reason = "ok", ""
+    try:
+        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
+            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+            start_timeout=KERNEL_START_SECONDS, kernel_manager_class=kernel_provisioner.manager_class(*pool),
+            shutdown_kernel="immediate",
+        ))
+    except papermill.PapermillExecutionError as error:
+        status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
+    except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
+        status, reason = "failed", f"{type(error).__name__}: {error}"
+    if Path(executed).is_file():
+        export_html(Path(executed), Path(html_path))
+    kernel_log.clean(log)
+    return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
+
+
+def worker_start(runner: int) -> None:
+    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
+    kernels it starts use one BLAS thread.
+
+    With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
+    9 times slower beside another kernel). It is set whatever the number of workers, because the
+    thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
+    """
+    lifetime.die_with_parent(runner)
+    os.environ.update(kernel_provisioner.kernel_environment())
