@@ -31,9 +31,28 @@ def spark_missing(master: str = DEFAULT_MASTER) -> str | None:
     if master.startswith("sc://"):
         return None
     java_home = os.environ.get("JAVA_HOME")
-    if not ((java_home and Path(java_home, "bin", "java").is_file()) or shutil.which("java")):
+    java = str(Path(java_home, "bin", "java")) if java_home and Path(java_home, "bin", "java").is_file() else shutil.which("java")
+    if java is None:
         return "Spark needs Java 17 or later and none was found (install a JRE, e.g. Debian's default-jre-headless, or set JAVA_HOME)"
+    major = _java_major(java)
+    if major is not None and major < 17:
+        return f"Spark 4 needs Java 17 or later; {java} is Java {major} (set JAVA_HOME to a newer one)"
     return None
+
+
+def _java_major(java: str) -> int | None:
+    """The major version of a ``java`` executable (``java -version`` prints it on stderr), or None if unreadable."""
+    import subprocess
+
+    try:
+        printed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', printed)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
 
 
 def check_engine(engine: str, spark_master: str = DEFAULT_MASTER) -> None:
