@@ -1,19 +1,32 @@
-"""Benchmark: the A/B engine on a 10-million-unit experiment stored as Parquet.
+"""Benchmark: the A/B engine against tea-tasting on one 10-million-unit experiment stored as Parquet.
 
 Writes a seeded unit-level experiment (one row per customer: arm, tier, pre-period spend, spend,
-orders, purchase flag) to a temporary folder, then, in a fresh process so that the peak memory is
-the analysis's own, checks the units, aggregates in DuckDB (whole experiment, and by tier) and
-computes every statistic. Prints wall time per step and peak memory (getrusage).
+orders, purchase flag), then times, on that same file and alternately, each side in a fresh process
+of its own (peak memory = that process's getrusage):
 
-    python benchmarks/ab_10m.py [--rows 10000000] [--keep FOLDER]
+- the study: unit checks (one row per customer, one arm), sufficient statistics of the whole
+  experiment and by tier, every statistic (CUPED mean, proportion, ratio, mean; Holm/BH; sample
+  ratio; power);
+- tea-tasting (``benchmarks/peer/tea_tasting_10m.py``): the same metrics and sample ratio, whole
+  experiment and each tier, through Ibis on DuckDB.
 
-``--keep`` writes the file to FOLDER and leaves it there (e.g. to time a peer engine on it).
+Imports are outside the timings on both sides. tea-tasting is not a dependency of the project: it
+is installed into a virtual environment of its own under ``~/.cache/study-bench/tea-tasting`` (made
+on the first run, reused after). Prints each run, the medians and the ratios study / tea-tasting,
+checks that both find the same CUPED effect, and exits 1 with the reason when a ratio exceeds 1.0.
+
+    python benchmarks/ab_10m.py [--rows 10000000] [--repeats 3] [--keep FOLDER]
+
+``--keep`` writes the file to FOLDER and leaves it there (and reuses it when it is already there).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +38,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CHUNK = 1_000_000
+PEER = Path(__file__).parent / "peer" / "tea_tasting_10m.py"
+PEER_ENV = Path.home() / ".cache" / "study-bench" / "tea-tasting"
+# tea-tasting 1.14 (the release for Python 3.11) with Ibis 12 needs an older sqlglot.
+PEER_PACKAGES = ["tea-tasting", "ibis-framework[duckdb]", "sqlglot<30"]
 
 
 def write_experiment(path: Path, rows: int, seed: int = 2026) -> None:
@@ -50,8 +67,8 @@ def write_experiment(path: Path, rows: int, seed: int = 2026) -> None:
 
 
 def analyse(path: Path) -> None:
-    """Every step a report needs, timed; run in its own process."""
-    from study.ab import abtest, aggregate, design, unit_checks
+    """The study's side, run in its own process; prints one JSON line."""
+    from study.ab import abtest, design, scan
     from study.ab.sufficient import Metric
 
     metrics = [
@@ -60,49 +77,104 @@ def analyse(path: Path) -> None:
         Metric("spend_per_order", "next_spend", "ratio", denominator="orders"),
         Metric("pre_spend", "pre_spend"),
     ]
-    steps = []
-
-    def step(name, function):
-        started = time.perf_counter()
-        value = function()
-        steps.append((name, time.perf_counter() - started))
-        return value
-
-    checks = step("unit checks (duplicates, several arms)", lambda: unit_checks.check_units(path, "customer_id"))
-    whole = step("aggregate in DuckDB, whole experiment", lambda: aggregate.aggregate_duckdb(path, metrics))
-    by_tier = step("aggregate in DuckDB, by tier", lambda: aggregate.aggregate_duckdb(path, metrics, segments=["tier"]))
-    effects = step("statistics (effects, CUPED, Holm/BH, SRM, power)", lambda: (
-        abtest.adjust_p_values(abtest.compare_metrics(whole) + abtest.compare_metrics(by_tier)),
-        design.srm_from_counts(whole.unit_counts()), abtest.power_table(whole)))[0]
-    total = sum(seconds for _, seconds in steps)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"units checked: {checks.rows:,} rows, {checks.units:,} units, clean: {checks.clean}")
-    for name, seconds in steps:
-        print(f"  {name:52s} {seconds:7.2f} s")
-    print(f"  {'total':52s} {total:7.2f} s; peak memory {peak_mib:,.0f} MiB")
+    started = time.perf_counter()
+    checks, (whole, by_tier) = scan.analyse(path, metrics, "customer_id", segmentations=[(), ("tier",)])
+    scanned = time.perf_counter()
+    effects = abtest.adjust_p_values(abtest.compare_metrics(whole) + abtest.compare_metrics(by_tier))
+    design.srm_from_counts(whole.unit_counts())
+    abtest.power_table(whole)
+    finished = time.perf_counter()
     spend = next(e for e in effects if e.metric == "next_spend" and not e.segment)
-    print(f"spend: CUPED effect {spend.estimate:+.4f} (95% CI {spend.ci_low:+.4f} to {spend.ci_high:+.4f}), "
-          f"lift {spend.lift:+.3%}, variance reduction {spend.extra['variance_reduction']:.1%}")
+    print(json.dumps({
+        "seconds": finished - started, "scans": scanned - started, "statistics": finished - scanned,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "clean": checks.clean, "units": checks.units, "effect": spend.estimate,
+        "ci": [spend.ci_low, spend.ci_high], "segments": len(by_tier.segment_keys()),
+    }))
+
+
+def peer_python() -> Path:
+    """The throwaway environment's Python, made on the first run; exits 1 when it cannot be made."""
+    python = PEER_ENV / "bin" / "python"
+    if python.exists() and subprocess.run([python, "-c", "import tea_tasting, ibis"], capture_output=True).returncode == 0:
+        return python
+    print(f"installing tea-tasting into {PEER_ENV} (a throwaway environment, not a project dependency)...", flush=True)
+    made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_ENV)], capture_output=True, text=True)
+    installed = made.returncode == 0 and subprocess.run(
+        [python, "-m", "pip", "install", "-q", *PEER_PACKAGES], capture_output=True, text=True)
+    if not installed or installed.returncode != 0:
+        reason = (made.stderr if made.returncode else installed.stderr).strip().splitlines()[-1:] or ["unknown"]
+        sys.exit(f"FAILED: tea-tasting could not be installed into {PEER_ENV}: {reason[0]}")
+    return python
+
+
+def run(command: list) -> dict:
+    """One side in a fresh process: its last output line is a JSON record."""
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(str(c) for c in command[:2])} exited {done.returncode}: "
+                 f"{(done.stderr.strip().splitlines() or ['no message'])[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(path: Path, repeats: int, peer: Path) -> list[str]:
+    """Both sides ``repeats`` times, alternating which goes first; prints them; returns the targets missed."""
+    study_command = [sys.executable, __file__, "--analyse", str(path)]
+    peer_command = [peer, PEER, str(path)]
+    study_runs, peer_runs = [], []
+    for i in range(repeats):
+        pair = [("study", study_command, study_runs), ("tea-tasting", peer_command, peer_runs)]
+        for name, command, runs in pair if i % 2 == 0 else pair[::-1]:
+            runs.append(run(command))
+            print(f"  run {i + 1} {name:12s} {runs[-1]['seconds']:6.2f} s  peak {runs[-1]['peak_mib']:6.0f} MiB", flush=True)
+    median = {side: {k: statistics.median(r[k] for r in runs) for k in ("seconds", "peak_mib")}
+              for side, runs in (("study", study_runs), ("tea-tasting", peer_runs))}
+    time_ratio = median["study"]["seconds"] / median["tea-tasting"]["seconds"]
+    memory_ratio = median["study"]["peak_mib"] / median["tea-tasting"]["peak_mib"]
+    print(f"\n{'median of ' + str(repeats):22s} {'time':>9s} {'peak memory':>13s}")
+    for side in ("study", "tea-tasting"):
+        print(f"{side:22s} {median[side]['seconds']:7.2f} s {median[side]['peak_mib']:9.0f} MiB")
+    print(f"{'ratio study / peer':22s} {time_ratio:9.2f} {memory_ratio:13.2f}")
+    study, tea = study_runs[-1], peer_runs[-1]
+    print(f"study: {study['units']:,} units checked (clean: {study['clean']}); scans {study['scans']:.2f} s, "
+          f"statistics {study['statistics']:.2f} s; tiers: {study['segments']}")
+    print(f"CUPED effect on spend: study {study['effect']:+.6f}, tea-tasting {tea['effect']:+.6f}")
+    missed = []
+    if time_ratio > 1.0:
+        missed.append(f"the study takes {time_ratio:.2f} times tea-tasting's time")
+    if memory_ratio > 1.0:
+        missed.append(f"the study's peak memory is {memory_ratio:.2f} times tea-tasting's")
+    if not np.isclose(study["effect"], tea["effect"], rtol=1e-6) or not study["clean"]:
+        missed.append("the two sides disagree on the CUPED effect, or the clean file was not found clean")
+    return missed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--keep", type=Path, help="folder to write the file to and leave it in")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="folder to write the file to, leave it in, and reuse it from")
     parser.add_argument("--analyse", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.analyse:
         analyse(args.analyse)
         return
+    peer = peer_python()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "experiment.parquet"
-        started = time.perf_counter()
-        write_experiment(path, args.rows)
-        size_mib = path.stat().st_size / 2**20
-        print(f"wrote {args.rows:,} units ({size_mib:,.0f} MiB Parquet) in {time.perf_counter() - started:.1f} s")
-        subprocess.run([sys.executable, __file__, "--analyse", str(path)], check=True)
+        if not (path.exists() and pq.ParquetFile(path).metadata.num_rows == args.rows):
+            started = time.perf_counter()
+            write_experiment(path, args.rows)
+            print(f"wrote {args.rows:,} units ({path.stat().st_size / 2**20:,.0f} MiB Parquet) "
+                  f"in {time.perf_counter() - started:.1f} s")
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; each side in a fresh process:")
+        missed = compare(path, args.repeats, peer)
+        print(f"load average {os.getloadavg()[0]:.2f}")
+    if missed:
+        sys.exit("FAILED: " + "; ".join(missed))
+    print("OK: the study is at or below tea-tasting's time and peak memory")
 
 
 if __name__ == "__main__":

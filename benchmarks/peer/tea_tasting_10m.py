@@ -1,15 +1,18 @@
-"""Peer timing: tea-tasting on the Parquet file written by ``benchmarks/ab_10m.py --keep FOLDER``.
+"""Peer timing: tea-tasting on the Parquet file of ``benchmarks/ab_10m.py`` (which runs this script).
 
-Run with a Python that has tea-tasting (not a project dependency):
+Run with a Python that has tea-tasting (not a project dependency; ``ab_10m.py`` makes a throwaway
+environment for it):
 
     python benchmarks/peer/tea_tasting_10m.py FOLDER/experiment.parquet
 
-Same metrics as the study's benchmark (CUPED mean, proportion, ratio, mean, sample ratio), through
-ibis on DuckDB; prints wall time and peak memory (getrusage).
+Same work as the study's side (CUPED mean, proportion, ratio, mean, sample ratio; whole experiment
+and each tier), through Ibis on DuckDB; imports are outside the timing. Prints one JSON line: wall
+time, peak memory (getrusage) and the CUPED effect on spend.
 """
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import time
@@ -32,16 +35,16 @@ def main(path: str) -> None:
     )
     result = experiment.analyze(data, control="control")
     whole = time.perf_counter() - started
-    started = time.perf_counter()
     by_tier = {tier: experiment.analyze(data.filter(data.tier == tier), control="control")
                for tier in ("bronze", "silver", "gold")}
-    segments = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"tea-tasting {tt.__version__}: whole experiment {whole:.2f} s, by tier (3 analyses) {segments:.2f} s; "
-          f"peak memory {peak_mib:,.0f} MiB")
+    seconds = time.perf_counter() - started
     spend = result["next_spend"]
-    print(f"spend: CUPED effect {spend.effect_size:+.4f} (95% CI {spend.effect_size_ci_lower:+.4f} to "
-          f"{spend.effect_size_ci_upper:+.4f}), lift {spend.rel_effect_size:+.3%}; tiers analysed: {len(by_tier)}")
+    print(json.dumps({
+        "seconds": seconds, "whole": whole, "by_tier": seconds - whole, "version": tt.__version__,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "effect": spend.effect_size, "ci": [spend.effect_size_ci_lower, spend.effect_size_ci_upper],
+        "segments": len(by_tier),
+    }))
 
 
 if __name__ == "__main__":

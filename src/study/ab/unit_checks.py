@@ -124,24 +124,52 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     -------
     UnitChecks
     """
+    from study.ab import scan
+
     src = as_source(source, table)
     columns = src.columns()
     missing = [c for c in (unit, arm) if c not in columns]
     if missing:
         raise ValueError(f"column(s) {', '.join(repr(c) for c in missing)} not in the data")
+    # The cheap exact test first (see study.ab.scan); the whole-row rule only when a unit repeats.
+    first = scan.lean(src, scan.first_scan, src.relation, arm, (), unit)
+    if first.one_row_per_unit:
+        return UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
+                          0, 0, 0, [], [])
+    return detailed_checks(src, columns, unit, arm)
+
+
+def detailed_checks(src, columns: list[str], unit: str, arm: str) -> UnitChecks:
+    """The rule of :func:`study.ab.aggregate.unit_rule_sql` counted in full, with examples (one statement).
+
+    Parameters
+    ----------
+    src : source
+    columns : list of str
+        Every column of the source.
+    unit, arm : str
+
+    Returns
+    -------
+    UnitChecks
+    """
     example = "CAST(unit_value AS VARCHAR)"
-    (rows, no_arm, no_unit, copies, units, several_arms, conflicting, flagged_rows, examples_arms, examples_rows), = src.execute(
+    # One statement: the counts on a row of their own (kind 0), then up to five examples of each flag,
+    # smallest first, so that the costly rule is computed once.
+    rows = src.execute(
         f"{unit_rule_sql('{relation}', columns, unit, arm)}"
-        f"SELECT * FROM (SELECT COUNT(*), COUNT(*) FILTER (WHERE {FLAG} = 1), COUNT(*) FILTER (WHERE {FLAG} = 2) "
-        f"FROM unit_rule_rows), "
-        f"(SELECT COALESCE(SUM(copies - unit_rows), 0), COUNT(*), COUNT(*) FILTER (WHERE flag = 4), "
-        f"COUNT(*) FILTER (WHERE flag = 5), COALESCE(SUM(unit_rows) FILTER (WHERE flag IS NOT NULL), 0), "
-        f"MIN({example}, {EXAMPLES}) FILTER (WHERE flag = 4), MIN({example}, {EXAMPLES}) FILTER (WHERE flag = 5) "
-        f"FROM unit_rule_units)")
-    return UnitChecks(
-        unit, arm, int(rows), int(no_arm), int(no_unit), int(copies), int(units), int(several_arms), int(conflicting),
-        int(flagged_rows), sorted(examples_arms or []), sorted(examples_rows or []),
-    )
+        f"SELECT 0 AS kind, rows_in, no_arm, no_unit, copies, units, several_arms, conflicting, flagged_rows, "
+        f"CAST(NULL AS VARCHAR) AS example FROM (SELECT COUNT(*) AS rows_in, COUNT(*) FILTER (WHERE {FLAG} = 1) AS no_arm, "
+        f"COUNT(*) FILTER (WHERE {FLAG} = 2) AS no_unit FROM unit_rule_rows) AS row_counts, "
+        f"(SELECT COALESCE(SUM(copies - unit_rows), 0) AS copies, COUNT(*) AS units, "
+        f"COUNT(*) FILTER (WHERE flag = 4) AS several_arms, COUNT(*) FILTER (WHERE flag = 5) AS conflicting, "
+        f"COALESCE(SUM(unit_rows) FILTER (WHERE flag IS NOT NULL), 0) AS flagged_rows FROM unit_rule_units) AS unit_counts "
+        f"UNION ALL SELECT flag, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, example FROM ("
+        f"SELECT flag, {example} AS example, ROW_NUMBER() OVER (PARTITION BY flag ORDER BY {example}) AS position "
+        f"FROM unit_rule_units WHERE flag IS NOT NULL) AS ranked WHERE position <= {EXAMPLES}")
+    (counts,) = [r for r in rows if r[0] == 0]
+    examples = {flag: sorted(r[9] for r in rows if r[0] == flag) for flag in (4, 5)}
+    return UnitChecks(unit, arm, *(int(v) for v in counts[1:9]), examples[4], examples[5])
 
 
 def drop_flagged_units(frame: pd.DataFrame, unit: str, arm: str = "variant") -> tuple[pd.DataFrame, RowLedger]:

@@ -1,0 +1,188 @@
+"""The two-scan A/B engine: the folded unit check, exact sums, determinism, portable SQL."""
+
+import dataclasses
+import math
+from fractions import Fraction
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from study.ab import aggregate, scan
+from study.ab.aggregate import DuckDBSource, clean_units_sql, exact_sum_sql
+from study.ab.sufficient import Metric
+from study.ab.unit_checks import check_units, detailed_checks, drop_flagged_units
+
+METRICS = [
+    Metric("spend", "spend", covariate="pre_spend"),
+    Metric("bought", "bought", "proportion"),
+    Metric("spend_per_order", "spend", "ratio", denominator="orders"),
+    Metric("orders", "orders"),
+]
+
+
+def _units(n, seed, ids=None):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": np.arange(n) if ids is None else ids,
+        "variant": rng.choice(["control", "treatment"], n),
+        "tier": rng.choice(["bronze", "silver", "gold"], n),
+        "pre_spend": 2020 + rng.lognormal(0, 1, n),  # far from zero: the origin matters
+        "spend": rng.lognormal(3, 1.2, n),
+        "orders": rng.poisson(2, n) + 1.0,
+        "bought": rng.random(n) < 0.3,
+    })
+
+
+def _messy(seed, unit_type):
+    """Exact copies, units in two arms, conflicting rows, rows without arm or unit, missing values."""
+    frame = _units(300, seed, ids=np.random.default_rng(seed).integers(-40, 200, 300) * 37)
+    frame.loc[frame.sample(frac=0.05, random_state=seed).index, "variant"] = None
+    frame.loc[frame.sample(frac=0.05, random_state=seed + 1).index, "spend"] = np.nan
+    frame["customer_id"] = frame["customer_id"].astype("Int64")
+    frame.loc[frame.sample(frac=0.03, random_state=seed + 2).index, "customer_id"] = pd.NA
+    frame = pd.concat([frame, frame.iloc[::9], frame.iloc[::13].assign(variant="control")], ignore_index=True)
+    if unit_type == "string":
+        frame["customer_id"] = frame["customer_id"].astype("string")
+    return frame
+
+
+def _same(left, right, rel=1e-9):
+    assert set(left.stats) == set(right.stats) and left.units == right.units
+    for key, a in left.stats.items():
+        b = right.stats[key]
+        assert type(a) is type(b) and a.n == b.n and getattr(a, "origin", None) == getattr(b, "origin", None), key
+        for f in dataclasses.fields(a):
+            if f.name not in ("n", "origin"):
+                assert getattr(a, f.name) == pytest.approx(getattr(b, f.name), rel=rel, abs=1e-6), (key, f.name)
+
+
+@pytest.mark.parametrize("unit_type", ["integer", "string"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type):
+    messy = _messy(seed, unit_type)
+    src = DuckDBSource(messy)
+    full = detailed_checks(src, src.columns(), "customer_id", "variant")
+    assert full.units_in_several_arms and full.units_with_conflicting_rows and full.exact_duplicate_rows
+    assert check_units(messy, "customer_id") == full  # the quick test sends messy data to the full rule
+    kept, ledger = drop_flagged_units(messy, "customer_id")
+    assert full.rows_left_out == len(messy) - len(kept)
+    checks, (whole, by_tier) = scan.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
+    assert checks == full
+    _same(whole, aggregate.aggregate_frame(kept, METRICS))
+    _same(by_tier, aggregate.aggregate_frame(kept, METRICS, segments=["tier"]))
+
+
+@pytest.mark.parametrize("unit_type", ["integer", "string"])
+def test_a_clean_table_passes_the_quick_check_with_the_full_rules_counts(unit_type):
+    # Sparse and negative identifiers too: buckets of 32 must not mix units up.
+    ids = np.array([-(2**40), -33, -32, -1, 0, 31, 32, 2**40, 2**62, 7], dtype=np.int64)
+    frame = _units(10, 3, ids=ids)
+    frame.loc[2, "variant"] = None
+    frame = pd.concat([frame, frame.iloc[[4]].assign(customer_id=None)], ignore_index=True)
+    frame["customer_id"] = frame["customer_id"].astype("Int64" if unit_type == "integer" else "string")
+    src = DuckDBSource(frame)
+    quick = check_units(frame, "customer_id")
+    assert quick == detailed_checks(src, src.columns(), "customer_id", "variant")
+    assert (quick.rows, quick.rows_without_arm, quick.rows_without_unit, quick.units) == (11, 1, 1, 9)
+    # One more row for unit 2**40 + 1 (same bucket as 2**40, another bit), then a real duplicate of it.
+    twin = frame.iloc[[7]].assign(customer_id=2**40 + 1 if unit_type == "integer" else "x")
+    assert check_units(pd.concat([frame, twin]).astype({"customer_id": frame["customer_id"].dtype}), "customer_id").clean is False
+    doubled = pd.concat([frame, twin, twin.assign(spend=1.0)]).astype({"customer_id": frame["customer_id"].dtype})
+    assert check_units(doubled, "customer_id").units_with_conflicting_rows == 1
+
+
+def test_analyse_equals_pandas_on_a_clean_table_whole_and_by_tier(tmp_path):
+    units = _units(5000, 4)
+    units.to_parquet(tmp_path / "units.parquet", row_group_size=700)
+    checks, (whole, by_tier, by_both) = scan.analyse(tmp_path / "units.parquet", METRICS, "customer_id",
+                                                    segmentations=[(), ("tier",), ("tier", "bought")])
+    assert checks.clean and checks.units == 5000
+    _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
+    _same(by_tier, aggregate.aggregate_frame(units, METRICS, segments=["tier"]), rel=1e-10)
+    _same(by_both, aggregate.aggregate_frame(units, METRICS, segments=["tier", "bought"]), rel=1e-10)
+    # Ranges from the file's statistics or from a scan: the same statistics.
+    _same(whole, aggregate.aggregate_duckdb(units, METRICS), rel=1e-12)
+    # Against exact rational arithmetic on the same doubles: off only by each row's rounding in doubles.
+    spend = whole.stats[((), "control", "spend")]
+    rows = units[units["variant"] == "control"]
+    x0, y0 = (Fraction(o) for o in spend.origin)
+    xs, ys = [Fraction(v) - x0 for v in rows["pre_spend"]], [Fraction(v) - y0 for v in rows["spend"]]
+    for name, (px, py) in type(spend).TERMS.items():
+        exact = sum(x**px * y**py for x, y in zip(xs, ys))
+        assert getattr(spend, name) == pytest.approx(float(exact), rel=1e-14, abs=1e-12), name
+
+
+def test_sums_are_the_same_bytes_on_any_thread_count(tmp_path):
+    units = _units(400_000, 5)
+    units.to_parquet(tmp_path / "units.parquet", row_group_size=20_000)
+    results = set()
+    for threads in (1, 2, 8, 3):
+        src = DuckDBSource(tmp_path / "units.parquet", threads=threads)
+        checks, aggregates = scan.analyse(src, METRICS, "customer_id", segmentations=[(), ("tier",)])
+        results.add(repr((checks, [(a.stats, a.units) for a in aggregates])))
+    assert len(results) == 1
+    # The control: a plain SUM of doubles over the same rows does depend on the threads.
+    plain = {DuckDBSource(tmp_path / "units.parquet", threads=t).execute(
+        "SELECT SUM(spend * pre_spend * pre_spend) FROM {relation}")[0][0] for t in (1, 2, 8, 3)}
+    assert len(plain) > 1
+
+
+def test_exact_sum_sql_is_exact_and_order_independent():
+    values = np.concatenate([np.full(1000, 0.1), [1e9, -1e9, 3.25, 2.0**-30]])
+    totals = set()
+    for seed in range(4):
+        frame = pd.DataFrame({"x": np.random.default_rng(seed).permutation(values)})
+        connection = duckdb.connect()
+        connection.register("frame", frame)
+        totals.add(connection.execute(f"SELECT {exact_sum_sql('x', step=2.0**-24)} FROM frame").fetchall()[0][0])
+    rounded = [round(v * 2**24) / 2**24 for v in values]
+    assert totals == {math.fsum(rounded)}
+    assert connection.execute(f"SELECT {exact_sum_sql('x', where='x > 0')} FROM frame").fetchall()[0][0] == pytest.approx(1e9 + 103.25)
+    with pytest.raises(ValueError, match="power of two"):
+        exact_sum_sql("x", step=0.1)
+
+
+def test_infinite_values_are_named():
+    units = _units(50, 6)
+    units.loc[3, "spend"] = np.inf
+    with pytest.raises(ValueError, match="'spend'"):
+        aggregate.aggregate_duckdb(units, METRICS)
+
+
+class _Recording:
+    """A source of its own (duck typing): relation, execute, columns; records every statement it runs."""
+
+    def __init__(self, frame):
+        self.inner = DuckDBSource(frame)
+        self.relation = self.inner.relation
+        self.statements = []
+
+    def execute(self, select, *, from_=None):
+        self.statements.append(select.replace("{relation}", from_ or self.relation))
+        return self.inner.execute(select, from_=from_)
+
+    def columns(self):
+        return self.inner.columns()
+
+
+def test_any_source_works_and_every_statement_transpiles_to_spark():
+    clean, messy = _units(300, 7), _messy(3, "integer")
+    statements = []
+    for frame in (clean, messy):
+        src = _Recording(frame)
+        checks = check_units(src, "customer_id")
+        _, (whole,) = scan.analyse(src, METRICS, "customer_id")
+        assert checks == check_units(frame, "customer_id")
+        _same(whole, aggregate.aggregate_duckdb(frame, METRICS, clean_unit="customer_id"))
+        aggregate.aggregate_duckdb(src, METRICS, segments=["tier"])
+        src.execute(f"SELECT COUNT(*) FROM {clean_units_sql('{relation}', src.columns(), 'customer_id', 'variant')}")
+        statements += src.statements
+    assert len(statements) > 8
+    for sql in statements:
+        assert "fsum" not in sql.lower()
+        (spark,) = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
+        assert spark
