@@ -19,6 +19,14 @@ def test_duckdb_sql_becomes_spark_sql_with_the_same_meaning():
     assert sql == ("SELECT PERCENTILE(x, 0.25), PERCENTILE(`a b`, 0.5), LOG10(x), LOG10(x), LN(x), CAST(`x` AS DOUBLE), "
                    "COUNT(*) FILTER(WHERE NOT `é\"q` IS NULL) FROM t")
     assert "APPROX" not in sql
+    nested = "SELECT * FROM (WITH a AS (SELECT 1 AS x) SELECT x FROM a) AS l, (WITH a AS (SELECT 2 AS x) SELECT x FROM a) AS r"
+    assert to_spark(nested) == nested  # each subquery keeps its own WITH: hoisted, the two `a` would collide
+    # An integer sum is a HUGEINT on DuckDB; on Spark it is summed as a 38-digit decimal, not a BIGINT that overflows.
+    # DuckDB rounds a fractional number it casts to an integer (ties to even), Spark truncates: RINT rounds as DuckDB.
+    assert to_spark("SELECT SUM(CAST(x * 1048576.0 AS BIGINT)) FILTER (WHERE y) FROM t") == (
+        "SELECT SUM(CAST(CAST(RINT(x * 1048576.0) AS BIGINT) AS DECIMAL(38, 0))) FILTER(WHERE y) FROM t")
+    assert to_spark("SELECT CAST(x AS BIGINT), CAST(a * b AS INTEGER), CAST(a / b AS INTEGER) FROM t") == (
+        "SELECT CAST(x AS BIGINT), CAST(a * b AS INT), CAST(RINT(a / b) AS INT) FROM t")
 
 
 @pytest.mark.parametrize("sql, named", [

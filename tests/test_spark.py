@@ -148,6 +148,19 @@ def test_spark_refusals_are_one_line(units_file, spark):
     assert "\n" not in str(error.value)
 
 
+def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
+    from study.engine.spark import SparkSource
+
+    path = tmp_path / "ties.parquet"
+    pd.DataFrame({"x": [2.5, 3.5, -2.5, -3.5, 2.7, -2.7, 0.1, None]}).to_parquet(path)
+    sql = ("SELECT " + ", ".join(f"CAST(x * {k} AS BIGINT)" for k in ("1.0", "0.5e1")) + ", "
+           + aggregate.exact_sum_sql("x") + " FROM {relation} GROUP BY x ORDER BY x")
+    duck, on_spark = aggregate.DuckDBSource(path).execute(sql), SparkSource(path, spark).execute(sql)
+    assert [tuple(float(v) if v is not None else None for v in row) for row in on_spark] == [
+        tuple(float(v) if v is not None else None for v in row) for row in duck]
+    assert [row[0] for row in duck][:4] == [-4, -3, -2, 0]  # ties to even: the rounding being compared
+
+
 def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(tmp_path):
     """`study run --engine spark` on the embedded sample: the same results JSON, number by number."""
     def run(*extra):

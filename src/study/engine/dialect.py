@@ -13,6 +13,16 @@ would change the numbers, so they are fixed here:
   one-argument ``log(x)``, which is base 10, becomes Spark's ``LOG(x)``, which is natural: both are
   written as Spark's own ``LOG10(x)``.
 
+- A ``WITH`` inside a subquery is moved to the top of the statement (Hive's rule), where the same
+  names used twice collide; it stays where it is written, which Spark 3 and later read.
+- DuckDB casts a fractional number to an integer by rounding it to the nearest, ties to even;
+  Spark truncates it. Where the value cast is fractional in DuckDB (a division, arithmetic with a
+  number like ``1048576.0`` or a DOUBLE), Spark is given ``CAST(RINT(x) AS ...)``: Java's
+  ``rint`` rounds the same way. (Exact sums scale values to integers this way.)
+- ``SUM(CAST(x AS BIGINT))``, an exact integer sum, is a HUGEINT on DuckDB but a BIGINT on Spark,
+  which overflows (an error) past 2**63; the integers are summed as ``DECIMAL(38, 0)`` on Spark, the
+  same integer.
+
 What has no Spark equivalent is refused, naming the function, instead of failing somewhere inside
 Spark: DuckDB's compensated sums (``fsum``), ``HUGEINT`` and the top-n form ``min(x, n)``. Portable
 SQL sums with :func:`study.ab.aggregate.exact_sum_sql` instead.
@@ -22,9 +32,30 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 # DuckDB functions sqlglot passes through by name, which Spark lacks or defines differently.
 _DUCKDB_ONLY = {"fsum", "sumkahan", "kahan_sum", "favg", "list", "array_agg_distinct", "histogram", "arg_max_null"}
+
+
+_INTEGERS = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT}
+_FRACTIONAL = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
+
+
+def _fractional(node: exp.Expression) -> bool:
+    """Whether DuckDB computes ``node`` as a fractional number: a division, a number with a point or an
+    exponent, or a cast to DOUBLE/FLOAT/DECIMAL, alone or in arithmetic (a column's type is not known here)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Div):
+        return True
+    if isinstance(node, exp.Literal):
+        return node.is_number and any(c in node.this.lower() for c in ".e")
+    if isinstance(node, exp.Cast):
+        return node.to.this in _FRACTIONAL
+    if isinstance(node, (exp.Mul, exp.Add, exp.Sub, exp.Neg)):
+        return any(_fractional(child) for child in node.iter_expressions())
+    return False
 
 
 class NotPortable(ValueError):
@@ -45,6 +76,8 @@ def _fix(node: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="LOG10", expressions=[node.this])
         if node.this == exp.Literal.number(10):
             return exp.Anonymous(this="LOG10", expressions=[node.expression])
+    if isinstance(node, exp.Cast) and node.to.this in _INTEGERS and _fractional(node.this):
+        return exp.Cast(this=exp.Anonymous(this="RINT", expressions=[node.this]), to=node.to)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() in _DUCKDB_ONLY:
         raise NotPortable(f"{node.this}() is DuckDB's own and has no Spark equivalent; "
                           "sum with study.ab.aggregate.exact_sum_sql instead")
@@ -52,6 +85,13 @@ def _fix(node: exp.Expression) -> exp.Expression:
         raise NotPortable("HUGEINT has no Spark type; cast to DECIMAL(38, 0) instead")
     if isinstance(node, (exp.Min, exp.Max)) and (node.expressions or node.args.get("count") is not None):
         raise NotPortable(f"{node.key}(x, n) is DuckDB's top-n list and has no Spark equivalent")
+    return node
+
+
+def _widen_sums(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Sum) and isinstance(node.this, exp.Cast) and node.this.to.this == exp.DataType.Type.BIGINT:
+        # DuckDB sums BIGINT into HUGEINT; Spark's BIGINT sum would overflow (an error, ANSI on) past 2**63.
+        return exp.Sum(this=exp.Cast(this=node.this, to=exp.DataType.build("DECIMAL(38, 0)")))
     return node
 
 
@@ -79,4 +119,8 @@ def to_spark(sql: str) -> str:
         raise NotPortable(f"SQL that sqlglot cannot read: {str(error).splitlines()[0]}") from None
     if len(statements) != 1 or statements[0] is None:
         raise NotPortable(f"expected one SQL statement, got {len([s for s in statements if s is not None])}")
-    return statements[0].transform(_fix).sql(dialect="spark")
+    generator = Dialect.get_or_raise("spark").generator()
+    # sqlglot writes Spark as Hive, hoisting a subquery's WITH to the top, where two subqueries' CTEs of the same
+    # name collide (or one would silently stand for the other); Spark 3 and later read nested WITH as written.
+    generator.EXPRESSIONS_WITHOUT_NESTED_CTES = set()
+    return generator.generate(statements[0].transform(_fix).transform(_widen_sums))

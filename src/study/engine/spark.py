@@ -166,7 +166,8 @@ class SparkSource:
         try:
             rows = self.session.sql(sql).collect()
         except PySparkException as error:
-            raise ValueError(f"Spark refused the query: {str(error).splitlines()[0][:300]} (Spark SQL: {sql[:300]})") from None
+            reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            raise ValueError(f"Spark refused the query: {reason[:300]} (Spark SQL: {sql[:300]})") from None
         return [tuple(row) for row in rows]
 
     def columns(self) -> list[str]:
