@@ -93,9 +93,17 @@ def test_sufficient_statistics_agree(units_file, spark, segments, clean):
     assert len(left.units) >= 3 * (4 if segments else 1)  # every arm, and missing tiers as their own segment
 
 
-def test_unit_checks_agree(units_file, spark):
-    duck, on_spark = _sources(units_file, spark)
-    left, right = (unit_checks.check_units(s, unit="customer_id") for s in (duck, on_spark))
+@pytest.mark.parametrize("unit", ["customer_id", "number"], ids=["text units", "integer units"])
+def test_unit_checks_agree(units_file, spark, tmp_path, unit):
+    path = units_file
+    if unit == "number":  # integer units take the A/B check's bitmap path, which needs the column's type
+        frame = pd.read_parquet(units_file)
+        frame["number"] = frame["customer_id"].str[1:].astype("Int64")
+        path = tmp_path / "numbered.parquet"
+        frame.to_parquet(path)
+    duck, on_spark = _sources(path, spark)
+    assert on_spark.column_types()["customer_id"] == "STRING"
+    left, right = (unit_checks.check_units(s, unit=unit) for s in (duck, on_spark))
     assert left == right
     assert left.exact_duplicate_rows > 0 and left.units_in_several_arms > 0  # the data has what is checked
 

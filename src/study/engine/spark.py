@@ -174,6 +174,10 @@ class SparkSource:
         """The data's column names, in order."""
         return list(self.frame.columns)
 
+    def column_types(self) -> dict[str, str]:
+        """Column name -> Spark SQL type name, upper case (``BIGINT``, ``INT``, ``STRING``, ``DOUBLE``, ...)."""
+        return {field.name: field.dataType.simpleString().upper() for field in self.frame.schema.fields}
+
     def close(self) -> None:
         """Drop the temporary view (the session stays)."""
         self.session.catalog.dropTempView(self.view)
