@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ab_10m import write_experiment  # noqa: E402 - the A/B benchmark's experiment, at this size
+from ab_10m import write_experiment  # the A/B benchmark's experiment, at this size
 
 
 def _timed(step, repeat: int) -> tuple[object, float, float]:
@@ -61,9 +61,9 @@ def _same(left, right, path: str = "") -> list[str]:
         return [d for k in sorted(keys, key=str) for d in _same(left.get(k), right.get(k), f"{path}.{k}")]
     if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)) and len(left) == len(right):
         return [d for i, (a, b) in enumerate(zip(left, right)) for d in _same(a, b, f"{path}[{i}]")]
-    if isinstance(left, float) and isinstance(right, float):
-        if (math.isnan(left) and math.isnan(right)) or abs(left - right) <= 1e-9 * max(abs(left), abs(right)):
-            return []
+    if isinstance(left, float) and isinstance(right, float) and (
+            (math.isnan(left) and math.isnan(right)) or abs(left - right) <= 1e-9 * max(abs(left), abs(right))):
+        return []
     return [] if left == right else [f"{path}: {left!r} != {right!r}"]
 
 
@@ -115,7 +115,7 @@ def main() -> int:
             results, times = {}, {}
             try:
                 for engine, sources in engines.items():
-                    results[engine], first, median = _timed(lambda: step(sources), args.repeat)
+                    results[engine], first, median = _timed(lambda step=step, sources=sources: step(sources), args.repeat)
                     times[engine] = (first, median)
             except ValueError as error:
                 failures.append(f"{name}: {str(error)[:200]}")

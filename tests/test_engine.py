@@ -68,7 +68,7 @@ def test_spark_without_java_is_refused_with_the_reason(monkeypatch, tmp_path):
 
 def test_study_run_refuses_a_bad_engine_before_anything_runs(tmp_path):
     out = tmp_path / "report"
-    result = subprocess.run(study_command("run", "--out", str(out), "--engine", "sprak"), capture_output=True, text=True)
+    result = subprocess.run(study_command("run", "--out", str(out), "--engine", "sprak"), capture_output=True, text=True, check=False)
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.strip().splitlines() == ["study: error: --engine must be one of duckdb, spark, got 'sprak'"]
 

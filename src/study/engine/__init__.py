@@ -45,7 +45,7 @@ def _java_major(java: str) -> int | None:
     import subprocess
 
     try:
-        printed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+        printed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False).stderr
     except (OSError, subprocess.SubprocessError):
         return None
     found = re.search(r'version "(\d+)(?:\.(\d+))?', printed)
