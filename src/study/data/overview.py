@@ -3,9 +3,10 @@
 At 10 million tickets the overview would otherwise load columns into pandas only to count and
 average them. :func:`summarize` asks the engine instead (:mod:`study.engine`), over the copy
 ``study run`` writes (or over the tickets in memory when a notebook runs on its own), with SQL
-that runs unchanged on DuckDB and, translated, on Spark. Sums are exact decimal sums
-(:func:`study.ab.aggregate.exact_sum_sql`) and means and variances are formed from them here, so
-the figures are the same bytes whatever the engine's thread count or partitioning.
+that runs unchanged on DuckDB and, translated, on Spark. Sums are exact integer sums
+(:func:`study.ab.aggregate.exact_sum_sql`: outcomes are whole numbers, response times are rounded
+to 2**-20 of a minute) and means and variances are formed from them here in exact fractions, so the
+figures are the same bytes whatever the engine, its thread count or its partitioning.
 :mod:`study.data.descriptives` keeps the pandas versions, which the tests use as the reference.
 """
 
