@@ -7,7 +7,10 @@ the A/B sufficient statistics whole and by tier) on DuckDB and on Spark ``local[
 give the same numbers (1e-9 relative): the benchmark fails, naming the step, when they do not or
 when a step cannot run on Spark.
 
-    python benchmarks/spark_local.py [--rows 1000000] [--repeat 3] [--master local[2]]
+    python benchmarks/spark_local.py [--rows 1000000] [--repeat 3] [--master local[2]] [--study-run]
+
+``--study-run`` also runs ``study run --only 01`` on the tickets with each engine and requires the
+same results JSON, byte for byte.
 
 Files are written to a temporary folder and removed at the end.
 """
@@ -67,11 +70,30 @@ def _same(left, right, path: str = "") -> list[str]:
     return [] if left == right else [f"{path}: {left!r} != {right!r}"]
 
 
+def _study_runs(tickets: Path, folder: Path, master: str) -> list[str]:
+    """``study run --only 01`` with each engine, timed; the results JSON must be the same bytes."""
+    import subprocess
+
+    results = {}
+    for engine in ("duckdb", "spark"):
+        out = folder / f"run-{engine}"
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "study.cli", "run", "--data", str(tickets), "--only", "01",
+                               "--out", str(out), "--pdf", "no", "--engine", engine, "--spark-master", master],
+                              capture_output=True, text=True, check=False)
+        print(f"  study run --only 01 --engine {engine:6s}         {time.perf_counter() - started:7.2f} s")
+        if done.returncode != 0:
+            return [f"study run --engine {engine} failed: {(done.stderr or done.stdout).strip()[-300:]}"]
+        results[engine] = (out / "results" / "01_data_overview.json").read_bytes()
+    return [] if results["duckdb"] == results["spark"] else ["study run: the engines' results JSON differ"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="tickets, and units of the experiment")
     parser.add_argument("--repeat", type=int, default=3, help="timed repeats after the first run of each step")
     parser.add_argument("--master", default="local[2]", help="Spark master")
+    parser.add_argument("--study-run", action="store_true", help="also compare whole study runs of the engines' notebooks")
     args = parser.parse_args()
 
     from study.ab import aggregate, unit_checks
@@ -127,6 +149,8 @@ def main() -> int:
             if differ:
                 failures.append(f"{name}: DuckDB and Spark differ: {'; '.join(differ[:3])}")
         session.stop()
+        if args.study_run:
+            failures += _study_runs(tickets, folder, args.master)
     for failure in failures:
         print(f"spark_local: FAILED {failure}")
     return 1 if failures else 0
