@@ -9,9 +9,11 @@ and run with ``session.sql``. Rows come back as tuples of Python values, as Duck
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
+import warnings
 from pathlib import Path
 
 from study.engine.dialect import to_spark
@@ -58,6 +60,20 @@ def spark_session(master: str = "local[2]"):
     ValueError
         When another session with a different master is active in this process.
     """
+    with _no_pandas_warning():
+        return _session(master)
+
+
+@contextlib.contextmanager
+def _no_pandas_warning():
+    """PySpark warns about pandas 3 as its session starts; the study hands Spark no pandas objects (files in,
+    Python rows out), so the warning concerns nothing it does."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        yield
+
+
+def _session(master: str):
     from pyspark.sql import SparkSession
 
     if master.startswith("sc://"):
