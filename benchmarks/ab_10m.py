@@ -96,12 +96,13 @@ def analyse(path: Path) -> None:
 def peer_python() -> Path:
     """The throwaway environment's Python, made on the first run; exits 1 when it cannot be made."""
     python = PEER_ENV / "bin" / "python"
-    if python.exists() and subprocess.run([python, "-c", "import tea_tasting, ibis"], capture_output=True).returncode == 0:
+    if python.exists() and subprocess.run([python, "-c", "import tea_tasting, ibis"], capture_output=True, check=False).returncode == 0:
         return python
     print(f"installing tea-tasting into {PEER_ENV} (a throwaway environment, not a project dependency)...", flush=True)
-    made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_ENV)], capture_output=True, text=True)
+    made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_ENV)], capture_output=True, text=True,
+                          check=False)
     installed = made.returncode == 0 and subprocess.run(
-        [python, "-m", "pip", "install", "-q", *PEER_PACKAGES], capture_output=True, text=True)
+        [python, "-m", "pip", "install", "-q", *PEER_PACKAGES], capture_output=True, text=True, check=False)
     if not installed or installed.returncode != 0:
         reason = (made.stderr if made.returncode else installed.stderr).strip().splitlines()[-1:] or ["unknown"]
         sys.exit(f"FAILED: tea-tasting could not be installed into {PEER_ENV}: {reason[0]}")
@@ -110,7 +111,8 @@ def peer_python() -> Path:
 
 def run(command: list) -> dict:
     """One side in a fresh process: its last output line is a JSON record."""
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                          check=False)
     if done.returncode != 0:
         sys.exit(f"FAILED: {' '.join(str(c) for c in command[:2])} exited {done.returncode}: "
                  f"{(done.stderr.strip().splitlines() or ['no message'])[-1]}")

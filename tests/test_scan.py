@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from study.ab import aggregate, scan
+from study.ab import aggregate, scan, unit_checks
 from study.ab.aggregate import DuckDBSource, clean_units_sql, exact_sum_sql
 from study.ab.sufficient import Metric
 from study.ab.unit_checks import check_units, detailed_checks, drop_flagged_units
@@ -68,7 +68,7 @@ def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type)
     full = detailed_checks(src, src.columns(), "customer_id", "variant")
     assert full.units_in_several_arms and full.units_with_conflicting_rows and full.exact_duplicate_rows
     assert check_units(messy, "customer_id") == full  # the quick test sends messy data to the full rule
-    kept, ledger = drop_flagged_units(messy, "customer_id")
+    kept, _ = drop_flagged_units(messy, "customer_id")
     assert full.rows_left_out == len(messy) - len(kept)
     checks, (whole, by_tier) = scan.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert checks == full
@@ -116,19 +116,43 @@ def test_analyse_equals_pandas_on_a_clean_table_whole_and_by_tier(tmp_path):
         assert getattr(spend, name) == pytest.approx(float(exact), rel=1e-14, abs=1e-12), name
 
 
-def test_sums_are_the_same_bytes_on_any_thread_count(tmp_path):
+@pytest.mark.parametrize("kind", ["parquet", "table"])
+def test_sums_are_the_same_bytes_on_any_thread_count(kind, tmp_path):
+    # A Parquet file is summed per row group, anything else (here a DuckDB table) with integer sums.
     units = _units(400_000, 5)
     units.to_parquet(tmp_path / "units.parquet", row_group_size=20_000)
+
+    def source(threads):
+        if kind == "parquet":
+            return DuckDBSource(tmp_path / "units.parquet", threads=threads)
+        connection = duckdb.connect()
+        connection.execute(f"CREATE TABLE units AS SELECT * FROM read_parquet('{tmp_path / 'units.parquet'}')")
+        return DuckDBSource(connection=connection, table="units", threads=threads)
+
+    assert (source(2).row_groups() is None) == (kind == "table")
     results = set()
     for threads in (1, 2, 8, 3):
-        src = DuckDBSource(tmp_path / "units.parquet", threads=threads)
-        checks, aggregates = scan.analyse(src, METRICS, "customer_id", segmentations=[(), ("tier",)])
+        checks, aggregates = scan.analyse(source(threads), METRICS, "customer_id", segmentations=[(), ("tier",)])
         results.add(repr((checks, [(a.stats, a.units) for a in aggregates])))
     assert len(results) == 1
-    # The control: a plain SUM of doubles over the same rows does depend on the threads.
-    plain = {DuckDBSource(tmp_path / "units.parquet", threads=t).execute(
-        "SELECT SUM(spend * pre_spend * pre_spend) FROM {relation}")[0][0] for t in (1, 2, 8, 3)}
-    assert len(plain) > 1
+    # The control: a plain SUM of doubles over the same rows does depend on the threads (seen
+    # every time on the file's 20 row groups; a table's 4 groups sometimes happen to agree).
+    plain = {source(t).execute("SELECT SUM(spend * pre_spend * pre_spend) FROM {relation}")[0][0]
+             for t in (1, 2, 8, 3, 2, 8)}
+    assert len(plain) > 1 or kind == "table"
+
+
+def test_a_scan_that_needs_more_memory_runs_again_without_the_cap(monkeypatch):
+    units = _units(20_000, 8).astype({"customer_id": str})
+    expected = scan.analyse(units, METRICS, "customer_id")
+    monkeypatch.setattr(scan, "MEMORY_CAP", "1MB")
+    calls, first_scan = [], scan.first_scan
+    monkeypatch.setattr(scan, "first_scan", lambda *args: calls.append(1) or first_scan(*args))
+    src = DuckDBSource(units)
+    before = src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    assert repr(scan.analyse(src, METRICS, "customer_id")) == repr(expected)
+    assert src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall() == before
+    assert len(calls) == 2  # capped, out of memory, then uncapped
 
 
 def test_exact_sum_sql_is_exact_and_order_independent():
@@ -169,11 +193,19 @@ class _Recording:
         return self.inner.columns()
 
 
-def test_any_source_works_and_every_statement_transpiles_to_spark():
+class _Typed(_Recording):
+    """The same, telling its column types: integer units get the bitmap check."""
+
+    def column_types(self):
+        return self.inner.column_types()
+
+
+@pytest.mark.parametrize("kind", [_Recording, _Typed])
+def test_any_source_works_and_every_statement_transpiles_to_spark(kind):
     clean, messy = _units(300, 7), _messy(3, "integer")
     statements = []
     for frame in (clean, messy):
-        src = _Recording(frame)
+        src = kind(frame)
         checks = check_units(src, "customer_id")
         _, (whole,) = scan.analyse(src, METRICS, "customer_id")
         assert checks == check_units(frame, "customer_id")
@@ -181,8 +213,37 @@ def test_any_source_works_and_every_statement_transpiles_to_spark():
         aggregate.aggregate_duckdb(src, METRICS, segments=["tier"])
         src.execute(f"SELECT COUNT(*) FROM {clean_units_sql('{relation}', src.columns(), 'customer_id', 'variant')}")
         statements += src.statements
-    assert len(statements) > 8
+    assert len(statements) > 8 and any(">> 5" in sql for sql in statements) == (kind is _Typed)
     for sql in statements:
         assert "fsum" not in sql.lower()
         (spark,) = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
         assert spark
+
+
+def test_a_file_sorted_by_the_covariate_is_summed_again_about_the_origin(tmp_path, monkeypatch):
+    # Its first rows (which centre the sums) are all far below the mean: the sums are taken again.
+    units = _units(300_000, 9)
+    units["pre_spend"] = np.random.default_rng(9).normal(100, 1, len(units))
+    units = units.sort_values("pre_spend", ignore_index=True)
+    units.to_parquet(tmp_path / "sorted.parquet", row_group_size=20_000)
+    calls, second_scan = [], scan.second_scan
+    monkeypatch.setattr(scan, "second_scan", lambda *args, **kwargs: calls.append(1) or second_scan(*args, **kwargs))
+    _, (whole,) = scan.analyse(tmp_path / "sorted.parquet", METRICS, "customer_id")
+    assert len(calls) == 2
+    _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
+
+
+def test_repeated_units_are_checked_on_their_rows_only_with_the_same_answer(monkeypatch, tmp_path):
+    messy = _messy(4, "string")
+    odd = messy.iloc[[0, 0, 1]].assign(customer_id="o'b?{relation}")  # quotes, a placeholder, a '?' in a value
+    messy = pd.concat([messy, odd, odd.iloc[[2]].assign(variant="treatment")], ignore_index=True)
+    messy.to_parquet(tmp_path / "messy.parquet")
+    fast = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    kept, _ = drop_flagged_units(messy, "customer_id")
+    assert "o'b?{relation}" not in set(kept["customer_id"])
+    _same(fast[1][0], aggregate.aggregate_frame(kept, METRICS))
+    monkeypatch.setattr(unit_checks, "REPEATED_LIMIT", 1)  # too many repeated units: the rule runs on every row
+    full = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    assert fast[0] == full[0]
+    for a, b in zip(fast[1], full[1]):
+        _same(a, b, rel=1e-12)

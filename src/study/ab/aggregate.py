@@ -1,7 +1,8 @@
 """Reduce a unit-level experiment table to sufficient statistics per segment, arm and metric.
 
-Two backends give the same numbers: pandas for a frame in memory, DuckDB for a Parquet or CSV
-file, a table in a DuckDB database, or a frame too (one SQL scan, in parallel, out of core).
+Two backends give the same numbers: pandas for a frame in memory, SQL for a Parquet or CSV file, a
+table in a DuckDB database, a frame too, or any other source (two scans, in parallel; see
+:mod:`study.ab.scan`).
 SQL is built from quoted identifiers only; file names are bound as parameters, never pasted.
 """
 
@@ -212,6 +213,7 @@ class DuckDBSource:
     def __init__(self, source: pd.DataFrame | str | Path | None = None, table: str | None = None,
                  connection: duckdb.DuckDBPyConnection | None = None, threads: int | None = None):
         self.parameters: list = []
+        self.own_connection = connection is None  # settings of a connection it opened are its own to change
         if connection is not None:
             if table is None:
                 raise ValueError("a connection needs the name of its table")
@@ -241,17 +243,30 @@ class DuckDBSource:
     def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
         """Run ``select`` with ``{relation}`` replaced by the source.
 
-        Only ``{relation}`` outside double-quoted identifiers is replaced: a column name from the data
-        that happens to contain the placeholder stays a name.
+        Only ``{relation}`` outside quoted identifiers and string literals is replaced: a column name
+        or a value from the data that happens to contain the placeholder stays what it is.
         """
-        parts = re.split(r'("(?:[^"]|"")*")', select)
-        parts = [p if p.startswith('"') else p.replace("{relation}", from_ or self.relation) for p in parts]
+        quoted = r"""("(?:[^"]|"")*"|'(?:[^']|'')*')"""
+        sql = "".join(p if p.startswith(('"', "'")) else p.replace("{relation}", from_ or self.relation)
+                      for p in re.split(quoted, select))
         # The file name is bound, never pasted: once for each time the relation is read.
-        uses = sum(p.count("?") for p in parts if not p.startswith('"'))
-        return self.connection.execute("".join(parts), self.parameters * uses).fetchall()
+        uses = sum(p.count("?") for p in re.split(quoted, sql) if not p.startswith(('"', "'")))
+        return self.connection.execute(sql, self.parameters * uses).fetchall()
 
     def columns(self) -> list[str]:
         return list(self.column_types())
+
+    def row_groups(self) -> tuple[str, int] | None:
+        """For a Parquet file whose row groups (the last aside) have one size: a relation with each
+        row's number in the file (``file_row_number``), and that size; otherwise ``None``."""
+        if self.relation != "read_parquet(?)" or "file_row_number" in self.columns():
+            return None
+        sizes = [n for _, n in self.connection.execute(
+            "SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(?) ORDER BY row_group_id",
+            self.parameters).fetchall()]
+        if not sizes or len(set(sizes[:-1])) > 1 or sizes[-1] > sizes[0]:
+            return None
+        return "read_parquet(?, file_row_number = true)", sizes[0]
 
     def column_statistics(self, columns: Sequence[str]) -> tuple[int, dict[str, tuple[float, float]]] | None:
         """Rows and bounds of numeric or yes/no columns from a Parquet file's statistics, without reading the data.
@@ -339,9 +354,9 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
                      segments: Sequence[str] = (), table: str | None = None, clean_unit: str | None = None) -> Aggregates:
     """Sufficient statistics by DuckDB (or any source) of a frame, a Parquet/CSV file or a DuckDB table.
 
-    Two scans (:mod:`study.ab.scan`): the columns' ranges, then the sums, which are exact integer
-    sums of each term rounded to a fine power-of-two step, so the result is the same bytes on any
-    number of threads. For several segmentations in one scan see :func:`study.ab.scan.analyse`.
+    Two scans (:mod:`study.ab.scan`): the columns' ranges, then the sums, taken so that the result
+    is the same bytes on any number of threads. For the unit checks and several segmentations in
+    the same two scans see :func:`study.ab.scan.analyse`.
 
     Parameters
     ----------

@@ -1,28 +1,38 @@
 """A whole A/B analysis of a large table in two scans: the units and the ranges, then every sum.
 
-The first scan checks the one-row-per-unit promise and measures each metric column's range; the
-second computes the sufficient statistics of every segmentation at once (``GROUPING SETS``: whole
-experiment, by tier, ...). Only when the first scan finds a unit with several rows does the full
-rule of :func:`study.ab.aggregate.unit_rule_sql` run (it compares whole rows, which is costly),
-with its examples, and the sums are then taken over the rows it keeps.
+The first scan checks the one-row-per-unit promise and finds each metric column's range and a centre
+for each covariate; the second groups by the arm and every segment column at once, and the coarser
+segmentations (whole experiment, by tier, ...) are added up from those groups exactly. When a unit
+has several rows, the whole-row rule of :func:`study.ab.aggregate.unit_rule_sql` runs on the rows
+of such units only (:func:`study.ab.unit_checks.repeated_checks`), and the sums on the rows kept.
 
 The unit check. An integer unit ``u`` is put in bucket ``u >> 5`` at bit ``u & 31``: per bucket,
 the number of rows equals the number of bits set (``BIT_OR``, then ``BIT_COUNT``) exactly when no
 unit of the bucket appears twice. Dense identifiers (0, 1, 2, ...) thus need 32 times fewer groups
-than units; sparse ones as many groups as a ``GROUP BY unit``. Other unit types group by the unit.
-Either way the answer is exact, never a sketch.
+than units; sparse ones as many as a ``GROUP BY unit``, which other unit types use. Exact, never a
+sketch. A Parquet file's ranges come from its statistics and its covariates' centres from its first
+65,536 rows, so this scan reads little more than the unit and the arm (exact means of every row
+cost 0.7 s more on 10 million units, half the scan).
 
-Exact sums. Each term (a value, a square, a product about an origin) is summed as
-``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.exact_sum_sql`), with ``k`` chosen
-from the first scan's ranges so that no row and no partial sum can exceed 2**62: integer addition
-is associative, so the sums are the same bytes on 1, 2 or 8 threads, and on Spark. Each term is
-rounded to a step of at most ``rows * bound / 2**62`` (about 2e-12 of the largest term for 10
-million rows); the error of a sum is far below what a double accumulation loses in the same scan.
-Measured on 10 million rows (2 cores), 19 sums: plain ``SUM`` of doubles 0.47 s (not reproducible
-in the last digits across thread counts), these integer sums within noise of it (0.5-1.5 s under
-load, same as ``SUM``), DuckDB's compensated ``fsum`` 0.87-1.8 s (and still not byte-identical:
-seen to differ in the last digit between two runs on 2 threads), ``DECIMAL(18, 4)`` casts 1.9 s,
-``DECIMAL(38, 9)`` 6.3 s. The price is the first scan's ranges, read in the same scan as the units.
+Sums that are the same bytes on any number of threads. Measured on 10 million units, 2 cores
+shared with other work: the benchmark's 20 sums, whole experiment and by tier, the same statement
+but for the sums, five runs alternating in one process (medians, load 9-11), or as noted:
+
+- plain ``SUM`` of doubles: 1.99 s, but its last digits change with the thread count and the run
+  (six runs on 1 to 8 threads gave six different sums);
+- DuckDB's compensated ``fsum``: 1.6 times plain (load 5-7), not byte-identical either (2 in 6 runs);
+- ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain (19 sums, load 5-7);
+- integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.integer_sum_sql`),
+  ``k`` from the first scan's ranges so that no row's term exceeds 2**62 steps: exact and
+  order-independent on any engine (Spark too), as accurate as pandas against exact rationals; 4.58 s,
+  2.3 times plain (the casts and the 128-bit accumulators);
+- a fixed partitioning, for a Parquet file read by DuckDB: plain sums per row group (DuckDB reads a
+  row group in one thread, in file order, so each partial is reproducible), the partials then added
+  exactly in Python: 1.92 s, the cost of plain ``SUM``.
+
+Chosen: the fixed partitioning for Parquet files (the large case; checked on 1, 2, 3 and 8 threads
+by the tests, so an engine upgrade that broke it would fail them), integer sums for everything else
+(frames, tables, CSV, Spark).
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
 _BUDGET = 2.0**62
+# Rows at the start of a Parquet file whose covariate means centre the sums (see first_scan).
+SAMPLE = 65_536
 # DuckDB's memory limit during the scans (see lean).
 MEMORY_CAP = "256MB"
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "INT", "LONG",
@@ -59,9 +71,9 @@ class FirstScan:
         Distinct units among the kept rows; ``None`` when no unit was checked.
     ranges : dict
         Column -> (min, max) as doubles: of the kept rows, or wider (a Parquet file's statistics).
-    origins : dict
-        Covariate metric name -> the origin its sums are taken about: each column's mean (from
-        exact sums) rounded by :func:`study.ab.sufficient.rounded_origin`.
+    centres : dict
+        Covariate metric name -> the point its sums are taken about in the second scan: the rounded
+        means of all kept rows, or of a Parquet file's first rows.
     """
 
     rows: int
@@ -70,7 +82,7 @@ class FirstScan:
     rows_kept: int
     units: int | None
     ranges: dict
-    origins: dict
+    centres: dict
 
     @property
     def one_row_per_unit(self) -> bool:
@@ -80,6 +92,14 @@ class FirstScan:
 def _unit_type(src, unit: str) -> str:
     types = getattr(src, "column_types", None)
     return str(types().get(unit, "")).upper().split("(")[0] if types else ""
+
+
+def buckets(src, unit: str) -> tuple[str, str]:
+    """The unit check's bucket and bit of a row (module docstring)."""
+    u = quote(unit)
+    if _unit_type(src, unit) in _INTEGER_TYPES:
+        return f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
+    return u, "CAST(1 AS BIGINT)"
 
 
 def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), unit: str | None = None) -> FirstScan:
@@ -105,41 +125,41 @@ def first_scan(src, relation: str, arm: str, metrics: Sequence[Metric] = (), uni
     kept = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
     if unit is not None:
         u = quote(unit)
-        if _unit_type(src, unit) in _INTEGER_TYPES:
-            bucket, bit = f"{u} >> 5", f"CAST(1 AS BIGINT) << CAST({u} & 31 AS INTEGER)"
-        else:
-            bucket, bit = u, "CAST(1 AS BIGINT)"
-        parts = [f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
+        bucket, bit = buckets(src, unit)
+        parts = [(f"(SELECT SUM(n) AS n, SUM(no_arm) AS no_arm, SUM(no_unit) AS no_unit, SUM(kept) AS kept, "
                  f"COALESCE(SUM(BIT_COUNT(bits)), 0) AS units FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, "
                  f"COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, COUNT(*) FILTER (WHERE {a} IS NOT NULL AND {u} IS NULL) "
                  f"AS no_unit, COUNT(*) FILTER (WHERE {kept}) AS kept, BIT_OR({bit}) FILTER (WHERE {kept}) AS bits "
-                 f"FROM {{relation}} GROUP BY {bucket}) AS buckets) AS units"]
+                 f"FROM {{relation}} GROUP BY {bucket}) AS buckets) AS units")]
     else:
-        parts = [f"(SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, 0 AS no_unit, "
-                 f"COUNT(*) FILTER (WHERE {kept}) AS kept, 0 AS units FROM {{relation}}) AS units"]
+        parts = [(f"(SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE {a} IS NULL) AS no_arm, 0 AS no_unit, "
+                 f"COUNT(*) FILTER (WHERE {kept}) AS kept, 0 AS units FROM {{relation}}) AS units")]
     columns = list(dict.fromkeys(c for m in metrics for c in m.columns))
     covariates = [m for m in metrics if m.statistics is CovariateMoments]
     known = getattr(src, "column_statistics", lambda _: None)(columns) if relation == src.relation else None
+    blocks = getattr(src, "row_groups", lambda: None)() if known is not None and covariates else None
     if known is None and columns:
         selects = [f"{f}(CAST({quote(c)} AS DOUBLE)) FILTER (WHERE {kept})" for c in columns for f in ("MIN", "MAX")]
         parts.append(f"(SELECT {', '.join(selects)} FROM {{relation}}) AS ranges")
-    elif known is not None and covariates:
-        parts.append(_means_sql(covariates, known[1], kept))
+    elif blocks is not None:
+        # The covariates' means over the file's first rows only (DuckDB reads just those): a centre
+        # for the sums, not the origin (see second_scan).
+        parts.append(_means_sql(covariates, known[1], kept, blocks[0], f"file_row_number < {SAMPLE}"))
     (row,) = src.execute(f"SELECT * FROM {', '.join(parts)}", from_=relation)
     n, no_arm, no_unit, kept_rows, units = (int(v or 0) for v in row[:5])
     ranges = known[1] if known is not None else {c: (row[5 + 2 * i], row[6 + 2 * i]) for i, c in enumerate(columns)}
     _check_finite(ranges)
-    if known is not None:
+    if blocks is not None:
         means = row[5:]
     elif covariates:
         (means,) = src.execute(f"SELECT * FROM {_means_sql(covariates, ranges, kept)}", from_=relation)
-    origins = {}
+    centres = {}
     for i, metric in enumerate(covariates):
         count, sums = means[3 * i], means[3 * i + 1:3 * i + 3]
         steps = [_step(_bound(ranges[c], 0.0)) for c in metric.columns]
-        origins[metric.name] = tuple(rounded_origin(float(Fraction(int(s)) * Fraction(t) / count)) if count else 0.0
-                                     for s, t in zip(sums, steps))
-    return FirstScan(n, no_arm, no_unit, kept_rows, units if unit is not None else None, ranges, origins)
+        centres[metric.name] = tuple(rounded_origin(float(Fraction(int(v)) * Fraction(t) / count)) if count else 0.0
+                                     for v, t in zip(sums, steps))
+    return FirstScan(n, no_arm, no_unit, kept_rows, units if unit is not None else None, ranges, centres)
 
 
 def _check_finite(ranges: dict) -> None:
@@ -153,16 +173,26 @@ def _bound(limits: tuple, origin: float) -> float:
     return 0.0 if low is None else max(abs(low - origin), abs(high - origin))
 
 
-def _means_sql(covariates: Sequence[Metric], ranges: dict, kept: str) -> str:
-    """Exact sums (and counts) of covariate metrics' columns, for origins that do not depend on the threads."""
-    _check_finite(ranges)
+def _means_sql(covariates: Sequence[Metric], ranges: dict, kept: str, relation: str = "{relation}",
+               where: str | None = None) -> str:
+    """Exact sums (and counts) of covariate metrics' columns, for centres that do not depend on the threads."""
     selects = []
     for metric in covariates:
         present = " AND ".join([kept, *(f"{quote(c)} IS NOT NULL" for c in metric.columns)])
         selects.append(f"COUNT(*) FILTER (WHERE {present})")
         selects += [integer_sum_sql(f"CAST({quote(c)} AS DOUBLE)", _step(_bound(ranges[c], 0.0)), present)
                     for c in metric.columns]
-    return f"(SELECT {', '.join(selects)} FROM {{relation}}) AS means"
+    return f"(SELECT {', '.join(selects)} FROM {relation}{f' WHERE {where}' if where else ''}) AS means"
+
+
+def _shift(sums: dict, by: tuple) -> dict:
+    """Sums of ``x**i * y**j`` (keyed ``(i, j)``, ``(0, 0)`` the count) about ``p`` -> about ``o``, exactly.
+
+    ``by`` is ``p - o``; ``(x - o) = (x - p) + (p - o)``, expanded by the binomial theorem.
+    """
+    dx, dy = by
+    return {(a, b): sum(math.comb(a, i) * math.comb(b, j) * dx ** (a - i) * dy ** (b - j) * sums[(i, j)]
+                        for i in range(a + 1) for j in range(b + 1)) for (a, b) in sums}
 
 
 def _step(bound: float) -> float:
@@ -183,12 +213,15 @@ def _literal(value: float) -> str:
 
 
 def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segmentations: Sequence[Sequence[str]],
-                first: FirstScan, unit: str | None = None) -> list[Aggregates]:
+                first: FirstScan, unit: str | None = None, centres: dict | None = None) -> list[Aggregates]:
     """Sufficient statistics of every segmentation from one scan, with exact sums.
 
     The scan groups by the arm and every segment column at once; coarser segmentations (the whole
     experiment, one of several columns) are added up from those groups in exact integer arithmetic.
-    A covariate metric's sums are taken about the origins of the first scan.
+    A covariate metric's sums are taken about the first scan's centres, then moved exactly to the
+    origin :class:`study.ab.sufficient.CovariateMoments` documents (the rounded means of all rows).
+    A centre more than a standard deviation away from the origin (a file sorted by the covariate)
+    would cost digits in the move: the scan is then run again about the origin.
 
     Parameters
     ----------
@@ -199,9 +232,11 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     segmentations : sequence of sequences of str
         E.g. ``[(), ("tier",)]``: the whole experiment and by tier.
     first : FirstScan
-        Ranges and origins of the same rows.
+        Ranges of the same rows.
     unit : str, optional
         When given, rows without a unit are left out too.
+    centres : dict, optional
+        Instead of the first scan's centres.
 
     Returns
     -------
@@ -214,9 +249,16 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
     keys = [f"{a} AS arm_value", *(f"{quote(c)} AS segment_{i}" for i, c in enumerate(columns))]
     # Inside: each metric's columns as doubles about their origin, NULL unless all of the metric's
     # columns are present (so that every sum and count skips the same rows); outside: the sums.
+    # A Parquet file read by DuckDB is summed per row group instead: plain double sums, each row group's
+    # rows added in file order by the one thread that reads it, so each partial is reproducible;
+    # the partials are then added exactly. Any other source gets integer sums (module docstring).
+    blocks = getattr(src, "row_groups", lambda: None)() if relation == src.relation else None
+    if blocks is not None:
+        keys.append(f"file_row_number // {int(blocks[1])} AS row_group")
     inner, selects, layout = list(keys), ["arm_value", *(f"segment_{i}" for i in range(len(columns))), "COUNT(*)"], []
+    scales = [None]  # per value after the keys: None for a count, the step of an integer sum, or 0 for a double sum
     for m, metric in enumerate(metrics):
-        about = first.origins.get(metric.name, (0.0,) * len(metric.columns))
+        about = (centres or first.centres).get(metric.name, (0.0,) * len(metric.columns))
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in metric.columns)
         names, bounds = [], []
         for j, (c, o) in enumerate(zip(metric.columns, about)):
@@ -225,21 +267,42 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
             names.append(f"m{m}_{j}")
             bounds.append(_bound(first.ranges[c], o))
         selects.append(f"COUNT({names[0]})")
-        steps = []
+        scales.append(None)
         for powers in metric.statistics.TERMS.values():
             product = " * ".join(c for c, p in zip(names, powers) for _ in range(p))
-            steps.append(_step(math.prod(b**p for b, p in zip(bounds, powers))))
-            selects.append(f"COALESCE({integer_sum_sql(product, steps[-1])}, 0)")
-        layout.append((metric, about, steps))
+            if blocks:
+                selects.append(f"COALESCE(SUM({product}), 0)")
+                scales.append(0)
+            else:
+                step = _step(math.prod(b**p for b, p in zip(bounds, powers)))
+                selects.append(f"COALESCE({integer_sum_sql(product, step)}, 0)")
+                scales.append(Fraction(step))
+        layout.append((metric, about, len(metric.statistics.TERMS)))
     where = f"{a} IS NOT NULL" + (f" AND {quote(unit)} IS NOT NULL" if unit else "")
-    group = ", ".join(["arm_value", *(f"segment_{i}" for i in range(len(columns)))])
-    rows = src.execute(f"SELECT {', '.join(selects)} FROM (SELECT {', '.join(inner)} FROM {{relation}} WHERE {where}) "
-                       f"AS metric_values GROUP BY {group}", from_=relation)
-    rows = [(str(r[0]), tuple(_plain(v) for v in r[1:1 + len(columns)]), [int(v) for v in r[1 + len(columns):]])
-            for r in rows]
+    group = ", ".join(["arm_value", *(f"segment_{i}" for i in range(len(columns))), *(["row_group"] if blocks else [])])
+    found = src.execute(f"SELECT {', '.join(selects)} FROM (SELECT {', '.join(inner)} FROM {{relation}} WHERE {where}) "
+                        f"AS metric_values GROUP BY {group}", from_=blocks[0] if blocks else relation)
+    # Every partial as an exact rational (an integer count of steps times the step, or a double),
+    # so that adding partials up is exact and the order of the rows returned does not matter.
+    rows = [(str(r[0]), tuple(_plain(v) for v in r[1:1 + len(columns)]),
+             [int(v) if t is None else Fraction(float(v)) if t == 0 else Fraction(int(v)) * t
+              for v, t in zip(r[1 + len(columns):], scales)]) for r in found]
 
-    def total(selected) -> list[int]:
+    def total(selected) -> list:
         return [sum(values) for values in zip(*selected)] if selected else [0] * (len(selects) - 1 - len(columns))
+
+    # The origin of a covariate metric: its columns' rounded means over every row, from the exact sums.
+    origins, everything, position = {}, total([r[2] for r in rows]), 1
+    for metric, about, width in layout:
+        if metric.statistics is CovariateMoments:
+            n, sums = everything[position], dict(zip(metric.statistics.TERMS.values(), everything[position + 1:]))
+            origins[metric.name] = tuple(rounded_origin(float(Fraction(p) + sums[key] / n)) if n else 0.0
+                                         for p, key in zip(about, ((1, 0), (0, 1))))
+            far = [(Fraction(o) - Fraction(p)) ** 2 > sums[(2 * i, 2 * j)] / n - (sums[(i, j)] / n) ** 2
+                   for o, p, (i, j) in zip(origins[metric.name], about, ((1, 0), (0, 1)))] if n else []
+            if any(far) and centres is None:
+                return second_scan(src, relation, metrics, arm, segmentations, first, unit, centres=origins)
+        position += 1 + width
 
     results = []
     for segments in segmentations:
@@ -250,13 +313,18 @@ def second_scan(src, relation: str, metrics: Sequence[Metric], arm: str, segment
             values = total([r[2] for r in rows if r[0] == arm_value and tuple(r[1][i] for i in index) == segment])
             units[(segment, arm_value)] = values[0]
             position = 1
-            for metric, about, steps in layout:
-                n, sums = values[position], values[position + 1:position + 1 + len(steps)]
-                # An integer count of steps times a power of two: float() rounds the exact product once.
-                exact = {name: float(Fraction(s) * Fraction(t)) for name, s, t in zip(metric.statistics.TERMS, sums, steps)}
-                extra = {"origin": about} if metric.name in first.origins else {}
-                stats[(segment, arm_value, metric.name)] = metric.statistics(n, **exact, **extra)
-                position += 1 + len(steps)
+            for metric, about, width in layout:
+                n, sums = values[position], values[position + 1:position + 1 + width]
+                exact, extra = dict(zip(metric.statistics.TERMS, sums)), {}
+                if metric.name in origins:
+                    powers = metric.statistics.TERMS
+                    by = tuple(Fraction(p) - Fraction(o) for p, o in zip(about, origins[metric.name]))
+                    moved = _shift({powers[k]: v for k, v in exact.items()} | {(0, 0): Fraction(n)}, by)
+                    exact, extra = {k: moved[powers[k]] for k in exact}, {"origin": origins[metric.name]}
+                # Exact rationals: float() rounds each sum once.
+                stats[(segment, arm_value, metric.name)] = metric.statistics(
+                    n, **{k: float(v) for k, v in exact.items()}, **extra)
+                position += 1 + width
         results.append(Aggregates(arm, segments, tuple(metrics), stats, units))
     return results
 
@@ -267,22 +335,22 @@ def lean(src, function, *args):
     The scans keep few groups, yet DuckDB, left alone, holds on to hundreds of MB of buffers while
     reading a large Parquet file; capped, it reads as fast in a fraction of the memory. Spilling to
     disk is switched off while capped (nothing is written), and a scan that needs more memory (many
-    sparse units, many segments) is run again uncapped. Other sources run as they are.
+    sparse units, many segments) is run again uncapped. Only a connection the source opened itself
+    is capped (then restored); any other source runs as it is.
     """
     connection = getattr(src, "connection", None)
-    if not isinstance(connection, duckdb.DuckDBPyConnection):
+    if not (isinstance(connection, duckdb.DuckDBPyConnection) and getattr(src, "own_connection", False)):
         return function(src, *args)
-    (limit, folder), = connection.execute(
-        "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    (folder,), = connection.execute("SELECT current_setting('temp_directory')").fetchall()
     try:
         connection.execute(f"SET memory_limit = '{MEMORY_CAP}'")
         connection.execute("SET temp_directory = ''")
         return function(src, *args)
     except duckdb.OutOfMemoryException:
-        connection.execute(f"SET memory_limit = '{limit}'")
+        connection.execute("RESET memory_limit")
         return function(src, *args)
     finally:
-        connection.execute(f"SET memory_limit = '{limit}'")
+        connection.execute("RESET memory_limit")
         connection.execute("SET temp_directory = " + "'" + folder.replace("'", "''") + "'")
 
 
@@ -310,7 +378,7 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
         segmentation over the rows the rule keeps (as ``aggregate_duckdb(..., clean_unit=unit)``).
     """
     from study.ab.aggregate import as_source
-    from study.ab.unit_checks import UnitChecks, detailed_checks
+    from study.ab.unit_checks import UnitChecks, detailed_checks, repeated_checks
 
     src = as_source(source, table)
     metrics, segmentations = tuple(metrics), [tuple(s) for s in segmentations]
@@ -323,6 +391,11 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
         # Without rows lacking a unit the sums need not read the unit column again.
         return checks, lean(src, second_scan, src.relation, metrics, arm, segmentations, first,
                              unit if first.rows_without_unit else None)
+    repeated = repeated_checks(src, columns, unit, arm, first)
+    if repeated is not None:
+        # The kept rows are some of the source's: its ranges still bound them, its centres still centre them.
+        checks, relation = repeated
+        return checks, lean(src, second_scan, relation, metrics, arm, segmentations, first)
     checks = detailed_checks(src, columns, unit, arm)
     relation = clean_units_sql(src.relation, columns, unit, arm)
     first = lean(src, first_scan, relation, arm, metrics)

@@ -10,6 +10,8 @@ collapse to one; a unit that still has several rows is left out, whether its row
 arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is). It is
 written once, as SQL (:func:`study.ab.aggregate.unit_rule_sql`): the checks, the cleaning of a
 frame here and the cleaning of a file by ``aggregate_duckdb(..., clean_unit=)`` all use it.
+Comparing whole rows is costly, so :func:`check_units` first runs an exact, cheap test of "each
+unit once" (:func:`study.ab.scan.first_scan`) and applies the full rule only when it fails.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from study.ab.aggregate import (
     UNIT_FLAGS,
     DuckDBSource,
     as_source,
+    clean_units_sql,
     quote,
     unit_rule_sql,
 )
 from study.core.accounting import RowLedger
 
 EXAMPLES = 5
+# Most units with several rows for which the whole-row rule runs on their rows only.
+REPEATED_LIMIT = 10_000
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -136,10 +141,11 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     if first.one_row_per_unit:
         return UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
                           0, 0, 0, [], [])
-    return detailed_checks(src, columns, unit, arm)
+    repeated = repeated_checks(src, columns, unit, arm, first)
+    return repeated[0] if repeated else detailed_checks(src, columns, unit, arm)
 
 
-def detailed_checks(src, columns: list[str], unit: str, arm: str) -> UnitChecks:
+def detailed_checks(src, columns: list[str], unit: str, arm: str, relation: str | None = None) -> UnitChecks:
     """The rule of :func:`study.ab.aggregate.unit_rule_sql` counted in full, with examples (one statement).
 
     Parameters
@@ -148,6 +154,8 @@ def detailed_checks(src, columns: list[str], unit: str, arm: str) -> UnitChecks:
     columns : list of str
         Every column of the source.
     unit, arm : str
+    relation : str, optional
+        A subquery of the source to count instead of the whole source.
 
     Returns
     -------
@@ -166,10 +174,86 @@ def detailed_checks(src, columns: list[str], unit: str, arm: str) -> UnitChecks:
         f"COALESCE(SUM(unit_rows) FILTER (WHERE flag IS NOT NULL), 0) AS flagged_rows FROM unit_rule_units) AS unit_counts "
         f"UNION ALL SELECT flag, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, example FROM ("
         f"SELECT flag, {example} AS example, ROW_NUMBER() OVER (PARTITION BY flag ORDER BY {example}) AS position "
-        f"FROM unit_rule_units WHERE flag IS NOT NULL) AS ranked WHERE position <= {EXAMPLES}")
+        f"FROM unit_rule_units WHERE flag IS NOT NULL) AS ranked WHERE position <= {EXAMPLES}", from_=relation)
     (counts,) = [r for r in rows if r[0] == 0]
     examples = {flag: sorted(r[9] for r in rows if r[0] == flag) for flag in (4, 5)}
     return UnitChecks(unit, arm, *(int(v) for v in counts[1:9]), examples[4], examples[5])
+
+
+def _literal(value) -> str | None:
+    """A unit value as a SQL literal, or ``None`` for a type not written that way here."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
+def repeated_units_sql(src, unit: str, arm: str) -> str:
+    """SQL listing the units with several rows (among rows with an arm).
+
+    For integer units only the rows of buckets that fail the bitmap check (:mod:`study.ab.scan`) are
+    grouped by unit, so the listing costs about one more cheap scan.
+
+    Parameters
+    ----------
+    src : source
+    unit, arm : str
+
+    Returns
+    -------
+    str
+        A ``SELECT`` of one column, with ``{relation}`` for the source.
+    """
+    from study.ab import scan
+
+    u, a = quote(unit), quote(arm)
+    kept = f"{a} IS NOT NULL AND {u} IS NOT NULL"
+    bucket, bit = scan.buckets(src, unit)
+    narrowed = "" if bucket == u else (
+        f" AND {bucket} IN (SELECT bucket FROM (SELECT {bucket} AS bucket FROM {{relation}} WHERE {kept} "
+        f"GROUP BY {bucket} HAVING COUNT(*) <> BIT_COUNT(BIT_OR({bit}))) AS crowded)")
+    return f"SELECT {u} FROM {{relation}} WHERE {kept}{narrowed} GROUP BY {u} HAVING COUNT(*) > 1"
+
+
+def repeated_checks(src, columns: list[str], unit: str, arm: str, first) -> tuple[UnitChecks, str] | None:
+    """The whole-row rule applied to the rows of units that appear more than once, and only to those.
+
+    Comparing whole rows is what makes the rule costly; a unit with one row needs none of it. The
+    units with several rows are listed (:func:`repeated_units_sql`), the rule runs on
+    their rows, and the counts are completed from the first scan's.
+
+    Parameters
+    ----------
+    src : source
+    columns : list of str
+    unit, arm : str
+    first : study.ab.scan.FirstScan
+        The first scan of the whole source, with ``unit``.
+
+    Returns
+    -------
+    (UnitChecks, str) or None
+        The checks, as :func:`detailed_checks` gives them for the whole source, and the rows the rule
+        keeps as a subquery; ``None`` when more than ``REPEATED_LIMIT`` units repeat or their values
+        are neither integers nor text (then the rule is run on everything).
+    """
+    u, a = quote(unit), quote(arm)
+    found = src.execute(f"{repeated_units_sql(src, unit, arm)} LIMIT {REPEATED_LIMIT + 1}")
+    literals = sorted(_literal(value) for value, in found if _literal(value) is not None)
+    if not found or len(found) > REPEATED_LIMIT or len(literals) < len(found):
+        return None
+    # A table of values, not a list: engines hash-join a subquery, but may test a long list row by row.
+    every = ", ".join(quote(c) for c in columns)
+    listed = f"SELECT repeated_unit FROM (VALUES {', '.join(f'({v})' for v in literals)}) AS repeated(repeated_unit)"
+    subset = f"(SELECT * FROM {src.relation} WHERE {u} IN ({listed}))"
+    part = detailed_checks(src, columns, unit, arm, relation=subset)
+    subset_kept = part.rows - part.rows_without_arm - part.rows_without_unit
+    checks = UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit,
+                        part.exact_duplicate_rows, first.rows_kept - subset_kept + part.units,
+                        part.units_in_several_arms, part.units_with_conflicting_rows, part.rows_of_flagged_units,
+                        part.examples_several_arms, part.examples_conflicting_rows)
+    kept = (f"(SELECT {every} FROM {src.relation} WHERE {a} IS NOT NULL AND {u} IS NOT NULL AND {u} NOT IN ({listed}) "
+            f"UNION ALL SELECT {every} FROM {clean_units_sql(subset, columns, unit, arm)} AS repeated_kept)")
+    return checks, kept
 
 
 def drop_flagged_units(frame: pd.DataFrame, unit: str, arm: str = "variant") -> tuple[pd.DataFrame, RowLedger]:
