@@ -70,6 +70,12 @@ def _same(left, right, path: str = "") -> list[str]:
     return [] if left == right else [f"{path}: {left!r} != {right!r}"]
 
 
+def _scan(result) -> tuple:
+    """The unit checks and each segmentation's statistics of :func:`study.ab.scan.analyse`, to compare."""
+    checks, aggregates = result
+    return checks, [(a.units, a.stats) for a in aggregates]
+
+
 def _study_runs(tickets: Path, folder: Path, master: str) -> list[str]:
     """``study run --only 01`` with each engine, timed; the results JSON must be the same bytes."""
     import subprocess
@@ -96,7 +102,7 @@ def main() -> int:
     parser.add_argument("--study-run", action="store_true", help="also compare whole study runs of the engines' notebooks")
     args = parser.parse_args()
 
-    from study.ab import aggregate, unit_checks
+    from study.ab import aggregate, scan, unit_checks
     from study.ab.sufficient import Metric
     from study.data import dataset, overview, simulate
     from study.engine import spark_missing
@@ -131,6 +137,8 @@ def main() -> int:
             "A/B unit checks": lambda s: unit_checks.check_units(s[1], unit="customer_id"),
             "A/B statistics, whole": lambda s: aggregate.aggregate_duckdb(s[1], metrics).stats,
             "A/B statistics, by tier": lambda s: aggregate.aggregate_duckdb(s[1], metrics, segments=["tier"]).stats,
+            "A/B checks + whole + by tier (scan)": lambda s: _scan(scan.analyse(s[1], metrics, "customer_id",
+                                                                               segmentations=[(), ("tier",)])),
         }
         print(f"  {'step':38s} {'DuckDB':>8s} {'Spark 1st':>10s} {'Spark':>8s} {'ratio':>6s}")
         for name, step in steps.items():
