@@ -73,6 +73,18 @@ def test_study_run_refuses_a_bad_engine_before_anything_runs(tmp_path):
     assert result.stderr.strip().splitlines() == ["study: error: --engine must be one of duckdb, spark, got 'sprak'"]
 
 
+def test_study_run_refuses_spark_without_java_before_anything_runs(tmp_path):
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"} | {"PATH": str(tmp_path)}
+    out = tmp_path / "report"
+    result = subprocess.run(study_command("run", "--out", str(out), "--engine", "spark"), capture_output=True, text=True,
+                            check=False, env=environment)
+    assert result.returncode == 2 and not out.exists()
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("study: error: --engine spark: ") and ("Java" in line or "pyspark" in line)
+
+
 def test_the_engine_goes_only_to_notebooks_that_declare_it():
     notebooks = [a.notebook for a in __import__("study.analyses", fromlist=["ANALYSES"]).ANALYSES]
     split = parameters.split_parameters({}, notebooks, {"engine": "spark", "spark_master": "local[2]"})
