@@ -279,7 +279,8 @@ def _outcomes_by(source, tickets: str, group: str, alpha: float, measured: dict,
         f"SELECT {quote(group)}, count(*), {', '.join(_moment_sql('csat') + _moment_sql('repeat_purchase'))} "
         f"FROM {{relation}} WHERE {quote(group)} IS NOT NULL GROUP BY 1", from_=tickets)
     rank = {value: i for i, value in enumerate(order)} if order else None
-    rows = sorted(rows, key=(lambda row: rank.get(row[0], len(rank))) if rank else (lambda row: row[0]))
+    # Unlisted values after the listed ones, by their text: the same order whatever order the engine returns.
+    rows = sorted(rows, key=(lambda row: (rank.get(row[0], len(rank)), str(row[0]))) if rank else (lambda row: row[0]))
     csat = [_moments(*row[2:5]) for row in rows]
     repeat = [_moments(*row[5:8]) for row in rows]
     columns = {"tickets": np.array([int(row[1]) for row in rows], dtype=int)}
