@@ -21,10 +21,12 @@ def test_duckdb_sql_becomes_spark_sql_with_the_same_meaning():
     assert "APPROX" not in sql
     nested = "SELECT * FROM (WITH a AS (SELECT 1 AS x) SELECT x FROM a) AS l, (WITH a AS (SELECT 2 AS x) SELECT x FROM a) AS r"
     assert to_spark(nested) == nested  # each subquery keeps its own WITH: hoisted, the two `a` would collide
-    # An integer sum is a HUGEINT on DuckDB; on Spark it is summed as a 38-digit decimal, not a BIGINT that overflows.
     # DuckDB rounds a fractional number it casts to an integer (ties to even), Spark truncates: RINT rounds as DuckDB.
+    # Integer sums: the high and low 31 bits summed apart (no BIGINT overflow), joined as a 38-digit decimal.
+    term = "CAST(RINT(x * 1048576.0) AS BIGINT)"
     assert to_spark("SELECT SUM(CAST(x * 1048576.0 AS BIGINT)) FILTER (WHERE y) FROM t") == (
-        "SELECT SUM(CAST(CAST(RINT(x * 1048576.0) AS BIGINT) AS DECIMAL(38, 0))) FILTER(WHERE y) FROM t")
+        f"SELECT (CAST(SUM(SHIFTRIGHT({term}, 31)) FILTER(WHERE y) AS DECIMAL(38, 0)) * 2147483648 "
+        f"+ SUM({term} & 2147483647) FILTER(WHERE y)) FROM t")
     assert to_spark("SELECT CAST(x AS BIGINT), CAST(a * b AS INTEGER), CAST(a / b AS INTEGER) FROM t") == (
         "SELECT CAST(x AS BIGINT), CAST(a * b AS INT), CAST(RINT(a / b) AS INT) FROM t")
 

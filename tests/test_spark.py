@@ -172,13 +172,19 @@ def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
     from study.engine.spark import SparkSource
 
     path = tmp_path / "ties.parquet"
-    pd.DataFrame({"x": [2.5, 3.5, -2.5, -3.5, 2.7, -2.7, 0.1, None]}).to_parquet(path)
+    big = 2**62
+    pd.DataFrame({"x": [2.5, 3.5, -2.5, -3.5, 2.7, -2.7, 0.1, None],
+                  "big": pd.array([big, big, big, -5, 3 - big, big - 1, 7, None], dtype="Int64")}).to_parquet(path)
     sql = ("SELECT " + ", ".join(f"CAST(x * {k} AS BIGINT)" for k in ("1.0", "0.5e1")) + ", "
            + aggregate.exact_sum_sql("x") + " FROM {relation} GROUP BY x ORDER BY x")
     duck, on_spark = aggregate.DuckDBSource(path).execute(sql), SparkSource(path, spark).execute(sql)
     assert [tuple(float(v) if v is not None else None for v in row) for row in on_spark] == [
         tuple(float(v) if v is not None else None for v in row) for row in duck]
     assert [row[0] for row in duck][:4] == [-4, -3, -2, 0]  # ties to even: the rounding being compared
+    # An integer sum past 2**63 (a BIGINT sum would overflow) is the same integer on both engines.
+    total = "SELECT SUM(CAST(big AS BIGINT)), SUM(CAST(big AS BIGINT)) FILTER (WHERE x > 0) FROM {relation}"
+    (duck_total,), (spark_total,) = aggregate.DuckDBSource(path).execute(total), SparkSource(path, spark).execute(total)
+    assert tuple(int(v) for v in duck_total) == tuple(int(v) for v in spark_total) == (3 * big + 4, big + 10)
 
 
 def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(tmp_path):

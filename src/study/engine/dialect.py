@@ -20,8 +20,8 @@ would change the numbers, so they are fixed here:
   number like ``1048576.0`` or a DOUBLE), Spark is given ``CAST(RINT(x) AS ...)``: Java's
   ``rint`` rounds the same way. (Exact sums scale values to integers this way.)
 - ``SUM(CAST(x AS BIGINT))``, an exact integer sum, is a HUGEINT on DuckDB but a BIGINT on Spark,
-  which overflows (an error) past 2**63; the integers are summed as ``DECIMAL(38, 0)`` on Spark, the
-  same integer.
+  which overflows (an error) past 2**63; on Spark the high and low 31 bits are summed apart and
+  joined as a ``DECIMAL(38, 0)``: the same integer (see :func:`_split_sum`).
 
 What has no Spark equivalent is refused, naming the function, instead of failing somewhere inside
 Spark: DuckDB's compensated sums (``fsum``), ``HUGEINT`` and the top-n form ``min(x, n)``. Portable
@@ -88,10 +88,31 @@ def _fix(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _is_integer_sum(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Sum) and isinstance(node.this, exp.Cast) and node.this.to.this == exp.DataType.Type.BIGINT
+
+
+def _split_sum(total: exp.Sum, where: exp.Expression | None) -> exp.Expression:
+    """``SUM(x)`` of BIGINTs as ``CAST(SUM(x >> 31) AS DECIMAL(38, 0)) * 2**31 + SUM(x & (2**31 - 1))``: the
+    same integer, with BIGINT additions that cannot overflow below 2**32 rows a group, and one DECIMAL step
+    a group (measured: twice as fast as summing each row as a DECIMAL, as fast as a sum of doubles)."""
+    value = total.this
+
+    def summed(part: exp.Expression) -> exp.Expression:
+        return exp.Filter(this=exp.Sum(this=part), expression=where.copy()) if where is not None else exp.Sum(this=part)
+
+    high = summed(exp.Anonymous(this="SHIFTRIGHT", expressions=[value.copy(), exp.Literal.number(31)]))
+    low = summed(exp.BitwiseAnd(this=value.copy(), expression=exp.Literal.number(2**31 - 1)))
+    widened = exp.Cast(this=high, to=exp.DataType.build("DECIMAL(38, 0)"))
+    return exp.Paren(this=exp.Add(this=exp.Mul(this=widened, expression=exp.Literal.number(2**31)), expression=low))
+
+
 def _widen_sums(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.Sum) and isinstance(node.this, exp.Cast) and node.this.to.this == exp.DataType.Type.BIGINT:
-        # DuckDB sums BIGINT into HUGEINT; Spark's BIGINT sum would overflow (an error, ANSI on) past 2**63.
-        return exp.Sum(this=exp.Cast(this=node.this, to=exp.DataType.build("DECIMAL(38, 0)")))
+    # DuckDB sums BIGINT into HUGEINT; Spark's BIGINT sum would overflow (an error, ANSI on) past 2**63.
+    if isinstance(node, exp.Filter) and _is_integer_sum(node.this):
+        return _split_sum(node.this, node.expression)
+    if _is_integer_sum(node) and not isinstance(node.parent, exp.Filter):
+        return _split_sum(node, None)
     return node
 
 
