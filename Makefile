@@ -5,14 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 # One venv, one stamp per extra: `make report` installs what running needs; `make test` adds the [test]
-# extras (pytest, nbval, hypothesis, playwright, pypdf) and `make lab` adds JupyterLab, each once, on top of it.
+# extras (pytest, nbval, hypothesis, playwright, pypdf) and [spark] (pyspark, for the Spark engine's tests)
+# and `make lab` adds JupyterLab, each once, on top of it.
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 LAB_STAMP := $(VENV)/.installed-lab
 # Jupyter refuses to start as root unless told; containers usually run as root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup test-setup kernel report test browser lab notebooks benchmark clean
+.PHONY: setup test-setup kernel report test browser java lab notebooks benchmark clean
 
 setup: $(STAMP)
 
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PIP) -e ".[test]"
+	$(PIP) -e ".[test,spark]"
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $(TEST_STAMP)
 
@@ -38,7 +39,7 @@ $(LAB_STAMP): $(STAMP)
 report: setup
 	$(BIN)/study run
 
-test: test-setup browser
+test: test-setup browser java
 	$(BIN)/python -m pytest
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
@@ -54,6 +55,20 @@ browser:
 	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq --no-install-recommends chromium; } >/dev/null \
 	    || echo "make: could not install chromium; the browser tests will be skipped"; \
+	fi
+
+# The Spark engine's tests (tests/test_spark.py) need Java 17+: Debian's default-jre-headless is installed
+# when no java is found and we may, as Chromium is above; otherwise those tests skip themselves with the reason.
+java:
+	@if [ -n "$${JAVA_HOME:-}" ] && [ -x "$$JAVA_HOME/bin/java" ] || command -v java >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "make: no apt-get to install Java; the Spark tests will be skipped"; \
+	else \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "make: Java is missing and installing it needs root; the Spark tests will be skipped"; exit 0; fi; \
+	  echo "make: installing Debian's default-jre-headless for the Spark tests"; \
+	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends default-jre-headless; } >/dev/null \
+	    || echo "make: could not install Java; the Spark tests will be skipped"; \
 	fi
 
 # The `study` kernel ("Python (study)") runs this venv's python, so a JupyterLab installed elsewhere

@@ -108,3 +108,21 @@ def test_response_times_that_look_like_hours_are_a_warning_of_the_overview(small
     warnings = [f for f in overview.summarize(from_frame(tickets)).findings() if f.kind == "warning"]
     assert len(warnings) == 1 and "declare units: {first_response_minutes: hours}" in warnings[0].text
     assert not [f for f in overview.summarize(small_data).findings() if f.kind == "warning"]
+
+
+def test_the_figures_are_the_same_bytes_on_any_number_of_threads(small_data, tmp_path):
+    """Exact sums: one DuckDB thread or four give the same figures, not merely close ones."""
+    from study.ab.aggregate import DuckDBSource
+
+    import pyarrow.parquet as pq
+
+    whole = dataset.write_prepared(small_data, tmp_path / "whole.parquet")
+    copy = tmp_path / "copy.parquet"
+    pq.write_table(pq.read_table(whole), copy, row_group_size=100)  # 30 row groups: four threads do share the scan
+    data = dataset.load_tickets(copy, needed=[])
+    one, four = (overview.summarize(data, source=DuckDBSource(copy, threads=n)) for n in (1, 4))
+    assert [(e.value, e.se, e.ci_low, e.ci_high) for e in one.headline] == [
+        (e.value, e.se, e.ci_low, e.ci_high) for e in four.headline]
+    for part in ("by_band", "by_resolution", "histogram"):
+        pd.testing.assert_frame_equal(getattr(one, part), getattr(four, part), check_exact=True)
+    pd.testing.assert_series_equal(one.distribution, four.distribution, check_exact=True)

@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace) -> int:
         data_path=args.data, out_dir=args.out, params=parse_pairs(args.param),
         only=[name for group in args.only for name in group.split(",") if name] or None, jobs=args.jobs,
         columns=args.columns, table=args.table, query=args.query, progress=say, pdf=args.pdf,
+        engine=args.engine, spark_master=args.spark_master,
     )
     if summary.unprinted:  # --pdf yes promised PDFs
         say(f"study: --pdf yes, but {len(summary.unprinted)} page(s) could not be printed (see above)")
@@ -155,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--columns", metavar="MAP.yml",
                      help="column map: its 'tickets' section maps an export onto the data contract, its "
                           "'experiment' section describes an experiment table (see data/examples/)")
+    run.add_argument("--engine", default="duckdb", metavar="duckdb|spark",
+                     help="where the aggregations run: duckdb (default, in this process) or spark (Apache Spark; "
+                          "pip install -e '.[spark]' and Java 17+)")
+    run.add_argument("--spark-master", default="local[2]", metavar="URL",
+                     help="Spark master for --engine spark: local[N] (default local[2]), spark://host:port, yarn, "
+                          "or sc://host:port for Spark Connect; the cluster must be able to read the report folder")
     run.set_defaults(handler=_run)
 
     simulate = commands.add_parser("simulate", help="write simulated tickets and their truth.json")

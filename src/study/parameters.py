@@ -165,7 +165,9 @@ def check(params: dict, declared: dict[str, str]) -> dict:
     return typed
 
 
-RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path"}  # set by the run, not by the user
+# Set by the run, not by --param: the data and where results go, and the engine (--engine, --spark-master).
+RUNNER_PARAMETERS = {"data_path", "results_dir", "columns_path", "engine", "spark_master"}
+ENGINE_PARAMETERS = ("engine", "spark_master")
 # Files a notebook reads besides the data. Given, each is resolved from the folder the command runs in
 # (the notebooks run in notebooks/) and must exist. Not given, it is None: a notebook's default points
 # at our sample, which says nothing about the user's data.
@@ -178,8 +180,11 @@ def _inspect(path: Path) -> dict:
     return papermill.inspect_notebook(str(path))
 
 
-def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
+def split_parameters(params: dict, notebooks: list[Path], engine: dict | None = None) -> dict[str, dict]:
     """Give each notebook only the parameters it declares, typed and checked (:func:`check`).
+
+    ``engine`` (``{"engine": ..., "spark_master": ...}``, checked by :func:`study.engine.check_engine`)
+    goes to the notebooks that declare those parameters: those whose aggregations an engine runs.
 
     Raises
     ------
@@ -190,6 +195,8 @@ def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
     types = {name: info["inferred_type_name"] for infos in declared.values() for name, info in infos.items()}
     known = sorted(set(types) - RUNNER_PARAMETERS)
     for name in params:
+        if name in ENGINE_PARAMETERS:
+            raise ValueError(f"'{name}' is chosen with --{name.replace('_', '-')}, not --param")
         if name not in known:
             raise ValueError(f"unknown parameter '{name}' (notebook parameters: {', '.join(known)})")
     typed = check(params, types)
@@ -198,5 +205,7 @@ def split_parameters(params: dict, notebooks: list[Path]) -> dict[str, dict]:
         if not path.is_file():
             raise ParameterError(f"parameter '{name}' must be an existing data file, got {str(params[name])[:80]!r}")
         typed[name] = str(path)
-    return {stem: {**{k: None for k in FILE_PARAMETERS & set(names)}, **{k: v for k, v in typed.items() if k in names}}
+    chosen = {k: v for k, v in (engine or {}).items() if k in ENGINE_PARAMETERS}
+    return {stem: {**{k: None for k in FILE_PARAMETERS & set(names)}, **{k: v for k, v in typed.items() if k in names},
+                   **{k: v for k, v in chosen.items() if k in names}}
             for stem, names in declared.items()}

@@ -26,6 +26,7 @@ from study.data.dataset import load_tickets
 from study.data.feedback_map import feedback_section
 from study.data.model_features import check_requested
 from study.data.readiness import needs_of, skip_reason
+from study.engine import check_engine
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import kernel_provisioner, lifetime, safe_output, truth
 from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
@@ -81,6 +82,8 @@ def run_study(
     table: str = "tickets",
     query: str | None = None,
     pdf: str = "no",
+    engine: str = "duckdb",
+    spark_master: str = "local[2]",
 ) -> RunSummary:
     """Execute every analysis notebook on a data set and write the reports.
 
@@ -107,6 +110,9 @@ def run_study(
     pdf : {"no", "auto", "yes"}
         Print each report and the index to PDF with headless Chromium: ``auto`` when a Chromium is
         found (the run facts say why not otherwise), ``yes`` refuses to start without one.
+    engine, spark_master : str
+        Where the notebooks that aggregate through :mod:`study.engine` run their aggregations:
+        ``duckdb`` (in process) or ``spark`` on the master ``spark_master`` (:func:`study.engine.check_engine`).
 
     Returns
     -------
@@ -128,10 +134,12 @@ def run_study(
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
     check_pdf_choice(pdf)
+    check_engine(engine, spark_master)  # Spark without pyspark or Java: refused before anything runs
     analyses = select(only)
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
-    per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses])
+    per_notebook = split_parameters(dict(params or {}), [a.notebook for a in analyses],
+                                    None if engine == "duckdb" else {"engine": engine, "spark_master": spark_master})
     needs = {a.name: needs_of(a, columns, per_notebook.get(a.name, {})) for a in analyses}  # a driver analysis's settings
     files = {k: Path(v) for chosen in per_notebook.values() for k, v in chosen.items() if k in FILE_PARAMETERS and v}
     out_dir = safe_output.check_out_dir(out_dir or config.DEFAULT_REPORTS, [data_path, columns, *files.values()])
@@ -241,6 +249,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     for run in runs:
         if run.status == "skipped":
             progress(f"  skipped {run.name}: {run.reason}")
+    engines = {run.name: per_notebook[run.name]["engine"] for run in todo if "engine" in per_notebook.get(run.name, {})}
+    if engines:  # only a run asked for another engine than DuckDB says so: which analyses it reaches
+        progress(f"  engine {', '.join(sorted(set(engines.values())))} aggregates for {', '.join(engines)}; "
+                 "the other analyses compute in process")
 
     registered = {a.name: a for a in analyses}
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))

@@ -1,0 +1,199 @@
+"""The Spark engine: a session set up for small, reproducible runs, and a source that runs the
+study's DuckDB-dialect SQL on Spark.
+
+A source is what :mod:`study.ab.aggregate` and :mod:`study.data.overview` aggregate: an object with
+``relation``, ``execute(select, *, from_=None)`` and ``columns()``. :class:`SparkSource` is the Spark
+one: the data is a temporary view, and each query is translated by :func:`study.engine.dialect.to_spark`
+and run with ``session.sql``. Rows come back as tuples of Python values, as DuckDB gives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import warnings
+from pathlib import Path
+
+from study.engine.dialect import to_spark
+
+# Settings of every session: sums and groupings that do not depend on the machine's time zone, errors
+# instead of silent overflow (ANSI), no web UI or progress bars in a notebook's output, few shuffle
+# partitions (a local run has two cores, not two hundred tasks' worth of data).
+SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
+    # The study's columns are few; a scan's partitions follow the file, not a guess at the cluster.
+    "spark.sql.files.maxPartitionBytes": str(128 << 20),
+    # Spark refuses Parquet timestamps in nanoseconds (pandas' and Arrow's default); read as integers,
+    # :class:`SparkSource` turns them into microsecond timestamps.
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
+# Only for a session this process starts itself (local or a cluster master): the driver's memory and
+# address are fixed when its JVM starts. A local driver binds to the loopback address, so that it
+# neither asks the network which name the machine has nor listens beyond it.
+DRIVER_SETTINGS = {"spark.driver.memory": "2g"}
+LOCAL_SETTINGS = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+_VIEWS = itertools.count(1)
+
+
+def spark_session(master: str = "local[2]"):
+    """A Spark session for the study: the active one when it has this master, else a new one.
+
+    Parameters
+    ----------
+    master : str
+        ``local[N]`` (N cores of this machine), a cluster master (``spark://host:port``, ``yarn``,
+        ``k8s://...``) or a Spark Connect address (``sc://host:port``).
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+
+    Raises
+    ------
+    ValueError
+        When another session with a different master is active in this process.
+    """
+    with _no_pandas_warning():
+        return _session(master)
+
+
+@contextlib.contextmanager
+def _no_pandas_warning():
+    """PySpark warns about pandas 3 as its session starts; the study hands Spark no pandas objects (files in,
+    Python rows out), so the warning concerns nothing it does."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        yield
+
+
+def _session(master: str):
+    from pyspark.sql import SparkSession
+
+    if master.startswith("sc://"):
+        builder = SparkSession.builder.remote(master)
+        session = builder.getOrCreate()
+        for key, value in SETTINGS.items():  # a Connect server takes the session's SQL settings, not its UI's
+            if key.startswith("spark.sql."):
+                session.conf.set(key, value)
+        return session
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        if active.sparkContext.master != master:
+            raise ValueError(f"a Spark session with master {active.sparkContext.master} is already running here; "
+                             f"cannot start one with {master}")
+        return active
+    builder = SparkSession.builder.master(master).appName("study")
+    local = master.startswith("local")
+    for key, value in {**SETTINGS, **DRIVER_SETTINGS, **(LOCAL_SETTINGS if local else {})}.items():
+        builder = builder.config(key, value)
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return builder.getOrCreate()
+
+
+def _nanosecond_columns(path: Path) -> dict[str, bool]:
+    """Columns of a local Parquet file holding nanosecond timestamps -> whether they carry a time zone."""
+    if not path.is_file():
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return {field.name: field.type.tz is not None for field in pq.read_schema(path)
+            if pa.types.is_timestamp(field.type) and field.type.unit == "ns"}
+
+
+def _microseconds(frame, columns: dict[str, bool]):
+    """``frame`` with nanosecond integers (see ``nanosAsLong`` above) as timestamps, floored to the microsecond."""
+    from pyspark.sql import functions as F
+
+    for name, zoned in columns.items():
+        if dict(frame.dtypes).get(name) != "bigint":
+            continue
+        quoted = "`" + name.replace("`", "``") + "`"
+        micros = F.expr(f"timestamp_micros(({quoted} - pmod({quoted}, 1000)) div 1000)")
+        # timestamp_micros counts from the epoch in UTC; a zone-less time is that wall-clock time.
+        frame = frame.withColumn(name, micros if zoned else micros.cast("timestamp_ntz"))
+    return frame
+
+
+class SparkSource:
+    """Data on Spark, queried with the study's DuckDB-dialect SQL.
+
+    Parameters
+    ----------
+    path_or_dataframe : str, Path or pyspark.sql.DataFrame
+        A Parquet file or folder (or a CSV file, read with a header and inferred types), which the
+        Spark cluster must be able to read at that path, or a Spark DataFrame.
+    session : pyspark.sql.SparkSession
+        From :func:`spark_session`.
+
+    Attributes
+    ----------
+    relation : str
+        The temporary view holding the data, as DuckDB-dialect SQL names it.
+    """
+
+    def __init__(self, path_or_dataframe, session):
+        self.session = session
+        if isinstance(path_or_dataframe, (str, Path)):
+            path = Path(path_or_dataframe)
+            name = path.name.lower()
+            if not path.exists() and "://" not in str(path_or_dataframe):
+                raise FileNotFoundError(f"{path.name}: no such file")
+            if name.endswith((".parquet", ".pq")) or path.is_dir():
+                frame = _microseconds(session.read.parquet(str(path_or_dataframe)), _nanosecond_columns(path))
+            elif ".csv" in name:
+                frame = session.read.csv(str(path_or_dataframe), header=True, inferSchema=True)
+            else:
+                raise ValueError(f"{path.name}: Spark reads Parquet or CSV here; convert other files first")
+        elif hasattr(path_or_dataframe, "createOrReplaceTempView"):
+            frame = path_or_dataframe
+        else:
+            raise TypeError(f"SparkSource reads a file path or a Spark DataFrame, not {type(path_or_dataframe).__name__}")
+        self.frame = frame
+        self.view = f"study_source_{os.getpid()}_{next(_VIEWS)}"
+        frame.createOrReplaceTempView(self.view)
+        self.relation = self.view
+
+    def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
+        """Run ``select`` (DuckDB dialect) on Spark, ``{relation}`` replaced by the view (or ``from_``).
+
+        Only ``{relation}`` outside double-quoted identifiers is replaced, as in
+        :meth:`study.ab.aggregate.DuckDBSource.execute`.
+
+        Raises
+        ------
+        study.engine.dialect.NotPortable
+            For SQL that uses a DuckDB feature Spark does not have.
+        ValueError
+            When Spark refuses the query: its first line, with the Spark SQL it was given.
+        """
+        parts = re.split(r'("(?:[^"]|"")*")', select)
+        sql = to_spark("".join(p if p.startswith('"') else p.replace("{relation}", from_ or self.relation) for p in parts))
+        from pyspark.errors import PySparkException
+
+        try:
+            rows = self.session.sql(sql).collect()
+        except PySparkException as error:
+            reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            raise ValueError(f"Spark refused the query: {reason[:300]} (Spark SQL: {sql[:300]})") from None
+        return [tuple(row) for row in rows]
+
+    def columns(self) -> list[str]:
+        """The data's column names, in order."""
+        return list(self.frame.columns)
+
+    def column_types(self) -> dict[str, str]:
+        """Column name -> Spark SQL type name, upper case (``BIGINT``, ``INT``, ``STRING``, ``DOUBLE``, ...)."""
+        return {field.name: field.dataType.simpleString().upper() for field in self.frame.schema.fields}
+
+    def close(self) -> None:
+        """Drop the temporary view (the session stays)."""
+        self.session.catalog.dropTempView(self.view)

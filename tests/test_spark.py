@@ -1,0 +1,220 @@
+"""The same aggregations on DuckDB and on Spark (local[2]) agree to 1e-9, and so does a whole `study run`.
+
+Skipped, with the reason, where Spark cannot run (no pyspark, no Java 17+): `make test` installs both
+where it may. One Spark session serves the module; each run of the study starts its own in its kernel.
+"""
+
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import results_numbers
+from conftest import study_command
+
+from study import config
+from study.ab import aggregate, unit_checks
+from study.ab.sufficient import Metric
+from study.data import dataset, overview
+from study.engine import spark_missing
+
+pytestmark = pytest.mark.skipif(spark_missing() is not None, reason=f"Spark cannot run here: {spark_missing()}")
+
+ODD = 'spend "net"; DROP TABLE units; --'
+TIER = "tier é/ü"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from study.engine.spark import spark_session
+
+    return spark_session("local[2]")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def study_runs(tmp_path_factory):
+    """`study run --only 01` with each engine, started with the module so that they overlap its other tests
+    (a run mostly waits on its kernel and Spark's start); the last test reads them."""
+    folder = tmp_path_factory.mktemp("engine_runs")
+    runs = {}
+    for engine in ("duckdb", "spark"):
+        out = folder / engine
+        with open(folder / f"{engine}.txt", "w") as printed:
+            runs[engine] = (subprocess.Popen(study_command("run", "--only", "01", "--out", str(out), "--pdf", "no",
+                                                           "--engine", engine), stdout=printed,
+                                             stderr=subprocess.STDOUT), out)
+    yield runs
+    for process, _ in runs.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def units_file(tmp_path_factory):
+    """Unit-level rows with what real tables have: missing values, odd names, duplicates, a unit in two arms."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    frame = pd.DataFrame({
+        "customer_id": [f"c{i:05d}" for i in range(n)],
+        "variant": rng.choice(["control", "fast", "faster"], n),
+        TIER: rng.choice(["bronze", "silber", "gold ★", None], n),
+        ODD: rng.lognormal(3, 1, n),
+        "orders": rng.poisson(2, n) + 1.0,
+        "bought": rng.random(n) < 0.3,
+        "signup_year": rng.integers(2015, 2026, n).astype(float),
+        "opened": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ns"),
+    })
+    frame.loc[rng.random(n) < 0.05, ODD] = np.nan
+    frame.loc[rng.random(n) < 0.03, "variant"] = None
+    frame.loc[rng.random(n) < 0.02, "customer_id"] = None
+    frame = pd.concat([frame, frame.iloc[:40], frame.iloc[40:60].assign(variant="control")], ignore_index=True)
+    path = tmp_path_factory.mktemp("units") / "units.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+METRICS = [
+    Metric("spend", ODD), Metric("bought", "bought", "proportion"),
+    Metric("spend_per_order", ODD, "ratio", denominator="orders"),
+    Metric("spend_adjusted", ODD, covariate="signup_year"),
+]
+
+
+def _assert_same_aggregates(left, right):
+    assert left.units == right.units and set(left.stats) == set(right.stats)
+    for key, a in left.stats.items():
+        b = right.stats[key]
+        assert type(a) is type(b) and a.n == b.n, key
+        for field in vars(a):
+            x, y = getattr(a, field), getattr(b, field)
+            if isinstance(x, float):
+                assert x == pytest.approx(y, rel=1e-9, abs=1e-12), (key, field)
+            else:
+                assert x == y, (key, field)
+
+
+def _sources(path, spark):
+    from study.engine.spark import SparkSource
+
+    return aggregate.DuckDBSource(path), SparkSource(path, spark)
+
+
+@pytest.mark.parametrize("segments, clean", [((), None), ((TIER,), "customer_id")],
+                         ids=["whole", "by segment, units cleaned"])
+def test_sufficient_statistics_agree(units_file, spark, segments, clean):
+    duck, on_spark = _sources(units_file, spark)
+    left = aggregate.aggregate_duckdb(duck, METRICS, segments=segments, clean_unit=clean)
+    right = aggregate.aggregate_duckdb(on_spark, METRICS, segments=segments, clean_unit=clean)
+    _assert_same_aggregates(left, right)
+    assert len(left.units) >= 3 * (4 if segments else 1)  # every arm, and missing tiers as their own segment
+
+
+def test_the_two_scan_analysis_agrees(units_file, spark):
+    """The A/B engine's checks and statistics of several segmentations at once, as the study runs them."""
+    from study.ab import scan
+
+    duck, on_spark = _sources(units_file, spark)
+    (left_checks, left), (right_checks, right) = (
+        scan.analyse(s, METRICS, "customer_id", segmentations=[(), (TIER,)]) for s in (duck, on_spark))
+    assert left_checks == right_checks and left_checks.rows_left_out > 0
+    for a, b in zip(left, right, strict=True):
+        _assert_same_aggregates(a, b)
+
+
+@pytest.mark.parametrize("unit", ["customer_id", "number"], ids=["text units", "integer units"])
+def test_unit_checks_agree(units_file, spark, tmp_path, unit):
+    path = units_file
+    if unit == "number":  # integer units take the A/B check's bitmap path, which needs the column's type
+        frame = pd.read_parquet(units_file)
+        frame["number"] = frame["customer_id"].str[1:].astype("Int64")
+        path = tmp_path / "numbered.parquet"
+        frame.to_parquet(path)
+    duck, on_spark = _sources(path, spark)
+    assert on_spark.column_types()["customer_id"] == "STRING"
+    left, right = (unit_checks.check_units(s, unit=unit) for s in (duck, on_spark))
+    assert left == right
+    assert left.exact_duplicate_rows > 0 and left.units_in_several_arms > 0  # the data has what is checked
+
+
+@pytest.fixture(scope="module")
+def prepared(small_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spark_overview")
+    whole = dataset.write_prepared(small_data, folder / "copy.parquet")
+    # Without csat and resolved: the overview reads them as empty columns, on Spark as on DuckDB.
+    partial = small_data.tickets.drop(columns=["csat", "csat_answered", "resolved"])
+    some = dataset.write_prepared(dataset.from_frame(partial), folder / "partial.parquet")
+    return whole, some
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["every column", "without csat and resolved"])
+def test_overview_agrees(prepared, spark, which):
+    from study.engine.spark import SparkSource
+
+    data = dataset.load_tickets(prepared[which], needed=[])
+    left = overview.summarize(data)
+    right = overview.summarize(data, source=SparkSource(prepared[which], spark))
+    for name in ("tickets", "customers", "answered", "first_opened", "last_opened", "measured", "constant"):
+        assert getattr(left, name) == getattr(right, name), name
+    assert left.over_a_day == pytest.approx(right.over_a_day, rel=1e-9)
+    assert [(e.name, e.n) for e in left.headline] == [(e.name, e.n) for e in right.headline]
+    for a, b in zip(left.headline, right.headline):
+        for x, y in ((a.value, b.value), (a.se, b.se), (a.ci_low, b.ci_low), (a.ci_high, b.ci_high)):
+            assert (x is None and y is None) or x == pytest.approx(y, rel=1e-9, nan_ok=True), a.name
+    for part in ("by_band", "by_resolution", "histogram", "distribution"):
+        mine, theirs = getattr(left, part), getattr(right, part)
+        if isinstance(mine, (pd.DataFrame, pd.Series)):
+            assert (pd.testing.assert_frame_equal if isinstance(mine, pd.DataFrame) else pd.testing.assert_series_equal)(
+                mine, theirs, rtol=1e-9, check_index_type=False) is None
+        else:
+            assert mine == theirs
+    assert left.has("by_resolution") == (which == 0)
+
+
+def test_spark_refusals_are_one_line(units_file, spark):
+    from study.engine.dialect import NotPortable
+    from study.engine.spark import SparkSource
+
+    source = SparkSource(units_file, spark)
+    assert source.columns()[:3] == ["customer_id", "variant", TIER]
+    assert source.execute('SELECT count(*) AS "{relation}" FROM {relation}') == [(3060,)]
+    with pytest.raises(NotPortable, match="fsum"):
+        source.execute("SELECT fsum(orders) FROM {relation}")
+    with pytest.raises(ValueError, match="Spark refused the query") as error:
+        source.execute('SELECT "no such column" FROM {relation}')
+    assert "\n" not in str(error.value)
+
+
+def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
+    from study.engine.spark import SparkSource
+
+    path = tmp_path / "ties.parquet"
+    big = 2**62
+    pd.DataFrame({"x": [2.5, 3.5, -2.5, -3.5, 2.7, -2.7, 0.1, None],
+                  "big": pd.array([big, big, big, -5, 3 - big, big - 1, 7, None], dtype="Int64")}).to_parquet(path)
+    sql = ("SELECT " + ", ".join(f"CAST(x * {k} AS BIGINT)" for k in ("1.0", "0.5e1")) + ", "
+           + aggregate.exact_sum_sql("x") + " FROM {relation} GROUP BY x ORDER BY x")
+    duck, on_spark = aggregate.DuckDBSource(path).execute(sql), SparkSource(path, spark).execute(sql)
+    assert [tuple(float(v) if v is not None else None for v in row) for row in on_spark] == [
+        tuple(float(v) if v is not None else None for v in row) for row in duck]
+    assert [row[0] for row in duck][:4] == [-4, -3, -2, 0]  # ties to even: the rounding being compared
+    # An integer sum past 2**63 (a BIGINT sum would overflow) is the same integer on both engines.
+    total = "SELECT SUM(CAST(big AS BIGINT)), SUM(CAST(big AS BIGINT)) FILTER (WHERE x > 0) FROM {relation}"
+    (duck_total,), (spark_total,) = aggregate.DuckDBSource(path).execute(total), SparkSource(path, spark).execute(total)
+    assert tuple(int(v) for v in duck_total) == tuple(int(v) for v in spark_total) == (3 * big + 4, big + 10)
+
+
+def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs):
+    """`study run --engine spark` on the embedded sample: the same results JSON, number by number."""
+    finished = {engine: (process.wait(timeout=600), out) for engine, (process, out) in study_runs.items()}
+    (duck_status, duck_out), (spark_status, spark_out) = finished["duckdb"], finished["spark"]
+    spark_printed = (spark_out.parent / "spark.txt").read_text()
+    assert duck_status == 0 and spark_status == 0, spark_printed
+    assert "engine spark aggregates for 01_data_overview" in spark_printed
+    compared = 0
+    for left in sorted((duck_out / "results").glob("*.json")):
+        right = spark_out / "results" / left.name
+        assert results_numbers.differences(json.loads(left.read_text()), json.loads(right.read_text())) == []
+        compared += 1
+    assert compared == 1 and config.SAMPLE_DATA.is_file()
