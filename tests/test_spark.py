@@ -205,6 +205,27 @@ def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
     assert tuple(int(v) for v in duck_total) == tuple(int(v) for v in spark_total) == (3 * big + 4, big + 10)
 
 
+def test_a_csv_file_is_read_as_duckdb_reads_it(spark, tmp_path):
+    """RFC 4180 as pandas writes it: a quoted comma, a doubled quote, line breaks inside quotes, a quote in a header."""
+    path = tmp_path / "quoted.csv"
+    values = ['x, "quoted"', "line\nbreak", "two\r\nlines", "back\\slash", "plain"]
+    n = 30
+    pd.DataFrame({"variant": ["control", "fast"] * (n // 2), 'seg "x"': [values[i % len(values)] for i in range(n)],
+                  "y": np.arange(n) * 1.5}).to_csv(path, index=False)
+    duck, on_spark = _sources(path, spark)
+    assert on_spark.columns() == duck.columns() == ["variant", 'seg "x"', "y"]
+    sql = 'SELECT "seg ""x""", variant, count(*), sum(y) FROM {relation} GROUP BY 1, 2 ORDER BY 1, 2'
+    assert on_spark.execute(sql) == duck.execute(sql)
+    assert {row[0] for row in duck.execute(sql)} == set(values)  # DuckDB, the reference, read every value whole
+    _assert_same_aggregates(aggregate.aggregate_duckdb(duck, [Metric("y", "y")], segments=['seg "x"']),
+                            aggregate.aggregate_duckdb(on_spark, [Metric("y", "y")], segments=['seg "x"']))
+
+
+def test_a_local_session_is_sized_for_this_machine(spark):
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true" and spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
 def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs):
     """`study run --engine spark` on the embedded sample: the same results JSON, number by number."""
     finished = {engine: (process.wait(timeout=600), out) for engine, (process, out) in study_runs.items()}
