@@ -215,6 +215,8 @@ def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
 
 def test_a_csv_file_is_read_as_duckdb_reads_it(spark, tmp_path):
     """RFC 4180 as pandas writes it: a quoted comma, a doubled quote, line breaks inside quotes, a quote in a header."""
+    from study.engine.spark import SparkSource
+
     path = tmp_path / "quoted.csv"
     values = ['x, "quoted"', "line\nbreak", "two\r\nlines", "back\\slash", "plain"]
     n = 30
@@ -227,6 +229,15 @@ def test_a_csv_file_is_read_as_duckdb_reads_it(spark, tmp_path):
     assert {row[0] for row in duck.execute(sql)} == set(values)  # DuckDB, the reference, read every value whole
     _assert_same_aggregates(aggregate.aggregate_duckdb(duck, [Metric("y", "y")], segments=['seg "x"']),
                             aggregate.aggregate_duckdb(on_spark, [Metric("y", "y")], segments=['seg "x"']))
+    # With CRLF line endings Spark would read the CRLF inside a value as LF: refused, in one line.
+    frame = pd.read_csv(path)
+    frame.to_csv(windows := tmp_path / "windows.csv", index=False, lineterminator="\r\n")
+    with pytest.raises(ValueError, match="windows.csv: a quoted value holds a line break .* CRLF") as error:
+        SparkSource(windows, spark)
+    assert "\n" not in str(error.value)
+    frame[~frame['seg "x"'].str.contains("\n")].to_csv(windows, index=False, lineterminator="\r\n")  # no line breaks
+    duck, on_spark = _sources(windows, spark)
+    assert on_spark.execute(sql) == duck.execute(sql) and len(duck.execute(sql)) == 6
 
 
 def test_a_local_session_is_sized_for_this_machine(spark):

@@ -145,6 +145,38 @@ def _microseconds(frame, columns: dict[str, bool]):
     return frame
 
 
+def _read_csv(session, path: Path, where: str):
+    """A CSV file as RFC 4180 says, and as pandas and DuckDB write and read it.
+
+    A quote inside a quoted field is doubled (Spark's default escape is a backslash) and a quoted field
+    may hold line breaks (Spark's default line-by-line reading splits them into rows); such a file is
+    read as one task. In a file whose lines end with CRLF, Spark turns a CRLF inside a quoted field into
+    LF and cannot be told otherwise (its line separator is one character): a local file where that
+    happens is refused rather than read with changed values.
+    """
+    frame = session.read.csv(where, header=True, inferSchema=True, escape='"', multiLine=True)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        if head.split(b"\n", 1)[0].endswith(b"\r"):  # the header line ends with CRLF
+            from pyspark.sql import functions as F
+
+            texts = [F.col("`" + f.name.replace("`", "``") + "`").contains("\n") for f in frame.schema.fields
+                     if f.dataType.simpleString() == "string"]
+            if texts and frame.where(_any(texts)).limit(1).count():
+                raise ValueError(f"{path.name}: a quoted value holds a line break in a file with CRLF line endings, "
+                                 "which Spark reads as LF; write the data as Parquet (or with LF line endings)")
+    return frame
+
+
+def _any(conditions):
+    """The disjunction of Spark column conditions."""
+    found = conditions[0]
+    for condition in conditions[1:]:
+        found = found | condition
+    return found
+
+
 class SparkSource:
     """Data on Spark, queried with the study's DuckDB-dialect SQL.
 
@@ -172,11 +204,7 @@ class SparkSource:
             if name.endswith((".parquet", ".pq")) or path.is_dir():
                 frame = _microseconds(session.read.parquet(str(path_or_dataframe)), _nanosecond_columns(path))
             elif ".csv" in name:
-                # RFC 4180, as pandas and DuckDB write and read it: a quote inside a quoted field is doubled
-                # (Spark's default escape is a backslash) and a quoted field may hold line breaks (which
-                # Spark's default line-by-line reading splits into rows). Such a file is read as one task.
-                frame = session.read.csv(str(path_or_dataframe), header=True, inferSchema=True, escape='"',
-                                         multiLine=True)
+                frame = _read_csv(session, path, str(path_or_dataframe))
             else:
                 raise ValueError(f"{path.name}: Spark reads Parquet or CSV here; convert other files first")
         elif hasattr(path_or_dataframe, "createOrReplaceTempView"):
