@@ -52,7 +52,9 @@ def spark_session(master: str = "local[2]"):
     ----------
     master : str
         ``local[N]`` (N cores of this machine), a cluster master (``spark://host:port``, ``yarn``,
-        ``k8s://...``) or a Spark Connect address (``sc://host:port``).
+        ``k8s://...``) or a Spark Connect address (``sc://host:port``). Its settings are
+        :func:`session_settings`: only a ``local[...]`` session is sized here (shuffle partitions,
+        driver memory); a cluster or a Connect server keeps its own.
 
     Returns
     -------
@@ -183,8 +185,8 @@ class SparkSource:
     Parameters
     ----------
     path_or_dataframe : str, Path or pyspark.sql.DataFrame
-        A Parquet file or folder (or an RFC 4180 CSV file, read with a header and inferred types), which the
-        Spark cluster must be able to read at that path, or a Spark DataFrame.
+        A Parquet file or folder (or an RFC 4180 CSV file, read with a header and inferred types: see
+        :func:`_read_csv`), which the Spark cluster must be able to read at that path, or a Spark DataFrame.
     session : pyspark.sql.SparkSession
         From :func:`spark_session`.
 
