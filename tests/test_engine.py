@@ -103,3 +103,50 @@ def test_results_trees_are_compared_number_by_number():
     assert results_numbers.differences(left, {"a": [1.001, {"b": 2, "c": "y"}], "d": 0.0, "e": 1}) == [
         "$.a[0]: 1.0 != 1.001", "$.a[1].c: 'x' != 'y'", "$.d: nan != 0.0", "$.e: True != 1"]
     assert results_numbers.differences({"a": 1}, {"b": 1}) == ["$.a: only in one tree", "$.b: only in one tree"]
+
+
+class _Builder:
+    """Stands in for pyspark's SparkSession (builder, conf and active session): records the settings a session gets."""
+
+    def __init__(self):
+        self.settings = {}
+        self.builder, self.conf = self, self
+
+    def master(self, url):
+        return self
+
+    remote = appName = master
+
+    def config(self, key, value):
+        self.settings[key] = value
+        return self
+
+    def set(self, key, value):
+        self.settings[key] = value
+
+    def getOrCreate(self):
+        return self
+
+    @staticmethod
+    def getActiveSession():
+        return None
+
+
+@pytest.mark.parametrize("master, local", [
+    ("local", True), ("local[2]", True), ("local[*]", True), ("local[4,2]", True), ("spark://host:7077", False),
+    ("yarn", False), ("k8s://https://host:6443", False), ("sc://host:15002", False)])
+def test_only_a_local_session_is_sized_for_a_small_run(monkeypatch, master, local):
+    """A cluster's or a Connect server's shuffle partitions and driver memory are its own; what decides the
+    numbers (UTC, ANSI, nanosecond timestamps) is set everywhere. No cluster is started: the session is recorded."""
+    pytest.importorskip("pyspark")
+    from study.engine import spark
+
+    fake = _Builder()
+    monkeypatch.setattr("pyspark.sql.SparkSession", fake)
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # restored after the test, whatever a local session sets
+    spark.spark_session(master)
+    assert fake.settings.items() >= spark.RESULT_SETTINGS.items()
+    for key in ("spark.sql.shuffle.partitions", "spark.driver.memory", "spark.sql.files.maxPartitionBytes",
+                "spark.driver.host", "spark.ui.enabled"):
+        assert (key in fake.settings) == local, key
+    assert ("spark.log.level" in fake.settings) == (not master.startswith("sc://"))  # a Connect server logs as it likes

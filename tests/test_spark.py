@@ -13,7 +13,7 @@ import pytest
 import results_numbers
 from conftest import study_command
 
-from study import config
+from study import config, parameters
 from study.ab import aggregate, unit_checks
 from study.ab.sufficient import Metric
 from study.data import dataset, overview
@@ -32,19 +32,27 @@ def spark():
     return spark_session("local[2]")
 
 
+def _engine_notebooks() -> list[str]:
+    """The analyses whose notebooks declare the ``engine`` parameter: those ``--engine spark`` must reach."""
+    from study.analyses import ANALYSES
+
+    return [a.notebook.stem for a in ANALYSES if "engine" in parameters._inspect(a.notebook)]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def study_runs(tmp_path_factory):
-    """`study run --only 01` with each engine, started with the module so that they overlap its other tests
-    (a run mostly waits on its kernel and Spark's start); the last test reads them."""
+    """`study run` of every notebook that declares the engine, with each engine, started with the module so that
+    they overlap its other tests (a run mostly waits on its kernel and Spark's start); the last test reads them."""
     folder = tmp_path_factory.mktemp("engine_runs")
+    names = _engine_notebooks()
     runs = {}
     for engine in ("duckdb", "spark"):
         out = folder / engine
         with open(folder / f"{engine}.txt", "w") as printed:
-            runs[engine] = (subprocess.Popen(study_command("run", "--only", "01", "--out", str(out), "--pdf", "no",
-                                                           "--engine", engine), stdout=printed,
+            runs[engine] = (subprocess.Popen(study_command("run", "--only", ",".join(names) or "none", "--out", str(out),
+                                                           "--pdf", "no", "--engine", engine), stdout=printed,
                                              stderr=subprocess.STDOUT), out)
-    yield runs
+    yield names, runs
     for process, _ in runs.values():
         if process.poll() is None:
             process.kill()
@@ -205,16 +213,56 @@ def test_integer_casts_and_exact_sums_give_duckdbs_bytes(spark, tmp_path):
     assert tuple(int(v) for v in duck_total) == tuple(int(v) for v in spark_total) == (3 * big + 4, big + 10)
 
 
+def test_a_csv_file_is_read_as_duckdb_reads_it(spark, tmp_path):
+    """RFC 4180 as pandas writes it: a quoted comma, a doubled quote, line breaks inside quotes, a quote in a header."""
+    from study.engine.spark import SparkSource
+
+    path = tmp_path / "quoted.csv"
+    values = ['x, "quoted"', "line\nbreak", "two\r\nlines", "back\\slash", "plain"]
+    n = 30
+    pd.DataFrame({"variant": ["control", "fast"] * (n // 2), 'seg "x"': [values[i % len(values)] for i in range(n)],
+                  "y": np.arange(n) * 1.5}).to_csv(path, index=False)
+    duck, on_spark = _sources(path, spark)
+    assert on_spark.columns() == duck.columns() == ["variant", 'seg "x"', "y"]
+    sql = 'SELECT "seg ""x""", variant, count(*), sum(y) FROM {relation} GROUP BY 1, 2 ORDER BY 1, 2'
+    assert on_spark.execute(sql) == duck.execute(sql)
+    assert {row[0] for row in duck.execute(sql)} == set(values)  # DuckDB, the reference, read every value whole
+    _assert_same_aggregates(aggregate.aggregate_duckdb(duck, [Metric("y", "y")], segments=['seg "x"']),
+                            aggregate.aggregate_duckdb(on_spark, [Metric("y", "y")], segments=['seg "x"']))
+    # With CRLF line endings Spark would read the CRLF inside a value as LF: refused, in one line.
+    frame = pd.read_csv(path)
+    frame.to_csv(windows := tmp_path / "windows.csv", index=False, lineterminator="\r\n")
+    with pytest.raises(ValueError, match="windows.csv: a quoted value holds a line break .* CRLF") as error:
+        SparkSource(windows, spark)
+    assert "\n" not in str(error.value)
+    frame[~frame['seg "x"'].str.contains("\n")].to_csv(windows, index=False, lineterminator="\r\n")  # no line breaks
+    duck, on_spark = _sources(windows, spark)
+    assert on_spark.execute(sql) == duck.execute(sql) and len(duck.execute(sql)) == 6
+
+
+def test_a_local_session_is_sized_for_this_machine(spark):
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true" and spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
 def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs):
-    """`study run --engine spark` on the embedded sample: the same results JSON, number by number."""
-    finished = {engine: (process.wait(timeout=600), out) for engine, (process, out) in study_runs.items()}
+    """`study run --engine spark` on the embedded sample: every notebook that declares the engine gets it (and the
+    run says so), and the results JSON is DuckDB's, number by number."""
+    names, runs = study_runs
+    assert names, "no notebook declares the engine parameter: nothing would run on Spark"
+    finished = {engine: (process.wait(timeout=600), out) for engine, (process, out) in runs.items()}
     (duck_status, duck_out), (spark_status, spark_out) = finished["duckdb"], finished["spark"]
     spark_printed = (spark_out.parent / "spark.txt").read_text()
     assert duck_status == 0 and spark_status == 0, spark_printed
-    assert "engine spark aggregates for 01_data_overview" in spark_printed
+    assert f"engine spark aggregates for {', '.join(names)};" in spark_printed
+    for name in names:  # what papermill gave each executed notebook
+        given = [json.loads((out / "notebooks" / f"{name}.ipynb").read_text())["metadata"]["papermill"]["parameters"]
+                 for out in (duck_out, spark_out)]
+        assert "engine" not in given[0] and given[1]["engine"] == "spark", name
+        assert given[1]["spark_master"] == "local[2]", name
     compared = 0
     for left in sorted((duck_out / "results").glob("*.json")):
         right = spark_out / "results" / left.name
         assert results_numbers.differences(json.loads(left.read_text()), json.loads(right.read_text())) == []
         compared += 1
-    assert compared == 1 and config.SAMPLE_DATA.is_file()
+    assert compared == len(names) and config.SAMPLE_DATA.is_file()

@@ -1,5 +1,5 @@
-"""The Spark engine: a session set up for small, reproducible runs, and a source that runs the
-study's DuckDB-dialect SQL on Spark.
+"""The Spark engine: a session set up for reproducible runs (and, on ``local[...]``, sized for a small one),
+and a source that runs the study's DuckDB-dialect SQL on Spark.
 
 A source is what :mod:`study.ab.aggregate` and :mod:`study.data.overview` aggregate: an object with
 ``relation``, ``execute(select, *, from_=None)`` and ``columns()``. :class:`SparkSource` is the Spark
@@ -18,27 +18,30 @@ from pathlib import Path
 
 from study.engine.dialect import to_spark
 
-# Settings of every session: sums and groupings that do not depend on the machine's time zone, errors
-# instead of silent overflow (ANSI), no web UI or progress bars in a notebook's output, few shuffle
-# partitions (a local run has two cores, not two hundred tasks' worth of data).
-SETTINGS = {
+# Settings that decide the numbers, on every master (Spark Connect included: they are this session's own
+# SQL settings, not the server's defaults): times that do not depend on the machine's time zone, errors
+# instead of silent overflow (ANSI), and Parquet nanosecond timestamps, which Spark refuses, read as
+# integers that :class:`SparkSource` turns into microsecond timestamps.
+RESULT_SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "true",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.log.level": "ERROR",
-    # The study's columns are few; a scan's partitions follow the file, not a guess at the cluster.
-    "spark.sql.files.maxPartitionBytes": str(128 << 20),
-    # Spark refuses Parquet timestamps in nanoseconds (pandas' and Arrow's default); read as integers,
-    # :class:`SparkSource` turns them into microsecond timestamps.
     "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
-# Only for a session this process starts itself (local or a cluster master): the driver's memory and
-# address are fixed when its JVM starts. A local driver binds to the loopback address, so that it
-# neither asks the network which name the machine has nor listens beyond it.
-DRIVER_SETTINGS = {"spark.driver.memory": "2g"}
-LOCAL_SETTINGS = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+# For a driver this process starts (local or a cluster's master): no progress bars or log chatter in a
+# notebook's output.
+DRIVER_SETTINGS = {"spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR"}
+# Only for local[...]: sized for a small run on this machine (two cores, not two hundred tasks' worth of
+# data), a driver bound to the loopback address (it neither asks the network which name the machine has
+# nor listens beyond it), no web UI. A cluster or a Connect server keeps its own values: its shuffle
+# partitions and driver memory are sized for its data, and a run must not shrink them.
+LOCAL_SETTINGS = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.files.maxPartitionBytes": str(128 << 20),
+    "spark.driver.memory": "2g",
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
 _VIEWS = itertools.count(1)
 
 
@@ -49,7 +52,9 @@ def spark_session(master: str = "local[2]"):
     ----------
     master : str
         ``local[N]`` (N cores of this machine), a cluster master (``spark://host:port``, ``yarn``,
-        ``k8s://...``) or a Spark Connect address (``sc://host:port``).
+        ``k8s://...``) or a Spark Connect address (``sc://host:port``). Its settings are
+        :func:`session_settings`: only a ``local[...]`` session is sized here (shuffle partitions,
+        driver memory); a cluster or a Connect server keeps its own.
 
     Returns
     -------
@@ -62,6 +67,27 @@ def spark_session(master: str = "local[2]"):
     """
     with _no_pandas_warning():
         return _session(master)
+
+
+def session_settings(master: str) -> dict[str, str]:
+    """The settings a session for ``master`` is given: what decides the numbers everywhere, the rest by master.
+
+    Parameters
+    ----------
+    master : str
+        As for :func:`spark_session`.
+
+    Returns
+    -------
+    dict
+        Spark setting -> value. For Spark Connect (``sc://``) only :data:`RESULT_SETTINGS`; for a cluster's
+        master also :data:`DRIVER_SETTINGS`; for ``local[...]`` also :data:`LOCAL_SETTINGS`.
+    """
+    if master.startswith("sc://"):
+        return dict(RESULT_SETTINGS)
+    if master == "local" or master.startswith("local["):
+        return {**RESULT_SETTINGS, **DRIVER_SETTINGS, **LOCAL_SETTINGS}
+    return {**RESULT_SETTINGS, **DRIVER_SETTINGS}
 
 
 @contextlib.contextmanager
@@ -79,9 +105,8 @@ def _session(master: str):
     if master.startswith("sc://"):
         builder = SparkSession.builder.remote(master)
         session = builder.getOrCreate()
-        for key, value in SETTINGS.items():  # a Connect server takes the session's SQL settings, not its UI's
-            if key.startswith("spark.sql."):
-                session.conf.set(key, value)
+        for key, value in session_settings(master).items():
+            session.conf.set(key, value)
         return session
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -90,10 +115,9 @@ def _session(master: str):
                              f"cannot start one with {master}")
         return active
     builder = SparkSession.builder.master(master).appName("study")
-    local = master.startswith("local")
-    for key, value in {**SETTINGS, **DRIVER_SETTINGS, **(LOCAL_SETTINGS if local else {})}.items():
+    for key, value in session_settings(master).items():
         builder = builder.config(key, value)
-    if local:
+    if master == "local" or master.startswith("local["):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     return builder.getOrCreate()
 
@@ -123,14 +147,46 @@ def _microseconds(frame, columns: dict[str, bool]):
     return frame
 
 
+def _read_csv(session, path: Path, where: str):
+    """A CSV file as RFC 4180 says, and as pandas and DuckDB write and read it.
+
+    A quote inside a quoted field is doubled (Spark's default escape is a backslash) and a quoted field
+    may hold line breaks (Spark's default line-by-line reading splits them into rows); such a file is
+    read as one task. In a file whose lines end with CRLF, Spark turns a CRLF inside a quoted field into
+    LF and cannot be told otherwise (its line separator is one character): a local file where that
+    happens is refused rather than read with changed values.
+    """
+    frame = session.read.csv(where, header=True, inferSchema=True, escape='"', multiLine=True)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        if head.split(b"\n", 1)[0].endswith(b"\r"):  # the header line ends with CRLF
+            from pyspark.sql import functions as F
+
+            texts = [F.col("`" + f.name.replace("`", "``") + "`").contains("\n") for f in frame.schema.fields
+                     if f.dataType.simpleString() == "string"]
+            if texts and frame.where(_any(texts)).limit(1).count():
+                raise ValueError(f"{path.name}: a quoted value holds a line break in a file with CRLF line endings, "
+                                 "which Spark reads as LF; write the data as Parquet (or with LF line endings)")
+    return frame
+
+
+def _any(conditions):
+    """The disjunction of Spark column conditions."""
+    found = conditions[0]
+    for condition in conditions[1:]:
+        found = found | condition
+    return found
+
+
 class SparkSource:
     """Data on Spark, queried with the study's DuckDB-dialect SQL.
 
     Parameters
     ----------
     path_or_dataframe : str, Path or pyspark.sql.DataFrame
-        A Parquet file or folder (or a CSV file, read with a header and inferred types), which the
-        Spark cluster must be able to read at that path, or a Spark DataFrame.
+        A Parquet file or folder (or an RFC 4180 CSV file, read with a header and inferred types: see
+        :func:`_read_csv`), which the Spark cluster must be able to read at that path, or a Spark DataFrame.
     session : pyspark.sql.SparkSession
         From :func:`spark_session`.
 
@@ -150,7 +206,7 @@ class SparkSource:
             if name.endswith((".parquet", ".pq")) or path.is_dir():
                 frame = _microseconds(session.read.parquet(str(path_or_dataframe)), _nanosecond_columns(path))
             elif ".csv" in name:
-                frame = session.read.csv(str(path_or_dataframe), header=True, inferSchema=True)
+                frame = _read_csv(session, path, str(path_or_dataframe))
             else:
                 raise ValueError(f"{path.name}: Spark reads Parquet or CSV here; convert other files first")
         elif hasattr(path_or_dataframe, "createOrReplaceTempView"):
