@@ -42,34 +42,30 @@ report: setup
 test: test-setup browser java
 	$(BIN)/python -m pytest
 
-# The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
-# a network CI may not have. Installed when missing and we may (root or passwordless sudo, apt-get);
-# otherwise say so and go on, since those tests then skip themselves. `make report` never needs it.
-browser:
-	@if [ -x "$${STUDY_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
-	elif ! command -v apt-get >/dev/null 2>&1; then echo "make: no apt-get to install chromium; the browser tests will be skipped"; \
+# $(call apt_install,CHECK,PACKAGE,TESTS): install Debian's PACKAGE for the TESTS tests when the shell test
+# CHECK fails and we may (root or passwordless sudo, apt-get); otherwise say so and go on, since those
+# tests then skip themselves with the reason. `make report` never needs it.
+define apt_install
+	@if $(1); then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "make: no apt-get to install $(2); the $(3) tests will be skipped"; \
 	else \
 	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	  else echo "make: chromium is missing and installing it needs root; the browser tests will be skipped"; exit 0; fi; \
-	  echo "make: installing Debian's chromium for the browser tests"; \
+	  else echo "make: $(2) is missing and installing it needs root; the $(3) tests will be skipped"; exit 0; fi; \
+	  echo "make: installing Debian's $(2) for the $(3) tests"; \
 	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends chromium; } >/dev/null \
-	    || echo "make: could not install chromium; the browser tests will be skipped"; \
+	      apt-get install -y -qq --no-install-recommends $(2); } >/dev/null \
+	    || echo "make: could not install $(2); the $(3) tests will be skipped"; \
 	fi
+endef
 
-# The Spark engine's tests (tests/test_spark.py) need Java 17+: Debian's default-jre-headless is installed
-# when no java is found and we may, as Chromium is above; otherwise those tests skip themselves with the reason.
+# The browser tests (tests/test_browser.py) drive Debian's Chromium: playwright's own browser download needs
+# a network CI may not have.
+browser:
+	$(call apt_install,[ -x "$${STUDY_CHROMIUM:-/usr/bin/chromium}" ],chromium,browser)
+
+# The Spark engine's tests (tests/test_spark.py) need Java 17+ (an older one is named as the reason they skip).
 java:
-	@if [ -n "$${JAVA_HOME:-}" ] && [ -x "$$JAVA_HOME/bin/java" ] || command -v java >/dev/null 2>&1; then :; \
-	elif ! command -v apt-get >/dev/null 2>&1; then echo "make: no apt-get to install Java; the Spark tests will be skipped"; \
-	else \
-	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	  else echo "make: Java is missing and installing it needs root; the Spark tests will be skipped"; exit 0; fi; \
-	  echo "make: installing Debian's default-jre-headless for the Spark tests"; \
-	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends default-jre-headless; } >/dev/null \
-	    || echo "make: could not install Java; the Spark tests will be skipped"; \
-	fi
+	$(call apt_install,{ [ -n "$${JAVA_HOME:-}" ] && [ -x "$$JAVA_HOME/bin/java" ] || command -v java >/dev/null 2>&1; },default-jre-headless,Spark)
 
 # The `study` kernel ("Python (study)") runs this venv's python, so a JupyterLab installed elsewhere
 # can pick it and import the package. Registered for the current user (--user), the one place every

@@ -68,7 +68,7 @@ def write_experiment(path: Path, rows: int, seed: int = 2026) -> None:
 
 def analyse(path: Path) -> None:
     """The study's side, run in its own process; prints one JSON line."""
-    from study.ab import abtest, design, scan
+    from study.ab import abtest, aggregate, design
     from study.ab.sufficient import Metric
 
     metrics = [
@@ -78,7 +78,7 @@ def analyse(path: Path) -> None:
         Metric("pre_spend", "pre_spend"),
     ]
     started = time.perf_counter()
-    checks, (whole, by_tier) = scan.analyse(path, metrics, "customer_id", segmentations=[(), ("tier",)])
+    checks, (whole, by_tier) = aggregate.analyse(path, metrics, "customer_id", segmentations=[(), ("tier",)])
     scanned = time.perf_counter()
     effects = abtest.adjust_p_values(abtest.compare_metrics(whole) + abtest.compare_metrics(by_tier))
     design.srm_from_counts(whole.unit_counts())

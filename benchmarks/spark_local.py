@@ -71,7 +71,7 @@ def _same(left, right, path: str = "") -> list[str]:
 
 
 def _scan(result) -> tuple:
-    """The unit checks and each segmentation's statistics of :func:`study.ab.scan.analyse`, to compare."""
+    """The unit checks and each segmentation's statistics of :func:`study.ab.aggregate.analyse`, to compare."""
     checks, aggregates = result
     return checks, [(a.units, a.stats) for a in aggregates]
 
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--study-run", action="store_true", help="also compare whole study runs of the engines' notebooks")
     args = parser.parse_args()
 
-    from study.ab import aggregate, scan, unit_checks
+    from study.ab import aggregate, unit_checks
     from study.ab.sufficient import Metric
     from study.data import dataset, overview, simulate
     from study.engine import spark_missing
@@ -137,7 +137,7 @@ def main() -> int:
             "A/B unit checks": lambda s: unit_checks.check_units(s[1], unit="customer_id"),
             "A/B statistics, whole": lambda s: aggregate.aggregate_duckdb(s[1], metrics).stats,
             "A/B statistics, by tier": lambda s: aggregate.aggregate_duckdb(s[1], metrics, segments=["tier"]).stats,
-            "A/B checks + whole + by tier (scan)": lambda s: _scan(scan.analyse(s[1], metrics, "customer_id",
+            "A/B checks + whole + by tier (scan)": lambda s: _scan(aggregate.analyse(s[1], metrics, "customer_id",
                                                                                segmentations=[(), ("tier",)])),
         }
         print(f"  {'step':38s} {'DuckDB':>8s} {'Spark 1st':>10s} {'Spark':>8s} {'ratio':>6s}")

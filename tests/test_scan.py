@@ -70,7 +70,7 @@ def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type)
     assert check_units(messy, "customer_id") == full  # the quick test sends messy data to the full rule
     kept, _ = drop_flagged_units(messy, "customer_id")
     assert full.rows_left_out == len(messy) - len(kept)
-    checks, (whole, by_tier) = scan.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
+    checks, (whole, by_tier) = aggregate.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert checks == full
     _same(whole, aggregate.aggregate_frame(kept, METRICS))
     _same(by_tier, aggregate.aggregate_frame(kept, METRICS, segments=["tier"]))
@@ -98,7 +98,7 @@ def test_a_clean_table_passes_the_quick_check_with_the_full_rules_counts(unit_ty
 def test_analyse_equals_pandas_on_a_clean_table_whole_and_by_tier(tmp_path):
     units = _units(5000, 4)
     units.to_parquet(tmp_path / "units.parquet", row_group_size=700)
-    checks, (whole, by_tier, by_both) = scan.analyse(tmp_path / "units.parquet", METRICS, "customer_id",
+    checks, (whole, by_tier, by_both) = aggregate.analyse(tmp_path / "units.parquet", METRICS, "customer_id",
                                                     segmentations=[(), ("tier",), ("tier", "bought")])
     assert checks.clean and checks.units == 5000
     _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
@@ -132,7 +132,7 @@ def test_sums_are_the_same_bytes_on_any_thread_count(kind, tmp_path):
     assert (source(2).row_groups() is None) == (kind == "table")
     results = set()
     for threads in (1, 2, 8, 3):
-        checks, aggregates = scan.analyse(source(threads), METRICS, "customer_id", segmentations=[(), ("tier",)])
+        checks, aggregates = aggregate.analyse(source(threads), METRICS, "customer_id", segmentations=[(), ("tier",)])
         results.add(repr((checks, [(a.stats, a.units) for a in aggregates])))
     assert len(results) == 1
     # The control: a plain SUM of doubles over the same rows does depend on the threads (seen
@@ -144,13 +144,13 @@ def test_sums_are_the_same_bytes_on_any_thread_count(kind, tmp_path):
 
 def test_a_scan_that_needs_more_memory_runs_again_without_the_cap(monkeypatch):
     units = _units(20_000, 8).astype({"customer_id": str})
-    expected = scan.analyse(units, METRICS, "customer_id")
+    expected = aggregate.analyse(units, METRICS, "customer_id")
     monkeypatch.setattr(scan, "MEMORY_CAP", "1MB")
     calls, first_scan = [], scan.first_scan
     monkeypatch.setattr(scan, "first_scan", lambda *args: calls.append(1) or first_scan(*args))
     src = DuckDBSource(units)
     before = src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
-    assert repr(scan.analyse(src, METRICS, "customer_id")) == repr(expected)
+    assert repr(aggregate.analyse(src, METRICS, "customer_id")) == repr(expected)
     assert src.connection.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall() == before
     assert len(calls) == 2  # capped, out of memory, then uncapped
 
@@ -181,14 +181,14 @@ def test_infinite_values_are_named():
 def test_values_beyond_a_doubles_sums_of_squares_are_named(scale, word):
     units = _units(200, 8).assign(spend=lambda f: f["spend"] * scale)
     with pytest.raises(ValueError, match=f"'spend'.*too {word}"):
-        scan.analyse(units, METRICS, "customer_id")
+        aggregate.analyse(units, METRICS, "customer_id")
 
 
 def test_a_segment_of_thousands_of_values_is_added_up_like_pandas(tmp_path):
     units = _units(6000, 9)
     units["store"] = np.random.default_rng(9).integers(0, 2500, len(units)).astype(str)
     units.to_parquet(tmp_path / "units.parquet", row_group_size=1000)
-    _, (by_store,) = scan.analyse(tmp_path / "units.parquet", METRICS, "customer_id", segmentations=[("store",)])
+    _, (by_store,) = aggregate.analyse(tmp_path / "units.parquet", METRICS, "customer_id", segmentations=[("store",)])
     _same(by_store, aggregate.aggregate_frame(units, METRICS, segments=["store"]), rel=1e-10)
 
 
@@ -222,7 +222,7 @@ def test_any_source_works_and_every_statement_transpiles_to_spark(kind):
     for frame in (clean, messy):
         src = kind(frame)
         checks = check_units(src, "customer_id")
-        _, (whole,) = scan.analyse(src, METRICS, "customer_id")
+        _, (whole,) = aggregate.analyse(src, METRICS, "customer_id")
         assert checks == check_units(frame, "customer_id")
         _same(whole, aggregate.aggregate_duckdb(frame, METRICS, clean_unit="customer_id"))
         aggregate.aggregate_duckdb(src, METRICS, segments=["tier"])
@@ -243,7 +243,7 @@ def test_a_file_sorted_by_the_covariate_is_summed_again_about_the_origin(tmp_pat
     units.to_parquet(tmp_path / "sorted.parquet", row_group_size=20_000)
     calls, second_scan = [], scan.second_scan
     monkeypatch.setattr(scan, "second_scan", lambda *args, **kwargs: calls.append(1) or second_scan(*args, **kwargs))
-    _, (whole,) = scan.analyse(tmp_path / "sorted.parquet", METRICS, "customer_id")
+    _, (whole,) = aggregate.analyse(tmp_path / "sorted.parquet", METRICS, "customer_id")
     assert len(calls) == 2
     _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
 
@@ -253,12 +253,12 @@ def test_repeated_units_are_checked_on_their_rows_only_with_the_same_answer(monk
     odd = messy.iloc[[0, 0, 1]].assign(customer_id="o'b?{relation}")  # quotes, a placeholder, a '?' in a value
     messy = pd.concat([messy, odd, odd.iloc[[2]].assign(variant="treatment")], ignore_index=True)
     messy.to_parquet(tmp_path / "messy.parquet")
-    fast = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    fast = aggregate.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
     kept, _ = drop_flagged_units(messy, "customer_id")
     assert "o'b?{relation}" not in set(kept["customer_id"])
     _same(fast[1][0], aggregate.aggregate_frame(kept, METRICS))
     monkeypatch.setattr(unit_checks, "REPEATED_LIMIT", 1)  # too many repeated units: the rule runs on every row
-    full = scan.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
+    full = aggregate.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert fast[0] == full[0]
     for a, b in zip(fast[1], full[1]):
         _same(a, b, rel=1e-12)

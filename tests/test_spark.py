@@ -121,11 +121,10 @@ def test_sufficient_statistics_agree(units_file, spark, segments, clean):
 
 def test_the_two_scan_analysis_agrees(units_file, spark):
     """The A/B engine's checks and statistics of several segmentations at once, as the study runs them."""
-    from study.ab import scan
 
     duck, on_spark = _sources(units_file, spark)
     (left_checks, left), (right_checks, right) = (
-        scan.analyse(s, METRICS, "customer_id", segmentations=[(), (TIER,)]) for s in (duck, on_spark))
+        aggregate.analyse(s, METRICS, "customer_id", segmentations=[(), (TIER,)]) for s in (duck, on_spark))
     assert left_checks == right_checks and left_checks.rows_left_out > 0
     for a, b in zip(left, right, strict=True):
         _assert_same_aggregates(a, b)

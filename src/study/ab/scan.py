@@ -47,7 +47,13 @@ from fractions import Fraction
 
 import duckdb
 
-from study.ab.aggregate import Aggregates, _check_columns, _plain, _sort_key, clean_units_sql, integer_sum_sql, quote
+from study.ab.relations import (
+    Aggregates,
+    _plain,
+    _sort_key,
+    integer_sum_sql,
+    quote,
+)
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
 
 # The largest count of steps one row's term may become.
@@ -376,51 +382,3 @@ def lean(src, function, *args):
     finally:
         connection.execute("RESET memory_limit")
         connection.execute("SET temp_directory = " + "'" + folder.replace("'", "''") + "'")
-
-
-def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
-            segmentations: Sequence[Sequence[str]] = ((),), table: str | None = None):
-    """Unit checks and the sufficient statistics of several segmentations, in two scans of a clean table.
-
-    Parameters
-    ----------
-    source : pandas.DataFrame, str, Path or a source
-        Anything :func:`study.ab.aggregate.as_source` accepts.
-    metrics : sequence of Metric
-    unit : str
-        Column of the randomized unit: the one-row-per-unit rule is checked and applied.
-    arm : str
-    segmentations : sequence of sequences of str
-        E.g. ``[(), ("tier",)]`` for the whole experiment and by tier.
-    table : str, optional
-        Table inside a DuckDB database file.
-
-    Returns
-    -------
-    (UnitChecks, list of Aggregates)
-        The checks, as :func:`study.ab.unit_checks.check_units` gives them, and one Aggregates per
-        segmentation over the rows the rule keeps (as ``aggregate_duckdb(..., clean_unit=unit)``).
-    """
-    from study.ab.aggregate import as_source
-    from study.ab.unit_checks import UnitChecks, detailed_checks, repeated_checks
-
-    src = as_source(source, table)
-    metrics, segmentations = tuple(metrics), [tuple(s) for s in segmentations]
-    columns = src.columns()
-    _check_columns(columns, arm, metrics, [unit, *dict.fromkeys(c for s in segmentations for c in s)])
-    first = lean(src, first_scan, src.relation, arm, metrics, unit)
-    if first.one_row_per_unit:
-        checks = UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
-                            0, 0, 0, [], [])
-        # Without rows lacking a unit the sums need not read the unit column again.
-        return checks, lean(src, second_scan, src.relation, metrics, arm, segmentations, first,
-                             unit if first.rows_without_unit else None)
-    repeated = repeated_checks(src, columns, unit, arm, first)
-    if repeated is not None:
-        # The kept rows are some of the source's: its ranges still bound them, its centres still centre them.
-        checks, relation = repeated
-        return checks, lean(src, second_scan, relation, metrics, arm, segmentations, first)
-    checks = detailed_checks(src, columns, unit, arm)
-    relation = clean_units_sql(src.relation, columns, unit, arm)
-    first = lean(src, first_scan, relation, arm, metrics)
-    return checks, lean(src, second_scan, relation, metrics, arm, segmentations, first)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study.ab.aggregate import (
+from study.ab import scan
+from study.ab.relations import (
     FIRST_ROW,
     FLAG,
     UNIT_FLAGS,
@@ -129,8 +130,6 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
     -------
     UnitChecks
     """
-    from study.ab import scan
-
     src = as_source(source, table)
     columns = src.columns()
     missing = [c for c in (unit, arm) if c not in columns]
@@ -203,8 +202,6 @@ def repeated_units_sql(src, unit: str, arm: str) -> str:
     str
         A ``SELECT`` of one column, with ``{relation}`` for the source.
     """
-    from study.ab import scan
-
     u, a = quote(unit), quote(arm)
     kept = f"{a} IS NOT NULL AND {u} IS NOT NULL"
     bucket, bit = scan.buckets(src, unit)

@@ -83,7 +83,7 @@ import pandas as pd
 from study.data import expressions
 from study.data.convert import describe_problem, short, to_number, to_time
 from study.data.io import ID_COLUMNS
-from study.data.map_file import (  # noqa: F401  (the map's reading is part of this module's API)
+from study.data.map_file import (
     DURATION_KEYS,
     DURATION_UNITS,
     TICKET_KEYS,
@@ -98,7 +98,7 @@ from study.data.map_file import (  # noqa: F401  (the map's reading is part of t
     scalar_text,
     scale_bands,
 )
-from study.data.map_yaml import (  # noqa: F401  (part of this module's API)
+from study.data.map_yaml import (
     MAX_MAP_BYTES,
     MAX_MAP_NODES,
     SECTIONS,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study.core.accounting import SAMPLE_REASON_START
 from study import config
+from study.core.accounting import SAMPLE_REASON_START
 from study.data import column_map, features, findings, io, schema
 
 
@@ -298,10 +298,6 @@ def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, 
     return dataclasses.replace(data, tickets=kept.reset_index(drop=True), set_aside=set_aside, prepared=None)
 
 
-PREPARED_KEY = b"study.prepared"
-ROWS_PER_GROUP = 1 << 20
-
-
 def write_prepared(data: TicketData, path: str | Path) -> Path:
     """Write validated, derived tickets as Parquet that :func:`load_tickets` reads without checking again.
 
@@ -328,10 +324,10 @@ def write_prepared(data: TicketData, path: str | Path) -> Path:
              "set_aside": data.set_aside}
     writer = None
     # Written a slice at a time, so a 10M-ticket table is not held twice (pandas and Arrow) at once.
-    for start in range(0, max(len(data.tickets), 1), ROWS_PER_GROUP):
-        table = pa.Table.from_pandas(data.tickets.iloc[start:start + ROWS_PER_GROUP], preserve_index=False)
+    for start in range(0, max(len(data.tickets), 1), io.ROWS_PER_GROUP):
+        table = pa.Table.from_pandas(data.tickets.iloc[start:start + io.ROWS_PER_GROUP], preserve_index=False)
         if writer is None:
-            schema_ = table.schema.with_metadata({**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
+            schema_ = table.schema.with_metadata({**(table.schema.metadata or {}), io.PREPARED_KEY: json.dumps(facts).encode()})
             writer = pq.ParquetWriter(path, schema_)
         writer.write_table(table.cast(writer.schema))
     writer.close()
@@ -346,7 +342,7 @@ def is_prepared(path: str | Path) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        return PREPARED_KEY in (pq.read_schema(path).metadata or {})
+        return io.PREPARED_KEY in (pq.read_schema(path).metadata or {})
     except Exception:  # not Parquet after all: the ordinary path reports it properly
         return False
 
@@ -356,7 +352,7 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
     import pyarrow.parquet as pq
 
     schema_ = pq.read_schema(path)
-    facts = json.loads(schema_.metadata[PREPARED_KEY])
+    facts = json.loads(schema_.metadata[io.PREPARED_KEY])
     source = io.Source(**facts["source"])
     names = [c for c in schema_.names if needed is None or c in needed]
     rows = pq.ParquetFile(path).metadata.num_rows

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from study.data import schema
-from study.data.column_facts import (  # noqa: F401  (the hints are part of this module's API)
+from study.data.column_facts import (
     UNIT_WORDS,
     ColumnFacts,
     csat_scale,

@@ -22,6 +22,10 @@ DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 COMPRESSIONS = {".gz": "gzip", ".xz": "xz", ".zip": "zip", ".bz2": "bz2"}
 # Identifier columns read as text wherever they are found ("007" is not 7); a column map adds its own names.
 ID_COLUMNS = ("ticket_id", "customer_id", "agent_id")
+# The typed copy `study run` writes (study.data.dataset.write_prepared): the metadata key that marks it
+# and carries the original file's facts, and its rows per row group.
+PREPARED_KEY = b"study.prepared"
+ROWS_PER_GROUP = 1 << 20
 # Opened with external access off, nothing a query names outside the database can be read or written
 # (read_csv('/etc/passwd'), COPY ... TO 'file', ATTACH), and no extension is downloaded or loaded
 # (DuckDB fetches one for a SQLite file); the lock keeps a query from switching any of it back on.

@@ -4,7 +4,7 @@ At 10 million tickets the overview would otherwise load columns into pandas only
 average them. :func:`summarize` asks the engine instead (:mod:`study.engine`), over the copy
 ``study run`` writes (or over the tickets in memory when a notebook runs on its own), with SQL
 that runs unchanged on DuckDB and, translated, on Spark. Sums are exact integer sums
-(:func:`study.ab.aggregate.exact_sum_sql`: outcomes are whole numbers, response times are rounded
+(:func:`study.engine.sources.exact_sum_sql`: outcomes are whole numbers, response times are rounded
 to 2**-20 of a minute) and means and variances are formed from them here in exact fractions, so
 counts, means and intervals are the same bytes whatever the engine, its thread count or its
 partitioning. The response-time quantiles are each engine's exact quantile, the same on any thread
@@ -25,7 +25,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from study.ab.aggregate import exact_sum_sql, quote
 from study.analyses import OVERVIEW
 from study.core.findings import Findings
 from study.core.inference import Interval, critical_value
@@ -35,6 +34,7 @@ from study.data.dataset import TicketData
 from study.data.descriptives import MEASURES, t_half_width
 from study.data.features import RESPONSE_BANDS
 from study.engine import DEFAULT_MASTER
+from study.engine.sources import exact_sum_sql, quote
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
 _HEADLINE = [
@@ -244,7 +244,7 @@ def _source_of(data: TicketData, engine: str, spark_master: str):
     if engine != "duckdb":
         raise ValueError(f"engine {engine} scans the validated copy that study run writes; these tickets are in "
                          "memory (run the notebook with study run --engine spark, or load the copy with needed=[])")
-    from study.ab.aggregate import DuckDBSource
+    from study.engine.sources import DuckDBSource
 
     return DuckDBSource(data.tickets)
 

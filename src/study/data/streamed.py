@@ -219,19 +219,18 @@ def write_streamed(path: Path, out: Path, kinds: dict[str, str], source: io.Sour
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from study.data.dataset import PREPARED_KEY, ROWS_PER_GROUP
 
     head = _converted(_head_frame(path, SCHEMA_ROWS), source.name)
     target = pa.Table.from_pandas(head, preserve_index=False).schema
     facts = {"source": {"name": source.name, "fingerprint": source.fingerprint, "rows": source.rows,
                         "columns": list(source.columns)}, "mapped_from": {}, "notes": notes, "set_aside": {}}
-    target = target.with_metadata({**(target.metadata or {}), PREPARED_KEY: json.dumps(facts).encode()})
+    target = target.with_metadata({**(target.metadata or {}), io.PREPARED_KEY: json.dumps(facts).encode()})
     # Contract text is stripped by pandas itself (its rule depends on its string storage); other columns are kept.
     spaced = [n for n in kinds if n in schema.BY_NAME and kinds[n] == "text"]
     derived_from = [c for c in ("first_response_minutes", "csat") if c in kinds]
     derived = [f.name for f in target if f.name not in kinds]
     with pq.ParquetWriter(out, target) as writer:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_GROUP):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=io.ROWS_PER_GROUP):
             columns = {name: batch.column(name).cast(target.field(name).type, safe=False) for name in kinds}
             for name in spaced:
                 stripped = batch.column(name).to_pandas().astype("string").str.strip()

@@ -88,13 +88,13 @@ def open_source(path: str | Path, engine: str = "duckdb", spark_master: str = DE
 
     Returns
     -------
-    study.ab.aggregate.DuckDBSource or study.engine.spark.SparkSource
+    study.engine.sources.DuckDBSource or study.engine.spark.SparkSource
     """
     check_engine(engine, spark_master)
     if engine == "spark":
         from study.engine.spark import SparkSource, spark_session
 
         return SparkSource(path, spark_session(spark_master))
-    from study.ab.aggregate import DuckDBSource
+    from study.engine.sources import DuckDBSource
 
     return DuckDBSource(path)

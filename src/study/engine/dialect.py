@@ -25,7 +25,7 @@ would change the numbers, so they are fixed here:
 
 What has no Spark equivalent is refused, naming the function, instead of failing somewhere inside
 Spark: DuckDB's compensated sums (``fsum``), ``HUGEINT`` and the top-n form ``min(x, n)``. Portable
-SQL sums with :func:`study.ab.aggregate.exact_sum_sql` instead.
+SQL sums with :func:`study.engine.sources.exact_sum_sql` instead.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _fix(node: exp.Expression) -> exp.Expression:
         return exp.Cast(this=exp.Anonymous(this="RINT", expressions=[node.this]), to=node.to)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() in _DUCKDB_ONLY:
         raise NotPortable(f"{node.this}() is DuckDB's own and has no Spark equivalent; "
-                          "sum with study.ab.aggregate.exact_sum_sql instead")
+                          "sum with study.engine.sources.exact_sum_sql instead")
     if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.INT128, exp.DataType.Type.UINT128):
         raise NotPortable("HUGEINT has no Spark type; cast to DECIMAL(38, 0) instead")
     if isinstance(node, (exp.Min, exp.Max)) and (node.expressions or node.args.get("count") is not None):

@@ -1,7 +1,7 @@
 """The Spark engine: a session set up for reproducible runs (and, on ``local[...]``, sized for a small one),
 and a source that runs the study's DuckDB-dialect SQL on Spark.
 
-A source is what :mod:`study.ab.aggregate` and :mod:`study.data.overview` aggregate: an object with
+A source is what :mod:`study.ab` and :mod:`study.data.overview` aggregate: an object with
 ``relation``, ``execute(select, *, from_=None)`` and ``columns()``. :class:`SparkSource` is the Spark
 one: the data is a temporary view, and each query is translated by :func:`study.engine.dialect.to_spark`
 and run with ``session.sql``. Rows come back as tuples of Python values, as DuckDB gives them.
@@ -222,7 +222,7 @@ class SparkSource:
         """Run ``select`` (DuckDB dialect) on Spark, ``{relation}`` replaced by the view (or ``from_``).
 
         Only ``{relation}`` outside double-quoted identifiers is replaced, as in
-        :meth:`study.ab.aggregate.DuckDBSource.execute`.
+        :meth:`study.engine.sources.DuckDBSource.execute`.
 
         Raises
         ------
