@@ -30,13 +30,7 @@ from dataclasses import dataclass, field, replace
 from scipy import stats
 
 from study.ab.sufficient import Moments, RatioMoments
-from study.core.inference import (
-    Alternative,
-    check_alternative,
-    critical_value,
-    wald_interval,
-    wald_p_value,
-)
+from study.core.inference import Alternative, check_alternative, critical_value, wald_interval, wald_p_value
 from study.core.results import Estimate
 
 INF = float("inf")

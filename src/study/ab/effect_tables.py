@@ -11,10 +11,10 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from study.core.methods import method_name
 from study.core.results import Skipped
 from study.core.tables import numbers_as_text
 from study.core.words import METRIC_WORDS, number, pct, points
+from study.core.methods import method_name
 
 DIGITS = 2  # decimals of a difference that is not a share, as the findings write it
 

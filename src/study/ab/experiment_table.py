@@ -45,22 +45,17 @@ from study.ab import (
     roles,
     unit_checks,
 )
-from study.ab.effect_tables import (
-    bayes_summary,
-    cuped_details,
-    effects_summary,
-    power_summary,
-)
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
 from study.core.findings import Findings
-from study.core.methods import method_name
 from study.core.results import Skipped, Source
 from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.data.convert import short
 from study.data.schema import DataError
+from study.core.methods import method_name
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")

@@ -166,7 +166,7 @@ def mde_proportions(p_control: float, n_control: float, n_treatment: float, alph
     """Smallest change of a share detected with the given power (upwards, or downwards with ``direction=-1``)."""
     _check(alpha, power)
     room = (1 - p_control) if direction > 0 else p_control
-    function = lambda d: power_proportions(p_control, direction * d, n_control, n_treatment, alpha) - power
+    function = lambda d: power_proportions(p_control, direction * d, n_control, n_treatment, alpha) - power  # noqa: E731
     if function(room * (1 - 1e-12)) < 0:
         raise ValueError("no detectable change: the arms are too small")
     difference = optimize.brentq(function, 0.0, room * (1 - 1e-12), xtol=1e-14, rtol=1e-13, maxiter=500)

@@ -18,17 +18,11 @@ from study.ab.design import (
     srm_table,
     standardized_mean_differences,
 )
-from study.ab.effect_tables import (
-    bayes_summary,
-    cuped_details,
-    effects_summary,
-    power_summary,
-)
+from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
 from study.core.findings import Findings
-from study.core.methods import method_name
 from study.core.results import Estimate, Skipped, Source
 from study.core.words import METRIC_WORDS
 from study.data.dataset import TicketData
@@ -36,6 +30,7 @@ from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
+from study.core.methods import method_name
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [

@@ -72,7 +72,7 @@ class Metric:
         return (self.column,)
 
     @property
-    def statistics(self) -> type[Moments | RatioMoments | CovariateMoments | RatioCovariateMoments]:
+    def statistics(self) -> type[Moments] | type[RatioMoments] | type[CovariateMoments] | type[RatioCovariateMoments]:
         """The sufficient-statistics class this metric is aggregated into."""
         if self.kind == "ratio":
             return RatioMoments if self.covariate is None else RatioCovariateMoments

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from study.data import schema
-from study.data.column_facts import (
+from study.data.column_facts import (  # noqa: F401  (the hints are part of this module's API)
     UNIT_WORDS,
     ColumnFacts,
     csat_scale,
@@ -31,15 +31,7 @@ from study.data.column_facts import (
     unit_hint,
 )
 from study.data.convert import unit_guess
-from study.data.role_names import (
-    CONTROL_CODES,
-    DONE_CODES,
-    NO_CODES,
-    PARTS,
-    SYNONYMS,
-    TREATMENT_CODES,
-    YES_CODES,
-)
+from study.data.role_names import CONTROL_CODES, DONE_CODES, NO_CODES, PARTS, SYNONYMS, TREATMENT_CODES, YES_CODES
 
 DURATIONS = ("first_response_minutes", "resolution_minutes")
 _TRAILING = {"at", "time", "timestamp", "ts", "date", "datetime", "dt", "on", "in", *UNIT_WORDS}
