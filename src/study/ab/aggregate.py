@@ -125,7 +125,7 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
     Parameters
     ----------
     source : pandas.DataFrame, str, Path or a source
-        Anything :func:`study.ab.aggregate.as_source` accepts.
+        Anything :func:`study.engine.sources.as_source` accepts.
     metrics : sequence of Metric
     unit : str
         Column of the randomized unit: the one-row-per-unit rule is checked and applied.

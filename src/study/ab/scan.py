@@ -3,7 +3,7 @@
 The first scan checks the one-row-per-unit promise and finds each metric column's range and a centre
 for each covariate; the second groups by the arm and every segment column at once, and the coarser
 segmentations (whole experiment, by tier, ...) are added up from those groups exactly. When a unit
-has several rows, the whole-row rule of :func:`study.ab.aggregate.unit_rule_sql` runs on the rows
+has several rows, the whole-row rule of :func:`study.ab.relations.unit_rule_sql` runs on the rows
 of such units only (:func:`study.ab.unit_checks.repeated_checks`), and the sums on the rows kept.
 
 The unit check. An integer unit ``u`` is put in bucket ``u >> 5`` at bit ``u & 31``: per bucket,
@@ -22,7 +22,7 @@ but for the sums, five runs alternating in one process (medians, load 9-11), or 
   (six runs on 1 to 8 threads gave six different sums);
 - DuckDB's compensated ``fsum``: 1.6 times plain (load 5-7), not byte-identical either (2 in 6 runs);
 - ``DECIMAL(18, 4)`` / ``DECIMAL(38, 9)`` casts: 4 and 13 times plain (19 sums, load 5-7);
-- integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.ab.aggregate.integer_sum_sql`),
+- integer sums, ``SUM(CAST(term * 2**k AS BIGINT))`` (:func:`study.engine.sources.integer_sum_sql`),
   ``k`` from the first scan's ranges so that no row's term exceeds 2**62 steps: exact and
   order-independent on any engine (Spark too), as accurate as pandas against exact rationals; 4.58 s,
   2.3 times plain (the casts and the 128-bit accumulators);

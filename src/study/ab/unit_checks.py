@@ -8,7 +8,7 @@ file or a table; :func:`drop_flagged_units` applies the rule to a frame and acco
 The rule: rows without an arm or a unit are left out; exact duplicate rows (every column equal)
 collapse to one; a unit that still has several rows is left out, whether its rows sit in several
 arms (its assignment is unknowable) or in one arm with conflicting values (its outcome is). It is
-written once, as SQL (:func:`study.ab.aggregate.unit_rule_sql`): the checks, the cleaning of a
+written once, as SQL (:func:`study.ab.relations.unit_rule_sql`): the checks, the cleaning of a
 frame here and the cleaning of a file by ``aggregate_duckdb(..., clean_unit=)`` all use it.
 Comparing whole rows is costly, so :func:`check_units` first runs an exact, cheap test of "each
 unit once" (:func:`study.ab.scan.first_scan`) and applies the full rule only when it fails.
@@ -145,7 +145,7 @@ def check_units(source: pd.DataFrame | str | Path | DuckDBSource, unit: str, arm
 
 
 def detailed_checks(src, columns: list[str], unit: str, arm: str, relation: str | None = None) -> UnitChecks:
-    """The rule of :func:`study.ab.aggregate.unit_rule_sql` counted in full, with examples (one statement).
+    """The rule of :func:`study.ab.relations.unit_rule_sql` counted in full, with examples (one statement).
 
     Parameters
     ----------
