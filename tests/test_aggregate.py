@@ -6,6 +6,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from aggregates_match import assert_same_aggregates
 
 from study.ab import aggregate
 from study.ab.sufficient import CovariateMoments, Metric, Moments, RatioMoments
@@ -40,18 +41,6 @@ METRICS = [
 ]
 
 
-def _assert_same(left, right):
-    assert set(left.stats) == set(right.stats) and left.units == right.units
-    for key, a in left.stats.items():
-        b = right.stats[key]
-        assert type(a) is type(b) and a.n == b.n, key
-        assert getattr(a, "origin", None) == getattr(b, "origin", None)
-        for f in dataclasses.fields(a):
-            if f.name not in ("n", "origin"):
-                # 1e-9 relative; sums about an origin can be near zero, hence the absolute floor.
-                assert getattr(a, f.name) == pytest.approx(getattr(b, f.name), rel=1e-9, abs=1e-6), (key, f.name)
-
-
 def test_moments_give_numpys_mean_and_variance():
     values = np.array([3.0, np.nan, 5.0, 10.0, 1.5])
     m = Moments.from_arrays(values)
@@ -81,7 +70,7 @@ def test_covariate_moments_about_an_origin_give_the_same_means_and_variances():
 
 @pytest.mark.parametrize("segments", [(), ("tier",), ("tier", "channel")])
 def test_duckdb_on_a_frame_equals_pandas(units, segments):
-    _assert_same(aggregate.aggregate_frame(units, METRICS, segments=segments),
+    assert_same_aggregates(aggregate.aggregate_frame(units, METRICS, segments=segments),
                  aggregate.aggregate_duckdb(units, METRICS, segments=segments))
 
 
@@ -101,10 +90,10 @@ def test_duckdb_on_parquet_csv_and_a_database_table_equals_pandas(units, tmp_pat
     with duckdb.connect(str(tmp_path / "units.duckdb")) as connection:
         connection.register("frame", units)
         connection.execute("CREATE TABLE units AS SELECT * FROM frame")
-    _assert_same(expected, aggregate.aggregate_duckdb(tmp_path / "units.parquet", METRICS, segments=["tier"]))
-    _assert_same(expected, aggregate.aggregate_duckdb(tmp_path / "units.duckdb", METRICS, segments=["tier"], table="units"))
+    assert_same_aggregates(expected, aggregate.aggregate_duckdb(tmp_path / "units.parquet", METRICS, segments=["tier"]))
+    assert_same_aggregates(expected, aggregate.aggregate_duckdb(tmp_path / "units.duckdb", METRICS, segments=["tier"], table="units"))
     from_csv = aggregate.aggregate_duckdb(tmp_path / "units.csv", METRICS[:3], segments=["tier"])
-    _assert_same(aggregate.aggregate_frame(units, METRICS[:3], segments=["tier"]), from_csv)
+    assert_same_aggregates(aggregate.aggregate_frame(units, METRICS[:3], segments=["tier"]), from_csv)
 
 
 def test_hostile_names_are_quoted_not_executed(units, tmp_path):
@@ -132,7 +121,7 @@ def test_cleaning_in_sql_matches_cleaning_in_pandas(units):
     messy = pd.concat([units, units.iloc[:50], units.iloc[50:80].assign(variant="control"), units.iloc[80:90].assign(orders=99.0)])
     cleaned, ledger = drop_flagged_units(messy, "customer_id")
     expected = aggregate.aggregate_frame(cleaned, METRICS[:3], segments=["tier"])
-    _assert_same(expected, aggregate.aggregate_duckdb(messy, METRICS[:3], segments=["tier"], clean_unit="customer_id"))
+    assert_same_aggregates(expected, aggregate.aggregate_duckdb(messy, METRICS[:3], segments=["tier"], clean_unit="customer_id"))
     assert ledger.rows_used == sum(expected.units.values())
 
 

@@ -1,6 +1,5 @@
 """The two-scan A/B engine: the folded unit check, exact sums, determinism, portable SQL."""
 
-import dataclasses
 import math
 from fractions import Fraction
 
@@ -9,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
+from aggregates_match import assert_same_aggregates
 from sqlglot.errors import ErrorLevel
 
 from study.ab import aggregate, scan, unit_checks
@@ -50,16 +50,6 @@ def _messy(seed, unit_type):
     return frame
 
 
-def _same(left, right, rel=1e-9):
-    assert set(left.stats) == set(right.stats) and left.units == right.units
-    for key, a in left.stats.items():
-        b = right.stats[key]
-        assert type(a) is type(b) and a.n == b.n and getattr(a, "origin", None) == getattr(b, "origin", None), key
-        for f in dataclasses.fields(a):
-            if f.name not in ("n", "origin"):
-                assert getattr(a, f.name) == pytest.approx(getattr(b, f.name), rel=rel, abs=1e-6), (key, f.name)
-
-
 @pytest.mark.parametrize("unit_type", ["integer", "string"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type):
@@ -72,8 +62,8 @@ def test_the_folded_check_counts_what_the_whole_row_rule_counts(seed, unit_type)
     assert full.rows_left_out == len(messy) - len(kept)
     checks, (whole, by_tier) = aggregate.analyse(messy, METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert checks == full
-    _same(whole, aggregate.aggregate_frame(kept, METRICS))
-    _same(by_tier, aggregate.aggregate_frame(kept, METRICS, segments=["tier"]))
+    assert_same_aggregates(whole, aggregate.aggregate_frame(kept, METRICS))
+    assert_same_aggregates(by_tier, aggregate.aggregate_frame(kept, METRICS, segments=["tier"]))
 
 
 @pytest.mark.parametrize("unit_type", ["integer", "string"])
@@ -101,11 +91,11 @@ def test_analyse_equals_pandas_on_a_clean_table_whole_and_by_tier(tmp_path):
     checks, (whole, by_tier, by_both) = aggregate.analyse(tmp_path / "units.parquet", METRICS, "customer_id",
                                                     segmentations=[(), ("tier",), ("tier", "bought")])
     assert checks.clean and checks.units == 5000
-    _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
-    _same(by_tier, aggregate.aggregate_frame(units, METRICS, segments=["tier"]), rel=1e-10)
-    _same(by_both, aggregate.aggregate_frame(units, METRICS, segments=["tier", "bought"]), rel=1e-10)
+    assert_same_aggregates(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
+    assert_same_aggregates(by_tier, aggregate.aggregate_frame(units, METRICS, segments=["tier"]), rel=1e-10)
+    assert_same_aggregates(by_both, aggregate.aggregate_frame(units, METRICS, segments=["tier", "bought"]), rel=1e-10)
     # Ranges from the file's statistics or from a scan: the same statistics.
-    _same(whole, aggregate.aggregate_duckdb(units, METRICS), rel=1e-12)
+    assert_same_aggregates(whole, aggregate.aggregate_duckdb(units, METRICS), rel=1e-12)
     # Against exact rational arithmetic on the same doubles: off only by each row's rounding in doubles.
     spend = whole.stats[((), "control", "spend")]
     rows = units[units["variant"] == "control"]
@@ -189,7 +179,7 @@ def test_a_segment_of_thousands_of_values_is_added_up_like_pandas(tmp_path):
     units["store"] = np.random.default_rng(9).integers(0, 2500, len(units)).astype(str)
     units.to_parquet(tmp_path / "units.parquet", row_group_size=1000)
     _, (by_store,) = aggregate.analyse(tmp_path / "units.parquet", METRICS, "customer_id", segmentations=[("store",)])
-    _same(by_store, aggregate.aggregate_frame(units, METRICS, segments=["store"]), rel=1e-10)
+    assert_same_aggregates(by_store, aggregate.aggregate_frame(units, METRICS, segments=["store"]), rel=1e-10)
 
 
 class _Recording:
@@ -224,7 +214,7 @@ def test_any_source_works_and_every_statement_transpiles_to_spark(kind):
         checks = check_units(src, "customer_id")
         _, (whole,) = aggregate.analyse(src, METRICS, "customer_id")
         assert checks == check_units(frame, "customer_id")
-        _same(whole, aggregate.aggregate_duckdb(frame, METRICS, clean_unit="customer_id"))
+        assert_same_aggregates(whole, aggregate.aggregate_duckdb(frame, METRICS, clean_unit="customer_id"))
         aggregate.aggregate_duckdb(src, METRICS, segments=["tier"])
         src.execute(f"SELECT COUNT(*) FROM {clean_units_sql('{relation}', src.columns(), 'customer_id', 'variant')}")
         statements += src.statements
@@ -245,7 +235,7 @@ def test_a_file_sorted_by_the_covariate_is_summed_again_about_the_origin(tmp_pat
     monkeypatch.setattr(scan, "second_scan", lambda *args, **kwargs: calls.append(1) or second_scan(*args, **kwargs))
     _, (whole,) = aggregate.analyse(tmp_path / "sorted.parquet", METRICS, "customer_id")
     assert len(calls) == 2
-    _same(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
+    assert_same_aggregates(whole, aggregate.aggregate_frame(units, METRICS), rel=1e-10)
 
 
 def test_repeated_units_are_checked_on_their_rows_only_with_the_same_answer(monkeypatch, tmp_path):
@@ -256,9 +246,9 @@ def test_repeated_units_are_checked_on_their_rows_only_with_the_same_answer(monk
     fast = aggregate.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
     kept, _ = drop_flagged_units(messy, "customer_id")
     assert "o'b?{relation}" not in set(kept["customer_id"])
-    _same(fast[1][0], aggregate.aggregate_frame(kept, METRICS))
+    assert_same_aggregates(fast[1][0], aggregate.aggregate_frame(kept, METRICS))
     monkeypatch.setattr(unit_checks, "REPEATED_LIMIT", 1)  # too many repeated units: the rule runs on every row
     full = aggregate.analyse(tmp_path / "messy.parquet", METRICS, "customer_id", segmentations=[(), ("tier",)])
     assert fast[0] == full[0]
     for a, b in zip(fast[1], full[1]):
-        _same(a, b, rel=1e-12)
+        assert_same_aggregates(a, b, rel=1e-12)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import results_numbers
+from aggregates_match import assert_same_aggregates
 from conftest import study_command
 
 from study import config, parameters
@@ -90,19 +91,6 @@ METRICS = [
 ]
 
 
-def _assert_same_aggregates(left, right):
-    assert left.units == right.units and set(left.stats) == set(right.stats)
-    for key, a in left.stats.items():
-        b = right.stats[key]
-        assert type(a) is type(b) and a.n == b.n, key
-        for field in vars(a):
-            x, y = getattr(a, field), getattr(b, field)
-            if isinstance(x, float):
-                assert x == pytest.approx(y, rel=1e-9, abs=1e-12), (key, field)
-            else:
-                assert x == y, (key, field)
-
-
 def _sources(path, spark):
     from study.engine.spark import SparkSource
 
@@ -115,7 +103,7 @@ def test_sufficient_statistics_agree(units_file, spark, segments, clean):
     duck, on_spark = _sources(units_file, spark)
     left = aggregate.aggregate_duckdb(duck, METRICS, segments=segments, clean_unit=clean)
     right = aggregate.aggregate_duckdb(on_spark, METRICS, segments=segments, clean_unit=clean)
-    _assert_same_aggregates(left, right)
+    assert_same_aggregates(left, right, abs_=1e-12)
     assert len(left.units) >= 3 * (4 if segments else 1)  # every arm, and missing tiers as their own segment
 
 
@@ -127,7 +115,7 @@ def test_the_two_scan_analysis_agrees(units_file, spark):
         aggregate.analyse(s, METRICS, "customer_id", segmentations=[(), (TIER,)]) for s in (duck, on_spark))
     assert left_checks == right_checks and left_checks.rows_left_out > 0
     for a, b in zip(left, right, strict=True):
-        _assert_same_aggregates(a, b)
+        assert_same_aggregates(a, b, abs_=1e-12)
 
 
 @pytest.mark.parametrize("unit", ["customer_id", "number"], ids=["text units", "integer units"])
@@ -226,8 +214,8 @@ def test_a_csv_file_is_read_as_duckdb_reads_it(spark, tmp_path):
     sql = 'SELECT "seg ""x""", variant, count(*), sum(y) FROM {relation} GROUP BY 1, 2 ORDER BY 1, 2'
     assert on_spark.execute(sql) == duck.execute(sql)
     assert {row[0] for row in duck.execute(sql)} == set(values)  # DuckDB, the reference, read every value whole
-    _assert_same_aggregates(aggregate.aggregate_duckdb(duck, [Metric("y", "y")], segments=['seg "x"']),
-                            aggregate.aggregate_duckdb(on_spark, [Metric("y", "y")], segments=['seg "x"']))
+    assert_same_aggregates(aggregate.aggregate_duckdb(duck, [Metric("y", "y")], segments=['seg "x"']),
+                           aggregate.aggregate_duckdb(on_spark, [Metric("y", "y")], segments=['seg "x"']), abs_=1e-12)
     # With CRLF line endings Spark would read the CRLF inside a value as LF: refused, in one line.
     frame = pd.read_csv(path)
     frame.to_csv(windows := tmp_path / "windows.csv", index=False, lineterminator="\r\n")
