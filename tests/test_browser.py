@@ -125,6 +125,11 @@ class Run:
     output: str
     out: Path
 
+    def told(self) -> str:
+        """What the run printed, then its logs: a failure in CI must say why without the folder at hand."""
+        logs = sorted(self.out.glob("logs/*.log"))
+        return "\n".join([self.output, *(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}" for log in logs)])
+
 
 def _start(out: Path, *args: str, notebooks: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen(study_command("run", "--out", str(out), *args, notebooks=notebooks),
@@ -184,11 +189,11 @@ def browser():
 
 
 def test_the_runs_wrote_the_pages_under_test(runs: dict[str, Run]) -> None:
-    assert runs["default"].returncode == 0, runs["default"].output
-    assert runs["failed"].returncode == 1, runs["failed"].output  # 04 fails on purpose, 01 still runs
-    assert runs["hostile"].returncode == 0, runs["hostile"].output
-    assert runs["rollout"].returncode == 0, runs["rollout"].output
-    assert runs["experiment"].returncode == 0, runs["experiment"].output
+    assert runs["default"].returncode == 0, runs["default"].told()
+    assert runs["failed"].returncode == 1, runs["failed"].told()  # 04 fails on purpose, 01 still runs
+    assert runs["hostile"].returncode == 0, runs["hostile"].told()
+    assert runs["rollout"].returncode == 0, runs["rollout"].told()
+    assert runs["experiment"].returncode == 0, runs["experiment"].told()
     assert "04_ab_test: failed" in runs["failed"].output
     for name, run in runs.items():
         assert sorted(p.stem for p in run.out.glob("*.html")) == sorted(PAGES[name]), name

@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import nbformat
@@ -16,7 +18,7 @@ import papermill
 import psutil
 import pytest
 
-from study.report import kernel_pool, kernel_provisioner
+from study.report import execute, kernel_pool, kernel_provisioner
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel pool forks: Linux only")
 
@@ -154,6 +156,45 @@ def test_without_a_pool_the_kernel_is_a_plain_one_and_the_log_says_why(tmp_path,
                                kernel_manager_class=manager)
     assert _outputs(tmp_path / "out.ipynb")[0][0]["text"] == "42\n"
     assert "study: kernel pool not used (the pool did not answer (ConnectionRefusedError" in capfd.readouterr().err
+
+
+def test_a_forked_kernel_that_never_answers_gives_way_to_a_plain_kernel(tmp_path, capfd, monkeypatch):
+    # A pool whose kernel never answers: it forks nothing, but replies with a process that only sleeps.
+    name = f"study-kernels-test-{os.getpid()}-silent"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind("\0" + name)
+    listener.listen(1)
+    silent, connections = [], []
+
+    def serve_once():
+        connection, _ = listener.accept()
+        _, fds, _, _ = socket.recv_fds(connection, kernel_pool.MESSAGE_BYTES, 2)
+        for fd in fds:
+            os.close(fd)
+        silent.append(subprocess.Popen(["sleep", "600"], start_new_session=True))
+        connection.send(json.dumps({"pid": silent[0].pid}).encode())
+        connections.append(connection)  # kept open: to the asking process, the kernel is alive
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    monkeypatch.setattr(execute, "FORKED_START_SECONDS", 3)
+    try:
+        execute.run_notebook(str(tmp_path / "n.ipynb"), str(tmp_path / "out.ipynb"), {}, str(tmp_path), (name, ""))
+        server.join(5)
+        assert _outputs(tmp_path / "out.ipynb")[0][0]["text"] == "42\n"
+        err = capfd.readouterr().err
+        assert "study: the forked kernel did not answer (Kernel didn't respond in 3 seconds)" in err
+        assert "kernel pool not used (a forked kernel did not answer); starting a plain kernel" in err
+        assert silent[0].wait(10) < 0  # the silent kernel was ended by a signal, not left behind
+    finally:
+        listener.close()
+        for process in silent:
+            process.kill()
+        for connection in connections:
+            connection.close()
 
 
 def test_the_pool_refuses_what_it_cannot_fork_as_asked():

@@ -7,6 +7,7 @@ the runner's own imports (pandas, the data checks) cost every worker seconds it 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,11 @@ from study.report.kernel_log import start_again_if_the_kernel_died
 # papermill waits 60 s for a kernel by default; on a loaded 2-core machine (a test suite running
 # beside two kernels) start-up has been seen to take longer, failing a notebook for no fault of its own.
 KERNEL_START_SECONDS = 300
+# A forked kernel has nothing left to import: it answers in a second or two even beside a loaded test suite.
+# One that has not answered by then is not coming (seen once, in a test suite on a loaded machine; the
+# cause is not known): the notebook runs on a plain kernel instead, which the log says, rather than failing
+# five minutes later.
+FORKED_START_SECONDS = 60
 
 
 def execute_notebook(
@@ -51,11 +57,7 @@ def execute_notebook(
     started = time.perf_counter()
     status, reason = "ok", ""
     try:
-        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
-            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
-            start_timeout=KERNEL_START_SECONDS, kernel_manager_class=kernel_provisioner.manager_class(*pool),
-            shutdown_kernel="immediate",
-        ))
+        run_notebook(notebook, executed, parameters, cwd, pool)
     except papermill.PapermillExecutionError as error:
         status, reason = "failed", f"{error.ename}: {error.evalue}".strip()
     except Exception as error:  # kernel died, notebook unreadable: still report, never take the run down
@@ -64,6 +66,46 @@ def execute_notebook(
         export_html(Path(executed), Path(html_path))
     kernel_log.clean(log)
     return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
+
+
+def run_notebook(notebook: str, executed: str, parameters: dict, cwd: str, pool: tuple[str, str] = ("", "")) -> None:
+    """Execute ``notebook`` into ``executed`` with papermill, on a kernel of the pool ``pool`` when there is one.
+
+    A kernel that died while starting is started again (:func:`study.report.kernel_log.start_again_if_the_kernel_died`);
+    a forked kernel that does not answer within :data:`FORKED_START_SECONDS` is killed and the notebook run on
+    a plain kernel, said on stderr. Nothing of the notebook has run in either case. Errors of the notebook
+    itself are raised as papermill raises them.
+
+    Parameters
+    ----------
+    notebook, executed : str
+        The notebook and where its executed copy is written.
+    parameters : dict
+        Its papermill parameters.
+    cwd : str
+        The kernel's working folder.
+    pool : tuple of str
+        The run's kernel pool: its name (``""`` for none), and why there is none.
+    """
+    import papermill
+
+    def run(pool_name: str, pool_reason: str, start_seconds: int) -> None:
+        start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
+            notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+            start_timeout=start_seconds, kernel_manager_class=kernel_provisioner.manager_class(pool_name, pool_reason),
+            shutdown_kernel="immediate",
+        ))
+
+    if not pool[0]:
+        return run(*pool, KERNEL_START_SECONDS)
+    try:
+        return run(*pool, FORKED_START_SECONDS)
+    except RuntimeError as error:
+        if not kernel_log.never_answered(error):
+            raise
+        print(f"study: the forked kernel did not answer ({error}); running the notebook on a plain kernel",
+              file=sys.stderr, flush=True)
+    return run("", "a forked kernel did not answer", KERNEL_START_SECONDS)
 
 
 def worker_start(runner: int) -> None:

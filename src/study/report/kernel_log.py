@@ -61,6 +61,11 @@ def clean(path: str | Path) -> None:
 KERNEL_START_ATTEMPTS = 3
 
 
+def never_answered(error: BaseException) -> bool:
+    """Whether ``error`` is jupyter_client's for a kernel alive but silent until the start timeout."""
+    return isinstance(error, RuntimeError) and str(error).startswith("Kernel didn't respond in ")
+
+
 def start_again_if_the_kernel_died(execute: Callable[[], T], attempts: int = KERNEL_START_ATTEMPTS) -> T:
     """Call ``execute`` (a papermill run), starting it again when its kernel died before it answered.
 
