@@ -26,6 +26,7 @@ process goes away is killed.
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import json
 import os
 import select
@@ -53,6 +54,9 @@ FORK_SAFE_THREADS = ("jemalloc_bg_thd", "polars-ooc-clea")
 PER_KERNEL_ENV = ("JPY_PARENT_PID", "JPY_SESSION_NAME")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 MESSAGE_BYTES = 1 << 20
+# A forked kernel that has run nothing after this long writes its threads' stacks to its log: the runner gives
+# up on it at 60 s (study.report.execute.FORKED_START_SECONDS), and the stacks are what can say why.
+SILENT_KERNEL_SECONDS = 45
 
 
 class _KernelShell:
@@ -297,8 +301,11 @@ def _become_kernel(request: dict, fds: list[int], server: int, sockets: tuple) -
 
         sys.argv = [ipykernel_launcher.__file__, *request["argv"][3:]]
         # ipykernel read JPY_PARENT_PID when it was imported (in the server): this kernel's is given here.
-        kernelapp.IPKernelApp.instance(parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0))
-        kernelapp.launch_new_instance()
+        app = kernelapp.IPKernelApp.instance(parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0))
+        faulthandler.dump_traceback_later(SILENT_KERNEL_SECONDS)
+        app.initialize()  # then start, as IPKernelApp.launch_instance does
+        app.shell.events.register("pre_execute", faulthandler.cancel_dump_traceback_later)
+        app.start()
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
