@@ -84,5 +84,10 @@ notebooks: setup
 benchmark: setup
 	$(BIN)/python benchmarks/run_study.py
 
+# The `study` kernel of `make kernel` runs this venv's python and goes with it; a kernel of that name that
+# runs another python is someone else's and stays.
 clean:
+	@spec="$$($(BIN)/python -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())' 2>/dev/null)/kernels/study"; \
+	if [ -f "$$spec/kernel.json" ] && grep -qF '"$(abspath $(BIN))/python"' "$$spec/kernel.json"; then \
+	  rm -rf "$$spec" && echo "make: removed the study kernel of this venv"; fi
 	rm -rf $(VENV) reports/latest
