@@ -15,6 +15,23 @@ from study.data.dataset import load_tickets
 os.environ.setdefault("STUDY_PDF", "no")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_kernel_pool_outlives_its_module():
+    """A kernel pool left running imports the whole stack and holds it until the test session ends, slowing
+    every later test: each module must end what it started."""
+    yield
+    import psutil
+
+    def is_pool(process: psutil.Process) -> bool:
+        try:
+            return "study.report.kernel_pool import serve" in " ".join(process.cmdline())
+        except psutil.Error:  # ended while looked at
+            return False
+
+    left = [p for p in psutil.Process().children() if is_pool(p)]
+    assert not left, f"{len(left)} kernel pool(s) still running after this module"
+
+
 @pytest.fixture(scope="session")
 def small_study_path(tmp_path_factory):
     """A 3,000-ticket simulation written as Parquet, with its truth.json beside it."""

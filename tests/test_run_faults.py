@@ -122,3 +122,14 @@ def test_a_reader_that_goes_away_does_not_lose_the_run(small_study_path, tmp_pat
     assert runner.returncode == 0, err
     assert "BrokenPipeError" not in err and "Traceback" not in err
     assert (out / "index.html").is_file() and (out / "run.json").is_file()
+
+
+def test_the_kernel_pool_ends_with_the_run_however_the_run_returns(small_study_path, tmp_path, monkeypatch):
+    """A run on small data starts its kernel pool before the notebooks are known; however the run's body
+    returns, the pool (a process importing the whole scientific stack) must not outlive the run."""
+    from study.report import runner
+
+    monkeypatch.setattr(runner, "_run_staged", lambda staging, *args, **kwargs: runner.RunSummary(tmp_path, [], 0.0))
+    runner.run_study(small_study_path, tmp_path / "out", only=["01"], progress=lambda line: None)
+    pools = [p for p in psutil.Process().children(recursive=True) if "kernel_pool" in " ".join(_cmdline(p))]
+    assert pools == []

@@ -166,6 +166,9 @@ def run_study(
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if kernels is not None:  # whatever way the run ended (stopping an ended pool does nothing)
+            kernels.stop()
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
