@@ -30,6 +30,8 @@ from statsmodels.base.model import LikelihoodModel
 from statsmodels.duration.hazard_regression import PHReg, PHRegResults, PHSurvivalTime
 from statsmodels.tools.validation import string_like
 
+from study.stats.rank import svd_rank
+
 
 def survival_time(time: np.ndarray, status: np.ndarray, exog: np.ndarray) -> PHSurvivalTime:
     """statsmodels' ``PHSurvivalTime`` for one stratum without entry times, built by sorting.
@@ -111,7 +113,7 @@ class BreslowPHReg(PHReg):
         self.nobs = len(self.endog)
         self.groups = None
         self.missing = missing
-        rank = np.linalg.matrix_rank(self.exog)
+        rank = svd_rank(self.exog)  # numpy's matrix_rank, without the SVD for a certified full-rank design
         self.df_resid = float(self.exog.shape[0] - rank)
         self.df_model = float(rank)
         self.ties = string_like(ties, "ties", options=("efron", "breslow"))
