@@ -127,3 +127,18 @@ def test_grambsch_therneau_finds_a_cure_process_and_not_proportional_hazards():
 ])
 def test_verdict_needs_significance_and_size(p_value, drift, log_ratio, expected):
     assert schoenfeld.verdict(p_value, drift, log_ratio, alpha=0.05) == expected
+
+
+def test_score_residuals_are_the_full_expression_value_for_value():
+    """The in-place residuals equal own - compensator written out over every ticket, bit for bit."""
+    time, status, exog, _ = _data()
+    model = BreslowPHReg(time, exog, status=status)
+    params = np.array([-0.15, 0.3, 0.05])
+    sums = model._risk_sums(params)
+    events = (model.surv.status_s[0] == 1)[:, None]
+    cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)[sums["slot"]]
+    own = np.where(events, sums["exog"] - sums["average"][sums["slot"]], 0.0)
+    compensator = sums["weight"][:, None] * (sums["cumulative_hazard"][:, None] * sums["exog"] - cumulative_average)
+    expected = np.full(exog.shape, np.nan)
+    expected[model.surv.stratum_rows[0]] = own - compensator
+    np.testing.assert_array_equal(model.score_residuals(params), expected)

@@ -150,10 +150,10 @@ class BreslowPHReg(PHReg):
         deaths = np.array([len(ix) for ix in surv.ufailt_ix[0]], dtype=float)
         hazard = deaths / zeroth
         average = first / zeroth[:, None]
+        # The per-ticket cumulative averages (rows x terms) only serve the score residuals: made there.
         sums = {"exog": exog, "linear": linear, "weight": weight, "slot": slot, "zeroth": zeroth,
                 "average": average, "deaths": deaths, "hazard": hazard,
-                "cumulative_hazard": np.cumsum(hazard)[slot],
-                "cumulative_average": np.cumsum(hazard[:, None] * average, axis=0)[slot]}
+                "cumulative_hazard": np.cumsum(hazard)[slot]}
         self._last_sums = (params.copy(), sums)
         return sums
 
@@ -193,12 +193,19 @@ class BreslowPHReg(PHReg):
         if not self._fast:
             return super().score_residuals(params)
         sums = self._risk_sums(params)
-        exog, weight = sums["exog"], sums["weight"]
-        events = (self.surv.status_s[0] == 1)[:, None]
-        own = np.where(events, exog - sums["average"][sums["slot"]], 0.0)
-        compensator = weight[:, None] * (sums["cumulative_hazard"][:, None] * exog - sums["cumulative_average"])
-        out = np.full(self.exog.shape, np.nan)
-        out[self.surv.stratum_rows[0]] = own - compensator
+        exog, weight, slot = sums["exog"], sums["weight"], sums["slot"]
+        cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)[slot]
+        compensator = sums["cumulative_hazard"][:, None] * exog
+        compensator -= cumulative_average
+        compensator *= weight[:, None]
+        # own - compensator, where own is zero but for the tickets with an event: computed in place,
+        # value for value as the full expression.
+        residual = np.subtract(0.0, compensator, out=cumulative_average)
+        events = np.flatnonzero(self.surv.status_s[0] == 1)
+        residual[events] = (exog[events] - sums["average"][slot[events]]) - compensator[events]
+        # Column-major, so each column's per-group sums (robust_covariance) read contiguous memory.
+        out = np.full(self.exog.shape, np.nan, order="F")
+        out[self.surv.stratum_rows[0]] = residual
         return out
 
     def robust_covariance(self, params: np.ndarray) -> np.ndarray:
