@@ -142,3 +142,13 @@ def test_score_residuals_are_the_full_expression_value_for_value():
     expected = np.full(exog.shape, np.nan)
     expected[model.surv.stratum_rows[0]] = own - compensator
     np.testing.assert_array_equal(model.score_residuals(params), expected)
+
+
+def test_the_kept_hessian_is_a_copy_and_the_same_as_a_fresh_one():
+    time, status, exog, _ = _data()
+    model, fresh = BreslowPHReg(time, exog, status=status), BreslowPHReg(time, exog, status=status)
+    params = np.array([-0.15, 0.3, 0.05])
+    first = model.hessian(params)
+    first[0, 0] += 1.0  # as Newton's ridge does, in place
+    np.testing.assert_array_equal(model.hessian(params), fresh.hessian(params))
+    np.testing.assert_allclose(fresh.hessian(params), PHReg(time, exog, status=status).hessian(params), rtol=1e-10)

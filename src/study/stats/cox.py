@@ -178,9 +178,13 @@ class BreslowPHReg(PHReg):
         if not self._fast:
             return super().breslow_hessian(params)
         sums = self._risk_sums(params)
-        exog, average = sums["exog"], sums["average"]
-        second = exog.T @ (exog * (sums["weight"] * sums["cumulative_hazard"])[:, None])
-        return -(second - average.T @ (average * sums["deaths"][:, None]))
+        if "hessian" not in sums:
+            # Kept with the sums: the fit's last step and the robust covariance ask for it at the same
+            # parameters. A copy goes out, as Newton's method adds its ridge to the diagonal in place.
+            exog, average = sums["exog"], sums["average"]
+            second = exog.T @ (exog * (sums["weight"] * sums["cumulative_hazard"])[:, None])
+            sums["hessian"] = -(second - average.T @ (average * sums["deaths"][:, None]))
+        return sums["hessian"].copy()
 
     def weighted_covariate_averages(self, params: np.ndarray) -> list[np.ndarray]:
         """Hazard-weighted covariate averages of the risk set at each event time."""
