@@ -8,7 +8,7 @@ from statsmodels.tools import tools
 from study.stats.rank import RankedLogit, full_rank, qr_rank, svd_rank
 
 
-def _design(n: int = 4_000, agents: int = 40, seed: int = 1) -> np.ndarray:
+def _design(n: int = 2_000, agents: int = 30, seed: int = 1) -> np.ndarray:
     """An intercept, a few numbers on different scales, flags and a dummy per agent but the first."""
     rng = np.random.default_rng(seed)
     agent = rng.integers(0, agents, n)
