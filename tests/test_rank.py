@@ -66,5 +66,10 @@ def test_ranked_logit_fits_exactly_as_logit():
     assert ours.model.df_model == direct.model.df_model and ours.model.df_resid == direct.model.df_resid
     np.testing.assert_array_equal(ours.params, direct.params)
     np.testing.assert_array_equal(ours.bse, direct.bse)
+    np.testing.assert_array_equal(ours.cov_params(), direct.cov_params())
+    params = ours.params
+    kept = ours.model.hessian(params)
+    kept[0, 0] += 1.0  # as Newton's ridge does, in place
+    np.testing.assert_array_equal(ours.model.hessian(params), sm.Logit(y, x).hessian(params))
     collinear = np.column_stack([x, 2.0 * x[:, 1]])
     assert RankedLogit(y, collinear).df_model == sm.Logit(y, collinear).df_model == x.shape[1] - 1

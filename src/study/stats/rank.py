@@ -72,7 +72,20 @@ def svd_rank(exog: np.ndarray) -> int:
 
 
 class RankedLogit(sm.Logit):
-    """statsmodels' ``Logit`` whose rank check is answered by :func:`qr_rank`: the same rank, most often without a QR decomposition."""
+    """statsmodels' ``Logit`` whose rank check is answered by :func:`full_rank` first, and which keeps its last Hessian.
+
+    The rank is the pivoted QR's (without the decomposition for a certified design). Newton's last
+    step and the robust covariance both ask for the Hessian at the fitted parameters: the second
+    gets the first's values (a copy: Newton's method adds its ridge in place).
+    """
+
+    def hessian(self, params: np.ndarray) -> np.ndarray:
+        """``Logit.hessian``, computed once per parameter vector in a row."""
+        params = np.asarray(params, dtype=float)
+        kept = getattr(self, "_last_hessian", None)
+        if kept is None or not np.array_equal(kept[0], params):
+            kept = self._last_hessian = (params.copy(), super().hessian(params))
+        return kept[1].copy()
 
     def initialize(self) -> None:
         """As ``DiscreteModel.initialize``; a certified full-rank design skips the QR decomposition."""
