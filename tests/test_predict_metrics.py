@@ -135,14 +135,18 @@ def test_batched_permutation_importance_is_sklearns():
     y = (rng.random(1000) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1])))).astype(float)
     model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
     reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
-    # Chunks smaller than the whole stack: the result must not depend on how the copies are grouped.
+    found = importance.permutation_auc_drop(model, x, y, 3, 11)  # the trees' own path (_TreeSum)
+    np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+    # The path of other models, whole predictions stacked in chunks, some smaller than the whole stack:
+    # the result must not depend on how the copies are grouped.
     for chunk in (importance.CHUNK_ROWS, 4000):
-        importance.CHUNK_ROWS, saved = chunk, importance.CHUNK_ROWS
+        saved = importance.CHUNK_ROWS, importance._TreeSum.applies
+        importance.CHUNK_ROWS, importance._TreeSum.applies = chunk, staticmethod(lambda model: False)
         try:
-            found = importance.permutation_auc_drop(model, x, y, 3, 11)
+            stacked = importance.permutation_auc_drop(model, x, y, 3, 11)
         finally:
-            importance.CHUNK_ROWS = saved
-        np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+            importance.CHUNK_ROWS, importance._TreeSum.applies = saved
+        np.testing.assert_allclose(stacked, reference.importances, atol=1e-12)
     assert found[0].mean() > found[2].mean()  # the feature the outcome depends on matters, the noise one does not
 
 
