@@ -123,7 +123,7 @@ def test_tenths_are_equal_sized(scored):
     assert counts.max() - counts.min() <= 1 and sorted(counts.index) == list(range(1, 11))
 
 
-def test_batched_permutation_importance_is_sklearns():
+def test_batched_permutation_importance_is_sklearns(monkeypatch):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
 
@@ -139,18 +139,15 @@ def test_batched_permutation_importance_is_sklearns():
     np.testing.assert_allclose(found, reference.importances, atol=1e-12)
     # The path of other models, whole predictions stacked in chunks, some smaller than the whole stack:
     # the result must not depend on how the copies are grouped.
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
     for chunk in (importance.CHUNK_ROWS, 4000):
-        saved = importance.CHUNK_ROWS, importance._TreeSum.applies
-        importance.CHUNK_ROWS, importance._TreeSum.applies = chunk, staticmethod(lambda model: False)
-        try:
-            stacked = importance.permutation_auc_drop(model, x, y, 3, 11)
-        finally:
-            importance.CHUNK_ROWS, importance._TreeSum.applies = saved
+        monkeypatch.setattr(importance, "CHUNK_ROWS", chunk)
+        stacked = importance.permutation_auc_drop(model, x, y, 3, 11)
         np.testing.assert_allclose(stacked, reference.importances, atol=1e-12)
     assert found[0].mean() > found[2].mean()  # the feature the outcome depends on matters, the noise one does not
 
 
-def test_permutation_importance_of_trees_with_categories_is_the_whole_prediction_bit_for_bit():
+def test_permutation_importance_of_trees_with_categories_is_the_whole_prediction_bit_for_bit(monkeypatch):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
 
@@ -175,9 +172,6 @@ def test_permutation_importance_of_trees_with_categories_is_the_whole_prediction
     found = importance.permutation_auc_drop(model, x, y, 3, 11)
     reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
     np.testing.assert_allclose(found, reference.importances, atol=1e-12)
-    applies, importance._TreeSum.applies = importance._TreeSum.applies, staticmethod(lambda model: False)
-    try:
-        whole = importance.permutation_auc_drop(model, x, y, 3, 11)  # every copy predicted by every tree
-    finally:
-        importance._TreeSum.applies = applies
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
+    whole = importance.permutation_auc_drop(model, x, y, 3, 11)  # every copy predicted by every tree
     np.testing.assert_array_equal(found, whole)
