@@ -127,3 +127,28 @@ def test_grambsch_therneau_finds_a_cure_process_and_not_proportional_hazards():
 ])
 def test_verdict_needs_significance_and_size(p_value, drift, log_ratio, expected):
     assert schoenfeld.verdict(p_value, drift, log_ratio, alpha=0.05) == expected
+
+
+def test_score_residuals_are_the_full_expression_value_for_value():
+    """The in-place residuals equal own - compensator written out over every ticket, bit for bit."""
+    time, status, exog, _ = _data()
+    model = BreslowPHReg(time, exog, status=status)
+    params = np.array([-0.15, 0.3, 0.05])
+    sums = model._risk_sums(params)
+    events = (model.surv.status_s[0] == 1)[:, None]
+    cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)[sums["slot"]]
+    own = np.where(events, sums["exog"] - sums["average"][sums["slot"]], 0.0)
+    compensator = sums["weight"][:, None] * (sums["cumulative_hazard"][:, None] * sums["exog"] - cumulative_average)
+    expected = np.full(exog.shape, np.nan)
+    expected[model.surv.stratum_rows[0]] = own - compensator
+    np.testing.assert_array_equal(model.score_residuals(params), expected)
+
+
+def test_the_kept_hessian_is_a_copy_and_the_same_as_a_fresh_one():
+    time, status, exog, _ = _data()
+    model, fresh = BreslowPHReg(time, exog, status=status), BreslowPHReg(time, exog, status=status)
+    params = np.array([-0.15, 0.3, 0.05])
+    first = model.hessian(params)
+    first[0, 0] += 1.0  # as Newton's ridge does, in place
+    np.testing.assert_array_equal(model.hessian(params), fresh.hessian(params))
+    np.testing.assert_allclose(fresh.hessian(params), PHReg(time, exog, status=status).hessian(params), rtol=1e-10)

@@ -123,7 +123,7 @@ def test_tenths_are_equal_sized(scored):
     assert counts.max() - counts.min() <= 1 and sorted(counts.index) == list(range(1, 11))
 
 
-def test_batched_permutation_importance_is_sklearns():
+def test_batched_permutation_importance_is_sklearns(monkeypatch):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
 
@@ -135,12 +135,43 @@ def test_batched_permutation_importance_is_sklearns():
     y = (rng.random(1000) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1])))).astype(float)
     model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
     reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
-    # Chunks smaller than the whole stack: the result must not depend on how the copies are grouped.
+    found = importance.permutation_auc_drop(model, x, y, 3, 11)  # the trees' own path (_TreeSum)
+    np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+    # The path of other models, whole predictions stacked in chunks, some smaller than the whole stack:
+    # the result must not depend on how the copies are grouped.
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
     for chunk in (importance.CHUNK_ROWS, 4000):
-        importance.CHUNK_ROWS, saved = chunk, importance.CHUNK_ROWS
-        try:
-            found = importance.permutation_auc_drop(model, x, y, 3, 11)
-        finally:
-            importance.CHUNK_ROWS = saved
-        np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+        monkeypatch.setattr(importance, "CHUNK_ROWS", chunk)
+        stacked = importance.permutation_auc_drop(model, x, y, 3, 11)
+        np.testing.assert_allclose(stacked, reference.importances, atol=1e-12)
     assert found[0].mean() > found[2].mean()  # the feature the outcome depends on matters, the noise one does not
+
+
+def test_permutation_importance_of_trees_with_categories_is_the_whole_prediction_bit_for_bit(monkeypatch):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+
+    from study.predict import importance
+
+    rng = np.random.default_rng(9)
+    n = 1500
+    x = rng.normal(size=(n, 5))
+    x[:, 1] = rng.integers(0, 4, n)  # categorical, not first: scikit-learn moves it ahead of the numbers
+    x[:, 3] = rng.integers(0, 3, n)
+    x[rng.random(n) < 0.1, 4] = np.nan
+    y = (rng.random(n) < 1 / (1 + np.exp(-(x[:, 0] + 0.4 * x[:, 1] - 0.3 * x[:, 3])))).astype(float)
+    model = HistGradientBoostingClassifier(max_iter=12, max_leaf_nodes=4, random_state=0,
+                                           categorical_features=[False, True, False, True, False]).fit(x, y)
+    trees = importance._TreeSum(model, x)
+    assert all(len(splits) < x.shape[1] for splits in trees.splits)  # so every copy reuses some trees' values
+    np.testing.assert_array_equal(trees.probability(), model.predict_proba(x)[:, 1])
+    for j in range(x.shape[1]):
+        shuffled = x.copy()
+        shuffled[:, j] = rng.permutation(x[:, j])
+        np.testing.assert_array_equal(trees.probability(j, shuffled[:, j]), model.predict_proba(shuffled)[:, 1])
+    found = importance.permutation_auc_drop(model, x, y, 3, 11)
+    reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
+    np.testing.assert_allclose(found, reference.importances, atol=1e-12)
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
+    whole = importance.permutation_auc_drop(model, x, y, 3, 11)  # every copy predicted by every tree
+    np.testing.assert_array_equal(found, whole)

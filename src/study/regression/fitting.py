@@ -16,7 +16,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from study.core.inference import WALD, Interval, wald_interval, wald_p_value
 from study.core.results import Estimate, format_p
@@ -25,6 +24,7 @@ from study.stats.cluster import few_clusters_df, few_clusters_words
 from study.stats.design import formula_model
 from study.stats.margins import logit_marginal_effects
 from study.stats.ols import CholeskyOLS
+from study.stats.rank import RankedLogit
 
 SPEED = "response_log2_hours"
 
@@ -236,9 +236,13 @@ def fit_logit(
     categorical: list[str] = (),
     cluster: str | None = "customer_id",
 ):
-    """Logistic regression with robust standard errors (see :func:`fit_ols` for the arguments)."""
+    """Logistic regression with robust standard errors (see :func:`fit_ols` for the arguments).
+
+    The model is a :class:`study.stats.rank.RankedLogit`: statsmodels' ``Logit`` whose rank check skips
+    the QR decomposition of a design certified to be of full rank (same rank, same fit).
+    """
     frame = model_frame(tickets, [outcome, *numeric, *categorical], cluster)
-    model = formula_model(sm.Logit, formula(outcome, list(numeric), list(categorical)), frame)
+    model = formula_model(RankedLogit, formula(outcome, list(numeric), list(categorical)), frame)
     return model.fit(disp=0, maxiter=200, **_cov(frame, cluster))
 
 

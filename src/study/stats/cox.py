@@ -30,6 +30,8 @@ from statsmodels.base.model import LikelihoodModel
 from statsmodels.duration.hazard_regression import PHReg, PHRegResults, PHSurvivalTime
 from statsmodels.tools.validation import string_like
 
+from study.stats.rank import svd_rank
+
 
 def survival_time(time: np.ndarray, status: np.ndarray, exog: np.ndarray) -> PHSurvivalTime:
     """statsmodels' ``PHSurvivalTime`` for one stratum without entry times, built by sorting.
@@ -111,7 +113,7 @@ class BreslowPHReg(PHReg):
         self.nobs = len(self.endog)
         self.groups = None
         self.missing = missing
-        rank = np.linalg.matrix_rank(self.exog)
+        rank = svd_rank(self.exog)  # numpy's matrix_rank, without the SVD for a certified full-rank design
         self.df_resid = float(self.exog.shape[0] - rank)
         self.df_model = float(rank)
         self.ties = string_like(ties, "ties", options=("efron", "breslow"))
@@ -148,10 +150,10 @@ class BreslowPHReg(PHReg):
         deaths = np.array([len(ix) for ix in surv.ufailt_ix[0]], dtype=float)
         hazard = deaths / zeroth
         average = first / zeroth[:, None]
+        # The per-ticket cumulative averages (rows x terms) only serve the score residuals: made there.
         sums = {"exog": exog, "linear": linear, "weight": weight, "slot": slot, "zeroth": zeroth,
                 "average": average, "deaths": deaths, "hazard": hazard,
-                "cumulative_hazard": np.cumsum(hazard)[slot],
-                "cumulative_average": np.cumsum(hazard[:, None] * average, axis=0)[slot]}
+                "cumulative_hazard": np.cumsum(hazard)[slot]}
         self._last_sums = (params.copy(), sums)
         return sums
 
@@ -176,9 +178,13 @@ class BreslowPHReg(PHReg):
         if not self._fast:
             return super().breslow_hessian(params)
         sums = self._risk_sums(params)
-        exog, average = sums["exog"], sums["average"]
-        second = exog.T @ (exog * (sums["weight"] * sums["cumulative_hazard"])[:, None])
-        return -(second - average.T @ (average * sums["deaths"][:, None]))
+        if "hessian" not in sums:
+            # Kept with the sums: the fit's last step and the robust covariance ask for it at the same
+            # parameters. A copy goes out, as Newton's method adds its ridge to the diagonal in place.
+            exog, average = sums["exog"], sums["average"]
+            second = exog.T @ (exog * (sums["weight"] * sums["cumulative_hazard"])[:, None])
+            sums["hessian"] = -(second - average.T @ (average * sums["deaths"][:, None]))
+        return sums["hessian"].copy()
 
     def weighted_covariate_averages(self, params: np.ndarray) -> list[np.ndarray]:
         """Hazard-weighted covariate averages of the risk set at each event time."""
@@ -191,12 +197,19 @@ class BreslowPHReg(PHReg):
         if not self._fast:
             return super().score_residuals(params)
         sums = self._risk_sums(params)
-        exog, weight = sums["exog"], sums["weight"]
-        events = (self.surv.status_s[0] == 1)[:, None]
-        own = np.where(events, exog - sums["average"][sums["slot"]], 0.0)
-        compensator = weight[:, None] * (sums["cumulative_hazard"][:, None] * exog - sums["cumulative_average"])
-        out = np.full(self.exog.shape, np.nan)
-        out[self.surv.stratum_rows[0]] = own - compensator
+        exog, weight, slot = sums["exog"], sums["weight"], sums["slot"]
+        cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)[slot]
+        compensator = sums["cumulative_hazard"][:, None] * exog
+        compensator -= cumulative_average
+        compensator *= weight[:, None]
+        # own - compensator, where own is zero but for the tickets with an event: computed in place,
+        # value for value as the full expression.
+        residual = np.subtract(0.0, compensator, out=cumulative_average)
+        events = np.flatnonzero(self.surv.status_s[0] == 1)
+        residual[events] = (exog[events] - sums["average"][slot[events]]) - compensator[events]
+        # Column-major, so each column's per-group sums (robust_covariance) read contiguous memory.
+        out = np.full(self.exog.shape, np.nan, order="F")
+        out[self.surv.stratum_rows[0]] = residual
         return out
 
     def robust_covariance(self, params: np.ndarray) -> np.ndarray:
