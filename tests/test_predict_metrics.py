@@ -139,7 +139,7 @@ def test_batched_permutation_importance_is_sklearns(monkeypatch):
     np.testing.assert_allclose(found, reference.importances, atol=1e-12)
     # The path of other models, whole predictions stacked in chunks, some smaller than the whole stack:
     # the result must not depend on how the copies are grouped.
-    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model, rows=0: False))
     for chunk in (importance.CHUNK_ROWS, 4000):
         monkeypatch.setattr(importance, "CHUNK_ROWS", chunk)
         stacked = importance.permutation_auc_drop(model, x, y, 3, 11)
@@ -172,6 +172,6 @@ def test_permutation_importance_of_trees_with_categories_is_the_whole_prediction
     found = importance.permutation_auc_drop(model, x, y, 3, 11)
     reference = permutation_importance(model, x, y, scoring="roc_auc", n_repeats=3, random_state=11)
     np.testing.assert_allclose(found, reference.importances, atol=1e-12)
-    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model: False))
+    monkeypatch.setattr(importance._TreeSum, "applies", staticmethod(lambda model, rows=0: False))
     whole = importance.permutation_auc_drop(model, x, y, 3, 11)  # every copy predicted by every tree
     np.testing.assert_array_equal(found, whole)

@@ -50,6 +50,16 @@ def test_a_nearly_collinear_column_never_gets_a_rank_the_decompositions_do_not(s
         assert np.linalg.matrix_rank(near) == near.shape[1]
 
 
+@pytest.mark.parametrize("scale", [1e-150, 1e-155, 1e-157, 1e-160, 1e-162])
+def test_a_design_whose_products_fall_below_the_normal_range_is_not_certified(scale):
+    # Squares there are rounded absolutely: a collinear design could look full rank to the certificate.
+    for seed in range(10):
+        a = np.random.default_rng(seed).normal(size=(2, 1_000))
+        collinear = np.column_stack([a[0], 3 * a[0], a[1]]) * scale
+        assert not full_rank(collinear)
+        _both_agree(collinear)
+
+
 def test_degenerate_shapes_are_left_to_the_decompositions():
     assert not full_rank(np.ones((3, 5)))  # more columns than rows
     assert not full_rank(np.array([[1.0, np.nan], [0.0, 1.0], [1.0, 1.0]]))

@@ -12,7 +12,8 @@ predicts each tree once on the test set and, for a shuffled copy, only the trees
 shuffled feature; the raw score is then summed tree by tree in the model's own order, from its own
 baseline, so the probabilities are the model's ``predict_proba``, bit for bit. Other models are
 predicted whole, the shuffled copies stacked in chunks of at most :data:`CHUNK_ROWS` rows (memory
-stays bounded on large test sets).
+stays bounded on large test sets); so is a test set whose kept tree values would pass
+:data:`TREE_VALUES_BYTES` (75 trees on 200,000 tickets keep 120 MB).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from study.predict.metrics import weighted_auc
 
 CHUNK_ROWS = 250_000
+# The most memory the trees' kept values may take (8 bytes a tree and a ticket); past it, the whole path.
+TREE_VALUES_BYTES = 512 * 2**20
 
 
 def _shuffled_columns(column: np.ndarray, repeats: int, seed: int) -> list[np.ndarray]:
@@ -63,10 +66,11 @@ class _TreeSum:
                        for tree in self.trees]
 
     @staticmethod
-    def applies(model) -> bool:
-        """Whether ``model`` is a fitted binary ``HistGradientBoostingClassifier`` (one tree per round)."""
+    def applies(model, rows: int = 0) -> bool:
+        """Whether ``model`` is a fitted binary ``HistGradientBoostingClassifier`` (one tree per round) whose
+        trees' values on ``rows`` tickets fit in :data:`TREE_VALUES_BYTES`."""
         return (isinstance(model, HistGradientBoostingClassifier) and hasattr(model, "_predictors")
-                and model.n_trees_per_iteration_ == 1)
+                and model.n_trees_per_iteration_ == 1 and 8 * rows * len(model._predictors) <= TREE_VALUES_BYTES)
 
     def _predict(self, tree, x: np.ndarray) -> np.ndarray:
         return tree.predict(x, self.bitsets, self.feature_map, self.threads)
@@ -111,7 +115,7 @@ def permutation_auc_drop(model, x: np.ndarray, y: np.ndarray, repeats: int, seed
     n, k = x.shape
     feature_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
     copies = [(j, column) for j in range(k) for column in _shuffled_columns(x[:, j].copy(), repeats, feature_seed)]
-    if _TreeSum.applies(model):
+    if _TreeSum.applies(model, n):
         trees = _TreeSum(model, x)
         baseline = weighted_auc(y, trees.probability())
         scores = [weighted_auc(y, trees.probability(j, column)) for j, column in copies]

@@ -48,7 +48,9 @@ def full_rank(exog: np.ndarray) -> bool:
     n, k = x.shape
     gram = x.T @ x
     norms = np.sqrt(np.diag(gram))
-    if not (norms > 0).all():
+    # Products below the normal range are rounded absolutely, not relatively: with every column's squared norm
+    # above n * tiny / eps, that absolute error stays within the relative bound used below.
+    if not (norms**2 > n * np.finfo(float).tiny / _EPS).all():
         return False
     scaled = gram / np.outer(norms, norms)
     # Rounding of the n-term inner products (relative to the column norms) and of the eigensolver.
