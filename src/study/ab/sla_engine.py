@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from study.ab.customers import PRE_PERIOD_COVARIATES
@@ -106,7 +107,12 @@ def fetch_frame(source, select: str, from_: str):
     quoted = r"""("(?:[^"]|"")*"|'(?:[^']|'')*')"""
     sql = "".join(p if p.startswith(('"', "'")) else p.replace("{relation}", from_) for p in re.split(quoted, select))
     uses = sum(p.count("?") for p in re.split(quoted, sql) if not p.startswith(('"', "'")))
-    return source.connection.execute(sql, source.parameters * uses).to_arrow_table().to_pandas()
+    return source.connection.sql(sql, params=source.parameters * uses).to_arrow_table().to_pandas()
+
+
+def _numpy_integer(dtype) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "iu"
+
 
 
 def file_dtypes(path) -> dict:
@@ -195,8 +201,7 @@ def experiment_scan(source, unit: str = "customer_id", arm: str = "variant",
                                                *((c, c) for c in covariates), *((c, "unit " + c) for c in unit_columns)]
               if dtypes and c in dtypes and name in groups.columns}
     wanted |= {name: float for c in with_gaps for name in (c, "unit " + c) if name in groups.columns
-               and pd.api.types.is_numpy_dtype(wanted.get(name, groups[name].dtype))
-               and pd.api.types.is_integer_dtype(wanted.get(name, groups[name].dtype))}
+               and _numpy_integer(wanted.get(name, groups[name].dtype))}
     groups = groups.astype(wanted)
     kept = groups[~mixed]
     reasons = {f"no {arm}": no_arm, f"{arm} not one of {', '.join(arms)}": other_arm,
