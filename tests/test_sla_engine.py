@@ -151,3 +151,12 @@ def test_engine_refusals(tmp_path):
     data.tickets.drop(columns=["variant"]).to_parquet(path)
     with pytest.raises(ValueError, match="variant"):
         experiment_scan(DuckDBSource(path))
+
+
+def test_times_with_fractions_of_a_second_order_the_first_channel(tmp_path):
+    frame = hostile_tickets(1500, seed=11)
+    milliseconds = pd.to_timedelta(np.random.default_rng(2).integers(0, 3, len(frame)), unit="ms")  # ties remain
+    frame["created_at"] = frame["created_at"] + milliseconds
+    path = tmp_path / "fractions.parquet"
+    frame.to_parquet(path)
+    assert_same(path)  # the struct order (not whole seconds) against pandas' stable sort
