@@ -15,12 +15,19 @@ Sums. Counts, CSAT and repeat purchases are integers: their sums are exact and t
 First response (log2 hours) and follow-up spend are fractional, and the pandas table adds them per
 customer in row order (``0 + x1 + x2 + ...``, ``numpy.bincount``); an exact or compensated sum is
 the correctly rounded one, which differs in the last bit for some customers with three tickets or
-more (741 of 25,000 customers on the sample). So they are added here in the same order: each
-customer's values are collected with their positions, sorted by position and folded from 0
-(``list_reduce``; Spark's ``aggregate``). The order is fixed by the file, so the sums are the same
-bytes on any thread count or partitioning, and the same as the pandas table's. Measured on 10
-million tickets (2 cores, load 4-7): the ``GROUP BY`` takes 3.1 s with plain sums, 3.7-4.3 s with
-ordered ones.
+more (741 of 25,000 customers on the sample). Two values add up to the same double in any order, so
+the ``GROUP BY`` sums as the engine likes, and the customers with three tickets or more are added
+again in row order: on DuckDB their rows come back (a table of those customers is probed) and are
+added as pandas adds them; on Spark each customer's values are collected with their positions,
+sorted and folded from 0 (``list_reduce``, Spark's ``aggregate``). The order is the file's, so the
+sums are the same bytes on any thread count or partitioning, and the pandas table's.
+
+Cost, measured on 10 million tickets (6.2 million customers; 2 cores shared with other work, so
+times are noisy): the ``GROUP BY`` is most of it (a key and a count alone take about 7 s at load 5;
+each further aggregate over 6.2 million groups about 0.5-1 s; a struct as the first channel's order
+12 s more, hence one BIGINT); the row-order sums 6-7 s. Against the pandas path in the same run
+(``study run --only 04``, load 6-9): notebook 04 took 108 s against 86 s, and its process tree
+4.3 GB against 4.7 GB (PSS).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from study.ab.customers import PRE_PERIOD_COVARIATES
+from study.ab.customers import PRE_PERIOD_COVARIATES, _sums
 from study.data.experiment import CountedLedger, ExperimentUnits
 from study.engine.sources import quote
 
@@ -128,6 +135,29 @@ def _time_order(clock: tuple, rows: int, seconds: str) -> str:
         return f"CASE WHEN created_at IS NULL THEN {2 ** 62} + {p} ELSE {seconds} * {2 ** width} + {p} END"
     return ("struct_pack(n := created_at IS NULL, t := COALESCE(created_at, CAST('1970-01-01' AS TIMESTAMP)), "
             f"p := {p})")
+
+
+def _row_order_sums(source, relation: str, rows_sql: str, unit: str, units: pd.Series, spend: bool) -> dict:
+    """The row-order sums of ``units`` (sorted, each with three tickets or more) from their rows, added
+    in numpy as :func:`study.ab.customers.customer_table` adds them (``numpy.bincount`` in row order).
+
+    Measured on 10 million tickets (761,917 such customers, 2 cores, load 5): 5.8-7.3 s, against
+    11.9 s for the sorted lists of :func:`ordered_sum_sql`; the same bytes.
+    """
+    columns = ["response_log2_hours", *(["next_spend"] if spend else [])]
+    found = fetch_frame(source, f"SELECT {quote(unit)} AS unit_value, {quote(POSITION)} AS row_position, "
+                                f"{', '.join(quote(c) for c in columns)} {rows_sql}", relation)
+    order = np.argsort(found["row_position"].to_numpy(), kind="stable")
+    group = pd.Index(units).get_indexer(found["unit_value"].iloc[order])
+    if (group < 0).any():
+        raise RuntimeError("the engine returned rows of customers it was not asked for")
+    out = {}
+    for column, name in zip(columns, ["log2_hours_sum", "next_spend"]):
+        values = found[column].to_numpy(dtype=float, na_value=np.nan)[order]
+        out[name] = _sums(group, values, len(units))
+        if column == "next_spend":  # a customer with any ticket of unknown spend has unknown spend
+            out[name][np.bincount(group[np.isnan(values)], minlength=len(units)) > 0] = np.nan
+    return out
 
 
 def _registered(source, units: pd.Series) -> str | None:
@@ -268,15 +298,20 @@ def experiment_scan(source, unit: str = "customer_id", arm: str = "variant",
     # for those customers only (collecting every customer's values in order costs 3 times the scan).
     many = np.flatnonzero((tickets >= 3) & known_unit)
     if len(many):
-        chosen = _registered(source, groups["unit_value"].iloc[many]) or \
-            f"(SELECT {u} {experiment_rows_sql} GROUP BY {u} HAVING count(*) >= 3)"
-        again = fetch_frame(source, f"SELECT {u}, {', '.join(_fractional_sums(spend, ordered=True))} {experiment_rows_sql} "
-                                    f"AND {u} IN {chosen} GROUP BY {u} ORDER BY {u}", relation)
-        if len(again) != len(many) or not (again[unit].to_numpy() == groups["unit_value"].to_numpy()[many]).all():
-            raise RuntimeError("the engine returned the customers with three tickets or more in another order than before")
-        for column in again.columns[1:]:
+        registered = _registered(source, groups["unit_value"].iloc[many])
+        if registered is not None:
+            resummed = _row_order_sums(source, relation, f"{experiment_rows_sql} AND {u} IN {registered}", unit,
+                                       groups["unit_value"].iloc[many], spend)
+        else:
+            again = fetch_frame(source, f"SELECT {u}, {', '.join(_fractional_sums(spend, ordered=True))} "
+                                        f"{experiment_rows_sql} AND {u} IN (SELECT {u} {experiment_rows_sql} GROUP BY {u} "
+                                        f"HAVING count(*) >= 3) GROUP BY {u} ORDER BY {u}", relation)
+            if len(again) != len(many) or not (again[unit].to_numpy() == groups["unit_value"].to_numpy()[many]).all():
+                raise RuntimeError("the engine returned the customers with three tickets or more in another order than before")
+            resummed = {c: again[c].to_numpy(dtype=float, na_value=np.nan) for c in again.columns[1:]}
+        for column, sums in resummed.items():
             values = groups[column].to_numpy(dtype=float, copy=True)
-            values[many] = again[column].to_numpy(dtype=float, na_value=np.nan)
+            values[many] = sums
             groups[column] = values
     # A unit seen in both arms loses all its rows; rows without a unit are one "unit" of their own,
     # never mixed, as in experiment_rows.
