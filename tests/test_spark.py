@@ -253,3 +253,23 @@ def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs):
         assert results_numbers.differences(json.loads(left.read_text()), json.loads(right.read_text())) == []
         compared += 1
     assert compared == len(names) and config.SAMPLE_DATA.is_file()
+
+
+def test_sla_experiment_tables_agree(spark, tmp_path):
+    """Notebook 04's ledger, units (first row in file order) and customer table (sums in row order, first known
+    covariates, first channel by time) on Spark equal the pandas path's on hostile tickets: the rows' order is the
+    Parquet row index. (The sample is compared whole by test_a_study_run_on_spark_gives_the_numbers_of_duckdb.)"""
+    from test_sla_engine import hostile_tickets, pandas_reference
+
+    from study.ab.sla_engine import experiment_scan, file_dtypes
+    from study.engine.spark import SparkSource
+
+    path = tmp_path / "hostile.parquet"
+    hostile_tickets(1500).to_parquet(path, row_group_size=400)
+    experiment, customers, covariates = pandas_reference(pd.read_parquet(path))
+    found = experiment_scan(SparkSource(path, spark), dtypes=file_dtypes(path))
+    pd.testing.assert_frame_equal(found.customers, customers, rtol=1e-9)
+    pd.testing.assert_frame_equal(found.experiment.units, experiment.units, check_exact=True)
+    assert found.experiment.ledger.as_dict() == experiment.ledger.as_dict()
+    assert found.covariates == covariates and found.experiment.units_in_several_arms == experiment.units_in_several_arms
+    assert (customers["tickets"] >= 3).any()

@@ -11,6 +11,7 @@ import pandas as pd
 from study.ab import abtest, aggregate, bayes, bounds, findings, robust, roles
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
+from study.ab.sla_engine import experiment_scan, file_dtypes
 from study.ab.design import (
     SampleRatioCheck,
     srm_check,
@@ -31,6 +32,7 @@ from study.data.experiment import (
     experiment_rows,
 )
 from study.core.methods import method_name
+from study.engine import DEFAULT_MASTER
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
 TICKET_COLUMNS = [
@@ -71,11 +73,10 @@ def sla_effects(aggregates, alpha: float = 0.05) -> Effects:
     return Effects(effects, reasons)
 
 
-def sla_notes(rows: pd.DataFrame, effects: Effects) -> list[str]:
+def sla_notes(untimed: int, effects: Effects) -> list[str]:
     """What the SLA analysis skipped or left out, in words, for the results file: each comparison
-    skipped with its reason, and the tickets without a first response time."""
+    skipped with its reason, and the ``untimed`` tickets (without a first response time)."""
     notes = [f"comparison of {METRIC_WORDS.get(m, m.replace('_', ' '))}: skipped, {r}" for m, r in effects.skipped.items()]
-    untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
     if untimed:
         notes.append(f"first response time: {untimed:,} tickets with no first response time are left out of its comparison")
     return notes
@@ -184,7 +185,8 @@ class SlaExperiment:
     Attributes
     ----------
     experiment : study.data.experiment.ExperimentUnits
-        Tickets of customers with one known arm, one row per customer, and the rows set aside.
+        Tickets of customers with one known arm, one row per customer, and the rows set aside (its
+        ``rows`` are ``None`` when the engine aggregated the validated copy).
     covariates : list of str
         Pre-period covariates present (balance and CUPED).
     srm : study.ab.design.SampleRatioCheck
@@ -197,6 +199,8 @@ class SlaExperiment:
     source : Source
     parameters : dict
         ``alpha``, ``treatment_share``, ``srm_alpha``, ``relative_mde`` and ``segments``.
+    untimed : int
+        Experiment tickets without a first response time (left out of its comparison).
     """
 
     name: ClassVar[str] = AB_TEST
@@ -211,6 +215,7 @@ class SlaExperiment:
     parameters: dict = field(default_factory=dict)
     csat_bounds: bounds.LeeBounds | None = None
     spend_robust: list | Skipped = field(default_factory=list)
+    untimed: int = 0
 
     @property
     def estimates(self) -> list[Estimate]:
@@ -225,7 +230,7 @@ class SlaExperiment:
 
     @property
     def notes(self) -> list[str]:
-        return sla_notes(self.experiment.rows, self.effects)
+        return sla_notes(self.untimed, self.effects)
 
     def findings(self, truth: dict | None = None) -> Findings:
         """The experiment in words: the design check, whether the SLA was delivered, its effects (see :meth:`study.core.results.AnalysisResult.findings`)."""
@@ -283,13 +288,21 @@ class SlaExperiment:
 
 def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float = 0.5, srm_alpha: float = 0.001,
                    relative_mde: float = 0.05, segments: list[str] = ("loyalty_tier", "first_channel"),
-                   repeat_margin: float = 0.01, spend_margin: float = 2.0, response_margin: float = 0.02) -> SlaExperiment:
+                   repeat_margin: float = 0.01, spend_margin: float = 2.0, response_margin: float = 0.02,
+                   engine: str = "duckdb", spark_master: str = DEFAULT_MASTER, source=None) -> SlaExperiment:
     """Analyse the SLA experiment of a ticket table: design checks, ticket- and customer-level comparisons.
+
+    The experiment's rows and the customer table come from the engine when ``data`` is the copy
+    ``study run`` writes loaded without columns (``needed=[]``): the tickets stay in the file
+    (:func:`study.ab.sla_engine.experiment_scan`). Tickets in memory are analysed in pandas
+    (:func:`study.data.experiment.experiment_rows`, :func:`study.ab.customers.customer_table`); both
+    give the same bytes.
 
     Parameters
     ----------
     data : TicketData
-        Tickets with ``variant`` (load them with ``needed=TICKET_COLUMNS``).
+        Tickets with ``variant``: the copy loaded with ``needed=[]``, or tickets in memory (loaded with
+        ``needed=TICKET_COLUMNS``).
     alpha : float
         1 - confidence level.
     treatment_share : float
@@ -304,12 +317,34 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
         Non-inferiority margins of the guardrails (:func:`study.ab.roles.sla_roles`): the loss in repeat
         purchase (a share: 0.01 is one percentage point), in follow-up spend per customer (money) and in
         the survey response rate (a share) that still counts as no harm.
+    engine : {"duckdb", "spark"}
+        Engine that scans the copy (:func:`study.engine.open_source`).
+    spark_master : str
+        Spark master URL for ``engine="spark"``.
+    source : object, optional
+        A source of the copy to scan instead (one Parquet file, its rows in the tickets' order).
     """
-    covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
-    experiment = experiment_rows(data.tickets, unit_columns=covariates, set_aside=data.set_aside)
+    if source is not None or _in_file(data):
+        if source is None:
+            from study.engine import check_engine, open_source
+
+            check_engine(engine, spark_master)
+            source = open_source(data.prepared, engine, spark_master)
+        scanned = experiment_scan(source, set_aside=data.set_aside,
+                                  dtypes=file_dtypes(data.prepared) if data.prepared is not None else None)
+        experiment, customers, untimed, covariates = (scanned.experiment, scanned.customers, scanned.untimed,
+                                                      scanned.covariates)
+    else:
+        if engine != "duckdb":
+            raise ValueError(f"engine {engine} scans the validated copy that study run writes; these tickets are in "
+                             "memory (run the notebook with study run --engine spark, or load the copy with needed=[])")
+        covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
+        experiment = experiment_rows(data.tickets, unit_columns=covariates, set_aside=data.set_aside)
+        customers = customer_table(experiment.rows)
+        rows = experiment.rows
+        untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
     srm = srm_check(experiment.units["variant"], {"control": 1 - treatment_share, "treatment": treatment_share},
                     alpha=srm_alpha)
-    customers = customer_table(experiment.rows)
     metrics = sla_unit_metrics(customers)
     aggregates = aggregate.aggregate_frame(customers, metrics)
     parameters = {"alpha": alpha, "treatment_share": treatment_share, "srm_alpha": srm_alpha,
@@ -318,7 +353,12 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
     effects = sla_effects(aggregates, alpha=alpha)
     tagged = Effects(roles.tag(effects, roles.sla_roles(repeat_margin, spend_margin, response_margin)), effects.skipped)
     return SlaExperiment(experiment, covariates, srm, customers, metrics, aggregates, tagged, data.source, parameters,
-                         csat_bounds(customers, alpha), robust_spend_effects(customers, alpha))
+                         csat_bounds(customers, alpha), robust_spend_effects(customers, alpha), untimed)
+
+
+def _in_file(data: TicketData) -> bool:
+    """Whether ``data`` is the copy study run writes, loaded without the columns the experiment reads."""
+    return data.prepared is not None and "variant" not in data.tickets.columns
 
 
 def csat_bounds(customers: pd.DataFrame, alpha: float = 0.05) -> bounds.LeeBounds | None:

@@ -69,3 +69,33 @@ def experiment_rows(
         first_rows = (np.cumsum(~mixed[codes]) - 1)[first_rows[~mixed[codes[first_rows]]]]  # positions among the kept
     units = rows[[unit, arm, *unit_columns]].iloc[first_rows]
     return ExperimentUnits(rows, units.reset_index(drop=True), ledger, int(mixed.sum()), dict(set_aside or {}))
+
+
+class CountedLedger(RowLedger):
+    """A :class:`study.core.accounting.RowLedger` from counts, for rows an engine kept in its file.
+
+    Parameters
+    ----------
+    rows : int
+        Rows read.
+    dropped : dict
+        Reason -> rows dropped, in the order the steps ran.
+    used : int
+        Rows kept.
+    set_aside : dict, optional
+        Rows of the source left out before (counted as rows in and as dropped, first).
+    """
+
+    def __init__(self, rows: int, dropped: dict[str, int], used: int, set_aside: dict[str, int] | None = None):
+        self.frame = None
+        self.dropped = dict(set_aside or {})
+        for reason, n in dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+        self.rows_in = int(rows) + sum((set_aside or {}).values())
+        self.used = int(used)
+        if self.rows_in != self.used + sum(self.dropped.values()):
+            raise ValueError(f"rows in ({self.rows_in}) are not rows used ({self.used}) plus rows dropped")
+
+    @property
+    def rows_used(self) -> int:
+        return self.used

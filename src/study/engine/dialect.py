@@ -23,6 +23,9 @@ would change the numbers, so they are fixed here:
   which overflows (an error) past 2**63; on Spark the high and low 31 bits are summed apart and
   joined as a ``DECIMAL(38, 0)``: the same integer (see :func:`_split_sum`).
 
+- DuckDB's ``list_reduce(list, lambda, initial)``, a fold from ``initial`` in the list's order, is
+  Spark's ``AGGREGATE(list, initial, lambda)`` (sqlglot passes the name through, which Spark lacks).
+
 What has no Spark equivalent is refused, naming the function, instead of failing somewhere inside
 Spark: DuckDB's compensated sums (``fsum``), ``HUGEINT`` and the top-n form ``min(x, n)``. Portable
 SQL sums with :func:`study.engine.sources.exact_sum_sql` instead.
@@ -78,6 +81,11 @@ def _fix(node: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="LOG10", expressions=[node.expression])
     if isinstance(node, exp.Cast) and node.to.this in _INTEGERS and _fractional(node.this):
         return exp.Cast(this=exp.Anonymous(this="RINT", expressions=[node.this]), to=node.to)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "list_reduce":
+        if len(node.expressions) != 3:
+            raise NotPortable("list_reduce needs its initial value (a third argument) to run on Spark")
+        items, merge, initial = node.expressions
+        return exp.Anonymous(this="AGGREGATE", expressions=[items, initial, merge])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() in _DUCKDB_ONLY:
         raise NotPortable(f"{node.this}() is DuckDB's own and has no Spark equivalent; "
                           "sum with study.engine.sources.exact_sum_sql instead")

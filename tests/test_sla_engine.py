@@ -1,0 +1,162 @@
+"""The SLA experiment aggregated by the engine (study.ab.sla_engine) against the pandas path it replaces."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import study
+from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
+from study.ab.sla import sla_experiment
+from study.ab.sla_engine import experiment_scan, file_dtypes, positioned
+from study.data.dataset import write_prepared
+from study.data.experiment import experiment_rows
+from study.engine.sources import DuckDBSource
+
+
+def pandas_reference(frame: pd.DataFrame, set_aside: dict | None = None):
+    """The pandas path of notebook 04: the experiment's rows, units and customer table."""
+    covariates = [c for c in PRE_PERIOD_COVARIATES if c in frame.columns and frame[c].notna().any()]
+    experiment = experiment_rows(frame, unit_columns=covariates, set_aside=set_aside)
+    return experiment, customer_table(experiment.rows), covariates
+
+
+def assert_same(path, set_aside: dict | None = None):
+    """The engine's ledger, units and customer table equal the pandas ones, bytes and dtypes."""
+    frame = pd.read_parquet(path)
+    experiment, customers, covariates = pandas_reference(frame, set_aside)
+    scanned = experiment_scan(DuckDBSource(path), set_aside=set_aside, dtypes=file_dtypes(path))
+    pd.testing.assert_frame_equal(scanned.customers, customers, check_exact=True)
+    pd.testing.assert_frame_equal(scanned.experiment.units, experiment.units, check_exact=True)
+    assert scanned.experiment.ledger.as_dict() == experiment.ledger.as_dict()
+    pd.testing.assert_frame_equal(scanned.experiment.ledger.table(), experiment.ledger.table())
+    assert scanned.experiment.units_in_several_arms == experiment.units_in_several_arms
+    assert scanned.covariates == covariates
+    assert scanned.untimed == int(experiment.rows["response_log2_hours"].isna().sum())
+    return scanned, experiment, customers
+
+
+def hostile_tickets(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
+    """Tickets with every case the experiment's rules decide: missing units and arms, units in both arms,
+    an arm that is neither, missing covariates first, missing and tied times, unknown spend, and customers
+    with many tickets of fractional values (where the order of adding changes the last bit)."""
+    rng = np.random.default_rng(seed)
+    customers = np.array([f"C{i:04d}" for i in range(rows // 4)], dtype=object)
+    unit = customers[rng.integers(0, len(customers), rows)]
+    unit[rng.random(rows) < 0.03] = None
+    arm_of = dict(zip(customers, rng.choice(["control", "treatment"], len(customers))))
+    variant = np.array([arm_of.get(u, rng.choice(["control", "treatment"])) for u in unit], dtype=object)
+    variant[rng.random(rows) < 0.02] = "treatment"  # some customers end up in both arms
+    variant[rng.random(rows) < 0.03] = None
+    variant[rng.random(rows) < 0.01] = "holdout"
+    created = pd.Series(pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 40, rows), unit="D"))  # many ties
+    created[rng.random(rows) < 0.1] = pd.NaT
+
+    def gaps(values, share):
+        values = pd.Series(values)
+        return values.mask(rng.random(rows) < share)
+
+    frame = pd.DataFrame({
+        "customer_id": pd.array(unit, dtype="string"),
+        "variant": pd.array(variant, dtype="string"),
+        "created_at": created,
+        "channel": pd.array(gaps(rng.choice(["chat", "email", "phone"], rows), 0.1), dtype="string"),
+        "tenure_days": gaps(rng.integers(0, 900, rows).astype(float), 0.2),
+        "prior_orders": pd.array(gaps(rng.integers(0, 30, rows), 0.2), dtype="Int64"),
+        "pre_spend": gaps(rng.lognormal(4, 1.5, rows), 0.2),
+        "loyalty_tier": pd.array(gaps(rng.choice(["bronze", "silver", "gold"], rows), 0.2), dtype="string"),
+        "response_log2_hours": gaps(rng.normal(0, 2.5, rows), 0.1),
+        "csat": pd.array(gaps(rng.integers(1, 6, rows), 0.6), dtype="Int64"),
+        "repeat_purchase": pd.array(gaps(rng.random(rows) < 0.3, 0.05), dtype="boolean"),
+        "next_spend": gaps(np.round(rng.lognormal(3, 2, rows), 2), 0.02),
+    })
+    frame["csat_answered"] = frame["csat"].notna()
+    # A customer whose tickets have no arm at all, and one whose first ticket has no covariates.
+    frame.loc[frame.index[:4], ["customer_id", "variant"]] = ["ONLY-UNASSIGNED", None]
+    frame.loc[frame.index[4:8], "customer_id"] = "LATE-COVARIATES"
+    frame.loc[frame.index[4:8], "variant"] = "control"
+    frame.loc[frame.index[4], ["tenure_days", "prior_orders", "pre_spend", "loyalty_tier"]] = None
+    return frame
+
+
+def test_sample_engine_tables_equal_pandas(tmp_path):
+    data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
+    path = write_prepared(data, tmp_path / "copy.parquet")
+    scanned, _, customers = assert_same(path, data.set_aside)
+    assert len(customers) > 20_000 and (customers["tickets"] >= 3).sum() > 1000
+
+
+def test_hostile_tickets_engine_tables_equal_pandas(tmp_path):
+    frame = hostile_tickets()
+    path = tmp_path / "hostile.parquet"
+    frame.to_parquet(path, row_group_size=700)  # several row groups: positions cross them
+    scanned, experiment, customers = assert_same(path, {"outside the filter": 5})
+    ledger = experiment.ledger.as_dict()["dropped"]
+    # Every rule was exercised, so the comparison above tested each of them.
+    assert set(ledger) == {"outside the filter", "no variant", "variant not one of control, treatment",
+                           "customer_id seen in several arms"}
+    assert experiment.units["customer_id"].isna().sum() == 1  # rows without a unit: one unit of their own
+    assert "ONLY-UNASSIGNED" not in set(customers["customer_id"])
+    late = customers.set_index("customer_id").loc["LATE-COVARIATES"]
+    assert late.notna()["tenure_days"] and pd.isna(
+        experiment.units.set_index("customer_id").loc["LATE-COVARIATES", "tenure_days"])
+    assert customers["next_spend"].isna().any() and customers["first_channel"].isna().any()
+    # The order of adding matters for some customers: the engine adds in row order as pandas does.
+    grouped = experiment.rows.groupby("customer_id")["response_log2_hours"]
+    exact = grouped.apply(lambda s: math.fsum(s.dropna()) if s.notna().any() else np.nan)
+    sums = customers.set_index("customer_id")["log2_hours_sum"]
+    assert (exact.reindex(sums.index) != sums).any()
+
+
+def test_hostile_without_optional_columns(tmp_path):
+    frame = hostile_tickets(400, seed=3).drop(columns=["created_at", "next_spend", "tenure_days"])
+    path = tmp_path / "lean.parquet"
+    frame.to_parquet(path)
+    scanned, _, customers = assert_same(path)
+    assert "next_spend" not in customers.columns and "first_channel" in customers.columns
+
+
+def test_whole_number_covariate_with_gaps_is_float_as_in_pandas(tmp_path):
+    frame = hostile_tickets(400, seed=5)
+    frame["prior_orders"] = frame["prior_orders"].astype(float).astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
+    frame["tenure_days"] = np.arange(len(frame))  # int64, no gaps
+    path = tmp_path / "types.parquet"
+    frame.to_parquet(path)
+    scanned, _, customers = assert_same(path)
+    assert customers["tenure_days"].dtype == np.int64
+
+
+def test_notebook_api_engine_and_pandas_paths_agree(tmp_path):
+    data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
+    path = write_prepared(data, tmp_path / "copy.parquet")
+    engine = sla_experiment(study.load(str(path), needed=[]))
+    memory = sla_experiment(study.load(str(path), needed=study.SLA_COLUMNS))
+    assert engine.experiment.rows is None and memory.experiment.rows is not None
+    assert engine.estimates == memory.estimates
+    assert engine.rows == memory.rows and engine.notes == memory.notes
+    pd.testing.assert_frame_equal(engine.balance(), memory.balance(), check_exact=True)
+    pd.testing.assert_frame_equal(engine.srm_table(), memory.srm_table(), check_exact=True)
+
+
+def test_engine_refusals(tmp_path):
+    data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
+    with pytest.raises(ValueError, match="in memory"):
+        sla_experiment(data, engine="spark")
+    with pytest.raises(ValueError, match="Parquet file"):
+        positioned(DuckDBSource(data.tickets))
+    path = tmp_path / "no_arm.parquet"
+    data.tickets.drop(columns=["variant"]).to_parquet(path)
+    with pytest.raises(ValueError, match="variant"):
+        experiment_scan(DuckDBSource(path))
+
+
+def test_times_with_fractions_of_a_second_order_the_first_channel(tmp_path):
+    frame = hostile_tickets(1500, seed=11)
+    milliseconds = pd.to_timedelta(np.random.default_rng(2).integers(0, 3, len(frame)), unit="ms")  # ties remain
+    frame["created_at"] = frame["created_at"] + milliseconds
+    path = tmp_path / "fractions.parquet"
+    frame.to_parquet(path)
+    assert_same(path)  # the struct order (not whole seconds) against pandas' stable sort
