@@ -160,6 +160,21 @@ def test_a_notebook_run_by_hand_stops_with_the_runners_reason():
     assert readiness.only_value(pd.Series([None, None])) is None and readiness.only_value(pd.Series([1, 2])) is None
 
 
+def test_a_column_left_unread_and_entirely_empty_is_missing_to_require(tmp_path):
+    # Notebooks that leave the copy to the engine read none of its columns; an empty arm column must still stop 04.
+    import study
+
+    from study.data.dataset import from_frame, write_prepared
+
+    tickets = study.load(config.SAMPLE_DATA).tickets.head(400).assign(variant=None)
+    path = write_prepared(from_frame(tickets, name="tickets.parquet"), tmp_path / "tickets.parquet")
+    data = study.load(str(path), needed=[])
+    assert "variant" not in data.tickets.columns and data.missing["variant"] == 1
+    with pytest.raises(DataError, match=r"^The faster-response SLA experiment cannot run on tickets.parquet: data has no variant$"):
+        readiness.require(data, "04")
+    readiness.require(data, "01")
+
+
 def test_csat_on_another_scale_is_refused_with_the_declaration_that_reads_it():
     with pytest.raises(DataError, match=r"outside 1-5 .*; csat has values 0-10 .*declare csat_scale: 0-10 in the column map$"):
         schema.validate(_tickets(csat=[0, 10, 7, 9, 6, 8, 10, 3]))
