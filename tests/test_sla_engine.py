@@ -160,3 +160,30 @@ def test_times_with_fractions_of_a_second_order_the_first_channel(tmp_path):
     path = tmp_path / "fractions.parquet"
     frame.to_parquet(path)
     assert_same(path)  # the struct order (not whole seconds) against pandas' stable sort
+
+
+def test_whole_number_units_with_gaps_in_a_file_pandas_did_not_write(tmp_path):
+    # No pandas dtypes in the file: the unit column is int64 to Arrow, yet has missing units.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = hostile_tickets(rows=400)
+    codes = {u: i for i, u in enumerate(frame["customer_id"].dropna().unique())}
+    units = pa.array([codes.get(u) if isinstance(u, str) else None for u in frame["customer_id"]], type=pa.int64())
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    table = table.set_column(table.schema.get_field_index("customer_id"), "customer_id", units)
+    pq.write_table(table, tmp_path / "lake.parquet")
+    scanned, _, customers = assert_same(tmp_path / "lake.parquet")
+    assert customers["customer_id"].dtype == float and scanned.experiment.units["customer_id"].isna().any()
+
+
+def test_categorical_columns_keep_their_values(tmp_path):
+    # The engine's text has no categories: it is kept as text, never cast to categories it lacks (all missing).
+    frame = hostile_tickets(rows=400).astype({"loyalty_tier": "category", "channel": "category"})
+    frame.to_parquet(tmp_path / "categories.parquet")
+    scanned = experiment_scan(DuckDBSource(tmp_path / "categories.parquet"),
+                              dtypes=file_dtypes(tmp_path / "categories.parquet"))
+    _, customers, _ = pandas_reference(pd.read_parquet(tmp_path / "categories.parquet"))
+    for column in ("loyalty_tier", "first_channel"):
+        assert scanned.customers[column].notna().any()
+        assert scanned.customers[column].astype(object).equals(customers[column].astype(object))

@@ -319,11 +319,14 @@ def experiment_scan(source, unit: str = "customer_id", arm: str = "variant",
     no_arm, other_arm = int(counts[1]), int(counts[2])
     # The tickets' own dtypes; a whole-number numpy column with missing values is float64 in pandas.
     with_gaps = gaps & set(covariates)
+    # A categorical's categories are the file's, which the engine's text does not carry: the text is kept.
     wanted = {name: dtypes[c] for c, name in [(unit, "unit_value"), (arm, "first_arm"), ("channel", "first_channel"),
                                                *((c, c) for c in covariates), *((c, "unit " + c) for c in unit_columns)]
-              if dtypes and c in dtypes and name in groups.columns}
+              if dtypes and c in dtypes and name in groups.columns and not isinstance(dtypes[c], pd.CategoricalDtype)}
     wanted |= {name: float for c in with_gaps for name in (c, "unit " + c) if name in groups.columns
                and _numpy_integer(wanted.get(name, groups[name].dtype))}
+    # A whole-number column of a file pandas did not write (no pandas dtypes in it) may still have gaps.
+    wanted |= {name: float for name, dtype in wanted.items() if _numpy_integer(dtype) and groups[name].isna().any()}
     wanted |= {"tickets": float, "surveys": float}
     groups = groups.astype(wanted)
     reasons = {f"no {arm}": no_arm, f"{arm} not one of {', '.join(arms)}": other_arm,
