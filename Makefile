@@ -39,14 +39,8 @@ $(LAB_STAMP): $(STAMP)
 report: setup
 	$(BIN)/study run
 
-# Two test processes (pytest-xdist), each test file whole in one of them (its module fixtures run once, and
-# nbval runs each notebook's cells in order): most tests wait on a kernel or a subprocess part of the time,
-# and the other process fills it. Fixed rather than one per core: every end-to-end test starts a notebook
-# per core already.
-TEST_WORKERS ?= 2
-
 test: test-setup browser java
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest
 
 # $(call apt_install,CHECK,PACKAGE,TESTS): install Debian's PACKAGE for the TESTS tests when the shell test
 # CHECK fails and we may (root or passwordless sudo, apt-get); otherwise say so and go on, since those
