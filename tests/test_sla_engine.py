@@ -85,7 +85,7 @@ def hostile_tickets(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
 def test_sample_engine_tables_equal_pandas(tmp_path):
     data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
     path = write_prepared(data, tmp_path / "copy.parquet")
-    scanned, _, customers = assert_same(path, data.set_aside)
+    _, _, customers = assert_same(path, data.set_aside)
     assert len(customers) > 20_000 and (customers["tickets"] >= 3).sum() > 1000
 
 
@@ -93,7 +93,7 @@ def test_hostile_tickets_engine_tables_equal_pandas(tmp_path):
     frame = hostile_tickets()
     path = tmp_path / "hostile.parquet"
     frame.to_parquet(path, row_group_size=700)  # several row groups: positions cross them
-    scanned, experiment, customers = assert_same(path, {"outside the filter": 5})
+    _, experiment, customers = assert_same(path, {"outside the filter": 5})
     ledger = experiment.ledger.as_dict()["dropped"]
     # Every rule was exercised, so the comparison above tested each of them.
     assert set(ledger) == {"outside the filter", "no variant", "variant not one of control, treatment",
@@ -115,7 +115,7 @@ def test_hostile_without_optional_columns(tmp_path):
     frame = hostile_tickets(400, seed=3).drop(columns=["created_at", "next_spend", "tenure_days"])
     path = tmp_path / "lean.parquet"
     frame.to_parquet(path)
-    scanned, _, customers = assert_same(path)
+    _, _, customers = assert_same(path)
     assert "next_spend" not in customers.columns and "first_channel" in customers.columns
 
 
@@ -125,7 +125,7 @@ def test_whole_number_covariate_with_gaps_is_float_as_in_pandas(tmp_path):
     frame["tenure_days"] = np.arange(len(frame))  # int64, no gaps
     path = tmp_path / "types.parquet"
     frame.to_parquet(path)
-    scanned, _, customers = assert_same(path)
+    _, _, customers = assert_same(path)
     assert customers["tenure_days"].dtype == np.int64
 
 

@@ -11,7 +11,6 @@ import pandas as pd
 from study.ab import abtest, aggregate, bayes, bounds, findings, robust, roles
 from study.ab.aggregate import Aggregates
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
-from study.ab.sla_engine import experiment_scan, file_dtypes
 from study.ab.design import (
     SampleRatioCheck,
     srm_check,
@@ -20,10 +19,12 @@ from study.ab.design import (
     standardized_mean_differences,
 )
 from study.ab.effect_tables import bayes_summary, cuped_details, effects_summary, power_summary
+from study.ab.sla_engine import experiment_scan, file_dtypes
 from study.ab.sufficient import Metric
 from study.analyses import AB_TEST
 from study.core import degenerate
 from study.core.findings import Findings
+from study.core.methods import method_name
 from study.core.results import Estimate, Skipped, Source
 from study.core.words import METRIC_WORDS
 from study.data.dataset import TicketData
@@ -31,7 +32,6 @@ from study.data.experiment import (
     ExperimentUnits,
     experiment_rows,
 )
-from study.core.methods import method_name
 from study.engine import DEFAULT_MASTER
 
 # What the SLA experiment reads of a ticket table: a 10M-ticket run loads these, not every column.
@@ -39,7 +39,6 @@ TICKET_COLUMNS = [
     "customer_id", "variant", "experiment_id", "created_at", "channel", *PRE_PERIOD_COVARIATES,
     "response_log2_hours", "csat", "csat_answered", "repeat_purchase", "next_spend",
 ]
-
 
 
 def sla_columns(engine: str = "duckdb") -> list[str]:
