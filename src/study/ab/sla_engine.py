@@ -32,7 +32,6 @@ each further aggregate over 6.2 million groups about 0.5-1 s; a struct as the fi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,14 +104,6 @@ def fetch_frame(source, select: str, from_: str):
     Millions of rows (one per customer) would be slow as Python tuples; Arrow keeps the column types
     (a whole-number column stays int64 unless it has missing values, as when pandas reads the file).
     """
-    if hasattr(source, "session"):  # Spark: the same placeholder rule as its execute()
-        from study.engine.dialect import to_spark
-
-        parts = re.split(r'("(?:[^"]|"")*")', select)
-        sql = to_spark("".join(p if p.startswith('"') else p.replace("{relation}", from_) for p in parts))
-        return source.session.sql(sql).toArrow().to_pandas(self_destruct=True)
-    quoted = r"""("(?:[^"]|"")*"|'(?:[^']|'')*')"""
-    sql = "".join(p if p.startswith(('"', "'")) else p.replace("{relation}", from_) for p in re.split(quoted, select))
     if getattr(source, "own_connection", False):  # a long query would draw DuckDB's progress bar into the notebook
         import duckdb
 
@@ -120,8 +111,7 @@ def fetch_frame(source, select: str, from_: str):
             source.connection.execute("SET enable_progress_bar = false")
         except duckdb.Error:  # in a kernel without ipywidgets DuckDB draws none and refuses the setting
             pass
-    uses = sum(p.count("?") for p in re.split(quoted, sql) if not p.startswith(('"', "'")))
-    return source.connection.sql(sql, params=source.parameters * uses).to_arrow_table().to_pandas(self_destruct=True)
+    return source.arrow(select, from_=from_).to_pandas(self_destruct=True)
 
 
 def _time_order(clock: tuple, rows: int, seconds: str) -> str:
@@ -183,7 +173,6 @@ def _literal(value: str) -> str:
 
 def _numpy_integer(dtype) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind in "iu"
-
 
 
 def file_dtypes(path) -> dict:
