@@ -40,17 +40,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from study.data import simulate
+    from study.data import simulate, simulate_blocks
 
     if args.rollout:
         from study.data.rollout import simulate_rollout
 
         if args.scenario != "default":
             raise SystemExit("study simulate: --rollout draws its own process; leave out --scenario")
-        study = simulate_rollout(rows=args.rows, seed=args.seed)
-    else:
-        study = simulate.simulate(rows=args.rows, seed=args.seed, scenario=args.scenario)
-    data_file, truth_file = simulate.write(study, args.out)
+        data_file, truth_file = simulate.write(simulate_rollout(rows=args.rows, seed=args.seed), args.out)
+    else:  # in blocks above a million tickets, so memory stays bounded at any size
+        data_file, truth_file = simulate_blocks.write_simulation(args.out, rows=args.rows, seed=args.seed,
+                                                                 scenario=args.scenario)
     scenario = " of a staggered rollout" if args.rollout else "" if args.scenario == "default" else f" (scenario {args.scenario})"
     say(f"study: wrote {args.rows:,} tickets{scenario} to {data_file} and the true effects to {truth_file}")
     return 0

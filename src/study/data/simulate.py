@@ -14,6 +14,8 @@ confound, an SLA with a direct effect, heteroskedastic answers) are :mod:`study.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -86,13 +88,13 @@ SLA_SPEEDUP = 2.0
 SURVEY_DATES = ("2026-01-01", "2026-07-01")
 
 
-def _draw_customers(rng: np.random.Generator, n_customers: int) -> pd.DataFrame:
+def _draw_customers(rng: np.random.Generator, n_customers: int, first: int = 1) -> pd.DataFrame:
     tier = rng.choice(TIERS, size=n_customers, p=TIER_SHARE)
     tier_rank = _tier_rank(tier)
     purchase_propensity = rng.uniform(-REPEAT_CUSTOMER_SPREAD, REPEAT_CUSTOMER_SPREAD, n_customers)
     return pd.DataFrame(
         {
-            "customer_id": [f"C{i:06d}" for i in range(1, n_customers + 1)],
+            "customer_id": [f"C{i:06d}" for i in range(first, first + n_customers)],
             "loyalty_tier": tier,
             "tenure_days": np.round(rng.gamma(2.0, 150.0 * (1 + tier_rank))).astype(int),
             "prior_orders": rng.poisson(1.0 + 2.0 * tier_rank),
@@ -171,15 +173,55 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
     -------
     SimulatedStudy
         The tickets and their true effects.
+
+    See Also
+    --------
+    study.data.simulate_blocks.write_simulation : writes a simulation of any size in bounded memory.
     """
-    if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}")
+    block = draw(rows, seed, n_agents, scenario)
+    return SimulatedStudy(tickets=block.tickets, truth=sample_truth(block), per_ticket=block.per_ticket)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One draw of the process: the tickets, what no file holds of them, and what their truth is computed from.
+
+    Attributes
+    ----------
+    tickets, per_ticket : pandas.DataFrame
+        As in :class:`SimulatedStudy` (row for row, in the order of the file).
+    comment : numpy.ndarray
+        Each ticket's comment (``None`` without one), in the order of the file.
+    truth_inputs : dict
+        The keyword arguments of :func:`true_effects`.
+    """
+
+    tickets: pd.DataFrame
+    per_ticket: pd.DataFrame
+    comment: np.ndarray
+    truth_inputs: dict
+
+
+def draw(rows: int, seed: int, n_agents: int = 60, scenario: Scenario | str | None = None,
+         agents: tuple[np.ndarray, np.ndarray] | None = None, first_ticket: int = 1, first_customer: int = 1) -> Block:
+    """The draws of :func:`simulate`; a large simulation's blocks (:mod:`study.data.simulate_blocks`) each make one.
+
+    Parameters
+    ----------
+    rows, seed, n_agents, scenario
+        As in :func:`simulate`.
+    agents : tuple of numpy.ndarray, optional
+        Each agent's skill and speed (log-minutes) when given (:func:`draw_agents`): the blocks of a large
+        simulation share one population of agents. The seed's own agents are still drawn, so every other draw
+        is the same as without.
+    first_ticket, first_customer : int
+        Numbers of the first ticket and customer ids (blocks number theirs after the blocks before them).
+    """
     process = _scenario(scenario)
     rng = np.random.default_rng(seed)
 
-    # Customers have 1 + Poisson(0.6) tickets: draw enough customers, then cut to `rows` tickets.
-    n_customers = max(1, int(rows / 1.6) + 10)
-    customers = _draw_customers(rng, n_customers)
+    n_customers = customers_for(rows)
+    customers = _draw_customers(rng, n_customers, first_customer)
     per_customer = 1 + rng.poisson(0.6, n_customers)
     owner = np.repeat(np.arange(n_customers), per_customer)
     while owner.size < rows:  # rare: too few tickets drawn for a tiny sample
@@ -190,6 +232,8 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
     agent_skill = rng.uniform(-1, 1, n_agents)
     # Independent of skill in the default process: agents cluster speed but do not confound it.
     agent_speed = rng.normal(0, 0.25, n_agents)
+    if agents is not None:
+        agent_skill, agent_speed = agents
     if process.agent_log_minutes:
         agent_speed = agent_speed + process.agent_log_minutes * agent_skill
     agent = rng.integers(0, n_agents, rows)
@@ -271,7 +315,7 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
     )
     tickets = pd.DataFrame(
         {
-            "ticket_id": [f"T{i:07d}" for i in range(1, rows + 1)],
+            "ticket_id": [f"T{i:07d}" for i in range(first_ticket, first_ticket + rows)],
             "customer_id": t["customer_id"].to_numpy(),
             "agent_id": [f"A{a + 1:03d}" for a in agent],
             "created_at": created_at,
@@ -301,28 +345,37 @@ def simulate(rows: int = 40_000, seed: int = 2026, n_agents: int = 60, scenario:
     tickets = tickets.iloc[order].reset_index(drop=True)
     per_ticket = per_ticket.iloc[order].reset_index(drop=True)
 
-    truth = true_effects(
-        seed=seed,
-        rows=rows,
-        treated=treated,
-        minutes=(minutes_control, minutes_treated),
-        csat_means=(m_control, m_treated),
-        resolved=resolved_arms,
-        tier=tier,
-        propensity=propensity,
-        spend_log_mean=spend_log_mean,
-        process=process,
-        quality=quality_arms,
-    )
-    repeat = tickets["repeat_purchase"].to_numpy()
+    inputs = dict(seed=seed, rows=rows, treated=treated, minutes=(minutes_control, minutes_treated),
+                  csat_means=(m_control, m_treated), resolved=resolved_arms, tier=tier, propensity=propensity,
+                  spend_log_mean=spend_log_mean, process=process, quality=quality_arms)
+    return Block(tickets=tickets, per_ticket=per_ticket, comment=comment[order], truth_inputs=inputs)
+
+
+def customers_for(rows: int) -> int:
+    """Customers drawn for ``rows`` tickets: they have 1 + Poisson(0.6) tickets, so enough to cut ``rows`` from."""
+    return max(1, int(rows / 1.6) + 10)
+
+
+def draw_agents(seed: int, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """Skill and speed of one population of agents drawn from the stream ``default_rng([seed, 3])`` (as
+    :func:`draw` draws its own)."""
+    rng = np.random.default_rng([seed, 3])
+    return rng.uniform(-1, 1, n_agents), rng.normal(0, 0.25, n_agents)
+
+
+def sample_truth(block: Block) -> dict:
+    """The truth of one block's tickets: :func:`true_effects` and the ceilings and comment themes of the sample."""
+    truth = true_effects(**block.truth_inputs)
+    repeat = block.tickets["repeat_purchase"].to_numpy()
+    per_ticket, comment = block.per_ticket, block.comment
     truth.update(
         repeat_auc_ceiling=ceilings.auc(repeat, per_ticket["repeat_probability"].to_numpy()),
         repeat_auc_ceiling_at_contact=ceilings.auc(repeat, per_ticket["repeat_probability_at_contact"].to_numpy()),
         comment_share=float(pd.notna(comment).mean()),
-        comment_theme_share=comments.theme_shares(themes, comment),
-        comment_themes_by_ticket=comments.tickets_by_theme(per_ticket, tickets["ticket_id"]),
+        comment_theme_share=comments.theme_shares(per_ticket, comment),
+        comment_themes_by_ticket=comments.tickets_by_theme(per_ticket, block.tickets["ticket_id"]),
     )
-    return SimulatedStudy(tickets=tickets, truth=truth, per_ticket=per_ticket)
+    return truth
 
 
 def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean,
@@ -335,7 +388,18 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
     first response time falls by a little less than one doubling). ``resolved`` (and ``quality``)
     are each ticket's outcomes under control and under treatment (the same in the default process).
     """
-    process = _scenario(process)
+    sums = effect_sums(treated=treated, minutes=minutes, csat_means=csat_means, resolved=resolved, tier=tier,
+                       propensity=propensity, spend_log_mean=spend_log_mean, quality=quality)
+    return effects_from_sums(seed, rows, process, sums)
+
+
+def effect_sums(*, treated, minutes, csat_means, resolved, tier, propensity, spend_log_mean, quality=None,
+                **_) -> dict:
+    """The sums over tickets that the sample's true effects are ratios of (:func:`effects_from_sums`).
+
+    Every sample effect is a mean or a mean among respondents (a ratio of two sums), so the sums of
+    independent blocks add up to the sums of their union. Arguments as in :func:`true_effects`.
+    """
     resolved_c, resolved_t = resolved if isinstance(resolved, tuple) else (resolved, resolved)
     log2_c, log2_t = (np.log2(x / 60.0) for x in minutes)
     m_c, m_t = csat_means
@@ -343,21 +407,42 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
     repeat_c = _repeat_probability(m_c, log2_c, resolved_c, tier, propensity)
     repeat_t = _repeat_probability(m_t, log2_t, resolved_t, tier, propensity)
     expected_spend = np.exp(spend_log_mean + 0.8**2 / 2)
-
-    def among_respondents(values, weights):
-        return float(np.sum(values * weights) / np.sum(weights))
-
     # What the SLA would do through speed alone: the treated arm's wait, everything else as under control.
-    # The IV estimand among respondents is its effect on CSAT over its effect on the wait, both among the
-    # respondents of each arm (faster replies are answered less often, so the two arms' respondents differ
-    # and the ratio is not the structural slope).
     m_speed = m_c + CSAT_PER_DOUBLING * (log2_t - log2_c)
     survey_speed = _survey_probability(log2_t, resolved_c)
-    randomized_respondents = (
-        (among_respondents(m_speed, survey_speed) - among_respondents(m_c, survey_c))
-        / (among_respondents(log2_t, survey_speed) - among_respondents(log2_c, survey_c))
-    )
+    m_seen, survey_seen = np.where(treated, m_t, m_c), np.where(treated, survey_t, survey_c)
+    sums = {
+        "tickets": int(np.size(log2_c)),
+        "log2_shift": np.sum(log2_t - log2_c),
+        "csat_treated_respondents": np.sum(m_t * survey_t), "respondents_treated": np.sum(survey_t),
+        "csat_control_respondents": np.sum(m_c * survey_c), "respondents_control": np.sum(survey_c),
+        "csat_speed_respondents": np.sum(m_speed * survey_speed), "respondents_speed": np.sum(survey_speed),
+        "log2_speed_respondents": np.sum(log2_t * survey_speed), "log2_control_respondents": np.sum(log2_c * survey_c),
+        "csat_shift": np.sum(m_t - m_c),
+        "quality_shift": 0.0 if quality is None else np.sum(quality[1] - quality[0]),
+        "repeat_shift": np.sum(repeat_t - repeat_c),
+        "spend_shift": np.sum((repeat_t - repeat_c) * expected_spend),
+        "csat_seen": np.sum(m_seen), "csat_seen_respondents": np.sum(m_seen * survey_seen),
+        "respondents_seen": np.sum(survey_seen),
+        "repeat_control": np.sum(repeat_c),
+    }
+    return {k: v if isinstance(v, int) else float(v) for k, v in sums.items()}
 
+
+def effects_from_sums(seed: int, rows: int, process, sums: dict) -> dict:
+    """The true effects (:func:`true_effects`) from the sums of :func:`effect_sums` (of one sample, or added up)."""
+    process = _scenario(process)
+    n = sums["tickets"]
+    # The IV estimand among respondents is the SLA's effect through speed alone on CSAT over its effect on the
+    # wait, both among the respondents of each arm (faster replies are answered less often, so the two arms'
+    # respondents differ and the ratio is not the structural slope).
+    randomized_respondents = (
+        (sums["csat_speed_respondents"] / sums["respondents_speed"]
+         - sums["csat_control_respondents"] / sums["respondents_control"])
+        / (sums["log2_speed_respondents"] / sums["respondents_speed"]
+           - sums["log2_control_respondents"] / sums["respondents_control"])
+    )
+    control_csat = sums["csat_control_respondents"] / sums["respondents_control"]
     return {
         "dgp_version": DGP_VERSION,
         "seed": seed,
@@ -377,20 +462,20 @@ def true_effects(*, seed, rows, treated, minutes, csat_means, resolved, tier, pr
         "sla_speedup_factor": SLA_SPEEDUP,
         # What the randomized (IV) estimate targets: among respondents, through speed alone (see above).
         "csat_per_doubling_randomized_respondents": float(randomized_respondents),
-        "sla_effect_on_log2_response_hours": float(np.mean(log2_t - log2_c)),
-        "sla_effect_on_csat": among_respondents(m_t, survey_t) - among_respondents(m_c, survey_c),
-        "sla_effect_on_csat_all_tickets": float(np.mean(m_t - m_c)),
+        "sla_effect_on_log2_response_hours": sums["log2_shift"] / n,
+        "sla_effect_on_csat": sums["csat_treated_respondents"] / sums["respondents_treated"] - control_csat,
+        "sla_effect_on_csat_all_tickets": sums["csat_shift"] / n,
         "sla_direct_effect_on_csat": process.sla_direct_effect,
         # The probability of resolution moves by the same amount for every ticket (it stays inside [0, 1]).
         "sla_effect_on_resolved": process.sla_resolved_shift,
-        "sla_effect_on_quality_score": 0.0 if quality is None else float(np.mean(quality[1] - quality[0])),
-        "sla_effect_on_repeat_purchase": float(np.mean(repeat_t - repeat_c)),
-        "sla_effect_on_next_spend": float(np.mean((repeat_t - repeat_c) * expected_spend)),
-        "csat_mean_all_tickets": float(np.mean(np.where(treated, m_t, m_c))),
-        "csat_mean_respondents": among_respondents(np.where(treated, m_t, m_c), np.where(treated, survey_t, survey_c)),
-        "control_csat_mean": among_respondents(m_c, survey_c),
-        "control_repeat_rate": float(np.mean(repeat_c)),
-        "survey_response_rate": float(np.mean(np.where(treated, survey_t, survey_c))),
+        "sla_effect_on_quality_score": sums["quality_shift"] / n,
+        "sla_effect_on_repeat_purchase": sums["repeat_shift"] / n,
+        "sla_effect_on_next_spend": sums["spend_shift"] / n,
+        "csat_mean_all_tickets": sums["csat_seen"] / n,
+        "csat_mean_respondents": sums["csat_seen_respondents"] / sums["respondents_seen"],
+        "control_csat_mean": control_csat,
+        "control_repeat_rate": sums["repeat_control"] / n,
+        "survey_response_rate": sums["respondents_seen"] / n,
         "notes": (
             "CSAT effects are in points on the 1-5 scale, repeat-purchase effects in probability "
             "(0.01 = 1 percentage point); 'per doubling' is per doubling of the first response time. "
