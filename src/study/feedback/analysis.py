@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from study.core.accounting import RowLedger
@@ -20,6 +21,9 @@ MAX_TOPICS = 30  # as the parameter checks (study.parameters)
 
 def has_text(comments: pd.Series) -> pd.Series:
     """Whether each value is a comment: not missing and not only spaces."""
+    once = each_distinct(comments, lambda t: t.strip() != "", missing=False)
+    if once is not None:
+        return once
     text = comments.astype("object")
     return text.notna() & text.astype(str).str.strip().ne("")
 
@@ -30,7 +34,37 @@ def has_word(comments: pd.Series) -> pd.Series:
     A comment of only emoji, symbols or digits (a column of numbers read as text) names no theme and gives no
     topic: it is left out and counted, rather than diluting every share.
     """
-    return comments.astype(str).str.slice(0, MAX_CHARACTERS).map(lambda t: any(c.isalpha() for c in t)).astype(bool)
+    once = each_distinct(comments, _holds_letter)
+    if once is not None:
+        return once
+    return comments.astype(str).str.slice(0, MAX_CHARACTERS).map(_holds_letter).astype(bool)
+
+
+def _holds_letter(text: str) -> bool:
+    return any(c.isalpha() for c in text[:MAX_CHARACTERS])
+
+
+def each_distinct(values: pd.Series, test, missing: bool | None = None) -> pd.Series | None:
+    """``test`` of each text of a string column, computed once per distinct text (comments repeat: templates,
+    short reviews); ``None`` for a column of another type, whose values are read one by one.
+
+    Parameters
+    ----------
+    values : pandas.Series
+    test : callable
+        str -> bool.
+    missing : bool, optional
+        The answer for a missing value; ``None`` tests its text as ``astype(str)`` writes it.
+    """
+    if not isinstance(values.dtype, pd.StringDtype):
+        return None
+    codes, distinct = pd.factorize(values)
+    answers = np.array([test(str(t)) for t in distinct] + [False], dtype=bool)
+    out = answers[np.where(codes < 0, len(distinct), codes)]
+    if (codes < 0).any():
+        absent = codes < 0
+        out[absent] = missing if missing is not None else values[absent].astype(str).map(test).to_numpy(dtype=bool)
+    return pd.Series(out, index=values.index)
 
 
 def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: str | None = None,

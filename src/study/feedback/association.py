@@ -46,12 +46,15 @@ def confounder_dummies(rows: pd.DataFrame, confounders: list[str]) -> pd.DataFra
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=rows.index)
 
 
-def clusters(rows: pd.DataFrame) -> np.ndarray | None:
+def clusters(rows: pd.DataFrame, codes: np.ndarray | None = None) -> np.ndarray | None:
     """Each row's customer as a cluster number (a row without a customer is a cluster of its own); None when the
-    data has no customer column or a single customer."""
-    if "customer_id" not in rows.columns or rows["customer_id"].nunique() < 2:
+    data has no customer column or a single customer. ``codes`` are ``pd.factorize(rows["customer_id"])[0]`` when
+    already computed."""
+    if "customer_id" not in rows.columns:
         return None
-    groups = pd.factorize(rows["customer_id"])[0]
+    groups = pd.factorize(rows["customer_id"])[0] if codes is None else codes.copy()
+    if groups.max(initial=-1) + 1 < 2:  # fewer than two customers (factorize numbers them from 0, missing -1)
+        return None
     # A ticket without a customer is its own cluster, not one cluster with every other such ticket.
     missing = groups < 0
     groups[missing] = groups.max() + 1 + np.arange(missing.sum())
@@ -67,9 +70,26 @@ def shared_design(rows: pd.DataFrame) -> dict:
     """What the comparisons of every theme on ``rows`` share: ``confounders``, their ``dummies``, the cluster
     ``groups`` (None without customers) and the number of ``customers``."""
     confounders = present_confounders(rows)
-    groups = clusters(rows)
-    return {"confounders": confounders, "dummies": confounder_dummies(rows, confounders), "groups": groups,
-            "customers": int(rows["customer_id"].nunique()) if groups is not None else 0}
+    customers, groups = 0, None
+    if "customer_id" in rows.columns:
+        codes = pd.factorize(rows["customer_id"])[0]
+        customers = int(codes.max(initial=-1)) + 1  # the customers of rows, as nunique() counts them
+        # Floats, as clusters() gives them: statsmodels sorts them in every fit, which is quicker than the hashing
+        # numpy's unique does to integers.
+        groups = clusters(rows, codes) if customers >= 2 else None
+    dummies = confounder_dummies(rows, confounders)
+    return {"confounders": confounders, "dummies": dummies, "groups": groups, "customers": customers if groups is not None else 0,
+            "design": _design_columns(dummies)}
+
+
+def _design_columns(dummies: pd.DataFrame) -> np.ndarray:
+    """The design of :func:`design` as the array it becomes, its theme column left to fill (row 1 of the
+    transposed array), laid out in memory as pandas lays out ``design(...).to_numpy()`` (column after column), so
+    every fit computes on the same array as before."""
+    columns = np.empty((2 + dummies.shape[1], len(dummies)))
+    columns[0] = 1.0
+    columns[2:] = dummies.to_numpy(dtype=float).T
+    return columns
 
 
 def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: float, name: str,
@@ -99,13 +119,15 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
                                 f"a comparison needs at least {MIN_WITH} with and {MIN_WITH} without")
     shared = shared or shared_design(rows)
     confounders, groups = shared["confounders"], shared["groups"]
-    X = design(rows, theme, confounders, shared["dummies"])
+    columns = shared["design"] if "design" in shared else _design_columns(shared["dummies"])
+    columns[1] = theme.to_numpy(dtype=float)
+    X = columns.T  # design(rows, theme, confounders, shared["dummies"]).to_numpy(), built once per outcome
     y = rows[outcome].astype(float)
     if groups is not None:
-        fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(**cluster_cov_kwds(groups))
+        fit = sm.OLS(y.to_numpy(), X).fit(**cluster_cov_kwds(groups))
         errors = f"standard errors clustered by customer ({shared['customers']} customers)"
     else:
-        fit = sm.OLS(y.to_numpy(), X.to_numpy()).fit(cov_type="HC1")
+        fit = sm.OLS(y.to_numpy(), X).fit(cov_type="HC1")
         errors = "heteroskedasticity-robust (HC1) standard errors"
     low, high = fit.conf_int(alpha)[1]
     adjusted = f" adjusted for {', '.join(c.replace('_', ' ') for c in confounders)}" if confounders else ""
@@ -154,9 +176,10 @@ def associations(comments: pd.DataFrame, themes: pd.DataFrame, alpha: float) -> 
             known &= comments[c].notna()
         rows = comments[known]
         shared = shared_design(rows)  # every theme's design differs from the others only in the theme's column
+        named = themes[known.to_numpy()]
         found = {}
         for theme in themes.columns:
-            found[theme] = theme_effect(rows, themes.loc[rows.index, theme], outcome, alpha,
+            found[theme] = theme_effect(rows, named[theme], outcome, alpha,
                                         f"feedback_{outcome}_{theme}", theme.replace("_", " "), shared)
         fitted = adjust({t: e for t, e in found.items() if isinstance(e, Estimate)})
         out[outcome] = {t: fitted.get(t, e) for t, e in found.items()}

@@ -269,11 +269,17 @@ class Lexicon:
         pandas.DataFrame
             Indexed like ``comments``, columns in the order of :attr:`themes`.
         """
-        # Cut to the characters read before anything else, and find the distinct texts by hashing the Python
-        # strings: a fixed-width numpy string array would give every comment the width of the longest one.
-        texts = [str(t)[:MAX_CHARACTERS] if pd.notna(t) else "" for t in comments.astype("object")]
-        # Comments repeat (templates, short reviews): match each distinct text once.
-        inverse, distinct = pd.factorize(pd.Series(texts, dtype=object))
+        if isinstance(comments.dtype, pd.StringDtype):
+            # Comments repeat (templates, short reviews): match each distinct text once, found by the column's own
+            # hashing; a missing comment is the empty text, and texts alike in their first characters match alike.
+            inverse, distinct = pd.factorize(comments)
+            distinct = [str(t)[:MAX_CHARACTERS] for t in distinct] + [""]
+            inverse = np.where(inverse < 0, len(distinct) - 1, inverse)
+        else:
+            # Cut to the characters read before anything else, and find the distinct texts by hashing the Python
+            # strings: a fixed-width numpy string array would give every comment the width of the longest one.
+            texts = [str(t)[:MAX_CHARACTERS] if pd.notna(t) else "" for t in comments.astype("object")]
+            inverse, distinct = pd.factorize(pd.Series(texts, dtype=object))
         normalized = [normalize(t) for t in distinct]
         columns = {theme: np.array([self._mentions(t, theme) for t in normalized], dtype=bool)[inverse]
                    for theme in self.themes}
