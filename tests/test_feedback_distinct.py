@@ -1,0 +1,47 @@
+"""Reading each distinct comment once, and building the design once per outcome, change no answer."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from study.data import simulate
+from study.feedback import association, lexicon
+from study.feedback.analysis import has_text, has_word
+from study.feedback.lexicon import MAX_CHARACTERS
+
+LONG = "slow " * 2000  # past the characters read: two comments alike there match alike
+VALUES = ["The reply was slow.", "  ", "", None, "12345", "🙂🙂", "The reply was slow.", "não atrasou", "不慢",
+          LONG + "rude", LONG + "great", "\t\n", "Nobody fixed my issue.", None, "x" * (MAX_CHARACTERS + 5) + " rude"]
+
+
+@pytest.mark.parametrize("dtype", ["string", "str"])
+def test_each_distinct_comment_read_once_answers_as_each_comment_read_alone(dtype):
+    texts = pd.Series(VALUES, dtype=dtype, index=np.arange(len(VALUES)) * 3)
+    one_by_one = pd.Series(VALUES, dtype=object, index=texts.index)
+    pd.testing.assert_series_equal(has_text(texts), has_text(one_by_one), check_names=False)
+    kept = texts[has_text(texts)]
+    pd.testing.assert_series_equal(has_word(kept), has_word(one_by_one[kept.index]), check_names=False)
+    assert has_word(kept).tolist() == [True, False, False] + [True] * 7
+    matched = lexicon.starter().match(texts)
+    pd.testing.assert_frame_equal(matched, lexicon.starter().match(one_by_one))
+    assert matched.index.equals(texts.index) and not matched.loc[texts.isna()].any().any()
+
+
+def test_the_design_built_once_is_the_designs_array_in_the_same_layout():
+    rows = simulate.simulate(3_000, seed=2).tickets.dropna(subset=["csat"])
+    shared = association.shared_design(rows)
+    theme = pd.Series(np.arange(len(rows)) % 3 == 0, index=rows.index)
+    expected = association.design(rows, theme, shared["confounders"], shared["dummies"]).to_numpy()
+    columns = shared["design"]
+    columns[1] = theme.to_numpy(dtype=float)
+    assert np.array_equal(columns.T, expected) and columns.T.flags.f_contiguous == expected.flags.f_contiguous
+    assert shared["customers"] == rows["customer_id"].nunique()
+    assert np.array_equal(shared["groups"], association.clusters(rows))
+
+
+def test_an_estimate_with_the_shared_design_is_the_estimate_without():
+    rows = simulate.simulate(3_000, seed=2).tickets.dropna(subset=["csat"])
+    theme = pd.Series(rows["first_response_minutes"].to_numpy() > 120, index=rows.index)
+    alone = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply")
+    shared = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", association.shared_design(rows))
+    assert alone == shared and alone.extra == shared.extra
