@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.data import ceilings, comments, io, simulate, simulate_blocks
+from study.data import ceilings, comments, io, simulate, simulate_blocks, simulated_truth
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_the_truth_is_the_truth_of_the_whole_file(chunked):
         return np.concatenate(parts)
 
     keys = ("treated", "minutes", "csat_means", "resolved", "tier", "propensity", "spend_log_mean", "quality")
-    direct = simulate.true_effects(seed=11, rows=5_000, process="sla-direct-effect", **{k: joined(k) for k in keys})
+    direct = simulated_truth.true_effects(seed=11, rows=5_000, process="sla-direct-effect", **{k: joined(k) for k in keys})
     per_ticket = pd.concat([b.per_ticket for b in drawn], ignore_index=True)
     comment = np.concatenate([b.comment for b in drawn])
     repeat = tickets["repeat_purchase"].to_numpy()
@@ -109,7 +109,7 @@ def test_the_truth_is_the_truth_of_the_whole_file(chunked):
         assert truth[key] == expected, key
     assert truth["sla_direct_effect_on_csat"] == -0.05 and truth["data_fingerprint"] == io.fingerprint(data)
     # The sample effects are those of this sample, not of one block.
-    first = json.loads(json.dumps(simulate.sample_truth(drawn[0])))
+    first = json.loads(json.dumps(simulated_truth.sample_truth(drawn[0])))
     assert first["sla_effect_on_csat"] != truth["sla_effect_on_csat"]
 
 

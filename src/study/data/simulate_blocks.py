@@ -11,7 +11,7 @@ not across blocks.
 
 The truth of the whole file is the truth of the union of the blocks: the process's parameters are the same in
 every block; the sample's effects are means and means among respondents, whose sums add up over blocks
-(:func:`study.data.simulate.effect_sums`); the comment shares are counts; the AUC ceilings are computed over
+(:func:`study.data.simulated_truth.effect_sums`); the comment shares are counts; the AUC ceilings are computed over
 all tickets at once, from their outcome and two scores kept while the blocks are written (17 bytes a ticket,
 the one part of the memory that grows with the size).
 """
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from study.data import ceilings, comments, simulate
+from study.data import ceilings, comments, simulate, simulated_truth
 from study.data.io import fingerprint
 from study.data.scenarios import Scenario
 from study.data.simulated_files import _refuse_to_overwrite
@@ -95,7 +95,7 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    truth = {**simulate.effects_from_sums(seed, rows, scenario, truth.pop("sums")), **truth,
+    truth = {**simulated_truth.effects_from_sums(seed, rows, scenario, truth.pop("sums")), **truth,
              "blocks": len(block_sizes(rows, chunk_rows)), "block_rows": chunk_rows}
     truth_path = out.parent / "truth.json"
     with open(truth_path, "w", encoding="utf-8") as handle:  # streamed: the lists of tickets by theme are long
@@ -119,7 +119,7 @@ def _write_blocks(path: Path, drawn, parquet: bool) -> dict:
                 del table
             else:
                 block.tickets.to_csv(path, index=False, mode="a", header=not path.exists())
-            for key, value in simulate.effect_sums(**block.truth_inputs).items():
+            for key, value in simulated_truth.effect_sums(**block.truth_inputs).items():
                 sums[key] = sums.get(key, 0) + value
             wrote = block.tickets["comment"].notna().to_numpy()
             writers += int(wrote.sum())

@@ -20,7 +20,7 @@ class SimulatedStudy:
     tickets : pandas.DataFrame
         One row per ticket, columns as in the data contract (``data/README.md``).
     truth : dict
-        True effects; see :func:`study.data.simulate.true_effects`.
+        True effects; see :func:`study.data.simulated_truth.true_effects`.
     per_ticket : pandas.DataFrame, optional
         Truths of each ticket that no file holds, row for row with ``tickets``: its true repeat-purchase
         probability (``repeat_probability``), the best one knowable at contact
