@@ -8,6 +8,7 @@ from study.data import simulate
 from study.feedback import association, lexicon
 from study.feedback.analysis import has_text, has_word
 from study.feedback.lexicon import MAX_CHARACTERS
+from study.stats.cluster import cluster_count
 
 LONG = "slow " * 2000  # past the characters read: two comments alike there match alike
 VALUES = ["The reply was slow.", "  ", "", None, "12345", "🙂🙂", "The reply was slow.", "não atrasou", "不慢",
@@ -37,6 +38,7 @@ def test_the_design_built_once_is_the_designs_array_in_the_same_layout():
     assert np.array_equal(columns.T, expected) and columns.T.flags.f_contiguous == expected.flags.f_contiguous
     assert shared["customers"] == rows["customer_id"].nunique()
     assert np.array_equal(shared["groups"], association.clusters(rows))
+    assert shared["clusters"] == cluster_count(shared["groups"])
 
 
 def test_an_estimate_with_the_shared_design_is_the_estimate_without():

@@ -78,8 +78,11 @@ def shared_design(rows: pd.DataFrame) -> dict:
         # numpy's unique does to integers.
         groups = clusters(rows, codes) if customers >= 2 else None
     dummies = confounder_dummies(rows, confounders)
-    return {"confounders": confounders, "dummies": dummies, "groups": groups, "customers": customers if groups is not None else 0,
-            "design": _design_columns(dummies)}
+    shared = {"confounders": confounders, "dummies": dummies, "groups": groups,
+              "customers": customers if groups is not None else 0, "design": _design_columns(dummies)}
+    if groups is not None:
+        shared["clusters"] = int(groups.max()) + 1  # clusters() numbers them from 0, each with a row
+    return shared
 
 
 def _design_columns(dummies: pd.DataFrame) -> np.ndarray:
@@ -124,7 +127,8 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
     X = columns.T  # design(rows, theme, confounders, shared["dummies"]).to_numpy(), built once per outcome
     y = rows[outcome].astype(float)
     if groups is not None:
-        fit = sm.OLS(y.to_numpy(), X).fit(**cluster_cov_kwds(groups))
+        kwds = cluster_cov_kwds(shared.get("clusters", groups))  # a count given saves sorting the labels again
+        fit = sm.OLS(y.to_numpy(), X).fit(**{**kwds, "cov_kwds": {"groups": groups}})
         errors = f"standard errors clustered by customer ({shared['customers']} customers)"
     else:
         fit = sm.OLS(y.to_numpy(), X).fit(cov_type="HC1")
