@@ -125,3 +125,12 @@ def test_a_large_simulation_can_be_csv(tmp_path):
     data, truth = simulate_blocks.write_simulation(tmp_path / "t.csv.gz", rows=2_500, seed=3, chunk_rows=1_000)
     table = pd.read_csv(data)
     assert len(table) == 2_500 and table["ticket_id"].is_unique and json.loads(truth.read_text())["blocks"] == 3
+
+
+def test_the_auc_by_counting_is_the_auc_by_ranking():
+    rng = np.random.default_rng(3)
+    score = np.round(rng.random(5_000), 2)  # many ties
+    outcome = rng.random(5_000) < score
+    assert simulate_blocks.auc(outcome, score) == pytest.approx(ceilings.auc(outcome, score), rel=1e-12)
+    assert simulate_blocks.auc(outcome, -score) == pytest.approx(1 - ceilings.auc(outcome, score), rel=1e-12)
+    assert simulate_blocks.auc(np.zeros(3, bool), score[:3]) == 0.5

@@ -12,8 +12,8 @@ not across blocks.
 The truth of the whole file is the truth of the union of the blocks: the process's parameters are the same in
 every block; the sample's effects are means and means among respondents, whose sums add up over blocks
 (:func:`study.data.simulated_truth.effect_sums`); the comment shares are counts; the AUC ceilings are computed over
-all tickets at once, from their outcome and two scores kept while the blocks are written (17 bytes a ticket,
-the one part of the memory that grows with the size).
+all tickets at once (:func:`auc`), from their outcome and two scores kept while the blocks are written (17 bytes
+a ticket, the one part of the memory that grows with the size, with the ids of the tickets of each theme).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from study.data import ceilings, comments, simulate, simulated_truth
+from study.data import comments, simulate, simulated_truth
 from study.data.io import fingerprint
 from study.data.scenarios import Scenario
 from study.data.simulated_files import _refuse_to_overwrite
@@ -91,7 +91,7 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
     if partial.exists():
         raise ValueError(f"{partial}: exists; remove it (a simulation that was killed?) or write to another folder")
     try:
-        truth = _write_blocks(partial, blocks(rows, seed, n_agents, scenario, chunk_rows), out.suffix == ".parquet")
+        truth = _write_blocks(partial, blocks(rows, seed, n_agents, scenario, chunk_rows), rows, out.suffix == ".parquet")
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
@@ -104,11 +104,31 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
     return out, truth_path
 
 
-def _write_blocks(path: Path, drawn, parquet: bool) -> dict:
+def auc(outcome: np.ndarray, score: np.ndarray) -> float:
+    """:func:`study.data.ceilings.auc` (Mann-Whitney, ties counted half) by counting rather than ranking.
+
+    For each positive, the negatives below its score and those tied with it are found in the sorted negatives:
+    exact integer counts, in about a third of the memory ranking every ticket takes.
+    """
+    outcome = np.asarray(outcome, dtype=bool)
+    positives = int(outcome.sum())
+    negatives = outcome.size - positives
+    if positives == 0 or negatives == 0:
+        return 0.5
+    below = np.sort(score[~outcome])
+    higher = score[outcome]
+    under = np.searchsorted(below, higher, side="left")
+    tied = np.searchsorted(below, higher, side="right") - under
+    return float((int(under.sum()) + int(tied.sum()) / 2) / (positives * negatives))
+
+
+def _write_blocks(path: Path, drawn, rows: int, parquet: bool) -> dict:
     """Write the blocks to ``path`` one after the other; the truth of their union (its sample sums under ``sums``)."""
     sums, writers, themed = {}, 0, {t: 0 for t in comments.THEMES}
     by_ticket = {t: [] for t in comments.THEMES}
-    repeat, oracle, at_contact = [], [], []
+    # Each ticket's outcome and true probabilities, filled block by block, for the AUC ceilings over all tickets.
+    repeat, oracle, at_contact = np.empty(rows, dtype=bool), np.empty(rows), np.empty(rows)
+    start = 0
     writer = None
     try:
         for block in drawn:
@@ -127,19 +147,22 @@ def _write_blocks(path: Path, drawn, parquet: bool) -> dict:
             for theme in comments.THEMES:
                 themed[theme] += int(block.per_ticket[f"theme_{theme}"].to_numpy()[wrote].sum())
                 by_ticket[theme] += ids[theme]
-            repeat.append(block.tickets["repeat_purchase"].to_numpy())
-            oracle.append(block.per_ticket["repeat_probability"].to_numpy())
-            at_contact.append(block.per_ticket["repeat_probability_at_contact"].to_numpy())
+            end = start + len(block.tickets)
+            repeat[start:end] = block.tickets["repeat_purchase"].to_numpy()
+            oracle[start:end] = block.per_ticket["repeat_probability"].to_numpy()
+            at_contact[start:end] = block.per_ticket["repeat_probability_at_contact"].to_numpy()
+            start = end
             del block  # before the next block is drawn: one block in memory at a time
     finally:
         if writer is not None:
             writer.close()
-    repeat = np.concatenate(repeat)
+    ceiling = auc(repeat, oracle)
+    del oracle
     return {
         "sums": sums,
-        "repeat_auc_ceiling": ceilings.auc(repeat, np.concatenate(oracle)),
-        "repeat_auc_ceiling_at_contact": ceilings.auc(repeat, np.concatenate(at_contact)),
-        "comment_share": writers / repeat.size,
+        "repeat_auc_ceiling": ceiling,
+        "repeat_auc_ceiling_at_contact": auc(repeat, at_contact),
+        "comment_share": writers / rows,
         "comment_theme_share": {t: themed[t] / writers if writers else 0.0 for t in comments.THEMES},
         "comment_themes_by_ticket": by_ticket,
     }
