@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from study.core.findings import Finding, Findings, skipped
 from study.core.results import Estimate, Skipped
 from study.core.words import p_value, pct, text
@@ -144,13 +147,15 @@ def _truth_by_ticket(result, by_ticket: dict) -> dict[str, str]:
     """Each theme's lexicon precision and recall against the tickets whose comment truly carries it, in words."""
     if not by_ticket or result.themes is None or "ticket_id" not in result.comments.columns:
         return {}
-    ids = result.comments["ticket_id"].astype(str)
+    # As Arrow strings: Arrow looks a million ids up at once, where pandas converts each one to a scalar first.
+    ids = pa.array(result.comments["ticket_id"].astype(str), type=pa.large_string())
     out = {}
     for theme, tickets in by_ticket.items():
         if theme not in result.themes.columns:
             continue
         found = result.themes[theme].to_numpy()
-        true = ids.isin({str(t) for t in tickets}).to_numpy()  # among the comments analysed
+        truly = pa.array([str(t) for t in tickets], type=pa.large_string())
+        true = pc.is_in(ids, value_set=truly).to_numpy(zero_copy_only=False)  # among the comments analysed
         hits = int((found & true).sum())
         precision = (f"precision {hits / found.sum():.2f} ({hits:,} of the {int(found.sum()):,} comments it names)"
                      if found.any() else "no comment named (precision undefined)")
