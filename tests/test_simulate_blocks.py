@@ -89,7 +89,8 @@ def test_the_truth_is_the_truth_of_the_whole_file(chunked):
         return np.concatenate(parts)
 
     keys = ("treated", "minutes", "csat_means", "resolved", "tier", "propensity", "spend_log_mean", "quality")
-    direct = simulated_truth.true_effects(seed=11, rows=5_000, process="sla-direct-effect", **{k: joined(k) for k in keys})
+    direct = simulated_truth.true_effects(seed=11, rows=5_000, process="sla-direct-effect",
+                                          **{k: joined(k) for k in keys})
     per_ticket = pd.concat([b.per_ticket for b in drawn], ignore_index=True)
     comment = np.concatenate([b.comment for b in drawn])
     repeat = tickets["repeat_purchase"].to_numpy()

@@ -80,6 +80,8 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
     tuple of Path
         The data file and the truth file.
     """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     if rows <= chunk_rows:
         return simulate.write(simulate.simulate(rows, seed, n_agents, scenario), out)
     out = Path(out)
@@ -91,7 +93,8 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
     if partial.exists():
         raise ValueError(f"{partial}: exists; remove it (a simulation that was killed?) or write to another folder")
     try:
-        truth = _write_blocks(partial, blocks(rows, seed, n_agents, scenario, chunk_rows), rows, out.suffix == ".parquet")
+        drawn = blocks(rows, seed, n_agents, scenario, chunk_rows)
+        truth = _write_blocks(partial, drawn, rows, out.suffix == ".parquet")
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
