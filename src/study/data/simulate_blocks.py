@@ -119,7 +119,7 @@ def auc(outcome: np.ndarray, score: np.ndarray) -> float:
     if positives == 0 or negatives == 0:
         return 0.5
     below = np.sort(score[~outcome])
-    higher = score[outcome]
+    higher = np.sort(score[outcome])  # sorted too: the searches then walk the negatives in order
     under = np.searchsorted(below, higher, side="left")
     tied = np.searchsorted(below, higher, side="right") - under
     return float((int(under.sum()) + int(tied.sum()) / 2) / (positives * negatives))
