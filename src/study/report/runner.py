@@ -260,12 +260,14 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                  "the other analyses compute in process")
 
     registered = {a.name: a for a in analyses}
-    samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {})) for r in todo],
-                             engine, progress) if prepared is not None and todo else []
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     if todo and kernels is None:  # started before the workers: its imports overlap theirs
         kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
+    samples = []
     try:
+        if prepared is not None and todo:  # drawn while the kernel pool imports; each notebook then reads its sample
+            samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {}))
+                                                    for r in todo], engine, progress)
         if todo:
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
                          progress)
