@@ -213,7 +213,9 @@ def load_tickets(
         read whole, because validation needs every column.
     max_tickets : int, optional
         Keep at most this many tickets, drawn as whole customers (see :func:`customer_sample`).
-        ``None`` or 0 keeps every ticket.
+        ``None`` or 0 keeps every ticket. For a prepared copy, the sample ``study run`` wrote beside
+        it is read when it was drawn from this copy with these parameters
+        (:func:`study.data.model_sample.matching_sample`); otherwise it is drawn here, the same sample.
     seed : int
         Seed of that draw.
 

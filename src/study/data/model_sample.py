@@ -98,7 +98,7 @@ def draw(source, max_tickets: int, seed: int, *, weight: str | None = None) -> D
     Drawn
     """
     tickets = f"SUM({_quote(weight)})" if weight else "COUNT(*)"
-    total = source.execute(f'SELECT {tickets} FROM {{relation}} WHERE "customer_id" IS NOT NULL')[0][0] or 0
+    total = int(source.execute(f'SELECT {tickets} FROM {{relation}} WHERE "customer_id" IS NOT NULL')[0][0] or 0)
     share = min(1.0, KEPT_FACTOR * max_tickets / total) if total else 1.0
     scans = 0
     while True:
