@@ -142,3 +142,21 @@ def test_a_column_name_holding_the_placeholder_stays_a_name():
     frame = pd.DataFrame({"x{relation}": [1.0, 2.0, 3.0]})
     source = DuckDBSource(frame)
     assert source.execute(f"SELECT sum({quote('x{relation}')}) FROM {{relation}}")[0][0] == 6.0
+
+
+def test_sums_are_the_bytes_of_the_stacked_product():
+    # The sums multiply each term's factors in column order without stacking them (study.ab.sufficient._product):
+    # the same bytes as np.prod over the stacked powers, for every term of every statistics class.
+    import numpy as np
+
+    from study.ab import sufficient
+
+    rng = np.random.default_rng(3)
+    x, y = rng.lognormal(2, 1.5, 50_001) - 4, rng.normal(10, 30, 50_001)
+    x[::11], y[::13] = np.nan, np.nan
+    for cls, columns, origin in [(sufficient.Moments, (y,), None), (sufficient.CovariateMoments, (x, y), (-1.5, 9.75))]:
+        found = cls.from_arrays(*columns, origin=origin)
+        keep = ~np.isnan(x) & ~np.isnan(y) if len(columns) == 2 else ~np.isnan(y)
+        values = [(c - o)[keep] for c, o in zip(columns, origin)] if origin else [c[keep] for c in columns]
+        for name, powers in cls.TERMS.items():
+            assert getattr(found, name) == float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0))), name

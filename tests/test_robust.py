@@ -84,7 +84,7 @@ def test_robust_table_puts_the_plain_test_first():
 def test_the_bootstrap_is_left_out_above_its_unit_limit_and_the_table_says_so():
     import pandas as pd
 
-    from study.ab import sla
+    from study.ab import sla_comparisons as sla
 
     rng = np.random.default_rng(3)
     control, treatment = rng.lognormal(3, 1, 300), rng.lognormal(3, 1, 300)

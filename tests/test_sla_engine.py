@@ -187,3 +187,21 @@ def test_categorical_columns_keep_their_values(tmp_path):
     for column in ("loyalty_tier", "first_channel"):
         assert scanned.customers[column].notna().any()
         assert scanned.customers[column].astype(object).equals(customers[column].astype(object))
+
+
+def test_nan_stored_as_a_value_is_missing_as_in_pandas(tmp_path):
+    # Another tool's Parquet may store NaN as a number rather than as a null: pandas reads both as missing,
+    # and so must the engine (a NaN counted as a value would be carried into every sum).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = hostile_tickets(rows=600)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    floats = ["tenure_days", "pre_spend", "response_log2_hours", "next_spend"]
+    for column in floats:
+        values = frame[column].to_numpy(dtype=float)  # NaN where the value is missing
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, from_pandas=False))
+    assert all(table.column(c).null_count == 0 for c in floats)  # the gaps really are NaN values in the file
+    pq.write_table(table, tmp_path / "nan_values.parquet")
+    scanned, _, _ = assert_same(tmp_path / "nan_values.parquet")
+    assert scanned.untimed > 0

@@ -81,19 +81,31 @@ def positioned(source):
     ValueError
         For a source that is not one Parquet file: its rows have no order to take the first from.
     """
+    # A NaN stored as a value (another tool's Parquet) is a missing value, as pandas reads it: SQL would count it
+    # as a value and carry it into every sum.
     if hasattr(source, "session") and hasattr(source, "frame"):  # Spark
         from pyspark.sql import functions as F
+        from pyspark.sql.types import DoubleType, FloatType
 
         from study.engine.spark import SparkSource
 
         files = source.frame.inputFiles()
         if len(files) != 1:
             raise ValueError(f"the SLA experiment scans one Parquet file in its row order; this source has {len(files)} files")
-        frame = source.frame.select("*", F.col("_metadata.row_index").alias(POSITION))
+        columns = [F.when(F.isnan(F.col(f"`{field.name}`")), F.lit(None)).otherwise(F.col(f"`{field.name}`")).alias(field.name)
+                   if isinstance(field.dataType, (DoubleType, FloatType)) else F.col(f"`{field.name}`")
+                   for field in source.frame.schema.fields]
+        frame = source.frame.select(*columns, F.col("_metadata.row_index").alias(POSITION))
         spark = SparkSource(frame, source.session)
         return spark, spark.relation
     if getattr(source, "relation", None) == "read_parquet(?)":
-        return source, f"(SELECT *, file_row_number AS {quote(POSITION)} FROM read_parquet(?, file_row_number = true))"
+        floats = [quote(c) for c, kind in source.column_types().items() if kind in ("DOUBLE", "FLOAT", "REAL")]
+        replace = (f" REPLACE ({', '.join(f'CASE WHEN isnan({c}) THEN NULL ELSE {c} END AS {c}' for c in floats)})"
+                   if floats else "")
+        # can_have_nan: Parquet's statistics leave NaN out, and without it DuckDB takes them to mean "no NaN"
+        # and folds isnan() away.
+        return source, (f"(SELECT *{replace}, file_row_number AS {quote(POSITION)} "
+                        "FROM read_parquet(?, file_row_number = true, can_have_nan = true))")
     raise ValueError("the SLA experiment's engine path scans a Parquet file (the copy study run writes); "
                      "give tickets in memory to the pandas path instead")
 

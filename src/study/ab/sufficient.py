@@ -79,6 +79,30 @@ class Metric:
         return Moments if self.covariate is None else CovariateMoments
 
 
+def _product(values: list[np.ndarray], powers: tuple[int, ...], powered: dict | None = None) -> np.ndarray:
+    """``prod(v**p)`` over the columns, element by element, multiplied in column order as ``np.prod(..., axis=0)``
+    multiplies (so the same bytes), without stacking the columns or raising to the powers 0 and 1.
+
+    A factor ``v**0`` is 1 and multiplying by 1 is exact; ``v**2`` is ``v * v`` in numpy. ``powered`` keeps each
+    column's powers for the next term. At 10 million customers the stacked form took a fifth of the SLA
+    experiment's segment table.
+    """
+    powered = {} if powered is None else powered
+    factors = []
+    for i, p in enumerate(powers):
+        if p != 0 and (i, p) not in powered:
+            v = values[i]
+            powered[i, p] = v if p == 1 else v * v if p == 2 else v**p
+        if p != 0:
+            factors.append(powered[i, p])
+    if not factors:
+        return np.ones(len(values[0]) if values else 0)
+    result = factors[0]
+    for factor in factors[1:]:
+        result = result * factor
+    return result
+
+
 class _Sums:
     """Shared behaviour: construction from arrays and addition of independent samples."""
 
@@ -100,8 +124,8 @@ class _Sums:
         if origin is not None:
             values = [v - o for v, o in zip(values, origin)]
         values = [v[keep] for v in values]
-        sums = {name: float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0)))
-                for name, powers in cls.TERMS.items()}
+        powered: dict = {}
+        sums = {name: float(np.sum(_product(values, powers, powered))) for name, powers in cls.TERMS.items()}
         extra = {} if origin is None else {"origin": tuple(float(o) for o in origin)}
         return cls(n=int(keep.sum()), **sums, **extra)
 

@@ -51,8 +51,11 @@ class RowLedger:
         Returns the kept rows, which become the ledger's current frame.
         """
         mask = mask.reindex(self.frame.index).fillna(False).astype(bool)
-        self.dropped[reason] = self.dropped.get(reason, 0) + int((~mask).sum())
-        self.frame = self.frame[mask]
+        dropped = int((~mask).sum())
+        self.dropped[reason] = self.dropped.get(reason, 0) + dropped
+        # Nothing dropped: a new frame over the same columns, not a copy of every row (copy-on-write keeps
+        # the two apart if either is changed later).
+        self.frame = self.frame[mask] if dropped else self.frame.copy(deep=False)
         return self.frame
 
     def require(self, columns: list[str]) -> pd.DataFrame:

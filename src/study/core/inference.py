@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
@@ -53,6 +52,8 @@ def critical_value(alpha: float, df: float | None = None, sides: int = 2) -> flo
         raise ValueError(f"alpha must lie between 0 and 1, not {alpha}")
     if sides not in (1, 2):
         raise ValueError(f"sides must be 1 or 2, not {sides}")
+    from scipy import stats  # here, not at the top: a report's export reads results and never needs it
+
     if sides == 1:
         return float(stats.norm.isf(alpha) if df is None or math.isinf(df) else stats.t.isf(alpha, df))
     if df is None or math.isinf(df):
@@ -103,6 +104,8 @@ def wald_p_value(value: float, se: float, df: float | None = None, alternative: 
     -------
     float
     """
+    from scipy import stats
+
     if check_alternative(alternative) == "two-sided":
         z = abs(value / se)
         if df is None or math.isinf(df):

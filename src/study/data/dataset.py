@@ -8,12 +8,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from study import config
 from study.core.accounting import SAMPLE_REASON_START
-from study.data import column_map, features, findings, io, schema
+from study.data import column_map, features, findings, io, model_sample, schema
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,9 @@ def load_tickets(
         read whole, because validation needs every column.
     max_tickets : int, optional
         Keep at most this many tickets, drawn as whole customers (see :func:`customer_sample`).
-        ``None`` or 0 keeps every ticket.
+        ``None`` or 0 keeps every ticket. For a prepared copy, the sample ``study run`` wrote beside
+        it is read when it was drawn from this copy with these parameters
+        (:func:`study.data.model_sample.matching_sample`); otherwise it is drawn here, the same sample.
     seed : int
         Seed of that draw.
 
@@ -252,38 +253,40 @@ def _merged(first: dict[str, str], second: dict[str, str]) -> dict[str, str]:
 
 
 def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.Index:
-    """Customers drawn at random until their tickets would exceed ``max_tickets``.
+    """Customers drawn in a seeded random order until their tickets would exceed ``max_tickets``.
 
     Whole customers are drawn, not tickets, so that every model keeps all of a customer's tickets
-    and standard errors clustered by customer stay valid. The draw depends only on the set of
-    customers, their ticket counts and ``seed``: the same data and seed give the same sample,
-    whatever the row order.
+    and standard errors clustered by customer stay valid. Customers are ordered by
+    ``md5('<seed>:' || customer_id)`` and the sample is the longest prefix of that order with at most
+    ``max_tickets`` tickets (:mod:`study.data.model_sample`, the rule ``study run`` draws on its engine).
+    It depends only on the set of customers, their ticket counts and ``seed``: the same data and seed
+    give the same sample, whatever the row order, in a notebook or in a run.
 
     Parameters
     ----------
     customer_ids : pandas.Series
-        One value per ticket.
+        One value per ticket; tickets without one belong to no customer and are never drawn.
     max_tickets : int
         Upper bound on the tickets of the drawn customers.
     seed : int
-        Seed of the random permutation of customers.
+        Seed of the order of customers.
 
     Returns
     -------
     pandas.Index
         The customer ids drawn.
     """
-    return draw_customers(customer_ids.value_counts().sort_index(), max_tickets, seed)
+    return draw_customers(customer_ids.value_counts(), max_tickets, seed)
 
 
 def draw_customers(counts: pd.Series, max_tickets: int, seed: int) -> pd.Index:
-    """:func:`customer_sample` from each customer's ticket count, indexed by customer id in ascending order.
+    """:func:`customer_sample` from each customer's ticket count, indexed by customer id.
 
-    The counts may come from anywhere (pandas, a DuckDB ``GROUP BY ... ORDER BY``): the draw is the same.
+    The counts may come from anywhere (pandas, a DuckDB ``GROUP BY``), in any order: the draw is the same.
     """
-    order = np.random.default_rng(seed).permutation(len(counts))
-    shuffled = counts.iloc[order]
-    return shuffled.index[shuffled.cumsum().to_numpy() <= max_tickets]
+    from study.data import model_sample
+
+    return model_sample.draw_counts(counts, max_tickets, seed)
 
 
 def sample_reason(max_tickets: int, seed: int) -> str:
@@ -356,17 +359,19 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
     source = io.Source(**facts["source"])
     names = [c for c in schema_.names if needed is None or c in needed]
     rows = pq.ParquetFile(path).metadata.num_rows
-    row_filter = None
-    if max_tickets and rows > max_tickets:
-        from study.data.streamed import customer_counts
-
-        drawn = draw_customers(customer_counts(path), max_tickets, seed)
-        row_filter = pc.field("customer_id").isin(_arrow_strings(drawn))
-    tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
+    sampled = bool(max_tickets and rows > max_tickets)
+    drawn = model_sample.matching_sample(path, max_tickets, seed) if sampled else None
+    if drawn is not None:  # drawn once by the run (model_sample.write_sample): its rows, in the copy's order
+        tickets = pq.read_table(drawn, columns=names).to_pandas()
+    else:
+        row_filter = None
+        if sampled:
+            row_filter = pc.field("customer_id").isin(_arrow_strings(model_sample.draw_file(path, max_tickets, seed)))
+        tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], set_aside=facts.get("set_aside", {}),
                       missing=_missing_shares(path, set(schema_.names) - set(names)), prepared=path,
                       notes=facts.get("notes", {}))
-    return _sampled(tickets, rows, data, max_tickets, seed) if row_filter is not None else data
+    return _sampled(tickets, rows, data, max_tickets, seed) if sampled else data
 
 
 def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:

@@ -163,6 +163,20 @@ def example(text: str, limit: int = EXAMPLE_CHARACTERS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def largest_first(values: np.ndarray, digits: int = 9) -> np.ndarray:
+    """Positions of ``values`` from the largest down; values equal to ``digits`` significant digits (of the
+    largest) keep their order.
+
+    The factorization's weights differ in their last bits from one processor to another (its vector
+    instructions add in another order), and identical comments weigh the same: ranked by the raw bits, the
+    examples and the order of near-equal terms changed with the machine.
+    """
+    values = np.asarray(values, dtype=float)
+    scale = np.abs(values).max() if values.size else 0.0
+    rounded = np.round(values / scale, digits) if scale > 0 else values
+    return np.argsort(-rounded, kind="stable")
+
+
 def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     """Find ``k`` topics in ``comments`` with TF-IDF and NMF.
 
@@ -223,7 +237,7 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     weights = (pd.DataFrame(by_sentence).groupby(sentences.index.to_numpy()).max()
                .reindex(range(len(texts)), fill_value=0.0).to_numpy())
     # Only terms the topic really uses: past them argsort would list zero weights in arbitrary order.
-    terms = [[vocabulary[j] for j in np.argsort(row)[::-1][:TOP_TERMS] if row[j] > 0.01 * row.max()]
+    terms = [[vocabulary[j] for j in largest_first(row)[:TOP_TERMS] if row[j] > 0.01 * row.max()]
              for row in model.components_]
     main = weights.argmax(axis=1)
     has_topic = weights.max(axis=1) > 0
@@ -231,7 +245,7 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
     for topic in range(k):
         mine = np.flatnonzero(has_topic & (main == topic))
         # Examples: the distinct comments weighing most on the topic, among those it is the main topic of.
-        ranked = mine[np.argsort(weights[mine, topic])[::-1]]
+        ranked = mine[largest_first(weights[mine, topic])]
         shown = texts.iloc[ranked].drop_duplicates().head(EXAMPLES).tolist()
         rows.append({"topic": topic + 1, "top terms": ", ".join(terms[topic]),
                      "comments": len(mine), "examples": " | ".join(example(t) for t in shown)})

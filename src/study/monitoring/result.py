@@ -69,7 +69,9 @@ class KpiMonitoring:
                 indicator.label, f"the data has no {indicator.column}" if indicator.column not in dated.columns
                 else f"{indicator.column} is empty in every ticket")
             return
-        ledger = RowLedger(dated, {k: v for k, v in self.ledger.dropped.items() if v})
+        # The ledger only counts: it holds the tickets' index, not their columns, so that each step does not copy
+        # every column of every ticket (at 10M tickets, a third of the analysis).
+        ledger = RowLedger(dated[[]], {k: v for k, v in self.ledger.dropped.items() if v})
         values = indicator.values(dated)
         ledger.keep(values.notna(), indicator.missing)
         chart = build(indicator, weeks, values, self.calendar, self.settings)

@@ -4,6 +4,7 @@ runner must know of them (columns present, arms, single-valued driver columns, t
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +141,62 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
+def model_samples(notebooks: list[tuple[Path, dict]]) -> list[tuple[int, int]]:
+    """The distinct ``(model_tickets, seed)`` that the notebooks taking a model sample will load with.
+
+    Parameters
+    ----------
+    notebooks : list of (Path, dict)
+        Each notebook to run and the parameters the run gives it; one that does not declare
+        ``model_tickets`` takes no sample, and a parameter not given is the notebook's default.
+    """
+    import papermill
+
+    pairs = set()
+    for notebook, chosen in notebooks:
+        declared = papermill.inspect_notebook(str(notebook))
+        if "model_tickets" not in declared:
+            continue
+        given = {name: chosen[name] if name in chosen else int(declared[name]["default"])
+                 for name in ("model_tickets", "seed") if name in chosen or name in declared}
+        pairs.add((int(given["model_tickets"]), int(given.get("seed", 2026))))
+    return sorted(pairs)
+
+
+def write_model_samples(copy: Path, pairs: list[tuple[int, int]], engine: str = "duckdb",
+                        spark_master: str = "local[2]") -> list[dict]:
+    """Draw each model sample of ``pairs`` that leaves tickets out, on the run's engine, and write it beside the copy.
+
+    Every notebook asking for a sample then reads its file (:func:`study.data.model_sample.write_sample`)
+    instead of counting every customer of the copy again.
+
+    Returns
+    -------
+    list of dict
+        The facts of each sample written, with ``seconds`` (its draw and writing).
+    """
+    import time
+
+    from study.data import model_sample
+    from study.engine import open_source
+
+    rows = _rows(copy)
+    wanted = [(tickets, seed) for tickets, seed in pairs if tickets and rows > tickets]
+    if not wanted:
+        return []
+    source = open_source(copy, engine, spark_master) if engine != "duckdb" else None  # DuckDB: one in this process
+    written = []
+    try:
+        for tickets, seed in wanted:
+            started = time.perf_counter()
+            facts = model_sample.write_sample(copy, tickets, seed, source)
+            written.append({**facts, "seconds": time.perf_counter() - started})
+    finally:
+        if source is not None:
+            source.close()
+    return written
+
+
 
 def driver_reason(chosen, present: list[str], constant: dict, source: str, unreadable: dict | None = None) -> str:
     """Why the driver analysis cannot run with these settings (``""`` when it can).
@@ -183,3 +240,38 @@ def extract_duckdb(path: Path, table: str, query: str | None, staging: Path) -> 
     extract = staging / "data" / f"{path.stem}-{'query' if query else table}.parquet"
     frame.to_parquet(extract, index=False)
     return extract
+
+
+def draw_model_samples(prepared: Path, notebooks: list, engine: tuple[str, str],
+                       progress: Callable[[str], None]) -> list[str]:
+    """Draw the model samples the notebooks ask for once, on the run's engine, beside the copy; their file names.
+
+    ``notebooks`` are the notebooks to run with their parameters (:func:`model_samples`); ``engine`` the
+    run's engine and Spark master; ``progress`` receives a line per sample.
+
+    On Spark the draw runs in a separate process: the Java process its session starts ends with it,
+    instead of staying beside the notebooks' kernels for the whole run.
+    """
+    pairs = model_samples(notebooks)
+    if not pairs:
+        return []
+    if engine[0] == "duckdb":
+        written = write_model_samples(prepared, pairs, *engine)
+    else:
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        from study.report.execute import worker_start
+
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker_start, initargs=(os.getpid(),))
+        try:
+            written = pool.submit(write_model_samples, prepared, pairs, *engine).result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    for facts in written:
+        progress(f"  model sample: {facts['tickets']:,} of {facts['copy_rows']:,} tickets "
+                 f"({facts['customers']:,} customers, at most {facts['max_tickets']:,}, seed {facts['seed']}) drawn once on {engine[0]} "
+                 f"({facts['seconds']:.1f} s)")
+    return [facts["file"] for facts in written]

@@ -34,6 +34,7 @@ from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
     driver_reason,
+    draw_model_samples,
     extract_duckdb,
     prepare_tickets,
 )
@@ -159,7 +160,7 @@ def run_study(
                 # Small data is checked in a moment: the kernel pool's imports start now, beside the check.
                 kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at, needs, pdf, kernels)
+                               query, started, started_at, needs, pdf, kernels, (engine, spark_master))
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
         if kernels is not None:
             kernels.stop()
@@ -172,10 +173,11 @@ def run_study(
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at, needs, pdf="no", kernels=None):
+                started_at, needs, pdf="no", kernels=None, engine=("duckdb", "local[2]")):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
 
     ``kernels`` is the run's kernel pool when it was started already; ended here, before the report is written.
+    ``engine`` is the run's engine and Spark master, which draw the model samples.
     """
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = extract_duckdb(data_path, table, query, staging)
@@ -261,7 +263,11 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     if todo and kernels is None:  # started before the workers: its imports overlap theirs
         kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
+    samples = []
     try:
+        if prepared is not None and todo:  # drawn while the kernel pool imports; each notebook then reads its sample
+            samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {}))
+                                                    for r in todo], engine, progress)
         if todo:
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
                          progress)
@@ -299,7 +305,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         "package versions": _versions(),
     }
     executive, unprinted = write_run_outputs(staging, runs, facts, pdf, progress)
-    for copy in (PREPARED_FILE, truth.TRUTH_FILE):
+    for copy in (PREPARED_FILE, truth.TRUTH_FILE, *samples):
         (staging / "data" / copy).unlink(missing_ok=True)
     if (staging / "data").is_dir() and not any((staging / "data").iterdir()):
         (staging / "data").rmdir()
