@@ -159,7 +159,7 @@ def run_study(
                 # Small data is checked in a moment: the kernel pool's imports start now, beside the check.
                 kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
-                               query, started, started_at, needs, pdf, kernels)
+                               query, started, started_at, needs, pdf, kernels, (engine, spark_master))
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
         if kernels is not None:
             kernels.stop()
@@ -172,10 +172,11 @@ def run_study(
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
-                started_at, needs, pdf="no", kernels=None):
+                started_at, needs, pdf="no", kernels=None, engine=("duckdb", "local[2]")):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
 
     ``kernels`` is the run's kernel pool when it was started already; ended here, before the report is written.
+    ``engine`` (engine, Spark master) also counts the validation's checks (:func:`prepare_tickets`).
     """
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = extract_duckdb(data_path, table, query, staging)
@@ -197,7 +198,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     prepared = None
     if ticket_table and any(a.kind != "experiment" for a in analyses):
         numbers = sorted({c for _, chosen in needs.values() if chosen is not None for c in (chosen.outcome, chosen.driver)})
-        arguments = (data_path, columns if ticket_map else None, staging, numbers)
+        arguments = (data_path, columns if ticket_map else None, staging, numbers, *engine)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
