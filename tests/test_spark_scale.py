@@ -1,8 +1,8 @@
 """Each engine aggregation at scale, DuckDB against Spark (local[2]), to 1e-9: the validation counts, the overview
 (notebook 01), the SLA experiment's customer table (04's scan), and the A/B engine's checks and sums.
 
-The tickets are simulated once for the session: :data:`ROWS` of them, 200,000 in `make test` (the whole module
-about 90 s on two shared cores), a million with ``STUDY_SPARK_SCALE_ROWS=1000000`` (about 6 minutes). The copy is
+The tickets are simulated once for the session: :data:`ROWS` of them, 200,000 in `make test` (about a minute
+there, once the other Spark tests have started the session), a million with ``STUDY_SPARK_SCALE_ROWS=1000000``. The copy is
 written in row groups of :data:`GROUP_ROWS`, smaller than a run's, so that at either size each engine reads it in
 several parts (DuckDB's sums per row group, Spark's partitions, whose order 04's file-order sums must restore):
 the code paths a billion tickets take, which a million tickets in one row group would not reach.
