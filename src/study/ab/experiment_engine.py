@@ -29,9 +29,10 @@ from study.engine.sources import Subset
 def open_table(path: str | Path, engine: str, spark_master: str = DEFAULT_MASTER):
     """An experiment table as a source of ``engine``, and the facts about its file.
 
-    A Parquet file is read by the engine itself. A CSV or DuckDB file is read here as the pandas path
-    reads it (:func:`study.data.io.load`: identifiers stay text, the same missing values) and handed
-    to Spark as Arrow, so that both paths see the same typed values.
+    A Parquet file is read by the engine itself, a NaN stored in a float column read as missing (as pandas
+    reads it; to SQL it would be a value). A CSV or DuckDB file is read here as the pandas path reads it
+    (:func:`study.data.io.load`: identifiers stay text, the same missing values) and handed to Spark as
+    Arrow, so that both paths see the same typed values.
 
     Returns
     -------
@@ -40,7 +41,7 @@ def open_table(path: str | Path, engine: str, spark_master: str = DEFAULT_MASTER
     check_engine(engine, spark_master)
     path = Path(path)
     if path.name.lower().endswith((".parquet", ".pq")):
-        source = open_source(path, engine, spark_master)
+        source = _nan_as_missing(open_source(path, engine, spark_master))
         (rows,), = source.execute("SELECT COUNT(*) FROM {relation}")
         return source, Source(path.name, io.fingerprint(path), int(rows), source.columns())
     frame, facts = io.load(path)
@@ -52,6 +53,24 @@ def open_table(path: str | Path, engine: str, spark_master: str = DEFAULT_MASTER
 
     session = spark_session(spark_master)
     return SparkSource(session.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False)), session), facts
+
+
+def _nan_as_missing(source):
+    """``source`` with each float column's NaN values as NULL, as pandas reads them."""
+    floats = [name for name, kind in source.column_types().items() if kind.upper() in ("DOUBLE", "FLOAT", "REAL")]
+    if not floats:
+        return source
+    if hasattr(source, "frame"):  # Spark: the same rows, NaN replaced, as a view of their own
+        from pyspark.sql import functions as F
+
+        from study.engine.spark import SparkSource
+
+        columns = [F.nanvl(F.col(f"`{c.replace('`', '``')}`"), F.lit(None)).alias(c) if c in floats
+                   else F.col(f"`{c.replace('`', '``')}`") for c in source.columns()]
+        return SparkSource(source.frame.select(columns), source.session)
+    source.relation = source.relation.replace("read_parquet(?)", "read_parquet(?, can_have_nan = true)")
+    replaced = ", ".join(f"CASE WHEN isnan({quote(c)}) THEN NULL ELSE {quote(c)} END AS {quote(c)}" for c in floats)
+    return Subset(source, select=f"* REPLACE ({replaced})")
 
 
 def _text(value: str) -> str:

@@ -66,6 +66,8 @@ def counting_source(path: Path, engine: str = "duckdb", spark_master: str = DEFA
     from study.engine.sources import DuckDBSource
 
     source = DuckDBSource(path)
+    # A NaN stored as a value is counted, never folded away by Parquet statistics that leave NaN out.
+    source.relation = "read_parquet(?, can_have_nan = true)"
     try:
         source.connection.execute("SET enable_progress_bar = false")
     except Exception:  # as in connect(): a Jupyter kernel refuses the setting, and shows no bar there

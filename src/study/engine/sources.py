@@ -187,11 +187,13 @@ class Subset:
         A :class:`DuckDBSource`, a :class:`study.engine.spark.SparkSource` or another subset.
     condition : str
         A SQL condition in DuckDB's dialect, on quoted column names (:func:`quote`).
+    select : str
+        What each row becomes (DuckDB's ``* REPLACE (...)`` is how a subset rewrites a column).
     """
 
-    def __init__(self, source, condition: str):
+    def __init__(self, source, condition: str = "TRUE", select: str = "*"):
         self.source = source
-        self.relation = f"(SELECT * FROM {source.relation} WHERE {condition})"
+        self.relation = f"(SELECT {select} FROM {source.relation} WHERE {condition})"
 
     def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
         """The source's :meth:`DuckDBSource.execute`, ``{relation}`` standing for the subset."""
