@@ -119,7 +119,7 @@ def aggregate_duckdb(source: pd.DataFrame | str | Path | DuckDBSource, metrics: 
 
 
 def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
-            segmentations: Sequence[Sequence[str]] = ((),), table: str | None = None):
+            segmentations: Sequence[Sequence[str]] = ((),), table: str | None = None, kinds=None):
     """Unit checks and the sufficient statistics of several segmentations, in two scans of a clean table.
 
     Parameters
@@ -134,6 +134,10 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
         E.g. ``[(), ("tier",)]`` for the whole experiment and by tier.
     table : str, optional
         Table inside a DuckDB database file.
+    kinds : callable, optional
+        ``kinds(checks, relation) -> metrics``, called once the rows the rule keeps are known (``relation``,
+        a subquery of them): the metrics to sum, when their kinds depend on those rows (a column is 0/1 in
+        the rows kept). ``metrics`` then only names the columns the first scan reads.
 
     Returns
     -------
@@ -149,15 +153,20 @@ def analyse(source, metrics: Sequence[Metric], unit: str, arm: str = "variant",
     if first.one_row_per_unit:
         checks = UnitChecks(unit, arm, first.rows, first.rows_without_arm, first.rows_without_unit, 0, first.units,
                             0, 0, 0, [], [])
+        if kinds is not None:
+            metrics = tuple(kinds(checks, f"(SELECT * FROM {src.relation} WHERE {quote(arm)} IS NOT NULL "
+                                          f"AND {quote(unit)} IS NOT NULL)"))
         # Without rows lacking a unit the sums need not read the unit column again.
         return checks, scan.lean(src, scan.second_scan, src.relation, metrics, arm, segmentations, first,
-                             unit if first.rows_without_unit else None)
+                                 unit if first.rows_without_unit else None)
     repeated = repeated_checks(src, columns, unit, arm, first)
     if repeated is not None:
         # The kept rows are some of the source's: its ranges still bound them, its centres still centre them.
         checks, relation = repeated
-        return checks, scan.lean(src, scan.second_scan, relation, metrics, arm, segmentations, first)
-    checks = detailed_checks(src, columns, unit, arm)
-    relation = clean_units_sql(src.relation, columns, unit, arm)
-    first = scan.lean(src, scan.first_scan, relation, arm, metrics)
+    else:
+        checks = detailed_checks(src, columns, unit, arm)
+        relation = clean_units_sql(src.relation, columns, unit, arm)
+    metrics = tuple(kinds(checks, relation)) if kinds is not None else metrics
+    if repeated is None:
+        first = scan.lean(src, scan.first_scan, relation, arm, metrics)
     return checks, scan.lean(src, scan.second_scan, relation, metrics, arm, segmentations, first)

@@ -194,7 +194,12 @@ def check_table(frame: pd.DataFrame, mapping: ExperimentMap, source: str = "data
     missing = mapping.missing(frame.columns)
     if missing:
         raise DataError(f"{source}: the column map names columns the data lacks: {', '.join(short(c) for c in missing)}")
-    arms = sorted({str(a) for a in pd.unique(frame[mapping.arm].dropna())})
+    check_arms({str(a) for a in pd.unique(frame[mapping.arm].dropna())}, mapping, source)
+
+
+def check_arms(found, mapping: ExperimentMap, source: str = "data") -> None:
+    """:func:`check_table`'s checks of the arms, given the arms of the data as text (an engine finds them)."""
+    arms = sorted(found)
     column = f"column {mapping.arm!r}"
     if not arms:
         raise DataError(f"{source}: {column} has no arm in any row")
@@ -353,7 +358,19 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
         raise DataError(f"no row of the control arm {short(mapping.control)} is left once the rows that cannot be "
                         f"trusted are set aside ({', '.join(f'{k}: {v:,}' for k, v in ledger.as_dict()['dropped'].items())})")
     metrics = metric_specs(clean, mapping)
-    aggregates = aggregate.aggregate_frame(clean, metrics, arm=mapping.arm)
+    segment_aggregates = [aggregate.aggregate_frame(clean, metrics, arm=mapping.arm, segments=[segment])
+                          for segment in mapping.segments]
+    robust_metrics = [m for m in mapping.metrics if mapping.roles.get(m, {}).get("robust") or robust.heavy_tailed(clean[m])]
+    return compare(mapping, ledger, mismatches, checks, aggregate.aggregate_frame(clean, metrics, arm=mapping.arm),
+                   segment_aggregates, robust.robust_comparisons(clean, robust_metrics, mapping.arm, mapping.control, alpha),
+                   _as_assigned(frame, mapping, alpha) if mismatches else [], alpha, srm_alpha)
+
+
+def compare(mapping: ExperimentMap, ledger: RowLedger, mismatches: int, checks: unit_checks.UnitChecks,
+            aggregates: aggregate.Aggregates, segment_aggregates: list, robust_effects: list, itt_effects: list,
+            alpha: float = 0.05, srm_alpha: float = 0.001) -> ExperimentResult:
+    """The design check and every comparison from the sufficient statistics, whatever computed them
+    (:func:`analyse` in pandas, :func:`study.ab.experiment_engine.analyse_source` on an engine)."""
     srm = design.srm_from_counts(aggregates.unit_counts(), mapping.planned_shares, srm_alpha)
     metric_roles = {m: roles.MetricRole(**spec) for m, spec in mapping.roles.items()}
     effects = roles.tag(abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha)),
@@ -361,15 +378,11 @@ def analyse(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float = 0.05, sr
     primary = next((m for m, r in metric_roles.items() if r.role == roles.PRIMARY), None)
     effects = monitoring.tag(effects, monitoring.Plan(**mapping.plan) if mapping.plan else None, primary, alpha)
     segment_effects = []
-    for segment in mapping.segments:
-        segment_effects += abtest.compare_metrics(
-            aggregate.aggregate_frame(clean, metrics, arm=mapping.arm, segments=[segment]), control=mapping.control, alpha=alpha,
-        )
+    for segmented in segment_aggregates:
+        segment_effects += abtest.compare_metrics(segmented, control=mapping.control, alpha=alpha)
     return ExperimentResult(mapping, ledger, mismatches, checks, srm, aggregates, effects,
-                            abtest.adjust_p_values(segment_effects), robust_effects=robust.robust_comparisons(
-                                clean, [m for m in mapping.metrics if mapping.roles.get(m, {}).get("robust") or robust.heavy_tailed(clean[m])],
-                                mapping.arm, mapping.control, alpha),
-                            itt_effects=_as_assigned(frame, mapping, alpha) if mismatches else [])
+                            abtest.adjust_p_values(segment_effects), robust_effects=robust_effects,
+                            itt_effects=itt_effects)
 
 
 def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> list:
@@ -381,8 +394,9 @@ def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> l
 
 
 def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,
-               relative_mde: float = 0.05) -> ExperimentResult:
-    """Read an experiment table and its column map and analyse it (:func:`analyse`).
+               relative_mde: float = 0.05, engine: str = "duckdb", spark_master: str = "local[2]") -> ExperimentResult:
+    """Read an experiment table and its column map and analyse it (:func:`analyse`, or on Spark
+    :func:`study.ab.experiment_engine.analyse_source`: the same numbers).
 
     Parameters
     ----------
@@ -392,10 +406,21 @@ def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0
         Column map with an ``experiment`` section (:func:`read_map`).
     alpha, srm_alpha, relative_mde : float
         1 - confidence level; sample-ratio alarm threshold; lift the next experiment should detect.
+    engine : {"duckdb", "spark"}
+        ``duckdb`` analyses the table in this process; ``spark`` aggregates it on Spark
+        (:func:`study.ab.experiment_engine.open_table`).
+    spark_master : str
+        Spark master URL for ``engine="spark"``.
     """
     # The notebook's defaults, run by papermill from another folder, are the project's files.
-    table, source = io.load(config.input_path(data_path))
     mapping = read_map(config.input_path(columns_path))
-    result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
+    if engine == "duckdb":
+        table, source = io.load(config.input_path(data_path))
+        result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
+    else:
+        from study.ab import experiment_engine
+
+        table, source = experiment_engine.open_table(config.input_path(data_path), engine, spark_master)
+        result = experiment_engine.analyse_source(table, mapping, alpha=alpha, srm_alpha=srm_alpha, name=source.name)
     parameters = {"alpha": alpha, "srm_alpha": srm_alpha, "relative_mde": relative_mde, "column_map": vars(mapping)}
     return dataclasses.replace(result, source=source, parameters=parameters)

@@ -214,18 +214,24 @@ ROBUST_BOOTSTRAP_MAX_UNITS = 200_000  # above it the normal-theory rows are accu
 
 def heavy_tailed(values: pd.Series) -> bool:
     """A metric whose excess kurtosis exceeds :data:`HEAVY_TAIL_KURTOSIS`: a few units can decide its mean."""
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    # Sorted: the kurtosis's sums, to the last bit, do not depend on the order an engine gave the rows in.
+    numbers = pd.Series(np.sort(pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)))
     return numbers.nunique() > 2 and bool(numbers.kurt() > HEAVY_TAIL_KURTOSIS)
 
 
 def robust_comparisons(frame: pd.DataFrame, metrics: list[str], arm: str, control: str, alpha: float = 0.05) -> list[Effect]:
-    """:func:`robust_effects` of each metric, every treatment arm of ``frame[arm]`` against ``control``."""
+    """:func:`robust_effects` of each metric, every treatment arm of ``frame[arm]`` against ``control``.
+
+    Each arm's values are sorted first: the bootstrap resamples positions, so its interval would otherwise
+    depend on the rows' order, which an engine (Spark) does not keep.
+    """
     out = []
     arms = frame[arm].astype(str)
     for metric in metrics:
         values = pd.to_numeric(frame[metric], errors="coerce")
-        reference = values[arms == control].dropna()
+        reference = np.sort(values[arms == control].dropna().to_numpy(dtype=float))
         for treatment in sorted(set(arms.dropna()) - {control}):
-            out += robust_effects(reference, values[arms == treatment].dropna(), metric=metric, arms=(control, treatment),
+            treated = np.sort(values[arms == treatment].dropna().to_numpy(dtype=float))
+            out += robust_effects(reference, treated, metric=metric, arms=(control, treatment),
                                   alpha=alpha, bootstrap_max_units=ROBUST_BOOTSTRAP_MAX_UNITS)
     return out

@@ -270,24 +270,34 @@ def unit_note(minutes: pd.Series, column: str = "first_response_minutes") -> str
     column : str
         The column's name, for the declaration the note suggests.
     """
-    unit = unit_guess(minutes)
+    present = pd.to_numeric(minutes, errors="coerce").dropna()
+    if len(present) < UNIT_NOTE_MIN_VALUES:
+        return None
+    return summary_note(len(present), float(present.median()), float(present.max()), column)
+
+
+def summary_note(count: int, median: float, longest: float, column: str = "first_response_minutes") -> str | None:
+    """:func:`unit_note` from the values' count, median and maximum (an engine computes them without the values)."""
+    unit = summary_unit(count, median, longest)
     if unit is None:
         return None
-    present = minutes.dropna()
-    median, longest = float(present.median()), float(present.max())
     return (f"values look like {unit}, not minutes (median {_plain(median)}, longest {_plain(longest)}); if so "
             f"declare units: {{{column}: {unit}}} in the column map")
+
+
+def summary_unit(count: int, median: float, longest: float) -> str | None:
+    """:func:`unit_guess`'s rule on the values' count, median and maximum."""
+    if count < UNIT_NOTE_MIN_VALUES:
+        return None
+    return ("hours" if longest <= HOURS_LONGEST and median <= HOURS_MEDIAN
+            else "seconds" if median >= SECONDS_MEDIAN and longest > SECONDS_LONGEST else None)
 
 
 def unit_guess(minutes: pd.Series) -> str | None:
     """``"hours"`` or ``"seconds"`` when durations given as minutes look like that unit, by :func:`unit_note`'s rule;
     else ``None`` (also below :data:`UNIT_NOTE_MIN_VALUES` values). ``study map`` drafts with the same rule."""
     present = pd.to_numeric(minutes, errors="coerce").dropna()
-    if len(present) < UNIT_NOTE_MIN_VALUES:
-        return None
-    median, longest = float(present.median()), float(present.max())
-    return ("hours" if longest <= HOURS_LONGEST and median <= HOURS_MEDIAN
-            else "seconds" if median >= SECONDS_MEDIAN and longest > SECONDS_LONGEST else None)
+    return summary_unit(len(present), float(present.median()), float(present.max())) if len(present) else None
 
 
 def _plain(number: float) -> str:

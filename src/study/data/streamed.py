@@ -7,7 +7,10 @@ per column by one DuckDB scan of the file while the copy is written a row group 
 Arrow, its text stripped and its derived columns made by the pandas functions on each slice, so a
 10M-ticket file never sits in memory as one pandas table.
 
-Only clean files take this path, and only large ones (:data:`STREAM_MIN_ROWS`). When any check counts a problem, or the file has anything the
+The counting queries run on a source (:mod:`study.engine`): DuckDB here, or Spark with ``study run --engine
+spark``, where the copy is still written in this process by Arrow.
+
+Only clean files take this path, and only large ones (:data:`STREAM_MIN_ROWS`; any size on Spark). When any check counts a problem, or the file has anything the
 checks do not cover (a column map, a zone-aware time, text in a number column, NaN), the caller
 validates the pandas way (:func:`study.data.dataset.load_tickets`), whose messages name the column,
 the values and the rows: the errors are the same whichever path found the file clean or not.
@@ -23,7 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from study.data import features, io, schema
-from study.data.convert import IMPLAUSIBLY_LARGE, unit_note
+from study.data.convert import IMPLAUSIBLY_LARGE, summary_note
+from study.engine import DEFAULT_MASTER
 
 # Every character Python's str.strip or Arrow's utf8_trim_whitespace may remove (a superset of both):
 # ticket ids that differ only in these at their ends count as repeats, and the pandas path then says
@@ -48,6 +52,27 @@ def connect():
     except duckdb.Error:  # in a Jupyter kernel DuckDB refuses to touch the setting; it shows no bar there without widgets
         pass
     return con
+
+
+def counting_source(path: Path, engine: str = "duckdb", spark_master: str = DEFAULT_MASTER):
+    """A source of a Parquet file for the checks' queries: DuckDB printing nothing, or Spark.
+
+    Each caller gets its own: a DuckDB connection serves one thread at a time, and the checks run beside the copy.
+    """
+    if engine != "duckdb":
+        from study.engine import open_source
+
+        return open_source(path, engine, spark_master)
+    from study.engine.sources import DuckDBSource
+
+    source = DuckDBSource(path)
+    # A NaN stored as a value is counted, never folded away by Parquet statistics that leave NaN out.
+    source.relation = "read_parquet(?, can_have_nan = true)"
+    try:
+        source.connection.execute("SET enable_progress_bar = false")
+    except Exception:  # as in connect(): a Jupyter kernel refuses the setting, and shows no bar there
+        pass
+    return source
 
 
 def _kind(arrow_type) -> str | None:
@@ -117,7 +142,8 @@ def _check_sql(kinds: dict[str, str], relation: str) -> tuple[str, list[str]]:
                     f"ELSE regexp_replace({q}, '{_EDGE_SPACE}', '', 'g') END")
         add("ticket_id|distinct", f"COUNT(DISTINCT {stripped})")
     if kinds.get("created_at") == "time":
-        add("created_at|latest", 'epoch_ns(MAX("created_at"))')
+        # Microseconds: the resolution both engines read times at; "a day ahead" needs no finer one.
+        add("created_at|latest", 'epoch_us(MAX("created_at"))')
     return f"SELECT {', '.join(terms)} FROM {relation}", labels
 
 
@@ -145,7 +171,7 @@ def column_kinds(path: Path) -> dict[str, str] | None:
     return kinds
 
 
-def clean_counts(path: Path, kinds: dict[str, str] | None = None) -> dict | None:
+def clean_counts(path: Path, kinds: dict[str, str] | None = None, source=None) -> dict | None:
     """The checks' counts for a typed Parquet file, or ``None`` when it is not one the checks cover.
 
     Parameters
@@ -153,6 +179,8 @@ def clean_counts(path: Path, kinds: dict[str, str] | None = None) -> dict | None
     path : Path
     kinds : dict, optional
         :func:`column_kinds` of the file, when known.
+    source : source, optional
+        The file as a source of :mod:`study.engine` (:func:`counting_source`); DuckDB by default.
 
     Returns
     -------
@@ -163,15 +191,14 @@ def clean_counts(path: Path, kinds: dict[str, str] | None = None) -> dict | None
     kinds = column_kinds(path) if kinds is None else kinds
     if kinds is None:
         return None
-    sql, labels = _check_sql(kinds, "read_parquet(?)")
+    sql, labels = _check_sql(kinds, "{relation}")
     import duckdb
 
-    with connect() as con:
-        try:
-            values = con.execute(sql, [str(path)]).fetchone()
-        except duckdb.Error:  # a damaged file: the pandas path names the problem
-            return None
-    counts = dict(zip(labels, values))
+    try:
+        (values,) = (source or counting_source(path)).execute(sql)
+    except duckdb.Error:  # a damaged file: the pandas path names the problem
+        return None
+    counts = {label: int(v) if v is not None else None for label, v in zip(labels, values)}
     counts["kinds"] = kinds
     rows = counts["rows"]
     problems = [rows < schema.MINIMUM_ROWS]
@@ -185,7 +212,7 @@ def clean_counts(path: Path, kinds: dict[str, str] | None = None) -> dict | None
     problems.append(counts["ticket_id|distinct"] < rows)
     latest = counts.get("created_at|latest")
     future = pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
-    problems.append(latest is not None and latest > future.value)
+    problems.append(latest is not None and latest * 1000 > future.value)
     counts["clean"] = not any(problems)
     return counts
 
@@ -248,15 +275,27 @@ def write_streamed(path: Path, out: Path, kinds: dict[str, str], source: io.Sour
     return out
 
 
-def unit_notes(path: Path, kinds: dict[str, str]) -> dict[str, str]:
-    """The pandas path's note on response times that look like hours or seconds, from that column alone."""
+def unit_notes(path: Path, kinds: dict[str, str], source=None) -> dict[str, str]:
+    """The pandas path's note on response times that look like hours or seconds, from that column's count,
+    median and maximum (:func:`study.data.convert.summary_note`), counted by ``source`` (DuckDB by default)."""
     if "first_response_minutes" not in kinds:
         return {}
-    import pyarrow.parquet as pq
-
-    minutes = pq.read_table(path, columns=["first_response_minutes"]).column(0).to_pandas().astype(float)
-    note = unit_note(minutes)
+    value = 'CAST("first_response_minutes" AS DOUBLE)'
+    (found,) = (source or counting_source(path)).execute(
+        f"SELECT COUNT({value}), quantile_cont({value}, 0.5), MAX({value}) FROM {{relation}} WHERE NOT isnan({value})")
+    count, median, longest = found
+    note = summary_note(int(count), float(median), float(longest)) if count else None
     return {"first_response_minutes": note} if note else {}
+
+
+def present_columns(source) -> tuple[list[str], set]:
+    """The columns of a source with at least one value, and the arms of its ``variant`` column (one scan each)."""
+    names = source.columns()
+    (values,) = source.execute(f"SELECT {', '.join(f'COUNT({_quoted(c)})' for c in names)} FROM {{relation}}")
+    present = [c for c, n in zip(names, values) if n]
+    arms = ({row[0] for row in source.execute('SELECT DISTINCT "variant" FROM {relation} WHERE "variant" IS NOT NULL')}
+            if "variant" in names else set())
+    return present, arms
 
 
 def customer_counts(path: str | Path) -> pd.Series:

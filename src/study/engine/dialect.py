@@ -23,6 +23,8 @@ would change the numbers, so they are fixed here:
   which overflows (an error) past 2**63; on Spark the high and low 31 bits are summed apart and
   joined as a ``DECIMAL(38, 0)``: the same integer (see :func:`_split_sum`).
 
+- DuckDB's ``isinf(x)`` is ``ABS(x) = CAST('Infinity' AS DOUBLE)`` and its ``epoch_us(t)`` Spark's
+  ``UNIX_MICROS(t)`` (sqlglot passes both through by name, which Spark lacks).
 - DuckDB's ``list_reduce(list, lambda, initial)``, a fold from ``initial`` in the list's order, is
   Spark's ``AGGREGATE(list, initial, lambda)`` (sqlglot passes the name through, which Spark lacks).
 
@@ -38,7 +40,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 # DuckDB functions sqlglot passes through by name, which Spark lacks or defines differently.
-_DUCKDB_ONLY = {"fsum", "sumkahan", "kahan_sum", "favg", "list", "array_agg_distinct", "histogram", "arg_max_null"}
+_DUCKDB_ONLY = {"epoch_ns", "fsum", "sumkahan", "kahan_sum", "favg", "list", "array_agg_distinct", "histogram", "arg_max_null"}
 
 
 _INTEGERS = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT}
@@ -81,6 +83,11 @@ def _fix(node: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="LOG10", expressions=[node.expression])
     if isinstance(node, exp.Cast) and node.to.this in _INTEGERS and _fractional(node.this):
         return exp.Cast(this=exp.Anonymous(this="RINT", expressions=[node.this]), to=node.to)
+    if isinstance(node, exp.IsInf):  # Spark has no isinf; an infinity is the only value whose size is infinite
+        infinity = exp.Cast(this=exp.Literal.string("Infinity"), to=exp.DataType.build("DOUBLE"))
+        return exp.EQ(this=exp.Abs(this=node.this), expression=infinity)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
+        return exp.Anonymous(this="UNIX_MICROS", expressions=node.expressions)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "list_reduce":
         if len(node.expressions) != 3:
             raise NotPortable("list_reduce needs its initial value (a third argument) to run on Spark")

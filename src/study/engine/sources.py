@@ -172,3 +172,39 @@ class DuckDBSource:
     def column_types(self) -> dict[str, str]:
         """Column name -> DuckDB type name (e.g. ``BIGINT``, ``VARCHAR``)."""
         return {row[0]: row[1] for row in self.execute("DESCRIBE SELECT * FROM {relation}")}
+
+
+class Subset:
+    """The rows of a source that meet a condition, as a source of its own.
+
+    Its relation is a subquery of the source's, so every query runs on the source's engine; the
+    source's file shortcuts (Parquet statistics, row groups) are not offered, as they describe all
+    the rows.
+
+    Parameters
+    ----------
+    source : source
+        A :class:`DuckDBSource`, a :class:`study.engine.spark.SparkSource` or another subset.
+    condition : str
+        A SQL condition in DuckDB's dialect, on quoted column names (:func:`quote`).
+    select : str
+        What each row becomes (DuckDB's ``* REPLACE (...)`` is how a subset rewrites a column).
+    """
+
+    def __init__(self, source, condition: str = "TRUE", select: str = "*"):
+        self.source = source
+        self.relation = f"(SELECT {select} FROM {source.relation} WHERE {condition})"
+
+    def execute(self, select: str, *, from_: str | None = None) -> list[tuple]:
+        """The source's :meth:`DuckDBSource.execute`, ``{relation}`` standing for the subset."""
+        return self.source.execute(select, from_=from_ or self.relation)
+
+    def arrow(self, select: str, *, from_: str | None = None):
+        """The source's ``arrow``, ``{relation}`` standing for the subset."""
+        return self.source.arrow(select, from_=from_ or self.relation)
+
+    def columns(self) -> list[str]:
+        return self.source.columns()
+
+    def column_types(self) -> dict[str, str]:
+        return self.source.column_types()

@@ -31,16 +31,18 @@ class PreparedTickets:
     period: str | None = None
 
 
-def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = ()) -> PreparedTickets:
+def prepare_tickets(data_path: Path, columns: Path | None, staging: Path, as_numbers: list[str] = (),
+                    engine: str = "duckdb", spark_master: str = "local[2]") -> PreparedTickets:
     """Validate the tickets once and write the copy every notebook reads (:func:`study.data.dataset.write_prepared`).
 
     A simulation's ``truth.json`` is copied beside the copy, where the notebooks look for it. The columns of
     ``as_numbers`` (a driver analysis's outcome and driver) are checked for a single value and for values
-    that cannot be read as numbers; the ticket analyses skip such sections themselves.
+    that cannot be read as numbers; the ticket analyses skip such sections themselves. With ``engine="spark"``
+    a typed Parquet file of any size is counted on Spark (:mod:`study.data.streamed`).
     """
     kinds = streamed.column_kinds(data_path) if columns is None and io._format(data_path) == "parquet" else None
-    if kinds is not None and _rows(data_path) >= streamed.STREAM_MIN_ROWS:
-        prepared = _prepare_streamed(data_path, kinds, staging, as_numbers)
+    if kinds is not None and (engine != "duckdb" or _rows(data_path) >= streamed.STREAM_MIN_ROWS):
+        prepared = _prepare_streamed(data_path, kinds, staging, as_numbers, engine, spark_master)
         if prepared is not None:
             return prepared
     data = load_tickets(data_path, columns=columns)
@@ -87,25 +89,25 @@ def _number_checks(tickets, checked: list[str]) -> tuple[dict, dict]:
     return constant, unreadable
 
 
-def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: list[str]) -> PreparedTickets | None:
+def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: list[str], engine: str = "duckdb",
+                      spark_master: str = "local[2]") -> PreparedTickets | None:
     """:func:`prepare_tickets` for a typed Parquet file, or ``None`` when its checks find a problem.
 
-    The checks' scan (:func:`study.data.streamed.clean_counts`, DuckDB's threads) runs while the copy
+    The checks' scan (:func:`study.data.streamed.clean_counts`, on the engine) runs while the copy
     is written a row group at a time (:func:`study.data.streamed.write_streamed`); a copy of a file the
     checks refuse is deleted and the pandas path says what is wrong. What the runner must know is then
     read back from the copy column by column, so no step holds every column of every ticket at once.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    import pyarrow.parquet as pq
-
     source = io.Source(data_path.name, io.fingerprint(data_path), _rows(data_path), list(kinds))
     folder = _data_folder(data_path, staging)
     path = folder / PREPARED_FILE
     with ThreadPoolExecutor(max_workers=1) as pool:
-        checks = pool.submit(streamed.clean_counts, data_path, kinds)
+        checks = pool.submit(streamed.clean_counts, data_path, kinds, streamed.counting_source(data_path, engine, spark_master))
         try:
-            streamed.write_streamed(data_path, path, kinds, source, streamed.unit_notes(data_path, kinds))
+            notes = streamed.unit_notes(data_path, kinds, streamed.counting_source(data_path, engine, spark_master))
+            streamed.write_streamed(data_path, path, kinds, source, notes)
             failure = None
         except Exception as error:  # values the checks refuse can break the copy too: the checks decide below
             failure = error
@@ -115,17 +117,11 @@ def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: l
         return None
     if failure is not None:
         raise failure
-    names = pq.read_schema(path).names
 
     def read(*wanted: str):
         return load_tickets(path, needed=list(wanted)).tickets
 
-    with streamed.connect() as con:
-        relation = f"read_parquet('{_sql_text(str(path))}')"
-        values = con.execute(f"SELECT {', '.join(f'COUNT({streamed._quoted(c)})' for c in names)} FROM {relation}").fetchone()
-        present = [c for c, n in zip(names, values) if n]
-        arms = {row[0] for row in con.execute(f'SELECT DISTINCT "variant" FROM {relation} WHERE "variant" IS NOT NULL').fetchall()} \
-            if "variant" in names else set()
+    present, arms = streamed.present_columns(streamed.counting_source(path, engine, spark_master))
     if "adopted_at" in present:
         try:
             adoption_table(read("team", "adopted_at"), "team" if "team" in present else None)
@@ -135,10 +131,6 @@ def _prepare_streamed(data_path: Path, kinds: dict, staging: Path, as_numbers: l
     constant, unreadable = _number_checks(read(*checked), checked) if checked else ({}, {})
     period = period_of(read("created_at")["created_at"]) if "created_at" in present else None
     return PreparedTickets(source, present, arms, path, constant, unreadable, period)
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def model_samples(notebooks: list[tuple[Path, dict]]) -> list[tuple[int, int]]:

@@ -177,7 +177,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
 
     ``kernels`` is the run's kernel pool when it was started already; ended here, before the report is written.
-    ``engine`` is the run's engine and Spark master, which draw the model samples.
+    ``engine`` is the run's engine and Spark master: they draw the model samples and count the validation's checks
+    (:func:`prepare_tickets`).
     """
     if data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
         data_path = extract_duckdb(data_path, table, query, staging)
@@ -199,7 +200,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     prepared = None
     if ticket_table and any(a.kind != "experiment" for a in analyses):
         numbers = sorted({c for _, chosen in needs.values() if chosen is not None for c in (chosen.outcome, chosen.driver)})
-        arguments = (data_path, columns if ticket_map else None, staging, numbers)
+        arguments = (data_path, columns if ticket_map else None, staging, numbers, *engine)
         if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
             # A separate process gives the memory of a large table back to the system when it ends,
             # instead of it staying with the runner while the notebooks run.
