@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from study import config
-from study.ab import experiment_table
+from study.ab import experiment_engine, experiment_table
 from study.data import examples
 from study.data.schema import DataError
 from study.report.glossary import method_name
@@ -90,7 +90,7 @@ def test_a_metric_marked_robust_gets_every_heavy_tail_method_and_a_sentence_on_w
         tmp_path / "t.csv", index=False)
     (tmp_path / "m.yml").write_text("experiment:\n  unit: id\n  arm: arm\n  control: control\n  metrics:\n"
                                     "    kept: {role: primary}\n    rounds: {role: secondary, robust: true}\n")
-    result = experiment_table.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
+    result = experiment_engine.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
     table = result.robust()
     assert list(table.index.get_level_values("method")) == [method_name(code) for code in (
         "welch_t", "winsorized_welch_t", "yuen_t", "mann_whitney_u", "bootstrap_percentile")]
@@ -98,19 +98,19 @@ def test_a_metric_marked_robust_gets_every_heavy_tail_method_and_a_sentence_on_w
     assert welch > 0.05 and mann_whitney < 0.05  # the outlier hides a shift every rank sees
     [sentence] = [f.text for f in result.findings() if "heavy tails" in f.text]
     assert "Mann-Whitney" in sentence and "they disagree at the 0.05 level" in sentence
-    example = experiment_table.from_files(config.DATA / "examples" / "experiment.csv.gz",
+    example = experiment_engine.from_files(config.DATA / "examples" / "experiment.csv.gz",
                                           config.DATA / "examples" / "experiment_columns.yml")
     # the example's spend is not marked robust, but its excess kurtosis (181) says a few units decide its mean
     assert set(example.robust().index.get_level_values("metric")) == {"spend"}
     light = pd.DataFrame({"id": np.arange(n), "arm": arm, "kept": rng.integers(0, 2, n), "score": rng.normal(size=n)})
     light.to_csv(tmp_path / "light.csv", index=False)
     (tmp_path / "light.yml").write_text("experiment: {unit: id, arm: arm, control: control, metrics: [kept, score]}\n")
-    plain = experiment_table.from_files(tmp_path / "light.csv", tmp_path / "light.yml")
+    plain = experiment_engine.from_files(tmp_path / "light.csv", tmp_path / "light.yml")
     assert plain.robust().reason.startswith("no metric is marked robust: true in the column map")
 
 
 def test_units_set_aside_for_their_exposure_get_an_intention_to_treat_comparison_beside(table):
-    result = experiment_table.from_files(config.DATA / "examples" / "experiment.csv.gz",
+    result = experiment_engine.from_files(config.DATA / "examples" / "experiment.csv.gz",
                                          config.DATA / "examples" / "experiment_columns.yml")
     assert result.exposure_mismatches == 60
     names = {e.name for e in result.estimates}

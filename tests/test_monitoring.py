@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from study.ab import experiment_table, monitoring
+from study.ab import experiment_engine, monitoring
 from study.data.schema import DataError
 from study.report import verdict
 from study.report.verdict import INCONCLUSIVE, SHIP
@@ -105,7 +105,7 @@ def test_a_plan_in_the_column_map_reaches_the_verdict(tmp_path):
         tmp_path / "t.csv", index=False)
     (tmp_path / "m.yml").write_text("experiment:\n  unit: id\n  arm: arm\n  control: control\n  metrics: [bought]\n"
                                     "  plan: {units: 20000, looks: 5}\n")
-    result = experiment_table.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
+    result = experiment_engine.from_files(tmp_path / "t.csv", tmp_path / "m.yml")
     [effect] = [e for e in result.effects if e.metric == "bought"]
     assert effect.extra["sequential"]["look"] == 1 and effect.extra["sequential"]["information"] == pytest.approx(0.2)
     estimates = {e.name: e.to_dict() for e in result.estimates}

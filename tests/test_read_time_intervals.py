@@ -54,7 +54,7 @@ def test_experiment_differences_remade_at_ninety_percent_equal_the_experiment_ru
     import pandas as pd
 
     from study import config
-    from study.ab import experiment_table, sla
+    from study.ab import experiment_engine, sla
 
     rng = np.random.default_rng(2)
     arm = np.array(["control", "a", "b"])[np.arange(3_000) % 3]
@@ -67,7 +67,7 @@ def test_experiment_differences_remade_at_ninety_percent_equal_the_experiment_ru
     for alpha in (0.05, 0.1):
         estimates = list(sla.sla_experiment(small_data, alpha=alpha).estimates)  # ratios over customers
         for data, columns in tables:
-            estimates += experiment_table.from_files(data, columns, alpha=alpha).estimates
+            estimates += experiment_engine.from_files(data, columns, alpha=alpha).estimates
         runs[alpha] = _with_intervals(estimates)
     first, second = runs[0.05], runs[0.1]
     methods = {e.extra["method_code"] for e in first.values()}

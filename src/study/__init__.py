@@ -28,7 +28,7 @@ _API = {
     "sla_experiment": "study.ab.sla:sla_experiment",
     "SLA_COLUMNS": "study.ab.sla:TICKET_COLUMNS",
     "sla_columns": "study.ab.sla:sla_columns",
-    "experiment_table": "study.ab.experiment_table:from_files",
+    "experiment_table": "study.ab.experiment_engine:from_files",
     "truth": "study.report.truth:for_data",
     "true_values": "study.report.truth:expected_values",
     "show": "study.report.display:show",

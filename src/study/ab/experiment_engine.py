@@ -11,10 +11,12 @@ then :func:`study.ab.experiment_table.compare`'s, as in pandas.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from study import config
 from study.ab import abtest, aggregate, robust
-from study.ab.experiment_table import ExperimentMap, ExperimentResult, check_arms, compare
+from study.ab.experiment_table import ExperimentMap, ExperimentResult, analyse, check_arms, compare, read_map
 from study.ab.relations import UNIT_FLAGS, quote, unit_rule_sql
 from study.ab.sufficient import Metric
 from study.core.results import Source
@@ -175,7 +177,7 @@ def analyse_source(source, mapping: ExperimentMap, alpha: float = 0.05, srm_alph
     Returns
     -------
     ExperimentResult
-        Without ``source`` and ``parameters`` (set by :func:`study.ab.experiment_table.from_files`).
+        Without ``source`` and ``parameters`` (set by :func:`from_files`).
 
     Raises
     ------
@@ -228,3 +230,34 @@ def robust_comparisons(source, kept: str, mapping: ExperimentMap, metrics: list[
                           "FROM {relation}", from_=kept).to_pandas()
     chosen = [m for m in wanted if mapping.roles.get(m, {}).get("robust") or robust.heavy_tailed(values[m])]
     return robust.robust_comparisons(values, chosen, mapping.arm, mapping.control, alpha)
+
+
+def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,
+               relative_mde: float = 0.05, engine: str = "duckdb", spark_master: str = "local[2]") -> ExperimentResult:
+    """Read an experiment table and its column map and analyse it (:func:`study.ab.experiment_table.analyse`,
+    or on Spark :func:`analyse_source`: the same numbers).
+
+    Parameters
+    ----------
+    data_path : str or Path
+        CSV, Parquet or DuckDB file, one row per randomized unit.
+    columns_path : str or Path
+        Column map with an ``experiment`` section (:func:`study.ab.experiment_table.read_map`).
+    alpha, srm_alpha, relative_mde : float
+        1 - confidence level; sample-ratio alarm threshold; lift the next experiment should detect.
+    engine : {"duckdb", "spark"}
+        ``duckdb`` analyses the table in this process; ``spark`` aggregates it on Spark
+        (:func:`open_table`).
+    spark_master : str
+        Spark master URL for ``engine="spark"``.
+    """
+    # The notebook's defaults, run by papermill from another folder, are the project's files.
+    mapping = read_map(config.input_path(columns_path))
+    if engine == "duckdb":
+        table, source = io.load(config.input_path(data_path))
+        result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
+    else:
+        table, source = open_table(config.input_path(data_path), engine, spark_master)
+        result = analyse_source(table, mapping, alpha=alpha, srm_alpha=srm_alpha, name=source.name)
+    parameters = {"alpha": alpha, "srm_alpha": srm_alpha, "relative_mde": relative_mde, "column_map": vars(mapping)}
+    return dataclasses.replace(result, source=source, parameters=parameters)

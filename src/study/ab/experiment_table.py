@@ -33,7 +33,6 @@ from typing import ClassVar
 
 import pandas as pd
 
-from study import config
 from study.ab import (
     abtest,
     aggregate,
@@ -50,12 +49,11 @@ from study.ab.sufficient import Metric
 from study.analyses import EXPERIMENT
 from study.core.accounting import RowLedger
 from study.core.findings import Findings
+from study.core.methods import method_name
 from study.core.results import Skipped, Source
-from study.data import io
 from study.data.column_map import check_keys, nearest, read_yaml_section, scalar_text
 from study.data.convert import short
 from study.data.schema import DataError
-from study.core.methods import method_name
 
 EXPERIMENT_KEYS = ("unit", "arm", "control", "metrics", "covariate", "segments", "planned_shares", "exposure", "plan")
 EXPOSURE_KEYS = ("column", "expected")
@@ -229,7 +227,7 @@ class ExperimentResult:
     """An experiment table analysed: what was set aside, the design checks, every comparison.
 
     ``source`` and ``parameters`` (``alpha``, ``srm_alpha``, ``relative_mde``, the column map) are
-    set by :func:`from_files`, which reads the table and its map.
+    set by :func:`study.ab.experiment_engine.from_files`, which reads the table and its map.
     """
 
     name: ClassVar[str] = EXPERIMENT
@@ -391,36 +389,3 @@ def _as_assigned(frame: pd.DataFrame, mapping: ExperimentMap, alpha: float) -> l
     rows = unit_checks.drop_flagged_units(frame, mapping.unit, mapping.arm)[0]
     aggregates = aggregate.aggregate_frame(rows, metric_specs(rows, mapping), arm=mapping.arm)
     return abtest.adjust_p_values(abtest.compare_metrics(aggregates, control=mapping.control, alpha=alpha))
-
-
-def from_files(data_path: str | Path, columns_path: str | Path, alpha: float = 0.05, srm_alpha: float = 0.001,
-               relative_mde: float = 0.05, engine: str = "duckdb", spark_master: str = "local[2]") -> ExperimentResult:
-    """Read an experiment table and its column map and analyse it (:func:`analyse`, or on Spark
-    :func:`study.ab.experiment_engine.analyse_source`: the same numbers).
-
-    Parameters
-    ----------
-    data_path : str or Path
-        CSV, Parquet or DuckDB file, one row per randomized unit.
-    columns_path : str or Path
-        Column map with an ``experiment`` section (:func:`read_map`).
-    alpha, srm_alpha, relative_mde : float
-        1 - confidence level; sample-ratio alarm threshold; lift the next experiment should detect.
-    engine : {"duckdb", "spark"}
-        ``duckdb`` analyses the table in this process; ``spark`` aggregates it on Spark
-        (:func:`study.ab.experiment_engine.open_table`).
-    spark_master : str
-        Spark master URL for ``engine="spark"``.
-    """
-    # The notebook's defaults, run by papermill from another folder, are the project's files.
-    mapping = read_map(config.input_path(columns_path))
-    if engine == "duckdb":
-        table, source = io.load(config.input_path(data_path))
-        result = analyse(table, mapping, alpha=alpha, srm_alpha=srm_alpha)
-    else:
-        from study.ab import experiment_engine
-
-        table, source = experiment_engine.open_table(config.input_path(data_path), engine, spark_master)
-        result = experiment_engine.analyse_source(table, mapping, alpha=alpha, srm_alpha=srm_alpha, name=source.name)
-    parameters = {"alpha": alpha, "srm_alpha": srm_alpha, "relative_mde": relative_mde, "column_map": vars(mapping)}
-    return dataclasses.replace(result, source=source, parameters=parameters)

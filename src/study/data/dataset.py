@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from study import config
-from study.core.accounting import SAMPLE_REASON_START
 from study.data import column_map, features, findings, io, model_sample, schema
+from study.data.model_sample import sample_reason
 
 
 @dataclass(frozen=True)
@@ -287,11 +287,6 @@ def draw_customers(counts: pd.Series, max_tickets: int, seed: int) -> pd.Index:
     from study.data import model_sample
 
     return model_sample.draw_counts(counts, max_tickets, seed)
-
-
-def sample_reason(max_tickets: int, seed: int) -> str:
-    """The row-accounting reason for tickets left out of a model sample."""
-    return f"{SAMPLE_REASON_START} (whole customers, at most {max_tickets:,} tickets, seed {seed})"
 
 
 def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.core.accounting import SAMPLE_REASON_START
 from study.data import io
 
 SAMPLE_KEY = b"study.model_sample"  # the sample's facts in its Parquet metadata
@@ -157,6 +158,11 @@ def _quote(identifier: str) -> str:
     return '"' + str(identifier).replace('"', '""') + '"'
 
 
+def sample_reason(max_tickets: int, seed: int) -> str:
+    """The row-accounting reason for tickets left out of a model sample."""
+    return f"{SAMPLE_REASON_START} (whole customers, at most {max_tickets:,} tickets, seed {seed})"
+
+
 # --- The sample's file ------------------------------------------------------------------------------
 
 def file_for(copy: str | Path, max_tickets: int, seed: int) -> Path:
@@ -217,8 +223,6 @@ def write_sample(copy: str | Path, max_tickets: int, seed: int, source=None) -> 
         ``copy_fingerprint``, ``kept`` and ``scans`` (of the draw), ``file`` (its name).
     """
     import pyarrow.parquet as pq
-
-    from study.data.dataset import sample_reason
 
     copy = Path(copy)
     if source is None:

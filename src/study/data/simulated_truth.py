@@ -14,7 +14,7 @@ import pandas as pd
 
 from study.data import ceilings, comments
 from study.data.scenarios import scenario as _scenario
-from study.data.simulate import (
+from study.data.simulated_process import (
     CSAT_PER_DOUBLING,
     CSAT_REOPENED,
     CSAT_RESOLVED,
