@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -126,3 +127,22 @@ def test_units_set_aside_for_their_exposure_get_an_intention_to_treat_comparison
     clean = replace(result.mapping, exposure_column=None, exposure_expected=None)
     plain = experiment_table.analyse(pd.read_csv(config.DATA / "examples" / "experiment.csv.gz"), clean)
     assert plain.itt_effects == [] and plain.intention_to_treat().section == "intention-to-treat comparison"
+
+
+def test_whole_number_arms_and_exposure_agree_on_both_paths(tmp_path):
+    # Arms and exposure are compared as text on both paths: a Parquet file of 0/1 columns agrees with a map
+    # naming "0" and "1" in pandas as it does on an engine (pandas compared the raw numbers and set every row aside).
+    from study.ab.experiment_table import ExperimentMap
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user": np.arange(400), "arm": rng.integers(0, 2, 400), "y": rng.normal(size=400)})
+    frame["exposed"] = frame["arm"]
+    frame.loc[:9, "exposed"] = 1 - frame.loc[:9, "arm"]  # ten rows saw the other arm's page
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    mapping = ExperimentMap(unit="user", arm="arm", control="0", metrics=["y"], exposure_column="exposed",
+                            exposure_expected={"0": "0", "1": "1"})
+    in_pandas = experiment_table.analyse(pd.read_parquet(tmp_path / "t.parquet"), mapping)
+    source, _ = experiment_engine.open_table(tmp_path / "t.parquet", "duckdb")
+    on_engine = experiment_engine.analyse_source(source, mapping)
+    assert in_pandas.exposure_mismatches == on_engine.exposure_mismatches == 10
+    assert in_pandas.ledger.as_dict() == on_engine.ledger.as_dict()

@@ -214,3 +214,40 @@ def test_a_spark_run_draws_the_sample_on_spark_and_its_results_are_duckdbs(small
     runner.run_study(small_study_path, tmp_path / "duckdb", only=["06"], params=params, progress=lambda line: None)
     name = "results/06_driver_analysis.json"
     assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "duckdb" / name).read_bytes()
+
+
+def test_a_notebook_reads_the_file_and_draws_nothing(copy, tmp_path, monkeypatch):
+    # The file is the saving at scale: with it in place, loading must not count the copy's customers again.
+    path = _fresh(copy, tmp_path / "read")
+    drawn = dataset.load_tickets(path, max_tickets=1_000, seed=3)
+    model_sample.write_sample(path, 1_000, 3)
+
+    def no_draw(*args, **kwargs):
+        raise AssertionError("the sample was drawn again although its file matches")
+
+    monkeypatch.setattr(model_sample, "draw", no_draw)
+    pd.testing.assert_frame_equal(dataset.load_tickets(path, max_tickets=1_000, seed=3).tickets, drawn.tickets)
+
+
+def test_a_sample_that_cannot_be_drawn_once_is_said_and_left_to_the_notebooks(copy, tmp_path, monkeypatch):
+    from study.report import prepare
+
+    path = _fresh(copy, tmp_path / "fails")
+    said = []
+
+    def broken(copy, max_tickets, seed, source=None):
+        copy.with_name(f"{copy.stem}.model-sample-{max_tickets}-seed-{seed}.parquet.partial").write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model_sample, "write_sample", broken)
+    monkeypatch.setattr(prepare, "model_samples", lambda notebooks: [(1_000, 3)])
+    assert prepare.draw_model_samples(path, [], ("duckdb", "local[2]"), said.append) == []
+    assert len(said) == 1 and "OSError: disk full" in said[0] and "draws the same sample itself" in said[0]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # nothing half-written is left
+
+
+def test_customer_sample_gives_the_ids_as_they_came():
+    ids = pd.Series(np.random.default_rng(1).integers(0, 200, 1_000))
+    drawn = dataset.customer_sample(ids, 60, 1)
+    assert drawn.dtype == ids.dtype and ids.isin(drawn).sum() == 59
+    assert [str(c) for c in drawn] == list(dataset.customer_sample(ids.astype(str), 60, 1))

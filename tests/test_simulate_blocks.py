@@ -128,6 +128,12 @@ def test_a_large_simulation_can_be_csv(tmp_path):
     assert len(table) == 2_500 and table["ticket_id"].is_unique and json.loads(truth.read_text())["blocks"] == 3
 
 
+def test_a_large_simulation_refuses_a_zip_file_it_would_write_in_pieces(tmp_path):
+    with pytest.raises(ValueError, match="in blocks"):
+        simulate_blocks.write_simulation(tmp_path / "t.csv.zip", rows=2_500, seed=3, chunk_rows=1_000)
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_auc_by_counting_is_the_auc_by_ranking():
     rng = np.random.default_rng(3)
     score = np.round(rng.random(5_000), 2)  # many ties

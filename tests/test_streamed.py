@@ -195,3 +195,13 @@ def test_08_and_10_give_the_same_results_from_only_their_columns(analysis, tmp_p
         saved.append(json.dumps(save(result, None), sort_keys=True, default=str))
     assert len(dataset.load_tickets(copy, needed=module.COLUMNS).tickets.columns) < len(pq.read_schema(copy).names)
     assert saved[0] == saved[1]
+
+
+def test_an_engine_that_refuses_the_checks_leaves_the_file_to_the_pandas_path():
+    # Spark reports a file it cannot read as a ValueError (study.engine.spark): the checks then cover nothing,
+    # and the pandas path reads the file and names the problem in its own words.
+    class Refusing:
+        def execute(self, sql):
+            raise ValueError("Spark refused the query: a damaged page")
+
+    assert streamed.clean_counts(config.SAMPLE_DATA, source=Refusing()) is None

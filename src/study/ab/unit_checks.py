@@ -304,6 +304,10 @@ def inconsistent_assignment(frame: pd.DataFrame, arm: str, column: str, expected
     -------
     pandas.Series of bool
         True where the row's exposure is not its arm's (arms missing from ``expected`` count as
-        inconsistent: their exposure is unknown).
+        inconsistent: their exposure is unknown). Values are compared as text, as the arms are
+        (:func:`study.ab.experiment_table.check_table`) and as an engine compares them: an arm or
+        exposure column of whole numbers agrees with a map that names ``"0"`` and ``"1"``.
     """
-    return frame[column].ne(frame[arm].map(expected)).fillna(True)
+    shown = frame[column].map(str, na_action="ignore")
+    should = frame[arm].map(str, na_action="ignore").map(expected)
+    return shown.ne(should).fillna(True).astype(bool)

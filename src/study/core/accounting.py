@@ -22,6 +22,9 @@ def missing_reason(column: str) -> str:
     return MISSING.get(column, f"missing {column}")
 
 
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
 class RowLedger:
     """Rows in, rows dropped by reason, rows used; the totals always add up.
 
@@ -53,9 +56,9 @@ class RowLedger:
         mask = mask.reindex(self.frame.index).fillna(False).astype(bool)
         dropped = int((~mask).sum())
         self.dropped[reason] = self.dropped.get(reason, 0) + dropped
-        # Nothing dropped: a new frame over the same columns, not a copy of every row (copy-on-write keeps
-        # the two apart if either is changed later).
-        self.frame = self.frame[mask] if dropped else self.frame.copy(deep=False)
+        # Nothing dropped: a new frame over the same columns, not a copy of every row. Copy-on-write (pandas 3)
+        # keeps the two apart if either is changed later; without it the rows are copied as before.
+        self.frame = self.frame[mask] if dropped else self.frame.copy(deep=not _COPY_ON_WRITE)
         return self.frame
 
     def require(self, columns: list[str]) -> pd.DataFrame:

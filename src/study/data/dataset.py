@@ -274,7 +274,7 @@ def customer_sample(customer_ids: pd.Series, max_tickets: int, seed: int) -> pd.
     Returns
     -------
     pandas.Index
-        The customer ids drawn.
+        The customer ids drawn, as ``customer_ids`` holds them (the order is keyed on their text).
     """
     return draw_customers(customer_ids.value_counts(), max_tickets, seed)
 
@@ -286,7 +286,11 @@ def draw_customers(counts: pd.Series, max_tickets: int, seed: int) -> pd.Index:
     """
     from study.data import model_sample
 
-    return model_sample.draw_counts(counts, max_tickets, seed)
+    drawn = model_sample.draw_counts(counts, max_tickets, seed)
+    # The rule keys customers on their text; the ids go back as the counts hold them (whole numbers stay numbers),
+    # so that ``ids.isin(drawn)`` finds their tickets.
+    by_text = pd.Series(counts.index, index=pd.Index(counts.index).astype(str))
+    return pd.Index(by_text.loc[drawn.astype(str)].to_numpy(), name="customer_id")
 
 
 def _sampled(kept: pd.DataFrame, rows: int, data: TicketData, max_tickets: int, seed: int) -> TicketData:

@@ -87,6 +87,9 @@ def write_simulation(out: str | Path, rows: int = 40_000, seed: int = 2026, n_ag
     out = Path(out)
     if out.suffix != ".parquet" and ".csv" not in out.suffixes:
         raise ValueError(f"cannot write '{out.name}': use a .parquet or .csv file name")
+    if out.suffix == ".zip":  # appended block by block, a zip file would hold one member a block: unreadable
+        raise ValueError(f"cannot write '{out.name}' in blocks ({rows:,} tickets, above {chunk_rows:,}): "
+                         "use .parquet, .csv or .csv.gz")
     _refuse_to_overwrite(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(".partial-" + out.name)  # renamed when complete: a broken run leaves no data file

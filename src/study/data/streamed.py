@@ -196,7 +196,7 @@ def clean_counts(path: Path, kinds: dict[str, str] | None = None, source=None) -
 
     try:
         (values,) = (source or counting_source(path)).execute(sql)
-    except duckdb.Error:  # a damaged file: the pandas path names the problem
+    except (duckdb.Error, ValueError):  # a damaged file (ValueError: Spark's refusal): the pandas path names the problem
         return None
     counts = {label: int(v) if v is not None else None for label, v in zip(labels, values)}
     counts["kinds"] = kinds

@@ -247,23 +247,34 @@ def draw_model_samples(prepared: Path, notebooks: list, engine: tuple[str, str],
     pairs = model_samples(notebooks)
     if not pairs:
         return []
-    if engine[0] == "duckdb":
-        written = write_model_samples(prepared, pairs, *engine)
-    else:
-        import multiprocessing
-        import os
-        from concurrent.futures import ProcessPoolExecutor
-
-        from study.report.execute import worker_start
-
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_start, initargs=(os.getpid(),))
-        try:
-            written = pool.submit(write_model_samples, prepared, pairs, *engine).result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    try:
+        written = _write_model_samples(prepared, pairs, engine)
+    except Exception as error:  # noqa: BLE001 - the file only saves time: each notebook draws the same sample itself
+        for left in prepared.parent.glob(f"{prepared.stem}.model-sample-*"):
+            left.unlink(missing_ok=True)
+        progress(f"  model sample not drawn once ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
+                 "each model notebook draws the same sample itself")
+        return []
     for facts in written:
         progress(f"  model sample: {facts['tickets']:,} of {facts['copy_rows']:,} tickets "
                  f"({facts['customers']:,} customers, at most {facts['max_tickets']:,}, seed {facts['seed']}) drawn once on {engine[0]} "
                  f"({facts['seconds']:.1f} s)")
     return [facts["file"] for facts in written]
+
+
+def _write_model_samples(prepared: Path, pairs: list, engine: tuple[str, str]) -> list[dict]:
+    """:func:`write_model_samples` in this process on DuckDB, in a separate one on Spark."""
+    if engine[0] == "duckdb":
+        return write_model_samples(prepared, pairs, *engine)
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from study.report.execute import worker_start
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_start, initargs=(os.getpid(),))
+    try:
+        return pool.submit(write_model_samples, prepared, pairs, *engine).result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
