@@ -133,21 +133,6 @@ def test_what_the_checks_do_not_cover_goes_the_pandas_way_with_the_same_result(f
     _assert_same(*_both(path, tmp_path, monkeypatch))
 
 
-def test_customer_counts_by_duckdb_are_pandas_value_counts_and_give_the_same_draw(tmp_path):
-    rng = np.random.default_rng(3)
-    pool = np.array(["C001", "c001", "C01", "007", "7", "Zoë", "zoe", "Ωmega", "émile", "e\u0301mile", "日本", "a b",
-                     "", "NA", "C\u00a0x", "C" * 40, "😀", "C002", "C010", "C100"], dtype=object)
-    ids = pd.Series(rng.choice(pool, 5_000), dtype="string").where(rng.random(5_000) > 0.05, None)
-    path = tmp_path / "ids.parquet"
-    pd.DataFrame({"customer_id": ids}).to_parquet(path, index=False)
-    read = pq.read_table(path).column("customer_id").to_pandas()
-    expected = read.value_counts().sort_index()
-    counted = streamed.customer_counts(path)
-    pd.testing.assert_series_equal(counted, expected, check_names=False)
-    for cap, seed in ((1_000, 1), (2_500, 7)):
-        assert dataset.draw_customers(counted, cap, seed).equals(dataset.customer_sample(read, cap, seed))
-
-
 def _messy_experiment(rows: int = 4_000, seed: int = 11) -> pd.DataFrame:
     """Tickets of an SLA experiment with every irregularity the customer table must handle."""
     rng = np.random.default_rng(seed)

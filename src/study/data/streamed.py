@@ -296,17 +296,3 @@ def present_columns(source) -> tuple[list[str], set]:
     arms = ({row[0] for row in source.execute('SELECT DISTINCT "variant" FROM {relation} WHERE "variant" IS NOT NULL')}
             if "variant" in names else set())
     return present, arms
-
-
-def customer_counts(path: str | Path) -> pd.Series:
-    """Tickets per customer of a Parquet file, indexed by customer id in ascending order, counted by DuckDB.
-
-    The same as ``customer_ids.value_counts().sort_index()`` (customers without an id left out; ids
-    ordered by their characters' code points, as pandas orders them) without reading the ids into pandas.
-    """
-    quoted = str(path).replace("'", "''")
-    with connect() as con:
-        table = con.sql(f'SELECT "customer_id", COUNT(*) AS "count" FROM read_parquet(\'{quoted}\') WHERE "customer_id" IS NOT NULL '
-                        'GROUP BY "customer_id" ORDER BY "customer_id"').to_arrow_table()
-    ids = table.column("customer_id").to_pandas()
-    return pd.Series(table.column("count").to_numpy(), index=pd.Index(ids, name="customer_id"), name="count")
