@@ -61,6 +61,14 @@ def test_bootstrap_is_reproducible_with_its_seed():
     assert "seed 7" in first.method and first.p_value is None
 
 
+def test_bootstrap_does_not_depend_on_how_many_resamples_are_drawn_at_once(monkeypatch):
+    control, treatment = _heavy(6, 300, 340)
+    whole = robust.bootstrap_effect(control, treatment, n_resamples=700, seed=3)
+    monkeypatch.setattr(robust, "BLOCK_INDICES", 1000)  # three resamples a block
+    blocks = robust.bootstrap_effect(control, treatment, n_resamples=700, seed=3)
+    assert (blocks.ci_low, blocks.ci_high, blocks.se) == (whole.ci_low, whole.ci_high, whole.se)
+
+
 def test_bootstrap_agrees_with_welch_within_monte_carlo_error():
     """Means of ~1,000 units per arm: the bootstrap SE estimates Welch's SE (up to the factor
     sqrt((n-1)/n)), with Monte Carlo relative error about 1/sqrt(2B) = 1.1% at B = 4,000; the

@@ -89,9 +89,12 @@ def run_notebook(notebook: str, executed: str, parameters: dict, cwd: str, pool:
     """
     import papermill
 
+    from study.report import notebook_engine
+
     def run(pool_name: str, pool_reason: str, start_seconds: int) -> None:
         start_again_if_the_kernel_died(lambda: papermill.execute_notebook(
             notebook, executed, parameters=parameters, cwd=cwd, progress_bar=False, log_output=False,
+            engine_name=notebook_engine.NAME,
             start_timeout=start_seconds, kernel_manager_class=kernel_provisioner.manager_class(pool_name, pool_reason),
             shutdown_kernel="immediate",
         ))

@@ -196,12 +196,18 @@ def manager_class(name: str, reason: str = "") -> type:
     import uuid
 
     from jupyter_client import AsyncKernelManager
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from traitlets import DottedObjectName, Type
+
+    from study.report.ready_client import ReadyKernelClient
 
     provisioner = _provisioner_class()
 
     class PoolKernelManager(AsyncKernelManager):
         pool_name = name
         pool_reason = reason
+        client_class = DottedObjectName("study.report.ready_client.ReadyKernelClient")
+        client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient)
 
         async def _async_pre_start_kernel(self, **kw: Any):
             if self.provisioner is None:

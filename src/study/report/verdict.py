@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from statsmodels.stats.multitest import multipletests
-
 from study.analyses import AB_TEST, EXPERIMENT
 from study.core.inference import critical_value
 from study.core.words import (
@@ -361,6 +359,9 @@ def _per_arm(analysis: str, payload: Mapping, href: str | None, what: str, words
     adjusted = list(raw)
     sequential = any((e.get("extra") or {}).get("sequential") for e in primaries)  # split among arms already
     if len(primaries) > 1 and all(finite(p) for p in raw) and not sequential:
+        # Imported here: the runner imports this module, and statsmodels would delay the kernel pool's start.
+        from statsmodels.stats.multitest import multipletests
+
         adjusted = [float(p) for p in multipletests(raw, method="holm")[1]]
     verdicts = []
     for effect, p in zip(primaries, adjusted):

@@ -1,0 +1,105 @@
+"""A report figure's PNG is the picture matplotlib's tight save makes (``bbox_inches="tight"``, as the inline
+backend shows figures), drawn in fewer passes: checked against matplotlib's own save, on figures that fit in
+their canvas, that reach outside it, and that a layout engine places."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+
+from study.report import figures
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # after choosing the backend that needs no screen
+from PIL import Image
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+
+
+def _matplotlib_tight(fig, dpi: float) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return buffer.getvalue()
+
+
+def _inside() -> plt.Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    for ax, shift in zip(axes, (0, 1)):
+        ax.plot(np.arange(20), np.sin(np.arange(20) / 3 + shift), marker="o", label="weekly mean")
+        ax.set(title=f"Panel {shift + 1}", xlabel="week", ylabel="CSAT")
+    axes[0].legend()
+    fig.suptitle("Two panels inside their canvas")
+    fig.tight_layout()
+    return fig
+
+
+def _outside() -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot([1, 2, 3], [3, 1, 2], label="a legend placed to the right of the axes, past the canvas")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+    ax.set_yticks([1, 2, 3], ["a long label on the left side", "two", "three"])
+    return fig
+
+
+def _constrained() -> plt.Figure:
+    fig, axes = plt.subplots(2, 1, figsize=(5, 5), layout="constrained")
+    for ax in axes:
+        ax.bar(["email", "chat", "phone"], [3, 5, 2])
+        ax.set(title="Tickets by channel", ylabel="tickets")
+    return fig
+
+
+@pytest.mark.parametrize("make", [_inside, _outside, _constrained])
+@pytest.mark.parametrize("dpi", [96, figures.PHONE_DPI])
+def test_the_png_is_the_picture_of_a_tight_save(make, dpi: float) -> None:
+    fig = make()
+    ours, reference = _pixels(figures._png(fig, dpi=dpi)), _pixels(_matplotlib_tight(fig, dpi))
+    # The crop can fall a pixel off matplotlib's rounding of the box, and matplotlib draws a tight save shifted by
+    # the box's fraction of a pixel: anti-aliased edges differ by up to about 4 grey levels on average (reducing
+    # both to 256 colours alone differs by about 1). A box cut wrong (padding lost: 8.6) lies well above 5.
+    assert abs(ours.shape[0] - reference.shape[0]) <= 2 and abs(ours.shape[1] - reference.shape[1]) <= 2
+    rows, columns = min(ours.shape[0], reference.shape[0]), min(ours.shape[1], reference.shape[1])
+    best = min(np.abs(ours[dy:dy + rows - 2, dx:dx + columns - 2] - reference[:rows - 2, :columns - 2]).mean()
+               for dy in range(3) for dx in range(3))
+    assert best < 5.0, f"mean grey-level difference {best:.1f} of 255"
+    plt.close(fig)
+
+
+def test_contents_outside_the_canvas_widen_the_picture_as_a_tight_save_does() -> None:
+    fig = _outside()
+    width_pixels = fig.get_size_inches()[0] * 96
+    assert _pixels(figures._png(fig)).shape[1] > width_pixels + 50
+    plt.close(fig)
+
+
+def test_the_figure_is_left_as_it_was() -> None:
+    fig = _constrained()
+    dpi, face, engine = fig.dpi, fig.get_facecolor(), type(fig.get_layout_engine())
+    figures._png(fig, dpi=figures.PHONE_DPI)
+    assert fig.dpi == dpi and fig.get_facecolor() == face and type(fig.get_layout_engine()) is engine
+    plt.close(fig)
+    fig = _inside()
+    placeholder = fig.get_layout_engine()
+    figures._png(fig, dpi=figures.PHONE_DPI)
+    figures.phone_png(fig)
+    assert type(fig.get_layout_engine()) is type(placeholder) and fig.dpi == dpi
+    plt.close(fig)
+
+
+def test_a_phone_copy_of_a_tight_layout_figure_is_laid_out_again_for_the_phone() -> None:
+    """``tight_layout`` leaves a placeholder engine behind: the phone copy must still get margins of its own,
+    or the labels of the desktop layout spill past a phone's width and the browser shrinks the picture."""
+    dates = np.arange("2026-01-05", "2026-07-06", 7, dtype="datetime64[D]")
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
+    for ax in axes.flat:
+        ax.plot(dates, np.cos(np.arange(len(dates)) / 4) * 1000 + 5000)
+        ax.set(title="Weekly tickets answered within the SLA", ylabel="tickets answered")
+    fig.tight_layout()
+    phone = Image.open(io.BytesIO(figures.phone_png(fig)))
+    assert phone.width <= figures.PHONE_WIDTH * 1.1 * figures.PHONE_DPI
+    plt.close(fig)
