@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import faulthandler
+import gc
 import json
 import os
 import select
@@ -194,7 +195,11 @@ def serve(listening: int, parent: int) -> None:
     die_with_parent(parent)
     base_env = dict(os.environ)
     listener = socket.socket(fileno=listening)
+    gc.disable()  # no collection while importing leaves holes in pages the kernels will share
     problem = preload()
+    # The imported objects move to a generation no collection visits: a kernel's collections would otherwise
+    # write to every one of them, copying each shared page into fresh memory (slow to touch on a VM).
+    gc.freeze()
     loaded_env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND" or k in base_env}
     wake_read, wake_write = socket.socketpair()
     wake_read.setblocking(False)
@@ -287,6 +292,7 @@ def _become_kernel(request: dict, fds: list[int], server: int, sockets: tuple) -
     """In the forked child: become the kernel ``python -m ipykernel_launcher ...`` would have been."""
     code = 1
     try:
+        gc.enable()
         os.setsid()  # as jupyter_client starts kernels: the manager signals the whole group
         die_with_parent(server)  # a kernel ends with the pool (which ends with the runner)
         signal.set_wakeup_fd(-1)
