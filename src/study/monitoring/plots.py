@@ -6,6 +6,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FixedLocator
 
 from study.core.results import Skipped
 from study.monitoring.findings import LABELS
@@ -85,6 +86,10 @@ def small_multiples(result, title: str | None = None):
     fig.suptitle(title or (f"{flagged} of {len(result.charted)} key indicators had weeks out of control" if flagged
                            else f"All {len(result.charted)} key indicators stayed within their control limits"),
                  fontweight="bold")
+    # The dates to mark, chosen once: matplotlib's date locator would choose them again for each panel at every
+    # layout and draw of both copies (a tenth of the figure's time), and the same dates each time.
+    for ax in flat:
+        ax.xaxis.set_major_locator(FixedLocator(ax.xaxis.get_major_locator()()))
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     out = [f"{LABELS[c.indicator.name]} ({len(c.flagged)} week{'s' if len(c.flagged) != 1 else ''})"
            for c in result.charted if len(c.flagged)]
