@@ -75,3 +75,19 @@ def test_the_ready_client_answers_when_the_kernel_does_and_knows_a_dead_one(tmp_
             client.stop_channels()
 
     asyncio.run(start_and_ask())
+
+
+def test_the_exporters_warm_up_leaves_the_pages_it_writes_as_they_were(tmp_path) -> None:
+    from study.report import export
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A report\n\n## Findings\n\nA *finding* with a [link](#findings)."),
+        nbformat.v4.new_code_cell("show()", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<table><tr><td>2.5</td></tr></table>", "text/plain": "2.5"})]),
+    ])
+    executed = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, executed)
+    before = export.export_html(executed, tmp_path / "before.html").read_text(encoding="utf-8")
+    export.warm_up.__wrapped__()  # the warm-up itself, even if this process has warmed up already
+    after = export.export_html(executed, tmp_path / "after.html").read_text(encoding="utf-8")
+    assert after == before and "A report" in after
