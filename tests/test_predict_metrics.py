@@ -77,6 +77,30 @@ def test_customer_weights_draw_whole_customers():
     assert (w[:, [0, 2, 3]].sum(axis=1) == 3).all()
 
 
+def test_replicates_in_blocks_are_the_replicates_drawn_at_once():
+    """The analysis weighs the test tickets a block of replicates at a time (memory); every draw and every
+    replicate's statistic must be the one all the replicates drawn at once would give, to the last bit."""
+    rng = np.random.default_rng(11)
+    customers = rng.integers(0, 4000, size=9000)
+    y = (rng.random(9000) < 0.4).astype(float)
+    score = np.round(rng.random(9000), 3)  # ties, as a model's probabilities have
+    replicates = 1000
+
+    draws = np.random.default_rng(3)  # the whole matrix as it was made before blocks
+    codes, _ = pd.factorize(pd.Series(customers))
+    count = int(codes.max()) + 1
+    flat = draws.integers(0, count, size=(replicates, count)) + count * np.arange(replicates)[:, None]
+    counts = np.bincount(flat.ravel(), minlength=replicates * count).reshape(replicates, count)
+    whole = np.take(counts.astype(float), codes, axis=1)
+
+    blocks = list(metrics.customer_weight_blocks(customers, replicates, np.random.default_rng(3)))
+    assert len(blocks) == -(-replicates // metrics.BLOCK_REPLICATES)
+    assert np.array_equal(np.vstack(blocks), whole)
+    for statistic in (metrics.weighted_auc, metrics.brier, metrics.first_tenth_share):
+        assert np.array_equal(np.concatenate([statistic(y, score, b) for b in blocks]), statistic(y, score, whole),
+                              equal_nan=True), statistic.__name__
+
+
 def test_brier_matches_sklearn(scored):
     y, score = scored
     p = 1 / (1 + np.exp(-score))

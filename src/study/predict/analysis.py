@@ -137,16 +137,25 @@ def _fit_and_judge(result: RepeatModel, chosen: feats.FeatureSet, x: pd.DataFram
     x_train, y_train = x.loc[parts.train], y.loc[parts.train].to_numpy()
     x_test, y_test = x.loc[parts.test], y.loc[parts.test].to_numpy()
     rng = np.random.default_rng(seed)
-    weights = metrics.customer_weights(tickets.loc[parts.test, "customer_id"].to_numpy(), int(bootstrap), rng)
     result.y_test = y_test
     result.test_index = parts.test
+    fitted = {}
     for kind in ("logistic", "boosted"):
         model = models.fit(kind, chosen, x_train, y_train, seed)
-        p = models.probability(model, kind, chosen, x_test)
+        fitted[kind] = model, models.probability(model, kind, chosen, x_test)
+    # Every replicate's AUC, Brier score and first-tenth share, a block of replicates at a time.
+    draws = {kind: ([], [], []) for kind in fitted}
+    for weights in metrics.customer_weight_blocks(tickets.loc[parts.test, "customer_id"].to_numpy(), int(bootstrap), rng):
+        for kind, (_, p) in fitted.items():
+            auc, brier, tenth = draws[kind]
+            auc.append(metrics.weighted_auc(y_test, p, weights))
+            brier.append(metrics.brier(y_test, p, weights))
+            tenth.append(metrics.first_tenth_share(y_test, p, weights))
+    for kind, (model, p) in fitted.items():
+        auc, brier, tenth = (np.concatenate(d) for d in draws[kind])
         result.models[kind] = ModelScore(
-            kind, model, p, metrics.discrimination(y_test, p, weights, alpha), metrics.brier(y_test, p),
-            _interval(metrics.brier(y_test, p, weights), alpha), metrics.first_tenth_share(y_test, p),
-            _interval(metrics.first_tenth_share(y_test, p, weights), alpha))
+            kind, model, p, metrics.discrimination_of(y_test, p, auc, alpha), metrics.brier(y_test, p),
+            _interval(brier, alpha), metrics.first_tenth_share(y_test, p), _interval(tenth, alpha))
     result.importance = _importance(result.models["boosted"].model, models.codes(x_test, chosen), chosen, y_test, seed)
 
 
