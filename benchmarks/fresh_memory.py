@@ -8,8 +8,8 @@ apart, differ by it. Run this beside a benchmark to see which machine the figure
 
     .venv/bin/python benchmarks/fresh_memory.py [--gib 1] [--repeats 3]
 
-Each repeat runs in a new process: it writes ``--gib`` GiB of new memory (first touch), frees it, then
-writes the same amount again (memory the process reuses).
+Each repeat runs in a new process, one after the other: it writes ``--gib`` GiB of new memory (first touch),
+frees it, then writes the same amount again (memory the process reuses).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def main() -> None:
         first, again = (float(x) for x in out.stdout.split())
         firsts.append(first / args.gib)
         agains.append(again / args.gib)
-    print(f"writing new memory: median {statistics.median(firsts):.2f} s a GiB (min {min(firsts):.2f}, max "
-          f"{max(firsts):.2f}); memory the process freed and writes again: {statistics.median(agains):.2f} s a GiB; "
+    # Each process in turn: the first writes memory the machine has not used for a while, the next ones mostly
+    # the pages their predecessor freed a moment before, so the first figure is the one a cold run pays.
+    print("writing new memory, each process in turn: " + ", ".join(f"{f:.2f}" for f in firsts) + " s a GiB; "
+          f"memory the process freed and writes again: median {statistics.median(agains):.2f} s a GiB; "
           f"{args.repeats} processes of {args.gib:g} GiB")
-
 
 if __name__ == "__main__":
     main()
