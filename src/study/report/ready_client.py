@@ -11,6 +11,7 @@ that may still be queued are harmless: nbclient reads only those answering its o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -46,24 +47,23 @@ class ReadyKernelClient(AsyncKernelClient):
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     async def _reply_to(self, request: str) -> dict | None:
-        ends = time.monotonic() + REPLY_SECONDS
-        while (left := ends - time.monotonic()) > 0:
-            try:
-                message = await ensure_async(self.shell_channel.get_msg(timeout=left))
-            except Empty:
-                return None
-            if message["msg_type"] == "kernel_info_reply" and message["parent_header"].get("msg_id") == request:
-                return message
-        return None
+        return await self._first(self.shell_channel, REPLY_SECONDS, lambda m: m["msg_type"] == "kernel_info_reply"
+                                 and m["parent_header"].get("msg_id") == request)
 
     async def _idle_after(self, request: str) -> bool:
-        ends = time.monotonic() + IDLE_SECONDS
+        return await self._first(self.iopub_channel, IDLE_SECONDS, lambda m: m["msg_type"] == "status"
+                                 and m["content"].get("execution_state") == "idle"
+                                 and m["parent_header"].get("msg_id") == request) is not None
+
+    @staticmethod
+    async def _first(channel, seconds: float, wanted: Callable[[dict], bool]) -> dict | None:
+        """The first message of ``channel`` that is ``wanted`` within ``seconds`` (the others are passed over)."""
+        ends = time.monotonic() + seconds
         while (left := ends - time.monotonic()) > 0:
             try:
-                message = await ensure_async(self.iopub_channel.get_msg(timeout=left))
+                message = await ensure_async(channel.get_msg(timeout=left))
             except Empty:
-                return False
-            if (message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
-                    and message["parent_header"].get("msg_id") == request):
-                return True
-        return False
+                return None
+            if wanted(message):
+                return message
+        return None
