@@ -92,7 +92,7 @@ def _png(fig: Any, dpi: float | None = None, placed: bool = False) -> bytes:
     dpi = dpi or _rc_number("savefig.dpi", fig.dpi)
     pad = _rc_number("savefig.pad_inches", 0.1)
     static = _static(fig)
-    if not isinstance(fig.canvas, FigureCanvasAgg):  # another backend's canvas: matplotlib's own tight save
+    if type(fig.canvas) is not FigureCanvasAgg:  # an interactive canvas (a widget's too): matplotlib's own tight save
         return _saved(fig, dpi, "tight")
     saved_dpi, saved_face = fig.dpi, fig.get_facecolor()
     try:
