@@ -69,7 +69,8 @@ def test_the_ready_client_answers_when_the_kernel_does_and_knows_a_dead_one(tmp_
             reply = await client.execute_interactive("40 + 2", timeout=30)
             assert reply["content"]["status"] == "ok"
             await manager.shutdown_kernel(now=True)
-            with pytest.raises(RuntimeError, match="died|respond"):
+            # Worded as jupyter_client's: study.report.kernel_log starts a kernel again on these words.
+            with pytest.raises(RuntimeError, match="Kernel died before replying to kernel_info"):
                 await client.wait_for_ready(timeout=5)
         finally:
             client.stop_channels()
@@ -91,3 +92,29 @@ def test_the_exporters_warm_up_leaves_the_pages_it_writes_as_they_were(tmp_path)
     export.warm_up.__wrapped__()  # the warm-up itself, even if this process has warmed up already
     after = export.export_html(executed, tmp_path / "after.html").read_text(encoding="utf-8")
     assert after == before and "A report" in after
+
+
+def test_the_ready_client_gives_up_on_a_silent_kernel_in_jupyter_clients_words(monkeypatch) -> None:
+    """A kernel alive but answering nothing: the error study.report.kernel_log reads as 'never answered'."""
+    from queue import Empty
+
+    from study.report import kernel_log, ready_client
+
+    class Silent:
+        async def get_msg(self, timeout=None):
+            await asyncio.sleep(min(timeout or 0, 0.01))
+            raise Empty
+
+    monkeypatch.setattr(ready_client, "REPLY_SECONDS", 0.05)
+    client = ReadyKernelClient()
+    monkeypatch.setattr(ReadyKernelClient, "shell_channel", Silent())
+    monkeypatch.setattr(ReadyKernelClient, "iopub_channel", Silent())
+    monkeypatch.setattr(client, "kernel_info", lambda: "request-1")
+
+    async def alive():
+        return True
+
+    monkeypatch.setattr(client, "is_alive", alive)
+    with pytest.raises(RuntimeError) as raised:
+        asyncio.run(client.wait_for_ready(timeout=0.2))
+    assert kernel_log.never_answered(raised.value)
