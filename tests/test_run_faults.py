@@ -133,3 +133,39 @@ def test_the_kernel_pool_ends_with_the_run_however_the_run_returns(small_study_p
     runner.run_study(small_study_path, tmp_path / "out", only=["01"], progress=lambda line: None)
     pools = [p for p in psutil.Process().children(recursive=True) if "kernel_pool" in " ".join(_cmdline(p))]
     assert pools == []
+
+
+def test_a_run_refused_by_its_checks_leaves_no_pool_and_no_pool_log(small_study_path, tmp_path, monkeypatch):
+    """The kernel pool starts before the parameters are checked, its log in a file of its own: a refused run
+    must end the pool and remove that file, and write nothing where the report would have gone."""
+    import tempfile
+
+    from study.report import runner
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    with pytest.raises(ValueError, match="unknown parameter"):
+        runner.run_study(small_study_path, tmp_path / "out", params={"no_such_parameter": 1}, progress=lambda line: None)
+    pools = [p for p in psutil.Process().children(recursive=True) if "kernel_pool" in " ".join(_cmdline(p))]
+    assert pools == []
+    assert list((tmp_path / "tmp").iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+def test_the_pool_log_of_an_early_pool_is_kept_in_the_report_when_it_holds_anything(small_study_path, tmp_path,
+                                                                                      monkeypatch):
+    import tempfile
+
+    from study.report import runner
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    real = runner._execute_all
+
+    def noisy(todo, registered, kernels, *args):
+        kernels.log.write_text("what the pool printed\n")
+        return real(todo, registered, kernels, *args)
+
+    monkeypatch.setattr(runner, "_execute_all", noisy)
+    runner.run_study(small_study_path, tmp_path / "out", only=["01"], progress=lambda line: None)
+    assert (tmp_path / "out" / "logs" / runner.POOL_LOG).read_text() == "what the pool printed\n"
+    assert list((tmp_path / "tmp").iterdir()) == []

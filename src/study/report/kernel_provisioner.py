@@ -44,6 +44,7 @@ class Pool:
     name: str = ""
     reason: str = ""
     process: subprocess.Popen | None = None
+    log: Path | None = None  # where the server's own output goes
 
     def stop(self) -> None:
         """End the server; kernels it forked die with it (they are all shut down by then in a normal run)."""
@@ -78,7 +79,7 @@ def start_pool(log: Path) -> Pool:
         return Pool(reason=f"could not start: {error}")
     finally:
         listener.close()
-    return Pool(name, "", process)
+    return Pool(name, "", process, log)
 
 
 class ForkedKernel:

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -138,6 +139,33 @@ def run_study(
         raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
     check_pdf_choice(pdf)
     check_engine(engine, spark_master)  # Spark without pyspark or Java: refused before anything runs
+    kernels = None
+    if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
+        # Small data is checked in a moment: the kernel pool's imports start first, beside the checks, its log in a
+        # file of its own until the report folder exists. It does nothing a failed check would have to undo.
+        log = _temporary_log()
+        kernels = kernel_provisioner.start_pool(log)
+        if kernels.log is None:  # no pool (turned off, or it could not start): nothing will write the log
+            log.unlink()
+    try:
+        return _checked_run(data_path, out_dir, params, only, jobs, progress, columns, table, query, pdf, engine,
+                            spark_master, started, started_at, kernels)
+    finally:
+        if kernels is not None:  # whatever way the run ended (stopping an ended pool does nothing)
+            kernels.stop()
+            if kernels.log is not None:
+                kernels.log.unlink(missing_ok=True)  # moved into the report already when the run got that far
+
+
+def _temporary_log() -> Path:
+    handle, path = tempfile.mkstemp(prefix="study-kernel-pool-", suffix=".log")
+    os.close(handle)
+    return Path(path)
+
+
+def _checked_run(data_path, out_dir, params, only, jobs, progress, columns, table, query, pdf, engine, spark_master,
+                 started, started_at, kernels):
+    """:func:`run_study` once its kernel pool is starting: the checks, the staging folder, the run."""
     analyses = select(only)
     # Parameters and the output folder are checked before the data is read: a typo must not wait
     # for a 10M-row validation, and nothing is written before we know writing destroys nothing.
@@ -153,14 +181,10 @@ def run_study(
             raise schema.DataError(f"{name}: {error}") from None
     safe_output.remove_stale_staging(out_dir)
     staging = safe_output.new_staging(out_dir)
-    kernels = None
     try:
         with lifetime.TerminateAsInterrupt():
             for sub in ("notebooks", "results", "logs"):
                 (staging / sub).mkdir()
-            if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
-                # Small data is checked in a moment: the kernel pool's imports start now, beside the check.
-                kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
             return _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table,
                                query, started, started_at, needs, pdf, kernels, (engine, spark_master))
     except BaseException:  # a failed or interrupted run leaves the previous report as it was
@@ -169,9 +193,6 @@ def run_study(
         lifetime.kill_workers()  # no worker or kernel may go on writing into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        if kernels is not None:  # whatever way the run ended (stopping an ended pool does nothing)
-            kernels.stop()
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
@@ -280,6 +301,8 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         if kernels is not None:
             kernels.stop()  # and with it any kernel still running (an interrupted run)
     pool_log = staging / "logs" / POOL_LOG
+    if kernels is not None and kernels.log is not None and kernels.log != pool_log and kernels.log.is_file():
+        shutil.move(kernels.log, pool_log)  # the log of a pool started before the report folder existed
     if pool_log.is_file() and not pool_log.stat().st_size:
         pool_log.unlink()
 
