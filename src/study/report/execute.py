@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from study.report import export, kernel_log, kernel_provisioner, lifetime
@@ -57,8 +58,7 @@ def execute_notebook(
         os.dup2(handle.fileno(), 2)
     started = time.perf_counter()
     # The exporter's first page costs 1.8 s: paid while the kernel computes, not after it, between notebooks.
-    warming = threading.Thread(target=_warm_up_quietly, daemon=True)
-    warming.start()
+    warming = in_background(export.warm_up)
     status, reason = "ok", ""
     try:
         run_notebook(notebook, executed, parameters, cwd, pool)
@@ -73,11 +73,19 @@ def execute_notebook(
     return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
 
 
-def _warm_up_quietly() -> None:
-    try:
-        export.warm_up()
-    except Exception:  # noqa: BLE001, S110 - the real export reports any failure, on the page it could not write
-        pass
+def in_background(action: Callable[..., object], *args: object) -> threading.Thread:
+    """Start ``action(*args)`` in a daemon thread, for work done ahead of its use (an import, a warm-up); a failure
+    is left to the later use, which reports it with its traceback."""
+
+    def quietly() -> None:
+        try:
+            action(*args)
+        except Exception:  # noqa: BLE001, S110 - raised again where the result is used
+            pass
+
+    thread = threading.Thread(target=quietly, daemon=True)
+    thread.start()
+    return thread
 
 
 def run_notebook(notebook: str, executed: str, parameters: dict, cwd: str, pool: tuple[str, str] = ("", "")) -> None:

@@ -15,10 +15,12 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,28 @@ class Pool:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(STOP_SECONDS)
+
+    def keep_log(self, report_log: Path) -> None:
+        """Move the log of a pool started before the report folder existed (:func:`start_early_pool`) into it."""
+        if self.log is not None and self.log != report_log and self.log.is_file():
+            shutil.move(self.log, report_log)
+
+    def end(self) -> None:
+        """Stop the server and remove an early pool's log that was not kept (the run ended before its report)."""
+        self.stop()
+        if self.log is not None and self.log.parent == Path(tempfile.gettempdir()):
+            self.log.unlink(missing_ok=True)
+
+
+def start_early_pool() -> Pool:
+    """:func:`start_pool` before the run's report folder exists: its log in a file of its own in the temp folder,
+    moved into the report by :meth:`Pool.keep_log`, removed by :meth:`Pool.end` otherwise."""
+    handle, path = tempfile.mkstemp(prefix="study-kernel-pool-", suffix=".log")
+    os.close(handle)
+    pool = start_pool(Path(path))
+    if pool.log is None:  # no pool (turned off, or it could not start): nothing will write the log
+        os.unlink(path)
+    return pool
 
 
 def start_pool(log: Path) -> Pool:

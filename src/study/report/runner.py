@@ -11,8 +11,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -32,7 +30,7 @@ from study.data.readiness import needs_of, skip_reason
 from study.engine import check_engine
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import kernel_provisioner, lifetime, safe_output, truth
-from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
+from study.report.execute import KERNEL_START_SECONDS, execute_notebook, in_background, worker_start
 from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
@@ -141,26 +139,15 @@ def run_study(
     check_engine(engine, spark_master)  # Spark without pyspark or Java: refused before anything runs
     kernels = None
     if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
-        # Small data is checked in a moment: the kernel pool's imports start first, beside the checks, its log in a
-        # file of its own until the report folder exists. It does nothing a failed check would have to undo.
-        log = _temporary_log()
-        kernels = kernel_provisioner.start_pool(log)
-        if kernels.log is None:  # no pool (turned off, or it could not start): nothing will write the log
-            log.unlink()
+        # Small data is checked in a moment: the kernel pool's imports start first, beside the checks. It does
+        # nothing a failed check would have to undo.
+        kernels = kernel_provisioner.start_early_pool()
     try:
         return _checked_run(data_path, out_dir, params, only, jobs, progress, columns, table, query, pdf, engine,
                             spark_master, started, started_at, kernels)
     finally:
-        if kernels is not None:  # whatever way the run ended (stopping an ended pool does nothing)
-            kernels.stop()
-            if kernels.log is not None:
-                kernels.log.unlink(missing_ok=True)  # moved into the report already when the run got that far
-
-
-def _temporary_log() -> Path:
-    handle, path = tempfile.mkstemp(prefix="study-kernel-pool-", suffix=".log")
-    os.close(handle)
-    return Path(path)
+        if kernels is not None:  # whatever way the run ended (ending an ended pool does nothing)
+            kernels.end()
 
 
 def _checked_run(data_path, out_dir, params, only, jobs, progress, columns, table, query, pdf, engine, spark_master,
@@ -294,15 +281,15 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                                                     for r in todo], engine, progress)
         if todo:
             # The index's verdicts use statsmodels (1.7 s to import): imported while the notebooks run, not after.
-            threading.Thread(target=_import_quietly, args=("statsmodels.stats.multitest",), daemon=True).start()
+            in_background(importlib.import_module, "statsmodels.stats.multitest")
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
                          progress)
     finally:
         if kernels is not None:
             kernels.stop()  # and with it any kernel still running (an interrupted run)
     pool_log = staging / "logs" / POOL_LOG
-    if kernels is not None and kernels.log is not None and kernels.log != pool_log and kernels.log.is_file():
-        shutil.move(kernels.log, pool_log)  # the log of a pool started before the report folder existed
+    if kernels is not None:
+        kernels.keep_log(pool_log)
     if pool_log.is_file() and not pool_log.stat().st_size:
         pool_log.unlink()
 
@@ -349,14 +336,6 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
     return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
-
-
-def _import_quietly(name: str) -> None:
-    """Import ``name`` ahead of its use; a failure is left to the import that needs it, which reports it."""
-    try:
-        importlib.import_module(name)
-    except Exception:  # noqa: BLE001, S110 - raised again, with its traceback, where the module is used
-        pass
 
 
 def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress):
