@@ -151,6 +151,20 @@ def test_a_run_refused_by_its_checks_leaves_no_pool_and_no_pool_log(small_study_
     assert list((tmp_path / "tmp").iterdir()) == [] and not (tmp_path / "out").exists()
 
 
+def test_a_runner_killed_outright_leaves_no_pool_log_behind(tmp_path):
+    """SIGKILL runs no cleanup: the early pool's log must never have had a name in the temp folder."""
+    (tmp_path / "tmp").mkdir()
+    code = ("import tempfile, time; tempfile.tempdir = %r; from study.report import kernel_provisioner as k; "
+            "pool = k.start_early_pool(); print(pool.process.pid, flush=True); time.sleep(60)" % str(tmp_path / "tmp"))
+    runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pool = psutil.Process(int(runner.stdout.readline()))
+    assert list((tmp_path / "tmp").iterdir()) == []  # while the pool runs
+    runner.kill()
+    runner.wait()
+    pool.wait(30)  # the pool follows its parent
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_the_pool_log_of_an_early_pool_is_kept_in_the_report_when_it_holds_anything(small_study_path, tmp_path,
                                                                                       monkeypatch):
     import tempfile
@@ -162,7 +176,8 @@ def test_the_pool_log_of_an_early_pool_is_kept_in_the_report_when_it_holds_anyth
     real = runner._execute_all
 
     def noisy(todo, registered, kernels, *args):
-        kernels.log.write_text("what the pool printed\n")
+        kernels.unnamed_log.write(b"what the pool printed\n")
+        kernels.unnamed_log.flush()
         return real(todo, registered, kernels, *args)
 
     monkeypatch.setattr(runner, "_execute_all", noisy)

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 # A kernel per core already keeps the cores busy: a second BLAS thread each only makes them take turns,
 # and the thread count can change the last bit of a sum. Kernels, and so the pool, get one thread.
@@ -46,7 +45,10 @@ class Pool:
     name: str = ""
     reason: str = ""
     process: subprocess.Popen | None = None
-    log: Path | None = None  # where the server's own output goes
+    log: Path | None = None  # where the server's own output goes, when it has a name
+    # An early pool's output (:func:`start_early_pool`): a file without a name, so that a run killed before
+    # its report exists leaves nothing behind; its bytes are copied into the report by :meth:`keep_log`.
+    unnamed_log: BinaryIO | None = None
 
     def stop(self) -> None:
         """End the server; kernels it forked die with it (they are all shut down by then in a normal run)."""
@@ -55,25 +57,37 @@ class Pool:
             self.process.wait(STOP_SECONDS)
 
     def keep_log(self, report_log: Path) -> None:
-        """Move the log of a pool started before the report folder existed (:func:`start_early_pool`) into it."""
-        if self.log is not None and self.log != report_log and self.log.is_file():
-            shutil.move(self.log, report_log)
+        """Copy what an early pool printed so far into ``report_log``, when it printed anything."""
+        if self.unnamed_log is None:
+            return
+        # pread leaves the file's offset, which the server shares, where the server's own writes put it.
+        descriptor, offset = self.unnamed_log.fileno(), 0
+        chunk = os.pread(descriptor, 1 << 20, offset)
+        if not chunk:
+            return
+        with open(report_log, "wb") as copy:
+            while chunk:
+                copy.write(chunk)
+                offset += len(chunk)
+                chunk = os.pread(descriptor, 1 << 20, offset)
 
     def end(self) -> None:
-        """Stop the server and remove an early pool's log that was not kept (the run ended before its report)."""
+        """Stop the server and let go of an early pool's unnamed log."""
         self.stop()
-        if self.log is not None and self.log.parent == Path(tempfile.gettempdir()):
-            self.log.unlink(missing_ok=True)
+        if self.unnamed_log is not None:
+            self.unnamed_log.close()
+            self.unnamed_log = None
 
 
 def start_early_pool() -> Pool:
-    """:func:`start_pool` before the run's report folder exists: its log in a file of its own in the temp folder,
-    moved into the report by :meth:`Pool.keep_log`, removed by :meth:`Pool.end` otherwise."""
-    handle, path = tempfile.mkstemp(prefix="study-kernel-pool-", suffix=".log")
-    os.close(handle)
-    pool = start_pool(Path(path))
-    if pool.log is None:  # no pool (turned off, or it could not start): nothing will write the log
-        os.unlink(path)
+    """:func:`start_pool` before the run's report folder exists, its output in a file without a name in the temp
+    folder (:attr:`Pool.unnamed_log`): copied into the report by :meth:`Pool.keep_log`, gone with the run."""
+    unnamed = tempfile.TemporaryFile(prefix="study-kernel-pool-")  # never named where the OS allows it
+    pool = _start(unnamed)
+    if pool.process is None:  # no pool (turned off, or it could not start): nothing will write the log
+        unnamed.close()
+    else:
+        pool.unnamed_log = unnamed
     return pool
 
 
@@ -82,6 +96,15 @@ def start_pool(log: Path) -> Pool:
 
     ``STUDY_KERNEL_POOL=0`` in the environment turns the pool off: every notebook gets a plain kernel.
     """
+    with open(log, "ab") as handle:
+        pool = _start(handle)
+    if pool.process is not None:
+        pool.log = log
+    return pool
+
+
+def _start(output: BinaryIO) -> Pool:
+    """Start the pool server with its stdout and stderr on ``output``."""
     if os.environ.get("STUDY_KERNEL_POOL", "1") == "0":
         return Pool(reason="turned off (STUDY_KERNEL_POOL=0)")
     if not sys.platform.startswith("linux"):
@@ -96,14 +119,13 @@ def start_pool(log: Path) -> Pool:
         # Bound and listening before the server starts: the first kernel may be asked for at once.
         listener.bind("\0" + name)
         listener.listen(64)
-        with open(log, "ab") as handle:
-            process = subprocess.Popen([sys.executable, "-c", code], env=kernel_environment(), stdin=subprocess.DEVNULL,
-                                       stdout=handle, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])
+        process = subprocess.Popen([sys.executable, "-c", code], env=kernel_environment(), stdin=subprocess.DEVNULL,
+                                   stdout=output, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])
     except OSError as error:
         return Pool(reason=f"could not start: {error}")
     finally:
         listener.close()
-    return Pool(name, "", process, log)
+    return Pool(name, "", process)
 
 
 class ForkedKernel:
