@@ -6,7 +6,7 @@ import pytest
 
 from study.ab import design, sla
 from study.ab.abstats import ratio_effect
-from study.ab.customers import _sums, customer_table
+from study.ab.customers import _sums, customer_table, sorted_codes
 from study.ab.sufficient import RatioMoments
 from study.data import experiment as experiments
 
@@ -148,6 +148,31 @@ def test_customer_table_matches_a_pandas_groupby(unit_dtype):
     assert by_customer.loc["b", "first_channel"] == "chat"  # its NaT ticket sorts last; the missing channel is skipped
     assert by_customer.loc["a", "pre_spend"] == 2.0 and pd.isna(by_customer.loc["e", "prior_orders"])
     assert np.isnan(by_customer.loc["e", "repeat_sum"]) and by_customer.loc["e", "tickets"] == 1
+
+
+@pytest.mark.parametrize("unit_dtype", ["string", "str", object])
+def test_the_experiment_rows_codes_give_the_customer_table_of_the_rows(unit_dtype):
+    """The codes experiment_rows hands on (unsorted, missing with a code of its own, mixed units without rows)
+    must give the table factorizing the rows again gives."""
+    tickets = _messy_tickets(unit_dtype)
+    # A missing customer, and "c" seen in both arms (set aside): both leave codes with no row behind.
+    tickets = tickets.assign(customer_id=tickets.customer_id.where(tickets.index != 11))
+    of_c = (tickets.customer_id == "c").fillna(False).to_numpy(dtype=bool)
+    tickets.loc[of_c, "variant"] = np.resize(["control", "treatment"], of_c.sum())
+    experiment = experiments.experiment_rows(tickets.iloc[::-1])
+    assert experiment.units_in_several_arms == 1
+    with_codes = customer_table(experiment.rows, unit_codes=experiment.unit_codes)
+    _assert_same_table(with_codes, customer_table(experiment.rows))
+    _assert_same_table(with_codes, _reference_customer_table(experiment.rows))
+
+
+def test_sorted_codes_number_as_a_sorted_factorization():
+    values = pd.Series(["m", None, "b", "z", "b", None, "a", "m"], dtype="string")
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    renumbered, sorted_values = sorted_codes(codes, uniques)
+    expected_codes, expected_values = pd.factorize(values, sort=True)
+    assert renumbered.tolist() == expected_codes.tolist() == [2, -1, 1, 3, 1, -1, 0, 2]
+    assert list(sorted_values) == list(expected_values) == ["a", "b", "m", "z"]
 
 
 def test_customer_table_on_a_simulation_matches_a_pandas_groupby(small_data):

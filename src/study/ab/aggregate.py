@@ -61,12 +61,21 @@ def aggregate_frame(frame: pd.DataFrame, metrics: Sequence[Metric], arm: str = "
     origins = _frame_origins(frame, metrics)
     stats, units = {}, {}
     keys = [arm, *segments]
-    for key, rows in frame.groupby(keys, dropna=False, sort=False, observed=True):
-        arm_value, *segment_values = (_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
+    # Each group's positions, in row order, from the group numbers: iterating over the groupby would sort a
+    # copy of every column it is given (20 s of 04's segments at 10M tickets), where only the metrics' are read.
+    group = frame.groupby(keys, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    sizes = np.bincount(group)
+    order = np.argsort(group, kind="stable")
+    ends = np.cumsum(sizes)
+    values = {c: _numeric(frame, c) for c in dict.fromkeys(c for m in metrics for c in m.columns)} if len(frame) else {}
+    key_columns = [frame[k] for k in keys]
+    for start, end in zip(ends - sizes, ends):
+        rows = order[start:end]
+        arm_value, *segment_values = (_plain(column.iloc[rows[0]]) for column in key_columns)
         segment = tuple(segment_values)
         units[(segment, str(arm_value))] = len(rows)
         for metric in metrics:
-            columns = [_numeric(rows, c) for c in metric.columns]
+            columns = [values[c][rows] for c in metric.columns]
             origin = origins.get(metric.name)
             stats[(segment, str(arm_value), metric.name)] = metric.statistics.from_arrays(*columns, origin=origin)
     return Aggregates(arm, segments, metrics, stats, units)

@@ -9,7 +9,8 @@ import pandas as pd
 PRE_PERIOD_COVARIATES = ["tenure_days", "prior_orders", "pre_spend", "loyalty_tier"]
 
 
-def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "variant") -> pd.DataFrame:
+def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "variant",
+                   unit_codes: tuple | None = None) -> pd.DataFrame:
     """One row per randomized customer: arm, pre-period covariates and per-customer sums of the outcomes.
 
     Ticket-level metrics become ratio metrics over customers (e.g. repeat purchases / tickets): their
@@ -29,6 +30,9 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
         Experiment tickets (:func:`study.data.experiment.experiment_rows`), each customer in one arm.
     unit, arm : str
         Columns of the randomized unit and of its arm.
+    unit_codes : tuple, optional
+        ``pandas.factorize(rows[unit], use_na_sentinel=False)`` when the caller has it
+        (:attr:`study.data.experiment.ExperimentUnits.unit_codes`): only its values are sorted then.
 
     Returns
     -------
@@ -39,7 +43,8 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
     """
     # Integer codes and bincount instead of a groupby on the text keys, which takes about three
     # times as long on a million customers.
-    unit_codes, units = pd.factorize(rows[unit], sort=True)
+    unit_codes, units = (pd.factorize(rows[unit], sort=True) if unit_codes is None
+                         else sorted_codes(*unit_codes))
     arm_codes, arms = pd.factorize(rows[arm], sort=True)
     keyed = (unit_codes >= 0) & (arm_codes >= 0)
     # Groups are the (unit, arm) pairs seen, numbered in sorted order: by unit, then by arm.
@@ -83,6 +88,31 @@ def customer_table(rows: pd.DataFrame, unit: str = "customer_id", arm: str = "va
         out["first_channel"] = _take(rows["channel"], first[group_unit])
     out["repeat_rate"] = out["repeat_sum"] / out["tickets"]
     return out
+
+
+def sorted_codes(codes: np.ndarray, values) -> tuple[np.ndarray, object]:
+    """Codes and values of a factorization renumbered as ``pandas.factorize(..., sort=True)`` numbers them.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of int
+        A code per row, ``-1`` or the position of a missing value in ``values`` for a row without one.
+    values : array-like
+        The distinct values (``pandas.factorize``'s uniques), in any order.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int
+        Positions in the sorted values, ``-1`` for missing.
+    values : array-like
+        The values that are not missing, sorted.
+    """
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    known = values[~missing]
+    sorter = np.asarray(known.argsort(), dtype=np.intp)
+    rank = np.full(len(values) + 1, -1, dtype=np.intp)  # the last slot: code -1 stays -1
+    rank[np.flatnonzero(~missing)[sorter]] = np.arange(len(known))
+    return rank[codes], known.take(sorter)
 
 
 def _sums(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:

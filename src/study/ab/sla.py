@@ -231,7 +231,7 @@ def sla_experiment(data: TicketData, alpha: float = 0.05, treatment_share: float
                              "memory (run the notebook with study run --engine spark, or load the copy with needed=[])")
         covariates = [c for c in PRE_PERIOD_COVARIATES if data.has(c)]
         experiment = experiment_rows(data.tickets, unit_columns=covariates, set_aside=data.set_aside)
-        customers = customer_table(experiment.rows)
+        customers = customer_table(experiment.rows, unit_codes=experiment.unit_codes)
         rows = experiment.rows
         untimed = int(rows["response_log2_hours"].isna().sum()) if "response_log2_hours" in rows.columns else 0
     srm = srm_check(experiment.units["variant"], {"control": 1 - treatment_share, "treatment": treatment_share},
