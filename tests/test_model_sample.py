@@ -201,19 +201,7 @@ def test_a_run_writes_the_sample_in_its_staging_folder_only_and_its_results_do_n
         assert dataset.sample_reason(1_000, 2026) in json.dumps(rows)
 
 
-@pytest.mark.skipif(spark_missing() is not None, reason=f"Spark cannot run here: {spark_missing()}")
-def test_a_spark_run_draws_the_sample_on_spark_and_its_results_are_duckdbs(small_study_path, tmp_path):
-    from study.report import runner
-
-    lines = []
-    params = {"model_tickets": 1_000}
-    on_spark = runner.run_study(small_study_path, tmp_path / "spark", only=["06"], params=params, engine="spark",
-                                progress=lines.append)
-    assert [r.status for r in on_spark.runs] == ["ok"], [r.reason for r in on_spark.runs]
-    assert any("drawn once on spark" in line for line in lines), lines
-    runner.run_study(small_study_path, tmp_path / "duckdb", only=["06"], params=params, progress=lambda line: None)
-    name = "results/06_driver_analysis.json"
-    assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "duckdb" / name).read_bytes()
+# A run on Spark draws the sample there and gives DuckDB's results: tests/test_spark.py's ticket runs.
 
 
 def test_a_notebook_reads_the_file_and_draws_nothing(copy, tmp_path, monkeypatch):

@@ -46,6 +46,10 @@ def _engine_notebooks(experiment: bool) -> list[str]:
 
 EXPERIMENT_RUN = ("--data", str(config.DATA / "examples" / "experiment.csv.gz"),
                   "--columns", str(config.DATA / "examples" / "experiment_columns.yml"))
+# The model sample is drawn by the runner on the run's engine: a notebook that reads it, with a sample smaller than the
+# data, makes the ticket runs draw it on DuckDB and on Spark, and the comparison covers what the models read.
+MODEL_SAMPLE_RUN = ("--param", "model_tickets=1000")
+MODEL_SAMPLE_READERS = {"tickets": ["06_driver_analysis"], "experiment": []}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,13 +59,13 @@ def study_runs(tmp_path_factory):
     its kernel and Spark's start); the last tests read them."""
     folder = tmp_path_factory.mktemp("engine_runs")
     runs = {}
-    for table, data in (("tickets", ()), ("experiment", EXPERIMENT_RUN)):
+    for table, data in (("tickets", MODEL_SAMPLE_RUN), ("experiment", EXPERIMENT_RUN)):
         names = _engine_notebooks(table == "experiment")
         for engine in ("duckdb", "spark"):
             out = folder / f"{table}_{engine}"
             with open(folder / f"{table}_{engine}.txt", "w") as printed:
-                command = study_command("run", *data, "--only", ",".join(names) or "none", "--out", str(out),
-                                        "--pdf", "no", "--engine", engine)
+                command = study_command("run", *data, "--only", ",".join(names + MODEL_SAMPLE_READERS[table]) or "none",
+                                        "--out", str(out), "--pdf", "no", "--engine", engine)
                 runs[table, engine] = (names, subprocess.Popen(command, stdout=printed, stderr=subprocess.STDOUT), out)
     yield runs
     for _, process, _ in runs.values():
@@ -253,6 +257,9 @@ def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs, table):
     spark_printed = (spark_out.parent / f"{table}_spark.txt").read_text()
     assert duck_status == 0 and spark_status == 0, spark_printed
     assert f"engine spark aggregates for {', '.join(names)};" in spark_printed
+    if MODEL_SAMPLE_READERS[table]:
+        assert "drawn once on spark" in spark_printed, spark_printed
+        assert "drawn once on duckdb" in (duck_out.parent / f"{table}_duckdb.txt").read_text()
     for name in names:  # what papermill gave each executed notebook
         given = [json.loads((out / "notebooks" / f"{name}.ipynb").read_text())["metadata"]["papermill"]["parameters"]
                  for out in (duck_out, spark_out)]
@@ -263,7 +270,7 @@ def test_a_study_run_on_spark_gives_the_numbers_of_duckdb(study_runs, table):
         right = spark_out / "results" / left.name
         assert results_numbers.differences(json.loads(left.read_text()), json.loads(right.read_text())) == []
         compared += 1
-    assert compared == len(names) and config.SAMPLE_DATA.is_file()
+    assert compared == len(names + MODEL_SAMPLE_READERS[table]) and config.SAMPLE_DATA.is_file()
 
 
 def test_sla_experiment_tables_agree(spark, tmp_path):
