@@ -65,7 +65,8 @@ def experiment_rows(
     )
     mixed = (arms_seen > 1) & is_unit
     rows = ledger.keep(pd.Series(~mixed[codes], index=rows.index), f"{unit} seen in several arms")
-    # A mixed unit loses all its rows, so every unit kept keeps its first row.
+    # A mixed unit loses all its rows, so every unit kept keeps its first row; codes number units
+    # in order of appearance, so the first rows come out in code order.
     first_rows = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
     if mixed.any():
         first_rows = (np.cumsum(~mixed[codes]) - 1)[first_rows[~mixed[codes[first_rows]]]]  # positions among the kept
