@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from study.data import expressions
+from study.data import expression_tree
 from study.data.expressions import ExpressionError, evaluate, evaluate_filter, parse
 from study.data.schema import DataError
 
@@ -220,7 +220,7 @@ def reference(text: str, row: dict):
 
 
 def _ref(node, row):
-    E = expressions
+    E = expression_tree
     if isinstance(node, E.Literal):
         return node.value
     if isinstance(node, E.Column):
