@@ -74,7 +74,7 @@ def test_text_from_the_data_cannot_become_a_formula(results, tmp_path):
     raw = path.read_text(encoding="utf-8-sig")
     # a carriage return inside a cell is quoted: it never ends a row early, so no cell starts with a formula
     assert len(hostile) == len(HOSTILE)
-    assert not any(str(cell).startswith("=") for cell in table.select_dtypes("object").to_numpy().ravel())
+    assert not any(str(cell).startswith("=") for cell in table.select_dtypes(["object", "str"]).to_numpy().ravel())
     assert '\n\'=evil.csv,0123456789abcdef,99_hostile,e0,"\'=HYPERLINK(""http://evil.example"",""x"")",-0.15,,-1.5e-09,' in raw
 
 
