@@ -96,6 +96,8 @@ def start_pool(log: Path) -> Pool:
 
     ``STUDY_KERNEL_POOL=0`` in the environment turns the pool off: every notebook gets a plain kernel.
     """
+    if reason := _no_pool_reason():  # before opening the log: no server, no file
+        return Pool(reason=reason)
     with open(log, "ab") as handle:
         pool = _start(handle)
     if pool.process is not None:
@@ -103,12 +105,19 @@ def start_pool(log: Path) -> Pool:
     return pool
 
 
+def _no_pool_reason() -> str:
+    """Why this run gets no pool server, or ``""``."""
+    if os.environ.get("STUDY_KERNEL_POOL", "1") == "0":
+        return "turned off (STUDY_KERNEL_POOL=0)"
+    if not sys.platform.startswith("linux"):
+        return "the forking kernel pool needs Linux"
+    return ""
+
+
 def _start(output: BinaryIO) -> Pool:
     """Start the pool server with its stdout and stderr on ``output``."""
-    if os.environ.get("STUDY_KERNEL_POOL", "1") == "0":
-        return Pool(reason="turned off (STUDY_KERNEL_POOL=0)")
-    if not sys.platform.startswith("linux"):
-        return Pool(reason="the forking kernel pool needs Linux")
+    if reason := _no_pool_reason():
+        return Pool(reason=reason)
     name = f"study-kernels-{os.getpid()}-{secrets.token_hex(8)}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     # `-c` puts the current folder first on the path, as `python -m ipykernel_launcher` does; it is
