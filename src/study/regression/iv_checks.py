@@ -24,6 +24,7 @@ from study.data.dataset import TicketData
 from study.data.experiment import experiment_rows
 from study.data.features import LOG_FLOOR_MINUTES
 from study.stats.cluster import cluster_robust_cov
+from study.stats.multiple import holm
 
 RESPONSE = "survey_response"
 
@@ -71,17 +72,6 @@ def arm_difference(values: np.ndarray, treated: np.ndarray, clusters: np.ndarray
     coefficients = np.linalg.lstsq(design, values, rcond=None)[0]
     cov = cluster_robust_cov(design, values - design @ coefficients, clusters)
     return float(coefficients[1]), float(np.sqrt(cov[1, 1])), float(coefficients[0])
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (statsmodels' ``multipletests(method="holm")``), in the input order."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(stepped, 1.0)
-    return [float(v) for v in out]
 
 
 @dataclass

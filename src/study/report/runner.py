@@ -6,7 +6,6 @@ an interrupted run never leaves a half-written report that looks complete.
 
 from __future__ import annotations
 
-import importlib
 import json
 import multiprocessing
 import os
@@ -30,7 +29,7 @@ from study.data.readiness import needs_of, skip_reason
 from study.engine import check_engine
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import kernel_provisioner, lifetime, safe_output, truth
-from study.report.execute import KERNEL_START_SECONDS, execute_notebook, in_background, worker_start
+from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
 from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
@@ -280,8 +279,6 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
             samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {}))
                                                     for r in todo], engine, progress)
         if todo:
-            # The index's verdicts use statsmodels (1.7 s to import): imported while the notebooks run, not after.
-            in_background(importlib.import_module, "statsmodels.stats.multitest")
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
                          progress)
     finally:

@@ -26,6 +26,7 @@ from study.core.words import (
     p_value,
 )
 from study.report.sentences import estimates_by_name, finite, usable
+from study.stats.multiple import holm
 
 SHIP, DONT_SHIP, INCONCLUSIVE = "ship", "don't ship", "inconclusive"
 PLAIN3 = Unit(1.0, 3)
@@ -359,10 +360,7 @@ def _per_arm(analysis: str, payload: Mapping, href: str | None, what: str, words
     adjusted = list(raw)
     sequential = any((e.get("extra") or {}).get("sequential") for e in primaries)  # split among arms already
     if len(primaries) > 1 and all(finite(p) for p in raw) and not sequential:
-        # Imported here: the runner imports this module, and statsmodels would delay the kernel pool's start.
-        from statsmodels.stats.multitest import multipletests
-
-        adjusted = [float(p) for p in multipletests(raw, method="holm")[1]]
+        adjusted = holm(raw)
     verdicts = []
     for effect, p in zip(primaries, adjusted):
         control, treatment = _arms(effect)
