@@ -146,3 +146,47 @@ def test_whole_number_arms_and_exposure_agree_on_both_paths(tmp_path):
     on_engine = experiment_engine.analyse_source(source, mapping)
     assert in_pandas.exposure_mismatches == on_engine.exposure_mismatches == 10
     assert in_pandas.ledger.as_dict() == on_engine.ledger.as_dict()
+
+
+def yes_no_experiment(path):
+    """An experiment table whose arm, exposure and a segment are yes/no, written to ``path``: (frame, map)."""
+    from study.ab.experiment_table import ExperimentMap
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    treated = rng.random(n) < 0.5
+    frame = pd.DataFrame({"user": [f"u{i}" for i in range(n)], "in_test": pd.array(treated, dtype="boolean"),
+                          "mobile": rng.random(n) < 0.4, "y": rng.normal(size=n) + 0.2 * treated})
+    frame["saw_new"] = frame["in_test"]
+    frame.loc[:19, "saw_new"] = ~frame.loc[:19, "in_test"]  # twenty rows saw the other arm's page
+    frame.loc[20:29, "in_test"] = None  # and ten have no arm
+    frame.to_parquet(path, index=False)
+    return frame, ExperimentMap(unit="user", arm="in_test", control="False", metrics=["y"], segments=["mobile"],
+                                exposure_column="saw_new", exposure_expected={"False": "False", "True": "True"})
+
+
+def same_results_as_pandas(frame, mapping, on_engine, folder) -> None:
+    """``on_engine`` (an engine's analysis of ``frame``) has the pandas path's ledger, arms and numbers."""
+    import results_numbers
+
+    from study.core.results import Source, save
+
+    in_pandas = experiment_table.analyse(frame, mapping)
+    assert in_pandas.exposure_mismatches == on_engine.exposure_mismatches
+    assert in_pandas.ledger.as_dict() == on_engine.ledger.as_dict()
+    arms = [(e.metric, e.control, e.treatment) for e in on_engine.effects]
+    assert arms == [(e.metric, e.control, e.treatment) for e in in_pandas.effects] and ("y", "False", "True") in arms
+    facts = {"source": Source("t.parquet", "0" * 16, len(frame), list(frame.columns)), "parameters": {"alpha": 0.05}}
+    saved = [save(replace(result, **facts), folder / name) for result, name in ((in_pandas, "pandas"), (on_engine, "engine"))]
+    assert results_numbers.differences(*saved) == []
+
+
+def test_yes_no_arms_and_exposure_are_named_alike_on_both_paths(tmp_path):
+    # SQL casts a yes/no value to 'true', pandas to 'True': the engine names arms and exposures as pandas does, so a
+    # map's control "False" is found on both paths and the results are the same, name for name (a yes/no segment
+    # keeps its value on both). A row without an arm disagrees with its exposure: 20 + 10 rows set aside.
+    frame, mapping = yes_no_experiment(tmp_path / "t.parquet")
+    source, _ = experiment_engine.open_table(tmp_path / "t.parquet", "duckdb")
+    on_engine = experiment_engine.analyse_source(source, mapping)
+    assert on_engine.exposure_mismatches == 30
+    same_results_as_pandas(pd.read_parquet(tmp_path / "t.parquet"), mapping, on_engine, tmp_path)

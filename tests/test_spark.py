@@ -351,3 +351,16 @@ def test_an_experiment_table_on_the_engines_gives_the_pandas_results(spark, tmp_
         found = dataclasses.replace(experiment_engine.analyse_source(source, mapping), **facts)
         assert found.ledger.as_dict() == expected.ledger.as_dict() and found.checks == expected.checks, name
         assert results_numbers.differences(reference, save(found, tmp_path / name)) == [], name
+
+
+def test_yes_no_arms_on_spark_are_named_as_pandas_names_them(spark, tmp_path):
+    """Spark casts a yes/no arm to 'true', pandas to 'True': the engine names it as pandas does."""
+    from test_experiment_table import same_results_as_pandas, yes_no_experiment
+
+    from study.ab import experiment_engine
+
+    _, mapping = yes_no_experiment(tmp_path / "t.parquet")
+    source, _ = experiment_engine.open_table(tmp_path / "t.parquet", "spark")
+    same_results_as_pandas(pd.read_parquet(tmp_path / "t.parquet"), mapping,
+                           experiment_engine.analyse_source(source, mapping), tmp_path)
+

@@ -75,6 +75,32 @@ def _nan_as_missing(source):
     return Subset(source, select=f"* REPLACE ({replaced})")
 
 
+def _yes_no_as_text(source, columns: list[str]):
+    """``source`` with each yes/no column among ``columns`` as the text pandas gives it (``'True'``, ``'False'``).
+
+    Arms and exposures are compared and shown as text; SQL casts a yes/no value to ``'true'``, pandas to ``'True'``,
+    so without this an engine would name the arms differently from the pandas path and refuse a map's
+    ``control: "True"``. (Segments keep their values on both paths.)
+    """
+    types = source.column_types()
+    flags = [c for c in dict.fromkeys(columns) if c and types.get(c, "").upper() == "BOOLEAN"]
+    if not flags:
+        return source
+    if hasattr(source, "frame"):  # Spark: the same rows, those columns as text, as a view of their own
+        from pyspark.sql import functions as F
+
+        from study.engine.spark import SparkSource
+
+        def column(name: str):
+            value = F.col(f"`{name.replace('`', '``')}`")
+            return F.when(value, F.lit("True")).when(~value, F.lit("False")).alias(name) if name in flags else value
+
+        return SparkSource(source.frame.select([column(c) for c in source.columns()]), source.session)
+    replaced = ", ".join(f"CASE WHEN {quote(c)} THEN 'True' WHEN NOT {quote(c)} THEN 'False' END AS {quote(c)}"
+                         for c in flags)
+    return Subset(source, select=f"* REPLACE ({replaced})")
+
+
 def _text(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -188,6 +214,7 @@ def analyse_source(source, mapping: ExperimentMap, alpha: float = 0.05, srm_alph
     missing = mapping.missing(source.columns())
     if missing:
         raise DataError(f"{name}: the column map names columns the data lacks: {', '.join(short(c) for c in missing)}")
+    source = _yes_no_as_text(source, [mapping.arm, mapping.exposure_column])
     arms, (rows, mismatches), (exposed_kinds, all_kinds) = first_facts(source, mapping)
     check_arms(set(arms), mapping, name)
     dropped, exposed = {}, source
