@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 
 from study.core.results import Estimate, Skipped
@@ -128,10 +128,10 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
     y = rows[outcome].astype(float)
     if groups is not None:
         kwds = cluster_cov_kwds(shared.get("clusters", groups))  # a count given saves sorting the labels again
-        fit = sm.OLS(y.to_numpy(), X).fit(**{**kwds, "cov_kwds": {"groups": groups}})
+        fit = OLS(y.to_numpy(), X).fit(**{**kwds, "cov_kwds": {"groups": groups}})
         errors = f"standard errors clustered by customer ({shared['customers']} customers)"
     else:
-        fit = sm.OLS(y.to_numpy(), X).fit(cov_type="HC1")
+        fit = OLS(y.to_numpy(), X).fit(cov_type="HC1")
         errors = "heteroskedasticity-robust (HC1) standard errors"
     low, high = fit.conf_int(alpha)[1]
     adjusted = f" adjusted for {', '.join(c.replace('_', ' ') for c in confounders)}" if confounders else ""

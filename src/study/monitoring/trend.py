@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 
 from study.core.inference import Interval
 from study.core.weeks import newey_west_lags
@@ -75,7 +76,7 @@ def weekly_trend(week_number: np.ndarray, values: np.ndarray, alpha: float = 0.0
     x = np.asarray(week_number, float)
     y = np.asarray(values, float)
     lags = newey_west_lags(len(y))
-    fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True},
+    fit = OLS(y, add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True},
                                             use_t=True)
     low, high = fit.conf_int(alpha)[1]
     return Trend(float(fit.params[1]), float(fit.bse[1]), float(low), float(high), float(fit.pvalues[1]), len(y),

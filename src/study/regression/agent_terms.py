@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from study.core import degenerate
 from study.regression.adjustment import Adjustment
@@ -126,7 +126,7 @@ def weighted_within_fit(frame: pd.DataFrame, outcome: str, rhs: str, agents: np.
     kept = (within**2).sum(axis=0) > _ABSORBED * np.maximum(spread, 1e-300)
     exog = pd.DataFrame(within[:, kept], columns=design.columns[kept], index=frame.index)
     endog = pd.Series(weighted_demean(frame[outcome].to_numpy(dtype=float), codes, weights), index=frame.index, name=outcome)
-    model = sm.WLS(endog, exog, weights=weights, hasconst=False)
+    model = WLS(endog, exog, weights=weights, hasconst=False)
     n, k = exog.shape
     model.df_resid, model.df_model = float(n - k - len(levels)), float(k + len(levels) - 1)
     model.formula, model.absorbed_groups = formula, len(levels)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from study.core import degenerate
 from study.core.accounting import RowLedger
@@ -341,7 +341,7 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
     fits = {
         "response": response,
         "mean_complete_case": fit_ols(respondents, "csat", [], cluster=cluster),
-        "mean_ipw": formula_model(sm.WLS, formula("csat", []), frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
+        "mean_ipw": formula_model(WLS, formula("csat", []), frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups),
         "slope_complete_case": fit_within(respondents, "csat", [SPEED, *flags], controls, fixed, cluster=cluster)[0],
     }
     if fixed:
@@ -349,7 +349,7 @@ def survey_nonresponse(data: TicketData, alpha: float = 0.05, cluster: str = "cu
             frame, "csat", slope_text.split("~", 1)[1], respondents[fixed[0]].to_numpy(), weight, groups["groups"],
             formula("csat", [SPEED, *flags], [*controls, *fixed]))[0]
     else:
-        fits["slope_ipw"] = formula_model(sm.WLS, slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups)
+        fits["slope_ipw"] = formula_model(WLS, slope_text, frame, weights=weight).fit(cov_type="cluster", cov_kwds=groups)
 
     clusters = pd.factorize(rows[cluster])[0]
     ipw_method = (

@@ -41,8 +41,8 @@ from study.report.lifetime import die_with_parent
 
 # Imported before a fork so that no kernel imports them again; study's own modules are added from its API.
 PRELOAD = (
-    "numpy", "pandas", "pyarrow.parquet", "scipy.stats", "scipy.optimize", "statsmodels.api",
-    "statsmodels.formula.api", "matplotlib.pyplot", "seaborn", "sklearn.linear_model", "yaml",
+    "numpy", "pandas", "pyarrow.parquet", "scipy.stats", "scipy.optimize", "matplotlib.pyplot", "seaborn",
+    "sklearn.linear_model", "yaml",
     "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "IPython.core.interactiveshell",
     "ipykernel.debugger",  # debugpy: 0.14 s of each kernel's start otherwise
 )

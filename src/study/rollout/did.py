@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
+from statsmodels.tools.tools import add_constant
 from scipy import stats
 
 from study.core.inference import Interval, wald_interval, wald_p_value
@@ -183,7 +184,7 @@ def pretrend_test(cells: pd.DataFrame, window: int = WINDOW) -> tuple[PreTrend |
     x = pd.concat([pd.get_dummies(before["team"].astype(str), dtype=float),
                    pd.get_dummies(before["period"], prefix="week", dtype=float).iloc[:, 1:],
                    pd.DataFrame({f"lead{k}": (event == k).astype(float) for k in leads})], axis=1)
-    fit = sm.WLS(before["y"].to_numpy(), x.to_numpy(), weights=before["w"].to_numpy()).fit(
+    fit = WLS(before["y"].to_numpy(), x.to_numpy(), weights=before["w"].to_numpy()).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(before["team"])[0]})
     index = [list(x.columns).index(f"lead{k}") for k in leads]
     b, v = fit.params[index], fit.cov_params()[np.ix_(index, index)]
@@ -209,9 +210,9 @@ def naive(cells: pd.DataFrame, outcome: str, alpha: float) -> Estimate:
     teams = int(adopters["team"].nunique())
     label = f"{OUTCOMES[outcome][0]}: naive before/after (mean after adoption minus mean before, adopting teams only)"
     if teams >= 2:
-        design = sm.add_constant(adopters["treat"].astype(float).to_numpy())
+        design = add_constant(adopters["treat"].astype(float).to_numpy())
         codes = pd.factorize(adopters["team"])[0]
-        fit = sm.WLS(adopters["y"].to_numpy(), design, weights=adopters["w"].to_numpy()).fit(
+        fit = WLS(adopters["y"].to_numpy(), design, weights=adopters["w"].to_numpy()).fit(
             cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
         value, se, df = float(fit.params[1]), float(fit.bse[1]), teams - 1
         method = "naive before/after: weighted least squares of team-week means on after, CR1 clustered by team, t with G-1 df"

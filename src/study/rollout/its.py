@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from study.core.inference import Interval, wald_interval, wald_p_value
 from study.core.results import Estimate
@@ -84,7 +84,7 @@ def segmented(cells: pd.DataFrame, outcome: str, alpha: float) -> SegmentedFit:
     weekly = weekly_series(cells)
     x, seasonal = design(weekly)
     lags = newey_west_lags(len(weekly))
-    fit = sm.WLS(weekly["y"].to_numpy(), x, weights=weekly["w"].to_numpy()).fit(
+    fit = WLS(weekly["y"].to_numpy(), x, weights=weekly["w"].to_numpy()).fit(
         cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     df = float(fit.df_resid)
     words = OUTCOMES[outcome][0]

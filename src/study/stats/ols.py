@@ -14,7 +14,7 @@ and influence measures do).
 from __future__ import annotations
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 from scipy import linalg
 from statsmodels.regression.linear_model import OLSResults, RegressionResultsWrapper
 from statsmodels.tools.tools import pinv_extended
@@ -24,7 +24,7 @@ from statsmodels.tools.tools import pinv_extended
 _MAX_CONDITION = 1e8
 
 
-class CholeskyOLS(sm.OLS):
+class CholeskyOLS(OLS):
     """statsmodels' ``OLS`` fitted through the normal equations (see the module docstring)."""
 
     @property

@@ -20,7 +20,7 @@ so the rank returned is theirs in every case.
 from __future__ import annotations
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools import tools
 
 _EPS = np.finfo(float).eps
@@ -73,7 +73,7 @@ def svd_rank(exog: np.ndarray) -> int:
     return int(np.shape(exog)[1]) if full_rank(exog) else int(np.linalg.matrix_rank(exog))
 
 
-class RankedLogit(sm.Logit):
+class RankedLogit(Logit):
     """statsmodels' ``Logit`` whose rank check is answered by :func:`full_rank` first, and which keeps its last Hessian.
 
     The rank is the pivoted QR's (without the decomposition for a certified design). Newton's last
