@@ -77,7 +77,7 @@ def weekly_trend(week_number: np.ndarray, values: np.ndarray, alpha: float = 0.0
     y = np.asarray(values, float)
     lags = newey_west_lags(len(y))
     fit = OLS(y, add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True},
-                                            use_t=True)
+                                      use_t=True)
     low, high = fit.conf_int(alpha)[1]
     return Trend(float(fit.params[1]), float(fit.bse[1]), float(low), float(high), float(fit.pvalues[1]), len(y),
                  int(x.max() - x.min()), lags, 1 - alpha)
