@@ -57,22 +57,39 @@ def open_table(path: str | Path, engine: str, spark_master: str = DEFAULT_MASTER
     return SparkSource(session.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False)), session), facts
 
 
+def _columns_replaced(source, names: list[str], sql, spark):
+    """``source`` with the columns ``names`` rewritten, as a source of its own; the other columns stay as they are.
+
+    On DuckDB each becomes the expression ``sql(quoted name)``, on Spark ``spark(column)`` (a ``pyspark.sql.Column``).
+    """
+    if hasattr(source, "frame"):  # Spark: the same rows, as a view of their own
+        from pyspark.sql import functions as F
+
+        from study.engine.spark import SparkSource
+
+        def column(name: str):
+            value = F.col(f"`{name.replace('`', '``')}`")
+            return spark(value).alias(name) if name in names else value
+
+        return SparkSource(source.frame.select([column(c) for c in source.columns()]), source.session)
+    replaced = ", ".join(f"{sql(quote(c))} AS {quote(c)}" for c in names)
+    return Subset(source, select=f"* REPLACE ({replaced})")
+
+
 def _nan_as_missing(source):
     """``source`` with each float column's NaN values as NULL, as pandas reads them."""
     floats = [name for name, kind in source.column_types().items() if kind.upper() in ("DOUBLE", "FLOAT", "REAL")]
     if not floats:
         return source
-    if hasattr(source, "frame"):  # Spark: the same rows, NaN replaced, as a view of their own
+    if not hasattr(source, "frame"):  # DuckDB reads a stored NaN as NULL unless told it may hold one
+        source.relation = source.relation.replace("read_parquet(?)", "read_parquet(?, can_have_nan = true)")
+
+    def spark(value):
         from pyspark.sql import functions as F
 
-        from study.engine.spark import SparkSource
+        return F.nanvl(value, F.lit(None))
 
-        columns = [F.nanvl(F.col(f"`{c.replace('`', '``')}`"), F.lit(None)).alias(c) if c in floats
-                   else F.col(f"`{c.replace('`', '``')}`") for c in source.columns()]
-        return SparkSource(source.frame.select(columns), source.session)
-    source.relation = source.relation.replace("read_parquet(?)", "read_parquet(?, can_have_nan = true)")
-    replaced = ", ".join(f"CASE WHEN isnan({quote(c)}) THEN NULL ELSE {quote(c)} END AS {quote(c)}" for c in floats)
-    return Subset(source, select=f"* REPLACE ({replaced})")
+    return _columns_replaced(source, floats, lambda c: f"CASE WHEN isnan({c}) THEN NULL ELSE {c} END", spark)
 
 
 def _yes_no_as_text(source, columns: list[str]):
@@ -86,19 +103,13 @@ def _yes_no_as_text(source, columns: list[str]):
     flags = [c for c in dict.fromkeys(columns) if c and types.get(c, "").upper() == "BOOLEAN"]
     if not flags:
         return source
-    if hasattr(source, "frame"):  # Spark: the same rows, those columns as text, as a view of their own
+
+    def spark(value):
         from pyspark.sql import functions as F
 
-        from study.engine.spark import SparkSource
+        return F.when(value, F.lit("True")).when(~value, F.lit("False"))
 
-        def column(name: str):
-            value = F.col(f"`{name.replace('`', '``')}`")
-            return F.when(value, F.lit("True")).when(~value, F.lit("False")).alias(name) if name in flags else value
-
-        return SparkSource(source.frame.select([column(c) for c in source.columns()]), source.session)
-    replaced = ", ".join(f"CASE WHEN {quote(c)} THEN 'True' WHEN NOT {quote(c)} THEN 'False' END AS {quote(c)}"
-                         for c in flags)
-    return Subset(source, select=f"* REPLACE ({replaced})")
+    return _columns_replaced(source, flags, lambda c: f"CASE WHEN {c} THEN 'True' WHEN NOT {c} THEN 'False' END", spark)
 
 
 def _text(value: str) -> str:
