@@ -47,3 +47,20 @@ def test_an_estimate_with_the_shared_design_is_the_estimate_without():
     alone = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply")
     shared = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", association.shared_design(rows))
     assert alone == shared and alone.extra == shared.extra
+
+
+def test_customers_numbered_for_a_larger_table_give_the_same_design_and_estimate():
+    tickets = simulate.simulate(3_000, seed=2).tickets
+    tickets.loc[tickets.index[::7], "customer_id"] = None
+    codes = pd.factorize(tickets["customer_id"])[0]
+    known = tickets["csat"].notna().to_numpy() & (np.arange(len(tickets)) % 5 > 0)
+    rows = tickets[known]
+    alone, given = association.shared_design(rows), association.shared_design(rows, codes[known])
+    assert given["customers"] == alone["customers"] == rows["customer_id"].nunique()
+    assert given["clusters"] == alone["clusters"] == cluster_count(given["groups"])
+    # The same partition of the rows into clusters, whatever the numbers.
+    assert len(set(zip(given["groups"], alone["groups"]))) == alone["clusters"]
+    theme = pd.Series(rows["first_response_minutes"].to_numpy() > 120, index=rows.index)
+    a = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", alone)
+    b = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", given)
+    assert (a.value, a.se, a.p_value) == pytest.approx((b.value, b.se, b.p_value), rel=1e-12)

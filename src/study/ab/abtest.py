@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from study.ab import power as power_analysis
 from study.ab.abstats import Effect, mean_effect, proportion_effect, ratio_effect
@@ -29,6 +28,7 @@ from study.ab.cuped_pooled import pooled_cuped_effect, ratio_cuped_effect
 from study.ab.sufficient import CovariateMoments, Metric, RatioCovariateMoments
 from study.core.inference import Interval, critical_value
 from study.core.results import Estimate
+from study.stats.multiple import benjamini_hochberg, holm
 
 
 def compare_metrics(aggregates: Aggregates, control: str = "control", alpha: float = 0.05, pooled: bool = False,
@@ -139,10 +139,9 @@ def _effect(metric: Metric, control, treatment, common: dict, pooled: bool, cont
     return mean_effect(control, treatment, reference=reference, **sides, **common)
 
 
-# Adjusted p-values, by the name results carry -> statsmodels' method: Holm controls the family-wise
-# error rate under any dependence, Benjamini-Hochberg the false discovery rate (independent or
-# positively dependent tests).
-ADJUSTMENTS = {"holm": "holm", "benjamini_hochberg": "fdr_bh"}
+# Adjusted p-values, by the name results carry: Holm controls the family-wise error rate under any dependence,
+# Benjamini-Hochberg the false discovery rate (independent or positively dependent tests).
+ADJUSTMENTS = {"holm": holm, "benjamini_hochberg": benjamini_hochberg}
 
 
 def adjust_p_values(effects: Sequence[Effect], family: Callable[[Effect], Hashable] | None = None) -> list[Effect]:
@@ -169,7 +168,7 @@ def adjust_p_values(effects: Sequence[Effect], family: Callable[[Effect], Hashab
             groups.setdefault(family(e) if family else "all", []).append(i)
     for members in groups.values():
         p = [effects[i].p_value for i in members]
-        adjusted = {name: multipletests(p, method=method)[1] for name, method in ADJUSTMENTS.items()}
+        adjusted = {name: method(p) for name, method in ADJUSTMENTS.items()}
         for j, i in enumerate(members):
             effects[i] = effects[i].with_adjusted_p_values(
                 **{name: float(values[j]) for name, values in adjusted.items()}, family_size=len(members))

@@ -59,19 +59,37 @@ class CholeskyOLS(OLS):
 
     def _normal_equations(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Coefficients, (X'X)^-1 and the design's singular values; None if X'X is ill conditioned."""
-        design, outcome = np.asarray(self.wexog, dtype=float), np.asarray(self.wendog, dtype=float)
-        cross = design.T @ design
-        scale = np.sqrt(np.diag(cross))
-        if not np.all(scale > 0):
-            return None
-        # Scaling the columns to unit length first keeps dummies and hours on one footing.
-        scaled = cross / np.outer(scale, scale)
-        eigenvalues = np.linalg.eigvalsh(scaled)
-        if eigenvalues[0] <= 0 or eigenvalues[-1] / eigenvalues[0] > _MAX_CONDITION:
-            return None
-        factor = linalg.cho_factor(scaled)
-        inverse = linalg.cho_solve(factor, np.eye(len(scale))) / np.outer(scale, scale)
-        inverse = (inverse + inverse.T) / 2
-        beta = linalg.cho_solve(factor, (design.T @ outcome) / scale) / scale
-        singular_values = np.sqrt(np.clip(np.linalg.eigvalsh(cross), 0, None))[::-1]
-        return beta, inverse, singular_values
+        return normal_equations(self.wexog, self.wendog)
+
+
+def normal_equations(design: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Least squares by the Cholesky factorization of the column-scaled ``X'X``, when it is well conditioned.
+
+    Parameters
+    ----------
+    design : numpy.ndarray, (n, k)
+    outcome : numpy.ndarray, (n,)
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        The coefficients, ``(X'X)^-1`` and the design's singular values (largest first); None when a column is
+        zero or the scaled ``X'X`` has a condition number above :data:`_MAX_CONDITION` (columns that are, or
+        nearly are, combinations of the others).
+    """
+    design, outcome = np.asarray(design, dtype=float), np.asarray(outcome, dtype=float)
+    cross = design.T @ design
+    scale = np.sqrt(np.diag(cross))
+    if not np.all(scale > 0):
+        return None
+    # Scaling the columns to unit length first keeps dummies and hours on one footing.
+    scaled = cross / np.outer(scale, scale)
+    eigenvalues = np.linalg.eigvalsh(scaled)
+    if eigenvalues[0] <= 0 or eigenvalues[-1] / eigenvalues[0] > _MAX_CONDITION:
+        return None
+    factor = linalg.cho_factor(scaled)
+    inverse = linalg.cho_solve(factor, np.eye(len(scale))) / np.outer(scale, scale)
+    inverse = (inverse + inverse.T) / 2
+    beta = linalg.cho_solve(factor, (design.T @ outcome) / scale) / scale
+    singular_values = np.sqrt(np.clip(np.linalg.eigvalsh(cross), 0, None))[::-1]
+    return beta, inverse, singular_values
