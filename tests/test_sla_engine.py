@@ -141,6 +141,17 @@ def test_notebook_api_engine_and_pandas_paths_agree(tmp_path):
     pd.testing.assert_frame_equal(engine.srm_table(), memory.srm_table(), check_exact=True)
 
 
+def test_duckdb_scans_a_large_copy_and_reads_a_small_one_or_any_other_file(tmp_path, monkeypatch):
+    data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
+    path = write_prepared(data, tmp_path / "copy.parquet")
+    assert study.sla_columns("duckdb", path) == list(study.SLA_COLUMNS)  # 40,000 tickets: read into memory
+    assert study.sla_columns("duckdb", "data/tickets.parquet") == study.sla_columns() == list(study.SLA_COLUMNS)
+    assert study.sla_columns("spark") == study.sla_columns("spark", "data/tickets.parquet") == []
+    monkeypatch.setattr("study.ab.sla.SCAN_MIN_TICKETS", len(data.tickets))
+    assert study.sla_columns("duckdb", str(path)) == []
+    assert sla_experiment(study.load(str(path), needed=study.sla_columns("duckdb", path))).experiment.rows is None
+
+
 def test_engine_refusals(tmp_path):
     data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
     with pytest.raises(ValueError, match="in memory"):
