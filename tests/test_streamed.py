@@ -63,6 +63,13 @@ def test_the_embedded_sample_gives_the_same_copy_and_facts(tmp_path, monkeypatch
     _assert_same(*_both(config.SAMPLE_DATA, tmp_path, monkeypatch))
 
 
+def test_a_copy_written_a_slice_at_a_time_while_the_next_is_made_keeps_the_rows_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(streamed.io, "ROWS_PER_GROUP", 7_000)  # six slices of the sample, each written by a thread
+    new, old = _both(config.SAMPLE_DATA, tmp_path, monkeypatch)
+    assert pq.ParquetFile(new.path).metadata.num_row_groups == 6
+    _assert_same(new, old)
+
+
 def test_stray_spaces_gaps_and_odd_extra_columns_are_read_as_the_pandas_path_reads_them(frame, tmp_path, monkeypatch):
     messy = frame.copy()
     messy["customer_id"] = messy["customer_id"].where(messy.index % 7 > 0, " " + messy["customer_id"] + "\u3000")
