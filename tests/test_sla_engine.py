@@ -11,7 +11,7 @@ import pytest
 import study
 from study.ab.customers import PRE_PERIOD_COVARIATES, customer_table
 from study.ab.sla import sla_experiment
-from study.ab.sla_engine import experiment_scan, file_dtypes, positioned
+from study.ab.sla_engine import experiment_scan, fetch_frame, file_dtypes, positioned
 from study.data.dataset import write_prepared
 from study.data.experiment import experiment_rows
 from study.engine.sources import DuckDBSource
@@ -150,6 +150,16 @@ def test_duckdb_scans_a_large_copy_and_reads_a_small_one_or_any_other_file(tmp_p
     monkeypatch.setattr("study.ab.sla.SCAN_MIN_TICKETS", len(data.tickets))
     assert study.sla_columns("duckdb", str(path)) == []
     assert sla_experiment(study.load(str(path), needed=study.sla_columns("duckdb", path))).experiment.rows is None
+
+
+def test_the_scans_own_connection_gives_freed_memory_back(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(path)
+    source = DuckDBSource(path)
+    assert fetch_frame(source, "SELECT sum(x) AS total FROM {relation}", source.relation)["total"].tolist() == [3]
+    (threshold, background), = source.connection.execute(
+        "SELECT current_setting('allocator_flush_threshold'), current_setting('allocator_background_threads')").fetchall()
+    assert threshold.replace(" ", "").startswith(("32MB", "32.0MB", "30.5MiB")) and background is True
 
 
 def test_engine_refusals(tmp_path):
