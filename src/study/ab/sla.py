@@ -62,8 +62,8 @@ def sla_columns(engine: str = "duckdb", data_path: str | Path | None = None) -> 
     customer table come from the engine's scan of the copy ``study run`` writes (:func:`sla_experiment`).
     Measured alone in one process (2 cores): at 10M tickets 62 s and 4.2 GB peak with the scan against 75 s and
     4.5 GB with the tickets in memory (in whole runs, two notebooks at once, alternating: 04 70-77 s against
-    84-89 s, the run's peak 5.8-6.0 GB against 6.6 GB); at 1M 5.3-5.8 s against 5.7-6.9 s; on the 40,000-ticket sample the tickets in
-    memory are about a second quicker. Both give the same bytes.
+    84-89 s, the run's peak 5.8-6.0 GB against 6.6 GB); at 1M 5.3-5.8 s against 5.7-6.9 s; on the
+    40,000-ticket sample the tickets in memory are about a second quicker. Both give the same bytes.
 
     Parameters
     ----------
