@@ -81,11 +81,8 @@ def shared_design(rows: pd.DataFrame, customer_codes: np.ndarray | None = None) 
         customers = int(codes.max(initial=-1)) + 1  # the customers of rows, as nunique() counts them
         groups = clusters(rows, codes) if customers >= 2 else None
     dummies = confounder_dummies(rows, confounders)
-    shared = {"confounders": confounders, "dummies": dummies, "groups": groups,
-              "customers": customers if groups is not None else 0, "design": _design_columns(dummies)}
-    if groups is not None:
-        shared["clusters"] = int(groups.max()) + 1  # clusters() numbers them from 0, each with a row
-    return shared
+    return {"confounders": confounders, "dummies": dummies, "groups": groups,
+            "customers": customers if groups is not None else 0, "design": _design_columns(dummies)}
 
 
 def _numbered_from_0(codes: np.ndarray) -> np.ndarray:
@@ -137,13 +134,9 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
     columns[1] = theme.to_numpy(dtype=float)
     X = columns.T  # design(rows, theme, confounders, shared["dummies"]).to_numpy(), built once per outcome
     y = rows[outcome].astype(float)
-    if groups is not None:
-        clustered = shared.get("clusters") or int(groups.max()) + 1  # clusters() numbers them from 0, each with a row
-        fitted = robust_difference(X, y.to_numpy(), groups, alpha, few_clusters_df(clustered))
-        errors = f"standard errors clustered by customer ({shared['customers']} customers)"
-    else:
-        fitted = robust_difference(X, y.to_numpy(), None, alpha, None)
-        errors = "heteroskedasticity-robust (HC1) standard errors"
+    fitted = robust_difference(X, y.to_numpy(), groups, alpha)
+    errors = (f"standard errors clustered by customer ({shared['customers']} customers)" if groups is not None
+              else "heteroskedasticity-robust (HC1) standard errors")
     if fitted is None:
         return Skipped(section, f"the comments naming the theme cannot be told apart from "
                                 f"{' and '.join(c.replace('_', ' ') for c in confounders) or 'the others'}: the "
@@ -158,13 +151,13 @@ def theme_effect(rows: pd.DataFrame, theme: pd.Series, outcome: str, alpha: floa
                      "mean without": float(y[~theme.to_numpy()].mean())}, model)
 
 
-def robust_difference(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, alpha: float,
-                      t_df: int | None) -> tuple[float, float, float, float, float] | None:
+def robust_difference(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                      alpha: float) -> tuple[float, float, float, float, float] | None:
     """The least-squares coefficient of ``X``'s second column: value, standard error, interval and p-value.
 
-    The numbers of statsmodels' ``OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})`` (CR1), or of
-    ``cov_type="HC1"`` without ``groups``, with ``use_t=True`` and Student's t on ``t_df`` degrees of freedom when
-    given (few clusters), the normal otherwise. The coefficients come from the normal equations
+    The numbers of statsmodels' ``OLS(y, X).fit(**cluster_cov_kwds(groups))`` (CR1, with Student's t on G - 1
+    degrees of freedom when the G clusters are few: :func:`study.regression.fitting.cluster_cov_kwds`), or of
+    ``cov_type="HC1"`` (the normal) without ``groups``. The coefficients come from the normal equations
     (:func:`study.stats.ols.normal_equations`) and the theme's variance from the CR1 sandwich in closed form: on
     2.2 million comments statsmodels' SVD and its cluster sums took 6.4 s a fit. HC1 is the CR1 sandwich with
     every row its own cluster: both scale by n / (n - k). None when the design's columns are (nearly) collinear:
@@ -179,8 +172,6 @@ def robust_difference(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, a
     groups : numpy.ndarray of int or None
         Each row's cluster, numbered from 0 (:func:`clusters`); None for HC1.
     alpha : float
-    t_df : int or None
-        Degrees of freedom of the t reference; None for the normal.
     """
     solved = normal_equations(X, y)
     if solved is None:
@@ -190,10 +181,11 @@ def robust_difference(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, a
     # the rows' (B_1 . x_i) e_i, one number a row instead of a row of k scores.
     influence = (X @ inverse[1]) * (y - X @ beta)
     if groups is None:
-        per_cluster, clusters = influence, len(y)
+        per_cluster, clusters, t_df = influence, len(y), None
     else:
         per_cluster = np.bincount(groups, weights=influence)
         clusters = int(np.count_nonzero(np.bincount(groups)))
+        t_df = few_clusters_df(clusters)
     se = float(np.sqrt(cr1_factor(clusters, len(y), X.shape[1]) * (per_cluster @ per_cluster)))
     reference = stats.t(t_df) if t_df is not None else stats.norm()
     value = float(beta[1])
