@@ -101,6 +101,15 @@ def test_a_large_file_is_validated_in_a_separate_process_with_the_same_result(sm
     assert not (tmp_path / "broken").exists()
 
 
+def test_spark_or_a_large_file_is_prepared_in_a_separate_process(small_study_path, monkeypatch):
+    from study.report import runner
+
+    assert not runner.prepares_in_child(small_study_path, "duckdb")
+    assert runner.prepares_in_child(small_study_path, "spark")  # the Java process its session starts ends with it
+    monkeypatch.setattr(runner, "PREPARE_IN_CHILD_BYTES", 0)
+    assert runner.prepares_in_child(small_study_path, "duckdb")
+
+
 def test_a_report_of_few_columns_read_still_describes_every_one(sample_data, prepared):
     from study.data import descriptives
 

@@ -181,6 +181,15 @@ def _checked_run(data_path, out_dir, params, only, jobs, progress, columns, tabl
         raise
 
 
+def prepares_in_child(data_path: Path, engine: str) -> bool:
+    """Whether the tickets are validated and copied in a separate process rather than in the runner.
+
+    A large table's memory, or the Java process a Spark session starts (about 1 GB, whatever the file's size), goes
+    back to the system when that process ends, instead of staying with the runner while the notebooks run.
+    """
+    return engine != "duckdb" or data_path.stat().st_size > PREPARE_IN_CHILD_BYTES
+
+
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
                 started_at, needs, pdf="no", kernels=None, engine=("duckdb", "local[2]")):
     """The body of :func:`run_study`, writing into ``staging`` and swapping it into place at the end.
@@ -210,9 +219,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     if ticket_table and any(a.kind != "experiment" for a in analyses):
         numbers = sorted({c for _, chosen in needs.values() if chosen is not None for c in (chosen.outcome, chosen.driver)})
         arguments = (data_path, columns if ticket_map else None, staging, numbers, *engine)
-        if data_path.stat().st_size > PREPARE_IN_CHILD_BYTES:
-            # A separate process gives the memory of a large table back to the system when it ends,
-            # instead of it staying with the runner while the notebooks run.
+        if prepares_in_child(data_path, engine[0]):
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=worker_start, initargs=(os.getpid(),))
             try:
