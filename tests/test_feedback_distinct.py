@@ -64,3 +64,30 @@ def test_customers_numbered_for_a_larger_table_give_the_same_design_and_estimate
     a = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", alone)
     b = association.theme_effect(rows, theme, "csat", 0.05, "x", "slow reply", given)
     assert (a.value, a.se, a.p_value) == pytest.approx((b.value, b.se, b.p_value), rel=1e-12)
+
+
+def test_tickets_without_a_comment_left_unread_give_the_same_results_and_ledger(tmp_path):
+    import dataclasses
+    import json
+
+    from study import config
+    from study.core.results import save
+    from study.data import dataset
+    from study.feedback import COLUMNS, WITHOUT_COMMENT, analyse
+
+    sample = dataset.load_tickets(config.SAMPLE_DATA)
+    tickets = sample.tickets.iloc[:9_000].copy()
+    tickets.loc[tickets.index[:40], "comment"] = "   "  # blank text is read and dropped under the same reason
+    sample = dataclasses.replace(sample, tickets=tickets, set_aside={"filtered by the column map": 17})
+    copy = dataset.write_prepared(sample, tmp_path / "tickets.prepared.parquet")
+    whole = dataset.load_tickets(copy, needed=COLUMNS)
+    unread = dataset.load_tickets(copy, needed=COLUMNS, unread_without=WITHOUT_COMMENT)
+    assert len(unread.tickets) == whole.tickets["comment"].notna().sum() < len(whole.tickets)
+    assert unread.prepared is None and unread.set_aside[WITHOUT_COMMENT[1]] == whole.tickets["comment"].isna().sum()
+    results = [analyse(data, seed=1) for data in (whole, unread)]
+    assert [r.ledger.as_dict() for r in results][0] == results[1].ledger.as_dict()
+    pd.testing.assert_frame_equal(results[0].ledger.table(), results[1].ledger.table())
+    assert json.dumps(save(results[0], None), sort_keys=True, default=str) == json.dumps(
+        save(results[1], None), sort_keys=True, default=str)
+    assert dataset.load_tickets(copy, needed=COLUMNS, max_tickets=5_000, unread_without=WITHOUT_COMMENT).set_aside.get(
+        WITHOUT_COMMENT[1]) is None  # a model sample's draw reads its customers' tickets whole

@@ -195,6 +195,7 @@ def load_tickets(
     needed: list[str] | None = None,
     max_tickets: int | None = None,
     seed: int = 2026,
+    unread_without: tuple[str, str] | None = None,
 ) -> TicketData:
     """Read, map, validate and derive a ticket file.
 
@@ -218,8 +219,11 @@ def load_tickets(
         (:func:`study.data.model_sample.matching_sample`); otherwise it is drawn here, the same sample.
     seed : int
         Seed of that draw.
-
-    Returns
+    unread_without : tuple of str, optional
+        ``(column, reason)``: for a prepared copy read whole (no ``max_tickets`` draw), the tickets without a value
+        in ``column`` are not read, and are counted in ``set_aside`` under ``reason``. An analysis that drops them
+        first under the same reason (the feedback analysis: tickets without a comment) gives the same rows and
+        ledger, without holding every ticket (at 10M tickets, 2.2 million with a comment).
     -------
     TicketData
         With ``set_aside`` counting the tickets the column map's filters excluded and those left
@@ -232,7 +236,7 @@ def load_tickets(
     """
     path = config.input_path(path)  # a notebook's default, run by papermill from another folder
     if is_prepared(path):
-        data = _read_prepared(Path(path), needed, max_tickets, seed)
+        data = _read_prepared(Path(path), needed, max_tickets, seed, unread_without)
     else:
         export = read_export(path, table, columns)
         # The frame was just read and is ours: converting and deriving in place saves two copies of it.
@@ -349,7 +353,8 @@ def is_prepared(path: str | Path) -> bool:
         return False
 
 
-def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None, seed: int) -> TicketData:
+def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None, seed: int,
+                   unread_without: tuple[str, str] | None = None) -> TicketData:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -366,11 +371,19 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         row_filter = None
         if sampled:
             row_filter = pc.field("customer_id").isin(_arrow_strings(model_sample.draw_file(path, max_tickets, seed)))
+        elif unread_without is not None and unread_without[0] in names:
+            row_filter = pc.field(unread_without[0]).is_valid()
         tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], set_aside=facts.get("set_aside", {}),
                       missing=_missing_shares(path, set(schema_.names) - set(names)), prepared=path,
                       notes=facts.get("notes", {}))
-    return _sampled(tickets, rows, data, max_tickets, seed) if sampled else data
+    if sampled:
+        return _sampled(tickets, rows, data, max_tickets, seed)
+    if len(tickets) < rows:  # tickets without a value in unread_without's column were not read
+        # Not the whole copy any more: aggregates over the file would describe other tickets.
+        return dataclasses.replace(data, set_aside={**data.set_aside, unread_without[1]: rows - len(tickets)},
+                                   prepared=None)
+    return data
 
 
 def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:

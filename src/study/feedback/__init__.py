@@ -20,12 +20,12 @@ Modules: :mod:`~study.feedback.lexicon` (terms, matching, negation), :mod:`~stud
 
 from importlib import import_module
 
-from study.feedback.analysis import COLUMNS, analyse
+from study.feedback.analysis import COLUMNS, WITHOUT_COMMENT, analyse
 from study.feedback.lexicon import DELIVERY_THEMES, NEGATIONS, STARTER_THEMES, Lexicon
 from study.feedback.result import ANALYSIS, FeedbackAnalysis
 
-__all__ = ["ANALYSIS", "COLUMNS", "DELIVERY_THEMES", "FeedbackAnalysis", "Lexicon", "NEGATIONS", "STARTER_THEMES", "analyse",
-           "plots"]
+__all__ = ["ANALYSIS", "COLUMNS", "DELIVERY_THEMES", "FeedbackAnalysis", "Lexicon", "NEGATIONS", "STARTER_THEMES",
+           "WITHOUT_COMMENT", "analyse", "plots"]
 
 
 def __getattr__(name: str):

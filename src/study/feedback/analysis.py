@@ -17,6 +17,9 @@ from study.feedback.result import FeedbackAnalysis
 COLUMNS = ["ticket_id", "customer_id", "comment", "first_response_minutes", "resolved",
            *association.CONFOUNDERS, *association.OUTCOMES]
 MAX_TOPICS = 30  # as the parameter checks (study.parameters)
+NO_COMMENT = "no comment (the customer wrote nothing)"
+# study.load(..., unread_without=WITHOUT_COMMENT): a prepared copy's tickets without a comment are counted, not read.
+WITHOUT_COMMENT = ("comment", NO_COMMENT)
 
 
 def has_text(comments: pd.Series) -> pd.Series:
@@ -110,7 +113,7 @@ def analyse(data: pd.DataFrame | TicketData, alpha: float = 0.05, columns_path: 
         result.skipped = "the data has no comment column: the feedback analysis reads what customers wrote"
         ledger.keep(pd.Series(False, index=frame.index), "no comment column")
         return result
-    comments = ledger.keep(has_text(frame["comment"]), "no comment (the customer wrote nothing)")
+    comments = ledger.keep(has_text(frame["comment"]), NO_COMMENT)
     if comments.empty:
         result.skipped = "no ticket has a comment (the comment column is empty on every row)"
         return result
