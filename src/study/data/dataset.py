@@ -375,7 +375,7 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
             row_filter = pc.field(unread_without[0]).is_valid()
         tickets = pq.read_table(path, columns=names, filters=row_filter).to_pandas()
     data = TicketData(tickets, source, facts["mapped_from"], set_aside=facts.get("set_aside", {}),
-                      missing=_missing_shares(path, set(schema_.names) - set(names)), prepared=path,
+                      missing=io.null_shares(path, set(schema_.names) - set(names)), prepared=path,
                       notes=facts.get("notes", {}))
     if sampled:
         return _sampled(tickets, rows, data, max_tickets, seed)
@@ -384,23 +384,6 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
         return dataclasses.replace(data, set_aside={**data.set_aside, unread_without[1]: rows - len(tickets)},
                                    prepared=None)
     return data
-
-
-def _missing_shares(path: Path, columns: set[str]) -> dict[str, float]:
-    """Share of nulls of ``columns`` in a Parquet file, from its row-group statistics (no data read)."""
-    import pyarrow.parquet as pq
-
-    metadata = pq.ParquetFile(path).metadata
-    rows = max(metadata.num_rows, 1)
-    nulls = dict.fromkeys(columns, 0)
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            name = chunk.path_in_schema
-            if name in nulls:
-                nulls[name] += chunk.statistics.null_count if chunk.is_stats_set else 0
-    return {name: count / rows for name, count in nulls.items()}
 
 
 def _arrow_strings(values: pd.Index):

@@ -294,3 +294,20 @@ def _refuse_repeated_names(columns, name: str) -> None:
     if repeated:
         shown = ", ".join(short(r) for r in repeated[:5]) + (", ..." if len(repeated) > 5 else "")
         raise DataError(f"{name}: column name(s) {shown} appear more than once in the header")
+
+
+def null_shares(path: str | Path, columns: set[str]) -> dict[str, float]:
+    """Share of nulls of ``columns`` in a Parquet file, from its row-group statistics (no data read)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    rows = max(metadata.num_rows, 1)
+    nulls = dict.fromkeys(columns, 0)
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            if name in nulls:
+                nulls[name] += chunk.statistics.null_count if chunk.is_stats_set else 0
+    return {name: count / rows for name, count in nulls.items()}
