@@ -184,7 +184,7 @@ def _checked_run(data_path, out_dir, params, only, jobs, progress, columns, tabl
 def prepares_in_child(data_path: Path, engine: str) -> bool:
     """Whether the tickets are validated and copied in a separate process rather than in the runner.
 
-    A large table's memory, or the Java process a Spark session starts (about 1 GB, whatever the file's size), goes
+    A large table's memory, or the Java process a Spark session starts (whatever the file's size), goes
     back to the system when that process ends, instead of staying with the runner while the notebooks run.
     """
     return engine != "duckdb" or data_path.stat().st_size > PREPARE_IN_CHILD_BYTES
