@@ -224,6 +224,8 @@ def load_tickets(
         in ``column`` are not read, and are counted in ``set_aside`` under ``reason``. An analysis that drops them
         first under the same reason (the feedback analysis: tickets without a comment) gives the same rows and
         ledger, without holding every ticket (at 10M tickets, 2.2 million with a comment).
+
+    Returns
     -------
     TicketData
         With ``set_aside`` counting the tickets the column map's filters excluded and those left
