@@ -30,6 +30,17 @@ def test_normal_intervals_and_p_values_match_statsmodels(fit, alpha):
     assert critical_value(alpha, df=float("inf")) == critical_value(alpha)
 
 
+def test_critical_values_are_scipy_stats_quantiles_bit_for_bit():
+    from scipy import stats
+
+    for alpha in (1e-12, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 0.9):
+        assert critical_value(alpha) == stats.norm.ppf(1 - alpha / 2)
+        assert critical_value(alpha, sides=1) == stats.norm.isf(alpha)
+        for df in (1, 2.5, 9, 49, 1000):
+            assert critical_value(alpha, df=df) == stats.t.ppf(1 - alpha / 2, df)
+            assert critical_value(alpha, df=df, sides=1) == stats.t.isf(alpha, df)
+
+
 def test_published_critical_values_and_bad_levels():
     assert critical_value(0.05) == pytest.approx(1.959964, abs=1e-6)
     assert critical_value(0.05, df=9) == pytest.approx(2.262157, abs=1e-6)  # t(9), as Stata uses with 10 clusters
