@@ -388,6 +388,42 @@ def test_a_link_into_an_appendix_opens_it(browser, tmp_path: Path) -> None:
         context.close()
 
 
+# The left edge of the first character ``ch`` in the page's ``n``th table cell.
+CHARACTER_LEFT = """([n, ch]) => { const cell = document.querySelectorAll('td')[n];
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT); let node;
+  while ((node = walker.nextNode())) { const i = node.data.indexOf(ch);
+    if (i >= 0) { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1); return r.getBoundingClientRect().left; } }
+  return null; }"""
+
+
+def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_path: Path) -> None:
+    """A comment in Arabic ends with its "!" at its left; a list of comments in Arabic, Hebrew and English reads
+    in its order from the left (without isolation the first put its "!" at the right end, the second showed
+    the Hebrew comment left of the Arabic one: study.core.bidi)."""
+    import nbformat
+
+    from study.core.bidi import joined
+    from study.report.export import export_html
+    from study.report.html_table import HtmlTable
+
+    table = pd.DataFrame({"comment": ["رد سريع من الدعم: 5 دقائق!"], "examples": [joined(["عربي!", "עברית", "Quick"], " | ")]},
+                         index=pd.Index(["الشحن"], name="category"))
+    output = nbformat.v4.new_output("display_data", data={"text/html": HtmlTable(table, ["prose", "prose"])._repr_html_(),
+                                                          "text/plain": repr(table)})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A report"),
+                                               nbformat.v4.new_code_cell("table", outputs=[output])])
+    nbformat.write(notebook, tmp_path / "report.ipynb")
+    (tmp_path / "index.html").write_text("<title>index</title>")
+    context, page = _open(browser, export_html(tmp_path / "report.ipynb", tmp_path / "report.html"), **WIDTHS["laptop"])
+    try:
+        left = {(n, ch): page.evaluate(CHARACTER_LEFT, [n, ch]) for n, ch in [(0, "!"), (0, "ر"), (1, "!"), (1, "ع"),
+                                                                              (1, "ע"), (1, "Q")]}
+    finally:
+        context.close()
+    assert left[0, "!"] < left[0, "ر"], left
+    assert left[1, "!"] < left[1, "ع"] < left[1, "ע"] < left[1, "Q"], left
+
+
 @pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table"),
                                                     ("default", "index")])
 def test_printed_at_a4_no_table_loses_a_column(runs: dict[str, Run], browser, run_name: str, page_name: str) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study.core.bidi import joined
 from study.feedback.lexicon import MAX_CHARACTERS, cjk_share, normalize
 from study.feedback.privacy import EMAIL, LINK, NUMBER, mask_personal
 
@@ -247,8 +248,8 @@ def discover(comments: pd.Series, k: int = 6, seed: int = 2026) -> Discovery:
         # Examples: the distinct comments weighing most on the topic, among those it is the main topic of.
         ranked = mine[largest_first(weights[mine, topic])]
         shown = texts.iloc[ranked].drop_duplicates().head(EXAMPLES).tolist()
-        rows.append({"topic": topic + 1, "top terms": ", ".join(terms[topic]),
-                     "comments": len(mine), "examples": " | ".join(example(t) for t in shown)})
+        rows.append({"topic": topic + 1, "top terms": joined(terms[topic], ", "),
+                     "comments": len(mine), "examples": joined((example(t) for t in shown), " | ")})
     table = pd.DataFrame(rows).set_index("topic")
     return Discovery(table, weights, terms, "characters" if cjk else "words", comments.index, sampled_from)
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 import pandas as pd
 
 from study.core.accounting import RowLedger
+from study.core.bidi import joined
 from study.core.findings import Findings
 from study.core.results import Estimate, Skipped, Source, format_p
 from study.core.tables import numbers_as_text
@@ -150,4 +151,4 @@ class FeedbackAnalysis:
     def theme_terms(self) -> pd.DataFrame | Skipped:
         """The lexicon: each theme's terms (where they come from is in :attr:`Lexicon.origin` and the findings)."""
         return pd.DataFrame({"theme": [t.replace("_", " ") for t in self.lexicon.themes],
-                             "terms": [", ".join(v) for v in self.lexicon.themes.values()]}).set_index("theme")
+                             "terms": [joined(v, ", ") for v in self.lexicon.themes.values()]}).set_index("theme")

@@ -4,7 +4,7 @@ The cells' classes (``num``, ``text``, ``prose``: :func:`study.core.tables.colum
 the table is shown, from the table as built; the report's stylesheet right-aligns numbers and keeps
 them on one line, and lets text read from the left and wrap on a phone. The markup is that of
 ``DataFrame.to_html`` (header rows, index names, sparse row labels) without a random id, so a run's
-output is the same every time.
+output is the same every time. Right-to-left text is isolated (:mod:`study.core.bidi`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import html
 
 import pandas as pd
 
+from study.core import bidi
+
 
 def _cell(tag: str, value, kind: str | None = None, rowspan: int = 1) -> str:
     attributes = (f' class="{kind}"' if kind else "") + (f' rowspan="{rowspan}"' if rowspan > 1 else "")
     text = "–" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
-    return f"<{tag}{attributes}>{html.escape(text)}</{tag}>"
+    shown = f"<bdi>{html.escape(text)}</bdi>" if bidi.needs_isolating(text) else html.escape(text)
+    return f"<{tag}{attributes}>{shown}</{tag}>"
 
 
 def _label(value) -> str:

@@ -1,0 +1,52 @@
+"""Text from the data in right-to-left scripts (Arabic, Hebrew, ...) placed among left-to-right words.
+
+Unicode's bidirectional algorithm lays out a line by the direction of its characters. One Arabic comment
+alone in a cell of an English table reads right, but two comments joined in one cell, or one ending in
+"!" or "100%", are laid out as one run with their neighbours: the comments swap places and the
+punctuation and numbers land on the wrong side. Each piece is isolated instead (Unicode's FIRST STRONG
+ISOLATE ... POP DIRECTIONAL ISOLATE, HTML's ``<bdi>``) and takes its direction from its own first letter, while the list itself
+reads left to right, as the report does. Text without a right-to-left letter is left exactly as it was.
+
+Measured in Chromium, the report's browser: "رد سريع من الدعم: 5 دقائق!" alone in a cell put its "!" at the
+right end until isolated; "عربي! | עברית | Quick" showed the Hebrew comment left of the Arabic one, and
+with each piece isolated shows them in their order. A whole cell must not be isolated around pieces
+already isolated: HTML's ``dir=auto`` takes the first letter inside them, and a list starting with an
+Arabic piece would then read right to left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic and their presentation forms; the historic
+# right-to-left scripts of the supplementary planes.
+_RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]")
+FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+
+
+def has_right_to_left(text: str) -> bool:
+    """Whether ``text`` has a letter of a right-to-left script."""
+    return _RIGHT_TO_LEFT.search(text) is not None
+
+
+def needs_isolating(text: str) -> bool:
+    """Whether ``text``, shown as one piece, must be isolated: it has right-to-left letters and no pieces
+    isolated already (:func:`joined`)."""
+    return has_right_to_left(text) and FIRST_STRONG_ISOLATE not in text
+
+
+def joined(pieces: Iterable[object], separator: str) -> str:
+    """``separator.join(pieces)``, each piece isolated when any of them is right-to-left.
+
+    Examples
+    --------
+    >>> joined(["slow", "late"], ", ")
+    'slow, late'
+    >>> joined(["بطيء!", "late"], ", ") == "\\u2068بطيء!\\u2069, \\u2068late\\u2069"
+    True
+    """
+    pieces = [str(p) for p in pieces]
+    if not any(has_right_to_left(p) for p in pieces):
+        return separator.join(pieces)
+    return separator.join(f"{FIRST_STRONG_ISOLATE}{p}{POP_DIRECTIONAL_ISOLATE}" for p in pieces)

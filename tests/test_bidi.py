@@ -1,0 +1,38 @@
+"""Right-to-left text from the data among the report's left-to-right words (study.core.bidi); how Chromium lays
+it out is checked in test_browser.py."""
+
+import pandas as pd
+
+from study.core.bidi import FIRST_STRONG_ISOLATE as FSI
+from study.core.bidi import POP_DIRECTIONAL_ISOLATE as PDI
+from study.core.bidi import has_right_to_left, joined, needs_isolating
+from study.report.html_table import table_html
+
+
+def test_right_to_left_letters_are_found_in_each_script_and_nowhere_else():
+    for text in ("عربي", "עברית", "ܣܘܪܝܝܐ", "ދިވެހި", "ߒߞߏ", "ﻻ", "mixed عربي 5"):
+        assert has_right_to_left(text), text
+    for text in ("plain English!", "Ünïcödé façade", "中文评论", "日本語", "한국어", "русский", "5% (2 to 3)", ""):
+        assert not has_right_to_left(text), text
+
+
+def test_a_list_is_left_as_it_was_without_right_to_left_text_and_each_piece_isolated_with_it():
+    assert joined(["slow", "late", 3], ", ") == "slow, late, 3"
+    assert joined(["بطيء!", "late"], " | ") == f"{FSI}بطيء!{PDI} | {FSI}late{PDI}"
+    assert joined([], ", ") == ""
+
+
+def test_a_cell_is_isolated_as_one_piece_unless_its_pieces_are():
+    assert needs_isolating("رد سريع: 5 دقائق!")
+    assert not needs_isolating("plain")
+    assert not needs_isolating(joined(["عربي", "Quick"], " | "))
+
+
+def test_table_cells_with_right_to_left_text_are_isolated_and_still_escaped():
+    frame = pd.DataFrame({"comment": ["<b>عربي</b>!", "plain <b>"], "examples": [joined(["عربي", "x"], " | "), "y"]},
+                         index=pd.Index(["الشحن", "other"], name="category"))
+    page = table_html(frame, ["prose", "prose"])
+    assert "<th><bdi>الشحن</bdi></th>" in page
+    assert '<td class="prose"><bdi>&lt;b&gt;عربي&lt;/b&gt;!</bdi></td>' in page
+    assert f'<td class="prose">{FSI}عربي{PDI} | {FSI}x{PDI}</td>' in page  # pieces isolated: the cell is not
+    assert '<td class="prose">plain &lt;b&gt;</td>' in page and "<bdi>" not in page.split("other")[1]
