@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,69 @@ def test_the_scans_own_connection_gives_freed_memory_back(tmp_path):
     (threshold, background), = source.connection.execute(
         "SELECT current_setting('allocator_flush_threshold'), current_setting('allocator_background_threads')").fetchall()
     assert threshold.replace(" ", "").startswith(("32MB", "32.0MB", "30.5MiB")) and background is True
+
+
+def test_a_capped_scan_spills_into_a_folder_of_its_own_and_gives_the_same_tables(tmp_path, monkeypatch):
+    import tempfile
+
+    import duckdb
+
+    from study.ab import sla_engine
+    from study.engine import sources
+
+    path = tmp_path / "tickets.parquet"
+    hostile_tickets(rows=200_000).to_parquet(path, row_group_size=5_000)
+    made = []
+
+    def spill_folder(**kwargs):
+        made.append(Path(make_folder(dir=tmp_path, **kwargs)))
+        return str(made[-1])
+
+    make_folder = tempfile.mkdtemp
+    monkeypatch.setattr(sources.tempfile, "mkdtemp", spill_folder)
+    monkeypatch.setattr(sources, "SPILL_ABOVE_BYTES", 32 * 2**20)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert_same(path)  # capped: the same bytes as the pandas path
+    assert len(made) == 1 and not made[0].exists()  # its folder removed
+    assert not any((tmp_path / "work").iterdir())  # and nothing in the working folder (DuckDB's default .tmp)
+    # The cap needed that folder: without it the same scan runs out of memory.
+    source = DuckDBSource(path)
+    source.connection.execute("SET memory_limit = '32MiB'")
+    source.connection.execute("SET temp_directory = ''")
+    with pytest.raises(duckdb.OutOfMemoryException):
+        sla_engine._scan(source, "customer_id", "variant", ("control", "treatment"), None, None)
+
+
+def test_a_cap_too_tight_is_lifted_and_the_connection_left_as_it_was(tmp_path, monkeypatch):
+    import duckdb
+    import psutil
+
+    from study.engine import sources
+
+    query = "SELECT count(*) FROM (SELECT i % 200000 AS k, list(i) AS v FROM range(3000000) t(i) GROUP BY k)"
+    source = DuckDBSource(pd.DataFrame({"x": [1]}))
+    (default,), = source.connection.execute("SELECT current_setting('memory_limit')").fetchall()
+    seen = []
+
+    def run():
+        seen.append(source.connection.execute("SELECT current_setting('memory_limit'), "
+                                              "current_setting('temp_directory')").fetchall()[0])
+        return source.connection.execute(query).fetchall()
+
+    assert sources.within_memory(source, run) == [(200_000,)]
+    capped = "2.0 GiB" if psutil.virtual_memory().total * 0.8 >= 2**31 else seen[0][0]  # else 80% of a small machine
+    assert len(seen) == 1 and seen[0][0] == capped != default and Path(seen[0][1]).name.startswith("study-spill-")
+    assert not Path(seen[0][1]).exists()
+    monkeypatch.setattr(sources, "SPILL_ABOVE_BYTES", 2**20)  # too tight even when writing to disk: run again
+    seen.clear()
+    assert sources.within_memory(source, run) == [(200_000,)]
+    assert [limit for limit, _ in seen] == ["1.0 MiB", default]
+    assert source.connection.execute("SELECT current_setting('memory_limit')").fetchall() == [(default,)]
+    # A source whose connection is not its own is never touched.
+    borrowed = DuckDBSource(connection=duckdb.connect(), table="t")
+    assert sources.within_memory(borrowed, lambda: borrowed.connection.execute(
+        "SELECT current_setting('memory_limit')").fetchall()) == [(default,)]
 
 
 def test_engine_refusals(tmp_path):

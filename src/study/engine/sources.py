@@ -9,13 +9,21 @@ bound as parameters, never pasted. The A/B engine (:mod:`study.ab`) and the over
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
+
+# DuckDB's memory for one aggregation over millions of groups before it writes to disk (study.ab.sla_engine).
+SPILL_ABOVE_BYTES = 2 * 1024**3
+T = TypeVar("T")
 
 
 def integer_sum_sql(expression: str, step: float, where: str | None = None) -> str:
@@ -208,3 +216,34 @@ class Subset:
 
     def column_types(self) -> dict[str, str]:
         return self.source.column_types()
+
+
+def within_memory(source, run: Callable[[], T]) -> T:
+    """``run()`` with DuckDB on ``source``'s own connection under :data:`SPILL_ABOVE_BYTES` (or DuckDB's default of
+    80% of the machine's memory, when less), writing what does not fit to a new temporary folder, removed after.
+
+    A cap too tight for the data is lifted and ``run()`` called again, as without it. Any other source, or a
+    connection that refuses the settings, runs as it is.
+    """
+    connection = getattr(source, "connection", None)
+    if not getattr(source, "own_connection", False) or not hasattr(connection, "execute"):
+        return run()
+    import psutil
+
+    folder = tempfile.mkdtemp(prefix="study-spill-")
+    try:
+        try:
+            connection.execute("SET temp_directory = '" + folder.replace("'", "''") + "'")
+            limit = min(SPILL_ABOVE_BYTES, int(0.8 * psutil.virtual_memory().total))
+            connection.execute(f"SET memory_limit = '{limit // 2**20}MiB'")
+        except duckdb.Error:  # the folder was not taken: DuckDB as before
+            return run()
+        try:
+            return run()
+        except duckdb.OutOfMemoryException:
+            connection.execute("RESET memory_limit")
+            return run()
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("RESET memory_limit")
+        shutil.rmtree(folder, ignore_errors=True)
