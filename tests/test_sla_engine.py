@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -173,21 +174,20 @@ def test_a_capped_scan_spills_into_a_folder_of_its_own_and_gives_the_same_tables
 
     path = tmp_path / "tickets.parquet"
     hostile_tickets(rows=200_000).to_parquet(path, row_group_size=5_000)
-    made = []
-
-    def spill_folder(**kwargs):
-        made.append(Path(make_folder(dir=tmp_path, **kwargs)))
-        return str(made[-1])
-
-    make_folder = tempfile.mkdtemp
-    monkeypatch.setattr(sources.tempfile, "mkdtemp", spill_folder)
+    system_temp, work = tmp_path / "temp", tmp_path / "work"
+    system_temp.mkdir(), work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
     monkeypatch.setattr(sources, "SPILL_ABOVE_BYTES", 32 * 2**20)
-    (tmp_path / "work").mkdir()
-    monkeypatch.chdir(tmp_path / "work")
-    assert_same(path)  # capped: the same bytes as the pandas path
-    assert len(made) == 1 and not made[0].exists()  # its folder removed
-    assert not any((tmp_path / "work").iterdir())  # and nothing in the working folder (DuckDB's default .tmp)
-    # The cap needed that folder: without it the same scan runs out of memory.
+    monkeypatch.chdir(work)
+    experiment, customers, _ = pandas_reference(pd.read_parquet(path))
+    source = DuckDBSource(path)
+    scanned = experiment_scan(source, dtypes=file_dtypes(path))
+    pd.testing.assert_frame_equal(scanned.customers, customers, check_exact=True)  # capped: the same bytes
+    pd.testing.assert_frame_equal(scanned.experiment.units, experiment.units, check_exact=True)
+    assert [p.name[:12] for p in system_temp.iterdir()] == ["study-spill-"]  # DuckDB wrote to the connection's folder
+    source.connection.close()
+    assert not any(system_temp.iterdir()) and not any(work.iterdir())  # removed with it; nothing in the working folder
+    # The cap needed that folder: without one the same scan runs out of memory.
     source = DuckDBSource(path)
     source.connection.execute("SET memory_limit = '32MiB'")
     source.connection.execute("SET temp_directory = ''")
@@ -214,7 +214,6 @@ def test_a_cap_too_tight_is_lifted_and_the_connection_left_as_it_was(tmp_path, m
     assert sources.within_memory(source, run) == [(200_000,)]
     capped = "2.0 GiB" if psutil.virtual_memory().total * 0.8 >= 2**31 else seen[0][0]  # else 80% of a small machine
     assert len(seen) == 1 and seen[0][0] == capped != default and Path(seen[0][1]).name.startswith("study-spill-")
-    assert not Path(seen[0][1]).exists()
     monkeypatch.setattr(sources, "SPILL_ABOVE_BYTES", 2**20)  # too tight even when writing to disk: run again
     seen.clear()
     assert sources.within_memory(source, run) == [(200_000,)]
@@ -224,6 +223,34 @@ def test_a_cap_too_tight_is_lifted_and_the_connection_left_as_it_was(tmp_path, m
     borrowed = DuckDBSource(connection=duckdb.connect(), table="t")
     assert sources.within_memory(borrowed, lambda: borrowed.connection.execute(
         "SELECT current_setting('memory_limit')").fetchall()) == [(default,)]
+
+
+def test_every_duckdb_connection_of_the_study_spills_into_a_temporary_folder_of_its_own(tmp_path, monkeypatch):
+    """DuckDB's default spill folder is ``.tmp`` in the working folder or beside a database file: the user's.
+    Two connections of one process to a database file still share it (DuckDB refuses other settings)."""
+    import duckdb
+
+    from study.data import io, streamed
+
+    database = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    (tmp_path / "t.csv").write_text("x\n1\n")
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "t.parquet")
+    monkeypatch.chdir(tmp_path)
+    opened = [lambda: DuckDBSource(pd.DataFrame({"x": [1]})).connection, lambda: DuckDBSource(tmp_path / "t.parquet").connection,
+              lambda: DuckDBSource(tmp_path / "t.csv").connection, lambda: DuckDBSource(database, table="t").connection,
+              streamed.connect, lambda: io._duckdb_connect(database)]
+    folders = []
+    for connection in opened:  # one at a time: DuckDB opens a file once per process with one set of settings
+        with connection() as con:
+            folders.append(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    assert len(set(folders[:3] + folders[4:5])) == 4 and folders[3] == folders[5]  # a file's: the same in a process
+    for folder in folders:
+        assert Path(folder).parent == Path(tempfile.gettempdir()) and Path(folder).name.startswith("study-spill-")
+        assert not Path(folder).exists()  # made only when a query outgrows its memory
+    first, second = DuckDBSource(database, table="t"), DuckDBSource(database, table="t")
+    assert first.execute("SELECT sum(x) FROM {relation}") == second.execute("SELECT sum(x) FROM {relation}") == [(1,)]
 
 
 def test_engine_refusals(tmp_path):

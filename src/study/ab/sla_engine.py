@@ -31,9 +31,9 @@ each further aggregate over 6.2 million groups about 0.5-1 s; a struct as the fi
 
 Memory. The ``GROUP BY`` holds every customer's running aggregates: at 10 million tickets DuckDB
 peaked at 3.4 GB for it. On a connection of its own the scan caps DuckDB at 2 GB
-(:func:`study.engine.sources.within_memory`), and what does not fit is written to a folder made for
-it and removed after (never DuckDB's default ``.tmp`` in the working folder, which is the user's):
-2.3 GB at about 1 s more (a 1 GB cap: 1.9 GB, 2.8 s more). Smaller data writes nothing.
+(:func:`study.engine.sources.within_memory`), and what does not fit is written to the connection's
+own temporary folder (:func:`study.engine.sources.spill_folder`), removed with it: 2.3 GB at about 1 s
+more (a 1 GB cap: 1.9 GB, 2.8 s more). Smaller data writes nothing.
 """
 
 from __future__ import annotations

@@ -144,16 +144,24 @@ def _duckdb_connect(path: Path):
     """
     import duckdb
 
+    from study.engine.sources import connect
+
     with open(path, "rb") as handle:
         head = handle.read(16)
     # A DuckDB file says so at byte 8; anything else is refused before DuckDB looks at it.
     if head[8:12] != b"DUCK":
         what = " (it is a SQLite database)" if head.startswith(b"SQLite format 3") else ""
         raise DataError(f"{path.name}: not a DuckDB database{what}")
+    # External access off and the lock are set after the connection's own spill folder, which DuckDB refuses to
+    # take once external access is off; the extensions' settings at once keep it a database apart from any other.
+    opening = {k: v for k, v in DUCKDB_CONFIG.items() if k not in ("enable_external_access", "lock_configuration")}
     try:
-        return duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
+        con = connect(str(path), read_only=True, config=opening)
     except duckdb.Error as error:
         raise DataError(f"{path.name}: not a DuckDB database this DuckDB can open ({_first_line(error)})") from None
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 def read_only_query(con, query: str, name: str = "--query"):

@@ -47,7 +47,9 @@ def connect():
     """An in-memory DuckDB connection that prints nothing (no progress bar on a long scan)."""
     import duckdb
 
-    con = duckdb.connect()
+    from study.engine.sources import connect as duckdb_connection
+
+    con = duckdb_connection()
     try:
         con.execute("SET enable_progress_bar = false")
     except duckdb.Error:  # in a Jupyter kernel DuckDB refuses to touch the setting; it shows no bar there without widgets

@@ -10,10 +10,12 @@ bound as parameters, never pasted. The A/B engine (:mod:`study.ab`) and the over
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import os
 import re
-import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +26,28 @@ import pandas as pd
 # DuckDB's memory for one aggregation over millions of groups before it writes to disk (study.ab.sla_engine).
 SPILL_ABOVE_BYTES = 2 * 1024**3
 T = TypeVar("T")
+
+
+def spill_folder(database: str | None = None) -> dict[str, str]:
+    """DuckDB's ``temp_directory`` for a new connection, as its ``config``: a new name in the system's temporary
+    folder, which DuckDB makes only if a query outgrows its memory and removes when the database closes.
+
+    DuckDB's default is ``.tmp`` in the working folder, or beside a database file: the user's folders, where
+    the study writes nothing. Every connection the study opens takes this (:func:`connect`). Connections of
+    one process to the same ``database`` file get the same name: DuckDB shares one database between
+    connections only when their settings are the same.
+    """
+    if database is None:
+        name = uuid.uuid4().hex
+    else:
+        name = f"{os.getpid()}-{hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:20]}"
+    return {"temp_directory": os.path.join(tempfile.gettempdir(), f"study-spill-{name}")}
+
+
+def connect(database: str = ":memory:", read_only: bool = False, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with the database's own :func:`spill_folder` (``config`` may add settings)."""
+    folder = spill_folder(None if database == ":memory:" else database)
+    return duckdb.connect(database, read_only=read_only, config={**folder, **(config or {})})
 
 
 def integer_sum_sql(expression: str, step: float, where: str | None = None) -> str:
@@ -101,7 +125,7 @@ class DuckDBSource:
                 raise ValueError("a connection needs the name of its table")
             self.connection, self.relation = connection, quote(table)
         elif isinstance(source, pd.DataFrame):
-            self.connection = duckdb.connect()
+            self.connection = connect()
             self.connection.register("experiment_frame", source)
             self.relation = "experiment_frame"
         else:
@@ -112,11 +136,11 @@ class DuckDBSource:
             if name.endswith((".duckdb", ".ddb", ".db")):
                 if table is None:
                     raise ValueError(f"{path.name}: name the table to read")
-                self.connection, self.relation = duckdb.connect(str(path), read_only=True), quote(table)
+                self.connection, self.relation = connect(str(path), read_only=True), quote(table)
             elif name.endswith((".parquet", ".pq")):
-                self.connection, self.relation, self.parameters = duckdb.connect(), "read_parquet(?)", [str(path)]
+                self.connection, self.relation, self.parameters = connect(), "read_parquet(?)", [str(path)]
             elif ".csv" in name or name.endswith((".tsv", ".txt")):
-                self.connection, self.relation, self.parameters = duckdb.connect(), "read_csv(?)", [str(path)]
+                self.connection, self.relation, self.parameters = connect(), "read_csv(?)", [str(path)]
             else:
                 raise ValueError(f"{path.name}: unknown file type; use Parquet, CSV or DuckDB")
         if threads is not None:
@@ -220,24 +244,19 @@ class Subset:
 
 def within_memory(source, run: Callable[[], T]) -> T:
     """``run()`` with DuckDB on ``source``'s own connection under :data:`SPILL_ABOVE_BYTES` (or DuckDB's default of
-    80% of the machine's memory, when less), writing what does not fit to a new temporary folder, removed after.
+    80% of the machine's memory, when less); what does not fit goes to the connection's :func:`spill_folder`.
 
-    A cap too tight for the data is lifted and ``run()`` called again, as without it. Any other source, or a
-    connection that refuses the settings, runs as it is.
+    A cap too tight for the data is lifted and ``run()`` called again, as without it. Any other source runs as
+    it is.
     """
     connection = getattr(source, "connection", None)
     if not getattr(source, "own_connection", False) or not hasattr(connection, "execute"):
         return run()
     import psutil
 
-    folder = tempfile.mkdtemp(prefix="study-spill-")
+    limit = min(SPILL_ABOVE_BYTES, int(0.8 * psutil.virtual_memory().total))
+    connection.execute(f"SET memory_limit = '{limit // 2**20}MiB'")
     try:
-        try:
-            connection.execute("SET temp_directory = '" + folder.replace("'", "''") + "'")
-            limit = min(SPILL_ABOVE_BYTES, int(0.8 * psutil.virtual_memory().total))
-            connection.execute(f"SET memory_limit = '{limit // 2**20}MiB'")
-        except duckdb.Error:  # the folder was not taken: DuckDB as before
-            return run()
         try:
             return run()
         except duckdb.OutOfMemoryException:
@@ -246,4 +265,3 @@ def within_memory(source, run: Callable[[], T]) -> T:
     finally:
         with contextlib.suppress(duckdb.Error):
             connection.execute("RESET memory_limit")
-        shutil.rmtree(folder, ignore_errors=True)
