@@ -4,8 +4,9 @@ Unicode's bidirectional algorithm lays out a line by the direction of its charac
 alone in a cell of an English table reads right, but two comments joined in one cell, or one ending in
 "!" or "100%", are laid out as one run with their neighbours: the comments swap places and the
 punctuation and numbers land on the wrong side. Each piece is isolated instead (Unicode's FIRST STRONG
-ISOLATE ... POP DIRECTIONAL ISOLATE, HTML's ``<bdi>``) and takes its direction from its own first letter, while the list itself
-reads left to right, as the report does. Text without a right-to-left letter is left exactly as it was.
+ISOLATE ... POP DIRECTIONAL ISOLATE, HTML's ``<bdi>``) and takes its direction from its own first
+letter, while the list itself reads left to right, as the report does. Text without a right-to-left
+letter is left exactly as it was.
 
 Measured in Chromium, the report's browser: "رد سريع من الدعم: 5 دقائق!" alone in a cell put its "!" at the
 right end until isolated; "عربي! | עברית | Quick" showed the Hebrew comment left of the Arabic one, and
