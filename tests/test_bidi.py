@@ -5,7 +5,13 @@ import pandas as pd
 
 from study.core.bidi import FIRST_STRONG_ISOLATE as FSI
 from study.core.bidi import POP_DIRECTIONAL_ISOLATE as PDI
-from study.core.bidi import has_right_to_left, joined, needs_isolating
+from study.core.bidi import (
+    has_right_to_left,
+    is_right_to_left_name,
+    joined,
+    needs_isolating,
+)
+from study.core.words import text as markdown_text
 from study.report.html_table import table_html
 
 
@@ -36,3 +42,13 @@ def test_table_cells_with_right_to_left_text_are_isolated_and_still_escaped():
     assert '<td class="prose"><bdi>&lt;b&gt;عربي&lt;/b&gt;!</bdi></td>' in page
     assert f'<td class="prose">{FSI}عربي{PDI} | {FSI}x{PDI}</td>' in page  # pieces isolated: the cell is not
     assert '<td class="prose">plain &lt;b&gt;</td>' in page and "<bdi>" not in page.split("other")[1]
+
+
+def test_a_name_in_a_right_to_left_script_is_isolated_in_sentences_and_a_sentence_quoting_one_is_not():
+    for name in ("ضبط", "فرع 12!", "עברית", "الشحن - السريع"):
+        assert is_right_to_left_name(name), name
+    for value in ("control", "Per team فريق", "12", "", "<b>עברית</b>", "中文"):
+        assert not is_right_to_left_name(value), value
+    assert markdown_text("ضبط") == f"{FSI}ضبط{PDI}"
+    assert markdown_text("فرع [1]!") == FSI + "فرع \\[1\\]\\!" + PDI  # still escaped inside
+    assert markdown_text("control") == "control" and markdown_text("Per team فريق") == "Per team فريق"

@@ -388,21 +388,24 @@ def test_a_link_into_an_appendix_opens_it(browser, tmp_path: Path) -> None:
         context.close()
 
 
-# The left edge of the first character ``ch`` in the page's ``n``th table cell.
-CHARACTER_LEFT = """([n, ch]) => { const cell = document.querySelectorAll('td')[n];
+# The left edge of the first text ``ch`` in the first element matching ``selector`` whose text holds ``marker``.
+CHARACTER_LEFT = """([selector, marker, ch]) => {
+  const cell = [...document.querySelectorAll(selector)].find((e) => e.textContent.includes(marker));
   const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT); let node;
   while ((node = walker.nextNode())) { const i = node.data.indexOf(ch);
-    if (i >= 0) { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1); return r.getBoundingClientRect().left; } }
+    if (i >= 0) { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + ch.length); return r.getBoundingClientRect().left; } }
   return null; }"""
 
 
 def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_path: Path) -> None:
     """A comment in Arabic ends with its "!" at its left; a list of comments in Arabic, Hebrew and English reads
-    in its order from the left (without isolation the first put its "!" at the right end, the second showed
-    the Hebrew comment left of the Arabic one: study.core.bidi)."""
+    in its order from the left; a finding naming arms in Arabic keeps each count after its arm (without
+    isolation the first put its "!" at the right end, the second showed the Hebrew comment left of the Arabic
+    one, the third showed the counts before their arms and the second arm first: study.core.bidi)."""
     import nbformat
 
     from study.core.bidi import joined
+    from study.core.words import text
     from study.report.export import export_html
     from study.report.html_table import HtmlTable
 
@@ -410,18 +413,22 @@ def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_pa
                          index=pd.Index(["الشحن"], name="category"))
     output = nbformat.v4.new_output("display_data", data={"text/html": HtmlTable(table, ["prose", "prose"])._repr_html_(),
                                                           "text/plain": repr(table)})
+    finding = f"Customers per arm ({text('ضبط')} 1,234, {text('معالجة')} 1,300) differ from the planned split."
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A report"),
-                                               nbformat.v4.new_code_cell("table", outputs=[output])])
+                                               nbformat.v4.new_code_cell("table", outputs=[output]),
+                                               nbformat.v4.new_markdown_cell(finding)])
     nbformat.write(notebook, tmp_path / "report.ipynb")
     (tmp_path / "index.html").write_text("<title>index</title>")
     context, page = _open(browser, export_html(tmp_path / "report.ipynb", tmp_path / "report.html"), **WIDTHS["laptop"])
     try:
-        left = {(n, ch): page.evaluate(CHARACTER_LEFT, [n, ch]) for n, ch in [(0, "!"), (0, "ر"), (1, "!"), (1, "ع"),
-                                                                              (1, "ע"), (1, "Q")]}
+        left = {(n, ch): page.evaluate(CHARACTER_LEFT, ["td", ("دقائق", "Quick")[n], ch])
+                for n, ch in [(0, "!"), (0, "ر"), (1, "!"), (1, "ع"), (1, "ע"), (1, "Q")]}
+        said = {ch: page.evaluate(CHARACTER_LEFT, ["p", "Customers per arm", ch]) for ch in ("ض", "1,234", "م", "1,300")}
     finally:
         context.close()
     assert left[0, "!"] < left[0, "ر"], left
     assert left[1, "!"] < left[1, "ع"] < left[1, "ע"] < left[1, "Q"], left
+    assert said["ض"] < said["1,234"] < said["م"] < said["1,300"], said
 
 
 @pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table"),

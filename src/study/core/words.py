@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from study.core import bidi
 from study.core.results import Estimate, format_p
 
 # Characters that can start Markdown markup inline: emphasis, code, links and images ([, ], !),
@@ -24,10 +25,13 @@ def text(value) -> str:
 
     HTML is escaped (``<script>`` shows as text) and so is Markdown: an arm named
     ``[x](javascript:alert(1)) ![t](http://example.com/t.png)`` must read as that text, never
-    become a live link or load a remote image.
+    become a live link or load a remote image. A value whose letters are all right-to-left (an arm or theme
+    named in Arabic or Hebrew) is isolated (:func:`study.core.bidi.isolated`).
     """
     escaped = _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=False))
-    return re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
+    escaped = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
+    # A name in Arabic or Hebrew is laid out by itself, so the numbers and words after it keep their places.
+    return bidi.isolated(escaped) if bidi.is_right_to_left_name(str(value)) else escaped
 
 
 def number(value: float, digits: int = 2, signed: bool = False) -> str:
