@@ -45,8 +45,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-import duckdb
-
 from study.ab.relations import (
     Aggregates,
     _plain,
@@ -55,6 +53,7 @@ from study.ab.relations import (
     quote,
 )
 from study.ab.sufficient import CovariateMoments, Metric, rounded_origin
+from study.engine.sources import within_memory
 
 # The largest count of steps one row's term may become.
 _BUDGET = 2.0**62
@@ -366,19 +365,6 @@ def lean(src, function, *args):
     reading a large Parquet file; capped, it reads as fast in a fraction of the memory. Spilling to
     disk is switched off while capped (nothing is written), and a scan that needs more memory (many
     sparse units, many segments) is run again uncapped. Only a connection the source opened itself
-    is capped (then restored); any other source runs as it is.
+    is capped (then restored); any other source runs as it is (:func:`study.engine.sources.within_memory`).
     """
-    connection = getattr(src, "connection", None)
-    if not (isinstance(connection, duckdb.DuckDBPyConnection) and getattr(src, "own_connection", False)):
-        return function(src, *args)
-    (folder,), = connection.execute("SELECT current_setting('temp_directory')").fetchall()
-    try:
-        connection.execute(f"SET memory_limit = '{MEMORY_CAP}'")
-        connection.execute("SET temp_directory = ''")
-        return function(src, *args)
-    except duckdb.OutOfMemoryException:
-        connection.execute("RESET memory_limit")
-        return function(src, *args)
-    finally:
-        connection.execute("RESET memory_limit")
-        connection.execute("SET temp_directory = " + "'" + folder.replace("'", "''") + "'")
+    return within_memory(src, lambda: function(src, *args), limit=MEMORY_CAP, spill=False)

@@ -154,13 +154,13 @@ def _duckdb_connect(path: Path):
         raise DataError(f"{path.name}: not a DuckDB database{what}")
     # External access off and the lock are set after the connection's own spill folder, which DuckDB refuses to
     # take once external access is off; the extensions' settings at once keep it a database apart from any other.
-    opening = {k: v for k, v in DUCKDB_CONFIG.items() if k not in ("enable_external_access", "lock_configuration")}
+    later = ("enable_external_access", "lock_configuration")
     try:
-        con = connect(str(path), read_only=True, config=opening)
+        con = connect(str(path), read_only=True, config={k: v for k, v in DUCKDB_CONFIG.items() if k not in later})
     except duckdb.Error as error:
         raise DataError(f"{path.name}: not a DuckDB database this DuckDB can open ({_first_line(error)})") from None
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    for name in later:
+        con.execute(f"SET {name} = {str(DUCKDB_CONFIG[name]).lower()}")
     return con
 
 

@@ -242,21 +242,26 @@ class Subset:
         return self.source.column_types()
 
 
-def within_memory(source, run: Callable[[], T]) -> T:
-    """``run()`` with DuckDB on ``source``'s own connection under :data:`SPILL_ABOVE_BYTES` (or DuckDB's default of
-    80% of the machine's memory, when less); what does not fit goes to the connection's :func:`spill_folder`.
+def within_memory(source, run: Callable[[], T], limit: str | None = None, spill: bool = True) -> T:
+    """``run()`` with DuckDB on ``source``'s own connection under a memory limit, or without one if it does not fit.
 
-    A cap too tight for the data is lifted and ``run()`` called again, as without it. Any other source runs as
-    it is.
+    ``limit`` is a DuckDB size (``"256MB"``); by default :data:`SPILL_ABOVE_BYTES`, or DuckDB's default of 80%
+    of the machine's memory when less. What does not fit goes to the connection's :func:`spill_folder`, or,
+    without ``spill``, nowhere: nothing is written. A limit too tight for the data is lifted and ``run()``
+    called again, as without it; the connection's settings are restored after. Any other source runs as it is.
     """
     connection = getattr(source, "connection", None)
-    if not getattr(source, "own_connection", False) or not hasattr(connection, "execute"):
+    if not (isinstance(connection, duckdb.DuckDBPyConnection) and getattr(source, "own_connection", False)):
         return run()
-    import psutil
+    if limit is None:
+        import psutil
 
-    limit = min(SPILL_ABOVE_BYTES, int(0.8 * psutil.virtual_memory().total))
-    connection.execute(f"SET memory_limit = '{limit // 2**20}MiB'")
+        limit = f"{min(SPILL_ABOVE_BYTES, int(0.8 * psutil.virtual_memory().total)) // 2**20}MiB"
+    (folder,), = connection.execute("SELECT current_setting('temp_directory')").fetchall()
     try:
+        connection.execute(f"SET memory_limit = '{limit}'")
+        if not spill:
+            connection.execute("SET temp_directory = ''")
         try:
             return run()
         except duckdb.OutOfMemoryException:
@@ -265,3 +270,5 @@ def within_memory(source, run: Callable[[], T]) -> T:
     finally:
         with contextlib.suppress(duckdb.Error):
             connection.execute("RESET memory_limit")
+            if not spill:
+                connection.execute("SET temp_directory = '" + folder.replace("'", "''") + "'")
