@@ -253,6 +253,27 @@ def test_every_duckdb_connection_of_the_study_spills_into_a_temporary_folder_of_
     assert first.execute("SELECT sum(x) FROM {relation}") == second.execute("SELECT sum(x) FROM {relation}") == [(1,)]
 
 
+def test_a_column_kept_from_the_engines_rows_holds_only_itself():
+    """DuckDB's Arrow batches free their memory only when every column of the batch is released: a table kept
+    one column and held all of them (0.8 GB at 10 million tickets). The rows come back in Arrow's own memory."""
+    import pyarrow as pa
+
+    source = DuckDBSource(pd.DataFrame({"x": [1]}))
+    select = "SELECT i::DOUBLE AS a, (i * 2)::DOUBLE AS b, 'customer ' || i AS c FROM range(3000000) t(i)"
+    table = source.arrow(select)
+    assert table.equals(source.connection.sql(select).to_arrow_table())
+    assert table.num_rows == 3_000_000 and table.column("a").num_chunks == 3  # a few large chunks
+    before = pa.total_allocated_bytes()
+    kept = table.column("a")
+    del table
+    assert before - pa.total_allocated_bytes() >= 24_000_000 + 3_000_000 * 8  # b and c were freed, kept a holds
+    assert kept.to_numpy()[-1] == 2_999_999.0
+    frame = fetch_frame(source, select, source.relation)
+    before = pa.total_allocated_bytes()
+    del frame["b"]
+    assert before - pa.total_allocated_bytes() >= 24_000_000  # a column of its own: dropping it frees it
+
+
 def test_engine_refusals(tmp_path):
     data = study.load("data/tickets.parquet", needed=study.SLA_COLUMNS)
     with pytest.raises(ValueError, match="in memory"):

@@ -25,6 +25,8 @@ import pandas as pd
 
 # DuckDB's memory for one aggregation over millions of groups before it writes to disk (study.ab.sla_engine).
 SPILL_ABOVE_BYTES = 2 * 1024**3
+# Rows of each Arrow batch DuckDB hands over (DuckDBSource.arrow): few chunks, and a bounded batch in two copies.
+ARROW_BATCH_ROWS = 2**20
 T = TypeVar("T")
 
 
@@ -155,9 +157,20 @@ class DuckDBSource:
         return self.connection.execute(*self._bound(select, from_)).fetchall()
 
     def arrow(self, select: str, *, from_: str | None = None):
-        """:meth:`execute`'s rows as a ``pyarrow.Table``: millions of rows without a Python tuple each."""
+        """:meth:`execute`'s rows as a ``pyarrow.Table``: millions of rows without a Python tuple each.
+
+        Each column owns its memory. DuckDB's Arrow batches release their memory only once every column of
+        the batch is released, so one column kept by a table (a pandas column reads Arrow's numbers in place)
+        would keep all the others: at 10 million tickets 0.8 GB for the customer table of
+        :mod:`study.ab.sla_engine`. Each batch is copied as it arrives and released.
+        """
+        import pyarrow as pa
+
         sql, parameters = self._bound(select, from_)
-        return self.connection.sql(sql, params=parameters).to_arrow_table()
+        reader = self.connection.sql(sql, params=parameters).to_arrow_reader(ARROW_BATCH_ROWS)
+        return pa.Table.from_batches([pa.RecordBatch.from_arrays([pa.concat_arrays([column]) for column in batch.columns],
+                                                                 schema=batch.schema) for batch in reader],
+                                     schema=reader.schema)
 
     def _bound(self, select: str, from_: str | None) -> tuple[str, list]:
         """``select`` with ``{relation}`` replaced, and its parameters."""
