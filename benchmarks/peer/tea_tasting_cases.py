@@ -177,7 +177,6 @@ def main(out: str) -> None:
             "asymptotic, continuity and tie corrections; treatment = U / (n_c n_t)")
 
     # Power: tea-tasting takes the variance of the whole sample (both arms together) and n_obs = total units.
-    spend_all = large["spend"]
     for name, use_t, parameter, settings in [
         ("power_n_obs_t", True, "n_obs", {"rel_effect_size": 0.05}),
         ("power_n_obs_z", False, "n_obs", {"rel_effect_size": 0.05}),
