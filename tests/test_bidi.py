@@ -4,6 +4,7 @@ it out is checked in test_browser.py."""
 import pandas as pd
 
 from study.core.bidi import FIRST_STRONG_ISOLATE as FSI
+from study.core.bidi import LEFT_TO_RIGHT_ISOLATE as LRI
 from study.core.bidi import POP_DIRECTIONAL_ISOLATE as PDI
 from study.core.bidi import (
     has_right_to_left,
@@ -44,11 +45,15 @@ def test_table_cells_with_right_to_left_text_are_isolated_and_still_escaped():
     assert '<td class="prose">plain &lt;b&gt;</td>' in page and "<bdi>" not in page.split("other")[1]
 
 
-def test_a_name_in_a_right_to_left_script_is_isolated_in_sentences_and_a_sentence_quoting_one_is_not():
+def test_a_name_in_a_right_to_left_script_is_isolated_in_its_direction_and_mixed_text_left_to_right():
     for name in ("ضبط", "فرع 12!", "עברית", "الشحن - السريع"):
         assert is_right_to_left_name(name), name
     for value in ("control", "Per team فريق", "12", "", "<b>עברית</b>", "中文"):
         assert not is_right_to_left_name(value), value
     assert markdown_text("ضبط") == f"{FSI}ضبط{PDI}"
     assert markdown_text("فرع [1]!") == FSI + "فرع \\[1\\]\\!" + PDI  # still escaped inside
-    assert markdown_text("control") == "control" and markdown_text("Per team فريق") == "Per team فريق"
+    assert markdown_text("control") == "control" and markdown_text("中文 <b>") == "中文 &lt;b&gt;"
+    # Two scripts (a name such as "Riyadh الرياض", or a sentence quoting a name): left to right, as the report reads.
+    assert markdown_text("Per team فريق") == f"{LRI}Per team فريق{PDI}"
+    assert markdown_text("<b>עברית</b>") == f"{LRI}&lt;b&gt;עברית&lt;/b&gt;{PDI}"  # decided on the value, not its escapes
+    assert not needs_isolating(markdown_text("Riyadh الرياض"))  # a cell holding it is not isolated again

@@ -401,7 +401,8 @@ def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_pa
     """A comment in Arabic ends with its "!" at its left; a list of comments in Arabic, Hebrew and English reads
     in its order from the left; a finding naming arms in Arabic keeps each count after its arm (without
     isolation the first put its "!" at the right end, the second showed the Hebrew comment left of the Arabic
-    one, the third showed the counts before their arms and the second arm first: study.core.bidi)."""
+    one, the third showed the counts before their arms and the second arm first, as did a name mixing scripts:
+    study.core.bidi)."""
     import nbformat
 
     from study.core.bidi import joined
@@ -414,9 +415,10 @@ def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_pa
     output = nbformat.v4.new_output("display_data", data={"text/html": HtmlTable(table, ["prose", "prose"])._repr_html_(),
                                                           "text/plain": repr(table)})
     finding = f"Customers per arm ({text('ضبط')} 1,234, {text('معالجة')} 1,300) differ from the planned split."
+    mixed = f"Tickets per branch ({text('Riyadh الرياض')} 1,234, {text('Cairo القاهرة')} 1,300) as planned."
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A report"),
                                                nbformat.v4.new_code_cell("table", outputs=[output]),
-                                               nbformat.v4.new_markdown_cell(finding)])
+                                               nbformat.v4.new_markdown_cell(finding), nbformat.v4.new_markdown_cell(mixed)])
     nbformat.write(notebook, tmp_path / "report.ipynb")
     (tmp_path / "index.html").write_text("<title>index</title>")
     context, page = _open(browser, export_html(tmp_path / "report.ipynb", tmp_path / "report.html"), **WIDTHS["laptop"])
@@ -424,11 +426,15 @@ def test_right_to_left_comments_keep_their_order_and_punctuation(browser, tmp_pa
         left = {(n, ch): page.evaluate(CHARACTER_LEFT, ["td", ("دقائق", "Quick")[n], ch])
                 for n, ch in [(0, "!"), (0, "ر"), (1, "!"), (1, "ع"), (1, "ע"), (1, "Q")]}
         said = {ch: page.evaluate(CHARACTER_LEFT, ["p", "Customers per arm", ch]) for ch in ("ض", "1,234", "م", "1,300")}
+        branches = {ch: page.evaluate(CHARACTER_LEFT, ["p", "Tickets per branch", ch])
+                    for ch in ("Riyadh", "ض", "1,234", "Cairo", "ق", "1,300")}
     finally:
         context.close()
     assert left[0, "!"] < left[0, "ر"], left
     assert left[1, "!"] < left[1, "ع"] < left[1, "ע"] < left[1, "Q"], left
     assert said["ض"] < said["1,234"] < said["م"] < said["1,300"], said
+    # A name mixing scripts and ending in Arabic keeps its count after it too.
+    assert branches["Riyadh"] < branches["ض"] < branches["1,234"] < branches["Cairo"] < branches["ق"] < branches["1,300"], branches
 
 
 @pytest.mark.parametrize(("run_name", "page_name"), [("default", "04_ab_test"), ("experiment", "05_experiment_table"),

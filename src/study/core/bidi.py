@@ -23,7 +23,7 @@ from collections.abc import Iterable
 # Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic and their presentation forms; the historic
 # right-to-left scripts of the supplementary planes.
 _RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]")
-FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+FIRST_STRONG_ISOLATE, LEFT_TO_RIGHT_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2066", "\u2069"
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -38,19 +38,33 @@ def is_right_to_left_name(text: str) -> bool:
     return has_right_to_left(text) and _LETTER.search(_RIGHT_TO_LEFT.sub("", text)) is None
 
 
-def isolated(text: str) -> str:
-    """``text`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: laid out by itself in a sentence.
+def isolated(text: str, left_to_right: bool = False) -> str:
+    """``text`` between FIRST STRONG ISOLATE (or, with ``left_to_right``, LEFT-TO-RIGHT ISOLATE) and POP
+    DIRECTIONAL ISOLATE: laid out by itself in a sentence, in the direction of its first letter (or left to right).
 
     Measured in Chromium: "Customers per arm (ضبط 1,234, معالجة 1,300)" showed the counts left of their arms and
     the second arm first; with each name isolated, in their order.
     """
-    return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+    return f"{LEFT_TO_RIGHT_ISOLATE if left_to_right else FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+
+
+def in_sentence(value: str, shown: str) -> str:
+    """``shown`` (``value`` as the report writes it) ready for a left-to-right sentence.
+
+    Text without right-to-left letters is unchanged. A name in Arabic or Hebrew is isolated in its own
+    direction. Text mixing scripts is isolated left to right: a name such as "Riyadh الرياض" then keeps the
+    count after it in its place (measured in Chromium: without it "1,234" showed left of the Arabic part), and
+    a sentence of the report's quoting such a name ("الفريق is empty") reads left to right, as it did.
+    """
+    if not has_right_to_left(value):
+        return shown
+    return isolated(shown, left_to_right=not is_right_to_left_name(value))
 
 
 def needs_isolating(text: str) -> bool:
     """Whether ``text``, shown as one piece, must be isolated: it has right-to-left letters and no pieces
-    isolated already (:func:`joined`)."""
-    return has_right_to_left(text) and FIRST_STRONG_ISOLATE not in text
+    isolated already (:func:`joined`, :func:`in_sentence`)."""
+    return has_right_to_left(text) and FIRST_STRONG_ISOLATE not in text and LEFT_TO_RIGHT_ISOLATE not in text
 
 
 def joined(pieces: Iterable[object], separator: str) -> str:

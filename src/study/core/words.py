@@ -25,13 +25,13 @@ def text(value) -> str:
 
     HTML is escaped (``<script>`` shows as text) and so is Markdown: an arm named
     ``[x](javascript:alert(1)) ![t](http://example.com/t.png)`` must read as that text, never
-    become a live link or load a remote image. A value whose letters are all right-to-left (an arm or theme
-    named in Arabic or Hebrew) is isolated (:func:`study.core.bidi.isolated`).
+    become a live link or load a remote image. A value with right-to-left letters (an arm or theme named in
+    Arabic or Hebrew, or in two scripts) is isolated (:func:`study.core.bidi.in_sentence`).
     """
     escaped = _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=False))
     escaped = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
     # A name in Arabic or Hebrew is laid out by itself, so the numbers and words after it keep their places.
-    return bidi.isolated(escaped) if bidi.is_right_to_left_name(str(value)) else escaped
+    return bidi.in_sentence(str(value), escaped)
 
 
 def number(value: float, digits: int = 2, signed: bool = False) -> str:
