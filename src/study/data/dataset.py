@@ -389,11 +389,7 @@ def _read_prepared(path: Path, needed: list[str] | None, max_tickets: int | None
 
 
 def _frame(table) -> pd.DataFrame:
-    """``table`` (pyarrow) as a pandas frame, each column released from the table as it is converted.
-
-    Without that the table and the frame are both held at once (at 10 million tickets 0.3 GB more for
-    notebook 08's columns); one block per column lets a column dropped later free its memory.
-    """
+    """``table`` as a frame, each column let go as converted and in a block of its own (dropped, it is freed)."""
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
