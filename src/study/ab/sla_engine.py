@@ -35,8 +35,8 @@ peaked at 3.4 GB for it. On a connection of its own the scan caps DuckDB at 2 GB
 own temporary folder (:func:`study.engine.sources.spill_folder`), removed with it: 2.3 GB at about 1 s
 more (a 1 GB cap: 1.9 GB, 2.8 s more). Smaller data writes nothing. The tables keep some of the fetched
 columns, each in memory of its own (:meth:`study.engine.sources.DuckDBSource.arrow`, one block per column):
-with the columns sharing DuckDB's batches and pandas' blocks, the customer table held 1.75 GB for 0.8 GB of
-its own, and notebook 04 2.5 GB after the scan instead of 1.5 GB.
+while they shared DuckDB's batches and pandas' blocks, the customer table held 1.75 GB for 0.8 GB of its
+own (notebook 04 after the scan: 2.5 GB then, 1.5 GB now).
 """
 
 from __future__ import annotations

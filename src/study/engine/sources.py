@@ -168,9 +168,7 @@ class DuckDBSource:
 
         sql, parameters = self._bound(select, from_)
         reader = self.connection.sql(sql, params=parameters).to_arrow_reader(ARROW_BATCH_ROWS)
-        return pa.Table.from_batches([pa.RecordBatch.from_arrays([pa.concat_arrays([column]) for column in batch.columns],
-                                                                 schema=batch.schema) for batch in reader],
-                                     schema=reader.schema)
+        return pa.Table.from_batches([_owned(batch) for batch in reader], schema=reader.schema)
 
     def _bound(self, select: str, from_: str | None) -> tuple[str, list]:
         """``select`` with ``{relation}`` replaced, and its parameters."""
@@ -253,6 +251,13 @@ class Subset:
 
     def column_types(self) -> dict[str, str]:
         return self.source.column_types()
+
+
+def _owned(batch):
+    """A copy of the Arrow ``batch`` in Arrow's own memory, each column in buffers of its own."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays([pa.concat_arrays([column]) for column in batch.columns], schema=batch.schema)
 
 
 def within_memory(source, run: Callable[[], T], limit: str | None = None, spill: bool = True) -> T:
