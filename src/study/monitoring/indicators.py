@@ -75,13 +75,15 @@ INDICATORS: tuple[Indicator, ...] = (
 BY_NAME = {i.name: i for i in INDICATORS}
 
 
-def calendar(created: pd.Series) -> pd.DataFrame:
+def calendar(created: pd.Series, weeks: pd.Series | None = None) -> pd.DataFrame:
     """Every week of the data, its tickets, and how many of its seven days lie inside the data's period.
 
     Parameters
     ----------
     created : pandas.Series
         ``created_at`` of the dated tickets.
+    weeks : pandas.Series, optional
+        Their weeks' Mondays when already known (:func:`study.core.weeks.week_start`: 0.9 s at 10 million tickets).
 
     Returns
     -------
@@ -89,7 +91,7 @@ def calendar(created: pd.Series) -> pd.DataFrame:
         Indexed by the week's Monday: ``tickets``, ``days`` (1-7) and ``partial`` (fewer than 7 days).
         Weeks inside the period without a ticket are listed with 0 tickets.
     """
-    weeks = week_start(created)
+    weeks = week_start(created) if weeks is None else weeks
     first, last = created.min().normalize(), created.max().normalize()
     index = pd.date_range(weeks.min(), weeks.max(), freq="7D", name="week")
     ends = index + pd.Timedelta(days=6)
