@@ -18,17 +18,17 @@ from study.monitoring.weekly_chart import Settings
 COLUMNS = ["created_at", "team", *dict.fromkeys(i.column for i in INDICATORS), "resolved"]
 
 
-def week_calendar(created: pd.Series, settings: Settings, weeks: pd.Series | None = None) -> pd.DataFrame:
+def week_calendar(created: pd.Series, settings: Settings, mondays: pd.Series | None = None) -> pd.DataFrame:
     """The data's weeks with their tickets, days, partial flag, volume flag and known event.
 
     A week is a high-volume (low-volume) week when its tickets lie above (below) the median of the first
     ``baseline_weeks`` full weeks by more than 3 times the larger of their robust spread (1.4826 x the
     median absolute deviation, so that a sale week among them does not hide itself) and the Poisson spread
     sqrt(median). A sale peak changes who writes in and how busy the agents are: such weeks are kept out of
-    the baseline, and a signal in one is read as such, not as a change of the service. ``weeks``: the tickets'
-    Mondays when already known.
+    the baseline, and a signal in one is read as such, not as a change of the service. ``mondays``: the
+    tickets' weeks when already known.
     """
-    weeks = calendar(created, weeks)
+    weeks = calendar(created, mondays)
     weeks["event"] = [settings.events.get(w, "") for w in weeks.index]
     full = weeks[~weeks["partial"] & (weeks["event"] == "") & (weeks["tickets"] > 0)]
     weeks["volume"] = unusual_volume(weeks["tickets"], full["tickets"].iloc[: settings.baseline_weeks]).where(~weeks["partial"], "")
