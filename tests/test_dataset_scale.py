@@ -104,7 +104,7 @@ def test_a_large_file_is_validated_in_a_separate_process_with_the_same_result(sm
     from study.data import schema
     from study.report import runner
 
-    monkeypatch.setattr(runner, "PREPARE_IN_CHILD_BYTES", 0)
+    monkeypatch.setattr(config, "SMALL_DATA_BYTES", 0)
     summary = runner.run_study(small_study_path, tmp_path / "child", only=["01"], progress=lambda line: None)
     assert [r.status for r in summary.runs] == ["ok"]
     assert not (tmp_path / "child" / "data").exists()  # the copy is removed after the run
@@ -120,7 +120,7 @@ def test_spark_or_a_large_file_is_prepared_in_a_separate_process(small_study_pat
 
     assert not runner.prepares_in_child(small_study_path, "duckdb")
     assert runner.prepares_in_child(small_study_path, "spark")  # the Java process its session starts ends with it
-    monkeypatch.setattr(runner, "PREPARE_IN_CHILD_BYTES", 0)
+    monkeypatch.setattr(config, "SMALL_DATA_BYTES", 0)
     assert runner.prepares_in_child(small_study_path, "duckdb")
 
 

@@ -8,6 +8,9 @@ NOTEBOOKS = ROOT / "notebooks"
 DATA = ROOT / "data"
 SAMPLE_DATA = DATA / "tickets.parquet"
 DEFAULT_REPORTS = ROOT / "reports" / "latest"
+# Data files up to this size are checked in the runner's own process while the kernel pool imports beside the
+# checks, from the run's first moment; larger ones are prepared in a separate process, the pool started after.
+SMALL_DATA_BYTES = 64 << 20
 
 # The files the notebooks' parameters cells name by default, as written there: relative to notebooks/,
 # where JupyterLab, nbval and `study run` start the kernel. papermill starts it in the caller's folder

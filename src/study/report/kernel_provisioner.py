@@ -84,6 +84,17 @@ class Pool:
             self.unnamed_log = None
 
 
+def early_pool(data_path: Path) -> Pool | None:
+    """:func:`start_early_pool` when ``data_path`` is a file of small data (:data:`study.config.SMALL_DATA_BYTES`),
+    else None: small data is checked in a moment, so the pool's imports start first, beside the checks. The
+    pool does nothing a failed check would have to undo. Large data is prepared first, the pool started after.
+    """
+    from study import config
+
+    path = Path(data_path)
+    return start_early_pool() if path.is_file() and path.stat().st_size <= config.SMALL_DATA_BYTES else None
+
+
 def start_early_pool() -> Pool:
     """:func:`start_pool` before the run's report folder exists, its output in a file without a name in the temp
     folder (:attr:`Pool.unnamed_log`): copied into the report by :meth:`Pool.keep_log`, gone with the run."""

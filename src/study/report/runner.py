@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import REPEAT_MODEL, select
+from study.analyses import REPEAT_MODEL, select, start_order
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets
@@ -42,7 +42,6 @@ from study.report.run_outputs import check_pdf_choice, write_run_outputs
 from study.report.sentences import findings_markdown
 
 POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
-PREPARE_IN_CHILD_BYTES = 64 << 20  # data files larger than this are validated in a separate process
 
 
 PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
@@ -85,6 +84,7 @@ def run_study(
     pdf: str = "no",
     engine: str = "duckdb",
     spark_master: str = "local[2]",
+    kernels: kernel_provisioner.Pool | None = None,
 ) -> RunSummary:
     """Execute every analysis notebook on a data set and write the reports.
 
@@ -114,6 +114,9 @@ def run_study(
     engine, spark_master : str
         Where the notebooks that aggregate through :mod:`study.engine` run their aggregations:
         ``duckdb`` (in process) or ``spark`` on the master ``spark_master`` (:func:`study.engine.check_engine`).
+    kernels : study.report.kernel_provisioner.Pool, optional
+        A kernel pool already starting (:func:`study.report.kernel_provisioner.early_pool`: the ``study`` command
+        starts it before importing this module), ended here; without it, one is started for small data.
 
     Returns
     -------
@@ -130,18 +133,15 @@ def run_study(
     started = time.perf_counter()
     data_path = Path(data_path or config.SAMPLE_DATA).resolve()
     columns = Path(columns).resolve() if columns else None
-    if query and not data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
-        raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is not one")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
-    check_pdf_choice(pdf)
-    check_engine(engine, spark_master)  # Spark without pyspark or Java: refused before anything runs
-    kernels = None
-    if data_path.is_file() and data_path.stat().st_size <= PREPARE_IN_CHILD_BYTES:
-        # Small data is checked in a moment: the kernel pool's imports start first, beside the checks. It does
-        # nothing a failed check would have to undo.
-        kernels = kernel_provisioner.start_early_pool()
     try:
+        if query and not data_path.name.lower().endswith(io.DUCKDB_SUFFIXES):
+            raise ValueError(f"--query reads a DuckDB file ({', '.join(io.DUCKDB_SUFFIXES)}); {data_path.name} is "
+                             "not one")
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise ValueError(f"--jobs must be a whole number of at least 1, got {jobs!r}")
+        check_pdf_choice(pdf)
+        check_engine(engine, spark_master)  # Spark without pyspark or Java: refused before anything runs
+        kernels = kernels or kernel_provisioner.early_pool(data_path)
         return _checked_run(data_path, out_dir, params, only, jobs, progress, columns, table, query, pdf, engine,
                             spark_master, started, started_at, kernels)
     finally:
@@ -187,7 +187,7 @@ def prepares_in_child(data_path: Path, engine: str) -> bool:
     A large table's memory, or the Java process a Spark session starts (whatever the file's size), goes
     back to the system when that process ends, instead of staying with the runner while the notebooks run.
     """
-    return engine != "duckdb" or data_path.stat().st_size > PREPARE_IN_CHILD_BYTES
+    return engine != "duckdb" or data_path.stat().st_size > config.SMALL_DATA_BYTES
 
 
 def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progress, columns, table, query, started,
@@ -287,7 +287,7 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
                                                     for r in todo], engine, progress)
         if todo:
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
-                         progress)
+                         progress, source.rows)
     finally:
         if kernels is not None:
             kernels.stop()  # and with it any kernel still running (an interrupted run)
@@ -342,9 +342,11 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
 
 
-def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress):
-    """Execute the notebooks of ``todo`` in worker processes, their kernels from the pool ``kernels``."""
+def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress,
+                 tickets):
+    """Execute ``todo`` in worker processes, kernels from the pool ``kernels``, in :func:`start_order` for ``tickets``."""
     done = 0
+    order = [a.name for a in start_order([registered[run.name] for run in todo], tickets)]
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=worker_start, initargs=(os.getpid(),))
     try:
@@ -362,7 +364,7 @@ def _execute_all(todo, registered, kernels, staging, data_path, prepared, column
                 str(staging / "logs" / f"{run.name}.log"),
                 (kernels.name, kernels.reason),
             ): run
-            for run in sorted(todo, key=lambda run: registered[run.name].start)
+            for run in sorted(todo, key=lambda run: order.index(run.name))
         }
         for future in as_completed(futures):
             run = futures[future]

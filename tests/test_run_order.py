@@ -1,0 +1,67 @@
+"""In what order a run starts its notebooks, and what it starts before anything else."""
+
+import subprocess
+import sys
+
+import pytest
+
+from study import analyses
+from study.analyses import ANALYSES, FEW_TICKETS, start_order
+
+
+def names(order):
+    return [a.name.split("_")[0] for a in order]
+
+
+def test_on_few_tickets_the_fits_start_first_and_on_many_the_customer_aggregation_starts_early():
+    tickets = [a for a in ANALYSES if a.kind != "experiment"]  # an experiment table runs alone
+    few, many = names(start_order(tickets, FEW_TICKETS)), names(start_order(tickets, FEW_TICKETS + 1))
+    assert few[:4] == ["02", "03", "09", "01"]  # the model fits, then the overview's figures
+    assert few.index("04") > few.index("10") and few.index("06") > few.index("04")
+    assert many[:3] == ["02", "03", "04"]  # 04's scan beside the notebooks that hold little memory
+    assert many.index("09") > many.index("08") and many[-1] == "01"
+    assert sorted(few) == sorted(many) == sorted(names(tickets))
+
+
+def test_each_order_ranks_every_ticket_analysis_apart():
+    ticket_analyses = [a for a in ANALYSES if a.kind != "experiment"]
+    assert len({a.start for a in ticket_analyses}) == len({a.start_few for a in ticket_analyses}) == len(ticket_analyses)
+
+
+def test_the_order_keeps_only_the_analyses_asked_for():
+    chosen = analyses.select(["04", "01"])
+    assert names(start_order(chosen, 3_000)) == ["01", "04"]
+    assert names(start_order(chosen, 10_000_000)) == ["04", "01"]
+
+
+@pytest.mark.parametrize("few_tickets, expected", [(FEW_TICKETS, ["01", "04"]), (0, ["04", "01"])])
+def test_a_run_starts_its_notebooks_in_the_order_for_its_number_of_tickets(small_study_path, tmp_path, monkeypatch,
+                                                                          few_tickets, expected):
+    from study.report import runner
+
+    monkeypatch.setattr(analyses, "FEW_TICKETS", few_tickets)
+    lines = []
+    # One notebook at a time: each ends before the next starts, so the order they end in is the order they started in.
+    summary = runner.run_study(small_study_path, tmp_path / "out", only=["04", "01"], jobs=1, progress=lines.append)
+    assert [r.status for r in summary.runs] == ["ok", "ok"]
+    ended = [line.split("] ")[1][:2] for line in lines if line.lstrip().startswith("[")]
+    assert ended == expected
+
+
+def test_the_command_starts_the_kernel_pool_before_it_imports_the_runner(small_study_path, tmp_path):
+    # The pool's imports take two seconds and every notebook waits for them; the runner's own take 0.4 s.
+    script = (
+        "import sys\n"
+        "from study import cli\n"
+        "from study.report import kernel_provisioner\n"
+        "print('pandas' in sys.modules, flush=True)\n"
+        "def asked(path):\n"
+        "    print('study.report.runner' in sys.modules, path.name, flush=True)\n"
+        "    raise KeyboardInterrupt\n"
+        "kernel_provisioner.early_pool = asked\n"
+        f"sys.exit(cli.main(['run', '--data', {str(small_study_path)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert done.stdout.split() == ["False", "False", small_study_path.name]
+    assert not (tmp_path / "out").exists()
