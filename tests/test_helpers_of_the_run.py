@@ -10,7 +10,7 @@ from study.ab import findings as ab_findings
 from study.core import words
 from study.data.io import Source
 from study.regression import fitting, models, satisfaction
-from study.report import export, index, plots, runner, sentences, truth
+from study.report import export, index, plots, run_outputs, sentences, truth
 
 matplotlib.use("Agg")
 
@@ -116,7 +116,7 @@ def test_the_index_takes_findings_from_the_results_file_as_the_notebook_wrote_th
 
 
 def test_run_facts_name_the_package_versions():
-    assert "pandas" in runner._versions() and "statsmodels" in runner._versions()
+    assert "pandas" in run_outputs.package_versions() and "statsmodels" in run_outputs.package_versions()
 
 
 def test_results_rows_in_words():

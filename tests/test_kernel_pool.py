@@ -126,6 +126,23 @@ def test_a_forked_kernel_can_be_interrupted_and_killed_and_leaves_nothing(pool, 
     assert not psutil.pid_exists(pid)
 
 
+def test_a_killed_forked_kernel_has_ended_when_the_kill_returns(pool, tmp_path):
+    # jupyter_client looks again only 0.1 s after a kill: the next notebook's kernel would wait for that.
+    _same_environment()
+
+    async def scenario():
+        manager, client = await _start(pool, tmp_path)
+        process = manager.provisioner.process
+        client.stop_channels()
+        await manager.provisioner.kill()
+        assert process.returncode == -signal.SIGKILL  # the pool's word, read before kill returned
+        await manager.shutdown_kernel(now=True)
+        return process.pid
+
+    pid = asyncio.run(scenario())
+    assert not psutil.pid_exists(pid)
+
+
 def test_a_kernel_dies_when_the_process_that_asked_for_it_is_killed(pool, tmp_path):
     _same_environment()
     # A worker killed mid-notebook: its end of the pool's connection closes, and the pool kills its kernel.

@@ -65,3 +65,26 @@ def test_the_command_starts_the_kernel_pool_before_it_imports_the_runner(small_s
     assert done.returncode == 130, done.stderr
     assert done.stdout.split() == ["False", "False", small_study_path.name]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread is Linux's")
+def test_work_done_ahead_runs_at_a_lower_priority_and_leaves_the_process_as_it_was():
+    import os
+    import threading
+
+    from study.report import execute
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    seen = []
+    execute.in_background(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),
+                          niceness=execute.SPARE_TIME).join()
+    assert seen == [min(before + execute.SPARE_TIME, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+def test_the_index_warm_up_leaves_nothing_behind_and_writes_no_file(tmp_path, monkeypatch):
+    from study.report import run_outputs
+
+    monkeypatch.chdir(tmp_path)
+    run_outputs.warm_up()
+    assert not list(tmp_path.iterdir())

@@ -25,6 +25,9 @@ KERNEL_START_SECONDS = 300
 # cause is not known): the notebook runs on a plain kernel instead, which the log says, rather than failing
 # five minutes later.
 FORKED_START_SECONDS = 60
+# The exporter's warm-up need only be done by the worker's first page, seconds later. At a lower priority it
+# leaves the cores to the kernel pool's imports, which every notebook waits for at the start of a run.
+SPARE_TIME = 10
 
 
 def execute_notebook(
@@ -58,7 +61,7 @@ def execute_notebook(
         os.dup2(handle.fileno(), 2)
     started = time.perf_counter()
     # The exporter's first page costs 1.8 s: paid while the kernel computes, not after it, between notebooks.
-    warming = in_background(export.warm_up)
+    warming = in_background(export.warm_up, niceness=SPARE_TIME)
     status, reason = "ok", ""
     try:
         run_notebook(notebook, executed, parameters, cwd, pool)
@@ -73,11 +76,14 @@ def execute_notebook(
     return status, reason.splitlines()[0][:300] if reason else "", time.perf_counter() - started
 
 
-def in_background(action: Callable[..., object], *args: object) -> threading.Thread:
+def in_background(action: Callable[..., object], *args: object, niceness: int = 0) -> threading.Thread:
     """Start ``action(*args)`` in a daemon thread, for work done ahead of its use (an import, a warm-up); a failure
-    is left to the later use, which reports it with its traceback."""
+    is left to the later use, which reports it with its traceback. On Linux, where each thread has its own nice
+    value, the thread's is raised by ``niceness`` (0: as the process's)."""
 
     def quietly() -> None:
+        if niceness and sys.platform.startswith("linux"):
+            os.nice(niceness)  # this thread's alone on Linux
         try:
             action(*args)
         except Exception:  # noqa: BLE001, S110 - raised again where the result is used

@@ -14,7 +14,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -28,8 +27,8 @@ from study.data.model_features import check_requested
 from study.data.readiness import needs_of, skip_reason
 from study.engine import check_engine
 from study.parameters import FILE_PARAMETERS, split_parameters
-from study.report import kernel_provisioner, lifetime, safe_output, truth
-from study.report.execute import KERNEL_START_SECONDS, execute_notebook, worker_start
+from study.report import kernel_provisioner, lifetime, run_outputs, safe_output, truth
+from study.report.execute import KERNEL_START_SECONDS, SPARE_TIME, execute_notebook, in_background, worker_start
 from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
@@ -44,7 +43,6 @@ from study.report.sentences import findings_markdown
 POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
 
 
-PACKAGES = ["study", "pandas", "numpy", "statsmodels", "scipy", "seaborn", "matplotlib", "papermill", "nbconvert"]
 
 
 @dataclass
@@ -59,16 +57,6 @@ class RunSummary:
     @property
     def failed(self) -> list[AnalysisRun]:
         return [r for r in self.runs if r.status == "failed"]
-
-
-def _versions() -> str:
-    found = []
-    for package in PACKAGES:
-        try:
-            found.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return ", ".join(found)
 
 
 def run_study(
@@ -280,12 +268,13 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
     workers = max(1, min(len(todo), jobs or os.cpu_count() or 1))
     if todo and kernels is None:  # started before the workers: its imports overlap theirs
         kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
-    samples = []
+    samples, warming = [], None
     try:
         if prepared is not None and todo:  # drawn while the kernel pool imports; each notebook then reads its sample
             samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {}))
                                                     for r in todo], engine, progress)
         if todo:
+            warming = in_background(run_outputs.warm_up, niceness=SPARE_TIME)  # the index's imports, ahead
             _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
                          progress, source.rows)
     finally:
@@ -321,8 +310,10 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         "started (UTC)": started_at.strftime("%Y-%m-%d %H:%M:%S"),
         "duration": f"{seconds:.1f} s",
         "notebooks at once": workers,
-        "package versions": _versions(),
+        "package versions": run_outputs.package_versions(),
     }
+    if warming is not None:
+        warming.join()
     executive, unprinted = write_run_outputs(staging, runs, facts, pdf, progress)
     for copy in (PREPARED_FILE, truth.TRUTH_FILE, *samples):
         (staging / "data" / copy).unlink(missing_ok=True)
