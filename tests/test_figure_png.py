@@ -46,6 +46,14 @@ def _outside() -> plt.Figure:
     return fig
 
 
+def _tight_past_the_edge() -> plt.Figure:
+    """tight_layout places the panels and leaves its placeholder engine; a figure text it ignores reaches past the
+    canvas, so the picture is saved around the larger box."""
+    fig = _inside()
+    fig.text(1.02, 0.5, "a note past the right edge")
+    return fig
+
+
 def _constrained() -> plt.Figure:
     fig, axes = plt.subplots(2, 1, figsize=(5, 5), layout="constrained")
     for ax in axes:
@@ -54,7 +62,7 @@ def _constrained() -> plt.Figure:
     return fig
 
 
-@pytest.mark.parametrize("make", [_inside, _outside, _constrained])
+@pytest.mark.parametrize("make", [_inside, _outside, _tight_past_the_edge, _constrained])
 @pytest.mark.parametrize("dpi", [96, figures.PHONE_DPI])
 def test_the_png_is_the_picture_of_a_tight_save(make, dpi: float) -> None:
     fig = make()
@@ -70,8 +78,9 @@ def test_the_png_is_the_picture_of_a_tight_save(make, dpi: float) -> None:
     plt.close(fig)
 
 
-def test_contents_outside_the_canvas_widen_the_picture_as_a_tight_save_does() -> None:
-    fig = _outside()
+@pytest.mark.parametrize("make", [_outside, _tight_past_the_edge])
+def test_contents_outside_the_canvas_widen_the_picture_as_a_tight_save_does(make) -> None:
+    fig = make()
     width_pixels = fig.get_size_inches()[0] * 96
     assert _pixels(figures._png(fig)).shape[1] > width_pixels + 50
     plt.close(fig)
@@ -83,12 +92,14 @@ def test_the_figure_is_left_as_it_was() -> None:
     figures._png(fig, dpi=figures.PHONE_DPI)
     assert fig.dpi == dpi and fig.get_facecolor() == face and type(fig.get_layout_engine()) is engine
     plt.close(fig)
-    fig = _inside()
-    placeholder = fig.get_layout_engine()
-    figures._png(fig, dpi=figures.PHONE_DPI)
-    figures.phone_png(fig)
-    assert type(fig.get_layout_engine()) is type(placeholder) and fig.dpi == dpi
-    plt.close(fig)
+    for make in (_inside, _tight_past_the_edge):
+        fig = make()
+        placeholder = fig.get_layout_engine()
+        figures._png(fig, dpi=figures.PHONE_DPI)
+        assert fig.get_layout_engine() is placeholder
+        figures.phone_png(fig)
+        assert type(fig.get_layout_engine()) is type(placeholder) and fig.dpi == dpi
+        plt.close(fig)
 
 
 def test_a_phone_copy_of_a_tight_layout_figure_is_laid_out_again_for_the_phone() -> None:
