@@ -31,8 +31,8 @@ class Analysis:
     start, start_few : int
         Start order in a run on many tickets, and on few (at most :data:`FEW_TICKETS`): the slowest notebooks
         start first, so the quick ones fill in beside them (:func:`start_order`). On many tickets the scans
-        decide, and 04's customer aggregation starts beside notebooks that hold little memory; on few, every
-        notebook's time is its fits and figures.
+        decide: 04's customer aggregation starts third, beside the model notebooks (they read the model sample,
+        not every ticket), then 09's fits; on few, every notebook's time is its fits and figures.
     reads_map : bool
         Whether a run hands it the column map (``columns_path``) for a section of its own (``experiment``,
         ``drivers``, ``feedback``); the others read the validated copy, to which the map was already applied.
@@ -67,13 +67,13 @@ ANALYSES: tuple[Analysis, ...] = (
              start=2, start_few=7, evidence="randomized"),
     Analysis("05_experiment_table", "An experiment table", (), kind="experiment", reads_map=True,
              evidence="randomized"),
-    Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=3, start_few=8, reads_map=True),
-    Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=4, start_few=4,
+    Analysis("06_driver_analysis", "Driver analysis", (), kind="drivers", start=4, start_few=8, reads_map=True),
+    Analysis("07_rollout", "Before and after the rollout", ("created_at", "adopted_at"), start=5, start_few=4,
              evidence="before/after"),
-    Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=5, start_few=5,
+    Analysis("08_monitoring", "Key indicators week by week", ("created_at",), start=6, start_few=5,
              evidence="descriptive"),
     Analysis("09_repeat_model", "Who comes back: a predictive model of repeat purchase",
-             ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=6, start_few=2,
+             ("repeat_purchase", "created_at", "customer_id", "first_response_minutes"), start=3, start_few=2,
              evidence="predictive"),
     Analysis("10_feedback", "What customers write", ("comment",), start=7, start_few=6, reads_map=True,
              evidence="descriptive"),
