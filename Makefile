@@ -81,8 +81,11 @@ java:
 kernel: setup
 	$(BIN)/python -m ipykernel install --user --name study --display-name "Python (study)"
 
+# The kernels give Arrow's freed memory back at once, as `study run`'s do (RETURN_FREED_MEMORY in
+# src/study/report/kernel_provisioner.py), unless the environment sets it: the same numbers in less memory.
 lab: $(LAB_STAMP) kernel
-	$(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=study
+	MIMALLOC_PURGE_DELAY=$${MIMALLOC_PURGE_DELAY:-0} \
+	  $(BIN)/jupyter lab $(LAB_ROOT) --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=study
 
 notebooks: setup
 	$(BIN)/study refresh-notebooks

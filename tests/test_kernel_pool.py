@@ -282,3 +282,11 @@ def test_the_runners_kernels_give_arrows_freed_memory_back(monkeypatch):
     assert retained({k: v for k, v in environment.items() if k != "MIMALLOC_PURGE_DELAY"}) > 0.75  # the default keeps it
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "100")
     assert kernel_provisioner.kernel_environment()["MIMALLOC_PURGE_DELAY"] == "100"
+
+
+def test_jupyterlab_kernels_give_arrows_freed_memory_back_as_the_runners_do():
+    from study import config
+
+    recipe = (config.ROOT / "Makefile").read_text().split("\nlab:")[1].split("\n\n")[0]
+    for name, value in kernel_provisioner.RETURN_FREED_MEMORY.items():  # unless the environment sets another
+        assert f"{name}=$${{{name}:-{value}}}" in recipe
