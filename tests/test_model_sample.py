@@ -123,6 +123,8 @@ def test_the_file_gives_the_same_tickets_and_row_ledger_as_drawing_again(copy, t
     alone = dataset.load_tickets(path.with_name(facts["file"]))
     pd.testing.assert_frame_equal(alone.tickets, drawn.tickets)
     assert alone.set_aside == drawn.set_aside
+    written = pq.ParquetFile(path.with_name(facts["file"])).metadata  # read back within the run, then removed
+    assert {written.row_group(0).column(c).compression for c in range(written.num_columns)} == {"UNCOMPRESSED"}
 
 
 def test_a_stale_file_is_ignored(copy, tmp_path):

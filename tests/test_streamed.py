@@ -70,6 +70,17 @@ def test_a_copy_written_a_slice_at_a_time_while_the_next_is_made_keeps_the_rows_
     _assert_same(new, old)
 
 
+def _compressions(path: Path) -> set[str]:
+    metadata = pq.ParquetFile(path).metadata
+    return {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups)
+            for c in range(metadata.num_columns)}
+
+
+def test_the_copies_are_written_uncompressed_as_they_are_read_back_within_the_run(tmp_path, monkeypatch):
+    new, old = _both(config.SAMPLE_DATA, tmp_path, monkeypatch)  # streamed, and through pandas
+    assert _compressions(new.path) == _compressions(old.path) == {"UNCOMPRESSED"}
+
+
 def test_stray_spaces_gaps_and_odd_extra_columns_are_read_as_the_pandas_path_reads_them(frame, tmp_path, monkeypatch):
     messy = frame.copy()
     messy["customer_id"] = messy["customer_id"].where(messy.index % 7 > 0, " " + messy["customer_id"] + "\u3000")

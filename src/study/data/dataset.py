@@ -336,7 +336,7 @@ def write_prepared(data: TicketData, path: str | Path) -> Path:
         table = pa.Table.from_pandas(data.tickets.iloc[start:start + io.ROWS_PER_GROUP], preserve_index=False)
         if writer is None:
             schema_ = table.schema.with_metadata({**(table.schema.metadata or {}), io.PREPARED_KEY: json.dumps(facts).encode()})
-            writer = pq.ParquetWriter(path, schema_)
+            writer = pq.ParquetWriter(path, schema_, compression=io.COPY_COMPRESSION)
         writer.write_table(table.cast(writer.schema))
     writer.close()
     return path

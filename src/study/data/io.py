@@ -26,6 +26,10 @@ ID_COLUMNS = ("ticket_id", "customer_id", "agent_id")
 # and carries the original file's facts, and its rows per row group.
 PREPARED_KEY = b"study.prepared"
 ROWS_PER_GROUP = 1 << 20
+# The copy and the model samples are read back within the run and removed at its end, so they are not compressed:
+# at 10M tickets the copy took 7.0 s to write instead of 9.5 s (544 MB instead of 403 MB with snappy), and 3.2 s
+# to read whole instead of 4.1 s.
+COPY_COMPRESSION = "none"
 # Opened with external access off, nothing a query names outside the database can be read or written
 # (read_csv('/etc/passwd'), COPY ... TO 'file', ATTACH), and no extension is downloaded or loaded
 # (DuckDB fetches one for a SQLite file); the lock keeps a query from switching any of it back on.

@@ -241,7 +241,8 @@ def write_sample(copy: str | Path, max_tickets: int, seed: int, source=None) -> 
     metadata = {**target.metadata, io.PREPARED_KEY: json.dumps(prepared).encode(), SAMPLE_KEY: json.dumps(facts).encode()}
     out = file_for(copy, max_tickets, seed)
     partial = out.with_name(out.name + ".partial")  # a reader never sees half a file under the sample's name
-    pq.write_table(rows.replace_schema_metadata(metadata), partial, row_group_size=io.ROWS_PER_GROUP)
+    pq.write_table(rows.replace_schema_metadata(metadata), partial, row_group_size=io.ROWS_PER_GROUP,
+                   compression=io.COPY_COMPRESSION)
     partial.replace(out)
     return {**facts, "file": out.name}
 

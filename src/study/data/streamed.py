@@ -262,7 +262,8 @@ def write_streamed(path: Path, out: Path, kinds: dict[str, str], source: io.Sour
     # Each slice is written by a thread while the next is read and converted (Arrow's writer lets go of the GIL):
     # at 10M tickets the writing is about a third of the time, done on the other core. At most two slices are
     # held, the one written and the one made.
-    with pq.ParquetWriter(out, target) as writer, ThreadPoolExecutor(max_workers=1) as writing:
+    with pq.ParquetWriter(out, target, compression=io.COPY_COMPRESSION) as writer, \
+            ThreadPoolExecutor(max_workers=1) as writing:
         written = None
         for batch in pq.ParquetFile(path).iter_batches(batch_size=io.ROWS_PER_GROUP):
             columns = {name: batch.column(name).cast(target.field(name).type, safe=False) for name in kinds}
