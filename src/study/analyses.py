@@ -31,8 +31,8 @@ class Analysis:
     start, start_few : int
         Start order in a run on many tickets, and on few (at most :data:`FEW_TICKETS`): the slowest notebooks
         start first, so the quick ones fill in beside them (:func:`start_order`). On many tickets the scans
-        decide: 04's customer aggregation starts third, beside the model notebooks (they read the model sample,
-        not every ticket), then 09's fits; on few, every notebook's time is its fits and figures.
+        decide: 04's customer aggregation starts third, after the two longest fits, then 09's; on few, every
+        notebook's time is its fits and figures, and 04 and 06 come last.
     reads_map : bool
         Whether a run hands it the column map (``columns_path``) for a section of its own (``experiment``,
         ``drivers``, ``feedback``); the others read the validated copy, to which the map was already applied.

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from study import config
+
 # A kernel per core already keeps the cores busy: a second BLAS thread each only makes them take turns,
 # and the thread count can change the last bit of a sum. Kernels, and so the pool, get one thread.
 ONE_BLAS_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -90,8 +92,6 @@ def early_pool(data_path: Path) -> Pool | None:
     else None: small data is checked in a moment, so the pool's imports start first, beside the checks. The
     pool does nothing a failed check would have to undo. Large data is prepared first, the pool started after.
     """
-    from study import config
-
     path = Path(data_path)
     return start_early_pool() if path.is_file() and path.stat().st_size <= config.SMALL_DATA_BYTES else None
 

@@ -43,8 +43,6 @@ from study.report.sentences import findings_markdown
 POOL_LOG = "kernel-pool.log"  # what the kernel pool itself printed; removed when empty
 
 
-
-
 @dataclass
 class RunSummary:
     """The outcome of :func:`run_study`."""
