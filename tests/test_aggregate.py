@@ -153,13 +153,22 @@ def test_sums_are_the_bytes_of_the_stacked_product():
 
     rng = np.random.default_rng(3)
     x, y = rng.lognormal(2, 1.5, 50_001) - 4, rng.normal(10, 30, 50_001)
+    u, w = rng.gamma(2, 10, 50_001), rng.poisson(3, 50_001) + 1.0
     x[::11], y[::13] = np.nan, np.nan
-    for cls, columns, origin in [(sufficient.Moments, (y,), None), (sufficient.CovariateMoments, (x, y), (-1.5, 9.75))]:
+    cases = [(sufficient.Moments, (y,), None), (sufficient.CovariateMoments, (x, y), (-1.5, 9.75)),
+             (sufficient.RatioMoments, (x, w), None), (sufficient.RatioCovariateMoments, (x, w, y, u), None),
+             # no value missing: the columns are read where they are, not copied
+             (sufficient.Moments, (u,), None), (sufficient.RatioCovariateMoments, (u, w, u[::-1], w[::-1]), None),
+             (sufficient.CovariateMoments, (u, w), (20.0, 3.0))]
+    for cls, columns, origin in cases:
+        given = [c.copy() for c in columns]
         found = cls.from_arrays(*columns, origin=origin)
-        keep = ~np.isnan(x) & ~np.isnan(y) if len(columns) == 2 else ~np.isnan(y)
+        keep = np.logical_and.reduce([~np.isnan(c) for c in columns])
         values = [(c - o)[keep] for c, o in zip(columns, origin)] if origin else [c[keep] for c in columns]
         for name, powers in cls.TERMS.items():
-            assert getattr(found, name) == float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0))), name
+            expected = float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0)))
+            assert getattr(found, name) == expected, (cls.__name__, name)
+        assert all(np.array_equal(c, g, equal_nan=True) for c, g in zip(columns, given))  # the inputs untouched
 
 
 def _groupby_reference(frame, metrics, arm, segments):
@@ -200,3 +209,26 @@ def test_frame_aggregates_are_a_groupby_s_to_the_last_bit_on_every_kind_of_segme
         assert list(result.units.items()) == list(units.items()), segments
         assert repr(result.stats) == repr(stats), segments
     assert aggregate.aggregate_frame(frame.iloc[:0], metrics).units == {}
+
+
+@pytest.mark.parametrize("groups", [1, 3, 256, 257, 65_536, 65_537, 200_000])
+def test_group_numbers_in_a_narrower_type_sort_in_the_same_stable_order(groups):
+    rng = np.random.default_rng(groups)
+    group = rng.integers(0, groups, 300_000)
+    group[:groups] = np.arange(min(groups, 300_000))  # every group number present, the highest too
+    narrow = aggregate._narrowest(group, groups)
+    assert narrow.dtype.itemsize == (1 if groups <= 256 else 2 if groups <= 65_536 else 8)
+    assert np.array_equal(np.argsort(narrow, kind="stable"), np.argsort(group, kind="stable"))
+
+
+def test_frame_aggregates_over_hundreds_of_segments_are_a_groupby_s():
+    rng = np.random.default_rng(8)
+    n = 5000
+    frame = pd.DataFrame({"variant": rng.choice(["control", "treatment"], n), "shop": rng.integers(0, 400, n),
+                          "y": rng.normal(size=n), "x": rng.normal(size=n)})
+    metrics = (Metric("mean", "y"), Metric("adjusted", "y", covariate="x"))
+    result = aggregate.aggregate_frame(frame, metrics, segments=("shop",))
+    units, stats = _groupby_reference(frame, metrics, "variant", ("shop",))
+    assert len(units) > 256
+    assert list(result.units.items()) == list(units.items())
+    assert repr(result.stats) == repr(stats)
