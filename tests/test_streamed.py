@@ -208,3 +208,33 @@ def test_an_engine_that_refuses_the_checks_leaves_the_file_to_the_pandas_path():
             raise ValueError("Spark refused the query: a damaged page")
 
     assert streamed.clean_counts(config.SAMPLE_DATA, source=Refusing()) is None
+
+
+def test_the_distinct_ids_are_counted_by_a_scan_of_their_own(frame, tmp_path):
+    # Beside other aggregates Spark expands every row for a COUNT(DISTINCT): the ids get their own scan, and the
+    # counts are the same as one scan's.
+    path = _write(frame, tmp_path)
+    duck = streamed.counting_source(path)
+    asked = []
+
+    class Recording:
+        def execute(self, sql):
+            asked.append(sql)
+            return duck.execute(sql)
+
+    counts = streamed.clean_counts(path, source=Recording())
+    distinct = [sql for sql in asked if "DISTINCT" in sql]
+    assert len(asked) == 2 and len(distinct) == 1 and distinct[0].count("COUNT(") == 1
+    scans = streamed._check_sql(counts["kinds"], "{relation}")
+    terms = [label for _, labels in scans for label in labels]
+    together = "SELECT " + ", ".join(sql[len("SELECT "):sql.index(" FROM ")] for sql, _ in scans) + " FROM {relation}"
+    (values,) = duck.execute(together)
+    assert {label: counts[label] for label in terms} == dict(zip(terms, values))
+    assert counts["ticket_id|distinct"] == len(frame)
+
+
+def test_duplicate_ids_counted_apart_still_stop_the_quick_path(frame, tmp_path):
+    doubled = frame.copy()
+    doubled.loc[1, "ticket_id"] = doubled.loc[0, "ticket_id"]
+    counts = streamed.clean_counts(_write(doubled, tmp_path))
+    assert counts["ticket_id|distinct"] == len(frame) - 1 and not counts["clean"]

@@ -112,8 +112,14 @@ def _covered(kinds: dict[str, str | None]) -> bool:
     return True
 
 
-def _check_sql(kinds: dict[str, str], relation: str) -> tuple[str, list[str]]:
-    """One scan counting, per column, what would stop the pandas path or change a value there."""
+def _check_sql(kinds: dict[str, str], relation: str) -> list[tuple[str, list[str]]]:
+    """The scans counting, per column, what would stop the pandas path or change a value there: each a query and
+    the labels of its counts.
+
+    The distinct ids are counted by a scan of their own. Beside other aggregates, Spark expands every row once for
+    the ``COUNT(DISTINCT)`` and once for the rest: on a million tickets on ``local[2]`` the two scans took 2.6-3.7 s
+    against 3.5-6.7 s for one. On DuckDB the second scan reads one column, and the two took as long as one.
+    """
     terms, labels = ["COUNT(*)"], ["rows"]
 
     def add(label: str, expression: str) -> None:
@@ -143,11 +149,13 @@ def _check_sql(kinds: dict[str, str], relation: str) -> tuple[str, list[str]]:
         q = '"ticket_id"'
         stripped = (f"CASE WHEN ascii({q}) BETWEEN 33 AND 126 AND ascii(right({q}, 1)) BETWEEN 33 AND 126 THEN {q} "
                     f"ELSE regexp_replace({q}, '{_EDGE_SPACE}', '', 'g') END")
-        add("ticket_id|distinct", f"COUNT(DISTINCT {stripped})")
+        distinct = [(f"SELECT COUNT(DISTINCT {stripped}) FROM {relation}", ["ticket_id|distinct"])]
+    else:
+        distinct = []
     if kinds.get("created_at") == "time":
         # Microseconds: the resolution both engines read times at; "a day ahead" needs no finer one.
         add("created_at|latest", 'epoch_us(MAX("created_at"))')
-    return f"SELECT {', '.join(terms)} FROM {relation}", labels
+    return [(f"SELECT {', '.join(terms)} FROM {relation}", labels), *distinct]
 
 
 def column_kinds(path: Path) -> dict[str, str] | None:
@@ -194,14 +202,16 @@ def clean_counts(path: Path, kinds: dict[str, str] | None = None, source=None) -
     kinds = column_kinds(path) if kinds is None else kinds
     if kinds is None:
         return None
-    sql, labels = _check_sql(kinds, "{relation}")
     import duckdb
 
-    try:
-        (values,) = (source or counting_source(path)).execute(sql)
-    except (duckdb.Error, ValueError):  # a damaged file (ValueError: Spark's refusal): the pandas path names the problem
-        return None
-    counts = {label: int(v) if v is not None else None for label, v in zip(labels, values)}
+    source = source or counting_source(path)
+    counts = {}
+    for sql, labels in _check_sql(kinds, "{relation}"):
+        try:
+            (values,) = source.execute(sql)
+        except (duckdb.Error, ValueError):  # a damaged file (ValueError: Spark's refusal): the pandas path names it
+            return None
+        counts |= {label: int(v) if v is not None else None for label, v in zip(labels, values)}
     counts["kinds"] = kinds
     rows = counts["rows"]
     problems = [rows < schema.MINIMUM_ROWS]
