@@ -171,6 +171,8 @@ def test_overview_agrees(prepared, spark, which):
     for a, b in zip(left.headline, right.headline):
         for x, y in ((a.value, b.value), (a.se, b.se), (a.ci_low, b.ci_low), (a.ci_high, b.ci_high)):
             assert (x is None and y is None) or x == pytest.approx(y, rel=1e-9, nan_ok=True), a.name
+    quantiles = [name for name in left.distribution.index if "quantile" in name]  # from histograms on Spark
+    assert quantiles and left.distribution[quantiles].tolist() == right.distribution[quantiles].tolist()
     for part in ("by_band", "by_resolution", "histogram", "distribution"):
         mine, theirs = getattr(left, part), getattr(right, part)
         if isinstance(mine, (pd.DataFrame, pd.Series)):

@@ -7,11 +7,9 @@ that runs unchanged on DuckDB and, translated, on Spark. Sums are exact integer 
 (:func:`study.engine.sources.exact_sum_sql`: outcomes are whole numbers, response times are rounded
 to 2**-20 of a minute) and means and variances are formed from them here in exact fractions, so
 counts, means and intervals are the same bytes whatever the engine, its thread count or its
-partitioning. The response-time quantiles are each engine's exact quantile, the same on any thread
-count, but the two engines agree to 1e-9 rather than to the bit: both interpolate linearly between the
-same two order statistics, DuckDB's ``quantile_cont`` as ``lo + (hi - lo) * d`` and Spark's
-``percentile`` as ``(1 - d) * lo + d * hi``, which round differently (measured on 30 lognormal
-samples of 50 to 5,000 values: 18 of 180 quantiles differ, by one unit in the last place).
+partitioning. The response-time quantiles are DuckDB's exact ``quantile_cont``; on Spark, whose exact
+``percentile`` gathers every distinct value into one task, they are found from a few scans of histograms
+and interpolated as DuckDB interpolates (:mod:`study.engine.quantiles`): the same bytes on both engines.
 :mod:`study.data.descriptives` keeps the pandas versions, which the tests use as the reference.
 """
 
@@ -34,6 +32,7 @@ from study.data.dataset import TicketData
 from study.data.descriptives import MEASURES, t_half_width
 from study.data.features import RESPONSE_BANDS
 from study.engine import DEFAULT_MASTER
+from study.engine.quantiles import exact_quantiles
 from study.engine.sources import exact_sum_sql, quote
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
@@ -180,6 +179,8 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60, engine: str
     empty = "".join(f", NULL::{kind} AS {quote(name)}" for name, kind in _USED.items() if name not in present)
     tickets = f"(SELECT *{empty} FROM {source.relation}) AS tickets"
 
+    # Spark's quantiles come from histograms (study.engine.quantiles): its own gather every value into one task.
+    by_histogram = getattr(source, "quantiles_by_histogram", False)
     # Everything but the distinct customers, the histogram and the group tables in one scan: on Spark each
     # query costs a job. A DISTINCT beside the other aggregates makes Spark shuffle every row with all of
     # them (measured: 34 s instead of 5 + 2 s on a million tickets), so it is a query of its own, and an
@@ -192,7 +193,7 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60, engine: str
              **{f"moments {column}": _moment_sql(column) for _, _, column in _HEADLINE},
              "minutes": ["count(first_response_minutes)", "count(*) - count(first_response_minutes)",
                          exact_sum_sql("first_response_minutes"),
-                         *(f"quantile_cont(first_response_minutes, {q})" for q in QUANTILES)],
+                         *(f"quantile_cont(first_response_minutes, {q})" for q in QUANTILES if not by_histogram)],
              "range": ["min(greatest(first_response_minutes, 1))", "max(greatest(first_response_minutes, 1))"]}
     (row,) = source.execute(f"SELECT {', '.join(e for exprs in parts.values() for e in exprs)} FROM {{relation}}",
                             from_=tickets)
@@ -210,6 +211,8 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60, engine: str
     headline = [_mean_estimate(found[f"moments {column}"], name, label, alpha) for name, label, column in _HEADLINE
                 if usable.get("csat" if column == "csat_answered" else column)]
     minutes, (low, high) = found["minutes"], found["range"]
+    if by_histogram and minutes[0]:
+        minutes = (*minutes, *_quantiles(source, tickets))
     if minutes[0]:
         distribution = pd.Series({"count": int(minutes[0]), "missing": int(minutes[1]),
                                   "mean": float(Fraction(minutes[2]) / minutes[0]),
@@ -308,6 +311,16 @@ def _outcomes_by(source, tickets: str, group: str, alpha: float, measured: dict,
 def _double(value: float) -> str:
     """A float as a SQL literal both engines read as the same double (a decimal literal might not be)."""
     return f"CAST('{float(value)!r}' AS DOUBLE)"
+
+
+def _quantiles(source, tickets: str) -> list[float]:
+    """The response-time quantiles from histograms (:func:`study.engine.quantiles.exact_quantiles`), or from the
+    engine's own exact quantile when the column holds a NaN or an infinity."""
+    found = exact_quantiles(source, "first_response_minutes", QUANTILES, from_=tickets)
+    if found is None:
+        (found,) = source.execute("SELECT " + ", ".join(f"quantile_cont(first_response_minutes, {q})" for q in QUANTILES)
+                                  + " FROM {relation}", from_=tickets)
+    return list(found)
 
 
 def _histogram(source, tickets: str, bins: int, low: float | None, high: float | None) -> pd.DataFrame:

@@ -196,6 +196,10 @@ class SparkSource:
         The temporary view holding the data, as DuckDB-dialect SQL names it.
     """
 
+    # Spark's exact percentile gathers every distinct value of a column into one task: a caller finds exact
+    # quantiles from histograms instead (study.engine.quantiles).
+    quantiles_by_histogram = True
+
     def __init__(self, path_or_dataframe, session):
         self.session = session
         if isinstance(path_or_dataframe, (str, Path)):
