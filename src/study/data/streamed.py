@@ -29,6 +29,7 @@ import pandas as pd
 from study.data import features, io, schema
 from study.data.convert import IMPLAUSIBLY_LARGE, summary_note
 from study.engine import DEFAULT_MASTER
+from study.engine.quantiles import exact_quantiles
 
 # Every character Python's str.strip or Arrow's utf8_trim_whitespace may remove (a superset of both):
 # ticket ids that differ only in these at their ends count as repeats, and the pandas path then says
@@ -304,9 +305,17 @@ def unit_notes(path: Path, kinds: dict[str, str], source=None) -> dict[str, str]
     if "first_response_minutes" not in kinds:
         return {}
     value = 'CAST("first_response_minutes" AS DOUBLE)'
-    (found,) = (source or counting_source(path)).execute(
-        f"SELECT COUNT({value}), quantile_cont({value}, 0.5), MAX({value}) FROM {{relation}} WHERE NOT isnan({value})")
-    count, median, longest = found
+    source = source or counting_source(path)
+    kept = f"FROM {{relation}} WHERE NOT isnan({value})"
+    # Spark's exact median gathers every value into one task: it is found from histograms instead.
+    by_histogram = getattr(source, "quantiles_by_histogram", False)
+    ((count, longest, *median),) = source.execute(
+        f"SELECT COUNT({value}), MAX({value}){'' if by_histogram else f', quantile_cont({value}, 0.5)'} {kept}")
+    if by_histogram and count:
+        minutes = f"(SELECT {value} AS minutes {kept.format(relation=source.relation)}) AS minutes"
+        median = (exact_quantiles(source, "minutes", (0.5,), from_=minutes)
+                  or source.execute(f"SELECT quantile_cont({value}, 0.5) {kept}")[0])
+    median = median[0] if median else None
     note = summary_note(int(count), float(median), float(longest)) if count else None
     return {"first_response_minutes": note} if note else {}
 
