@@ -1,8 +1,9 @@
 """Benchmark: the study's aggregations on local Spark beside DuckDB, on the same files.
 
 The figures the 1-billion-ticket estimate in benchmarks/README.md rests on: how long a Spark
-session takes to start, and each aggregation (the overview of the tickets, the A/B unit checks,
-the A/B sufficient statistics whole and by tier) on DuckDB and on Spark ``local[2]``, the first
+session takes to start, and each aggregation (the validation's counts, the response-time quantiles from
+histograms, the overview of the tickets, the A/B unit checks, the A/B sufficient statistics whole and by
+tier) on DuckDB and on Spark ``local[2]``, the first
 (cold: Spark compiles its code then) and the median of the repeats after it. Both engines must
 give the same numbers (1e-9 relative): the benchmark fails, naming the step, when they do not or
 when a step cannot run on Spark.
@@ -104,8 +105,9 @@ def main() -> int:
 
     from study.ab import aggregate, unit_checks
     from study.ab.sufficient import Metric
-    from study.data import dataset, overview, simulate
+    from study.data import dataset, overview, simulate, streamed
     from study.engine import spark_missing
+    from study.engine.quantiles import exact_quantiles
 
     missing = spark_missing(args.master)
     if missing:
@@ -130,9 +132,13 @@ def main() -> int:
         session = spark_session(args.master)
         print(f"  Spark session start                     {time.perf_counter() - started:7.2f} s")
         tickets_data = dataset.load_tickets(copy, needed=[])
-        engines = {"duckdb": (aggregate.DuckDBSource(copy), aggregate.DuckDBSource(experiment)),
-                   "spark": (SparkSource(copy, session), SparkSource(experiment, session))}
+        engines = {"duckdb": (aggregate.DuckDBSource(copy), aggregate.DuckDBSource(experiment), streamed.counting_source(tickets)),
+                   "spark": (SparkSource(copy, session), SparkSource(experiment, session), SparkSource(tickets, session))}
+        kinds = streamed.column_kinds(tickets)
         steps = {
+            "validation counts (the file as given)": lambda s: streamed.clean_counts(tickets, kinds, s[2]),
+            "response-time quantiles (histograms)": lambda s: exact_quantiles(s[0], "first_response_minutes",
+                                                                              overview.QUANTILES),
             "overview (tickets)": lambda s: overview.summarize(tickets_data, source=s[0]),
             "A/B unit checks": lambda s: unit_checks.check_units(s[1], unit="customer_id"),
             "A/B statistics, whole": lambda s: aggregate.aggregate_duckdb(s[1], metrics).stats,
