@@ -130,16 +130,15 @@ def _narrowed(source, x: str, ranges: dict, from_: str | None) -> dict:
         f"SELECT part, bucket, count(*), min(v), max(v) FROM (SELECT part, CASE part {bucket} END AS bucket, v FROM "
         f"(SELECT CASE {which} END AS part, {x} AS v FROM {{relation}} WHERE {x} IS NOT NULL) AS parted "
         f"WHERE part IS NOT NULL) AS bucketed GROUP BY part, bucket ORDER BY part, bucket", from_=from_)
+    buckets: dict[int, list] = {}  # each range's buckets, in the order of their values
+    for part, _, n, lo, hi in rows:
+        buckets.setdefault(int(part), []).append((int(n), float(lo), float(hi)))
     narrowed = {}
-    for i, (_, _, below, _) in enumerate(keys):
-        wanted = sorted(ranges[keys[i]])
-        seen = below
-        for part, _, n, lo, hi in rows:
-            if int(part) != i:
-                continue
-            n = int(n)
-            inside = [rank for rank in wanted if seen <= rank < seen + n]
+    for i, key in enumerate(keys):
+        seen = key[2]
+        for n, lo, hi in buckets.get(i, []):
+            inside = [rank for rank in sorted(ranges[key]) if seen <= rank < seen + n]
             if inside:
-                narrowed[(float(lo), float(hi), seen, n)] = inside
+                narrowed[(lo, hi, seen, n)] = inside
             seen += n
     return narrowed
