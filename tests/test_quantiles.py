@@ -90,3 +90,15 @@ def test_on_spark_the_quantiles_are_duckdbs_to_the_bit_without_sparks_percentile
     spark = Recording(SparkSource(path, spark_session("local[2]")))
     assert quantiles.exact_quantiles(spark, "x", QUANTILES) == _engine_quantiles(DuckDBSource(path))
     assert not any("quantile" in sql or "percentile" in sql for sql, _ in spark.asked)
+
+
+def test_a_column_the_histograms_leave_to_the_engine_gets_the_engines_quantiles(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"x": pa.array([1.0, 2.0, 3.5, np.inf], from_pandas=False)}), path)
+    source = DuckDBSource(path)
+    assert quantiles.quantiles_of(source, "x", QUANTILES[1:-1]) == _engine_quantiles(source)[1:-1]
+    plain = DuckDBSource(pd.DataFrame({"x": [3.0, 1.0, 2.0]}))
+    assert quantiles.quantiles_of(plain, "x", QUANTILES) == _engine_quantiles(plain)

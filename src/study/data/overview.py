@@ -32,7 +32,7 @@ from study.data.dataset import TicketData
 from study.data.descriptives import MEASURES, t_half_width
 from study.data.features import RESPONSE_BANDS
 from study.engine import DEFAULT_MASTER
-from study.engine.quantiles import exact_quantiles
+from study.engine.quantiles import quantiles_of
 from study.engine.sources import exact_sum_sql, quote
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
@@ -212,7 +212,7 @@ def summarize(data: TicketData, alpha: float = 0.05, bins: int = 60, engine: str
                 if usable.get("csat" if column == "csat_answered" else column)]
     minutes, (low, high) = found["minutes"], found["range"]
     if by_histogram and minutes[0]:
-        minutes = (*minutes, *_quantiles(source, tickets))
+        minutes = (*minutes, *quantiles_of(source, "first_response_minutes", QUANTILES, from_=tickets))
     if minutes[0]:
         distribution = pd.Series({"count": int(minutes[0]), "missing": int(minutes[1]),
                                   "mean": float(Fraction(minutes[2]) / minutes[0]),
@@ -311,16 +311,6 @@ def _outcomes_by(source, tickets: str, group: str, alpha: float, measured: dict,
 def _double(value: float) -> str:
     """A float as a SQL literal both engines read as the same double (a decimal literal might not be)."""
     return f"CAST('{float(value)!r}' AS DOUBLE)"
-
-
-def _quantiles(source, tickets: str) -> list[float]:
-    """The response-time quantiles from histograms (:func:`study.engine.quantiles.exact_quantiles`), or from the
-    engine's own exact quantile when the column holds a NaN or an infinity."""
-    found = exact_quantiles(source, "first_response_minutes", QUANTILES, from_=tickets)
-    if found is None:
-        (found,) = source.execute("SELECT " + ", ".join(f"quantile_cont(first_response_minutes, {q})" for q in QUANTILES)
-                                  + " FROM {relation}", from_=tickets)
-    return list(found)
 
 
 def _histogram(source, tickets: str, bins: int, low: float | None, high: float | None) -> pd.DataFrame:

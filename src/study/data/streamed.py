@@ -29,7 +29,7 @@ import pandas as pd
 from study.data import features, io, schema
 from study.data.convert import IMPLAUSIBLY_LARGE, summary_note
 from study.engine import DEFAULT_MASTER
-from study.engine.quantiles import exact_quantiles
+from study.engine.quantiles import quantiles_of
 
 # Every character Python's str.strip or Arrow's utf8_trim_whitespace may remove (a superset of both):
 # ticket ids that differ only in these at their ends count as repeats, and the pandas path then says
@@ -313,8 +313,7 @@ def unit_notes(path: Path, kinds: dict[str, str], source=None) -> dict[str, str]
         f"SELECT COUNT({value}), MAX({value}){'' if by_histogram else f', quantile_cont({value}, 0.5)'} {kept}")
     if by_histogram and count:
         minutes = f"(SELECT {value} AS minutes {kept.format(relation=source.relation)}) AS minutes"
-        median = (exact_quantiles(source, "minutes", (0.5,), from_=minutes)
-                  or source.execute(f"SELECT quantile_cont({value}, 0.5) {kept}")[0])
+        median = quantiles_of(source, "minutes", (0.5,), from_=minutes)
     median = median[0] if median else None
     note = summary_note(int(count), float(median), float(longest)) if count else None
     return {"first_response_minutes": note} if note else {}

@@ -76,6 +76,15 @@ def exact_quantiles(source, column: str, quantiles: Sequence[float], from_: str 
     return found
 
 
+def quantiles_of(source, column: str, quantiles: Sequence[float], from_: str | None = None) -> list[float]:
+    """:func:`exact_quantiles`, or the engine's own ``quantile_cont`` when the column holds a NaN or an infinity."""
+    found = exact_quantiles(source, column, quantiles, from_=from_)
+    if found is None:
+        (found,) = source.execute("SELECT " + ", ".join(f"quantile_cont({quote(column)}, {q})" for q in quantiles)
+                                  + " FROM {relation}", from_=from_)
+    return list(found)
+
+
 def _between(lower: float, upper: float, d: float) -> float:
     """DuckDB's interpolation of doubles, ``lower * (1 - d) + upper * d``, as its build on x86-64 rounds it: the
     product ``upper * d`` rounded, then added to ``lower * (1 - d)`` with one rounding (a fused multiply-add).
