@@ -89,3 +89,48 @@ def test_the_index_warm_up_leaves_nothing_behind_and_writes_no_file(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     run_outputs.warm_up()
     assert not list(tmp_path.iterdir())
+
+
+def test_the_index_warm_up_compiles_the_index_page_and_imports_the_verdicts_scipy_once():
+    # In a fresh process: this one has scipy and a compiled template already.
+    script = (
+        "import sys\n"
+        "from study.report import index, run_outputs\n"
+        "before = 'scipy.special' in sys.modules, index._templates.cache_info().currsize\n"
+        "run_outputs.warm_up()\n"
+        "print(*before, 'scipy.special' in sys.modules, index._templates.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "0", "True", "1"]
+
+
+def test_the_index_page_is_what_write_index_writes(tmp_path):
+    from study.report import index
+
+    runs = [index.AnalysisRun("01_data_overview", "Overview", "ok", findings_markdown="**40,000** tickets & more")]
+    written = index.write_index(tmp_path / "index.html", runs, {"data file": "t.csv"}).read_text(encoding="utf-8")
+    assert written == index.index_page(tmp_path, runs, {"data file": "t.csv"})
+    assert "<strong>40,000</strong> tickets &amp; more" in written
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_console_script_ends_as_sys_exit_would_without_the_teardown(status):
+    # Threads joined, atexit handlers run, buffered output flushed, the status passed on; the interpreter's
+    # teardown skipped (a __del__ of a module-level object would print during it).
+    script = (
+        "import atexit, sys, threading, time\n"
+        "from study import cli\n"
+        "class Torn:\n"
+        "    def __del__(self): print('torn down', flush=True)\n"
+        "kept = Torn()\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "def late(): time.sleep(0.3); print('thread finished')\n"
+        f"cli.main = lambda: (threading.Thread(target=late).start(), print('x' * 100000, end=''))[0] or {status}\n"
+        "cli.command()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert done.stdout.startswith("x" * 100000)
+    assert done.stdout[100000:].split("\n")[:2] == ["thread finished", "atexit ran"]
+    assert "torn down" not in done.stdout

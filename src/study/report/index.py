@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from study.report import glossary, headline, key_results, summary
 from study.report.export import TEMPLATES
@@ -54,26 +56,43 @@ def _split_reason(reason: str) -> dict:
 
 def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None,
                 pdf: bool = False) -> Path:
+    """Write :func:`index_page` for the run whose report folder ``path`` is in; returns ``path``."""
+    path.write_text(index_page(path.parent, runs, facts, executive, pdf), encoding="utf-8")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> Any:
+    """The report templates' environment, made once: a template is compiled once per environment."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+
+def index_page(folder: Path, runs: list[AnalysisRun], facts: dict, executive: summary.ExecutiveSummary | None = None,
+               pdf: bool = False) -> str:
     """The index page: headline, verdicts, results table, findings, reports with row accounting, run facts.
 
     Parameters
     ----------
-    path : Path
-        Where to write it; the run's ``results`` folder is beside it.
+    folder : Path
+        The report folder the page belongs in; the run's ``results`` folder is in it.
     runs : list of AnalysisRun
     facts : dict
         Run facts in words; ``data file`` and ``period`` make the title.
     executive : ExecutiveSummary, optional
-        Defaults to the summary of the ``results`` folder beside ``path``
+        Defaults to the summary of the ``results`` folder in ``folder``
         (:func:`study.report.summary.for_run`); its text is escaped by the template.
     pdf : bool
         Whether the page links to its own PDF (``index.pdf``, printed after it is written).
+
+    Returns
+    -------
+    str
+        The page's HTML.
     """
     import bleach
-    import jinja2
     from nbconvert.filters.markdown import markdown2html
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
     def safe_html(markdown: str, inline: bool = False) -> str:
         # Findings escape the data's text when written (study.core.words.text); whatever else reaches
@@ -87,23 +106,23 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
         results_json = f"results/{run.name}.json"
         rows.append({**asdict(run), "rows_in": rows_in, "rows_used": used, "dropped": dropped,
                      "findings_html": safe_html(run.findings_markdown),
-                     "results_json": results_json if (path.parent / results_json).is_file() else None})
+                     "results_json": results_json if (folder / results_json).is_file() else None})
     counts = {s: sum(r.status == s for r in runs) for s in ("ok", "failed", "skipped")}
     sentence = (f"{counts['ok']} of {len(runs)} analyses ran"
                 + (f"; {counts['failed']} failed" if counts["failed"] else "")
                 + (f"; {counts['skipped']} skipped (reason beside each)" if counts["skipped"] else "") + ".")
     if executive is None:
-        executive = summary.for_run(path.parent / "results", runs)
+        executive = summary.for_run(folder / "results", runs)
     titles = {run.name: run.title for run in runs}
     groups = {}  # the executive summary's sentences under the title of their analysis, in run order
     for s in executive.sentences:
         groups.setdefault(s.analysis, {"title": titles.get(s.analysis, s.analysis), "sentences": []})["sentences"].append(
             {"html": safe_html(s.text, inline=True), "href": s.href, "kind": s.kind})
-    results = read_results(path.parent / "results")
+    results = read_results(folder / "results")
     key_rows = key_results.key_results(results, executive.sentences, executive.verdicts)
     table = [{**asdict(row), "evidence_words": row.evidence_words, "analysis_title": titles.get(row.analysis, row.analysis),
               "bar_svg": key_results.interval_bar(row.bar)} for row in key_rows]
-    page = env.get_template("index.html.j2").render(
+    page = _templates().get_template("index.html.j2").render(
         runs=rows, facts=list(facts.items()), summary_sentence=sentence, executive=executive,
         groups=list(groups.values()), key_rows=table, verdicts=[{**asdict(v), **_split_reason(v.reason)} for v in executive.verdicts], headline=headline.headline(key_rows, executive.verdicts),
         title=headline.title(str(facts.get("data file", "")), facts.get("period")), study_name=headline.STUDY,
@@ -114,5 +133,4 @@ def write_index(path: Path, runs: list[AnalysisRun], facts: dict, executive: sum
         page = page.replace("</main>", glossary.glossary_section(used) + "\n</main>", 1)
     else:
         page = page.replace(' · <a href="#Glossary">Glossary</a>', "", 1)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return page
