@@ -8,9 +8,10 @@ import asyncio
 import nbformat
 import papermill
 import pytest
+import zmq
 from papermill import iorw
 
-from study.report import kernel_provisioner, notebook_engine
+from study.report import kernel_provisioner, notebook_engine, ready_client
 from study.report.ready_client import ReadyKernelClient
 
 
@@ -65,6 +66,8 @@ def test_the_ready_client_answers_when_the_kernel_does_and_knows_a_dead_one(tmp_
         assert isinstance(client, ReadyKernelClient)
         client.start_channels()
         try:
+            sockets = [client.shell_channel.socket, client.iopub_channel.socket, client.control_channel.socket]
+            assert [s.getsockopt(zmq.RECONNECT_IVL) for s in sockets] == [ready_client.RECONNECT_MS] * 3
             await client.wait_for_ready(timeout=120)
             reply = await client.execute_interactive("40 + 2", timeout=30)
             assert reply["content"]["status"] == "ok"
@@ -98,7 +101,7 @@ def test_the_ready_client_gives_up_on_a_silent_kernel_in_jupyter_clients_words(m
     """A kernel alive but answering nothing: the error study.report.kernel_log reads as 'never answered'."""
     from queue import Empty
 
-    from study.report import kernel_log, ready_client
+    from study.report import kernel_log
 
     class Silent:
         async def get_msg(self, timeout=None):

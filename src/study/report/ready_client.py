@@ -6,6 +6,12 @@ answered a ``kernel_info`` request on its shell channel and broadcast, on IOPub,
 request: the answer proves the kernel runs, the broadcast that IOPub is connected (messages published before
 the subscription took hold are lost, which is why jupyter_client checks it too). Broadcasts of the start-up
 that may still be queued are harmless: nbclient reads only those answering its own requests.
+
+Its sockets also try a refused connection again after 10 ms instead of zmq's 100 ms. They connect as soon as the
+kernel's process exists, which for a forked kernel is a tenth of a second before the kernel has bound its ports:
+each try then waited out zmq's interval, and the broadcast answering the first request was usually sent before
+the subscription reached the kernel. Measured on six notebooks started one after the other: ready in
+0.06-0.10 s instead of 0.13-0.38 s.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import time
 from collections.abc import Callable
 from queue import Empty
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.utils import ensure_async
 
@@ -21,10 +28,17 @@ from jupyter_client.utils import ensure_async
 # answer, 0.2 s for IOPub).
 REPLY_SECONDS = 1.0
 IDLE_SECONDS = 0.2
+# Milliseconds between a socket's tries to reach a kernel that has not bound its ports yet (zmq's default: 100).
+RECONNECT_MS = 10
 
 
 class ReadyKernelClient(AsyncKernelClient):
     """jupyter_client's asynchronous client with :meth:`wait_for_ready` ending on the kernel's idle broadcast."""
+
+    def start_channels(self, *args, **kwargs) -> None:
+        """jupyter_client's, with sockets that try to connect every :data:`RECONNECT_MS` milliseconds."""
+        self.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)  # the default of the sockets made from here on
+        super().start_channels(*args, **kwargs)
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
         """Wait until the kernel answers ``kernel_info`` and its IOPub broadcasts reach us.
