@@ -33,6 +33,45 @@ def test_every_notebook_declares_documented_typed_parameters():
             assert info["inferred_type_name"] != "None" and info["help"], (notebook.name, name)
 
 
+def test_the_declared_parameters_are_papermills_own_reading_of_every_notebook():
+    import papermill
+
+    for notebook in sorted(config.NOTEBOOKS.glob("*.ipynb")):
+        assert parameters.declared_parameters(notebook) == papermill.inspect_notebook(str(notebook)), notebook.name
+
+
+def test_the_declared_parameters_are_read_from_the_cells_syntax(tmp_path):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(
+        'label: str = "a # not a comment"  # what it is\n'
+        "plain = 3\n"
+        "shares: list = [0.5,\n          0.5]  # each arm's share\n"
+        "print('not a parameter')\n")
+    cell.metadata["tags"] = ["parameters"]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), cell]), path)
+    assert parameters.declared_parameters(path) == {
+        "label": {"name": "label", "inferred_type_name": "str", "default": '"a # not a comment"', "help": "what it is"},
+        "plain": {"name": "plain", "inferred_type_name": "None", "default": "3", "help": ""},
+        "shares": {"name": "shares", "inferred_type_name": "list", "default": "[0.5,\n          0.5]",
+                   "help": "each arm's share"},
+    }
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
+    assert parameters.declared_parameters(path) == {}
+
+
+def test_checking_the_parameters_imports_no_papermill():
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom study import config, parameters\n"
+              "parameters.split_parameters({'alpha': 0.1}, sorted(config.NOTEBOOKS.glob('*.ipynb')))\n"
+              "print('papermill' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_cli_parameters_are_typed_as_their_notebooks_declare_them():
     pairs = parameters.parse_pairs(["alpha=0.1", "model_tickets=3000", "segments=loyalty_tier, first_channel"])
     assert pairs == {"alpha": "0.1", "model_tickets": "3000", "segments": "loyalty_tier, first_channel"}

@@ -41,7 +41,7 @@ def _engine_notebooks(experiment: bool) -> list[str]:
     from study.analyses import ANALYSES
 
     return [a.notebook.stem for a in ANALYSES
-            if "engine" in parameters._inspect(a.notebook) and (a.kind == "experiment") == experiment]
+            if "engine" in parameters.declared_parameters(a.notebook) and (a.kind == "experiment") == experiment]
 
 
 EXPERIMENT_RUN = ("--data", str(config.DATA / "examples" / "experiment.csv.gz"),

@@ -142,11 +142,11 @@ def model_samples(notebooks: list[tuple[Path, dict]]) -> list[tuple[int, int]]:
         Each notebook to run and the parameters the run gives it; one that does not declare
         ``model_tickets`` takes no sample, and a parameter not given is the notebook's default.
     """
-    import papermill
+    from study.parameters import declared_parameters
 
     pairs = set()
     for notebook, chosen in notebooks:
-        declared = papermill.inspect_notebook(str(notebook))
+        declared = declared_parameters(notebook)
         if "model_tickets" not in declared:
             continue
         given = {name: chosen[name] if name in chosen else int(declared[name]["default"])
