@@ -183,4 +183,6 @@ def test_the_pool_log_of_an_early_pool_is_kept_in_the_report_when_it_holds_anyth
     monkeypatch.setattr(runner, "_execute_all", noisy)
     runner.run_study(small_study_path, tmp_path / "out", only=["01"], progress=lambda line: None)
     assert (tmp_path / "out" / "logs" / runner.POOL_LOG).read_text() == "what the pool printed\n"
-    assert list((tmp_path / "tmp").iterdir()) == []
+    # multiprocessing's folder for the workers' server socket stays while this process lives (a run from the
+    # command line removes it at its end); the pool's log is nowhere.
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("pymp-")] == []

@@ -134,3 +134,25 @@ def test_the_console_script_ends_as_sys_exit_would_without_the_teardown(status):
     assert done.stdout.startswith("x" * 100000)
     assert done.stdout[100000:].split("\n")[:2] == ["thread finished", "atexit ran"]
     assert "torn down" not in done.stdout
+
+
+def _worker_facts():
+    import os
+
+    return os.getppid(), os.environ.get("STUDY_PROBE"), "papermill" in sys.modules, "nbconvert" in sys.modules
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked from a server where the OS forks")
+def test_workers_are_forked_from_a_loaded_server_and_have_the_runners_environment_of_now(monkeypatch):
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from study.report import execute
+
+    execute.start_worker_server()  # its environment is this one, without the probe
+    monkeypatch.setenv("STUDY_PROBE", "as the runner has it now")
+    with ProcessPoolExecutor(1, mp_context=execute.worker_context(), initializer=execute.worker_start,
+                             initargs=(os.getpid(), dict(os.environ))) as workers:
+        parent, probe, papermill_loaded, nbconvert_loaded = workers.submit(_worker_facts).result(timeout=120)
+    assert probe == "as the runner has it now"
+    assert parent != os.getpid() and papermill_loaded and nbconvert_loaded

@@ -34,6 +34,9 @@ def _run(args: argparse.Namespace) -> int:
     # The kernel pool's imports (2 s) open a run on small data: begun before the runner's own (0.4 s), which
     # would otherwise delay every notebook's first cell.
     kernels = kernel_provisioner.early_pool(Path(args.data or config.SAMPLE_DATA))
+    from study.report import execute
+
+    execute.start_worker_server()  # likewise the workers' server (0.9 s)
     try:
         from study.report.runner import run_study
 

@@ -6,6 +6,7 @@ the runner's own imports (pandas, the data checks) cost every worker seconds it 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
@@ -28,6 +29,30 @@ FORKED_START_SECONDS = 60
 # The exporter's warm-up need only be done by the worker's first page, seconds later. At a lower priority it
 # leaves the cores to the kernel pool's imports, which every notebook waits for at the start of a run.
 SPARE_TIME = 10
+# Imported by the server the workers are forked from (:func:`worker_context`).
+WORKER_SERVER = "study.report.worker_server"
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Where the run's workers start: forked from a server that has loaded :data:`WORKER_SERVER` where the
+    platform can fork (Linux, macOS), else each spawned afresh.
+
+    Forked workers inherit the server's environment, not the runner's: :func:`worker_start` sets the runner's.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([WORKER_SERVER])  # read when the server starts: the first run of this process
+    return context
+
+
+def start_worker_server() -> None:
+    """Start the workers' server now, its imports beside the run's checks and the kernel pool's imports, instead
+    of when the first worker is asked for."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def execute_notebook(
@@ -137,13 +162,17 @@ def run_notebook(notebook: str, executed: str, parameters: dict, cwd: str, pool:
     return run("", "a forked kernel did not answer", KERNEL_START_SECONDS)
 
 
-def worker_start(runner: int) -> None:
-    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), and the
-    kernels it starts use one BLAS thread.
+def worker_start(runner: int, environment: dict[str, str] | None = None) -> None:
+    """Set up a worker: it dies with the runner (:func:`study.report.lifetime.die_with_parent`), has the runner's
+    ``environment`` (a worker forked from :func:`worker_context`'s server has the server's), and the kernels it
+    starts use one BLAS thread.
 
     With a kernel per core, a second thread each only makes them take turns (measured: a bootstrap
     9 times slower beside another kernel). It is set whatever the number of workers, because the
     thread count can change the last bit of a sum: ``--only 02`` must give the same bytes as a full run.
     """
     lifetime.die_with_parent(runner)
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     os.environ.update(kernel_provisioner.kernel_environment())

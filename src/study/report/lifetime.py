@@ -25,15 +25,27 @@ def die_with_parent(parent: int) -> None:
     ----------
     parent : int
         The pid of the parent as the parent saw it: if the parent already died before the
-        request was made, this process exits at once instead of running orphaned.
+        request was made, this process exits at once instead of running orphaned. A process forked by a
+        multiprocessing fork server that ``parent`` started has that server as its parent: the server ends
+        when ``parent`` does, and this process with it.
     """
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # no prctl: the ipykernel poller and kill_descendants remain
             pass
-    if os.getppid() != parent:
+    if os.getppid() != parent and _parent_of(os.getppid()) != parent:
         os._exit(1)
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent pid of process ``pid``; None when it has ended."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.Error:
+        return None
 
 
 def kill_workers(timeout: float = 5.0) -> int:

@@ -28,12 +28,19 @@ from study.data.readiness import needs_of, skip_reason
 from study.engine import check_engine
 from study.parameters import FILE_PARAMETERS, split_parameters
 from study.report import kernel_provisioner, lifetime, run_outputs, safe_output, truth
-from study.report.execute import KERNEL_START_SECONDS, SPARE_TIME, execute_notebook, in_background, worker_start
+from study.report.execute import (
+    KERNEL_START_SECONDS,
+    SPARE_TIME,
+    execute_notebook,
+    in_background,
+    worker_context,
+    worker_start,
+)
 from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
-    driver_reason,
     draw_model_samples,
+    driver_reason,
     extract_duckdb,
     prepare_tickets,
 )
@@ -336,8 +343,8 @@ def _execute_all(todo, registered, kernels, staging, data_path, prepared, column
     """Execute ``todo`` in worker processes, kernels from the pool ``kernels``, in :func:`start_order` for ``tickets``."""
     done = 0
     order = [a.name for a in start_order([registered[run.name] for run in todo], tickets)]
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_start, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
+                               initializer=worker_start, initargs=(os.getpid(), dict(os.environ)))
     try:
         futures = {
             pool.submit(
