@@ -70,6 +70,7 @@ def timed_run(data: Path, out: Path, plain: bool = False, memory: bool = False) 
     with it."""
     env = {**os.environ, **({"STUDY_KERNEL_POOL": "0"} if plain else {})}
     cpu = _children_cpu()
+    _adopt_orphans(True)
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "study.cli", "run", "--data", str(data), "--out", str(out),
                               "--pdf", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -95,6 +96,7 @@ def timed_run(data: Path, out: Path, plain: bool = False, memory: bool = False) 
         sampler.join()
     seconds = time.perf_counter() - started
     _reap_orphans()
+    _adopt_orphans(False)
     cpu = _children_cpu() - cpu
     if child.returncode != 0:
         raise SystemExit(f"study run failed ({child.returncode}):\n{output}")
@@ -105,14 +107,15 @@ def timed_run(data: Path, out: Path, plain: bool = False, memory: bool = False) 
             "at_once": int(facts["notebooks at once"]), "notebooks": notebooks}
 
 
-def _adopt_orphans() -> None:
-    """Become the parent of the run's processes that outlive their own (Linux's child subreaper): multiprocessing's
-    servers end just after the runner, with nobody left to wait for them, and an ended process that nobody waits for
-    adds its CPU to nobody's. :func:`_reap_orphans` waits for them."""
+def _adopt_orphans(adopt: bool) -> None:
+    """Become (or stop being) the parent of the run's processes that outlive their own (Linux's child subreaper):
+    multiprocessing's servers end just after the runner, with nobody left to wait for them, and an ended process
+    that nobody waits for adds its CPU to nobody's. :func:`_reap_orphans` waits for them. Only around a study run:
+    a plain kernel whose papermill has ended watches for its parent to become init, which a subreaper prevents."""
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        ctypes.CDLL(None, use_errno=True).prctl(36, int(adopt), 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def _reap_orphans() -> None:
@@ -226,7 +229,6 @@ def simulated(rows: int, folder: Path) -> Path:
 
 
 def main() -> None:
-    _adopt_orphans()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, action="append", default=[], help="also run on N simulated tickets")

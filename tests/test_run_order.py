@@ -156,3 +156,17 @@ def test_workers_are_forked_from_a_loaded_server_and_have_the_runners_environmen
         parent, probe, papermill_loaded, nbconvert_loaded = workers.submit(_worker_facts).result(timeout=120)
     assert probe == "as the runner has it now"
     assert parent != os.getpid() and papermill_loaded and nbconvert_loaded
+
+
+def test_without_a_worker_server_the_workers_are_spawned(tmp_path):
+    # The server's socket is named in the temp folder: a long temp path cannot name a socket.
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    script = "from study.report import execute\nprint(execute.worker_context().get_start_method())\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "TMPDIR": str(deep)})
+    assert done.returncode == 0, done.stderr
+    expected = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    assert done.stdout.split() == ["spawn"]
+    short = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert short.stdout.split() == [expected]

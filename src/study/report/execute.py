@@ -34,25 +34,29 @@ WORKER_SERVER = "study.report.worker_server"
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """Where the run's workers start: forked from a server that has loaded :data:`WORKER_SERVER` where the
-    platform can fork (Linux, macOS), else each spawned afresh.
+    """Where the run's workers start: forked from a server that has loaded :data:`WORKER_SERVER` (started here when
+    it is not running yet), or each spawned afresh where the platform cannot fork or the server cannot start (its
+    socket lives in the temp folder, whose path may be too long for a socket's name).
 
     Forked workers inherit the server's environment, not the runner's: :func:`worker_start` sets the runner's.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_SERVER])  # read when the server starts: the first run of this process
-    return context
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([WORKER_SERVER])  # read when the server starts: the first run of this process
+        try:
+            forkserver.ensure_running()
+            return context
+        except OSError:
+            pass
+    return multiprocessing.get_context("spawn")
 
 
 def start_worker_server() -> None:
     """Start the workers' server now, its imports beside the run's checks and the kernel pool's imports, instead
     of when the first worker is asked for."""
-    if worker_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
+    worker_context()
 
 
 def execute_notebook(

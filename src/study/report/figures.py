@@ -249,16 +249,20 @@ def phone_png(fig: Any) -> bytes:
         return _png(fig, dpi=PHONE_DPI)
     pars = fig.subplotpars
     saved = {k: getattr(pars, k) for k in ("left", "right", "bottom", "top", "wspace", "hspace")}
+    saved_dpi = fig.dpi
     with _one_column(fig) as (stacked, grid_rows):
         # Stacked panels keep about their own height; a figure left as it is keeps its height.
         new_height = height / grid_rows * stacked if stacked else height
         try:
             fig.set_size_inches(PHONE_WIDTH, min(max(new_height, 2.5), MAX_PHONE_HEIGHT), forward=False)
+            # Laid out at the resolution it is drawn at: the texts measured for the layout are measured once.
+            fig.dpi = PHONE_DPI
             with _narrow_text(fig, PHONE_WIDTH), _legends_in_two_columns(fig):
                 if _static(fig):  # tight_layout's placeholder too: the desktop margins do not fit a phone
                     _tighten(fig)
                 return _png(fig, dpi=PHONE_DPI, placed=True)
         finally:
+            fig.dpi = saved_dpi
             fig.set_size_inches(width, height, forward=False)
             if _static(fig):
                 fig.subplots_adjust(**saved)
