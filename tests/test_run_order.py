@@ -170,3 +170,21 @@ def test_without_a_worker_server_the_workers_are_spawned(tmp_path):
     assert done.stdout.split() == ["spawn"]
     short = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert short.stdout.split() == [expected]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tracker's standard error is read from /proc")
+def test_the_resource_tracker_the_worker_server_needs_writes_nothing_on_the_terminal():
+    script = (
+        "import os, sys, psutil\n"
+        "from study.report import execute\n"
+        "execute.start_worker_server()\n"
+        "tracker = [p for p in psutil.Process().children() if 'resource_tracker' in ' '.join(p.cmdline())]\n"
+        "server = [p for p in psutil.Process().children() if 'forkserver' in ' '.join(p.cmdline())]\n"
+        "print(len(tracker), os.readlink(f'/proc/{tracker[0].pid}/fd/2'), os.readlink(f'/proc/{server[0].pid}/fd/2'),\n"
+        "      os.readlink('/proc/self/fd/2'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    count, tracker_err, server_err, own_err = done.stdout.split()
+    assert count == "1" and tracker_err == "/dev/null"
+    assert server_err == own_err != "/dev/null"  # the server and the runner keep theirs

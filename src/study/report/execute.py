@@ -46,11 +46,33 @@ def worker_context() -> multiprocessing.context.BaseContext:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([WORKER_SERVER])  # read when the server starts: the first run of this process
         try:
+            _start_resource_tracker_quietly()
             forkserver.ensure_running()
             return context
         except OSError:
             pass
     return multiprocessing.get_context("spawn")
+
+
+def _start_resource_tracker_quietly() -> None:
+    """Start multiprocessing's resource tracker (which the fork server starts otherwise) with its standard error on
+    the null device, unless it runs already.
+
+    Its only messages are warnings, when it ends, about semaphores of processes that ended without giving them back,
+    which it then removes itself. With forked workers, a run interrupted while its workers are killed sometimes left
+    two such lines on the terminal after ``study: interrupted`` (the semaphore named was removed already; the cause
+    is multiprocessing's bookkeeping, not found).
+    """
+    from multiprocessing import resource_tracker
+
+    terminal, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)  # what the tracker inherits; nothing else of this process writes in between
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(terminal, 2)
+        os.close(terminal)
+        os.close(null)
 
 
 def start_worker_server() -> None:
