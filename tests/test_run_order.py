@@ -15,6 +15,16 @@ def names(order):
     return [a.name.split("_")[0] for a in order]
 
 
+def _fresh(script: str, **environment: str) -> list[str]:
+    """What ``script`` prints, word by word, run by a fresh Python (with ``environment`` added to this one's)."""
+    import os
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **environment})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 def test_on_few_tickets_the_fits_start_first_and_on_many_the_customer_aggregation_starts_early():
     few = names(start_order(TICKET_ANALYSES, FEW_TICKETS))
     many = names(start_order(TICKET_ANALYSES, FEW_TICKETS + 1))
@@ -100,9 +110,7 @@ def test_the_index_warm_up_compiles_the_index_page_and_imports_the_verdicts_scip
         "run_outputs.warm_up()\n"
         "print(*before, 'scipy.special' in sys.modules, index._templates.cache_info().currsize)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "0", "True", "1"]
+    assert _fresh(script) == ["False", "0", "True", "1"]
 
 
 def test_the_index_page_is_what_write_index_writes(tmp_path):
@@ -163,13 +171,8 @@ def test_without_a_worker_server_the_workers_are_spawned(tmp_path):
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     script = "from study.report import execute\nprint(execute.worker_context().get_start_method())\n"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "TMPDIR": str(deep)})
-    assert done.returncode == 0, done.stderr
-    expected = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    assert done.stdout.split() == ["spawn"]
-    short = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert short.stdout.split() == [expected]
+    assert _fresh(script, TMPDIR=str(deep)) == ["spawn"]
+    assert _fresh(script) == ["forkserver" if sys.platform.startswith("linux") else "spawn"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tracker's standard error is read from /proc")
@@ -183,8 +186,6 @@ def test_the_resource_tracker_the_worker_server_needs_writes_nothing_on_the_term
         "print(len(tracker), os.readlink(f'/proc/{tracker[0].pid}/fd/2'), os.readlink(f'/proc/{server[0].pid}/fd/2'),\n"
         "      os.readlink('/proc/self/fd/2'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    count, tracker_err, server_err, own_err = done.stdout.split()
+    count, tracker_err, server_err, own_err = _fresh(script)
     assert count == "1" and tracker_err == "/dev/null"
     assert server_err == own_err != "/dev/null"  # the server and the runner keep theirs
