@@ -6,6 +6,7 @@ the runner's own imports (pandas, the data checks) cost every worker seconds it 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -34,24 +35,29 @@ WORKER_SERVER = "study.report.worker_server"
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """Where the run's workers start: forked from a server that has loaded :data:`WORKER_SERVER` (started here when
-    it is not running yet), or each spawned afresh where the platform cannot fork or the server cannot start (its
+    """Where the run's workers start: forked from a server that has loaded :data:`WORKER_SERVER` (started by the
+    first call in a process), or each spawned afresh where the platform cannot fork or the server cannot start (its
     socket lives in the temp folder, whose path may be too long for a socket's name).
 
     Forked workers inherit the server's environment, not the runner's: :func:`worker_start` sets the runner's.
     """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        from multiprocessing import forkserver
+    return multiprocessing.get_context("forkserver" if _worker_server_started() else "spawn")
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([WORKER_SERVER])  # read when the server starts: the first run of this process
-        try:
-            _start_resource_tracker_quietly()
-            forkserver.ensure_running()
-            return context
-        except OSError:
-            pass
-    return multiprocessing.get_context("spawn")
+
+@functools.cache
+def _worker_server_started() -> bool:
+    """Start the workers' server, once a process (multiprocessing starts it again itself should it end)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload([WORKER_SERVER])  # read when it starts
+    try:
+        _start_resource_tracker_quietly()
+        forkserver.ensure_running()
+    except OSError:
+        return False
+    return True
 
 
 def _start_resource_tracker_quietly() -> None:
