@@ -5,6 +5,10 @@ their canvas, that reach outside it, and that a layout engine places."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 
 import matplotlib
 import numpy as np
@@ -114,3 +118,32 @@ def test_a_phone_copy_of_a_tight_layout_figure_is_laid_out_again_for_the_phone()
     phone = Image.open(io.BytesIO(figures.phone_png(fig)))
     assert phone.width <= figures.PHONE_WIDTH * 1.1 * figures.PHONE_DPI
     plt.close(fig)
+
+
+_INLINE_SHELL = """
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+draws, sent = [0], []
+original = FigureCanvasAgg.draw
+def counted(self, *args, **kwargs):
+    draws[0] += 1
+    return original(self, *args, **kwargs)
+FigureCanvasAgg.draw = counted
+shell.display_pub.publish = lambda data, metadata=None, **kw: sent.append(sorted((metadata or {}).get("image/png", {})))
+shell.run_cell("import study; study.plots.set_style()")
+shell.run_cell("import matplotlib.pyplot as plt; fig, ax = plt.subplots(); ax.plot([1, 2, 3]); ax.set_title('t')")
+json.dump({"draws": draws[0], "sent": sent}, sys.stdout)
+"""
+
+
+def test_in_a_kernel_each_figure_is_drawn_once_a_picture() -> None:
+    """With the inline backend pyplot would redraw every changed figure after each cell, and the backend then draw
+    it again to send it: two pictures are sent (the figure and its phone copy), so two draws, not three."""
+    env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    done = subprocess.run([sys.executable, "-c", _INLINE_SHELL], check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["sent"] == [["alt", figures.METADATA_KEY, figures.METADATA_KEY + "_density"]]
+    assert seen["draws"] == 2, seen

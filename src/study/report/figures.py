@@ -368,6 +368,11 @@ def install() -> bool:
     if "inline" in str(matplotlib.get_backend()).lower():
         # Importing the inline backend sets its own figure formatters once; doing it first keeps it from
         # replacing ours when the first figure is drawn.
+        import matplotlib.pyplot as plt
         import matplotlib_inline.backend_inline  # noqa: F401
+
+        # pyplot redraws each changed figure after every cell, for a window showing it live; the inline backend
+        # then draws it again to send it. The first picture was never shown: a whole draw per figure saved.
+        plt.uninstall_repl_displayhook()
     shell.display_formatter.formatters["image/png"].for_type(Figure, png_with_metadata)
     return True
