@@ -169,6 +169,38 @@ def test_annotate_leaves_attributes_and_marked_terms_alone() -> None:
     assert glossary.glossary_section([]) == ""
 
 
+def test_a_page_is_nbconverts_html_export_finished_though_parsed_once() -> None:
+    """The exporter leaves out nbconvert's last step (a parse to give images a stock alt text and cells a tab
+    stop) because :func:`page_parts.finish` does it on its own parse: the page must be the same to the byte,
+    with an image of an HTML output without alt text and a code cell shown with its input."""
+    from nbconvert import HTMLExporter
+
+    from study.report import export
+
+    bare_png = base64.b64encode(figures._png(_figure())).decode("ascii")
+    plt.close("all")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A page\n\n## A section\n\nText."),
+        nbformat.v4.new_code_cell("x = 1", outputs=[
+            nbformat.v4.new_output("display_data", data={"image/png": bare_png, "text/plain": "<Figure>"}),
+            nbformat.v4.new_output("display_data", data={"text/html": f'<img src="data:image/png;base64,{bare_png}">'}),
+            nbformat.v4.new_output("stream", name="stdout", text="printed\n")]),
+        nbformat.v4.new_markdown_cell("## Another\n\nMore."),
+    ], metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}})
+    ours = export._exporter()
+    theirs = HTMLExporter(template_name="study_report", extra_template_basedirs=[str(export.TEMPLATES)],
+                          exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    page = page_parts.finish(ours.from_notebook_node(notebook)[0])
+    assert page == page_parts.finish(theirs.from_notebook_node(notebook)[0])
+    assert page_parts.NO_ALT in page and 'tabindex="0"' in page
+    theirs.exclude_input = ours.exclude_input = False
+    try:
+        shown = page_parts.finish(ours.from_notebook_node(notebook)[0])
+    finally:
+        ours.exclude_input = True
+    assert shown == page_parts.finish(theirs.from_notebook_node(notebook)[0]) and "jp-Cell-inputWrapper" in shown
+
+
 def test_a_page_not_of_our_template_is_left_as_it_came() -> None:
     assert page_parts.finish("<html><body><p>CUPED</p></body></html>") == "<html><body><p>CUPED</p></body></html>"
 

@@ -39,6 +39,7 @@ def finish(page: str) -> str:
     main = soup.find("main")
     if main is None:  # not a page of our template; leave it as it came
         return page
+    _as_nbconvert_leaves_it(soup)
     _name_headings(main)
     _mark_wide_tables(main)
     _fold_appendices(soup, main)
@@ -52,6 +53,20 @@ def finish(page: str) -> str:
     back.append(link)
     main.insert(0, back)
     return str(soup)
+
+
+NO_ALT = "No description has been provided for this image"
+
+
+def _as_nbconvert_leaves_it(soup: Any) -> None:
+    """What nbconvert's HTML export does last (:func:`study.report.export._exporter` leaves it out, to parse the page
+    once): a stock alt text for an image without one, and a tab stop on every cell's input and output."""
+    for image in soup.find_all("img"):
+        if not image.has_attr("alt"):
+            image["alt"] = NO_ALT
+    for notebook in soup.find_all(class_="jp-Notebook"):
+        for element in notebook.find_all("div", class_=("jp-Cell-inputWrapper", "jp-OutputArea-output")):
+            element["tabindex"] = "0"
 
 
 WIDE = 9  # columns (row labels included) from which a table prints in smaller type
