@@ -145,8 +145,9 @@ def test_a_column_name_holding_the_placeholder_stays_a_name():
 
 
 def test_sums_are_the_bytes_of_the_stacked_product():
-    # The sums multiply each term's factors in column order without stacking them (study.ab.sufficient._product):
-    # the same bytes as np.prod over the stacked powers, for every term of every statistics class.
+    # The sums multiply each term's factors left to right in column order, each column as many times as its power
+    # (x * x * y, as the SQL engines write a term), without stacking them (study.ab.sufficient._product): the same
+    # bytes as np.prod over the stacked factors, for every term of every statistics class.
     import numpy as np
 
     from study.ab import sufficient
@@ -166,7 +167,8 @@ def test_sums_are_the_bytes_of_the_stacked_product():
         keep = np.logical_and.reduce([~np.isnan(c) for c in columns])
         values = [(c - o)[keep] for c, o in zip(columns, origin)] if origin else [c[keep] for c in columns]
         for name, powers in cls.TERMS.items():
-            expected = float(np.sum(np.prod([v**p for v, p in zip(values, powers)], axis=0)))
+            factors = [v for v, p in zip(values, powers) for _ in range(p)] or [np.ones(len(values[0]))]
+            expected = float(np.sum(np.prod(factors, axis=0)))
             assert getattr(found, name) == expected, (cls.__name__, name)
         assert all(np.array_equal(c, g, equal_nan=True) for c, g in zip(columns, given))  # the inputs untouched
 
