@@ -152,3 +152,18 @@ def test_the_kept_hessian_is_a_copy_and_the_same_as_a_fresh_one():
     first[0, 0] += 1.0  # as Newton's ridge does, in place
     np.testing.assert_array_equal(model.hessian(params), fresh.hessian(params))
     np.testing.assert_allclose(fresh.hessian(params), PHReg(time, exog, status=status).hessian(params), rtol=1e-10)
+
+
+def test_a_dummy_per_agent_is_summed_through_its_codes_and_fits_as_phreg():
+    time, status, exog, customers = _data()
+    agent = np.random.default_rng(4).integers(0, 20, len(time))
+    design = np.column_stack([exog, (agent[:, None] == np.arange(1, 20)).astype(float)])
+    ours = BreslowPHReg(time, design, status=status, ties="breslow")
+    direct = PHReg(time, design, status=status, ties="breslow")
+    assert ours._dummies() is not None and len(ours._dummies().groups[0][0]) == 19
+    params = np.r_[-0.15, 0.3, 0.05, np.linspace(-0.2, 0.2, 19)]
+    np.testing.assert_allclose(ours.score(params), direct.score(params), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours.hessian(params), direct.hessian(params), rtol=1e-10, atol=1e-10)
+    fit, reference = ours.fit(groups=customers), direct.fit(groups=customers)
+    np.testing.assert_allclose(fit.params, reference.params, rtol=1e-9)
+    np.testing.assert_allclose(fit.bse, reference.bse, rtol=1e-9)

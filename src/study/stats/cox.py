@@ -30,6 +30,7 @@ from statsmodels.base.model import LikelihoodModel
 from statsmodels.duration.hazard_regression import PHReg, PHRegResults, PHSurvivalTime
 from statsmodels.tools.validation import string_like
 
+from study.stats import dummies
 from study.stats.rank import svd_rank
 
 
@@ -125,6 +126,12 @@ class BreslowPHReg(PHReg):
         finally:
             self._last_sums = None
 
+    def _dummies(self) -> dummies.Layout | None:
+        """The dummy columns of the sorted design (:func:`study.stats.dummies.layout`), read once."""
+        if not hasattr(self, "_layout"):
+            self._layout = dummies.layout(self.surv.exog_s[0])
+        return self._layout
+
     def _risk_sums(self, params: np.ndarray) -> dict:
         """Per-event-time sums over the risk set, and per-ticket cumulative quantities.
 
@@ -146,7 +153,7 @@ class BreslowPHReg(PHReg):
         starts = np.searchsorted(slot, np.arange(len(event_times)))
         # Reverse cumulative sums: the risk set at t_k is every ticket with t_i >= t_k.
         zeroth = np.cumsum(np.add.reduceat(weight, starts)[::-1])[::-1]
-        first = np.cumsum(np.add.reduceat(weight[:, None] * exog, starts, axis=0)[::-1], axis=0)[::-1]
+        first = np.cumsum(dummies.run_sums(exog, weight, starts, self._dummies())[::-1], axis=0)[::-1]
         deaths = np.array([len(ix) for ix in surv.ufailt_ix[0]], dtype=float)
         hazard = deaths / zeroth
         average = first / zeroth[:, None]
@@ -182,7 +189,7 @@ class BreslowPHReg(PHReg):
             # Kept with the sums: the fit's last step and the robust covariance ask for it at the same
             # parameters. A copy goes out, as Newton's method adds its ridge to the diagonal in place.
             exog, average = sums["exog"], sums["average"]
-            second = exog.T @ (exog * (sums["weight"] * sums["cumulative_hazard"])[:, None])
+            second = dummies.weighted_gram(exog, sums["weight"] * sums["cumulative_hazard"], self._dummies())
             sums["hessian"] = -(second - average.T @ (average * sums["deaths"][:, None]))
         return sums["hessian"].copy()
 

@@ -23,6 +23,8 @@ import numpy as np
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools import tools
 
+from study.stats import dummies
+
 _EPS = np.finfo(float).eps
 # How far above the tolerance the certified smallest singular value must lie: a margin for the
 # rounding of the QR decomposition or SVD the certificate stands in for.
@@ -78,7 +80,9 @@ class RankedLogit(Logit):
 
     The rank is the pivoted QR's (without the decomposition for a certified design). Newton's last
     step and the robust covariance both ask for the Hessian at the fitted parameters: the second
-    gets the first's values (a copy: Newton's method adds its ridge in place).
+    gets the first's values (a copy: Newton's method adds its ridge in place). A design with dummy
+    columns (a dummy per agent) has its Hessian summed through their codes
+    (:func:`study.stats.dummies.weighted_gram`): the same sums as ``Logit.hessian``, in another order.
     """
 
     def hessian(self, params: np.ndarray) -> np.ndarray:
@@ -86,8 +90,16 @@ class RankedLogit(Logit):
         params = np.asarray(params, dtype=float)
         kept = getattr(self, "_last_hessian", None)
         if kept is None or not np.array_equal(kept[0], params):
-            kept = self._last_hessian = (params.copy(), super().hessian(params))
+            kept = self._last_hessian = (params.copy(), self._hessian(params))
         return kept[1].copy()
+
+    def _hessian(self, params: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "_layout"):
+            self._layout = dummies.layout(self.exog)
+        if self._layout is None:
+            return super().hessian(params)
+        probability = self.cdf(self.exog @ params)
+        return -dummies.weighted_gram(self.exog, probability * (1 - probability), self._layout)
 
     def initialize(self) -> None:
         """As ``DiscreteModel.initialize``; a certified full-rank design skips the QR decomposition."""
