@@ -173,14 +173,14 @@ def test_the_pool_log_of_an_early_pool_is_kept_in_the_report_when_it_holds_anyth
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    real = runner._execute_all
+    real = runner.execute_all
 
     def noisy(todo, registered, kernels, *args):
         kernels.unnamed_log.write(b"what the pool printed\n")
         kernels.unnamed_log.flush()
         return real(todo, registered, kernels, *args)
 
-    monkeypatch.setattr(runner, "_execute_all", noisy)
+    monkeypatch.setattr(runner, "execute_all", noisy)
     runner.run_study(small_study_path, tmp_path / "out", only=["01"], progress=lambda line: None)
     assert (tmp_path / "out" / "logs" / runner.POOL_LOG).read_text() == "what the pool printed\n"
     # multiprocessing's folder for the workers' server socket stays while this process lives (a run from the

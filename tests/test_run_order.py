@@ -189,3 +189,67 @@ def test_the_resource_tracker_the_worker_server_needs_writes_nothing_on_the_term
     count, tracker_err, server_err, own_err = _fresh(script)
     assert count == "1" and tracker_err == "/dev/null"
     assert server_err == own_err != "/dev/null"  # the server and the runner keep theirs
+
+
+def test_while_the_model_sample_is_drawn_the_first_notebook_that_takes_none_runs_on_the_free_core(tmp_path, monkeypatch):
+    import concurrent.futures
+    from pathlib import Path
+
+    from study.report import execute
+    from study.report.index import AnalysisRun
+
+    started = []
+
+    class AtOnce:
+        """A pool that records what is submitted, in order, and finishes it at once."""
+
+        def __init__(self, **kwargs):
+            pass
+
+        def submit(self, function, notebook, *args):
+            started.append(Path(notebook).stem[:2])
+            future = concurrent.futures.Future()
+            future.set_result(("ok", "", 0.0))
+            return future
+
+        def shutdown(self, **kwargs):
+            pass
+
+    class Pool:
+        name, reason = "pool", ""
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", AtOnce)
+    chosen = analyses.select(["01", "02", "03", "04", "09"])
+    runs = [AnalysisRun(a.name, a.title) for a in chosen]
+    during = []
+    execute.execute_all(runs, {a.name: a for a in chosen}, Pool(), tmp_path, tmp_path / "t.parquet", tmp_path / "c.parquet",
+                        None, {a.name: {} for a in chosen}, 2, lambda line: None, 1_000_000,
+                        early=["01_data_overview", "04_ab_test"], meanwhile=lambda: during.extend(started))
+    assert during == ["04"]  # the first of them in the order for a million tickets; one, for the one free core
+    assert started == ["04", "02", "03", "09", "01"] and [r.status for r in runs] == ["ok"] * 5
+    started.clear()
+    execute.execute_all(runs, {a.name: a for a in chosen}, Pool(), tmp_path, tmp_path / "t.parquet", tmp_path / "c.parquet",
+                        None, {a.name: {} for a in chosen}, 1, lambda line: None, 1_000_000,
+                        early=["01_data_overview", "04_ab_test"], meanwhile=lambda: during.extend(["drawn"]))
+    assert during == ["04", "drawn"] and started == ["02", "03", "04", "09", "01"]  # one worker: it waits for the draw
+
+
+@pytest.mark.parametrize("model_tickets, early", [(1_000, ["04_ab_test"]), (0, [])])
+def test_a_run_starts_early_only_what_takes_no_sample_and_only_when_one_is_drawn(small_study_path, tmp_path, monkeypatch,
+                                                                                model_tickets, early):
+    from study.report import runner
+
+    seen = []
+    real = runner.execute_all
+
+    def watched(*args):
+        seen.append(args[11])
+        return real(*args)
+
+    monkeypatch.setattr(runner, "execute_all", watched)
+    lines = []
+    summary = runner.run_study(small_study_path, tmp_path / "out", only=["04", "02"], progress=lines.append,
+                               params={"model_tickets": model_tickets, "bootstrap": 50})
+    assert [r.status for r in summary.runs] == ["ok", "ok"]
+    assert seen == [early]
+    assert any("model sample: " in line for line in lines) == bool(early)

@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from study.report import export, kernel_log, kernel_provisioner, lifetime
@@ -208,3 +208,58 @@ def worker_start(runner: int, environment: dict[str, str] | None = None) -> None
         os.environ.clear()
         os.environ.update(environment)
     os.environ.update(kernel_provisioner.kernel_environment())
+
+
+def execute_all(todo: list, registered: dict, kernels, staging: Path, data_path: Path, prepared: Path | None,
+                columns: Path | None, per_notebook: dict, workers: int, progress: Callable[[str], None], tickets: int,
+                early: Sequence[str] = (), meanwhile: Callable[[], None] | None = None) -> None:
+    """Execute the runs ``todo`` in ``workers`` worker processes, kernels from the pool ``kernels``.
+
+    They start in :func:`study.analyses.start_order` for ``tickets`` tickets, each taking the next when
+    one ends; each run's status, reason and seconds are set as it ends, with a line to ``progress``.
+    ``registered`` maps a run's name to its analysis, ``per_notebook`` to its parameters. The first of
+    ``early`` in that order, one fewer than ``workers``, start before ``meanwhile()`` runs in this
+    process; the others after it.
+    """
+    # Here, not at the top: a worker imports this module and needs none of them.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from study import config
+    from study.analyses import start_order
+
+    done = 0
+    order = [a.name for a in start_order([registered[run.name] for run in todo], tickets)]
+    ordered = sorted(todo, key=lambda run: order.index(run.name))
+    first = [run for run in ordered if run.name in early][: workers - 1]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
+                               initializer=worker_start, initargs=(os.getpid(), dict(os.environ)))
+
+    def submit(run):
+        return pool.submit(
+            execute_notebook,
+            str(registered[run.name].notebook),
+            str(staging / "notebooks" / f"{run.name}.ipynb"),
+            str(staging / f"{run.name}.html"),
+            {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
+             "results_dir": str(staging / "results"),
+             **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
+             **per_notebook[run.name]},
+            str(config.NOTEBOOKS),
+            str(staging / "logs" / f"{run.name}.log"),
+            (kernels.name, kernels.reason),
+        )
+
+    try:
+        futures = {submit(run): run for run in first}
+        if meanwhile is not None:
+            meanwhile()
+        futures.update({submit(run): run for run in ordered if run not in first})
+        for future in as_completed(futures):
+            run = futures[future]
+            run.status, run.reason, run.seconds = future.result()
+            done += 1
+            progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
+                     + (f" - {run.reason}" if run.reason else ""))
+    finally:
+        # Idle workers exit while the index is written; an interrupted run drops what has not started.
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -155,6 +155,12 @@ def model_samples(notebooks: list[tuple[Path, dict]]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
+def draws_samples(prepared: Path, notebooks: list[tuple[Path, dict]]) -> bool:
+    """Whether :func:`draw_model_samples` has a sample to draw for ``notebooks``: one that leaves tickets of ``prepared`` out."""
+    rows = _rows(prepared)
+    return any(tickets and rows > tickets for tickets, _ in model_samples(notebooks))
+
+
 def write_model_samples(copy: Path, pairs: list[tuple[int, int]], engine: str = "duckdb",
                         spark_master: str = "local[2]") -> list[dict]:
     """Draw each model sample of ``pairs`` that leaves tickets out, on the run's engine, and write it beside the copy.

@@ -11,14 +11,14 @@ import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from study import config
-from study.analyses import REPEAT_MODEL, select, start_order
+from study.analyses import REPEAT_MODEL, select
 from study.core.results import write_json_atomic
 from study.data import column_map, io, schema
 from study.data.dataset import load_tickets
@@ -31,15 +31,16 @@ from study.report import kernel_provisioner, lifetime, run_outputs, safe_output,
 from study.report.execute import (
     KERNEL_START_SECONDS,
     SPARE_TIME,
-    execute_notebook,
+    execute_all,
     in_background,
-    worker_context,
     worker_start,
 )
 from study.report.index import AnalysisRun
 from study.report.prepare import (
     PREPARED_FILE,
     draw_model_samples,
+    draws_samples,
+    model_samples,
     driver_reason,
     extract_duckdb,
     prepare_tickets,
@@ -275,13 +276,20 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
         kernels = kernel_provisioner.start_pool(staging / "logs" / POOL_LOG)
     samples, warming = [], None
     try:
-        if prepared is not None and todo:  # drawn while the kernel pool imports; each notebook then reads its sample
-            samples = draw_model_samples(prepared, [(registered[r.name].notebook, per_notebook.get(r.name, {}))
-                                                    for r in todo], engine, progress)
         if todo:
-            warming = in_background(run_outputs.warm_up, niceness=SPARE_TIME)  # the index's imports, ahead
-            _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
-                         progress, source.rows)
+            notebooks = {r.name: (registered[r.name].notebook, per_notebook.get(r.name, {})) for r in todo}
+            drawing = prepared is not None and draws_samples(prepared, list(notebooks.values()))
+
+            def meanwhile():
+                nonlocal warming
+                if drawing:  # each notebook then reads its sample
+                    samples.extend(draw_model_samples(prepared, list(notebooks.values()), engine, progress))
+                warming = in_background(run_outputs.warm_up, niceness=SPARE_TIME)  # the index's imports, ahead
+
+            # The draw keeps one core: the first notebooks that take no sample start on the others meanwhile.
+            early = [name for name in notebooks if not model_samples([notebooks[name]])] if drawing else []
+            execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers,
+                        progress, source.rows, early, meanwhile)
     finally:
         if kernels is not None:
             kernels.stop()  # and with it any kernel still running (an interrupted run)
@@ -336,41 +344,6 @@ def _run_staged(staging, data_path, out_dir, analyses, per_notebook, jobs, progr
              + (f"; FAILED: {', '.join(r.name for r in runs if r.status == 'failed')}"
                 if any(r.status == "failed" for r in runs) else ""))
     return RunSummary(out_dir, runs, seconds, unprinted if pdf == "yes" else [])
-
-
-def _execute_all(todo, registered, kernels, staging, data_path, prepared, columns, per_notebook, workers, progress,
-                 tickets):
-    """Execute ``todo`` in worker processes, kernels from the pool ``kernels``, in :func:`start_order` for ``tickets``."""
-    done = 0
-    order = [a.name for a in start_order([registered[run.name] for run in todo], tickets)]
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
-                               initializer=worker_start, initargs=(os.getpid(), dict(os.environ)))
-    try:
-        futures = {
-            pool.submit(
-                execute_notebook,
-                str(registered[run.name].notebook),
-                str(staging / "notebooks" / f"{run.name}.ipynb"),
-                str(staging / f"{run.name}.html"),
-                {"data_path": str(data_path if registered[run.name].kind == "experiment" else prepared),
-                 "results_dir": str(staging / "results"),
-                 **({"columns_path": str(columns)} if columns and registered[run.name].reads_map else {}),
-                 **per_notebook[run.name]},
-                str(config.NOTEBOOKS),
-                str(staging / "logs" / f"{run.name}.log"),
-                (kernels.name, kernels.reason),
-            ): run
-            for run in sorted(todo, key=lambda run: order.index(run.name))
-        }
-        for future in as_completed(futures):
-            run = futures[future]
-            run.status, run.reason, run.seconds = future.result()
-            done += 1
-            progress(f"  [{done}/{len(todo)}] {run.name}: {run.status} ({run.seconds:.1f} s)"
-                     + (f" - {run.reason}" if run.reason else ""))
-    finally:
-        # Idle workers exit while the index is written; an interrupted run drops what has not started.
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def refresh_notebooks(names: list[str] | None = None, progress: Callable[[str], None] = print) -> None:
