@@ -29,6 +29,7 @@ FORMULAS = [
     formula("csat", [SPEED, "resolved", "reopened"], CONTROLS, interactions=[(SPEED, "resolved")]),
     formula("csat", [SPEED]),
     formula("csat", []),
+    "csat ~ 0 + C(channel) + C(category) + resolved",  # the first term with a dummy for every level
 ]
 
 
@@ -103,3 +104,25 @@ def test_logit_wls_and_cox_from_the_design_match_the_formula_interface(frame, sm
     assert ours.model.data.model_spec.term_names == direct.model.data.model_spec.term_names
     np.testing.assert_array_equal(ours.params, direct.params)
     np.testing.assert_array_equal(ours.bse, direct.bse)
+
+
+def test_typed_text_gets_the_categories_and_codes_of_the_same_text_as_python_strings():
+    values = ["b", "B", "é", "a", "Z", "ß", "a b", "a", "Ä", "z", "10", "9", "", "日本"] * 3
+    typed = pd.DataFrame({"text": pd.array(values, dtype="str"), "y": 1.0})
+    plain = pd.DataFrame({"text": pd.Series(values, dtype=object), "y": 1.0})
+    assert isinstance(typed["text"].dtype, pd.StringDtype) and not isinstance(plain["text"].dtype, pd.StringDtype)
+    fast, reference = model_frame(typed, ["text", "y"], None)["text"], model_frame(plain, ["text", "y"], None)["text"]
+    assert list(fast.cat.categories) == list(reference.cat.categories) == sorted(set(values))
+    np.testing.assert_array_equal(fast.cat.codes, reference.cat.codes)
+
+
+def test_only_a_coding_with_at_most_one_1_per_row_is_written_by_its_ones():
+    from patsy.contrasts import Sum, Treatment
+
+    from study.stats.design import _the_one_of_each_row
+
+    levels = ["a", "b", "c"]
+    np.testing.assert_array_equal(_the_one_of_each_row(Treatment().code_without_intercept(levels).matrix), [-1, 0, 1])
+    np.testing.assert_array_equal(_the_one_of_each_row(Treatment().code_with_intercept(levels).matrix), [0, 1, 2])
+    assert _the_one_of_each_row(Sum().code_without_intercept(levels).matrix) is None  # -1 in its last row
+    assert _the_one_of_each_row(np.array([[1.0, 1.0], [0.0, 1.0]])) is None

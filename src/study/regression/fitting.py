@@ -127,9 +127,14 @@ def model_frame(tickets: pd.DataFrame, columns: list[str], cluster: str | None) 
         values = tickets[column]
         if isinstance(values.dtype, pd.CategoricalDtype):
             out[column] = values.cat.remove_unused_categories().array
-        elif pd.api.types.is_string_dtype(values):
+        elif isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
             # Text as a Categorical of its sorted values: the levels, reference and dummies patsy
             # would derive from plain strings, without patsy testing every value for missingness.
+            # Typed text is encoded by its engine (Arrow's dictionary), a few times quicker than a
+            # lookup of every value among the sorted levels, as below, with the same result.
+            codes, levels = pd.factorize(values, sort=True)
+            out[column] = pd.Categorical.from_codes(codes, categories=list(levels))
+        elif pd.api.types.is_string_dtype(values):
             text = values.astype(str)
             out[column] = pd.Categorical(text, categories=sorted(text.unique()))
         else:

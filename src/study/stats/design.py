@@ -100,14 +100,22 @@ def formula_model(model_class: type[Model], text: str, frame: pd.DataFrame, drop
 
 def _fill(frame: pd.DataFrame, info: patsy.DesignInfo) -> np.ndarray:
     """The design's values: categorical terms from their codes, the other terms by patsy."""
-    out = np.empty((len(frame), len(info.column_names)))
+    # Zeros from the allocator: a dummy column is then written only where its level is.
+    out = np.zeros((len(frame), len(info.column_names)))
     rest = []
     for term, columns in info.term_slices.items():
-        block = _categorical_block(frame, info, term)
-        if block is None:
+        found = _categorical_codes(frame, info, term)
+        if found is None:
             rest.append(term)
-        else:
-            out[:, columns] = block
+            continue
+        codes, contrast = found
+        ones = _the_one_of_each_row(contrast)
+        if ones is None:
+            out[:, columns] = contrast[codes]
+        else:  # dummies (treatment coding): one 1 per row at most, where the rows' level has its column
+            at = ones[codes]
+            rows = np.flatnonzero(at >= 0)
+            out[rows, columns.start + at[rows]] = 1.0
     if rest:
         sub = info.subset(rest)
         try:
@@ -118,8 +126,10 @@ def _fill(frame: pd.DataFrame, info: patsy.DesignInfo) -> np.ndarray:
     return out
 
 
-def _categorical_block(frame: pd.DataFrame, info: patsy.DesignInfo, term: patsy.Term) -> np.ndarray | None:
-    """Columns of a ``C(name)`` term from the category codes; None for a term that is not one.
+def _categorical_codes(frame: pd.DataFrame, info: patsy.DesignInfo, term: patsy.Term) -> tuple[np.ndarray, np.ndarray] | None:
+    """The category codes of a ``C(name)`` term's column and patsy's contrast matrix; None for a term that is not one.
+
+    Row ``codes[i]`` of the contrast matrix is row ``i`` of the term's columns (patsy's own step).
 
     Raises
     ------
@@ -139,8 +149,14 @@ def _categorical_block(frame: pd.DataFrame, info: patsy.DesignInfo, term: patsy.
     if (codes < 0).any():  # missing: patsy would drop the row
         raise _PatsyOnly
     (subterm,) = info.term_codings[term]
-    # patsy's own step: the row of the contrast matrix for each observation's level.
-    return subterm.contrast_matrices[factor].matrix[codes]
+    return codes, subterm.contrast_matrices[factor].matrix
+
+
+def _the_one_of_each_row(contrast: np.ndarray) -> np.ndarray | None:
+    """For a matrix of zeros with at most one 1 per row, each row's column of it (-1 for none); else None."""
+    if not np.isin(contrast, (0.0, 1.0)).all() or (contrast.sum(axis=1) > 1).any():
+        return None
+    return np.where(contrast.any(axis=1), contrast.argmax(axis=1), -1)
 
 
 def _column_name(text: str) -> str | None:
