@@ -167,3 +167,25 @@ def test_a_dummy_per_agent_is_summed_through_its_codes_and_fits_as_phreg():
     fit, reference = ours.fit(groups=customers), direct.fit(groups=customers)
     np.testing.assert_allclose(fit.params, reference.params, rtol=1e-9)
     np.testing.assert_allclose(fit.bse, reference.bse, rtol=1e-9)
+
+
+@pytest.mark.parametrize("agents", [0, 20])
+def test_the_robust_covariance_sums_each_customers_residuals_without_forming_them(agents):
+    time, status, exog, customers = _data()
+    if agents:
+        agent = np.random.default_rng(4).integers(0, agents, len(time))
+        exog = np.column_stack([exog, (agent[:, None] == np.arange(1, agents)).astype(float)])
+    model = BreslowPHReg(time, exog, status=status)
+    model.groups = customers
+    params = np.r_[-0.15, 0.3, 0.05, np.zeros(exog.shape[1] - 3)]
+    residuals = model.score_residuals(params)
+    codes = np.unique(customers, return_inverse=True)[1]
+    by_group = np.column_stack([np.bincount(codes, weights=residuals[:, j]) for j in range(exog.shape[1])])
+    hess_inv = np.linalg.inv(model.hessian(params))
+    expected = hess_inv @ (by_group.T @ by_group) @ hess_inv
+    np.testing.assert_allclose(model.robust_covariance(params), expected, rtol=1e-11, atol=1e-13 * np.abs(expected).max())
+    early = time.copy()
+    early[np.flatnonzero(status == 0)[:3]] = 0.5  # censored before the first purchase: in no risk set
+    censored = BreslowPHReg(early, exog, status=status)
+    censored.groups = customers
+    assert np.isnan(censored.robust_covariance(params)).all()

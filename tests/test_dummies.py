@@ -61,3 +61,15 @@ def test_designs_without_enough_dummies_keep_the_matrix_product():
     assert dummies.layout(np.empty((0, 12))) is None
     weights = rng.random(500)
     np.testing.assert_array_equal(dummies.weighted_gram(few, weights, None), few.T @ (few * weights[:, None]))
+
+
+@pytest.mark.parametrize("name", list(_designs()))
+def test_group_sums_are_the_sums_of_the_weighted_rows(name):
+    x = _designs()[name]
+    rng = np.random.default_rng(9)
+    weights, group = rng.normal(size=len(x)), rng.integers(0, 700, len(x))
+    expected = np.zeros((701, x.shape[1]))
+    np.add.at(expected, group, x * weights[:, None])
+    for structure in (dummies.layout(x), None):
+        np.testing.assert_allclose(dummies.group_sums(x, weights, group, 701, structure), expected, rtol=1e-12,
+                                   atol=1e-12 * np.abs(expected).max())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import sparse
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.duration.hazard_regression import PHReg, PHRegResults, PHSurvivalTime
 from statsmodels.tools.validation import string_like
@@ -203,6 +204,12 @@ class BreslowPHReg(PHReg):
         """Score residuals (Breslow), NaN for tickets in no risk set, as statsmodels."""
         if not self._fast:
             return super().score_residuals(params)
+        out = np.full(self.exog.shape, np.nan)
+        out[self.surv.stratum_rows[0]] = self._sorted_score_residuals(params)
+        return out
+
+    def _sorted_score_residuals(self, params: np.ndarray) -> np.ndarray:
+        """The score residuals of the tickets in a risk set, in the order of their times."""
         sums = self._risk_sums(params)
         exog, weight, slot = sums["exog"], sums["weight"], sums["slot"]
         cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)[slot]
@@ -214,10 +221,25 @@ class BreslowPHReg(PHReg):
         residual = np.subtract(0.0, compensator, out=cumulative_average)
         events = np.flatnonzero(self.surv.status_s[0] == 1)
         residual[events] = (exog[events] - sums["average"][slot[events]]) - compensator[events]
-        # Column-major, so each column's per-group sums (robust_covariance) read contiguous memory.
-        out = np.full(self.exog.shape, np.nan, order="F")
-        out[self.surv.stratum_rows[0]] = residual
-        return out
+        return residual
+
+    def _summed_score_residuals(self, params: np.ndarray, group: np.ndarray) -> np.ndarray:
+        """Each group's sum of the score residuals of its tickets (``group``: per ticket in time order, 0 .. G - 1).
+
+        A residual is ``(delta_i - e_i L_i) x_i - delta_i xbar(t_i) + e_i sum_{t_k <= t_i} (d_k / S0_k) xbar_k``:
+        per group, the first term is a weighted sum of the design's rows (through the dummies' codes), the other
+        two a weighted count of its tickets per event time times the averages at that time; no residual is
+        formed ticket by ticket.
+        """
+        sums = self._risk_sums(params)
+        groups, times = int(group.max()) + 1, len(sums["average"])
+        status, weight, slot = self.surv.status_s[0].astype(float), sums["weight"], sums["slot"]
+        by_group = dummies.group_sums(sums["exog"], status - weight * sums["cumulative_hazard"], group, groups,
+                                      self._dummies())
+        per_time = sparse.csr_matrix((np.r_[-status, weight], (np.r_[group, group], np.r_[slot, slot + times])),
+                                     shape=(groups, 2 * times))
+        cumulative_average = np.cumsum(sums["hazard"][:, None] * sums["average"], axis=0)
+        return by_group + per_time @ np.vstack([sums["average"], cumulative_average])
 
     def robust_covariance(self, params: np.ndarray) -> np.ndarray:
         """Sandwich covariance over the groups' summed score residuals (statsmodels' formula)."""
@@ -227,6 +249,10 @@ class BreslowPHReg(PHReg):
             return super().robust_covariance(params)
         hess_inv = np.linalg.inv(self.hessian(params))
         codes = np.unique(self.groups, return_inverse=True)[1].ravel()
-        residuals = self.score_residuals(params)
-        by_group = np.column_stack([np.bincount(codes, weights=residuals[:, j]) for j in range(residuals.shape[1])])
+        rows = self.surv.stratum_rows[0]
+        if len(rows) < len(codes):  # tickets in no risk set: NaN residuals, and statsmodels' NaN covariance
+            residuals = self.score_residuals(params)
+            by_group = np.column_stack([np.bincount(codes, weights=residuals[:, j]) for j in range(residuals.shape[1])])
+        else:
+            by_group = self._summed_score_residuals(params, codes[rows])
         return hess_inv @ (by_group.T @ by_group) @ hess_inv

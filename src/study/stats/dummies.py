@@ -157,3 +157,28 @@ def run_sums(x: np.ndarray, weights: np.ndarray, starts: np.ndarray, structure: 
         counts = np.bincount(run * size + codes, weights=weights, minlength=runs * size)
         out[:, columns] = counts.reshape(runs, size)[:, 1:]
     return out
+
+
+def group_sums(x: np.ndarray, weights: np.ndarray, group: np.ndarray, groups: int, structure: Layout | None) -> np.ndarray:
+    """Per group of rows, the weighted column sums ``sum_{i in g} weights_i x_i``: ``(groups, k)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, (n, k)
+    weights : numpy.ndarray, (n,)
+    group : numpy.ndarray, (n,)
+        Each row's group, 0 .. ``groups`` - 1.
+    groups : int
+    structure : Layout or None
+        :func:`layout` of ``x``; None sums every column.
+    """
+    if structure is None:
+        return np.column_stack([np.bincount(group, weights=weights * column, minlength=groups) for column in x.T])
+    out = np.empty((groups, structure.width))
+    for position, column in zip(structure.numeric, structure.numeric_values.T):
+        out[:, position] = np.bincount(group, weights=weights * column, minlength=groups)
+    for columns, codes in structure.groups:
+        size = len(columns) + 1
+        counts = np.bincount(group * size + codes, weights=weights, minlength=groups * size)
+        out[:, columns] = counts.reshape(groups, size)[:, 1:]
+    return out
