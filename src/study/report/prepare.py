@@ -157,8 +157,13 @@ def model_samples(notebooks: list[tuple[Path, dict]]) -> list[tuple[int, int]]:
 
 def draws_samples(prepared: Path, notebooks: list[tuple[Path, dict]]) -> bool:
     """Whether :func:`draw_model_samples` has a sample to draw for ``notebooks``: one that leaves tickets of ``prepared`` out."""
-    rows = _rows(prepared)
-    return any(tickets and rows > tickets for tickets, _ in model_samples(notebooks))
+    return bool(_leaving_tickets_out(prepared, model_samples(notebooks)))
+
+
+def _leaving_tickets_out(copy: Path, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ``(model_tickets, seed)`` of ``pairs`` whose sample leaves tickets of ``copy`` out (the others are the copy)."""
+    rows = _rows(copy)
+    return [(tickets, seed) for tickets, seed in pairs if tickets and rows > tickets]
 
 
 def write_model_samples(copy: Path, pairs: list[tuple[int, int]], engine: str = "duckdb",
@@ -178,8 +183,7 @@ def write_model_samples(copy: Path, pairs: list[tuple[int, int]], engine: str = 
     from study.data import model_sample
     from study.engine import open_source
 
-    rows = _rows(copy)
-    wanted = [(tickets, seed) for tickets, seed in pairs if tickets and rows > tickets]
+    wanted = _leaving_tickets_out(copy, pairs)
     if not wanted:
         return []
     source = open_source(copy, engine, spark_master) if engine != "duckdb" else None  # DuckDB: one in this process
